@@ -1,3 +1,31 @@
 //! notebook-trigger: a Pub/Sub push endpoint that launches Vertex AI Workbench instances.
+//!
+//! # Layout
+//! - [`push`] decodes what arrives on `POST /` (push envelope, manual message, CloudEvent)
+//!   into a [`push::Trigger`] with a dedupe key.
+//! - [`payload`] reads the message data: a profile choice and policy-checked overrides.
+//! - [`profile`] layers env defaults, named profiles and overrides into a valid
+//!   [`profile::LaunchSpec`].
+//! - [`naming`] derives the instance id, the request id and provenance labels.
+//! - [`notebooks`] builds v1/v2 request bodies and calls the API; [`auth`] supplies tokens.
+//! - [`poll`] waits on operations with backoff, a deadline and cancellation.
+//! - [`launch`] runs one launch end to end; [`answer`] maps every outcome to an HTTP status.
+//! - [`http`], [`startup`], [`config`], [`telemetry`], [`shutdown`], [`cli`]: the service.
+//! - [`emulator`] is a local Notebooks API for demos, tests and users' CI.
+pub mod answer;
+pub mod auth;
+pub mod cli;
+pub mod config;
 pub mod duration;
+pub mod emulator;
+pub mod http;
+pub mod launch;
+pub mod naming;
+pub mod notebooks;
+pub mod payload;
+pub mod poll;
+pub mod profile;
+pub mod push;
 pub mod shutdown;
+pub mod startup;
+pub mod telemetry;

@@ -1,1 +1,106 @@
-fn main() {}
+//! Entry point: parse the command line, read the configuration, run the chosen command.
+
+use std::io::Write as _;
+use std::process::ExitCode;
+
+use clap::Parser;
+use notebook_trigger::cli::{Cli, Command};
+use notebook_trigger::config::{LogFormat, Settings};
+use notebook_trigger::launch::Progress;
+use notebook_trigger::push::Trigger;
+use notebook_trigger::{emulator, shutdown, startup, telemetry};
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let runtime = match tokio::runtime::Runtime::new() {
+        Ok(runtime) => runtime,
+        Err(error) => {
+            eprintln!("error: cannot start the async runtime: {error}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let result = runtime.block_on(async {
+        match cli.command.unwrap_or(Command::Serve) {
+            Command::Serve => serve().await,
+            Command::Launch { profile, payload } => launch(profile, payload).await,
+            Command::Emulator(args) => {
+                telemetry::init(LogFormat::Text);
+                emulator::run(args, shutdown::signal()).await
+            }
+        }
+    });
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            tracing::error!("{error:#}");
+            eprintln!("error: {error:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn settings() -> anyhow::Result<Settings> {
+    let settings = Settings::from_env(&|name| std::env::var(name).ok())?;
+    telemetry::init(settings.log_format);
+    Ok(settings)
+}
+
+async fn serve() -> anyhow::Result<()> {
+    let settings = settings()?;
+    let cancel = shutdown::token_on_signal();
+    startup::Application::build(settings, cancel)
+        .await?
+        .run_until_stopped()
+        .await
+}
+
+async fn launch(profile: Option<String>, payload: Option<String>) -> anyhow::Result<()> {
+    let settings = settings()?;
+    let cancel = shutdown::token_on_signal();
+    let backing = startup::backing(settings, cancel).await?;
+    let payload = with_profile(profile, payload)?;
+    let trigger = Trigger::from_cli(payload);
+    let print = |p: Progress<'_>| {
+        let state = p.state.map(|s| format!(" ({s})")).unwrap_or_default();
+        eprintln!(
+            "[{:>6.1}s] {} {}{state}",
+            p.elapsed.as_secs_f64(),
+            p.phase,
+            p.instance
+        );
+    };
+    let result = backing.launcher.launch(&trigger, &print).await;
+    if let Some(emulator) = backing.embedded {
+        emulator.shutdown().await;
+    }
+    let launched = result?;
+    let mut stdout = std::io::stdout();
+    writeln!(stdout, "{}", serde_json::to_string_pretty(&launched)?)?;
+    Ok(())
+}
+
+/// `--profile P` joins the payload: into its JSON object, or as the only field.
+fn with_profile(
+    profile: Option<String>,
+    payload: Option<String>,
+) -> anyhow::Result<Option<String>> {
+    let Some(profile) = profile else {
+        return Ok(payload);
+    };
+    let mut object = match payload
+        .as_deref()
+        .map(serde_json::from_str::<serde_json::Value>)
+    {
+        Some(Ok(serde_json::Value::Object(object))) => object,
+        Some(_)
+            if payload
+                .as_deref()
+                .is_some_and(|p| p.trim_start().starts_with('{')) =>
+        {
+            anyhow::bail!("PAYLOAD starts like a JSON object but is not valid JSON")
+        }
+        Some(_) | None => serde_json::Map::new(),
+    };
+    object.insert("profile".into(), serde_json::Value::String(profile));
+    Ok(Some(serde_json::Value::Object(object).to_string()))
+}

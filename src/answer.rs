@@ -1,0 +1,133 @@
+//! The answer contract: every way a push can end, mapped to one HTTP status, in one place.
+//!
+//! Pub/Sub acknowledges on 102/200/201/202/204 and redelivers on anything else, then
+//! dead-letters after `maxDeliveryAttempts`. So: 200 when the instance exists; 400 for a
+//! request or payload that will never work (it ends in the dead-letter topic, where `replay`
+//! can bring it back after a fix); 422 when the API refused the launch for good; 503 with
+//! `Retry-After` for everything that may work next time. Nothing a client sends yields a 500.
+
+use axum::Json;
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use serde_json::json;
+
+use crate::launch::{LaunchError, Launched};
+
+/// Seconds a client should wait before retrying a 503 (Pub/Sub applies its own backoff).
+const RETRY_AFTER_SECONDS: &str = "10";
+
+/// The status for each failure: exhaustive, so a new variant cannot go unmapped.
+pub fn status(error: &LaunchError) -> StatusCode {
+    match error {
+        LaunchError::Push(_)
+        | LaunchError::Payload(_)
+        | LaunchError::UnknownProfile { .. }
+        | LaunchError::Field(_) => StatusCode::BAD_REQUEST,
+        LaunchError::Refused { .. } | LaunchError::V1Deprecated { .. } => {
+            StatusCode::UNPROCESSABLE_ENTITY
+        }
+        LaunchError::Transient(_) | LaunchError::PollTimeout { .. } | LaunchError::ShuttingDown => {
+            StatusCode::SERVICE_UNAVAILABLE
+        }
+    }
+}
+
+impl IntoResponse for Launched {
+    fn into_response(self) -> Response {
+        (StatusCode::OK, Json(self)).into_response()
+    }
+}
+
+impl IntoResponse for LaunchError {
+    fn into_response(self) -> Response {
+        let status = status(&self);
+        let mut response = (status, Json(json!({"error": self.to_string()}))).into_response();
+        if status == StatusCode::SERVICE_UNAVAILABLE {
+            response.headers_mut().insert(
+                header::RETRY_AFTER,
+                HeaderValue::from_static(RETRY_AFTER_SECONDS),
+            );
+        }
+        response
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::launch::is_transient;
+    use crate::notebooks::{Code, Status};
+    use crate::payload::PayloadError;
+    use crate::push::PushError;
+    use std::time::Duration;
+
+    #[test]
+    fn every_failure_has_its_status() {
+        let refused = |code| LaunchError::Refused {
+            action: "create",
+            instance: "i".into(),
+            status: Status {
+                code,
+                message: "m".into(),
+            },
+        };
+        let cases = [
+            (LaunchError::Push(PushError::UnknownShape), 400),
+            (
+                LaunchError::Payload(PayloadError::BrokenJson("x".into())),
+                400,
+            ),
+            (
+                LaunchError::UnknownProfile {
+                    name: "x".into(),
+                    known: "default".into(),
+                },
+                400,
+            ),
+            (refused(Code::PermissionDenied), 422),
+            (
+                LaunchError::V1Deprecated {
+                    message: "m".into(),
+                },
+                422,
+            ),
+            (LaunchError::Transient("t".into()), 503),
+            (
+                LaunchError::PollTimeout {
+                    instance: "i".into(),
+                    waited: Duration::from_secs(1),
+                },
+                503,
+            ),
+            (LaunchError::ShuttingDown, 503),
+        ];
+        for (error, expected) in cases {
+            let response = error.into_response();
+            assert_eq!(response.status().as_u16(), expected);
+            assert_eq!(
+                response.headers().contains_key(header::RETRY_AFTER),
+                expected == 503
+            );
+        }
+    }
+
+    #[test]
+    fn the_issue_lists_are_classified_as_documented() {
+        for code in [
+            Code::InvalidArgument,
+            Code::PermissionDenied,
+            Code::NotFound,
+            Code::FailedPrecondition,
+        ] {
+            assert!(!is_transient(code), "{code} is permanent → 422");
+        }
+        for code in [
+            Code::Unavailable,
+            Code::ResourceExhausted,
+            Code::DeadlineExceeded,
+            Code::Internal,
+        ] {
+            assert!(is_transient(code), "{code} is transient → 503");
+        }
+    }
+}

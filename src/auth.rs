@@ -1,0 +1,81 @@
+//! Credentials for Google APIs: Application Default Credentials through gcp_auth, or none at
+//! all when talking to an emulator.
+//!
+//! gcp_auth looks, in order, at `GOOGLE_APPLICATION_CREDENTIALS`, gcloud's ADC file, the
+//! metadata server (what Cloud Run provides) and `gcloud auth print-access-token`. It caches and
+//! refreshes tokens itself, so callers ask for a token on every request.
+
+use std::fmt;
+use std::sync::Arc;
+
+/// The one scope the Notebooks API needs.
+pub const SCOPE: &str = "https://www.googleapis.com/auth/cloud-platform";
+
+/// Where access tokens come from.
+#[derive(Clone)]
+pub enum Credentials {
+    /// Emulators take no credentials; sending none keeps tokens away from them.
+    Anonymous,
+    Google(Arc<dyn gcp_auth::TokenProvider>),
+}
+
+impl fmt::Debug for Credentials {
+    /// Never prints key material: only which kind of credentials are in use.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Credentials::Anonymous => f.write_str("Credentials::Anonymous"),
+            Credentials::Google(_) => f.write_str("Credentials::Google(<redacted>)"),
+        }
+    }
+}
+
+/// Credentials could not be found or could not produce a token.
+#[derive(Debug, thiserror::Error)]
+#[error("Google credentials: {0}")]
+pub struct AuthError(String);
+
+impl Credentials {
+    /// Application Default Credentials.
+    ///
+    /// # Errors
+    /// [`AuthError`] when no source of credentials is available.
+    pub async fn detect() -> Result<Self, AuthError> {
+        gcp_auth::provider()
+            .await
+            .map(Credentials::Google)
+            .map_err(|e| AuthError(format!("{e} (set GOOGLE_APPLICATION_CREDENTIALS, run `gcloud auth application-default login`, or run on Google Cloud)")))
+    }
+
+    /// The `Authorization` header value, if these credentials send one.
+    ///
+    /// # Errors
+    /// [`AuthError`] when a token cannot be obtained (a transient condition: the metadata
+    /// server or the token endpoint did not answer).
+    pub async fn authorization(&self) -> Result<Option<String>, AuthError> {
+        match self {
+            Credentials::Anonymous => Ok(None),
+            Credentials::Google(provider) => {
+                let token = provider
+                    .token(&[SCOPE])
+                    .await
+                    .map_err(|e| AuthError(e.to_string()))?;
+                Ok(Some(format!("Bearer {}", token.as_str())))
+            }
+        }
+    }
+
+    /// The project the credentials belong to (the metadata server's, on Cloud Run).
+    ///
+    /// # Errors
+    /// [`AuthError`] when the credentials do not name a project.
+    pub async fn project_id(&self) -> Result<String, AuthError> {
+        match self {
+            Credentials::Anonymous => Err(AuthError("emulator credentials name no project".into())),
+            Credentials::Google(provider) => provider
+                .project_id()
+                .await
+                .map(|p| p.to_string())
+                .map_err(|e| AuthError(e.to_string())),
+        }
+    }
+}

@@ -1,0 +1,59 @@
+//! The command line: `serve` (default), `launch`, `emulator`.
+
+use clap::{Parser, Subcommand};
+
+use crate::emulator::EmulatorArgs;
+
+/// Turns a Pub/Sub message into a running Vertex AI Workbench notebook instance.
+///
+/// `serve` (the default) takes Pub/Sub push requests on POST /, creates the instance the
+/// message asks for through the Notebooks API and waits until it is ACTIVE. With nothing
+/// configured it runs a self-contained demo against an embedded Notebooks API emulator.
+#[derive(Debug, Parser)]
+#[command(name = "notebook-trigger", version, propagate_version = true)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Option<Command>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Serve Pub/Sub push requests on 0.0.0.0:$PORT (configured by environment variables).
+    #[command(after_long_help = crate::config::variables_help())]
+    Serve,
+    /// Launch one instance from the terminal, with the same configuration as `serve`, and
+    /// show progress until it is up.
+    #[command(after_long_help = crate::config::variables_help())]
+    Launch {
+        /// Named profile from PROFILES_FILE (default: the profile set by environment variables).
+        #[arg(long)]
+        profile: Option<String>,
+        /// The message payload, as a push would carry it: text, or a JSON object of overrides
+        /// (only fields listed in ALLOWED_OVERRIDES).
+        payload: Option<String>,
+    },
+    /// Run the local Notebooks API emulator (v2 and v1 REST, Google's error shapes, operations
+    /// that finish after --provision-time, deterministic fault injection).
+    Emulator(EmulatorArgs),
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    #[test]
+    fn cli_is_well_formed() {
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn no_subcommand_means_serve() {
+        assert!(
+            Cli::try_parse_from(["notebook-trigger"])
+                .unwrap()
+                .command
+                .is_none()
+        );
+    }
+}

@@ -1,0 +1,94 @@
+//! The HTTP surface: `POST /` takes triggers, `GET /healthz` says the process is up.
+//!
+//! The handler only decodes, hands over to the [`Launcher`], and lets `answer` pick the
+//! status. The body is read as bytes under a size limit (413 beyond it) and parsed by `push`,
+//! so a malformed body gets the product's own 400 with the field named, not a framework's.
+
+use std::sync::Arc;
+
+use axum::Router;
+use axum::body::Bytes;
+use axum::extract::{DefaultBodyLimit, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use tracing::Instrument;
+
+use crate::launch::{LaunchError, Launcher, Progress};
+use crate::push;
+use crate::telemetry::TraceContext;
+
+/// Shared by every request.
+#[derive(Debug, Clone)]
+pub struct AppState {
+    pub launcher: Arc<Launcher>,
+}
+
+/// The router, without a listener: tests drive it with `oneshot`.
+pub fn router(state: AppState, max_body_bytes: usize) -> Router {
+    Router::new()
+        .route("/", post(trigger))
+        .route("/healthz", get(healthz))
+        .layer(DefaultBodyLimit::max(max_body_bytes))
+        .with_state(state)
+}
+
+/// Answers without calling anything upstream: a probe must not depend on Google being up.
+async fn healthz() -> &'static str {
+    "ok\n"
+}
+
+async fn trigger(State(state): State<AppState>, headers: HeaderMap, body: Bytes) -> Response {
+    let span = tracing::info_span!(
+        "push",
+        trace = tracing::field::Empty,
+        span_id = tracing::field::Empty,
+        trace_sampled = tracing::field::Empty,
+        message_id = tracing::field::Empty,
+        instance = tracing::field::Empty,
+    );
+    if let Some(trace) = TraceContext::from_headers(&headers) {
+        span.record("trace", trace.resource(&state.launcher.project));
+        if let Some(span_id) = &trace.span_id {
+            span.record("span_id", span_id.as_str());
+        }
+        span.record("trace_sampled", trace.sampled);
+    }
+    async move {
+        let result = match push::decode(&headers, &body) {
+            Ok(trigger) => {
+                if let Some(id) = &trigger.message_id {
+                    tracing::Span::current().record("message_id", id.as_str());
+                }
+                state.launcher.launch(&trigger, &log_progress).await
+            }
+            Err(error) => Err(LaunchError::from(error)),
+        };
+        match result {
+            Ok(launched) => {
+                tracing::info!(outcome = %launched.outcome, state = %launched.state, elapsed_ms = launched.elapsed_ms as u64, "instance ready");
+                launched.into_response()
+            }
+            Err(error) => {
+                let status = crate::answer::status(&error);
+                if status == StatusCode::SERVICE_UNAVAILABLE {
+                    tracing::warn!(status = status.as_u16(), error = %error, "not launched yet; Pub/Sub will redeliver");
+                } else {
+                    tracing::error!(status = status.as_u16(), error = %error, "launch refused");
+                }
+                error.into_response()
+            }
+        }
+    }
+    .instrument(span)
+    .await
+}
+
+fn log_progress(progress: Progress<'_>) {
+    tracing::debug!(
+        phase = progress.phase,
+        state = progress.state.unwrap_or("-"),
+        elapsed_ms = progress.elapsed.as_millis() as u64,
+        "waiting"
+    );
+}

@@ -1,0 +1,468 @@
+//! One launch, start to finish: payload → profile → create → wait → outcome.
+//!
+//! Idempotency rests on three things, in this order: the v2 `requestId` derived from the
+//! message (a redelivery gets the same operation back), the instance id derived from the
+//! message (a second create gets 409), and the provenance labels (on a 409 the instance is
+//! recognised as this message's own, and followed instead of refused). A fixed `INSTANCE_ID`
+//! that belongs to another trigger is skipped or replaced as `ON_EXISTING` says.
+
+use std::fmt;
+use std::str::FromStr;
+use std::time::Duration;
+
+use serde::Serialize;
+use tokio_util::sync::CancellationToken;
+
+use crate::naming::{self, IdPrefix, InstanceId};
+use crate::notebooks::model::{Finished, MalformedOperation};
+use crate::notebooks::{
+    ApiVersion, ClientError, Code, Instance, NotebooksClient, Operation, Status, body,
+};
+use crate::payload::{self, OverridePolicy, PayloadError};
+use crate::poll::{Backoff, PollError, Poller, Step};
+use crate::profile::{FieldError, LaunchSpec, Profiles};
+use crate::push::{PushError, Trigger};
+
+/// What to do when a fixed instance id is taken by an instance another trigger made.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum OnExisting {
+    /// Acknowledge and leave it (the seed's fixed name, without the crash).
+    #[default]
+    Skip,
+    /// Delete it, wait, and create a fresh one (needs delete permission).
+    Replace,
+}
+
+impl FromStr for OnExisting {
+    type Err = String;
+
+    fn from_str(text: &str) -> Result<Self, Self::Err> {
+        match text.trim() {
+            "skip" => Ok(OnExisting::Skip),
+            "replace" => Ok(OnExisting::Replace),
+            other => Err(format!("`{other}` is not skip or replace")),
+        }
+    }
+}
+
+/// How long and how often to poll.
+#[derive(Debug, Clone, Copy)]
+pub struct PollSettings {
+    pub backoff: Backoff,
+    pub timeout: Duration,
+}
+
+/// How the instance came to exist.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Outcome {
+    /// This delivery created it.
+    Created,
+    /// An earlier delivery of the same message created it; this one followed it.
+    AlreadyLaunched,
+    /// A fixed id was taken by another trigger's instance, left as it is (`ON_EXISTING=skip`).
+    Skipped,
+    /// A fixed id was taken by another trigger's instance, deleted and created anew.
+    Replaced,
+}
+
+/// A finished launch: the instance exists.
+#[derive(Debug, Clone, Serialize)]
+pub struct Launched {
+    pub outcome: Outcome,
+    pub instance: String,
+    pub state: String,
+    pub profile: String,
+    pub trigger: String,
+    pub elapsed_ms: u128,
+}
+
+/// Why a launch did not end with an instance. `answer` maps each to one HTTP status.
+#[derive(Debug, thiserror::Error)]
+pub enum LaunchError {
+    #[error(transparent)]
+    Push(#[from] PushError),
+    #[error(transparent)]
+    Payload(#[from] PayloadError),
+    #[error("profile `{name}` does not exist (profiles: {known})")]
+    UnknownProfile { name: String, known: String },
+    #[error("field `{}`: {}", .0.field, .0.reason)]
+    Field(#[from] FieldError),
+    #[error("the Notebooks API refused to {action} {instance}: {status}")]
+    Refused {
+        action: &'static str,
+        instance: String,
+        status: Status,
+    },
+    #[error(
+        "the Notebooks v1 API refused the create ({message}); user-managed notebooks can no longer be created: set NOTEBOOKS_API_VERSION=v2 to create Workbench instances"
+    )]
+    V1Deprecated { message: String },
+    #[error("transient failure, try again: {0}")]
+    Transient(String),
+    #[error(
+        "{instance} is not ready after {waited:?} (POLL_TIMEOUT); the next delivery resumes it"
+    )]
+    PollTimeout { instance: String, waited: Duration },
+    #[error("shutting down; the next delivery resumes the launch")]
+    ShuttingDown,
+}
+
+/// Progress while a launch waits, for logs and the terminal.
+#[derive(Debug, Clone, Copy)]
+pub struct Progress<'a> {
+    pub instance: &'a str,
+    pub phase: &'a str,
+    pub state: Option<&'a str>,
+    pub elapsed: Duration,
+}
+
+/// Everything a launch needs; built once at start-up and shared by all requests.
+#[derive(Debug)]
+pub struct Launcher {
+    pub client: NotebooksClient,
+    pub project: String,
+    pub profiles: Profiles,
+    pub policy: OverridePolicy,
+    pub prefix: IdPrefix,
+    pub on_existing: OnExisting,
+    pub poll: PollSettings,
+    pub cancel: CancellationToken,
+}
+
+/// A launch in progress: the names derived for this trigger.
+struct Plan<'a> {
+    parent: String,
+    id: InstanceId,
+    name: String,
+    body: serde_json::Value,
+    request_id: uuid::Uuid,
+    key_hash: String,
+    progress: &'a (dyn Fn(Progress<'_>) + Sync),
+    poller: Poller,
+}
+
+impl Launcher {
+    /// Launches the instance a trigger asks for and waits until it is up.
+    ///
+    /// # Errors
+    /// [`LaunchError`]; see `answer` for what each means to Pub/Sub.
+    pub async fn launch(
+        &self,
+        trigger: &Trigger,
+        progress: &(dyn Fn(Progress<'_>) + Sync),
+    ) -> Result<Launched, LaunchError> {
+        let poller = Poller::new(self.poll.backoff, self.poll.timeout, self.cancel.clone());
+        let request = payload::parse(&trigger.data, &self.policy)?;
+        let profile = request.profile.as_deref().unwrap_or("default");
+        let base = self
+            .profiles
+            .get(request.profile.as_deref())
+            .ok_or_else(|| LaunchError::UnknownProfile {
+                name: profile.to_owned(),
+                known: self.profiles.names().collect::<Vec<_>>().join(", "),
+            })?;
+        let spec = LaunchSpec::parse(&base.overlay(&request.overrides), &self.project)?;
+        let id = naming::instance_id(spec.instance_id.as_ref(), &self.prefix, trigger);
+        let mut labels = spec.labels.clone();
+        labels.extend(naming::provenance(trigger, profile));
+        let body = match self.client.version() {
+            ApiVersion::V2 => body::v2(&spec, &labels),
+            ApiVersion::V1 => body::v1(&spec, &labels),
+        };
+        let parent = format!("projects/{}/locations/{}", self.project, spec.location);
+        let name = format!("{parent}/instances/{id}");
+        tracing::Span::current().record("instance", name.as_str());
+        tracing::info!(
+            instance = %name,
+            profile,
+            trigger = %trigger.data.display(),
+            source = trigger.source.label(),
+            "launching"
+        );
+        let plan = Plan {
+            parent,
+            id,
+            name,
+            body,
+            request_id: naming::request_id(&trigger.key),
+            key_hash: naming::key_hash(&trigger.key),
+            progress,
+            poller,
+        };
+        let (outcome, instance) = match self.create_and_wait(&plan).await {
+            Err(CreateError::Exists) => self.existing(&plan).await?,
+            Err(CreateError::Launch(error)) => return Err(error),
+            Ok(instance) => (Outcome::Created, instance),
+        };
+        Ok(Launched {
+            outcome,
+            state: instance.state.unwrap_or_else(|| "UNKNOWN".to_owned()),
+            instance: instance.name,
+            profile: profile.to_owned(),
+            trigger: trigger.data.display(),
+            elapsed_ms: plan.poller.elapsed().as_millis(),
+        })
+    }
+
+    async fn create_and_wait(&self, plan: &Plan<'_>) -> Result<Instance, CreateError> {
+        (plan.progress)(Progress {
+            instance: &plan.name,
+            phase: "creating",
+            state: None,
+            elapsed: plan.poller.elapsed(),
+        });
+        let mut operation = self.create(plan, plan.request_id).await?;
+        if operation.error_code().is_some_and(is_transient) {
+            // The request id replayed an earlier attempt that failed transiently (quota, say).
+            // The instance id still guards against duplicates, so a fresh request id is safe.
+            tracing::info!(operation = %operation.name, "the request id replays a failed attempt; creating again with a new request id");
+            operation = self.create(plan, uuid::Uuid::new_v4()).await?;
+        }
+        match self.wait_operation(plan, operation, "provisioning").await {
+            Ok(response) => Ok(instance_from(response, &plan.name)),
+            Err(LaunchError::Refused { status, .. }) if status.code == Code::AlreadyExists => {
+                Err(CreateError::Exists)
+            }
+            Err(error) => Err(CreateError::Launch(error)),
+        }
+    }
+
+    async fn create(
+        &self,
+        plan: &Plan<'_>,
+        request_id: uuid::Uuid,
+    ) -> Result<Operation, CreateError> {
+        match self
+            .client
+            .create_instance(&plan.parent, plan.id.as_str(), request_id, &plan.body)
+            .await
+        {
+            Ok(operation) => Ok(operation),
+            Err(error) if error.code() == Some(Code::AlreadyExists) => Err(CreateError::Exists),
+            Err(ClientError::Api { status, .. })
+                if self.client.version() == ApiVersion::V1
+                    && status.code == Code::FailedPrecondition =>
+            {
+                Err(CreateError::Launch(LaunchError::V1Deprecated {
+                    message: status.message,
+                }))
+            }
+            Err(error) => Err(CreateError::Launch(client_error(
+                "create", &plan.name, error,
+            ))),
+        }
+    }
+
+    /// The id is taken: follow our own instance, or apply `ON_EXISTING` to a foreign one.
+    async fn existing(&self, plan: &Plan<'_>) -> Result<(Outcome, Instance), LaunchError> {
+        let instance = self
+            .client
+            .get_instance(&plan.name)
+            .await
+            .map_err(|e| match e.code() {
+                Some(Code::NotFound) => {
+                    LaunchError::Transient(format!("{} vanished between create and get", plan.name))
+                }
+                _ => client_error("get", &plan.name, e),
+            })?;
+        if instance.labels.get(naming::LABEL_KEY) == Some(&plan.key_hash) {
+            tracing::info!(instance = %plan.name, state = ?instance.state, "already launched by an earlier delivery of this message; following it");
+            let instance = self.follow_instance(plan).await?;
+            return Ok((Outcome::AlreadyLaunched, instance));
+        }
+        match self.on_existing {
+            OnExisting::Skip => {
+                tracing::warn!(instance = %plan.name, state = ?instance.state, "instance id taken by another trigger's instance; skipping (ON_EXISTING=skip)");
+                Ok((Outcome::Skipped, instance))
+            }
+            OnExisting::Replace => {
+                tracing::warn!(instance = %plan.name, "instance id taken by another trigger's instance; replacing it (ON_EXISTING=replace)");
+                (plan.progress)(Progress {
+                    instance: &plan.name,
+                    phase: "deleting",
+                    state: instance.state.as_deref(),
+                    elapsed: plan.poller.elapsed(),
+                });
+                let operation = self
+                    .client
+                    .delete_instance(&plan.name, uuid::Uuid::new_v4())
+                    .await
+                    .map_err(|e| client_error("delete", &plan.name, e))?;
+                self.wait_operation(plan, operation, "deleting").await?;
+                match self.create_and_wait(plan).await {
+                    Ok(instance) => Ok((Outcome::Replaced, instance)),
+                    Err(CreateError::Exists) => Err(LaunchError::Transient(format!(
+                        "{} was created again by someone else while replacing it",
+                        plan.name
+                    ))),
+                    Err(CreateError::Launch(error)) => Err(error),
+                }
+            }
+        }
+    }
+
+    /// Follows an operation to its end; one the API returned already done is not polled.
+    async fn wait_operation(
+        &self,
+        plan: &Plan<'_>,
+        operation: Operation,
+        phase: &str,
+    ) -> Result<serde_json::Value, LaunchError> {
+        let name = operation.name.clone();
+        let mut first = Some(operation);
+        let result = plan
+            .poller
+            .wait(
+                || {
+                    let known = first.take();
+                    let name = &name;
+                    async move {
+                        let operation = match known {
+                            Some(operation) => Ok(operation),
+                            None => self.client.get_operation(name).await,
+                        };
+                        match operation.map(Operation::outcome) {
+                            Ok(Ok(None)) => Step::Pending { state: None },
+                            Ok(Ok(Some(Finished::Response(response)))) => Step::Done(response),
+                            Ok(Ok(Some(Finished::Error(status)))) => {
+                                Step::Failed(classify(status, "create", &plan.name))
+                            }
+                            Ok(Err(MalformedOperation(name, what))) => {
+                                Step::Failed(LaunchError::Transient(format!(
+                                    "operation {name} is done but carries {what}"
+                                )))
+                            }
+                            Err(error) => poll_failure(error, name),
+                        }
+                    }
+                },
+                |state, elapsed| {
+                    (plan.progress)(Progress {
+                        instance: &plan.name,
+                        phase,
+                        state,
+                        elapsed,
+                    })
+                },
+            )
+            .await;
+        result.map_err(|e| poll_error(e, &plan.name))
+    }
+
+    /// Waits until an existing instance leaves its transitional states.
+    async fn follow_instance(&self, plan: &Plan<'_>) -> Result<Instance, LaunchError> {
+        let result = plan
+            .poller
+            .wait(
+                || async {
+                    match self.client.get_instance(&plan.name).await {
+                        Ok(instance) if instance.is_settled() => Step::Done(instance),
+                        Ok(instance) => Step::Pending {
+                            state: instance.state,
+                        },
+                        Err(error) => poll_failure(error, &plan.name),
+                    }
+                },
+                |state, elapsed| {
+                    (plan.progress)(Progress {
+                        instance: &plan.name,
+                        phase: "following",
+                        state,
+                        elapsed,
+                    })
+                },
+            )
+            .await;
+        result.map_err(|e| poll_error(e, &plan.name))
+    }
+}
+
+enum CreateError {
+    Exists,
+    Launch(LaunchError),
+}
+
+fn instance_from(response: serde_json::Value, name: &str) -> Instance {
+    serde_json::from_value(response).unwrap_or_else(|_| Instance {
+        name: name.to_owned(),
+        state: None,
+        labels: Default::default(),
+    })
+}
+
+/// A failed `get`: transient failures are worth another look within the deadline.
+fn poll_failure<T>(error: ClientError, what: &str) -> Step<T, LaunchError> {
+    match error.code() {
+        Some(code) if !is_transient(code) => Step::Failed(client_error("follow", what, error)),
+        Some(_) | None => Step::Retry {
+            reason: error.to_string(),
+        },
+    }
+}
+
+fn poll_error(error: PollError<LaunchError>, instance: &str) -> LaunchError {
+    match error {
+        PollError::Deadline(waited) => LaunchError::PollTimeout {
+            instance: instance.to_owned(),
+            waited,
+        },
+        PollError::Cancelled => LaunchError::ShuttingDown,
+        PollError::Failed(error) => error,
+    }
+}
+
+fn client_error(action: &'static str, instance: &str, error: ClientError) -> LaunchError {
+    match error {
+        ClientError::Api { status, .. } => classify(status, action, instance),
+        ClientError::Transport { .. } | ClientError::Auth(_) | ClientError::Decode { .. } => {
+            LaunchError::Transient(error.to_string())
+        }
+    }
+}
+
+fn classify(status: Status, action: &'static str, instance: &str) -> LaunchError {
+    if is_transient(status.code) {
+        LaunchError::Transient(format!("{action} {instance}: {status}"))
+    } else {
+        LaunchError::Refused {
+            action,
+            instance: instance.to_owned(),
+            status,
+        }
+    }
+}
+
+/// Whether another attempt can succeed without anyone changing anything.
+pub fn is_transient(code: Code) -> bool {
+    match code {
+        Code::Unavailable
+        | Code::ResourceExhausted
+        | Code::DeadlineExceeded
+        | Code::Aborted
+        | Code::Internal
+        | Code::Unknown
+        | Code::DataLoss => true,
+        Code::Ok
+        | Code::Cancelled
+        | Code::InvalidArgument
+        | Code::NotFound
+        | Code::AlreadyExists
+        | Code::PermissionDenied
+        | Code::FailedPrecondition
+        | Code::OutOfRange
+        | Code::Unimplemented
+        | Code::Unauthenticated => false,
+    }
+}
+
+impl fmt::Display for Outcome {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Outcome::Created => "created",
+            Outcome::AlreadyLaunched => "already-launched",
+            Outcome::Skipped => "skipped",
+            Outcome::Replaced => "replaced",
+        })
+    }
+}

@@ -1,0 +1,182 @@
+//! HTTP calls to the Notebooks API: one shared reqwest client (rustls, connection pool) with
+//! connect and request timeouts, a fresh token per call, and every failure turned into a
+//! [`ClientError`] that says whether trying again can help.
+
+use std::time::Duration;
+
+use serde::de::DeserializeOwned;
+use serde_json::Value;
+use uuid::Uuid;
+
+use super::ApiVersion;
+use super::model::{self, Code, Instance, Operation, Status};
+use crate::auth::{AuthError, Credentials};
+
+/// A failed call.
+#[derive(Debug, thiserror::Error)]
+pub enum ClientError {
+    #[error("cannot reach the Notebooks API ({url}): {source}")]
+    Transport { url: String, source: reqwest::Error },
+    #[error(transparent)]
+    Auth(#[from] AuthError),
+    #[error("Notebooks API answered HTTP {http} {status}")]
+    Api { http: u16, status: Status },
+    #[error("unexpected answer from {url}: {reason}")]
+    Decode { url: String, reason: String },
+}
+
+impl ClientError {
+    /// The canonical code, when the API answered with one.
+    pub fn code(&self) -> Option<Code> {
+        match self {
+            ClientError::Api { status, .. } => Some(status.code),
+            ClientError::Transport { .. } | ClientError::Auth(_) | ClientError::Decode { .. } => {
+                None
+            }
+        }
+    }
+}
+
+/// Where the API lives and how to authenticate to it.
+#[derive(Debug, Clone)]
+pub struct Endpoint {
+    /// `https://notebooks.googleapis.com` or an emulator's `http://host:port`.
+    pub base_url: String,
+    pub credentials: Credentials,
+}
+
+/// The Notebooks API client; cheap to clone, holds one connection pool.
+#[derive(Debug, Clone)]
+pub struct NotebooksClient {
+    http: reqwest::Client,
+    endpoint: Endpoint,
+    version: ApiVersion,
+}
+
+/// Timeouts for every call.
+#[derive(Debug, Clone, Copy)]
+pub struct Timeouts {
+    pub connect: Duration,
+    pub request: Duration,
+}
+
+impl NotebooksClient {
+    /// # Errors
+    /// When the TLS stack cannot be initialised.
+    pub fn new(
+        endpoint: Endpoint,
+        version: ApiVersion,
+        timeouts: Timeouts,
+    ) -> Result<Self, reqwest::Error> {
+        let http = reqwest::Client::builder()
+            .connect_timeout(timeouts.connect)
+            .timeout(timeouts.request)
+            .user_agent(concat!("notebook-trigger/", env!("CARGO_PKG_VERSION")))
+            .build()?;
+        Ok(Self {
+            http,
+            endpoint,
+            version,
+        })
+    }
+
+    pub fn version(&self) -> ApiVersion {
+        self.version
+    }
+
+    /// `instances.create`. v1 has no `requestId`: it is only sent to v2.
+    ///
+    /// # Errors
+    /// [`ClientError`]; an existing id comes back as `Api` with [`Code::AlreadyExists`].
+    pub async fn create_instance(
+        &self,
+        parent: &str,
+        instance_id: &str,
+        request_id: Uuid,
+        body: &Value,
+    ) -> Result<Operation, ClientError> {
+        let mut path = format!("{parent}/instances?instanceId={instance_id}");
+        if self.version == ApiVersion::V2 {
+            path.push_str(&format!("&requestId={request_id}"));
+        }
+        self.call(reqwest::Method::POST, &path, Some(body)).await
+    }
+
+    /// `operations.get`.
+    ///
+    /// # Errors
+    /// [`ClientError`].
+    pub async fn get_operation(&self, name: &str) -> Result<Operation, ClientError> {
+        self.call(reqwest::Method::GET, name, None).await
+    }
+
+    /// `instances.get`.
+    ///
+    /// # Errors
+    /// [`ClientError`].
+    pub async fn get_instance(&self, name: &str) -> Result<Instance, ClientError> {
+        self.call(reqwest::Method::GET, name, None).await
+    }
+
+    /// `instances.delete`.
+    ///
+    /// # Errors
+    /// [`ClientError`].
+    pub async fn delete_instance(
+        &self,
+        name: &str,
+        request_id: Uuid,
+    ) -> Result<Operation, ClientError> {
+        let path = match self.version {
+            ApiVersion::V2 => format!("{name}?requestId={request_id}"),
+            ApiVersion::V1 => name.to_owned(),
+        };
+        self.call(reqwest::Method::DELETE, &path, None).await
+    }
+
+    async fn call<T: DeserializeOwned>(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        body: Option<&Value>,
+    ) -> Result<T, ClientError> {
+        let url = format!(
+            "{}/{}/{}",
+            self.endpoint.base_url.trim_end_matches('/'),
+            self.version,
+            path
+        );
+        let mut request = self.http.request(method, &url);
+        if let Some(authorization) = self.endpoint.credentials.authorization().await? {
+            request = request.header(reqwest::header::AUTHORIZATION, authorization);
+        }
+        if let Some(body) = body {
+            request = request.json(body);
+        }
+        let response = request
+            .send()
+            .await
+            .map_err(|source| ClientError::Transport {
+                url: url.clone(),
+                source,
+            })?;
+        let http = response.status().as_u16();
+        let text = response
+            .text()
+            .await
+            .map_err(|source| ClientError::Transport {
+                url: url.clone(),
+                source,
+            })?;
+        if !(200..300).contains(&http) {
+            return Err(ClientError::Api {
+                http,
+                status: model::error_status(http, &text),
+            });
+        }
+        serde_json::from_str(&text).map_err(|e| ClientError::Decode {
+            url,
+            reason: e.to_string(),
+        })
+    }
+}

@@ -1,0 +1,265 @@
+//! Wire shapes of the Notebooks API: `google.longrunning.Operation`, `google.rpc.Status`,
+//! the error body, and the part of `Instance` the service reads back.
+
+use std::collections::BTreeMap;
+use std::fmt;
+
+use serde::Deserialize;
+
+/// Canonical codes of `google.rpc.Code`; what decides whether a failure is retried.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Code {
+    Ok,
+    Cancelled,
+    Unknown,
+    InvalidArgument,
+    DeadlineExceeded,
+    NotFound,
+    AlreadyExists,
+    PermissionDenied,
+    ResourceExhausted,
+    FailedPrecondition,
+    Aborted,
+    OutOfRange,
+    Unimplemented,
+    Internal,
+    Unavailable,
+    DataLoss,
+    Unauthenticated,
+}
+
+const CODES: [(Code, i32, &str); 17] = [
+    (Code::Ok, 0, "OK"),
+    (Code::Cancelled, 1, "CANCELLED"),
+    (Code::Unknown, 2, "UNKNOWN"),
+    (Code::InvalidArgument, 3, "INVALID_ARGUMENT"),
+    (Code::DeadlineExceeded, 4, "DEADLINE_EXCEEDED"),
+    (Code::NotFound, 5, "NOT_FOUND"),
+    (Code::AlreadyExists, 6, "ALREADY_EXISTS"),
+    (Code::PermissionDenied, 7, "PERMISSION_DENIED"),
+    (Code::ResourceExhausted, 8, "RESOURCE_EXHAUSTED"),
+    (Code::FailedPrecondition, 9, "FAILED_PRECONDITION"),
+    (Code::Aborted, 10, "ABORTED"),
+    (Code::OutOfRange, 11, "OUT_OF_RANGE"),
+    (Code::Unimplemented, 12, "UNIMPLEMENTED"),
+    (Code::Internal, 13, "INTERNAL"),
+    (Code::Unavailable, 14, "UNAVAILABLE"),
+    (Code::DataLoss, 15, "DATA_LOSS"),
+    (Code::Unauthenticated, 16, "UNAUTHENTICATED"),
+];
+
+impl Code {
+    pub fn from_number(number: i32) -> Code {
+        CODES
+            .iter()
+            .find(|(_, n, _)| *n == number)
+            .map_or(Code::Unknown, |(c, _, _)| *c)
+    }
+
+    pub fn from_name(name: &str) -> Option<Code> {
+        CODES
+            .iter()
+            .find(|(_, _, n)| *n == name)
+            .map(|(c, _, _)| *c)
+    }
+
+    /// The code an HTTP status implies when the body carries none (as Google's clients do).
+    pub fn from_http(status: u16) -> Code {
+        match status {
+            400 => Code::InvalidArgument,
+            401 => Code::Unauthenticated,
+            403 => Code::PermissionDenied,
+            404 => Code::NotFound,
+            409 => Code::Aborted,
+            429 => Code::ResourceExhausted,
+            499 => Code::Cancelled,
+            501 => Code::Unimplemented,
+            503 => Code::Unavailable,
+            504 => Code::DeadlineExceeded,
+            500..=599 => Code::Internal,
+            _ => Code::Unknown,
+        }
+    }
+
+    pub fn name(self) -> &'static str {
+        CODES
+            .iter()
+            .find(|(c, _, _)| *c == self)
+            .map_or("UNKNOWN", |(_, _, n)| n)
+    }
+}
+
+impl fmt::Display for Code {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// `google.rpc.Status`, as an operation's `error` or inside an HTTP error body.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Status {
+    pub code: Code,
+    pub message: String,
+}
+
+impl fmt::Display for Status {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}: {}", self.code, self.message)
+    }
+}
+
+#[derive(Debug, Clone, Deserialize)]
+struct WireStatus {
+    #[serde(default)]
+    code: i32,
+    #[serde(default)]
+    message: String,
+    status: Option<String>,
+}
+
+impl WireStatus {
+    fn into_status(self, http: Option<u16>) -> Status {
+        let code = self
+            .status
+            .as_deref()
+            .and_then(Code::from_name)
+            .or_else(|| (self.code != 0 && http.is_none()).then(|| Code::from_number(self.code)))
+            .or_else(|| http.map(Code::from_http))
+            .unwrap_or(Code::Unknown);
+        Status {
+            code,
+            message: self.message,
+        }
+    }
+}
+
+/// Parses an HTTP error body (`{"error":{"code","message","status"}}`), falling back to the
+/// HTTP status and the raw text when the body is not Google's shape (a proxy's 502 page, say).
+pub fn error_status(http: u16, body: &str) -> Status {
+    #[derive(Deserialize)]
+    struct Envelope {
+        error: WireStatus,
+    }
+    match serde_json::from_str::<Envelope>(body) {
+        Ok(envelope) => envelope.error.into_status(Some(http)),
+        Err(_) => Status {
+            code: Code::from_http(http),
+            message: body.chars().take(300).collect::<String>().trim().to_owned(),
+        },
+    }
+}
+
+/// `google.longrunning.Operation`.
+#[derive(Debug, Clone, Deserialize)]
+pub struct Operation {
+    pub name: String,
+    #[serde(default)]
+    pub done: bool,
+    error: Option<WireStatus>,
+    response: Option<serde_json::Value>,
+}
+
+/// What a finished operation says.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Finished {
+    Response(serde_json::Value),
+    Error(Status),
+}
+
+/// A done operation with neither or both of `response` and `error`.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("operation {0} is done but carries {1}")]
+pub struct MalformedOperation(pub String, pub &'static str);
+
+impl Operation {
+    /// The error code of a done, failed operation.
+    pub fn error_code(&self) -> Option<Code> {
+        match (&self.done, &self.error) {
+            (true, Some(error)) => Some(error.clone().into_status(None).code),
+            _ => None,
+        }
+    }
+
+    /// `None` while running; the outcome once done.
+    ///
+    /// # Errors
+    /// [`MalformedOperation`] when a done operation does not carry exactly one outcome.
+    pub fn outcome(self) -> Result<Option<Finished>, MalformedOperation> {
+        if !self.done {
+            return Ok(None);
+        }
+        match (self.response, self.error) {
+            (Some(response), None) => Ok(Some(Finished::Response(response))),
+            (None, Some(error)) => Ok(Some(Finished::Error(error.into_status(None)))),
+            (None, None) => Err(MalformedOperation(self.name, "neither response nor error")),
+            (Some(_), Some(_)) => Err(MalformedOperation(self.name, "both response and error")),
+        }
+    }
+}
+
+/// The part of an instance the service reads back.
+#[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
+pub struct Instance {
+    pub name: String,
+    #[serde(default)]
+    pub state: Option<String>,
+    #[serde(default)]
+    pub labels: BTreeMap<String, String>,
+}
+
+impl Instance {
+    /// States from which the instance will not become ACTIVE without someone acting.
+    pub fn is_settled(&self) -> bool {
+        matches!(
+            self.state.as_deref(),
+            Some("ACTIVE" | "STOPPED" | "SUSPENDED" | "DELETED" | "ORPHANED")
+        )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn done_operation_needs_exactly_one_outcome() {
+        let op = |json: &str| serde_json::from_str::<Operation>(json).unwrap().outcome();
+        assert_eq!(op(r#"{"name":"o","done":false}"#), Ok(None));
+        assert_eq!(op(r#"{"name":"o"}"#), Ok(None));
+        assert!(matches!(
+            op(r#"{"name":"o","done":true,"response":{}}"#),
+            Ok(Some(Finished::Response(_)))
+        ));
+        assert_eq!(
+            op(r#"{"name":"o","done":true,"error":{"code":8,"message":"quota"}}"#),
+            Ok(Some(Finished::Error(Status {
+                code: Code::ResourceExhausted,
+                message: "quota".into()
+            })))
+        );
+        assert!(op(r#"{"name":"o","done":true}"#).is_err());
+        assert!(op(r#"{"name":"o","done":true,"response":{},"error":{"code":1}}"#).is_err());
+    }
+
+    #[test]
+    fn error_bodies_prefer_the_status_name_then_the_http_code() {
+        let body = r#"{"error":{"code":409,"message":"exists","status":"ALREADY_EXISTS"}}"#;
+        assert_eq!(error_status(409, body).code, Code::AlreadyExists);
+        assert_eq!(
+            error_status(503, "<html>bad gateway</html>").code,
+            Code::Unavailable
+        );
+        assert_eq!(
+            error_status(429, r#"{"error":{"code":429,"message":"slow down"}}"#).code,
+            Code::ResourceExhausted
+        );
+    }
+
+    #[test]
+    fn codes_round_trip() {
+        for (code, number, name) in CODES {
+            assert_eq!(Code::from_number(number), code);
+            assert_eq!(Code::from_name(name), Some(code));
+        }
+    }
+}

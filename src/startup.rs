@@ -1,0 +1,190 @@
+//! Building the service from settings, and running it until shutdown.
+//!
+//! `Application::build` binds the listener itself (port 0 allowed) and exposes the real port,
+//! so tests start the real thing on a free port. With nothing configured it also starts the
+//! Notebooks emulator in-process: `cargo run` is a working demo without a cloud account.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context;
+use tokio::net::TcpListener;
+use tokio_util::sync::CancellationToken;
+
+use crate::auth::Credentials;
+use crate::config::{self, Backend, ConfigError, Settings};
+use crate::emulator::{Emulator, EmulatorConfig};
+use crate::http::{AppState, router};
+use crate::launch::Launcher;
+use crate::notebooks::NotebooksClient;
+use crate::notebooks::client::Endpoint;
+use crate::profile::{LaunchSpec, Profiles};
+
+/// Cloud Run sends SIGKILL 10 s after SIGTERM; in-flight requests get this long to answer.
+pub const SHUTDOWN_GRACE: Duration = Duration::from_secs(8);
+
+/// Provisioning time of the embedded demo emulator: long enough to watch, short enough to wait.
+const DEMO_PROVISION_TIME: Duration = Duration::from_secs(5);
+
+const GOOGLE_ENDPOINT: &str = "https://notebooks.googleapis.com";
+
+/// The launcher and, in demo mode, the emulator it talks to.
+pub struct Backing {
+    pub launcher: Arc<Launcher>,
+    pub embedded: Option<Emulator>,
+}
+
+/// Resolves the backend, credentials, project and profiles; validates every profile.
+///
+/// # Errors
+/// A configuration error naming the variable, or a failure to reach the credentials.
+pub async fn backing(settings: Settings, cancel: CancellationToken) -> anyhow::Result<Backing> {
+    let (settings, embedded) = match settings.backend {
+        Backend::Embedded => {
+            let config = EmulatorConfig {
+                provision_time: DEMO_PROVISION_TIME,
+                ..EmulatorConfig::default()
+            };
+            let emulator = Emulator::start(SocketAddr::from(([127, 0, 0, 1], 0)), config)
+                .await
+                .context("starting the embedded Notebooks emulator")?;
+            (settings.with_demo_defaults(), Some(emulator))
+        }
+        Backend::Google | Backend::Endpoint(_) | Backend::Emulator(_) => (settings, None),
+    };
+    let (base_url, credentials) = match (&settings.backend, &embedded) {
+        (_, Some(emulator)) => (emulator.base_url(), Credentials::Anonymous),
+        (Backend::Emulator(host), None) => (format!("http://{host}"), Credentials::Anonymous),
+        (Backend::Endpoint(url), None) => (url.clone(), Credentials::detect().await?),
+        (Backend::Google | Backend::Embedded, None) => {
+            (GOOGLE_ENDPOINT.to_owned(), Credentials::detect().await?)
+        }
+    };
+    let project = match &settings.project {
+        Some(project) => project.clone(),
+        None => credentials.project_id().await.map_err(|e| {
+            ConfigError::new(
+                "GOOGLE_CLOUD_PROJECT",
+                format!("not set, and the credentials name no project: {e}"),
+            )
+        })?,
+    };
+    LaunchSpec::parse(&settings.default_profile, &project).map_err(config::field_error)?;
+    let profiles = match &settings.profiles_file {
+        Some(path) => Profiles::load(settings.default_profile.clone(), path, &project)
+            .map_err(|e| ConfigError::new("PROFILES_FILE", e.to_string()))?,
+        None => Profiles::new(settings.default_profile.clone()),
+    };
+    let client = NotebooksClient::new(
+        Endpoint {
+            base_url,
+            credentials,
+        },
+        settings.api_version,
+        settings.timeouts,
+    )
+    .context("building the HTTP client")?;
+    let launcher = Launcher {
+        client,
+        project,
+        profiles,
+        policy: settings.policy.clone(),
+        prefix: settings.prefix.clone(),
+        on_existing: settings.on_existing,
+        poll: settings.poll,
+        cancel,
+    };
+    Ok(Backing {
+        launcher: Arc::new(launcher),
+        embedded,
+    })
+}
+
+/// The HTTP service, bound and ready to run.
+pub struct Application {
+    listener: TcpListener,
+    backing: Backing,
+    max_body_bytes: usize,
+    cancel: CancellationToken,
+}
+
+impl Application {
+    /// Binds `0.0.0.0:PORT` (tests pass port 0) and prepares everything a request needs.
+    ///
+    /// # Errors
+    /// Configuration, credentials, or a port that cannot be bound.
+    pub async fn build(settings: Settings, cancel: CancellationToken) -> anyhow::Result<Self> {
+        let port = settings.port;
+        let max_body_bytes = settings.max_body_bytes;
+        let warn_unauthenticated = settings.on_cloud_run;
+        let backing = backing(settings, cancel.clone()).await?;
+        let listener = TcpListener::bind(SocketAddr::from(([0, 0, 0, 0], port)))
+            .await
+            .with_context(|| format!("PORT: cannot listen on 0.0.0.0:{port}"))?;
+        if warn_unauthenticated {
+            tracing::warn!(
+                "push requests are not authenticated by this service: only Cloud Run IAM (--no-allow-unauthenticated) protects the endpoint"
+            );
+        }
+        Ok(Self {
+            listener,
+            backing,
+            max_body_bytes,
+            cancel,
+        })
+    }
+
+    pub fn port(&self) -> u16 {
+        self.listener
+            .local_addr()
+            .map(|a| a.port())
+            .unwrap_or_default()
+    }
+
+    /// The embedded emulator, when running the demo.
+    pub fn embedded(&self) -> Option<&Emulator> {
+        self.backing.embedded.as_ref()
+    }
+
+    pub fn launcher(&self) -> &Arc<Launcher> {
+        &self.backing.launcher
+    }
+
+    /// Serves until the token is cancelled, then gives in-flight requests [`SHUTDOWN_GRACE`].
+    ///
+    /// # Errors
+    /// When the server fails.
+    pub async fn run_until_stopped(self) -> anyhow::Result<()> {
+        let port = self.port();
+        let app = router(
+            AppState {
+                launcher: self.backing.launcher.clone(),
+            },
+            self.max_body_bytes,
+        );
+        if let Some(emulator) = &self.backing.embedded {
+            tracing::info!(
+                "no GOOGLE_CLOUD_PROJECT or Notebooks endpoint configured: demo mode, instances are created in the embedded Notebooks emulator at {}. Try: curl -d '{{\"data\":\"TweetiNoteStartTopic\"}}' localhost:{port}/",
+                emulator.base_url()
+            );
+        }
+        tracing::info!(port, project = %self.backing.launcher.project, api = %self.backing.launcher.client.version(), "listening");
+        let cancel = self.cancel.clone();
+        let server = axum::serve(self.listener, app)
+            .with_graceful_shutdown(cancel.clone().cancelled_owned());
+        let grace = async {
+            cancel.cancelled().await;
+            tokio::time::sleep(SHUTDOWN_GRACE).await;
+        };
+        tokio::select! {
+            result = server => result.context("serving HTTP")?,
+            () = grace => tracing::warn!("requests still open after {SHUTDOWN_GRACE:?}; exiting anyway"),
+        }
+        if let Some(emulator) = self.backing.embedded {
+            emulator.shutdown().await;
+        }
+        tracing::info!("stopped");
+        Ok(())
+    }
+}

@@ -1,0 +1,377 @@
+//! The real executable: signals, the `launch` command, configuration errors, and the real
+//! credentials path (a service-account key whose token endpoint is a local fake).
+
+use std::io::{BufRead, BufReader};
+use std::net::SocketAddr;
+use std::process::{Child, Command, Output, Stdio};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use axum::Router;
+use axum::extract::State;
+use axum::http::{HeaderMap, StatusCode};
+use axum::routing::{get, post};
+use notebook_trigger::emulator::{Emulator, EmulatorConfig};
+use serde_json::{Value, json};
+
+const BIN: &str = env!("CARGO_BIN_EXE_notebook-trigger");
+
+/// Kills and reaps the child on drop, so no test leaves a process behind, pass or fail.
+struct ChildGuard(Child);
+
+impl Drop for ChildGuard {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// A command with a clean environment: nothing from the developer's shell leaks in.
+fn command(home: &std::path::Path) -> Command {
+    let mut command = Command::new(BIN);
+    command
+        .env_clear()
+        .env("PATH", std::env::var("PATH").unwrap_or_default())
+        .env("HOME", home);
+    command
+}
+
+fn run_with_timeout(mut command: Command, limit: Duration) -> Output {
+    let child = command
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("binary starts");
+    let pid = child.id();
+    let (sender, receiver) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let _ = sender.send(child.wait_with_output());
+    });
+    match receiver.recv_timeout(limit) {
+        Ok(output) => output.expect("output"),
+        Err(_) => {
+            let _ = Command::new("kill")
+                .arg("-KILL")
+                .arg(pid.to_string())
+                .status();
+            panic!("binary did not finish within {limit:?}");
+        }
+    }
+}
+
+async fn emulator(provision: Duration) -> Emulator {
+    let config = EmulatorConfig {
+        provision_time: provision,
+        ..EmulatorConfig::default()
+    };
+    Emulator::start(SocketAddr::from(([127, 0, 0, 1], 0)), config)
+        .await
+        .unwrap()
+}
+
+fn service_env(command: &mut Command, emulator: &Emulator) {
+    command
+        .env("NOTEBOOKS_EMULATOR_HOST", emulator.local_addr().to_string())
+        .env("GOOGLE_CLOUD_PROJECT", "bin-project")
+        .env("NOTEBOOK_LOCATION", "us-central1-b")
+        .env(
+            "CONTAINER_IMAGE",
+            "europe-west3-docker.pkg.dev/p/r/python-docker",
+        )
+        .env(
+            "POST_STARTUP_SCRIPT",
+            "gs://socialsenti/default-startup-script.sh",
+        )
+        .env("POLL_INITIAL_DELAY", "50ms")
+        .env("POLL_MAX_DELAY", "200ms");
+}
+
+#[test]
+fn help_teaches_every_subcommand_and_variable() {
+    let home = tempfile::tempdir().unwrap();
+    for args in [
+        vec!["--help"],
+        vec!["serve", "--help"],
+        vec!["launch", "--help"],
+        vec!["emulator", "--help"],
+    ] {
+        let mut command = command(home.path());
+        command.args(&args);
+        let output = run_with_timeout(command, Duration::from_secs(10));
+        assert!(output.status.success(), "{args:?}");
+        let text = String::from_utf8_lossy(&output.stdout);
+        if args[0] == "serve" || args[0] == "launch" {
+            for variable in [
+                "GOOGLE_CLOUD_PROJECT",
+                "CONTAINER_IMAGE",
+                "ALLOWED_OVERRIDES",
+                "POLL_TIMEOUT",
+                "ON_EXISTING",
+            ] {
+                assert!(text.contains(variable), "{args:?} --help lacks {variable}");
+            }
+        }
+        if args[0] == "emulator" {
+            for flag in [
+                "--provision-time",
+                "--fault-rate",
+                "--seed",
+                "--v1-legacy",
+                "--port",
+            ] {
+                assert!(text.contains(flag), "emulator --help lacks {flag}");
+            }
+        }
+    }
+}
+
+#[test]
+fn a_bad_value_stops_start_up_naming_the_variable() {
+    let home = tempfile::tempdir().unwrap();
+    for (variable, value) in [
+        ("POLL_TIMEOUT", "forever"),
+        ("NOTEBOOK_LOCATION", "us-central1"),
+        ("ALLOWED_OVERRIDES", "everything"),
+    ] {
+        let mut command = command(home.path());
+        command
+            .env("GOOGLE_CLOUD_PROJECT", "p")
+            .env("NOTEBOOKS_EMULATOR_HOST", "127.0.0.1:9")
+            .env(variable, value);
+        command
+            .env("CONTAINER_IMAGE", "img")
+            .env("NOTEBOOK_LOCATION", "us-central1-a");
+        command.env(variable, value);
+        let output = run_with_timeout(command, Duration::from_secs(10));
+        assert!(
+            !output.status.success(),
+            "{variable}={value} must stop start-up"
+        );
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert!(stderr.contains(variable), "{variable}: {stderr}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigterm_mid_poll_answers_503_quickly_and_exits_zero() {
+    let emulator = emulator(Duration::from_secs(120)).await;
+    let home = tempfile::tempdir().unwrap();
+    let mut command = command(home.path());
+    service_env(&mut command, &emulator);
+    command
+        .env("PORT", "0")
+        .env("LOG_FORMAT", "json")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null());
+    let mut guard = ChildGuard(command.spawn().unwrap());
+    let stdout = guard.0.stdout.take().unwrap();
+    let port = tokio::task::spawn_blocking(move || {
+        for line in BufReader::new(stdout).lines() {
+            let line: Value = serde_json::from_str(&line.unwrap()).unwrap();
+            assert!(
+                line["severity"].is_string(),
+                "JSON logs carry severity: {line}"
+            );
+            if line["message"] == "listening" {
+                return line["port"].as_u64().unwrap();
+            }
+        }
+        panic!("the service never said it was listening");
+    });
+    let port = tokio::time::timeout(Duration::from_secs(10), port)
+        .await
+        .unwrap()
+        .unwrap();
+    let body = json!({"message": {"data": "eA==", "messageId": "77", "publishTime": "2026-11-22T06:00:00Z"}, "subscription": "s"}).to_string();
+    let request = tokio::spawn(async move {
+        reqwest::Client::new()
+            .post(format!("http://127.0.0.1:{port}/"))
+            .body(body)
+            .send()
+            .await
+    });
+    tokio::time::sleep(Duration::from_millis(700)).await;
+    let signalled = Instant::now();
+    assert!(
+        Command::new("kill")
+            .arg("-TERM")
+            .arg(guard.0.id().to_string())
+            .status()
+            .unwrap()
+            .success()
+    );
+    let response = tokio::time::timeout(Duration::from_secs(5), request)
+        .await
+        .unwrap()
+        .unwrap()
+        .unwrap();
+    assert_eq!(response.status().as_u16(), 503);
+    assert!(response.headers().contains_key("retry-after"));
+    let pid = guard.0.id();
+    let status = tokio::task::spawn_blocking(move || {
+        let status = guard.0.wait();
+        drop(guard);
+        status
+    });
+    let status = tokio::time::timeout(Duration::from_secs(9), status)
+        .await
+        .unwrap_or_else(|_| panic!("pid {pid} did not exit"))
+        .unwrap()
+        .unwrap();
+    assert!(status.success(), "exit status {status}");
+    assert!(
+        signalled.elapsed() < Duration::from_secs(8),
+        "answered and exited in {:?}",
+        signalled.elapsed()
+    );
+    emulator.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn launch_command_shows_progress_and_the_instance() {
+    let emulator = emulator(Duration::from_millis(300)).await;
+    let home = tempfile::tempdir().unwrap();
+    let mut command = command(home.path());
+    service_env(&mut command, &emulator);
+    command
+        .env("ALLOWED_OVERRIDES", "machine_type")
+        .args(["launch", r#"{"machine_type":"n1-standard-8"}"#]);
+    let output =
+        tokio::task::spawn_blocking(move || run_with_timeout(command, Duration::from_secs(30)))
+            .await
+            .unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(output.status.success(), "{stderr}");
+    assert!(
+        stderr.contains("creating") && stderr.contains("provisioning"),
+        "{stderr}"
+    );
+    let launched: Value = serde_json::from_slice(&output.stdout).unwrap();
+    assert_eq!(launched["state"], "ACTIVE");
+    assert_eq!(launched["outcome"], "created");
+    let instances = emulator.instances();
+    assert_eq!(instances.len(), 1);
+    assert_eq!(instances[0]["gceSetup"]["machineType"], "n1-standard-8");
+    assert_eq!(instances[0]["labels"]["trigger-source"], "cli");
+    emulator.shutdown().await;
+}
+
+/// What the fake Google saw.
+#[derive(Default)]
+struct Seen {
+    grants: Vec<String>,
+    authorizations: Vec<String>,
+}
+
+type Shared = Arc<Mutex<Seen>>;
+
+async fn token(State(seen): State<Shared>, body: String) -> axum::Json<Value> {
+    seen.lock().unwrap().grants.push(body);
+    axum::Json(
+        json!({"access_token": "fake-access-token", "expires_in": 3600, "token_type": "Bearer"}),
+    )
+}
+
+async fn create(State(seen): State<Shared>, headers: HeaderMap) -> (StatusCode, axum::Json<Value>) {
+    let authorization = headers
+        .get("authorization")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default()
+        .to_owned();
+    seen.lock().unwrap().authorizations.push(authorization);
+    let instance = json!({"name": "projects/key-project/locations/us-central1-a/instances/x", "state": "ACTIVE"});
+    (
+        StatusCode::OK,
+        axum::Json(
+            json!({"name": "projects/key-project/locations/us-central1-a/operations/op-1", "done": true, "response": instance}),
+        ),
+    )
+}
+
+async fn operation(State(seen): State<Shared>, headers: HeaderMap) -> axum::Json<Value> {
+    create(State(seen), headers).await.1
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn service_account_key_credentials_reach_the_api_as_a_bearer_token() {
+    let dir = tempfile::tempdir().unwrap();
+    let key_path = dir.path().join("key.pem");
+    let status = Command::new("openssl")
+        .args([
+            "genpkey",
+            "-algorithm",
+            "RSA",
+            "-pkeyopt",
+            "rsa_keygen_bits:2048",
+            "-out",
+        ])
+        .arg(&key_path)
+        .stderr(Stdio::null())
+        .status()
+        .expect("openssl is installed");
+    assert!(status.success());
+    let seen: Shared = Arc::default();
+    let fake = Router::new()
+        .route("/token", post(token))
+        .route(
+            "/v2/projects/{project}/locations/{zone}/instances",
+            post(create),
+        )
+        .route(
+            "/v2/projects/{project}/locations/{zone}/operations/{id}",
+            get(operation),
+        )
+        .with_state(seen.clone());
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let address = listener.local_addr().unwrap();
+    let server = tokio::spawn(async move { axum::serve(listener, fake).await });
+    let credentials = json!({
+        "type": "service_account",
+        "project_id": "key-project",
+        "private_key_id": "k1",
+        "private_key": std::fs::read_to_string(&key_path).unwrap(),
+        "client_email": "trigger@key-project.iam.gserviceaccount.com",
+        "client_id": "1",
+        "token_uri": format!("http://{address}/token"),
+    });
+    let credentials_path = dir.path().join("sa.json");
+    std::fs::write(&credentials_path, credentials.to_string()).unwrap();
+
+    let mut command = command(dir.path());
+    command
+        .env("GOOGLE_APPLICATION_CREDENTIALS", &credentials_path)
+        .env("NOTEBOOKS_ENDPOINT", format!("http://{address}"))
+        .env("NOTEBOOK_LOCATION", "us-central1-a")
+        .env("CONTAINER_IMAGE", "us-docker.pkg.dev/p/r/img")
+        .args(["launch", "go"]);
+    let output =
+        tokio::task::spawn_blocking(move || run_with_timeout(command, Duration::from_secs(30)))
+            .await
+            .unwrap();
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let seen = seen.lock().unwrap();
+    assert_eq!(
+        seen.grants.len(),
+        1,
+        "one token for the whole launch (gcp_auth caches it)"
+    );
+    assert!(
+        seen.grants[0].contains("grant_type=urn%3Aietf%3Aparams%3Aoauth%3Agrant-type%3Ajwt-bearer"),
+        "{}",
+        seen.grants[0]
+    );
+    assert!(
+        seen.grants[0].contains("assertion="),
+        "a signed JWT assertion is sent"
+    );
+    assert_eq!(
+        seen.authorizations,
+        ["Bearer fake-access-token"],
+        "the project came from the key file"
+    );
+    server.abort();
+}
