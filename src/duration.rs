@@ -22,7 +22,10 @@ pub fn parse(text: &str) -> Result<Duration, String> {
 
 /// Renders a duration the way [`parse`] reads it, for `--help` defaults and log lines.
 pub fn display(duration: Duration) -> String {
-    format!("{:#}", jiff::SignedDuration::try_from(duration).unwrap_or(jiff::SignedDuration::MAX))
+    format!(
+        "{:#}",
+        jiff::SignedDuration::try_from(duration).unwrap_or(jiff::SignedDuration::MAX)
+    )
 }
 
 #[cfg(test)]

@@ -1,3 +1,4 @@
 //! notebook-trigger: a Pub/Sub push endpoint that launches Vertex AI Workbench instances.
 pub mod duration;
+pub mod emulator;
 pub mod shutdown;
