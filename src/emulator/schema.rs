@@ -1,0 +1,523 @@
+//! Request validation driven by Google's vendored discovery documents.
+//!
+//! The real API rejects a misspelled field, a number where a string belongs or an unknown enum
+//! value with a 400 before anything happens. A lenient fake would let exactly those client bugs
+//! reach production, so every request body and query parameter is checked here against the
+//! same schemas Google publishes, parsed once per process, and errors use Google's wording
+//! (including the proto `snake_case` field paths it reports).
+
+use std::sync::LazyLock;
+
+use serde_json::{Map, Value};
+
+use super::ApiVersion;
+use super::status::{ApiError, Code};
+
+static V1: LazyLock<Discovery> =
+    LazyLock::new(|| Discovery::parse(include_str!("../../discovery/notebooks.v1.json"), "v1"));
+static V2: LazyLock<Discovery> =
+    LazyLock::new(|| Discovery::parse(include_str!("../../discovery/notebooks.v2.json"), "v2"));
+
+/// One parsed discovery document.
+pub struct Discovery {
+    doc: Value,
+    /// `google.cloud.notebooks.v2`, for the type names in error messages.
+    proto_package: String,
+}
+
+/// The discovery document of an API version.
+pub fn discovery(version: ApiVersion) -> &'static Discovery {
+    match version {
+        ApiVersion::V1 => &V1,
+        ApiVersion::V2 => &V2,
+    }
+}
+
+/// `gceSetup` → `gce_setup`: Google reports field paths by proto name.
+pub fn snake_case(name: &str) -> String {
+    let mut out = String::with_capacity(name.len() + 4);
+    for c in name.chars() {
+        if c.is_ascii_uppercase() {
+            out.push('_');
+            out.push(c.to_ascii_lowercase());
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
+/// `gce_setup` → `gceSetup`: Google's JSON parser accepts proto names as well as JSON names.
+fn camel_case(name: &str) -> String {
+    let mut out = String::with_capacity(name.len());
+    let mut upper = false;
+    for c in name.chars() {
+        if c == '_' {
+            upper = true;
+        } else if upper {
+            out.push(c.to_ascii_uppercase());
+            upper = false;
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
+fn join(path: &str, field: &str) -> String {
+    if path.is_empty() {
+        field.to_owned()
+    } else {
+        format!("{path}.{field}")
+    }
+}
+
+/// `Invalid value at 'a.b' (TYPE_STRING), 123`, Google's wording for a value of the wrong type.
+fn invalid_value(path: &str, type_name: &str, value: &Value) -> ApiError {
+    let description = format!("Invalid value at '{path}' ({type_name}), {value}");
+    ApiError::new(Code::InvalidArgument, description.clone())
+        .with_field_violation(path, &description)
+}
+
+impl Discovery {
+    fn parse(text: &str, version: &str) -> Self {
+        let doc =
+            serde_json::from_str(text).expect("the vendored discovery document is valid JSON");
+        Self {
+            doc,
+            proto_package: format!("google.cloud.notebooks.{version}"),
+        }
+    }
+
+    fn schema(&self, name: &str) -> &Value {
+        &self.doc["schemas"][name]
+    }
+
+    /// Checks a request body against schema `schema_name`.
+    ///
+    /// `root` is the request field the body binds to (`instance` for create, empty for
+    /// `body: "*"` methods); it prefixes every reported path as Google does.
+    ///
+    /// # Errors
+    /// The first violation, as Google's 400 `INVALID_ARGUMENT`.
+    ///
+    /// # Returns
+    /// The body in canonical form: JSON field names, int64 as strings, nulls and output-only
+    /// fields dropped (the real API ignores output-only fields in requests).
+    pub fn check_body(
+        &self,
+        schema_name: &str,
+        root: &str,
+        body: &Value,
+    ) -> Result<Value, ApiError> {
+        Ok(self
+            .check_message(body, schema_name, root)?
+            .unwrap_or_else(|| Value::Object(Map::new())))
+    }
+
+    /// Checks the query parameters of `resource.method` (e.g. `instances`, `list`), allowing
+    /// the standard system parameters (`alt`, `prettyPrint`, …) every Google API takes.
+    ///
+    /// # Errors
+    /// Google's "Cannot bind query parameter" 400 for an unknown name, or an invalid-value 400.
+    pub fn check_query(
+        &self,
+        resource: &str,
+        method: &str,
+        query: &[(String, String)],
+    ) -> Result<(), ApiError> {
+        let params = &self.doc["resources"]["projects"]["resources"]["locations"]["resources"]
+            [resource]["methods"][method]["parameters"];
+        for (name, value) in query {
+            let spec = params
+                .get(name)
+                .filter(|spec| spec["location"] == "query")
+                .or_else(|| self.doc["parameters"].get(name));
+            let Some(spec) = spec else {
+                let message = format!(
+                    "Invalid JSON payload received. Unknown name \"{name}\": Cannot bind query parameter. \
+                     Field '{name}' could not be found in request message."
+                );
+                return Err(ApiError::new(Code::InvalidArgument, message.clone())
+                    .with_field_violation(name, &message));
+            };
+            self.check_value(&Value::String(value.clone()), spec, &snake_case(name))?;
+        }
+        Ok(())
+    }
+
+    /// Whether `projects.locations.{resource}.{method}` exists in the real API (the emulator
+    /// answers 501 for those it does not implement, 404 for the rest).
+    pub fn has_method(&self, resource: &str, method: &str) -> bool {
+        self.doc["resources"]["projects"]["resources"]["locations"]["resources"][resource]["methods"]
+            .get(method)
+            .is_some()
+    }
+
+    fn check_message(
+        &self,
+        value: &Value,
+        schema_name: &str,
+        path: &str,
+    ) -> Result<Option<Value>, ApiError> {
+        if value.is_null() {
+            return Ok(None);
+        }
+        let Some(fields) = value.as_object() else {
+            let type_name = format!("type.googleapis.com/{}.{schema_name}", self.proto_package);
+            return Err(invalid_value(path, &type_name, value));
+        };
+        let properties = &self.schema(schema_name)["properties"];
+        let mut out = Map::new();
+        for (key, field_value) in fields {
+            let json_name = if properties.get(key).is_some() {
+                key.clone()
+            } else {
+                camel_case(key)
+            };
+            let Some(spec) = properties.get(&json_name) else {
+                let at = if path.is_empty() {
+                    String::new()
+                } else {
+                    format!(" at '{path}'")
+                };
+                let message = format!(
+                    "Invalid JSON payload received. Unknown name \"{key}\"{at}: Cannot find field."
+                );
+                return Err(ApiError::new(Code::InvalidArgument, message.clone())
+                    .with_field_violation(path, &message));
+            };
+            let checked =
+                self.check_value(field_value, spec, &join(path, &snake_case(&json_name)))?;
+            if let Some(checked) = checked.filter(|_| spec["readOnly"] != true) {
+                out.insert(json_name, checked);
+            }
+        }
+        Ok(Some(Value::Object(out)))
+    }
+
+    fn check_value(
+        &self,
+        value: &Value,
+        spec: &Value,
+        path: &str,
+    ) -> Result<Option<Value>, ApiError> {
+        if value.is_null() {
+            return Ok(None);
+        }
+        if let Some(reference) = spec["$ref"].as_str() {
+            return self.check_message(value, reference, path);
+        }
+        let format = spec["format"].as_str().unwrap_or_default();
+        let checked = match spec["type"].as_str().unwrap_or_default() {
+            "any" => value.clone(),
+            "object" => {
+                // Discovery objects with `additionalProperties` are proto maps; Google reports
+                // their entries as `field[i].value`.
+                let Some(entries) = value.as_object() else {
+                    return Err(invalid_value(path, "TYPE_MESSAGE", value));
+                };
+                let mut out = Map::new();
+                for (index, (key, entry)) in entries.iter().enumerate() {
+                    let entry_path = format!("{path}[{index}].value");
+                    if let Some(entry) =
+                        self.check_value(entry, &spec["additionalProperties"], &entry_path)?
+                    {
+                        out.insert(key.clone(), entry);
+                    }
+                }
+                Value::Object(out)
+            }
+            "array" => {
+                let Some(items) = value.as_array() else {
+                    return Err(invalid_value(path, &self.type_name(&spec["items"]), value));
+                };
+                let mut out = Vec::with_capacity(items.len());
+                for (index, item) in items.iter().enumerate() {
+                    out.extend(self.check_value(
+                        item,
+                        &spec["items"],
+                        &format!("{path}[{index}]"),
+                    )?);
+                }
+                Value::Array(out)
+            }
+            "boolean" if value.is_boolean() => value.clone(),
+            "integer" => match integer(value) {
+                Some(n) if i32::try_from(n).is_ok() => Value::from(n),
+                _ => return Err(invalid_value(path, "TYPE_INT32", value)),
+            },
+            "number" => match value {
+                Value::Number(_) => value.clone(),
+                Value::String(text) if text.trim().parse::<f64>().is_ok() => value.clone(),
+                _ => return Err(invalid_value(path, "TYPE_DOUBLE", value)),
+            },
+            "string" if format == "int64" => match integer(value) {
+                Some(n) => Value::String(n.to_string()),
+                None => return Err(invalid_value(path, "TYPE_INT64", value)),
+            },
+            "string" => {
+                let Some(text) = value.as_str() else {
+                    return Err(invalid_value(path, &self.type_name(spec), value));
+                };
+                let valid = match (spec["enum"].as_array(), format) {
+                    (Some(names), _) => names.iter().any(|name| name == text),
+                    (None, "google-datetime") => text.parse::<jiff::Timestamp>().is_ok(),
+                    (None, "byte") => {
+                        use base64::Engine as _;
+                        base64::engine::general_purpose::STANDARD
+                            .decode(text)
+                            .is_ok()
+                            || base64::engine::general_purpose::URL_SAFE
+                                .decode(text)
+                                .is_ok()
+                    }
+                    (None, _) => true,
+                };
+                if !valid {
+                    return Err(invalid_value(path, &self.type_name(spec), value));
+                }
+                value.clone()
+            }
+            _ => return Err(invalid_value(path, &self.type_name(spec), value)),
+        };
+        Ok(Some(checked))
+    }
+
+    /// The type Google names in an invalid-value message for this field spec.
+    fn type_name(&self, spec: &Value) -> String {
+        if let Some(reference) = spec["$ref"].as_str() {
+            return format!("type.googleapis.com/{}.{reference}", self.proto_package);
+        }
+        match (spec["type"].as_str(), spec["format"].as_str()) {
+            (Some("string"), _) if spec.get("enum").is_some() => "TYPE_ENUM",
+            (Some("string"), Some("int64")) => "TYPE_INT64",
+            (Some("string"), Some("byte")) => "TYPE_BYTES",
+            (Some("string"), Some("google-datetime")) => {
+                "type.googleapis.com/google.protobuf.Timestamp"
+            }
+            (Some("integer"), _) => "TYPE_INT32",
+            (Some("number"), _) => "TYPE_DOUBLE",
+            (Some("boolean"), _) => "TYPE_BOOL",
+            (Some("object"), _) => "TYPE_MESSAGE",
+            _ => "TYPE_STRING",
+        }
+        .to_owned()
+    }
+}
+
+/// An integer as Google's JSON parser reads it: a JSON integer or a decimal string.
+fn integer(value: &Value) -> Option<i64> {
+    match value {
+        Value::Number(number) => number.as_i64(),
+        Value::String(text) => text.trim().parse().ok(),
+        _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+
+    fn check_v2(body: Value) -> Result<Value, ApiError> {
+        discovery(ApiVersion::V2).check_body("Instance", "instance", &body)
+    }
+
+    fn violation(error: &ApiError) -> (String, String) {
+        let body = error.to_body();
+        let v = &body["error"]["details"][0]["fieldViolations"][0];
+        (
+            v["field"].as_str().unwrap().to_owned(),
+            v["description"].as_str().unwrap().to_owned(),
+        )
+    }
+
+    #[test]
+    fn accepts_what_gcloud_sends_and_normalises_int64() {
+        let body = json!({
+            "gceSetup": {
+                "machineType": "n1-standard-4",
+                "containerImage": {"repository": "us-docker.pkg.dev/p/r/i", "tag": "latest"},
+                "metadata": {"post-startup-script": "gs://b/s.sh"},
+                "bootDisk": {"diskSizeGb": 150, "diskType": "PD_BALANCED"},
+                "dataDisks": [{"diskSizeGb": "100"}],
+                "serviceAccounts": [{"email": "sa@p.iam.gserviceaccount.com"}],
+            },
+            "labels": {"app": "x"},
+        });
+        let checked = check_v2(body).unwrap();
+        assert_eq!(checked["gceSetup"]["bootDisk"]["diskSizeGb"], "150");
+        assert_eq!(checked["gceSetup"]["dataDisks"][0]["diskSizeGb"], "100");
+        assert_eq!(checked["labels"]["app"], "x");
+    }
+
+    #[test]
+    fn unknown_field_is_reported_at_the_proto_path() {
+        let error = check_v2(json!({"x": 1})).unwrap_err();
+        assert_eq!(
+            error.message,
+            "Invalid JSON payload received. Unknown name \"x\" at 'instance': Cannot find field."
+        );
+        assert_eq!(error.http_status().as_u16(), 400);
+        assert_eq!(violation(&error).0, "instance");
+
+        let error = check_v2(json!({"gceSetup": {"machineTyp": "n1"}})).unwrap_err();
+        assert_eq!(
+            error.message,
+            "Invalid JSON payload received. Unknown name \"machineTyp\" at 'instance.gce_setup': Cannot find field."
+        );
+        let error = discovery(ApiVersion::V2)
+            .check_body("StopInstanceRequest", "", &json!({"y": 1}))
+            .unwrap_err();
+        assert_eq!(
+            error.message,
+            "Invalid JSON payload received. Unknown name \"y\": Cannot find field."
+        );
+    }
+
+    #[test]
+    fn wrong_types_use_google_wording() {
+        let error = check_v2(json!({"gceSetup": {"machineType": 123}})).unwrap_err();
+        assert_eq!(
+            error.message,
+            "Invalid value at 'instance.gce_setup.machine_type' (TYPE_STRING), 123"
+        );
+        assert_eq!(
+            violation(&error),
+            (
+                "instance.gce_setup.machine_type".into(),
+                error.message.clone()
+            )
+        );
+        let error = check_v2(json!({"gceSetup": "n1"})).unwrap_err();
+        assert_eq!(
+            error.message,
+            "Invalid value at 'instance.gce_setup' (type.googleapis.com/google.cloud.notebooks.v2.GceSetup), \"n1\""
+        );
+        let error = check_v2(json!({"gceSetup": {"disablePublicIp": "yes"}})).unwrap_err();
+        assert!(error.message.contains("(TYPE_BOOL)"), "{}", error.message);
+        let error = check_v2(json!({"gceSetup": {"tags": "a"}})).unwrap_err();
+        assert_eq!(
+            error.message,
+            "Invalid value at 'instance.gce_setup.tags' (TYPE_STRING), \"a\""
+        );
+    }
+
+    #[test]
+    fn map_values_must_be_strings() {
+        let error = check_v2(json!({"gceSetup": {"metadata": {"idle-timeout-seconds": 10800}}}))
+            .unwrap_err();
+        assert_eq!(
+            error.message,
+            "Invalid value at 'instance.gce_setup.metadata[0].value' (TYPE_STRING), 10800"
+        );
+        let error = check_v2(json!({"labels": {"a": "b", "c": true}})).unwrap_err();
+        assert_eq!(
+            error.message,
+            "Invalid value at 'instance.labels[1].value' (TYPE_STRING), true"
+        );
+    }
+
+    #[test]
+    fn int64_accepts_decimal_strings_and_integers_only() {
+        for good in [json!("42"), json!(42), json!("-1")] {
+            assert!(check_v2(json!({"gceSetup": {"bootDisk": {"diskSizeGb": good}}})).is_ok());
+        }
+        for bad in [
+            json!("abc"),
+            json!("1.5"),
+            json!(1.5),
+            json!(true),
+            json!("99999999999999999999"),
+        ] {
+            let error =
+                check_v2(json!({"gceSetup": {"bootDisk": {"diskSizeGb": bad}}})).unwrap_err();
+            assert!(
+                error.message.starts_with(
+                    "Invalid value at 'instance.gce_setup.boot_disk.disk_size_gb' (TYPE_INT64)"
+                ),
+                "{}",
+                error.message
+            );
+        }
+    }
+
+    #[test]
+    fn enums_must_be_listed_values() {
+        assert!(check_v2(json!({"gceSetup": {"bootDisk": {"diskType": "PD_SSD"}}})).is_ok());
+        let error = check_v2(json!({"gceSetup": {"bootDisk": {"diskType": "FAST"}}})).unwrap_err();
+        assert_eq!(
+            error.message,
+            "Invalid value at 'instance.gce_setup.boot_disk.disk_type' (TYPE_ENUM), \"FAST\""
+        );
+    }
+
+    #[test]
+    fn output_only_fields_and_nulls_are_dropped_and_proto_names_accepted() {
+        let checked = check_v2(json!({
+            "state": "ACTIVE", "name": "x", "creator": null,
+            "gce_setup": {"machine_type": "n1", "serviceAccounts": [{"email": "e", "scopes": ["s"]}]},
+        }))
+        .unwrap();
+        assert_eq!(
+            checked,
+            json!({"gceSetup": {"machineType": "n1", "serviceAccounts": [{"email": "e"}]}})
+        );
+        // Output-only fields are still type-checked, as Google's parser does.
+        assert!(check_v2(json!({"state": "SLEEPING"})).is_err());
+    }
+
+    #[test]
+    fn v1_instance_shape_is_its_own() {
+        let v1 = discovery(ApiVersion::V1);
+        let body = json!({"machineType": "n1", "postStartupScript": "gs://b/s.sh",
+                          "containerImage": {"repository": "gcr.io/p/i"}, "bootDiskSizeGb": 100});
+        assert_eq!(
+            v1.check_body("Instance", "instance", &body).unwrap()["bootDiskSizeGb"],
+            "100"
+        );
+        assert!(check_v2(json!({"postStartupScript": "gs://b/s.sh"})).is_err());
+    }
+
+    #[test]
+    fn query_parameters_are_bound_or_rejected() {
+        let v2 = discovery(ApiVersion::V2);
+        let q = |pairs: &[(&str, &str)]| -> Vec<(String, String)> {
+            pairs
+                .iter()
+                .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+                .collect()
+        };
+        assert!(
+            v2.check_query(
+                "instances",
+                "create",
+                &q(&[("instanceId", "a"), ("requestId", "r"), ("alt", "json")])
+            )
+            .is_ok()
+        );
+        let error = v2
+            .check_query("instances", "list", &q(&[("colour", "red")]))
+            .unwrap_err();
+        assert!(
+            error
+                .message
+                .contains("Unknown name \"colour\": Cannot bind query parameter")
+        );
+        let error = v2
+            .check_query("instances", "list", &q(&[("pageSize", "many")]))
+            .unwrap_err();
+        assert_eq!(
+            error.message,
+            "Invalid value at 'page_size' (TYPE_INT32), \"many\""
+        );
+        // v1 create has no requestId.
+        let v1 = discovery(ApiVersion::V1);
+        assert!(
+            v1.check_query("instances", "create", &q(&[("requestId", "r")]))
+                .is_err()
+        );
+    }
+}

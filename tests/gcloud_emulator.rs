@@ -1,0 +1,307 @@
+//! Google's own client against the emulator: if `gcloud` accepts its answers, their shapes are
+//! right. Skipped (with the reason printed) where gcloud is not installed, unless
+//! `REQUIRE_GCLOUD=1`, which turns the skip into a failure.
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, ExitStatus, Stdio};
+use std::time::{Duration, Instant};
+
+use notebook_trigger::emulator::{Emulator, EmulatorConfig};
+use serde_json::Value;
+
+const ZONE: &str = "us-central1-a";
+const GCLOUD_TIMEOUT: Duration = Duration::from_secs(60);
+
+/// The gcloud binary, or `None` after explaining why the test is skipped.
+fn gcloud() -> Option<PathBuf> {
+    let found = std::env::var_os("PATH")
+        .into_iter()
+        .flat_map(|path| std::env::split_paths(&path).collect::<Vec<_>>())
+        .map(|dir| dir.join("gcloud"))
+        .find(|candidate| candidate.is_file());
+    if found.is_none() {
+        assert!(
+            std::env::var("REQUIRE_GCLOUD").as_deref() != Ok("1"),
+            "REQUIRE_GCLOUD=1 but no gcloud on PATH"
+        );
+        eprintln!("skipped: gcloud is not on PATH (set REQUIRE_GCLOUD=1 to make this a failure)");
+    }
+    found
+}
+
+/// Kills and reaps the child on drop, so a failing assertion never leaves gcloud running.
+struct ChildGuard(Child);
+
+impl Drop for ChildGuard {
+    fn drop(&mut self) {
+        if let Ok(None) = self.0.try_wait() {
+            let _ = self.0.kill();
+            let _ = self.0.wait();
+        }
+    }
+}
+
+struct Outcome {
+    status: ExitStatus,
+    stdout: String,
+    stderr: String,
+}
+
+/// One throwaway gcloud configuration pointed at one emulator.
+struct Gcloud {
+    binary: PathBuf,
+    config_dir: tempfile::TempDir,
+    endpoint: String,
+}
+
+impl Gcloud {
+    fn new(binary: PathBuf, emulator: &Emulator) -> Gcloud {
+        Gcloud {
+            binary,
+            config_dir: tempfile::tempdir().expect("temporary gcloud config dir"),
+            endpoint: format!("{}/", emulator.base_url()),
+        }
+    }
+
+    /// Runs gcloud with `args`, output to files (no pipe can fill up), bounded by a timeout.
+    fn run(&self, args: &[&str]) -> Outcome {
+        let dir = self.config_dir.path();
+        let out_path = dir.join("stdout");
+        let err_path = dir.join("stderr");
+        let child = Command::new(&self.binary)
+            .args(args)
+            .env("CLOUDSDK_CONFIG", dir)
+            .env("CLOUDSDK_AUTH_DISABLE_CREDENTIALS", "true")
+            .env("CLOUDSDK_CORE_PROJECT", "emulated-project")
+            .env("CLOUDSDK_API_ENDPOINT_OVERRIDES_NOTEBOOKS", &self.endpoint)
+            .env("CLOUDSDK_CORE_DISABLE_PROMPTS", "1")
+            .env("CLOUDSDK_CORE_DISABLE_USAGE_REPORTING", "true")
+            .env("CLOUDSDK_COMPONENT_MANAGER_DISABLE_UPDATE_CHECK", "true")
+            .stdin(Stdio::null())
+            .stdout(std::fs::File::create(&out_path).unwrap())
+            .stderr(std::fs::File::create(&err_path).unwrap())
+            .spawn()
+            .expect("gcloud starts");
+        let mut guard = ChildGuard(child);
+        let deadline = Instant::now() + GCLOUD_TIMEOUT;
+        let status = loop {
+            if let Some(status) = guard.0.try_wait().expect("gcloud can be waited on") {
+                break status;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "gcloud {args:?} still running after {GCLOUD_TIMEOUT:?}"
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        };
+        let read = |path: &Path| std::fs::read_to_string(path).unwrap_or_default();
+        Outcome {
+            status,
+            stdout: read(&out_path),
+            stderr: read(&err_path),
+        }
+    }
+
+    /// Runs gcloud on a blocking thread so the in-process emulator keeps serving.
+    async fn run_async(self: &std::sync::Arc<Self>, args: &[&str]) -> Outcome {
+        let gcloud = self.clone();
+        let args: Vec<String> = args.iter().map(|a| (*a).to_owned()).collect();
+        tokio::task::spawn_blocking(move || {
+            let args: Vec<&str> = args.iter().map(String::as_str).collect();
+            gcloud.run(&args)
+        })
+        .await
+        .expect("gcloud thread")
+    }
+}
+
+fn succeeded(outcome: &Outcome, what: &str) -> Value {
+    assert!(
+        outcome.status.success(),
+        "{what} failed\nstdout:\n{}\nstderr:\n{}",
+        outcome.stdout,
+        outcome.stderr
+    );
+    serde_json::from_str(&outcome.stdout)
+        .unwrap_or_else(|error| panic!("{what}: stdout is not JSON ({error}):\n{}", outcome.stdout))
+}
+
+async fn start(config: EmulatorConfig) -> Emulator {
+    Emulator::start("127.0.0.1:0".parse().unwrap(), config)
+        .await
+        .expect("emulator starts")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn gcloud_workbench_instances_round_trip() {
+    let Some(binary) = gcloud() else { return };
+    let emulator = start(EmulatorConfig {
+        provision_time: Duration::from_secs(1),
+        ..EmulatorConfig::default()
+    })
+    .await;
+    let gcloud = std::sync::Arc::new(Gcloud::new(binary, &emulator));
+    let location = format!("--location={ZONE}");
+    let create = [
+        "workbench",
+        "instances",
+        "create",
+        "nb-gcloud",
+        &location,
+        "--container-repository=us-docker.pkg.dev/p/repo/img",
+        "--container-tag=v1",
+        "--machine-type=n1-standard-8",
+        "--metadata=post-startup-script=gs://b/s.sh",
+        "--format=json",
+    ];
+
+    let created = succeeded(
+        &gcloud.run_async(&create).await,
+        "workbench instances create",
+    );
+    assert_eq!(created["state"], "ACTIVE", "{created}");
+
+    let recorded = emulator.create_requests();
+    assert_eq!(recorded.len(), 1);
+    assert_eq!(
+        recorded[0].parent,
+        format!("projects/emulated-project/locations/{ZONE}")
+    );
+    assert_eq!(recorded[0].instance_id.as_deref(), Some("nb-gcloud"));
+    let setup = &recorded[0].body["gceSetup"];
+    assert_eq!(setup["machineType"], "n1-standard-8");
+    assert_eq!(
+        setup["containerImage"]["repository"],
+        "us-docker.pkg.dev/p/repo/img"
+    );
+    assert_eq!(setup["containerImage"]["tag"], "v1");
+    assert_eq!(setup["metadata"]["post-startup-script"], "gs://b/s.sh");
+
+    let described = succeeded(
+        &gcloud
+            .run_async(&[
+                "workbench",
+                "instances",
+                "describe",
+                "nb-gcloud",
+                &location,
+                "--format=json",
+            ])
+            .await,
+        "workbench instances describe",
+    );
+    assert_eq!(described["state"], "ACTIVE");
+    assert_eq!(
+        described["gceSetup"]["metadata"]["post-startup-script"],
+        "gs://b/s.sh"
+    );
+    assert_eq!(
+        described["name"],
+        format!("projects/emulated-project/locations/{ZONE}/instances/nb-gcloud")
+    );
+
+    let listed = succeeded(
+        &gcloud
+            .run_async(&["workbench", "instances", "list", &location, "--format=json"])
+            .await,
+        "workbench instances list",
+    );
+    assert_eq!(listed.as_array().map(Vec::len), Some(1), "{listed}");
+
+    let again = gcloud.run_async(&create).await;
+    assert!(
+        !again.status.success(),
+        "second create succeeded:\n{}",
+        again.stdout
+    );
+    assert!(
+        again.stderr.contains("ALREADY_EXISTS"),
+        "stderr:\n{}",
+        again.stderr
+    );
+
+    let deleted = gcloud
+        .run_async(&[
+            "workbench",
+            "instances",
+            "delete",
+            "nb-gcloud",
+            &location,
+            "--quiet",
+        ])
+        .await;
+    assert!(
+        deleted.status.success(),
+        "delete failed:\n{}",
+        deleted.stderr
+    );
+    assert!(
+        deleted
+            .stderr
+            .contains("Deleted workbench instance nb-gcloud"),
+        "stderr:\n{}",
+        deleted.stderr
+    );
+    assert!(emulator.instances().is_empty());
+    emulator.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn gcloud_notebooks_v1_create_is_deprecated_unless_legacy() {
+    let Some(binary) = gcloud() else { return };
+    let location = format!("--location={ZONE}");
+    let create = [
+        "notebooks",
+        "instances",
+        "create",
+        "nb-v1",
+        &location,
+        "--container-repository=gcr.io/p/img",
+        "--container-tag=latest",
+        "--machine-type=n1-standard-4",
+        "--post-startup-script=gs://b/s.sh",
+        "--format=json",
+    ];
+
+    let emulator = start(EmulatorConfig {
+        provision_time: Duration::from_secs(1),
+        ..EmulatorConfig::default()
+    })
+    .await;
+    let gcloud = std::sync::Arc::new(Gcloud::new(binary.clone(), &emulator));
+    let refused = gcloud.run_async(&create).await;
+    assert!(
+        !refused.status.success(),
+        "deprecated create succeeded:\n{}",
+        refused.stdout
+    );
+    assert!(
+        refused.stderr.contains("FAILED_PRECONDITION"),
+        "stderr:\n{}",
+        refused.stderr
+    );
+    assert!(
+        refused
+            .stderr
+            .contains("have been deprecated and new instances cannot be created"),
+        "{}",
+        refused.stderr
+    );
+    emulator.shutdown().await;
+
+    let emulator = start(EmulatorConfig {
+        provision_time: Duration::from_secs(1),
+        v1_legacy: true,
+        ..EmulatorConfig::default()
+    })
+    .await;
+    let gcloud = std::sync::Arc::new(Gcloud::new(binary, &emulator));
+    let created = succeeded(
+        &gcloud.run_async(&create).await,
+        "notebooks instances create (legacy)",
+    );
+    assert_eq!(created["state"], "ACTIVE", "{created}");
+    assert_eq!(created["postStartupScript"], "gs://b/s.sh");
+    assert_eq!(created["containerImage"]["repository"], "gcr.io/p/img");
+    emulator.shutdown().await;
+}
