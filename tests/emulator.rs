@@ -749,6 +749,7 @@ async fn concurrent_creates_are_all_served() {
         assert_eq!(result.unwrap().unwrap(), 200);
     }
     let elapsed = started.elapsed();
+    eprintln!("500 concurrent creates answered in {elapsed:?}");
     assert_eq!(api.emulator.instances().len(), 500);
     assert!(
         api.emulator
@@ -759,6 +760,32 @@ async fn concurrent_creates_are_all_served() {
     assert!(
         elapsed < Duration::from_secs(5),
         "500 creates took {elapsed:?}"
+    );
+
+    // Reads from 8 concurrent pollers: the kind of load the product's pollers create.
+    let started = Instant::now();
+    let mut tasks = tokio::task::JoinSet::new();
+    for worker in 0..8 {
+        let client = api.client.clone();
+        let base = api.emulator.base_url();
+        tasks.spawn(async move {
+            for i in 0..250 {
+                let url = format!("{base}/v2/{ZONE}/instances/nb-{}", (worker * 250 + i) % 500);
+                assert_eq!(client.get(url).send().await.unwrap().status(), 200);
+            }
+        });
+    }
+    while let Some(result) = tasks.join_next().await {
+        result.unwrap();
+    }
+    let elapsed = started.elapsed();
+    eprintln!(
+        "2000 reads answered in {elapsed:?} ({:.0}/s)",
+        2000.0 / elapsed.as_secs_f64()
+    );
+    assert!(
+        elapsed < Duration::from_secs(10),
+        "2000 reads took {elapsed:?}"
     );
     api.emulator.shutdown().await;
 }

@@ -377,9 +377,7 @@ fn create(
         body: parsed.clone().unwrap_or(Value::Null),
     });
     api.check_query("instances", "create", query)?;
-    let Value::Object(body) = api.check_body("Instance", "instance", &parsed?)? else {
-        unreachable!("check_body of a message returns an object")
-    };
+    let body = api.check_body("Instance", "instance", &parsed?)?;
     if version == ApiVersion::V1 && !state.0.v1_legacy {
         return Err(ApiError::new(Code::FailedPrecondition, V1_DEPRECATED));
     }

@@ -109,10 +109,11 @@ impl Discovery {
         schema_name: &str,
         root: &str,
         body: &Value,
-    ) -> Result<Value, ApiError> {
-        Ok(self
-            .check_message(body, schema_name, root)?
-            .unwrap_or_else(|| Value::Object(Map::new())))
+    ) -> Result<Map<String, Value>, ApiError> {
+        match self.check_message(body, schema_name, root)? {
+            Some(Value::Object(fields)) => Ok(fields),
+            _ => Ok(Map::new()),
+        }
     }
 
     /// Checks the query parameters of `resource.method` (e.g. `instances`, `list`), allowing
@@ -322,7 +323,9 @@ mod tests {
     use super::*;
 
     fn check_v2(body: Value) -> Result<Value, ApiError> {
-        discovery(ApiVersion::V2).check_body("Instance", "instance", &body)
+        discovery(ApiVersion::V2)
+            .check_body("Instance", "instance", &body)
+            .map(Value::Object)
     }
 
     fn violation(error: &ApiError) -> (String, String) {
