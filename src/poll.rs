@@ -147,11 +147,13 @@ mod tests {
         assert_eq!(b.delay(u32::MAX), Duration::from_secs(15));
     }
 
+    type Times = Arc<Mutex<Vec<Duration>>>;
+
     /// Records the (virtual) time of each poll; done at the `done_at`-th poll.
     fn recorder(
         done_at: usize,
     ) -> (
-        Arc<Mutex<Vec<Duration>>>,
+        Times,
         impl FnMut() -> std::future::Ready<Step<&'static str, ()>>,
     ) {
         let times = Arc::new(Mutex::new(Vec::new()));
@@ -237,8 +239,7 @@ mod tests {
             Duration::from_secs(3),
             CancellationToken::new(),
         );
-        let result: Result<(), PollError<()>> =
-            poller.wait(|| std::future::pending(), |_, _| {}).await;
+        let result: Result<(), PollError<()>> = poller.wait(std::future::pending, |_, _| {}).await;
         assert_eq!(result, Err(PollError::Deadline(Duration::from_secs(3))));
     }
 
