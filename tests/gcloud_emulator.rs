@@ -305,3 +305,83 @@ async fn gcloud_notebooks_v1_create_is_deprecated_unless_legacy() {
     assert_eq!(created["containerImage"]["repository"], "gcr.io/p/img");
     emulator.shutdown().await;
 }
+
+/// The v2 body the service builds equals, field for field, what gcloud sends for the same
+/// parameters (captured by the emulator): the discovery document and gcloud agree with us.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn service_v2_body_matches_the_body_gcloud_sends() {
+    use notebook_trigger::notebooks::body;
+    use notebook_trigger::profile::{Fields, LaunchSpec};
+
+    let Some(binary) = gcloud() else { return };
+    let emulator = start(EmulatorConfig {
+        provision_time: Duration::from_millis(100),
+        ..EmulatorConfig::default()
+    })
+    .await;
+    let gcloud = std::sync::Arc::new(Gcloud::new(binary, &emulator));
+    let location = format!("--location={ZONE}");
+    let outcome = gcloud
+        .run_async(&[
+            "workbench",
+            "instances",
+            "create",
+            "body-check",
+            &location,
+            "--container-repository=europe-west3-docker.pkg.dev/tweetiment-xyz/tweetimentrep/python-docker",
+            "--container-tag=v7",
+            "--machine-type=n1-standard-8",
+            "--metadata=post-startup-script=gs://socialsenti/default-startup-script.sh,post-startup-script-behavior=run_once,idle-timeout-seconds=3600,jupyter-user=ml",
+            "--service-account-email=vm@emulated-project.iam.gserviceaccount.com",
+            "--network=default",
+            "--subnet=sub",
+            "--subnet-region=us-central1",
+            "--disable-public-ip",
+            "--accelerator-type=NVIDIA_TESLA_T4",
+            "--accelerator-core-count=1",
+            "--install-gpu-driver",
+            "--boot-disk-type=PD_SSD",
+            "--boot-disk-size=200",
+            "--labels=team=ml",
+            "--format=json",
+        ])
+        .await;
+    succeeded(&outcome, "workbench instances create with every parameter");
+    let sent = emulator
+        .create_requests()
+        .pop()
+        .expect("gcloud's create was recorded")
+        .body;
+
+    let fields = Fields {
+        location: Some(ZONE.into()),
+        container_image: Some(
+            "europe-west3-docker.pkg.dev/tweetiment-xyz/tweetimentrep/python-docker".into(),
+        ),
+        container_tag: Some("v7".into()),
+        machine_type: Some("n1-standard-8".into()),
+        post_startup_script: Some("gs://socialsenti/default-startup-script.sh".into()),
+        post_startup_script_behavior: Some("run_once".into()),
+        idle_timeout_seconds: Some(3600),
+        metadata: Some([("jupyter-user".to_owned(), "ml".to_owned())].into()),
+        service_account: Some("vm@emulated-project.iam.gserviceaccount.com".into()),
+        network: Some("default".into()),
+        subnet: Some("sub".into()),
+        disable_public_ip: Some(true),
+        accelerator_type: Some("NVIDIA_TESLA_T4".into()),
+        accelerator_count: Some(1),
+        install_gpu_driver: Some(true),
+        boot_disk_type: Some("PD_SSD".into()),
+        boot_disk_size_gb: Some(200),
+        ..Fields::default()
+    };
+    let spec = LaunchSpec::parse(&fields, "emulated-project").expect("valid spec");
+    let labels = [("team".to_owned(), "ml".to_owned())].into();
+    let ours = body::v2(&spec, &labels);
+    assert_eq!(
+        ours["gceSetup"], sent["gceSetup"],
+        "gceSetup differs:\nours:   {}\ngcloud: {}",
+        ours["gceSetup"], sent["gceSetup"]
+    );
+    assert_eq!(ours["labels"], sent["labels"]);
+}
