@@ -26,6 +26,7 @@ pub mod payload;
 pub mod poll;
 pub mod profile;
 pub mod push;
+pub mod rpc;
 pub mod shutdown;
 pub mod startup;
 pub mod telemetry;

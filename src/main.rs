@@ -24,7 +24,7 @@ fn main() -> ExitCode {
             Command::Serve => serve().await,
             Command::Launch { profile, payload } => launch(profile, payload).await,
             Command::Emulator(args) => {
-                telemetry::init(LogFormat::Text);
+                telemetry::init(LogFormat::Text, "info,notebook_trigger::emulator=debug");
                 emulator::run(args, shutdown::signal()).await
             }
         }
@@ -41,7 +41,7 @@ fn main() -> ExitCode {
 
 fn settings() -> anyhow::Result<Settings> {
     let settings = Settings::from_env(&|name| std::env::var(name).ok())?;
-    telemetry::init(settings.log_format);
+    telemetry::init(settings.log_format, "info");
     Ok(settings)
 }
 

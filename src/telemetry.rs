@@ -22,9 +22,10 @@ const TRACE_KEY: &str = "logging.googleapis.com/trace";
 const SPAN_KEY: &str = "logging.googleapis.com/spanId";
 const SAMPLED_KEY: &str = "logging.googleapis.com/trace_sampled";
 
-/// Installs the global subscriber. `RUST_LOG` wins over the default `info`.
-pub fn init(format: LogFormat) {
-    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
+/// Installs the global subscriber. `RUST_LOG` wins over `default_filter`.
+pub fn init(format: LogFormat, default_filter: &str) {
+    let filter =
+        EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(default_filter));
     let registry = tracing_subscriber::registry().with(filter);
     let result = match format {
         LogFormat::Text => registry

@@ -31,7 +31,6 @@ mod settings;
 mod status;
 mod store;
 
-use std::fmt;
 use std::future::Future;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::sync::Arc;
@@ -49,43 +48,14 @@ pub use store::RecordedCreate;
 use settings::Knobs;
 use store::Store;
 
-/// The two Notebooks API versions, which share paths but not shapes.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub enum ApiVersion {
-    V1,
-    V2,
-}
+pub use crate::notebooks::ApiVersion;
 
-impl ApiVersion {
-    /// The path prefix and `OperationMetadata.apiVersion` value.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            ApiVersion::V1 => "v1",
-            ApiVersion::V2 => "v2",
-        }
-    }
-
-    fn parse(text: &str) -> Option<Self> {
-        match text {
-            "v1" => Some(ApiVersion::V1),
-            "v2" => Some(ApiVersion::V2),
-            _ => None,
-        }
-    }
-
-    /// The `@type` of a message of this version, as carried inside `google.protobuf.Any`.
-    fn type_url(self, message: &str) -> String {
-        format!(
-            "type.googleapis.com/google.cloud.notebooks.{}.{message}",
-            self.as_str()
-        )
-    }
-}
-
-impl fmt::Display for ApiVersion {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
+/// The `@type` of a message of this version, as carried inside `google.protobuf.Any`.
+fn type_url(version: ApiVersion, message: &str) -> String {
+    format!(
+        "type.googleapis.com/google.cloud.notebooks.{}.{message}",
+        version.as_str()
+    )
 }
 
 fn parse_status_name(text: &str) -> Result<String, String> {

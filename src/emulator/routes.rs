@@ -79,11 +79,11 @@ async fn dispatch(
     };
     match answer {
         Ok(value) => {
-            tracing::info!(%method, path = %uri, status = 200, "notebooks emulator");
+            tracing::debug!(%method, path = %uri, status = 200, "notebooks emulator");
             axum::Json(value).into_response()
         }
         Err(error) => {
-            tracing::info!(%method, path = %uri, status = error.http_status().as_u16(), message = %error.message, "notebooks emulator");
+            tracing::debug!(%method, path = %uri, status = error.http_status().as_u16(), message = %error.message, "notebooks emulator");
             error.into_response()
         }
     }
@@ -128,7 +128,7 @@ fn parse_path(path: &str) -> Option<(ApiVersion, Target)> {
     let decoded = path.replace("%3A", ":").replace("%3a", ":");
     let segments: Vec<&str> = decoded.trim_start_matches('/').split('/').collect();
     let (version, rest) = segments.split_first()?;
-    let version = ApiVersion::parse(version)?;
+    let version: ApiVersion = version.parse().ok()?;
     let ["projects", project, "locations", location, tail @ ..] = rest else {
         return None;
     };

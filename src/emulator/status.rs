@@ -8,87 +8,7 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use serde_json::{Value, json};
 
-/// The canonical codes of `google/rpc/code.proto` (all but `OK`, which is never an error).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Code {
-    Cancelled,
-    Unknown,
-    InvalidArgument,
-    DeadlineExceeded,
-    NotFound,
-    AlreadyExists,
-    PermissionDenied,
-    ResourceExhausted,
-    FailedPrecondition,
-    Aborted,
-    OutOfRange,
-    Unimplemented,
-    Internal,
-    Unavailable,
-    DataLoss,
-    Unauthenticated,
-}
-
-/// (code, rpc number, name, HTTP status) as fixed by the HTTP mapping in `code.proto`.
-const TABLE: [(Code, i32, &str, u16); 16] = [
-    (Code::Cancelled, 1, "CANCELLED", 499),
-    (Code::Unknown, 2, "UNKNOWN", 500),
-    (Code::InvalidArgument, 3, "INVALID_ARGUMENT", 400),
-    (Code::DeadlineExceeded, 4, "DEADLINE_EXCEEDED", 504),
-    (Code::NotFound, 5, "NOT_FOUND", 404),
-    (Code::AlreadyExists, 6, "ALREADY_EXISTS", 409),
-    (Code::PermissionDenied, 7, "PERMISSION_DENIED", 403),
-    (Code::ResourceExhausted, 8, "RESOURCE_EXHAUSTED", 429),
-    (Code::FailedPrecondition, 9, "FAILED_PRECONDITION", 400),
-    (Code::Aborted, 10, "ABORTED", 409),
-    (Code::OutOfRange, 11, "OUT_OF_RANGE", 400),
-    (Code::Unimplemented, 12, "UNIMPLEMENTED", 501),
-    (Code::Internal, 13, "INTERNAL", 500),
-    (Code::Unavailable, 14, "UNAVAILABLE", 503),
-    (Code::DataLoss, 15, "DATA_LOSS", 500),
-    (Code::Unauthenticated, 16, "UNAUTHENTICATED", 401),
-];
-
-impl Code {
-    fn row(self) -> (Code, i32, &'static str, u16) {
-        TABLE
-            .into_iter()
-            .find(|row| row.0 == self)
-            .expect("every code has a row in TABLE")
-    }
-
-    /// The number clients see in `Operation.error.code`.
-    pub fn number(self) -> i32 {
-        self.row().1
-    }
-
-    /// The name clients see in `error.status`, and the spelling `--operation-failure-status` takes.
-    pub fn name(self) -> &'static str {
-        self.row().2
-    }
-
-    pub fn http_status(self) -> StatusCode {
-        StatusCode::from_u16(self.row().3).expect("TABLE holds valid HTTP statuses")
-    }
-
-    /// Reads a canonical code name (`RESOURCE_EXHAUSTED`), case-insensitively.
-    ///
-    /// # Errors
-    /// A message listing the accepted names, ready for a flag's error output.
-    pub fn parse(name: &str) -> Result<Code, String> {
-        TABLE
-            .into_iter()
-            .find(|row| row.2.eq_ignore_ascii_case(name.trim()))
-            .map(|row| row.0)
-            .ok_or_else(|| {
-                let names: Vec<&str> = TABLE.iter().map(|row| row.2).collect();
-                format!(
-                    "`{name}` is not a canonical status code (one of {})",
-                    names.join(", ")
-                )
-            })
-    }
-}
+pub use crate::rpc::Code;
 
 /// An error answer: a canonical code, Google's message text and optional typed details.
 #[derive(Clone, Debug, PartialEq)]
@@ -168,21 +88,6 @@ impl IntoResponse for ApiError {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn names_round_trip_and_map_to_google_http_statuses() {
-        for (code, number, name, http) in TABLE {
-            assert_eq!(Code::parse(name), Ok(code));
-            assert_eq!(Code::parse(&name.to_lowercase()), Ok(code));
-            assert_eq!(code.number(), number);
-            assert_eq!(code.http_status().as_u16(), http);
-        }
-        assert!(
-            Code::parse("QUOTA")
-                .unwrap_err()
-                .contains("RESOURCE_EXHAUSTED")
-        );
-    }
 
     #[test]
     fn bodies_have_google_shape() {

@@ -230,7 +230,7 @@ impl OperationRecord {
     fn render(&self, now: Timestamp) -> Value {
         let done = self.end_time <= now;
         let mut metadata = json!({
-            "@type": self.version.type_url("OperationMetadata"),
+            "@type": super::type_url(self.version, "OperationMetadata"),
             "createTime": self.create_time.to_string(),
             "target": self.target,
             "verb": self.verb.as_str(),
@@ -326,7 +326,7 @@ impl Inner {
             }
             (None, Some(state)) => {
                 let mut response = record.render(state, until);
-                response["@type"] = json!(record.version.type_url("Instance"));
+                response["@type"] = json!(super::type_url(record.version, "Instance"));
                 (Ok(response), Settle::Become(state))
             }
             (None, None) => (
