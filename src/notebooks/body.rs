@@ -61,10 +61,16 @@ pub fn v2(spec: &LaunchSpec, labels: &BTreeMap<String, String>) -> Value {
 
 /// v2 has no script field: the script and its knobs are metadata keys, all string-valued.
 fn v2_metadata(spec: &LaunchSpec) -> BTreeMap<String, String> {
-    let mut metadata = spec.metadata.clone();
+    let mut metadata = knob_metadata(spec);
     if let Some(script) = &spec.post_startup_script {
         metadata.insert("post-startup-script".into(), script.clone());
     }
+    metadata
+}
+
+/// Extra metadata plus the script behaviour and idle timeout, which both versions put there.
+fn knob_metadata(spec: &LaunchSpec) -> BTreeMap<String, String> {
+    let mut metadata = spec.metadata.clone();
     if let Some(behavior) = spec.post_startup_script_behavior {
         metadata.insert(
             "post-startup-script-behavior".into(),
@@ -72,6 +78,7 @@ fn v2_metadata(spec: &LaunchSpec) -> BTreeMap<String, String> {
         );
     }
     if let Some(seconds) = spec.idle_timeout_seconds {
+        // An empty value disables idle shutdown.
         let value = if seconds == 0 {
             String::new()
         } else {
@@ -93,21 +100,7 @@ pub fn v1(spec: &LaunchSpec, labels: &BTreeMap<String, String>) -> Value {
     if let Some(script) = &spec.post_startup_script {
         body.insert("postStartupScript".into(), json!(script));
     }
-    let mut metadata = spec.metadata.clone();
-    if let Some(behavior) = spec.post_startup_script_behavior {
-        metadata.insert(
-            "post-startup-script-behavior".into(),
-            behavior.as_str().into(),
-        );
-    }
-    if let Some(seconds) = spec.idle_timeout_seconds {
-        let value = if seconds == 0 {
-            String::new()
-        } else {
-            seconds.to_string()
-        };
-        metadata.insert("idle-timeout-seconds".into(), value);
-    }
+    let metadata = knob_metadata(spec);
     if !metadata.is_empty() {
         body.insert("metadata".into(), json!(metadata));
     }
