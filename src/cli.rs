@@ -1,6 +1,8 @@
 //! The command line: `serve` (default), `launch`, `emulator`.
 
-use clap::{Parser, Subcommand};
+use std::time::Duration;
+
+use clap::{Args, Parser, Subcommand};
 
 use crate::emulator::EmulatorArgs;
 
@@ -35,6 +37,65 @@ pub enum Command {
     /// Run the local Notebooks API emulator (v2 and v1 REST, Google's error shapes, operations
     /// that finish after --provision-time, deterministic fault injection).
     Emulator(EmulatorArgs),
+    /// Publish one message to the trigger topic and print its message id: the seed's test
+    /// message is `notebook-trigger publish TweetiNoteStartTopic`. Honours PUBSUB_EMULATOR_HOST.
+    Publish {
+        #[command(flatten)]
+        pubsub: PubSubArgs,
+        /// Topic (short name or projects/P/topics/T).
+        #[arg(long, env = "PUBSUB_TOPIC", default_value = "notebook-trigger")]
+        topic: String,
+        /// A message attribute, KEY=VALUE; repeat for more.
+        #[arg(long = "attribute", value_name = "KEY=VALUE", value_parser = crate::pubsub::parse_attribute)]
+        attributes: Vec<(String, String)>,
+        /// Ordering key (the topic's subscription must enable message ordering).
+        #[arg(long)]
+        ordering_key: Option<String>,
+        /// Give up after this long with an error (the client would otherwise retry forever
+        /// when it finds no credentials).
+        #[arg(long, default_value = "30s", value_parser = crate::duration::parse)]
+        timeout: Duration,
+        /// The message data (text). A message needs data or at least one attribute.
+        data: Option<String>,
+    },
+    /// Move dead-lettered messages back to the trigger topic after a fix; each is acknowledged
+    /// only after its republish succeeded, so an interrupted replay loses nothing.
+    Replay {
+        #[command(flatten)]
+        pubsub: PubSubArgs,
+        /// The dead-letter topic's pull subscription (short name or full name).
+        #[arg(long)]
+        subscription: String,
+        /// The trigger topic to republish to.
+        #[arg(long, env = "PUBSUB_TOPIC", default_value = "notebook-trigger")]
+        topic: String,
+        /// Stop after this many messages (default: all).
+        #[arg(long)]
+        max: Option<u64>,
+        /// Stop when no message arrived for this long.
+        #[arg(long, default_value = "10s", value_parser = crate::duration::parse)]
+        idle: Duration,
+    },
+}
+
+/// Where Pub/Sub is.
+#[derive(Debug, Args)]
+pub struct PubSubArgs {
+    /// Project of the topic.
+    #[arg(long, env = "GOOGLE_CLOUD_PROJECT")]
+    pub project: String,
+    /// host:port of a Pub/Sub emulator (plain connection, no credentials).
+    #[arg(long, env = "PUBSUB_EMULATOR_HOST")]
+    pub emulator_host: Option<String>,
+}
+
+impl PubSubArgs {
+    pub fn target(self) -> crate::pubsub::Target {
+        crate::pubsub::Target {
+            project: self.project,
+            emulator: self.emulator_host.filter(|h| !h.is_empty()),
+        }
+    }
 }
 
 #[cfg(test)]

@@ -12,6 +12,7 @@
 //! - [`launch`] runs one launch end to end; [`answer`] maps every outcome to an HTTP status.
 //! - [`http`], [`startup`], [`config`], [`telemetry`], [`shutdown`], [`cli`]: the service.
 //! - [`emulator`] is a local Notebooks API for demos, tests and users' CI.
+//! - [`pubsub`] publishes trigger messages and replays dead-lettered ones.
 pub mod answer;
 pub mod auth;
 pub mod cli;
@@ -25,6 +26,7 @@ pub mod notebooks;
 pub mod payload;
 pub mod poll;
 pub mod profile;
+pub mod pubsub;
 pub mod push;
 pub mod rpc;
 pub mod shutdown;

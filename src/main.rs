@@ -7,6 +7,7 @@ use clap::Parser;
 use notebook_trigger::cli::{Cli, Command};
 use notebook_trigger::config::{LogFormat, Settings};
 use notebook_trigger::launch::Progress;
+use notebook_trigger::pubsub::{self, Outgoing};
 use notebook_trigger::push::Trigger;
 use notebook_trigger::{emulator, shutdown, startup, telemetry};
 
@@ -23,6 +24,40 @@ fn main() -> ExitCode {
         match cli.command.unwrap_or(Command::Serve) {
             Command::Serve => serve().await,
             Command::Launch { profile, payload } => launch(profile, payload).await,
+            Command::Publish {
+                pubsub,
+                topic,
+                attributes,
+                ordering_key,
+                timeout,
+                data,
+            } => {
+                telemetry::init(LogFormat::Text, "warn");
+                let message = Outgoing {
+                    data: data.unwrap_or_default().into_bytes(),
+                    attributes: attributes.into_iter().collect(),
+                    ordering_key,
+                };
+                if message.data.is_empty() && message.attributes.is_empty() {
+                    anyhow::bail!("a message needs DATA or at least one --attribute");
+                }
+                let id = pubsub::publish(&pubsub.target(), &topic, message, timeout).await?;
+                println!("{id}");
+                Ok(())
+            }
+            Command::Replay {
+                pubsub,
+                subscription,
+                topic,
+                max,
+                idle,
+            } => {
+                telemetry::init(LogFormat::Text, "info");
+                let replayed =
+                    pubsub::replay(&pubsub.target(), &subscription, &topic, max, idle).await?;
+                println!("{}", serde_json::to_string(&replayed)?);
+                Ok(())
+            }
             Command::Emulator(args) => {
                 telemetry::init(LogFormat::Text, "info,notebook_trigger::emulator=debug");
                 emulator::run(args, shutdown::signal()).await
