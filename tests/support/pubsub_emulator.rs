@@ -68,18 +68,36 @@ impl PubSubEmulator {
     fn wait_ready(&self, limit: Duration) {
         let started = Instant::now();
         while started.elapsed() < limit {
-            if let Ok(mut stream) = std::net::TcpStream::connect(&self.host) {
-                use std::io::{Read, Write};
-                let _ = stream.set_read_timeout(Some(Duration::from_secs(2)));
-                let request = format!("GET / HTTP/1.1\r\nHost: {}\r\nConnection: close\r\n\r\n", self.host);
-                let mut answer = String::new();
-                if stream.write_all(request.as_bytes()).is_ok() && stream.read_to_string(&mut answer).is_ok() && answer.contains("Ok") {
-                    return;
-                }
+            if self.answers() {
+                return;
             }
             std::thread::sleep(Duration::from_millis(200));
         }
         panic!("the Pub/Sub emulator on {} did not answer within {limit:?}", self.host);
+    }
+
+    /// `GET /` answers "Ok" once the emulator is up; it keeps the connection open, so read
+    /// until the word arrives rather than until the connection closes.
+    fn answers(&self) -> bool {
+        use std::io::{Read, Write};
+        let Ok(mut stream) = std::net::TcpStream::connect(&self.host) else { return false };
+        let _ = stream.set_read_timeout(Some(Duration::from_secs(2)));
+        let request = format!("GET / HTTP/1.1\r\nHost: {}\r\n\r\n", self.host);
+        if stream.write_all(request.as_bytes()).is_err() {
+            return false;
+        }
+        let mut answer = Vec::new();
+        let mut buffer = [0u8; 512];
+        while let Ok(read) = stream.read(&mut buffer) {
+            if read == 0 {
+                break;
+            }
+            answer.extend_from_slice(&buffer[..read]);
+            if answer.ends_with(b"Ok") {
+                return true;
+            }
+        }
+        String::from_utf8_lossy(&answer).contains("\r\n\r\nOk")
     }
 
     /// `http://127.0.0.1:PORT/v1/projects/PROJECT/` + `path`.
