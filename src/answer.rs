@@ -4,7 +4,8 @@
 //! dead-letters after `maxDeliveryAttempts`. So: 200 when the instance exists; 400 for a
 //! request or payload that will never work (it ends in the dead-letter topic, where `replay`
 //! can bring it back after a fix); 422 when the API refused the launch for good; 503 with
-//! `Retry-After` for everything that may work next time. Nothing a client sends yields a 500.
+//! `Retry-After` for everything that may work next time, and 429 with `Retry-After` when too
+//! many launches already run. Nothing a client sends yields a 500.
 
 use axum::Json;
 use axum::http::{HeaderValue, StatusCode, header};
@@ -12,13 +13,15 @@ use axum::response::{IntoResponse, Response};
 use serde_json::json;
 
 use crate::launch::{LaunchError, Launched};
+use crate::push::PushError;
 
-/// Seconds a client should wait before retrying a 503 (Pub/Sub applies its own backoff).
+/// Seconds a client should wait before retrying a 503 or 429 (Pub/Sub applies its own backoff).
 const RETRY_AFTER_SECONDS: &str = "10";
 
 /// The status for each failure: exhaustive, so a new variant cannot go unmapped.
 pub fn status(error: &LaunchError) -> StatusCode {
     match error {
+        LaunchError::Push(PushError::PayloadTooLarge { .. }) => StatusCode::PAYLOAD_TOO_LARGE,
         LaunchError::Push(_)
         | LaunchError::Payload(_)
         | LaunchError::UnknownProfile { .. }
@@ -29,6 +32,7 @@ pub fn status(error: &LaunchError) -> StatusCode {
         LaunchError::Transient(_) | LaunchError::PollTimeout { .. } | LaunchError::ShuttingDown => {
             StatusCode::SERVICE_UNAVAILABLE
         }
+        LaunchError::Busy { .. } => StatusCode::TOO_MANY_REQUESTS,
     }
 }
 
@@ -42,7 +46,7 @@ impl IntoResponse for LaunchError {
     fn into_response(self) -> Response {
         let status = status(&self);
         let mut response = (status, Json(json!({"error": self.to_string()}))).into_response();
-        if status == StatusCode::SERVICE_UNAVAILABLE {
+        if status == StatusCode::SERVICE_UNAVAILABLE || status == StatusCode::TOO_MANY_REQUESTS {
             response.headers_mut().insert(
                 header::RETRY_AFTER,
                 HeaderValue::from_static(RETRY_AFTER_SECONDS),
@@ -58,7 +62,6 @@ mod tests {
     use crate::launch::is_transient;
     use crate::notebooks::{Code, Status};
     use crate::payload::PayloadError;
-    use crate::push::PushError;
     use std::time::Duration;
 
     #[test]
@@ -100,13 +103,20 @@ mod tests {
                 503,
             ),
             (LaunchError::ShuttingDown, 503),
+            (LaunchError::Push(PushError::TooDeep), 400),
+            (LaunchError::Payload(PayloadError::TooDeep), 400),
+            (
+                LaunchError::Push(PushError::PayloadTooLarge { size: 2, limit: 1 }),
+                413,
+            ),
+            (LaunchError::Busy { limit: 1 }, 429),
         ];
         for (error, expected) in cases {
             let response = error.into_response();
             assert_eq!(response.status().as_u16(), expected);
             assert_eq!(
                 response.headers().contains_key(header::RETRY_AFTER),
-                expected == 503
+                expected == 503 || expected == 429
             );
         }
     }

@@ -56,6 +56,10 @@ pub struct Settings {
     pub poll: PollSettings,
     pub timeouts: Timeouts,
     pub max_body_bytes: usize,
+    /// Largest payload once base64 is decoded (larger: 413).
+    pub max_payload_bytes: usize,
+    /// Launches running at once; one more is refused with 429.
+    pub max_concurrent_launches: usize,
     pub log_format: LogFormat,
     /// `K_SERVICE` is set: we run on Cloud Run.
     pub on_cloud_run: bool,
@@ -228,6 +232,11 @@ pub const VARIABLES: &[Variable] = &[
         meaning: "fields a message may override, e.g. machine_type,labels",
     },
     Variable {
+        name: "ALLOWED_IMAGE_PREFIXES",
+        default: "(none)",
+        meaning: "registry paths an overridden container_image must start with, ending in / (required when container_image is allowed)",
+    },
+    Variable {
         name: "POLL_TIMEOUT",
         default: "540s",
         meaning: "longest wait for an operation (keep below the ack deadline)",
@@ -256,6 +265,16 @@ pub const VARIABLES: &[Variable] = &[
         name: "MAX_BODY_BYTES",
         default: "1048576",
         meaning: "largest accepted request body (larger: 413)",
+    },
+    Variable {
+        name: "MAX_PAYLOAD_BYTES",
+        default: "65536",
+        meaning: "largest message payload once base64 is decoded (larger: 413)",
+    },
+    Variable {
+        name: "MAX_CONCURRENT_LAUNCHES",
+        default: "64",
+        meaning: "launches in progress at once; beyond it 429 with Retry-After",
     },
     Variable {
         name: "LOG_FORMAT",
@@ -350,7 +369,9 @@ impl Settings {
         let default_profile =
             Fields::from_env(env).map_err(|e| ConfigError::new(e.field.env_var(), e.reason))?;
         let policy = OverridePolicy::parse(&get("ALLOWED_OVERRIDES").unwrap_or_default())
-            .map_err(|e| ConfigError::new("ALLOWED_OVERRIDES", e))?;
+            .map_err(|e| ConfigError::new("ALLOWED_OVERRIDES", e))?
+            .with_image_prefixes(&get("ALLOWED_IMAGE_PREFIXES").unwrap_or_default())
+            .map_err(|e| ConfigError::new("ALLOWED_IMAGE_PREFIXES", e))?;
         let prefix = get("INSTANCE_ID_PREFIX")
             .map(|p| IdPrefix::parse(&p).map_err(|e| ConfigError::new("INSTANCE_ID_PREFIX", e)))
             .transpose()?
@@ -382,16 +403,21 @@ impl Settings {
             connect: parsed("HTTP_CONNECT_TIMEOUT", "10s")?,
             request: parsed("HTTP_REQUEST_TIMEOUT", "30s")?,
         };
-        let max_body_bytes = get("MAX_BODY_BYTES")
-            .map(|v| match v.parse::<usize>() {
-                Ok(n) if n >= 1024 => Ok(n),
-                _ => Err(ConfigError::new(
-                    "MAX_BODY_BYTES",
-                    format!("`{v}` is not a byte count of at least 1024"),
-                )),
-            })
-            .transpose()?
-            .unwrap_or(1024 * 1024);
+        let count = |name: &str, minimum: usize, default: usize| -> Result<usize, ConfigError> {
+            get(name)
+                .map(|v| match v.parse::<usize>() {
+                    Ok(n) if n >= minimum => Ok(n),
+                    _ => Err(ConfigError::new(
+                        name,
+                        format!("`{v}` is not a whole number of at least {minimum}"),
+                    )),
+                })
+                .transpose()
+                .map(|n| n.unwrap_or(default))
+        };
+        let max_body_bytes = count("MAX_BODY_BYTES", 1024, 1024 * 1024)?;
+        let max_payload_bytes = count("MAX_PAYLOAD_BYTES", 1024, 64 * 1024)?;
+        let max_concurrent_launches = count("MAX_CONCURRENT_LAUNCHES", 1, 64)?;
         let log_format = match get("LOG_FORMAT").as_deref() {
             None if on_cloud_run => LogFormat::Json,
             None | Some("text") => LogFormat::Text,
@@ -416,6 +442,8 @@ impl Settings {
             poll,
             timeouts,
             max_body_bytes,
+            max_payload_bytes,
+            max_concurrent_launches,
             log_format,
             on_cloud_run,
         })
@@ -494,6 +522,19 @@ mod tests {
             (&[("POLL_TIMEOUT", "soon")], "POLL_TIMEOUT"),
             (&[("POLL_INITIAL_DELAY", "20s")], "POLL_MAX_DELAY"),
             (&[("MAX_BODY_BYTES", "12")], "MAX_BODY_BYTES"),
+            (&[("MAX_PAYLOAD_BYTES", "-1")], "MAX_PAYLOAD_BYTES"),
+            (
+                &[("MAX_CONCURRENT_LAUNCHES", "0")],
+                "MAX_CONCURRENT_LAUNCHES",
+            ),
+            (
+                &[("ALLOWED_OVERRIDES", "container_image")],
+                "ALLOWED_IMAGE_PREFIXES",
+            ),
+            (
+                &[("ALLOWED_IMAGE_PREFIXES", "gcr.io/no-trailing-slash")],
+                "ALLOWED_IMAGE_PREFIXES",
+            ),
             (&[("LOG_FORMAT", "xml")], "LOG_FORMAT"),
             (&[("DISABLE_PUBLIC_IP", "maybe")], "DISABLE_PUBLIC_IP"),
             (&[("BOOT_DISK_SIZE_GB", "big")], "BOOT_DISK_SIZE_GB"),

@@ -106,6 +106,8 @@ pub enum LaunchError {
     PollTimeout { instance: String, waited: Duration },
     #[error("shutting down; the next delivery resumes the launch")]
     ShuttingDown,
+    #[error("{limit} launches are already running (MAX_CONCURRENT_LAUNCHES); try again later")]
+    Busy { limit: usize },
 }
 
 /// Progress while a launch waits, for logs and the terminal.

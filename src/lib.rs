@@ -19,6 +19,7 @@ pub mod config;
 pub mod duration;
 pub mod emulator;
 pub mod http;
+pub mod json_depth;
 pub mod launch;
 pub mod naming;
 pub mod notebooks;

@@ -15,7 +15,7 @@ use tokio_util::sync::CancellationToken;
 use crate::auth::Credentials;
 use crate::config::{self, Backend, ConfigError, Settings};
 use crate::emulator::{Emulator, EmulatorConfig};
-use crate::http::{AppState, router};
+use crate::http::{AppState, Limits, router};
 use crate::launch::Launcher;
 use crate::notebooks::NotebooksClient;
 use crate::notebooks::client::Endpoint;
@@ -105,7 +105,7 @@ pub async fn backing(settings: Settings, cancel: CancellationToken) -> anyhow::R
 pub struct Application {
     listener: TcpListener,
     backing: Backing,
-    max_body_bytes: usize,
+    limits: Limits,
     cancel: CancellationToken,
 }
 
@@ -116,7 +116,11 @@ impl Application {
     /// Configuration, credentials, or a port that cannot be bound.
     pub async fn build(settings: Settings, cancel: CancellationToken) -> anyhow::Result<Self> {
         let port = settings.port;
-        let max_body_bytes = settings.max_body_bytes;
+        let limits = Limits {
+            max_body_bytes: settings.max_body_bytes,
+            max_payload_bytes: settings.max_payload_bytes,
+            max_concurrent_launches: settings.max_concurrent_launches,
+        };
         let warn_unauthenticated = settings.on_cloud_run;
         let backing = backing(settings, cancel.clone()).await?;
         let listener = TcpListener::bind(SocketAddr::from(([0, 0, 0, 0], port)))
@@ -130,7 +134,7 @@ impl Application {
         Ok(Self {
             listener,
             backing,
-            max_body_bytes,
+            limits,
             cancel,
         })
     }
@@ -158,10 +162,8 @@ impl Application {
     pub async fn run_until_stopped(self) -> anyhow::Result<()> {
         let port = self.port();
         let app = router(
-            AppState {
-                launcher: self.backing.launcher.clone(),
-            },
-            self.max_body_bytes,
+            AppState::new(self.backing.launcher.clone(), self.limits),
+            self.limits,
         );
         if let Some(emulator) = &self.backing.embedded {
             tracing::info!(
