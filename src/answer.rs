@@ -5,7 +5,9 @@
 //! request or payload that will never work (it ends in the dead-letter topic, where `replay`
 //! can bring it back after a fix); 422 when the API refused the launch for good; 503 with
 //! `Retry-After` for everything that may work next time, and 429 with `Retry-After` when too
-//! many launches already run. Nothing a client sends yields a 500.
+//! many launches already run. With authenticated push: 401 when the token is missing or fails
+//! a check, 403 when a valid Google token speaks for an account that may not push, 503 when
+//! Google's keys cannot be fetched. Nothing a client sends yields a 500.
 
 use axum::Json;
 use axum::http::{HeaderValue, StatusCode, header};
@@ -14,6 +16,7 @@ use serde_json::json;
 
 use crate::launch::{LaunchError, Launched};
 use crate::push::PushError;
+use crate::push_auth::PushAuthError;
 
 /// Seconds a client should wait before retrying a 503 or 429 (Pub/Sub applies its own backoff).
 const RETRY_AFTER_SECONDS: &str = "10";
@@ -21,6 +24,15 @@ const RETRY_AFTER_SECONDS: &str = "10";
 /// The status for each failure: exhaustive, so a new variant cannot go unmapped.
 pub fn status(error: &LaunchError) -> StatusCode {
     match error {
+        LaunchError::PushAuth(error) => match error {
+            PushAuthError::Missing | PushAuthError::Unreadable(_) | PushAuthError::Rejected(_) => {
+                StatusCode::UNAUTHORIZED
+            }
+            PushAuthError::AccountNotAllowed(_) | PushAuthError::EmailNotVerified(_) => {
+                StatusCode::FORBIDDEN
+            }
+            PushAuthError::KeysUnavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+        },
         LaunchError::Push(PushError::PayloadTooLarge { .. }) => StatusCode::PAYLOAD_TOO_LARGE,
         LaunchError::Push(_)
         | LaunchError::Payload(_)
@@ -51,6 +63,11 @@ impl IntoResponse for LaunchError {
                 header::RETRY_AFTER,
                 HeaderValue::from_static(RETRY_AFTER_SECONDS),
             );
+        }
+        if status == StatusCode::UNAUTHORIZED {
+            response
+                .headers_mut()
+                .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
         }
         response
     }
@@ -110,6 +127,27 @@ mod tests {
                 413,
             ),
             (LaunchError::Busy { limit: 1 }, 429),
+            (LaunchError::PushAuth(PushAuthError::Missing), 401),
+            (
+                LaunchError::PushAuth(PushAuthError::Unreadable("x".into())),
+                401,
+            ),
+            (
+                LaunchError::PushAuth(PushAuthError::Rejected("x".into())),
+                401,
+            ),
+            (
+                LaunchError::PushAuth(PushAuthError::AccountNotAllowed("a@b.c".into())),
+                403,
+            ),
+            (
+                LaunchError::PushAuth(PushAuthError::EmailNotVerified("a@b.c".into())),
+                403,
+            ),
+            (
+                LaunchError::PushAuth(PushAuthError::KeysUnavailable("x".into())),
+                503,
+            ),
         ];
         for (error, expected) in cases {
             let response = error.into_response();
@@ -117,6 +155,10 @@ mod tests {
             assert_eq!(
                 response.headers().contains_key(header::RETRY_AFTER),
                 expected == 503 || expected == 429
+            );
+            assert_eq!(
+                response.headers().contains_key(header::WWW_AUTHENTICATE),
+                expected == 401
             );
         }
     }

@@ -17,6 +17,7 @@ use crate::poll::Backoff;
 #[cfg(test)]
 use crate::profile::Field;
 use crate::profile::{self, Fields};
+use crate::push_auth::{self, PushAuthMode, VerifySettings};
 
 /// Where the Notebooks API is.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -61,6 +62,8 @@ pub struct Settings {
     /// Launches running at once; one more is refused with 429.
     pub max_concurrent_launches: usize,
     pub log_format: LogFormat,
+    /// Whether and how push requests are authenticated.
+    pub push_auth: PushAuthMode,
     /// `K_SERVICE` is set: we run on Cloud Run.
     pub on_cloud_run: bool,
 }
@@ -220,6 +223,26 @@ pub const VARIABLES: &[Variable] = &[
         name: "ON_EXISTING",
         default: "skip",
         meaning: "fixed id taken by another trigger: skip | replace",
+    },
+    Variable {
+        name: "PUSH_AUTH_AUDIENCE",
+        default: "-",
+        meaning: "audience of the push subscription's OIDC token; set, every request needs a Google-signed token",
+    },
+    Variable {
+        name: "PUSH_AUTH_SERVICE_ACCOUNTS",
+        default: "(required with the audience)",
+        meaning: "emails of the service accounts that may push, comma-separated",
+    },
+    Variable {
+        name: "PUSH_AUTH_JWKS_URL",
+        default: push_auth::GOOGLE_JWKS_URL,
+        meaning: "where the token signing keys are fetched (tests point it elsewhere)",
+    },
+    Variable {
+        name: "PUSH_AUTH",
+        default: "-",
+        meaning: "off: no token check here, stated explicitly (Cloud Run IAM protects the endpoint)",
     },
     Variable {
         name: "PROFILES_FILE",
@@ -418,6 +441,7 @@ impl Settings {
         let max_body_bytes = count("MAX_BODY_BYTES", 1024, 1024 * 1024)?;
         let max_payload_bytes = count("MAX_PAYLOAD_BYTES", 1024, 64 * 1024)?;
         let max_concurrent_launches = count("MAX_CONCURRENT_LAUNCHES", 1, 64)?;
+        let push_auth = push_auth_mode(&get)?;
         let log_format = match get("LOG_FORMAT").as_deref() {
             None if on_cloud_run => LogFormat::Json,
             None | Some("text") => LogFormat::Text,
@@ -445,6 +469,7 @@ impl Settings {
             max_payload_bytes,
             max_concurrent_launches,
             log_format,
+            push_auth,
             on_cloud_run,
         })
     }
@@ -462,6 +487,64 @@ impl Settings {
         self.default_profile = demo.overlay(&self.default_profile);
         self.project.get_or_insert_with(|| "demo-project".into());
         self
+    }
+}
+
+/// `PUSH_AUTH`, `PUSH_AUTH_AUDIENCE`, `PUSH_AUTH_SERVICE_ACCOUNTS`, `PUSH_AUTH_JWKS_URL`.
+fn push_auth_mode(get: &dyn Fn(&str) -> Option<String>) -> Result<PushAuthMode, ConfigError> {
+    let accounts = get("PUSH_AUTH_SERVICE_ACCOUNTS");
+    match (get("PUSH_AUTH").as_deref(), get("PUSH_AUTH_AUDIENCE")) {
+        (Some("off"), None) if accounts.is_none() => Ok(PushAuthMode::Off),
+        (Some("off"), _) => Err(ConfigError::new(
+            "PUSH_AUTH",
+            "is off, but PUSH_AUTH_AUDIENCE or PUSH_AUTH_SERVICE_ACCOUNTS is set: choose one",
+        )),
+        (Some(other), _) => Err(ConfigError::new(
+            "PUSH_AUTH",
+            format!("`{other}` is not `off`; tokens are checked when PUSH_AUTH_AUDIENCE is set"),
+        )),
+        (None, None) if accounts.is_some() => Err(ConfigError::new(
+            "PUSH_AUTH_AUDIENCE",
+            "is required with PUSH_AUTH_SERVICE_ACCOUNTS (the subscription's --push-auth-token-audience)",
+        )),
+        (None, None) => Ok(PushAuthMode::Unset),
+        (None, Some(audience)) => {
+            let service_accounts: std::collections::BTreeSet<String> = accounts
+                .unwrap_or_default()
+                .split(',')
+                .map(str::trim)
+                .filter(|a| !a.is_empty())
+                .map(str::to_owned)
+                .collect();
+            if service_accounts.is_empty() {
+                return Err(ConfigError::new(
+                    "PUSH_AUTH_SERVICE_ACCOUNTS",
+                    "is required with PUSH_AUTH_AUDIENCE: the emails of the push service accounts",
+                ));
+            }
+            if let Some(bad) = service_accounts.iter().find(|a| {
+                !matches!(a.split_once('@'), Some((user, domain)) if !user.is_empty() && domain.contains('.'))
+                    || a.chars().any(char::is_whitespace)
+            }) {
+                return Err(ConfigError::new(
+                    "PUSH_AUTH_SERVICE_ACCOUNTS",
+                    format!("`{bad}` is not an email address"),
+                ));
+            }
+            let jwks_url =
+                get("PUSH_AUTH_JWKS_URL").unwrap_or_else(|| push_auth::GOOGLE_JWKS_URL.to_owned());
+            if !(jwks_url.starts_with("https://") || jwks_url.starts_with("http://")) {
+                return Err(ConfigError::new(
+                    "PUSH_AUTH_JWKS_URL",
+                    format!("`{jwks_url}` is not an http(s):// URL"),
+                ));
+            }
+            Ok(PushAuthMode::Verify(VerifySettings {
+                audience,
+                service_accounts,
+                jwks_url,
+            }))
+        }
     }
 }
 
@@ -536,6 +619,34 @@ mod tests {
                 "ALLOWED_IMAGE_PREFIXES",
             ),
             (&[("LOG_FORMAT", "xml")], "LOG_FORMAT"),
+            (&[("PUSH_AUTH", "on")], "PUSH_AUTH"),
+            (
+                &[("PUSH_AUTH", "off"), ("PUSH_AUTH_AUDIENCE", "https://x")],
+                "PUSH_AUTH",
+            ),
+            (
+                &[("PUSH_AUTH_AUDIENCE", "https://x")],
+                "PUSH_AUTH_SERVICE_ACCOUNTS",
+            ),
+            (
+                &[
+                    ("PUSH_AUTH_AUDIENCE", "https://x"),
+                    ("PUSH_AUTH_SERVICE_ACCOUNTS", "not-an-email"),
+                ],
+                "PUSH_AUTH_SERVICE_ACCOUNTS",
+            ),
+            (
+                &[("PUSH_AUTH_SERVICE_ACCOUNTS", "a@p.iam.gserviceaccount.com")],
+                "PUSH_AUTH_AUDIENCE",
+            ),
+            (
+                &[
+                    ("PUSH_AUTH_AUDIENCE", "https://x"),
+                    ("PUSH_AUTH_SERVICE_ACCOUNTS", "a@p.iam.gserviceaccount.com"),
+                    ("PUSH_AUTH_JWKS_URL", "file:///etc/keys"),
+                ],
+                "PUSH_AUTH_JWKS_URL",
+            ),
             (&[("DISABLE_PUBLIC_IP", "maybe")], "DISABLE_PUBLIC_IP"),
             (&[("BOOT_DISK_SIZE_GB", "big")], "BOOT_DISK_SIZE_GB"),
         ];
@@ -543,6 +654,30 @@ mod tests {
             let error = settings(vars).expect_err(variable);
             assert_eq!(error.variable, *variable, "{error}");
         }
+    }
+
+    #[test]
+    fn push_auth_modes() {
+        assert_eq!(settings(&[]).unwrap().push_auth, PushAuthMode::Unset);
+        assert_eq!(
+            settings(&[("PUSH_AUTH", "off")]).unwrap().push_auth,
+            PushAuthMode::Off
+        );
+        let verify = settings(&[
+            ("PUSH_AUTH_AUDIENCE", "https://trigger-abc-ew.a.run.app"),
+            (
+                "PUSH_AUTH_SERVICE_ACCOUNTS",
+                "push@p.iam.gserviceaccount.com, other@p.iam.gserviceaccount.com",
+            ),
+        ])
+        .unwrap()
+        .push_auth;
+        let PushAuthMode::Verify(verify) = verify else {
+            panic!("{verify:?}")
+        };
+        assert_eq!(verify.audience, "https://trigger-abc-ew.a.run.app");
+        assert_eq!(verify.service_accounts.len(), 2);
+        assert_eq!(verify.jwks_url, push_auth::GOOGLE_JWKS_URL);
     }
 
     #[test]

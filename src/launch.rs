@@ -22,6 +22,7 @@ use crate::payload::{self, OverridePolicy, PayloadError};
 use crate::poll::{Backoff, PollError, Poller, Step};
 use crate::profile::{FieldError, LaunchSpec, Profiles};
 use crate::push::{PushError, Trigger};
+use crate::push_auth::PushAuthError;
 
 /// What to do when a fixed instance id is taken by an instance another trigger made.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -80,6 +81,8 @@ pub struct Launched {
 /// Why a launch did not end with an instance. `answer` maps each to one HTTP status.
 #[derive(Debug, thiserror::Error)]
 pub enum LaunchError {
+    #[error(transparent)]
+    PushAuth(#[from] PushAuthError),
     #[error(transparent)]
     Push(#[from] PushError),
     #[error(transparent)]
