@@ -4,7 +4,10 @@
 //! dead-letters after `maxDeliveryAttempts`. So: 200 when the instance exists; 400 for a
 //! request or payload that will never work (it ends in the dead-letter topic, where `replay`
 //! can bring it back after a fix); 422 when the API refused the launch for good; 503 with
-//! `Retry-After` for everything that may work next time. Nothing a client sends yields a 500.
+//! `Retry-After` for everything that may work next time, and 429 with `Retry-After` when too
+//! many launches already run. With authenticated push: 401 when the token is missing or fails
+//! a check, 403 when a valid Google token speaks for an account that may not push, 503 when
+//! Google's keys cannot be fetched. Nothing a client sends yields a 500.
 
 use axum::Json;
 use axum::http::{HeaderValue, StatusCode, header};
@@ -12,13 +15,25 @@ use axum::response::{IntoResponse, Response};
 use serde_json::json;
 
 use crate::launch::{LaunchError, Launched};
+use crate::push::PushError;
+use crate::push_auth::PushAuthError;
 
-/// Seconds a client should wait before retrying a 503 (Pub/Sub applies its own backoff).
+/// Seconds a client should wait before retrying a 503 or 429 (Pub/Sub applies its own backoff).
 const RETRY_AFTER_SECONDS: &str = "10";
 
 /// The status for each failure: exhaustive, so a new variant cannot go unmapped.
 pub fn status(error: &LaunchError) -> StatusCode {
     match error {
+        LaunchError::PushAuth(error) => match error {
+            PushAuthError::Missing | PushAuthError::Unreadable(_) | PushAuthError::Rejected(_) => {
+                StatusCode::UNAUTHORIZED
+            }
+            PushAuthError::AccountNotAllowed(_) | PushAuthError::EmailNotVerified(_) => {
+                StatusCode::FORBIDDEN
+            }
+            PushAuthError::KeysUnavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+        },
+        LaunchError::Push(PushError::PayloadTooLarge { .. }) => StatusCode::PAYLOAD_TOO_LARGE,
         LaunchError::Push(_)
         | LaunchError::Payload(_)
         | LaunchError::UnknownProfile { .. }
@@ -29,6 +44,7 @@ pub fn status(error: &LaunchError) -> StatusCode {
         LaunchError::Transient(_) | LaunchError::PollTimeout { .. } | LaunchError::ShuttingDown => {
             StatusCode::SERVICE_UNAVAILABLE
         }
+        LaunchError::Busy { .. } => StatusCode::TOO_MANY_REQUESTS,
     }
 }
 
@@ -42,11 +58,16 @@ impl IntoResponse for LaunchError {
     fn into_response(self) -> Response {
         let status = status(&self);
         let mut response = (status, Json(json!({"error": self.to_string()}))).into_response();
-        if status == StatusCode::SERVICE_UNAVAILABLE {
+        if status == StatusCode::SERVICE_UNAVAILABLE || status == StatusCode::TOO_MANY_REQUESTS {
             response.headers_mut().insert(
                 header::RETRY_AFTER,
                 HeaderValue::from_static(RETRY_AFTER_SECONDS),
             );
+        }
+        if status == StatusCode::UNAUTHORIZED {
+            response
+                .headers_mut()
+                .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
         }
         response
     }
@@ -58,7 +79,6 @@ mod tests {
     use crate::launch::is_transient;
     use crate::notebooks::{Code, Status};
     use crate::payload::PayloadError;
-    use crate::push::PushError;
     use std::time::Duration;
 
     #[test]
@@ -100,13 +120,45 @@ mod tests {
                 503,
             ),
             (LaunchError::ShuttingDown, 503),
+            (LaunchError::Push(PushError::TooDeep), 400),
+            (LaunchError::Payload(PayloadError::TooDeep), 400),
+            (
+                LaunchError::Push(PushError::PayloadTooLarge { size: 2, limit: 1 }),
+                413,
+            ),
+            (LaunchError::Busy { limit: 1 }, 429),
+            (LaunchError::PushAuth(PushAuthError::Missing), 401),
+            (
+                LaunchError::PushAuth(PushAuthError::Unreadable("x".into())),
+                401,
+            ),
+            (
+                LaunchError::PushAuth(PushAuthError::Rejected("x".into())),
+                401,
+            ),
+            (
+                LaunchError::PushAuth(PushAuthError::AccountNotAllowed("a@b.c".into())),
+                403,
+            ),
+            (
+                LaunchError::PushAuth(PushAuthError::EmailNotVerified("a@b.c".into())),
+                403,
+            ),
+            (
+                LaunchError::PushAuth(PushAuthError::KeysUnavailable("x".into())),
+                503,
+            ),
         ];
         for (error, expected) in cases {
             let response = error.into_response();
             assert_eq!(response.status().as_u16(), expected);
             assert_eq!(
                 response.headers().contains_key(header::RETRY_AFTER),
-                expected == 503
+                expected == 503 || expected == 429
+            );
+            assert_eq!(
+                response.headers().contains_key(header::WWW_AUTHENTICATE),
+                expected == 401
             );
         }
     }

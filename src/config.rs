@@ -17,6 +17,7 @@ use crate::poll::Backoff;
 #[cfg(test)]
 use crate::profile::Field;
 use crate::profile::{self, Fields};
+use crate::push_auth::{self, PushAuthMode, VerifySettings};
 
 /// Where the Notebooks API is.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -56,7 +57,13 @@ pub struct Settings {
     pub poll: PollSettings,
     pub timeouts: Timeouts,
     pub max_body_bytes: usize,
+    /// Largest payload once base64 is decoded (larger: 413).
+    pub max_payload_bytes: usize,
+    /// Launches running at once; one more is refused with 429.
+    pub max_concurrent_launches: usize,
     pub log_format: LogFormat,
+    /// Whether and how push requests are authenticated.
+    pub push_auth: PushAuthMode,
     /// `K_SERVICE` is set: we run on Cloud Run.
     pub on_cloud_run: bool,
 }
@@ -218,6 +225,26 @@ pub const VARIABLES: &[Variable] = &[
         meaning: "fixed id taken by another trigger: skip | replace",
     },
     Variable {
+        name: "PUSH_AUTH_AUDIENCE",
+        default: "-",
+        meaning: "audience of the push subscription's OIDC token; set, every request needs a Google-signed token",
+    },
+    Variable {
+        name: "PUSH_AUTH_SERVICE_ACCOUNTS",
+        default: "(required with the audience)",
+        meaning: "emails of the service accounts that may push, comma-separated",
+    },
+    Variable {
+        name: "PUSH_AUTH_JWKS_URL",
+        default: push_auth::GOOGLE_JWKS_URL,
+        meaning: "where the token signing keys are fetched (tests point it elsewhere)",
+    },
+    Variable {
+        name: "PUSH_AUTH",
+        default: "-",
+        meaning: "off: no token check here, stated explicitly (Cloud Run IAM protects the endpoint)",
+    },
+    Variable {
         name: "PROFILES_FILE",
         default: "-",
         meaning: "TOML or YAML file of named profiles",
@@ -226,6 +253,11 @@ pub const VARIABLES: &[Variable] = &[
         name: "ALLOWED_OVERRIDES",
         default: "(none)",
         meaning: "fields a message may override, e.g. machine_type,labels",
+    },
+    Variable {
+        name: "ALLOWED_IMAGE_PREFIXES",
+        default: "(none)",
+        meaning: "registry paths an overridden container_image must start with, ending in / (required when container_image is allowed)",
     },
     Variable {
         name: "POLL_TIMEOUT",
@@ -256,6 +288,16 @@ pub const VARIABLES: &[Variable] = &[
         name: "MAX_BODY_BYTES",
         default: "1048576",
         meaning: "largest accepted request body (larger: 413)",
+    },
+    Variable {
+        name: "MAX_PAYLOAD_BYTES",
+        default: "65536",
+        meaning: "largest message payload once base64 is decoded (larger: 413)",
+    },
+    Variable {
+        name: "MAX_CONCURRENT_LAUNCHES",
+        default: "64",
+        meaning: "launches in progress at once; beyond it 429 with Retry-After",
     },
     Variable {
         name: "LOG_FORMAT",
@@ -350,7 +392,9 @@ impl Settings {
         let default_profile =
             Fields::from_env(env).map_err(|e| ConfigError::new(e.field.env_var(), e.reason))?;
         let policy = OverridePolicy::parse(&get("ALLOWED_OVERRIDES").unwrap_or_default())
-            .map_err(|e| ConfigError::new("ALLOWED_OVERRIDES", e))?;
+            .map_err(|e| ConfigError::new("ALLOWED_OVERRIDES", e))?
+            .with_image_prefixes(&get("ALLOWED_IMAGE_PREFIXES").unwrap_or_default())
+            .map_err(|e| ConfigError::new("ALLOWED_IMAGE_PREFIXES", e))?;
         let prefix = get("INSTANCE_ID_PREFIX")
             .map(|p| IdPrefix::parse(&p).map_err(|e| ConfigError::new("INSTANCE_ID_PREFIX", e)))
             .transpose()?
@@ -382,16 +426,22 @@ impl Settings {
             connect: parsed("HTTP_CONNECT_TIMEOUT", "10s")?,
             request: parsed("HTTP_REQUEST_TIMEOUT", "30s")?,
         };
-        let max_body_bytes = get("MAX_BODY_BYTES")
-            .map(|v| match v.parse::<usize>() {
-                Ok(n) if n >= 1024 => Ok(n),
-                _ => Err(ConfigError::new(
-                    "MAX_BODY_BYTES",
-                    format!("`{v}` is not a byte count of at least 1024"),
-                )),
-            })
-            .transpose()?
-            .unwrap_or(1024 * 1024);
+        let count = |name: &str, minimum: usize, default: usize| -> Result<usize, ConfigError> {
+            get(name)
+                .map(|v| match v.parse::<usize>() {
+                    Ok(n) if n >= minimum => Ok(n),
+                    _ => Err(ConfigError::new(
+                        name,
+                        format!("`{v}` is not a whole number of at least {minimum}"),
+                    )),
+                })
+                .transpose()
+                .map(|n| n.unwrap_or(default))
+        };
+        let max_body_bytes = count("MAX_BODY_BYTES", 1024, 1024 * 1024)?;
+        let max_payload_bytes = count("MAX_PAYLOAD_BYTES", 1024, 64 * 1024)?;
+        let max_concurrent_launches = count("MAX_CONCURRENT_LAUNCHES", 1, 64)?;
+        let push_auth = push_auth_mode(&get)?;
         let log_format = match get("LOG_FORMAT").as_deref() {
             None if on_cloud_run => LogFormat::Json,
             None | Some("text") => LogFormat::Text,
@@ -416,7 +466,10 @@ impl Settings {
             poll,
             timeouts,
             max_body_bytes,
+            max_payload_bytes,
+            max_concurrent_launches,
             log_format,
+            push_auth,
             on_cloud_run,
         })
     }
@@ -434,6 +487,64 @@ impl Settings {
         self.default_profile = demo.overlay(&self.default_profile);
         self.project.get_or_insert_with(|| "demo-project".into());
         self
+    }
+}
+
+/// `PUSH_AUTH`, `PUSH_AUTH_AUDIENCE`, `PUSH_AUTH_SERVICE_ACCOUNTS`, `PUSH_AUTH_JWKS_URL`.
+fn push_auth_mode(get: &dyn Fn(&str) -> Option<String>) -> Result<PushAuthMode, ConfigError> {
+    let accounts = get("PUSH_AUTH_SERVICE_ACCOUNTS");
+    match (get("PUSH_AUTH").as_deref(), get("PUSH_AUTH_AUDIENCE")) {
+        (Some("off"), None) if accounts.is_none() => Ok(PushAuthMode::Off),
+        (Some("off"), _) => Err(ConfigError::new(
+            "PUSH_AUTH",
+            "is off, but PUSH_AUTH_AUDIENCE or PUSH_AUTH_SERVICE_ACCOUNTS is set: choose one",
+        )),
+        (Some(other), _) => Err(ConfigError::new(
+            "PUSH_AUTH",
+            format!("`{other}` is not `off`; tokens are checked when PUSH_AUTH_AUDIENCE is set"),
+        )),
+        (None, None) if accounts.is_some() => Err(ConfigError::new(
+            "PUSH_AUTH_AUDIENCE",
+            "is required with PUSH_AUTH_SERVICE_ACCOUNTS (the subscription's --push-auth-token-audience)",
+        )),
+        (None, None) => Ok(PushAuthMode::Unset),
+        (None, Some(audience)) => {
+            let service_accounts: std::collections::BTreeSet<String> = accounts
+                .unwrap_or_default()
+                .split(',')
+                .map(str::trim)
+                .filter(|a| !a.is_empty())
+                .map(str::to_owned)
+                .collect();
+            if service_accounts.is_empty() {
+                return Err(ConfigError::new(
+                    "PUSH_AUTH_SERVICE_ACCOUNTS",
+                    "is required with PUSH_AUTH_AUDIENCE: the emails of the push service accounts",
+                ));
+            }
+            if let Some(bad) = service_accounts.iter().find(|a| {
+                !matches!(a.split_once('@'), Some((user, domain)) if !user.is_empty() && domain.contains('.'))
+                    || a.chars().any(char::is_whitespace)
+            }) {
+                return Err(ConfigError::new(
+                    "PUSH_AUTH_SERVICE_ACCOUNTS",
+                    format!("`{bad}` is not an email address"),
+                ));
+            }
+            let jwks_url =
+                get("PUSH_AUTH_JWKS_URL").unwrap_or_else(|| push_auth::GOOGLE_JWKS_URL.to_owned());
+            if !(jwks_url.starts_with("https://") || jwks_url.starts_with("http://")) {
+                return Err(ConfigError::new(
+                    "PUSH_AUTH_JWKS_URL",
+                    format!("`{jwks_url}` is not an http(s):// URL"),
+                ));
+            }
+            Ok(PushAuthMode::Verify(VerifySettings {
+                audience,
+                service_accounts,
+                jwks_url,
+            }))
+        }
     }
 }
 
@@ -494,7 +605,48 @@ mod tests {
             (&[("POLL_TIMEOUT", "soon")], "POLL_TIMEOUT"),
             (&[("POLL_INITIAL_DELAY", "20s")], "POLL_MAX_DELAY"),
             (&[("MAX_BODY_BYTES", "12")], "MAX_BODY_BYTES"),
+            (&[("MAX_PAYLOAD_BYTES", "-1")], "MAX_PAYLOAD_BYTES"),
+            (
+                &[("MAX_CONCURRENT_LAUNCHES", "0")],
+                "MAX_CONCURRENT_LAUNCHES",
+            ),
+            (
+                &[("ALLOWED_OVERRIDES", "container_image")],
+                "ALLOWED_IMAGE_PREFIXES",
+            ),
+            (
+                &[("ALLOWED_IMAGE_PREFIXES", "gcr.io/no-trailing-slash")],
+                "ALLOWED_IMAGE_PREFIXES",
+            ),
             (&[("LOG_FORMAT", "xml")], "LOG_FORMAT"),
+            (&[("PUSH_AUTH", "on")], "PUSH_AUTH"),
+            (
+                &[("PUSH_AUTH", "off"), ("PUSH_AUTH_AUDIENCE", "https://x")],
+                "PUSH_AUTH",
+            ),
+            (
+                &[("PUSH_AUTH_AUDIENCE", "https://x")],
+                "PUSH_AUTH_SERVICE_ACCOUNTS",
+            ),
+            (
+                &[
+                    ("PUSH_AUTH_AUDIENCE", "https://x"),
+                    ("PUSH_AUTH_SERVICE_ACCOUNTS", "not-an-email"),
+                ],
+                "PUSH_AUTH_SERVICE_ACCOUNTS",
+            ),
+            (
+                &[("PUSH_AUTH_SERVICE_ACCOUNTS", "a@p.iam.gserviceaccount.com")],
+                "PUSH_AUTH_AUDIENCE",
+            ),
+            (
+                &[
+                    ("PUSH_AUTH_AUDIENCE", "https://x"),
+                    ("PUSH_AUTH_SERVICE_ACCOUNTS", "a@p.iam.gserviceaccount.com"),
+                    ("PUSH_AUTH_JWKS_URL", "file:///etc/keys"),
+                ],
+                "PUSH_AUTH_JWKS_URL",
+            ),
             (&[("DISABLE_PUBLIC_IP", "maybe")], "DISABLE_PUBLIC_IP"),
             (&[("BOOT_DISK_SIZE_GB", "big")], "BOOT_DISK_SIZE_GB"),
         ];
@@ -502,6 +654,30 @@ mod tests {
             let error = settings(vars).expect_err(variable);
             assert_eq!(error.variable, *variable, "{error}");
         }
+    }
+
+    #[test]
+    fn push_auth_modes() {
+        assert_eq!(settings(&[]).unwrap().push_auth, PushAuthMode::Unset);
+        assert_eq!(
+            settings(&[("PUSH_AUTH", "off")]).unwrap().push_auth,
+            PushAuthMode::Off
+        );
+        let verify = settings(&[
+            ("PUSH_AUTH_AUDIENCE", "https://trigger-abc-ew.a.run.app"),
+            (
+                "PUSH_AUTH_SERVICE_ACCOUNTS",
+                "push@p.iam.gserviceaccount.com, other@p.iam.gserviceaccount.com",
+            ),
+        ])
+        .unwrap()
+        .push_auth;
+        let PushAuthMode::Verify(verify) = verify else {
+            panic!("{verify:?}")
+        };
+        assert_eq!(verify.audience, "https://trigger-abc-ew.a.run.app");
+        assert_eq!(verify.service_accounts.len(), 2);
+        assert_eq!(verify.jwks_url, push_auth::GOOGLE_JWKS_URL);
     }
 
     #[test]

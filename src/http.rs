@@ -3,39 +3,97 @@
 //! The handler only decodes, hands over to the [`Launcher`], and lets `answer` pick the
 //! status. The body is read as bytes under a size limit (413 beyond it) and parsed by `push`,
 //! so a malformed body gets the product's own 400 with the field named, not a framework's.
+//!
+//! With `PUSH_AUTH_AUDIENCE` set, a middleware on `POST /` checks the bearer token before the
+//! body is read: a refused request never reaches the decoder, whatever it carries.
+//! `GET /healthz` stays open for probes.
+//!
+//! Launches hold a permit of a semaphore for as long as they run: one beyond
+//! `MAX_CONCURRENT_LAUNCHES` is answered 429 at once, so Pub/Sub backs off instead of the
+//! service queueing work until it falls over.
 
 use std::sync::Arc;
 
 use axum::Router;
 use axum::body::Bytes;
-use axum::extract::{DefaultBodyLimit, State};
+use axum::extract::{DefaultBodyLimit, Request, State};
 use axum::http::{HeaderMap, StatusCode};
+use axum::middleware::{Next, from_fn_with_state};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
+use tokio::sync::Semaphore;
 use tracing::Instrument;
 
 use crate::launch::{LaunchError, Launcher, Progress};
 use crate::push;
+use crate::push_auth::PushAuth;
 use crate::telemetry::TraceContext;
+
+/// What one request may cost.
+#[derive(Debug, Clone, Copy)]
+pub struct Limits {
+    pub max_body_bytes: usize,
+    pub max_payload_bytes: usize,
+    pub max_concurrent_launches: usize,
+}
 
 /// Shared by every request.
 #[derive(Debug, Clone)]
 pub struct AppState {
     pub launcher: Arc<Launcher>,
+    max_payload_bytes: usize,
+    launches: Arc<Semaphore>,
+    max_concurrent_launches: usize,
 }
 
-/// The router, without a listener: tests drive it with `oneshot`.
-pub fn router(state: AppState, max_body_bytes: usize) -> Router {
+impl AppState {
+    pub fn new(launcher: Arc<Launcher>, limits: Limits) -> Self {
+        Self {
+            launcher,
+            max_payload_bytes: limits.max_payload_bytes,
+            launches: Arc::new(Semaphore::new(limits.max_concurrent_launches)),
+            max_concurrent_launches: limits.max_concurrent_launches,
+        }
+    }
+}
+
+/// The router, without a listener: tests drive it with `oneshot`. With `push_auth`, `POST /`
+/// needs a valid token.
+pub fn router(state: AppState, limits: Limits, push_auth: Option<Arc<PushAuth>>) -> Router {
+    let trigger = match push_auth {
+        Some(push_auth) => post(trigger).route_layer(from_fn_with_state(push_auth, authenticate)),
+        None => post(trigger),
+    };
     Router::new()
-        .route("/", post(trigger))
+        .route("/", trigger)
         .route("/healthz", get(healthz))
-        .layer(DefaultBodyLimit::max(max_body_bytes))
+        .layer(DefaultBodyLimit::max(limits.max_body_bytes))
         .with_state(state)
 }
 
 /// Answers without calling anything upstream: a probe must not depend on Google being up.
 async fn healthz() -> &'static str {
     "ok\n"
+}
+
+/// Lets a request through only with a valid token; runs before the body is read.
+async fn authenticate(
+    State(push_auth): State<Arc<PushAuth>>,
+    request: Request,
+    next: Next,
+) -> Response {
+    match push_auth.check(request.headers()).await {
+        Ok(caller) => {
+            tracing::debug!(%caller, "push request authenticated");
+            next.run(request).await
+        }
+        Err(error) => {
+            let error = LaunchError::from(error);
+            let status = crate::answer::status(&error);
+            tracing::warn!(status = status.as_u16(), error = %error, "push request refused");
+            error.into_response()
+        }
+    }
 }
 
 async fn trigger(State(state): State<AppState>, headers: HeaderMap, body: Bytes) -> Response {
@@ -55,12 +113,18 @@ async fn trigger(State(state): State<AppState>, headers: HeaderMap, body: Bytes)
         span.record("trace_sampled", trace.sampled);
     }
     async move {
-        let result = match push::decode(&headers, &body) {
+        let result = match push::decode(&headers, &body, state.max_payload_bytes) {
             Ok(trigger) => {
                 if let Some(id) = &trigger.message_id {
                     tracing::Span::current().record("message_id", id.as_str());
                 }
-                state.launcher.launch(&trigger, &log_progress).await
+                // Held until the launch ends, whichever way it ends.
+                match state.launches.try_acquire() {
+                    Ok(_permit) => state.launcher.launch(&trigger, &log_progress).await,
+                    Err(_) => Err(LaunchError::Busy {
+                        limit: state.max_concurrent_launches,
+                    }),
+                }
             }
             Err(error) => Err(LaunchError::from(error)),
         };

@@ -22,6 +22,7 @@ use crate::payload::{self, OverridePolicy, PayloadError};
 use crate::poll::{Backoff, PollError, Poller, Step};
 use crate::profile::{FieldError, LaunchSpec, Profiles};
 use crate::push::{PushError, Trigger};
+use crate::push_auth::PushAuthError;
 
 /// What to do when a fixed instance id is taken by an instance another trigger made.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -81,6 +82,8 @@ pub struct Launched {
 #[derive(Debug, thiserror::Error)]
 pub enum LaunchError {
     #[error(transparent)]
+    PushAuth(#[from] PushAuthError),
+    #[error(transparent)]
     Push(#[from] PushError),
     #[error(transparent)]
     Payload(#[from] PayloadError),
@@ -106,6 +109,8 @@ pub enum LaunchError {
     PollTimeout { instance: String, waited: Duration },
     #[error("shutting down; the next delivery resumes the launch")]
     ShuttingDown,
+    #[error("{limit} launches are already running (MAX_CONCURRENT_LAUNCHES); try again later")]
+    Busy { limit: usize },
 }
 
 /// Progress while a launch waits, for logs and the terminal.

@@ -1,8 +1,9 @@
 //! notebook-trigger: a Pub/Sub push endpoint that launches Vertex AI Workbench instances.
 //!
 //! # Layout
+//! - [`push_auth`] checks the OIDC token Pub/Sub attaches, before anything else is read.
 //! - [`push`] decodes what arrives on `POST /` (push envelope, manual message, CloudEvent)
-//!   into a [`push::Trigger`] with a dedupe key.
+//!   into a [`push::Trigger`] with a dedupe key; [`json_depth`] bounds nesting first.
 //! - [`payload`] reads the message data: a profile choice and policy-checked overrides.
 //! - [`profile`] layers env defaults, named profiles and overrides into a valid
 //!   [`profile::LaunchSpec`].
@@ -20,6 +21,7 @@ pub mod config;
 pub mod duration;
 pub mod emulator;
 pub mod http;
+pub mod json_depth;
 pub mod launch;
 pub mod naming;
 pub mod notebooks;
@@ -28,6 +30,7 @@ pub mod poll;
 pub mod profile;
 pub mod pubsub;
 pub mod push;
+pub mod push_auth;
 pub mod rpc;
 pub mod shutdown;
 pub mod startup;

@@ -189,7 +189,7 @@ mod tests {
             r#"{{"message":{{"messageId":{}}}}}"#,
             serde_json::json!(text)
         );
-        crate::push::decode(&axum::http::HeaderMap::new(), body.as_bytes())
+        crate::push::decode(&axum::http::HeaderMap::new(), body.as_bytes(), usize::MAX)
             .unwrap()
             .key
     }

@@ -8,6 +8,7 @@
 
 use std::collections::BTreeSet;
 
+use crate::json_depth::{self, MAX_JSON_DEPTH};
 use crate::profile::{Field, Fields};
 use crate::push::Data;
 
@@ -15,6 +16,8 @@ use crate::push::Data;
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct OverridePolicy {
     allowed: BTreeSet<Field>,
+    /// Where an overridden `container_image` may come from (`ALLOWED_IMAGE_PREFIXES`).
+    image_prefixes: Vec<String>,
 }
 
 impl OverridePolicy {
@@ -33,7 +36,53 @@ impl OverridePolicy {
             })?;
             allowed.insert(field);
         }
-        Ok(Self { allowed })
+        Ok(Self {
+            allowed,
+            image_prefixes: Vec::new(),
+        })
+    }
+
+    /// Adds `ALLOWED_IMAGE_PREFIXES` (`europe-docker.pkg.dev/PROJECT/REPO/,gcr.io/PROJECT/`).
+    ///
+    /// Each prefix must end with `/`, so that `gcr.io/team/` does not also admit
+    /// `gcr.io/team-evil/…`. A policy that allows `container_image` needs at least one.
+    ///
+    /// # Errors
+    /// A message naming the bad prefix, or saying that one is needed.
+    pub fn with_image_prefixes(mut self, text: &str) -> Result<Self, String> {
+        for prefix in text.split(',').map(str::trim).filter(|p| !p.is_empty()) {
+            let segments: Vec<&str> = prefix.strip_suffix('/').unwrap_or("").split('/').collect();
+            let path_has_port = segments.iter().skip(1).any(|s| s.contains(':'));
+            if segments
+                .iter()
+                .any(|s| s.is_empty() || *s == "." || *s == "..")
+                || path_has_port
+                || prefix.contains('@')
+                || prefix.chars().any(|c| c.is_whitespace() || c.is_control())
+            {
+                return Err(format!(
+                    "`{prefix}` is not an image prefix: expected a registry path ending with `/`, e.g. europe-docker.pkg.dev/PROJECT/REPO/"
+                ));
+            }
+            self.image_prefixes.push(prefix.to_owned());
+        }
+        if self.allows(Field::ContainerImage) && self.image_prefixes.is_empty() {
+            return Err(
+                "is required when ALLOWED_OVERRIDES lists container_image: name the registries a message may take images from".to_owned(),
+            );
+        }
+        Ok(self)
+    }
+
+    /// Whether a message may name this image.
+    fn image_allowed(&self, image: &str) -> bool {
+        !image
+            .split('/')
+            .any(|segment| segment == ".." || segment == ".")
+            && self
+                .image_prefixes
+                .iter()
+                .any(|prefix| image.starts_with(prefix.as_str()) && image.len() > prefix.len())
     }
 
     pub fn allows(&self, field: Field) -> bool {
@@ -62,6 +111,10 @@ pub enum PayloadError {
     BadField { field: String, reason: String },
     #[error("field `{field}` is not in ALLOWED_OVERRIDES (allowed: {allowed})")]
     NotAllowed { field: Field, allowed: String },
+    #[error("field `container_image`: `{image}` is not under ALLOWED_IMAGE_PREFIXES ({prefixes})")]
+    ImageNotAllowed { image: String, prefixes: String },
+    #[error("the payload nests JSON deeper than {MAX_JSON_DEPTH} levels")]
+    TooDeep,
 }
 
 /// Reads the payload. A JSON object is a request; anything else launches the default profile.
@@ -73,6 +126,9 @@ pub fn parse(data: &Data, policy: &OverridePolicy) -> Result<LaunchRequest, Payl
         Data::Text(text) if text.trim_start().starts_with('{') => text,
         Data::Absent | Data::Text(_) | Data::Bytes(_) => return Ok(LaunchRequest::default()),
     };
+    if json_depth::exceeds(text.as_bytes(), MAX_JSON_DEPTH) {
+        return Err(PayloadError::TooDeep);
+    }
     let value: serde_json::Value =
         serde_json::from_str(text).map_err(|e| PayloadError::BrokenJson(e.to_string()))?;
     let serde_json::Value::Object(mut object) = value else {
@@ -110,6 +166,14 @@ pub fn parse(data: &Data, policy: &OverridePolicy) -> Result<LaunchRequest, Payl
             } else {
                 allowed.join(", ")
             },
+        });
+    }
+    if let Some(image) = &overrides.container_image
+        && !policy.image_allowed(image)
+    {
+        return Err(PayloadError::ImageNotAllowed {
+            image: image.clone(),
+            prefixes: policy.image_prefixes.join(", "),
         });
     }
     Ok(LaunchRequest { profile, overrides })
@@ -235,6 +299,61 @@ mod tests {
             error.contains("`colour`") && error.contains("machine_type"),
             "{error}"
         );
+    }
+
+    #[test]
+    fn overridden_images_must_come_from_an_allowed_prefix() {
+        let policy = OverridePolicy::parse("container_image")
+            .unwrap()
+            .with_image_prefixes("europe-docker.pkg.dev/team/notebooks/, localhost:5000/")
+            .unwrap();
+        let image = |name: &str| text(&format!(r#"{{"container_image":"{name}"}}"#));
+        for ok in [
+            "europe-docker.pkg.dev/team/notebooks/img:v1",
+            "localhost:5000/img",
+        ] {
+            assert!(parse(&image(ok), &policy).is_ok(), "{ok}");
+        }
+        for refused in [
+            "europe-docker.pkg.dev/team/notebooks-evil/img",
+            "europe-docker.pkg.dev/team/notebooks/",
+            "europe-docker.pkg.dev/team/notebooks/../other/img",
+            "docker.io/evil/img",
+        ] {
+            assert!(
+                matches!(
+                    parse(&image(refused), &policy),
+                    Err(PayloadError::ImageNotAllowed { .. })
+                ),
+                "{refused}"
+            );
+        }
+    }
+
+    #[test]
+    fn image_prefixes_are_checked_at_start_up() {
+        let allows_image = || OverridePolicy::parse("container_image").unwrap();
+        let error = allows_image().with_image_prefixes("").unwrap_err();
+        assert!(error.contains("required"), "{error}");
+        for bad in [
+            "gcr.io/team",
+            "https://gcr.io/team/",
+            "/x/",
+            "gcr.io/../x/",
+            "a b/",
+        ] {
+            assert!(allows_image().with_image_prefixes(bad).is_err(), "{bad}");
+        }
+        assert!(OverridePolicy::default().with_image_prefixes("").is_ok());
+    }
+
+    #[test]
+    fn deeply_nested_payloads_are_refused_naming_the_limit() {
+        let policy = OverridePolicy::parse("labels").unwrap();
+        let deep = format!(r#"{{"labels":{}{}}}"#, "[".repeat(40), "]".repeat(40));
+        let error = parse(&text(&deep), &policy).unwrap_err();
+        assert_eq!(error, PayloadError::TooDeep);
+        assert!(error.to_string().contains("32"), "{error}");
     }
 
     proptest! {

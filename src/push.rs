@@ -16,6 +16,8 @@ use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
 use serde::Deserialize;
 
+use crate::json_depth::{self, MAX_JSON_DEPTH};
+
 /// Pub/Sub's own limit; a longer list is not something Pub/Sub would have delivered.
 pub const MAX_ATTRIBUTES: usize = 100;
 
@@ -39,6 +41,10 @@ pub enum PushError {
     MissingCloudEventHeader(&'static str),
     #[error("the message has {0} attributes; Pub/Sub allows at most {MAX_ATTRIBUTES}")]
     TooManyAttributes(usize),
+    #[error("the request body nests JSON deeper than {MAX_JSON_DEPTH} levels")]
+    TooDeep,
+    #[error("the decoded payload has {size} bytes; MAX_PAYLOAD_BYTES allows {limit}")]
+    PayloadTooLarge { size: usize, limit: usize },
 }
 
 /// Where a trigger came from; it ends up as a provenance label on the instance.
@@ -177,12 +183,20 @@ struct WireMessage {
     ordering_key: Option<String>,
 }
 
-/// Decodes a request on `POST /` into a [`Trigger`].
+/// Decodes a request on `POST /` into a [`Trigger`]; the payload may have at most
+/// `max_payload_bytes` once decoded.
 ///
 /// # Errors
-/// [`PushError`] naming the field or header at fault.
-pub fn decode(headers: &HeaderMap, body: &[u8]) -> Result<Trigger, PushError> {
+/// [`PushError`] naming the field or header at fault, or the limit exceeded.
+pub fn decode(
+    headers: &HeaderMap,
+    body: &[u8],
+    max_payload_bytes: usize,
+) -> Result<Trigger, PushError> {
     let cloud_event = cloud_event_identity(headers)?;
+    if json_depth::exceeds(body, MAX_JSON_DEPTH) {
+        return Err(PushError::TooDeep);
+    }
     let mut deserializer = serde_json::Deserializer::from_slice(body);
     let parsed: Body = match serde_path_to_error::deserialize(&mut deserializer) {
         Ok(parsed) => parsed,
@@ -201,7 +215,8 @@ pub fn decode(headers: &HeaderMap, body: &[u8]) -> Result<Trigger, PushError> {
                 subscription: parsed.subscription,
             },
         };
-        return from_envelope(message, source, cloud_event, parsed.delivery_attempt);
+        let trigger = from_envelope(message, source, cloud_event, parsed.delivery_attempt)?;
+        return within_limit(trigger, max_payload_bytes);
     }
     if cloud_event.is_some() {
         return Err(PushError::Field {
@@ -210,18 +225,34 @@ pub fn decode(headers: &HeaderMap, body: &[u8]) -> Result<Trigger, PushError> {
         });
     }
     match parsed.data {
-        Some(data) => Ok(Trigger {
-            source: Source::Manual,
-            key: DedupeKey::unique(),
-            message_id: None,
-            publish_time: None,
-            data: Data::Text(manual_text(data)),
-            attributes: checked_attributes(parsed.attributes)?,
-            ordering_key: None,
-            delivery_attempt: None,
-        }),
+        Some(data) => within_limit(
+            Trigger {
+                source: Source::Manual,
+                key: DedupeKey::unique(),
+                message_id: None,
+                publish_time: None,
+                data: Data::Text(manual_text(data)),
+                attributes: checked_attributes(parsed.attributes)?,
+                ordering_key: None,
+                delivery_attempt: None,
+            },
+            max_payload_bytes,
+        ),
         None => Err(PushError::UnknownShape),
     }
+}
+
+/// Refuses a payload larger than `MAX_PAYLOAD_BYTES` once decoded.
+fn within_limit(trigger: Trigger, limit: usize) -> Result<Trigger, PushError> {
+    let size = match &trigger.data {
+        Data::Absent => 0,
+        Data::Text(text) => text.len(),
+        Data::Bytes(bytes) => bytes.len(),
+    };
+    if size > limit {
+        return Err(PushError::PayloadTooLarge { size, limit });
+    }
+    Ok(trigger)
 }
 
 fn from_envelope(
@@ -340,9 +371,12 @@ fn strip_position(text: &str) -> String {
 mod tests {
     use super::*;
     use axum::http::HeaderValue;
+    use proptest::prelude::*;
+
+    const TEST_PAYLOAD_LIMIT: usize = 64 * 1024;
 
     fn decode_json(body: &str) -> Result<Trigger, PushError> {
-        decode(&HeaderMap::new(), body.as_bytes())
+        decode(&HeaderMap::new(), body.as_bytes(), TEST_PAYLOAD_LIMIT)
     }
 
     const DOC_EXAMPLE: &str = r#"{"message":{"attributes":{"key":"value"},
@@ -431,7 +465,7 @@ mod tests {
             "ce-source",
             HeaderValue::from_static("//pubsub.googleapis.com/projects/p/topics/t"),
         );
-        let t = decode(&headers, DOC_EXAMPLE.as_bytes()).unwrap();
+        let t = decode(&headers, DOC_EXAMPLE.as_bytes(), TEST_PAYLOAD_LIMIT).unwrap();
         assert_eq!(
             t.key.as_str(),
             "cloudevent://pubsub.googleapis.com/projects/p/topics/t#1096434104173400"
@@ -447,13 +481,13 @@ mod tests {
             HeaderValue::from_static("google.cloud.storage.object.v1.finalized"),
         );
         assert!(matches!(
-            decode(&headers, DOC_EXAMPLE.as_bytes()),
+            decode(&headers, DOC_EXAMPLE.as_bytes(), TEST_PAYLOAD_LIMIT),
             Err(PushError::ForeignCloudEvent(_))
         ));
         headers.insert("ce-type", HeaderValue::from_static(PUBSUB_CLOUDEVENT_TYPE));
         headers.insert("ce-source", HeaderValue::from_static("//x"));
         assert_eq!(
-            decode(&headers, DOC_EXAMPLE.as_bytes()).unwrap_err(),
+            decode(&headers, DOC_EXAMPLE.as_bytes(), TEST_PAYLOAD_LIMIT).unwrap_err(),
             PushError::MissingCloudEventHeader("ce-id")
         );
     }
@@ -495,5 +529,91 @@ mod tests {
             decode_json(&body).unwrap_err(),
             PushError::TooManyAttributes(101)
         );
+    }
+
+    #[test]
+    fn nesting_beyond_the_limit_is_refused_before_parsing() {
+        let deep = format!(
+            r#"{{"message":{{"attributes":{{"a":"b"}}}},"x":{}{}}}"#,
+            "[".repeat(MAX_JSON_DEPTH),
+            "]".repeat(MAX_JSON_DEPTH)
+        );
+        assert_eq!(decode_json(&deep).unwrap_err(), PushError::TooDeep);
+        let shallow = r#"{"message":{"attributes":{"a":"b"}},"x":[[[]]]}"#;
+        assert!(decode_json(shallow).is_ok());
+    }
+
+    #[test]
+    fn decoded_payloads_over_the_limit_are_refused() {
+        let data = STANDARD.encode(vec![b'a'; 2049]);
+        let body = format!(r#"{{"message":{{"data":"{data}","messageId":"1"}}}}"#);
+        assert_eq!(
+            decode(&HeaderMap::new(), body.as_bytes(), 2048).unwrap_err(),
+            PushError::PayloadTooLarge {
+                size: 2049,
+                limit: 2048
+            }
+        );
+        assert!(decode(&HeaderMap::new(), body.as_bytes(), 2049).is_ok());
+        let manual = format!(r#"{{"data":"{}"}}"#, "b".repeat(2049));
+        assert!(matches!(
+            decode(&HeaderMap::new(), manual.as_bytes(), 2048),
+            Err(PushError::PayloadTooLarge { size: 2049, .. })
+        ));
+    }
+
+    /// Whatever a request carries: no panic, and a refusal is always the client's (4xx), so
+    /// Pub/Sub never sees a 5xx for something that can never work.
+    fn refused_as_client_error(result: Result<Trigger, PushError>) -> Result<(), TestCaseError> {
+        use crate::launch::LaunchError;
+        let policy = crate::payload::OverridePolicy::parse("machine_type,labels").unwrap();
+        let error = match result {
+            Ok(trigger) => match crate::payload::parse(&trigger.data, &policy) {
+                Ok(_) => return Ok(()),
+                Err(error) => LaunchError::from(error),
+            },
+            Err(error) => LaunchError::from(error),
+        };
+        prop_assert!(crate::answer::status(&error).is_client_error(), "{error}");
+        Ok(())
+    }
+
+    proptest! {
+        #[test]
+        fn arbitrary_bodies_never_panic_nor_yield_a_5xx(
+            bytes in proptest::collection::vec(any::<u8>(), 0..512),
+            ce_type in proptest::option::of("[ -~]{0,60}"),
+        ) {
+            let mut headers = HeaderMap::new();
+            if let Some(kind) = ce_type.and_then(|k| HeaderValue::from_str(&k).ok()) {
+                headers.insert("ce-type", kind);
+            }
+            refused_as_client_error(decode(&headers, &bytes, 256))?;
+        }
+
+        #[test]
+        fn envelopes_with_arbitrary_fields_never_panic_nor_yield_a_5xx(
+            data in proptest::option::of(any::<String>()),
+            encoded in proptest::collection::vec(any::<u8>(), 0..300),
+            id in proptest::option::of(any::<String>()),
+            time in proptest::option::of(any::<String>()),
+            attributes in proptest::collection::btree_map(any::<String>(), any::<String>(), 0..120),
+            attempt in any::<i64>(),
+        ) {
+            let data = data.unwrap_or_else(|| STANDARD.encode(&encoded));
+            let body = serde_json::json!({
+                "message": {"data": data, "messageId": id, "publishTime": time, "attributes": attributes},
+                "deliveryAttempt": attempt,
+            });
+            refused_as_client_error(decode(&HeaderMap::new(), body.to_string().as_bytes(), 256))?;
+        }
+
+        #[test]
+        fn json_payloads_of_any_shape_never_panic_nor_yield_a_5xx(
+            payload in "\\{(\"[a-z_]{1,20}\":(\"[ -~]{0,20}\"|-?[0-9]{1,20}|true|null|\\{\\}|\\[\\]|\\{\"[a-z]{1,5}\":[0-9]\\}),?){0,5}\\}?",
+        ) {
+            let body = serde_json::json!({"message": {"data": STANDARD.encode(payload), "messageId": "1"}});
+            refused_as_client_error(decode(&HeaderMap::new(), body.to_string().as_bytes(), 4096))?;
+        }
     }
 }

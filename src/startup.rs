@@ -15,11 +15,12 @@ use tokio_util::sync::CancellationToken;
 use crate::auth::Credentials;
 use crate::config::{self, Backend, ConfigError, Settings};
 use crate::emulator::{Emulator, EmulatorConfig};
-use crate::http::{AppState, router};
+use crate::http::{AppState, Limits, router};
 use crate::launch::Launcher;
 use crate::notebooks::NotebooksClient;
 use crate::notebooks::client::Endpoint;
 use crate::profile::{LaunchSpec, Profiles};
+use crate::push_auth::{PushAuth, PushAuthMode};
 
 /// Cloud Run sends SIGKILL 10 s after SIGTERM; in-flight requests get this long to answer.
 pub const SHUTDOWN_GRACE: Duration = Duration::from_secs(8);
@@ -101,11 +102,31 @@ pub async fn backing(settings: Settings, cancel: CancellationToken) -> anyhow::R
     })
 }
 
+/// Says at start-up who may push. Unchecked on Cloud Run is a warning unless `PUSH_AUTH=off`
+/// says it is meant.
+fn announce_push_auth(mode: &PushAuthMode, on_cloud_run: bool) {
+    match mode {
+        PushAuthMode::Verify(verify) => tracing::info!(
+            audience = %verify.audience,
+            service_accounts = ?verify.service_accounts,
+            "push requests need a Google-signed OIDC token"
+        ),
+        PushAuthMode::Off => tracing::info!(
+            "PUSH_AUTH=off: push requests are not authenticated by this service; Cloud Run IAM (--no-allow-unauthenticated) must protect the endpoint"
+        ),
+        PushAuthMode::Unset if on_cloud_run => tracing::warn!(
+            "PUSH_AUTH_AUDIENCE is not set: push requests are not authenticated by this service, only Cloud Run IAM (--no-allow-unauthenticated) protects the endpoint; set PUSH_AUTH_AUDIENCE and PUSH_AUTH_SERVICE_ACCOUNTS, or PUSH_AUTH=off to state that this is intended"
+        ),
+        PushAuthMode::Unset => {}
+    }
+}
+
 /// The HTTP service, bound and ready to run.
 pub struct Application {
     listener: TcpListener,
     backing: Backing,
-    max_body_bytes: usize,
+    limits: Limits,
+    push_auth: Option<Arc<PushAuth>>,
     cancel: CancellationToken,
 }
 
@@ -116,21 +137,27 @@ impl Application {
     /// Configuration, credentials, or a port that cannot be bound.
     pub async fn build(settings: Settings, cancel: CancellationToken) -> anyhow::Result<Self> {
         let port = settings.port;
-        let max_body_bytes = settings.max_body_bytes;
-        let warn_unauthenticated = settings.on_cloud_run;
+        let limits = Limits {
+            max_body_bytes: settings.max_body_bytes,
+            max_payload_bytes: settings.max_payload_bytes,
+            max_concurrent_launches: settings.max_concurrent_launches,
+        };
+        let push_auth = match &settings.push_auth {
+            PushAuthMode::Verify(verify) => Some(Arc::new(
+                PushAuth::new(verify, settings.timeouts).context("building the JWKS client")?,
+            )),
+            PushAuthMode::Off | PushAuthMode::Unset => None,
+        };
+        announce_push_auth(&settings.push_auth, settings.on_cloud_run);
         let backing = backing(settings, cancel.clone()).await?;
         let listener = TcpListener::bind(SocketAddr::from(([0, 0, 0, 0], port)))
             .await
             .with_context(|| format!("PORT: cannot listen on 0.0.0.0:{port}"))?;
-        if warn_unauthenticated {
-            tracing::warn!(
-                "push requests are not authenticated by this service: only Cloud Run IAM (--no-allow-unauthenticated) protects the endpoint"
-            );
-        }
         Ok(Self {
             listener,
             backing,
-            max_body_bytes,
+            limits,
+            push_auth,
             cancel,
         })
     }
@@ -158,10 +185,9 @@ impl Application {
     pub async fn run_until_stopped(self) -> anyhow::Result<()> {
         let port = self.port();
         let app = router(
-            AppState {
-                launcher: self.backing.launcher.clone(),
-            },
-            self.max_body_bytes,
+            AppState::new(self.backing.launcher.clone(), self.limits),
+            self.limits,
+            self.push_auth.clone(),
         );
         if let Some(emulator) = &self.backing.embedded {
             tracing::info!(

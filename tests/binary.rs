@@ -375,3 +375,62 @@ async fn service_account_key_credentials_reach_the_api_as_a_bearer_token() {
     );
     server.abort();
 }
+
+/// Starts `serve` as on Cloud Run (`K_SERVICE`) and returns its log lines up to "listening".
+async fn cloud_run_start_up_logs(extra: &[(&str, &str)]) -> Vec<Value> {
+    let emulator = emulator(Duration::from_secs(1)).await;
+    let home = tempfile::tempdir().unwrap();
+    let mut command = command(home.path());
+    service_env(&mut command, &emulator);
+    command
+        .env("PORT", "0")
+        .env("K_SERVICE", "notebook-trigger")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null());
+    for (k, v) in extra {
+        command.env(k, v);
+    }
+    let mut guard = ChildGuard(command.spawn().unwrap());
+    let stdout = guard.0.stdout.take().unwrap();
+    let lines = tokio::task::spawn_blocking(move || {
+        let mut seen = Vec::new();
+        for line in BufReader::new(stdout).lines() {
+            let line: Value = serde_json::from_str(&line.unwrap()).unwrap();
+            let done = line["message"] == "listening";
+            seen.push(line);
+            if done {
+                return seen;
+            }
+        }
+        panic!("the service never said it was listening: {seen:?}");
+    });
+    let lines = tokio::time::timeout(Duration::from_secs(10), lines)
+        .await
+        .unwrap()
+        .unwrap();
+    drop(guard);
+    emulator.shutdown().await;
+    lines
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn on_cloud_run_without_push_auth_it_starts_with_a_warning_unless_off_is_stated() {
+    let warned = |lines: &[Value]| {
+        lines.iter().any(|l| {
+            l["severity"] == "WARNING"
+                && l["message"]
+                    .as_str()
+                    .is_some_and(|m| m.contains("only Cloud Run IAM"))
+        })
+    };
+    let unset = cloud_run_start_up_logs(&[]).await;
+    assert!(warned(&unset), "{unset:?}");
+    let off = cloud_run_start_up_logs(&[("PUSH_AUTH", "off")]).await;
+    assert!(!warned(&off), "{off:?}");
+    assert!(
+        off.iter().any(|l| l["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("PUSH_AUTH=off"))),
+        "{off:?}"
+    );
+}

@@ -116,3 +116,106 @@ async fn overrides_are_refused_unless_allowed() {
     );
     assert!(app.instances().is_empty());
 }
+
+#[tokio::test]
+async fn launches_beyond_the_limit_are_429_with_retry_after_until_a_permit_frees() {
+    let app = spawn_app(&[("MAX_CONCURRENT_LAUNCHES", "1")]).await;
+    app.emulator
+        .set_provision_time(std::time::Duration::from_millis(1500));
+    let first = {
+        let request = app
+            .http
+            .post(&app.address)
+            .body(crate::helpers::push_body("c-1", "first"));
+        tokio::spawn(async move { request.send().await.unwrap().status().as_u16() })
+    };
+    while app.emulator.request_count() == 0 {
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+    let busy = app.post(&crate::helpers::push_body("c-2", "second")).await;
+    assert_eq!(busy.status().as_u16(), 429);
+    assert_eq!(
+        busy.headers()
+            .get("retry-after")
+            .and_then(|v| v.to_str().ok()),
+        Some("10")
+    );
+    assert_eq!(
+        first.await.unwrap(),
+        200,
+        "the running launch is unaffected"
+    );
+    assert_eq!(
+        app.instances().len(),
+        1,
+        "the refused message created nothing"
+    );
+    app.emulator
+        .set_provision_time(std::time::Duration::from_millis(50));
+    let (status, answer) = json(app.post(&crate::helpers::push_body("c-2", "second")).await).await;
+    assert_eq!(
+        status, 200,
+        "the permit is released after the launch: {answer}"
+    );
+}
+
+#[tokio::test]
+async fn payloads_over_max_payload_bytes_are_413_and_create_nothing() {
+    let app = spawn_app(&[("MAX_PAYLOAD_BYTES", "2048")]).await;
+    let (status, answer) = json(
+        app.post(&crate::helpers::push_body("p-1", &"x".repeat(2049)))
+            .await,
+    )
+    .await;
+    assert_eq!(status, 413);
+    assert!(
+        answer["error"]
+            .as_str()
+            .unwrap()
+            .contains("MAX_PAYLOAD_BYTES"),
+        "{answer}"
+    );
+    assert!(app.instances().is_empty());
+    assert_eq!(app.emulator.request_count(), 0);
+}
+
+#[tokio::test]
+async fn overridden_images_outside_the_allowed_prefixes_are_400() {
+    let app = spawn_app(&[
+        ("ALLOWED_OVERRIDES", "container_image"),
+        (
+            "ALLOWED_IMAGE_PREFIXES",
+            "europe-docker.pkg.dev/team/notebooks/",
+        ),
+    ])
+    .await;
+    let (status, answer) = json(
+        app.post(&crate::helpers::push_body(
+            "i-1",
+            r#"{"container_image":"docker.io/evil/miner"}"#,
+        ))
+        .await,
+    )
+    .await;
+    assert_eq!(status, 400);
+    assert!(
+        answer["error"]
+            .as_str()
+            .unwrap()
+            .contains("ALLOWED_IMAGE_PREFIXES"),
+        "{answer}"
+    );
+    let (status, answer) = json(
+        app.post(&crate::helpers::push_body(
+            "i-2",
+            r#"{"container_image":"europe-docker.pkg.dev/team/notebooks/lab:v2"}"#,
+        ))
+        .await,
+    )
+    .await;
+    assert_eq!(status, 200, "{answer}");
+    assert_eq!(
+        app.instances()[0]["gceSetup"]["containerImage"]["repository"],
+        "europe-docker.pkg.dev/team/notebooks/lab"
+    );
+}

@@ -1,0 +1,583 @@
+//! Authenticated push: only Pub/Sub, speaking for an allowed service account, may launch.
+//!
+//! Anyone who can reach the endpoint could otherwise create (paid) instances. With
+//! `PUSH_AUTH_AUDIENCE` set, every request must carry the OIDC token Pub/Sub attaches
+//! (`Authorization: Bearer <JWT>`), and it is checked the way Google's own samples say to,
+//! including what they leave out: RS256 only, the key picked by `kid` from Google's JWKS,
+//! `iss`, `aud`, `exp`/`iat` with at most 60 s of leeway, and `email` among
+//! `PUSH_AUTH_SERVICE_ACCOUNTS` with `email_verified`.
+//!
+//! Built on jsonwebtoken with a JWKS cache of our own rather than google-cloud-auth's
+//! `idtoken` verifier: that one takes the algorithm from the token header, caches keys for a
+//! fixed hour whatever `Cache-Control` says, fetches the JWKS again for every unknown `kid`
+//! (so garbage tokens turn into requests to Google), uses a client without timeouts, fails
+//! concurrent verifications while one holds its cache lock, and checks a single email.
+//!
+//! Failures are split by what the caller can do about them: no or unreadable token, or a
+//! token that fails a check, is 401; a valid Google token for an account that is not allowed
+//! (or not verified) is 403; keys that cannot be fetched are 503, so Pub/Sub redelivers
+//! instead of an outage becoming a permanent refusal.
+
+use std::collections::{BTreeSet, HashMap};
+use std::fmt;
+use std::time::Duration;
+
+use axum::http::{HeaderMap, header};
+use jsonwebtoken::jwk::{AlgorithmParameters, JwkSet, KeyAlgorithm, PublicKeyUse};
+use jsonwebtoken::{Algorithm, DecodingKey, Validation};
+use serde::Deserialize;
+use tokio::sync::Mutex;
+use tokio::time::Instant;
+
+use crate::notebooks::client::Timeouts;
+
+/// Where Google publishes the keys that sign its ID tokens.
+pub const GOOGLE_JWKS_URL: &str = "https://www.googleapis.com/oauth2/v3/certs";
+
+/// Both spellings Google uses for its ID tokens' issuer.
+pub const ISSUERS: [&str; 2] = ["accounts.google.com", "https://accounts.google.com"];
+
+/// Clock difference tolerated on `exp` and `iat`.
+pub const LEEWAY: Duration = Duration::from_secs(60);
+
+/// A token with an unknown `kid` refreshes the keys at most this often, so that garbage
+/// tokens cannot make the service hammer Google.
+pub const UNKNOWN_KID_REFRESH: Duration = Duration::from_secs(60);
+
+/// After a failed fetch, requests do not try again for this long (each would wait for the
+/// timeout); they are answered 503 and Pub/Sub redelivers.
+pub const FAILED_FETCH_PAUSE: Duration = Duration::from_secs(5);
+
+/// Bounds on how long fetched keys are kept. `max-age` outside them is clamped: `no-cache`
+/// or `max-age=0` would otherwise mean one fetch per request.
+const MIN_KEY_AGE: Duration = Duration::from_secs(60);
+const MAX_KEY_AGE: Duration = Duration::from_secs(24 * 3600);
+/// When the answer carries no `max-age`.
+const DEFAULT_KEY_AGE: Duration = Duration::from_secs(300);
+
+/// What the deployment asked for.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PushAuthMode {
+    /// No `PUSH_AUTH_AUDIENCE`: requests are not checked here (Cloud Run IAM may check them).
+    Unset,
+    /// `PUSH_AUTH=off`: the same, chosen explicitly.
+    Off,
+    /// Every request needs a token.
+    Verify(VerifySettings),
+}
+
+/// The checks a token must pass.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct VerifySettings {
+    /// `PUSH_AUTH_AUDIENCE`: the subscription's `--push-auth-token-audience`.
+    pub audience: String,
+    /// `PUSH_AUTH_SERVICE_ACCOUNTS`: emails that may push.
+    pub service_accounts: BTreeSet<String>,
+    /// `PUSH_AUTH_JWKS_URL`: Google's JWKS, or a test server's.
+    pub jwks_url: String,
+}
+
+/// Why a request was not let through. `answer` maps each to 401, 403 or 503.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum PushAuthError {
+    #[error("no `Authorization: Bearer` token (PUSH_AUTH_AUDIENCE is set)")]
+    Missing,
+    #[error("the bearer token is not a readable JWT: {0}")]
+    Unreadable(String),
+    #[error("the bearer token was refused: {0}")]
+    Rejected(String),
+    #[error("the token's email `{0}` is not in PUSH_AUTH_SERVICE_ACCOUNTS")]
+    AccountNotAllowed(String),
+    #[error("the token's email `{0}` is not verified")]
+    EmailNotVerified(String),
+    #[error("Google's token signing keys cannot be fetched ({0}); try again")]
+    KeysUnavailable(String),
+}
+
+/// Checks the tokens on push requests.
+pub struct PushAuth {
+    audience: String,
+    service_accounts: BTreeSet<String>,
+    keys: Jwks,
+}
+
+impl fmt::Debug for PushAuth {
+    /// Names the audience, accounts and key ids; never key material.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("PushAuth")
+            .field("audience", &self.audience)
+            .field("service_accounts", &self.service_accounts)
+            .field("keys", &self.keys)
+            .finish()
+    }
+}
+
+#[derive(Deserialize)]
+struct Claims {
+    iat: Option<i64>,
+    email: Option<String>,
+    email_verified: Option<serde_json::Value>,
+}
+
+impl PushAuth {
+    /// # Errors
+    /// When the HTTP client for the JWKS cannot be built.
+    pub fn new(settings: &VerifySettings, timeouts: Timeouts) -> Result<Self, reqwest::Error> {
+        Ok(Self {
+            audience: settings.audience.clone(),
+            service_accounts: settings.service_accounts.clone(),
+            keys: Jwks::new(settings.jwks_url.clone(), timeouts)?,
+        })
+    }
+
+    /// Checks the request's bearer token; returns the caller's email.
+    ///
+    /// # Errors
+    /// [`PushAuthError`] saying which check failed; never the token itself.
+    pub async fn check(&self, headers: &HeaderMap) -> Result<String, PushAuthError> {
+        self.verify(bearer(headers)?).await
+    }
+
+    async fn verify(&self, token: &str) -> Result<String, PushAuthError> {
+        let header = jsonwebtoken::decode_header(token)
+            .map_err(|e| PushAuthError::Unreadable(e.to_string()))?;
+        if header.alg != Algorithm::RS256 {
+            return Err(PushAuthError::Rejected(format!(
+                "algorithm {:?} is not RS256",
+                header.alg
+            )));
+        }
+        if header.crit.is_some() {
+            return Err(PushAuthError::Rejected(
+                "critical header parameters are not understood".into(),
+            ));
+        }
+        let kid = header
+            .kid
+            .ok_or_else(|| PushAuthError::Rejected("the token names no key (`kid`)".into()))?;
+        let key = self.keys.key(&kid).await?;
+        let mut validation = Validation::new(Algorithm::RS256);
+        validation.leeway = LEEWAY.as_secs();
+        validation.validate_nbf = true;
+        validation.set_issuer(&ISSUERS);
+        validation.set_audience(&[&self.audience]);
+        validation.set_required_spec_claims(&["exp", "iss", "aud"]);
+        let claims = jsonwebtoken::decode::<Claims>(token, &key, &validation)
+            .map_err(|e| PushAuthError::Rejected(e.to_string()))?
+            .claims;
+        let now = jsonwebtoken::get_current_timestamp();
+        match claims.iat {
+            Some(iat) if iat <= (now + LEEWAY.as_secs()) as i64 => {}
+            Some(_) => {
+                return Err(PushAuthError::Rejected(
+                    "issued in the future (`iat`)".into(),
+                ));
+            }
+            None => return Err(PushAuthError::Rejected("no `iat` claim".into())),
+        }
+        let email = claims.email.ok_or_else(|| {
+            PushAuthError::AccountNotAllowed("(none: the token has no email)".into())
+        })?;
+        if !self.service_accounts.contains(&email) {
+            return Err(PushAuthError::AccountNotAllowed(email));
+        }
+        if claims.email_verified != Some(serde_json::Value::Bool(true)) {
+            return Err(PushAuthError::EmailNotVerified(email));
+        }
+        Ok(email)
+    }
+}
+
+/// The token from `Authorization: Bearer <token>`.
+fn bearer(headers: &HeaderMap) -> Result<&str, PushAuthError> {
+    let value = headers
+        .get(header::AUTHORIZATION)
+        .ok_or(PushAuthError::Missing)?;
+    let text = value
+        .to_str()
+        .map_err(|_| PushAuthError::Unreadable("the Authorization header is not ASCII".into()))?;
+    match text.split_once(' ') {
+        Some((scheme, token))
+            if scheme.eq_ignore_ascii_case("bearer") && !token.trim().is_empty() =>
+        {
+            Ok(token.trim())
+        }
+        _ => Err(PushAuthError::Unreadable(
+            "the Authorization header is not `Bearer <token>`".into(),
+        )),
+    }
+}
+
+/// Google's signing keys, fetched when needed and kept as long as `Cache-Control` says.
+struct Jwks {
+    url: String,
+    http: reqwest::Client,
+    state: Mutex<KeyState>,
+}
+
+#[derive(Default)]
+struct KeyState {
+    keys: HashMap<String, DecodingKey>,
+    /// When the fetched keys go stale; `None` before the first successful fetch.
+    fresh_until: Option<Instant>,
+    /// The last fetch attempt and whether it worked.
+    last_attempt: Option<(Instant, bool)>,
+}
+
+impl fmt::Debug for Jwks {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let kids: Vec<String> = self
+            .state
+            .try_lock()
+            .map(|s| s.keys.keys().cloned().collect())
+            .unwrap_or_default();
+        f.debug_struct("Jwks")
+            .field("url", &self.url)
+            .field("kids", &kids)
+            .field("keys", &"<redacted>")
+            .finish()
+    }
+}
+
+impl Jwks {
+    fn new(url: String, timeouts: Timeouts) -> Result<Self, reqwest::Error> {
+        let http = reqwest::Client::builder()
+            .connect_timeout(timeouts.connect)
+            .timeout(timeouts.request)
+            .user_agent(concat!("notebook-trigger/", env!("CARGO_PKG_VERSION")))
+            .build()?;
+        Ok(Self {
+            url,
+            http,
+            state: Mutex::new(KeyState::default()),
+        })
+    }
+
+    async fn key(&self, kid: &str) -> Result<DecodingKey, PushAuthError> {
+        self.key_at(kid, Instant::now()).await
+    }
+
+    /// The key for `kid` at `now` (tests pass their own clock). One caller fetches at a time;
+    /// the others wait for its result instead of fetching too.
+    async fn key_at(&self, kid: &str, now: Instant) -> Result<DecodingKey, PushAuthError> {
+        let mut state = self.state.lock().await;
+        let fresh = state.fresh_until.is_some_and(|until| now < until);
+        if fresh && let Some(key) = state.keys.get(kid) {
+            return Ok(key.clone());
+        }
+        let may_fetch = match state.last_attempt {
+            None => true,
+            Some((at, false)) => now.duration_since(at) >= FAILED_FETCH_PAUSE,
+            Some((at, true)) => !fresh || now.duration_since(at) >= UNKNOWN_KID_REFRESH,
+        };
+        if may_fetch {
+            let fetched = self.fetch().await;
+            state.last_attempt = Some((now, fetched.is_ok()));
+            match fetched {
+                Ok((keys, age)) => {
+                    state.keys = keys;
+                    state.fresh_until = Some(now + age);
+                }
+                Err(reason) => {
+                    tracing::warn!(url = %self.url, %reason, "cannot fetch the token signing keys");
+                    return match state.keys.get(kid) {
+                        // Google rotates keys with overlap: a stale known key is still Google's.
+                        Some(key) => Ok(key.clone()),
+                        None => Err(PushAuthError::KeysUnavailable(reason)),
+                    };
+                }
+            }
+        } else if matches!(state.last_attempt, Some((_, false))) && state.keys.is_empty() {
+            return Err(PushAuthError::KeysUnavailable(
+                "the last fetch failed moments ago".into(),
+            ));
+        }
+        state.keys.get(kid).cloned().ok_or_else(|| {
+            PushAuthError::Rejected(format!("no Google signing key has the id `{kid}`"))
+        })
+    }
+
+    /// The RS256 signing keys and how long to keep them.
+    async fn fetch(&self) -> Result<(HashMap<String, DecodingKey>, Duration), String> {
+        let response = self
+            .http
+            .get(&self.url)
+            .send()
+            .await
+            .map_err(|e| e.to_string())?;
+        if !response.status().is_success() {
+            return Err(format!("HTTP {}", response.status()));
+        }
+        let age = response
+            .headers()
+            .get(header::CACHE_CONTROL)
+            .and_then(|v| v.to_str().ok())
+            .map_or(DEFAULT_KEY_AGE, key_age);
+        let set: JwkSet = response.json().await.map_err(|e| e.to_string())?;
+        let keys: HashMap<String, DecodingKey> = set
+            .keys
+            .iter()
+            .filter(|jwk| matches!(jwk.algorithm, AlgorithmParameters::RSA(_)))
+            .filter(|jwk| {
+                matches!(jwk.common.key_algorithm, None | Some(KeyAlgorithm::RS256))
+                    && matches!(
+                        jwk.common.public_key_use,
+                        None | Some(PublicKeyUse::Signature)
+                    )
+            })
+            .filter_map(|jwk| Some((jwk.common.key_id.clone()?, DecodingKey::from_jwk(jwk).ok()?)))
+            .collect();
+        if keys.is_empty() {
+            return Err("the key set holds no RS256 signing key".into());
+        }
+        Ok((keys, age))
+    }
+}
+
+/// How long keys may be kept, from a `Cache-Control` value, within sane bounds.
+fn key_age(cache_control: &str) -> Duration {
+    let mut age = None;
+    for directive in cache_control.split(',').map(str::trim) {
+        let lower = directive.to_ascii_lowercase();
+        if lower == "no-cache" || lower == "no-store" {
+            return MIN_KEY_AGE;
+        }
+        if let Some(seconds) = lower.strip_prefix("max-age=") {
+            age = seconds
+                .trim_matches('"')
+                .parse::<u64>()
+                .ok()
+                .map(Duration::from_secs);
+        }
+    }
+    age.map_or(DEFAULT_KEY_AGE, |a| a.clamp(MIN_KEY_AGE, MAX_KEY_AGE))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::net::SocketAddr;
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicU16, AtomicU64, Ordering};
+
+    use axum::extract::State;
+    use axum::http::{HeaderValue, StatusCode};
+    use axum::routing::get;
+
+    /// A JWKS endpoint whose answer and status tests change, counting its hits.
+    #[derive(Clone, Default)]
+    struct Server {
+        hits: Arc<AtomicU64>,
+        status: Arc<AtomicU16>,
+        kids: Arc<std::sync::Mutex<Vec<&'static str>>>,
+    }
+
+    async fn certs(
+        State(server): State<Server>,
+    ) -> (StatusCode, [(header::HeaderName, &'static str); 1], String) {
+        server.hits.fetch_add(1, Ordering::SeqCst);
+        let kids = server.kids.lock().unwrap().clone();
+        let keys: Vec<serde_json::Value> = kids
+            .iter()
+            .map(|kid| serde_json::json!({"kty":"RSA","alg":"RS256","use":"sig","kid":kid,"n":"sXch","e":"AQAB"}))
+            .collect();
+        let status = StatusCode::from_u16(server.status.load(Ordering::SeqCst)).unwrap();
+        (
+            status,
+            [(
+                header::CACHE_CONTROL,
+                "public, max-age=600, must-revalidate",
+            )],
+            serde_json::json!({ "keys": keys }).to_string(),
+        )
+    }
+
+    async fn start(kids: &[&'static str]) -> (Server, Jwks) {
+        let server = Server::default();
+        server.status.store(200, Ordering::SeqCst);
+        *server.kids.lock().unwrap() = kids.to_vec();
+        let listener = tokio::net::TcpListener::bind(SocketAddr::from(([127, 0, 0, 1], 0)))
+            .await
+            .unwrap();
+        let url = format!("http://{}/certs", listener.local_addr().unwrap());
+        let app = axum::Router::new()
+            .route("/certs", get(certs))
+            .with_state(server.clone());
+        tokio::spawn(async move { axum::serve(listener, app).await });
+        let timeouts = Timeouts {
+            connect: Duration::from_secs(2),
+            request: Duration::from_secs(2),
+        };
+        (server, Jwks::new(url, timeouts).unwrap())
+    }
+
+    fn hits(server: &Server) -> u64 {
+        server.hits.load(Ordering::SeqCst)
+    }
+
+    #[tokio::test]
+    async fn keys_are_kept_for_max_age_then_fetched_again() {
+        let (server, jwks) = start(&["a"]).await;
+        let t0 = Instant::now();
+        jwks.key_at("a", t0).await.unwrap();
+        jwks.key_at("a", t0 + Duration::from_secs(599))
+            .await
+            .unwrap();
+        assert_eq!(hits(&server), 1, "cached for max-age=600");
+        jwks.key_at("a", t0 + Duration::from_secs(601))
+            .await
+            .unwrap();
+        assert_eq!(hits(&server), 2, "stale after max-age");
+    }
+
+    #[tokio::test]
+    async fn an_unknown_kid_refreshes_at_most_once_a_minute() {
+        let (server, jwks) = start(&["a"]).await;
+        let t0 = Instant::now();
+        jwks.key_at("a", t0).await.unwrap();
+        for s in [1, 10, 59] {
+            let error = jwks
+                .key_at("new", t0 + Duration::from_secs(s))
+                .await
+                .unwrap_err();
+            assert!(matches!(error, PushAuthError::Rejected(_)), "{error}");
+        }
+        assert_eq!(hits(&server), 1, "no refresh within the minute");
+        server.kids.lock().unwrap().push("new");
+        jwks.key_at("new", t0 + Duration::from_secs(60))
+            .await
+            .unwrap();
+        assert_eq!(
+            hits(&server),
+            2,
+            "a rotated key is picked up after a minute"
+        );
+        jwks.key_at("new", t0 + Duration::from_secs(61))
+            .await
+            .unwrap();
+        assert_eq!(hits(&server), 2);
+    }
+
+    #[tokio::test]
+    async fn unreachable_keys_are_transient_and_recover() {
+        let (server, jwks) = start(&["a"]).await;
+        server.status.store(503, Ordering::SeqCst);
+        let t0 = Instant::now();
+        let error = jwks.key_at("a", t0).await.unwrap_err();
+        assert!(
+            matches!(error, PushAuthError::KeysUnavailable(_)),
+            "{error}"
+        );
+        let error = jwks
+            .key_at("a", t0 + Duration::from_secs(1))
+            .await
+            .unwrap_err();
+        assert!(
+            matches!(error, PushAuthError::KeysUnavailable(_)),
+            "{error}"
+        );
+        assert_eq!(hits(&server), 1, "no fetch storm right after a failure");
+        server.status.store(200, Ordering::SeqCst);
+        jwks.key_at("a", t0 + FAILED_FETCH_PAUSE).await.unwrap();
+        assert_eq!(hits(&server), 2, "the next attempt recovers");
+    }
+
+    #[tokio::test]
+    async fn a_known_key_outlives_a_failed_refresh() {
+        let (server, jwks) = start(&["a"]).await;
+        let t0 = Instant::now();
+        jwks.key_at("a", t0).await.unwrap();
+        server.status.store(500, Ordering::SeqCst);
+        jwks.key_at("a", t0 + Duration::from_secs(700))
+            .await
+            .unwrap();
+        let error = jwks
+            .key_at("b", t0 + Duration::from_secs(800))
+            .await
+            .unwrap_err();
+        assert!(
+            matches!(error, PushAuthError::KeysUnavailable(_)),
+            "{error}"
+        );
+    }
+
+    #[tokio::test]
+    async fn a_closed_port_is_unavailable_not_a_refusal() {
+        let jwks = Jwks::new(
+            "http://127.0.0.1:9/certs".into(),
+            Timeouts {
+                connect: Duration::from_secs(1),
+                request: Duration::from_secs(1),
+            },
+        )
+        .unwrap();
+        let error = jwks.key("a").await.unwrap_err();
+        assert!(
+            matches!(error, PushAuthError::KeysUnavailable(_)),
+            "{error}"
+        );
+    }
+
+    #[test]
+    fn cache_control_sets_the_age_within_bounds() {
+        assert_eq!(
+            key_age("public, max-age=19800, must-revalidate, no-transform"),
+            Duration::from_secs(19800)
+        );
+        assert_eq!(key_age("max-age=0"), MIN_KEY_AGE);
+        assert_eq!(key_age("no-store"), MIN_KEY_AGE);
+        assert_eq!(key_age("max-age=99999999"), MAX_KEY_AGE);
+        assert_eq!(key_age("public"), DEFAULT_KEY_AGE);
+        assert_eq!(key_age("max-age=soon"), DEFAULT_KEY_AGE);
+    }
+
+    #[test]
+    fn only_bearer_tokens_are_read() {
+        let headers = |value: &str| {
+            let mut h = HeaderMap::new();
+            h.insert(header::AUTHORIZATION, HeaderValue::from_str(value).unwrap());
+            h
+        };
+        assert_eq!(bearer(&HeaderMap::new()), Err(PushAuthError::Missing));
+        assert_eq!(bearer(&headers("Bearer abc.def.ghi")), Ok("abc.def.ghi"));
+        assert_eq!(bearer(&headers("bearer  abc ")), Ok("abc"));
+        for bad in ["Basic dXNlcjpwYXNz", "Bearer", "Bearer ", "abc.def.ghi"] {
+            assert!(
+                matches!(bearer(&headers(bad)), Err(PushAuthError::Unreadable(_))),
+                "{bad}"
+            );
+        }
+        let mut h = HeaderMap::new();
+        h.insert(
+            header::AUTHORIZATION,
+            HeaderValue::from_bytes(b"Bearer \xff").unwrap(),
+        );
+        assert!(matches!(bearer(&h), Err(PushAuthError::Unreadable(_))));
+    }
+
+    #[tokio::test]
+    async fn debug_output_shows_no_key_material() {
+        let (_server, jwks) = start(&["kid-1"]).await;
+        jwks.key_at("kid-1", Instant::now()).await.unwrap();
+        let auth = PushAuth {
+            audience: "https://trigger.example".into(),
+            service_accounts: ["push@p.iam.gserviceaccount.com".to_owned()].into(),
+            keys: jwks,
+        };
+        let text = format!("{auth:?}");
+        assert!(
+            text.contains("kid-1") && text.contains("push@p.iam"),
+            "{text}"
+        );
+        assert!(!text.contains("sXch") && !text.contains("AQAB"), "{text}");
+        assert!(text.contains("<redacted>"), "{text}");
+    }
+
+    #[test]
+    fn errors_never_echo_the_token() {
+        let token = "eyJhbGciOiJub25lIn0.eyJzdWIiOiIxIn0.";
+        let error = jsonwebtoken::decode_header(token).unwrap_err();
+        let message = PushAuthError::Unreadable(error.to_string()).to_string();
+        assert!(!message.contains("eyJ"), "{message}");
+    }
+}
