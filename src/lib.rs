@@ -12,6 +12,7 @@
 //! - [`launch`] runs one launch end to end; [`answer`] maps every outcome to an HTTP status.
 //! - [`http`], [`startup`], [`config`], [`telemetry`], [`shutdown`], [`cli`]: the service.
 //! - [`emulator`] is a local Notebooks API for demos, tests and users' CI.
+//! - [`scheduler`] validates `scheduler.yaml` and plans the gcloud commands of the deploy.
 pub mod answer;
 pub mod auth;
 pub mod cli;
@@ -26,6 +27,7 @@ pub mod payload;
 pub mod poll;
 pub mod profile;
 pub mod push;
+pub mod scheduler;
 pub mod shutdown;
 pub mod startup;
 pub mod telemetry;
