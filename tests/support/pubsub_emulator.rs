@@ -29,12 +29,18 @@ fn launcher() -> Result<PathBuf, String> {
     if path.is_file() {
         Ok(path)
     } else {
-        Err(format!("the Pub/Sub emulator component is not installed ({} is missing; gcloud components install pubsub-emulator)", path.display()))
+        Err(format!(
+            "the Pub/Sub emulator component is not installed ({} is missing; gcloud components install pubsub-emulator)",
+            path.display()
+        ))
     }
 }
 
 fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).map(|a| a.port()).expect("a free port")
+    TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("a free port")
 }
 
 impl PubSubEmulator {
@@ -48,7 +54,9 @@ impl PubSubEmulator {
                     std::env::var("REQUIRE_PUBSUB_EMULATOR").as_deref() != Ok("1"),
                     "REQUIRE_PUBSUB_EMULATOR=1 but {reason}"
                 );
-                eprintln!("skipped: {reason} (set REQUIRE_PUBSUB_EMULATOR=1 to make this a failure)");
+                eprintln!(
+                    "skipped: {reason} (set REQUIRE_PUBSUB_EMULATOR=1 to make this a failure)"
+                );
                 return None;
             }
         };
@@ -60,7 +68,11 @@ impl PubSubEmulator {
             .stderr(Stdio::null())
             .spawn()
             .expect("the Pub/Sub emulator starts");
-        let emulator = Self { child, host: format!("127.0.0.1:{port}"), project: project.to_owned() };
+        let emulator = Self {
+            child,
+            host: format!("127.0.0.1:{port}"),
+            project: project.to_owned(),
+        };
         emulator.wait_ready(Duration::from_secs(60));
         Some(emulator)
     }
@@ -71,15 +83,29 @@ impl PubSubEmulator {
             if let Ok(mut stream) = std::net::TcpStream::connect(&self.host) {
                 use std::io::{Read, Write};
                 let _ = stream.set_read_timeout(Some(Duration::from_secs(2)));
-                let request = format!("GET / HTTP/1.1\r\nHost: {}\r\nConnection: close\r\n\r\n", self.host);
-                let mut answer = String::new();
-                if stream.write_all(request.as_bytes()).is_ok() && stream.read_to_string(&mut answer).is_ok() && answer.contains("Ok") {
-                    return;
+                let request = format!(
+                    "GET / HTTP/1.1\r\nHost: {}\r\nConnection: close\r\n\r\n",
+                    self.host
+                );
+                // The emulator keeps the connection open despite `Connection: close`, so read
+                // until the answer is in rather than to the end of the stream.
+                let mut answer = Vec::new();
+                let mut chunk = [0; 512];
+                if stream.write_all(request.as_bytes()).is_ok() {
+                    while let Ok(read @ 1..) = stream.read(&mut chunk) {
+                        answer.extend_from_slice(&chunk[..read]);
+                        if String::from_utf8_lossy(&answer).contains("Ok") {
+                            return;
+                        }
+                    }
                 }
             }
             std::thread::sleep(Duration::from_millis(200));
         }
-        panic!("the Pub/Sub emulator on {} did not answer within {limit:?}", self.host);
+        panic!(
+            "the Pub/Sub emulator on {} did not answer within {limit:?}",
+            self.host
+        );
     }
 
     /// `http://127.0.0.1:PORT/v1/projects/PROJECT/` + `path`.
