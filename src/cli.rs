@@ -1,4 +1,6 @@
-//! The command line: `serve` (default), `launch`, `emulator`.
+//! The command line: `serve` (default), `launch`, `emulator`, `scheduler plan`.
+
+use std::path::PathBuf;
 
 use std::time::Duration;
 
@@ -76,6 +78,11 @@ pub enum Command {
         #[arg(long, default_value = "10s", value_parser = crate::duration::parse)]
         idle: Duration,
     },
+    /// Cloud Scheduler jobs from scheduler.yaml.
+    Scheduler {
+        #[command(subcommand)]
+        command: SchedulerCommand,
+    },
 }
 
 /// Where Pub/Sub is.
@@ -98,6 +105,30 @@ impl PubSubArgs {
     }
 }
 
+#[derive(Debug, Subcommand)]
+pub enum SchedulerCommand {
+    /// Validate FILE and print the gcloud commands (one shell-quoted command per line) that
+    /// make Cloud Scheduler match it: create missing jobs, update changed ones, pause/resume.
+    /// Jobs that exist but are not in FILE are left alone and named on stderr.
+    Plan {
+        /// The jobs file (scheduler.yaml).
+        file: PathBuf,
+        /// Project of the jobs and the topic.
+        #[arg(long)]
+        project: String,
+        /// Cloud Scheduler location (a region, e.g. europe-west3).
+        #[arg(long)]
+        location: String,
+        /// Topic the jobs publish to: an id or projects/P/topics/T (same project).
+        #[arg(long)]
+        topic: String,
+        /// The output of `gcloud scheduler jobs list --location=L --format=json` (`-` reads
+        /// stdin). Without it nothing exists yet and every job is a create.
+        #[arg(long)]
+        current: Option<PathBuf>,
+    },
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -106,6 +137,31 @@ mod tests {
     #[test]
     fn cli_is_well_formed() {
         Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn scheduler_plan_takes_its_flags() {
+        let cli = Cli::try_parse_from([
+            "notebook-trigger",
+            "scheduler",
+            "plan",
+            "scheduler.yaml",
+            "--project=p",
+            "--location=l",
+            "--topic=t",
+            "--current",
+            "-",
+        ])
+        .unwrap();
+        assert!(matches!(
+            cli.command,
+            Some(Command::Scheduler {
+                command: SchedulerCommand::Plan {
+                    current: Some(_),
+                    ..
+                }
+            })
+        ));
     }
 
     #[test]

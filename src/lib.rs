@@ -14,6 +14,7 @@
 //! - [`http`], [`startup`], [`config`], [`telemetry`], [`shutdown`], [`cli`]: the service.
 //! - [`emulator`] is a local Notebooks API for demos, tests and users' CI.
 //! - [`pubsub`] publishes trigger messages and replays dead-lettered ones.
+//! - [`scheduler`] validates `scheduler.yaml` and plans the gcloud commands of the deploy.
 pub mod answer;
 pub mod auth;
 pub mod cli;
@@ -32,6 +33,7 @@ pub mod pubsub;
 pub mod push;
 pub mod push_auth;
 pub mod rpc;
+pub mod scheduler;
 pub mod shutdown;
 pub mod startup;
 pub mod telemetry;

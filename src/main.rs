@@ -4,12 +4,12 @@ use std::io::Write as _;
 use std::process::ExitCode;
 
 use clap::Parser;
-use notebook_trigger::cli::{Cli, Command};
+use notebook_trigger::cli::{Cli, Command, SchedulerCommand};
 use notebook_trigger::config::{LogFormat, Settings};
 use notebook_trigger::launch::Progress;
 use notebook_trigger::pubsub::{self, Outgoing};
 use notebook_trigger::push::Trigger;
-use notebook_trigger::{emulator, shutdown, startup, telemetry};
+use notebook_trigger::{emulator, scheduler, shutdown, startup, telemetry};
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
@@ -62,6 +62,8 @@ fn main() -> ExitCode {
                 telemetry::init(LogFormat::Text, "info,notebook_trigger::emulator=debug");
                 emulator::run(args, shutdown::signal()).await
             }
+            // Plain file work: no logging set-up, so stdout holds only the plan.
+            Command::Scheduler { command } => scheduler_command(command),
         }
     });
     match result {
@@ -72,6 +74,38 @@ fn main() -> ExitCode {
             ExitCode::FAILURE
         }
     }
+}
+
+fn scheduler_command(command: SchedulerCommand) -> anyhow::Result<()> {
+    let SchedulerCommand::Plan {
+        file,
+        project,
+        location,
+        topic,
+        current,
+    } = command;
+    let target = scheduler::Target::new(&project, &location, &topic)?;
+    let jobs = scheduler::load(&file)?;
+    let current = match current {
+        None => Vec::new(),
+        Some(path) if path.as_os_str() == "-" => {
+            let mut text = String::new();
+            std::io::Read::read_to_string(&mut std::io::stdin(), &mut text)?;
+            scheduler::plan::parse_current(&text)?
+        }
+        Some(path) => {
+            let text = std::fs::read_to_string(&path)
+                .map_err(|e| anyhow::anyhow!("cannot read {}: {e}", path.display()))?;
+            scheduler::plan::parse_current(&text)?
+        }
+    };
+    let plan = scheduler::plan(&jobs, &current, &target)?;
+    for note in &plan.notes {
+        eprintln!("note: {note}");
+    }
+    let mut stdout = std::io::stdout();
+    stdout.write_all(plan.render().as_bytes())?;
+    Ok(())
 }
 
 fn settings() -> anyhow::Result<Settings> {

@@ -19,7 +19,11 @@ use serde_json::{Value, json};
 const BIN: &str = env!("CARGO_BIN_EXE_notebook-trigger");
 const PROJECT: &str = "e2e-project";
 /// The line the service logs once per answered push (see `src/http.rs`).
-const ANSWER_LINES: [&str; 3] = ["instance ready", "not launched yet; Pub/Sub will redeliver", "launch refused"];
+const ANSWER_LINES: [&str; 3] = [
+    "instance ready",
+    "not launched yet; Pub/Sub will redeliver",
+    "launch refused",
+];
 
 /// The service as a separate process on a fixed port, so it can be SIGKILLed and restarted.
 struct Service {
@@ -32,14 +36,27 @@ struct Service {
 
 impl Service {
     fn start(notebooks: &Emulator, extra: &[(&str, &str)]) -> Service {
-        let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
         let mut env: Vec<(String, String)> = [
             ("PORT", port.to_string()),
-            ("NOTEBOOKS_EMULATOR_HOST", notebooks.local_addr().to_string()),
+            (
+                "NOTEBOOKS_EMULATOR_HOST",
+                notebooks.local_addr().to_string(),
+            ),
             ("GOOGLE_CLOUD_PROJECT", PROJECT.to_owned()),
             ("NOTEBOOK_LOCATION", "us-central1-a".to_owned()),
-            ("CONTAINER_IMAGE", "europe-west3-docker.pkg.dev/tweetiment-xyz/tweetimentrep/python-docker".to_owned()),
-            ("POST_STARTUP_SCRIPT", "gs://socialsenti/default-startup-script.sh".to_owned()),
+            (
+                "CONTAINER_IMAGE",
+                "europe-west3-docker.pkg.dev/tweetiment-xyz/tweetimentrep/python-docker".to_owned(),
+            ),
+            (
+                "POST_STARTUP_SCRIPT",
+                "gs://socialsenti/default-startup-script.sh".to_owned(),
+            ),
             ("POLL_INITIAL_DELAY", "50ms".to_owned()),
             ("POLL_MAX_DELAY", "250ms".to_owned()),
             ("LOG_FORMAT", "json".to_owned()),
@@ -47,8 +64,18 @@ impl Service {
         .into_iter()
         .map(|(k, v)| (k.to_owned(), v))
         .collect();
-        env.extend(extra.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())));
-        let mut service = Service { child: None, port, env, logs: tempfile::tempdir().unwrap(), runs: 0 };
+        env.extend(
+            extra
+                .iter()
+                .map(|(k, v)| ((*k).to_owned(), (*v).to_owned())),
+        );
+        let mut service = Service {
+            child: None,
+            port,
+            env,
+            logs: tempfile::tempdir().unwrap(),
+            runs: 0,
+        };
         service.spawn();
         service
     }
@@ -67,7 +94,11 @@ impl Service {
         self.child = Some(child);
         let started = Instant::now();
         while std::net::TcpStream::connect(("127.0.0.1", self.port)).is_err() {
-            assert!(started.elapsed() < Duration::from_secs(15), "service did not listen on {}", self.port);
+            assert!(
+                started.elapsed() < Duration::from_secs(15),
+                "service did not listen on {}",
+                self.port
+            );
             std::thread::sleep(Duration::from_millis(50));
         }
     }
@@ -105,7 +136,9 @@ impl Service {
                     .unwrap_or_default()
                     .lines()
                     .filter_map(|line| serde_json::from_str::<Value>(line).ok())
-                    .filter(|line| ANSWER_LINES.contains(&line["message"].as_str().unwrap_or_default()))
+                    .filter(|line| {
+                        ANSWER_LINES.contains(&line["message"].as_str().unwrap_or_default())
+                    })
                     .count()
             })
             .sum()
@@ -125,11 +158,21 @@ struct Topology {
 
 impl Topology {
     async fn create(pubsub: &PubSubEmulator, service: &Service) -> Topology {
-        let topology = Topology { http: reqwest::Client::new() };
+        let topology = Topology {
+            http: reqwest::Client::new(),
+        };
         for topic in ["trigger", "trigger-dead"] {
-            topology.put(pubsub, &format!("topics/{topic}"), json!({})).await;
+            topology
+                .put(pubsub, &format!("topics/{topic}"), json!({}))
+                .await;
         }
-        topology.put(pubsub, "subscriptions/trigger-dead-pull", json!({"topic": format!("projects/{PROJECT}/topics/trigger-dead")})).await;
+        topology
+            .put(
+                pubsub,
+                "subscriptions/trigger-dead-pull",
+                json!({"topic": format!("projects/{PROJECT}/topics/trigger-dead")}),
+            )
+            .await;
         topology
             .put(
                 pubsub,
@@ -147,33 +190,73 @@ impl Topology {
     }
 
     async fn put(&self, pubsub: &PubSubEmulator, path: &str, body: Value) {
-        let response = self.http.put(pubsub.url(path)).json(&body).send().await.unwrap();
-        assert!(response.status().is_success(), "PUT {path}: {}", response.text().await.unwrap());
+        let response = self
+            .http
+            .put(pubsub.url(path))
+            .json(&body)
+            .send()
+            .await
+            .unwrap();
+        assert!(
+            response.status().is_success(),
+            "PUT {path}: {}",
+            response.text().await.unwrap()
+        );
     }
 
     async fn publish_batch(&self, pubsub: &PubSubEmulator, data: &[String]) {
-        let messages: Vec<Value> = data.iter().map(|d| json!({"data": base64::engine::general_purpose::STANDARD.encode(d)})).collect();
-        let response = self.http.post(pubsub.url("topics/trigger:publish")).json(&json!({"messages": messages})).send().await.unwrap();
+        let messages: Vec<Value> = data
+            .iter()
+            .map(|d| json!({"data": base64::engine::general_purpose::STANDARD.encode(d)}))
+            .collect();
+        let response = self
+            .http
+            .post(pubsub.url("topics/trigger:publish"))
+            .json(&json!({"messages": messages}))
+            .send()
+            .await
+            .unwrap();
         assert!(response.status().is_success());
     }
 
     async fn pull_dead_letters(&self, pubsub: &PubSubEmulator) -> Vec<Value> {
-        let response = self.http.post(pubsub.url("subscriptions/trigger-dead-pull:pull")).json(&json!({"maxMessages": 10})).send().await.unwrap();
+        let response = self
+            .http
+            .post(pubsub.url("subscriptions/trigger-dead-pull:pull"))
+            .json(&json!({"maxMessages": 10}))
+            .send()
+            .await
+            .unwrap();
         let body: Value = response.json().await.unwrap();
-        body["receivedMessages"].as_array().cloned().unwrap_or_default()
+        body["receivedMessages"]
+            .as_array()
+            .cloned()
+            .unwrap_or_default()
     }
 
     /// Gives a pulled message back at once (what a nack does), so `replay` can take it.
     async fn release(&self, pubsub: &PubSubEmulator, ack_ids: Vec<Value>) {
         let body = json!({"ackIds": ack_ids, "ackDeadlineSeconds": 0});
-        let response = self.http.post(pubsub.url("subscriptions/trigger-dead-pull:modifyAckDeadline")).json(&body).send().await.unwrap();
+        let response = self
+            .http
+            .post(pubsub.url("subscriptions/trigger-dead-pull:modifyAckDeadline"))
+            .json(&body)
+            .send()
+            .await
+            .unwrap();
         assert!(response.status().is_success());
     }
 }
 
 async fn notebooks(provision: Duration) -> Emulator {
-    let config = EmulatorConfig { provision_time: provision, seed: 7, ..EmulatorConfig::default() };
-    Emulator::start(SocketAddr::from(([127, 0, 0, 1], 0)), config).await.unwrap()
+    let config = EmulatorConfig {
+        provision_time: provision,
+        seed: 7,
+        ..EmulatorConfig::default()
+    };
+    Emulator::start(SocketAddr::from(([127, 0, 0, 1], 0)), config)
+        .await
+        .unwrap()
 }
 
 fn cli(pubsub: &PubSubEmulator, args: &[&str]) -> std::process::Output {
@@ -197,12 +280,18 @@ async fn eventually(limit: Duration, what: &str, mut check: impl FnMut() -> bool
 }
 
 fn active(notebooks: &Emulator) -> usize {
-    notebooks.instances().iter().filter(|i| i["state"] == "ACTIVE").count()
+    notebooks
+        .instances()
+        .iter()
+        .filter(|i| i["state"] == "ACTIVE")
+        .count()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn published_messages_launch_exactly_what_they_ask_for() {
-    let Some(pubsub) = PubSubEmulator::start(PROJECT) else { return };
+    let Some(pubsub) = PubSubEmulator::start(PROJECT) else {
+        return;
+    };
     let notebooks = notebooks(Duration::from_millis(500)).await;
     let mut service = Service::start(&notebooks, &[("ALLOWED_OVERRIDES", "machine_type,labels")]);
     let _topology = Topology::create(&pubsub, &service).await;
@@ -223,56 +312,120 @@ async fn published_messages_launch_exactly_what_they_ask_for() {
     })
     .await
     .unwrap();
-    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
-    assert!(!String::from_utf8_lossy(&output.stdout).trim().is_empty(), "publish prints the message id");
-    eventually(Duration::from_secs(30), "one ACTIVE instance", || active(&notebooks) == 1).await;
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert!(
+        !String::from_utf8_lossy(&output.stdout).trim().is_empty(),
+        "publish prints the message id"
+    );
+    eventually(Duration::from_secs(30), "one ACTIVE instance", || {
+        active(&notebooks) == 1
+    })
+    .await;
 
     // A JSON payload with an allowed override.
-    let output = cli(&pubsub, &["publish", "--topic", "trigger", r#"{"machine_type":"n1-standard-16","labels":{"run":"e2e"}}"#]);
+    let output = cli(
+        &pubsub,
+        &[
+            "publish",
+            "--topic",
+            "trigger",
+            r#"{"machine_type":"n1-standard-16","labels":{"run":"e2e"}}"#,
+        ],
+    );
     assert!(output.status.success());
-    eventually(Duration::from_secs(30), "the override instance", || active(&notebooks) == 2).await;
+    eventually(Duration::from_secs(30), "the override instance", || {
+        active(&notebooks) == 2
+    })
+    .await;
     let instances = notebooks.instances();
-    assert!(instances.iter().any(|i| i["gceSetup"]["machineType"] == "n1-standard-16" && i["labels"]["run"] == "e2e"));
+    assert!(
+        instances.iter().any(
+            |i| i["gceSetup"]["machineType"] == "n1-standard-16" && i["labels"]["run"] == "e2e"
+        )
+    );
 
     // A slow operation: longer than POLL_TIMEOUT → 503, redelivery, resumed, one instance.
     service.restart(&[("POLL_TIMEOUT", "1s")]);
     notebooks.set_provision_time(Duration::from_secs(3));
     let output = cli(&pubsub, &["publish", "--topic", "trigger", "slow"]);
     assert!(output.status.success());
-    eventually(Duration::from_secs(60), "the slow instance becomes ACTIVE", || active(&notebooks) == 3).await;
+    eventually(
+        Duration::from_secs(60),
+        "the slow instance becomes ACTIVE",
+        || active(&notebooks) == 3,
+    )
+    .await;
     tokio::time::sleep(Duration::from_secs(2)).await;
     assert_eq!(notebooks.instances().len(), 3, "nothing duplicated");
-    let slow = notebooks.instances().into_iter().find(|i| i["gceSetup"]["machineType"] == "n1-standard-4" && i["labels"]["trigger-key"] != instances[0]["labels"]["trigger-key"]);
+    let slow = notebooks.instances().into_iter().find(|i| {
+        i["gceSetup"]["machineType"] == "n1-standard-4"
+            && i["labels"]["trigger-key"] != instances[0]["labels"]["trigger-key"]
+    });
     assert!(slow.is_some());
-    assert!(service.deliveries() >= 4, "the slow message needed more than one delivery");
+    assert!(
+        service.deliveries() >= 4,
+        "the slow message needed more than one delivery"
+    );
     notebooks.shutdown().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_poison_message_is_dead_lettered_and_replayed_after_the_fix() {
-    let Some(pubsub) = PubSubEmulator::start(PROJECT) else { return };
+    let Some(pubsub) = PubSubEmulator::start(PROJECT) else {
+        return;
+    };
     let notebooks = notebooks(Duration::from_millis(200)).await;
     let mut service = Service::start(&notebooks, &[]);
     let topology = Topology::create(&pubsub, &service).await;
 
-    let output = cli(&pubsub, &["publish", "--topic", "trigger", "--attribute", "origin=webapp", r#"{"machine_type":"n1-highmem-8"}"#]);
+    let output = cli(
+        &pubsub,
+        &[
+            "publish",
+            "--topic",
+            "trigger",
+            "--attribute",
+            "origin=webapp",
+            r#"{"machine_type":"n1-highmem-8"}"#,
+        ],
+    );
     assert!(output.status.success());
     let mut dead = Vec::new();
     let started = Instant::now();
     while dead.is_empty() {
-        assert!(started.elapsed() < Duration::from_secs(60), "the poison message never reached the dead-letter topic");
+        assert!(
+            started.elapsed() < Duration::from_secs(60),
+            "the poison message never reached the dead-letter topic"
+        );
         tokio::time::sleep(Duration::from_millis(500)).await;
         dead = topology.pull_dead_letters(&pubsub).await;
     }
     let message = &dead[0]["message"];
-    let data = base64::engine::general_purpose::STANDARD.decode(message["data"].as_str().unwrap()).unwrap();
+    let data = base64::engine::general_purpose::STANDARD
+        .decode(message["data"].as_str().unwrap())
+        .unwrap();
     assert_eq!(data, br#"{"machine_type":"n1-highmem-8"}"#);
     assert_eq!(message["attributes"]["origin"], "webapp");
-    assert!(message["attributes"]["CloudPubSubDeadLetterSourceSubscription"].is_string(), "{message}");
-    assert!(message["attributes"]["CloudPubSubDeadLetterSourceDeliveryCount"].is_string(), "{message}");
-    assert!(notebooks.instances().is_empty(), "a refused message creates nothing");
+    assert!(
+        message["attributes"]["CloudPubSubDeadLetterSourceSubscription"].is_string(),
+        "{message}"
+    );
+    assert!(
+        message["attributes"]["CloudPubSubDeadLetterSourceDeliveryCount"].is_string(),
+        "{message}"
+    );
+    assert!(
+        notebooks.instances().is_empty(),
+        "a refused message creates nothing"
+    );
     assert!(notebooks.create_requests().is_empty());
-    topology.release(&pubsub, dead.iter().map(|m| m["ackId"].clone()).collect()).await;
+    topology
+        .release(&pubsub, dead.iter().map(|m| m["ackId"].clone()).collect())
+        .await;
 
     // The fix: the deployment now allows machine_type overrides. Then replay.
     service.restart(&[("ALLOWED_OVERRIDES", "machine_type")]);
@@ -284,26 +437,54 @@ async fn a_poison_message_is_dead_lettered_and_replayed_after_the_fix() {
                 .env("PATH", std::env::var("PATH").unwrap_or_default())
                 .env("PUBSUB_EMULATOR_HOST", host)
                 .env("GOOGLE_CLOUD_PROJECT", PROJECT)
-                .args(["replay", "--subscription", "trigger-dead-pull", "--topic", "trigger", "--idle", "3s"])
+                .args([
+                    "replay",
+                    "--subscription",
+                    "trigger-dead-pull",
+                    "--topic",
+                    "trigger",
+                    "--idle",
+                    "3s",
+                ])
                 .output()
                 .unwrap()
         }
     })
     .await
     .unwrap();
-    assert!(replay.status.success(), "{}", String::from_utf8_lossy(&replay.stderr));
+    assert!(
+        replay.status.success(),
+        "{}",
+        String::from_utf8_lossy(&replay.stderr)
+    );
     let report: Value = serde_json::from_slice(&replay.stdout).unwrap();
     assert_eq!(report["republished"], 1);
-    eventually(Duration::from_secs(30), "the replayed message launches", || active(&notebooks) == 1).await;
-    assert_eq!(notebooks.instances()[0]["gceSetup"]["machineType"], "n1-highmem-8");
-    assert!(topology.pull_dead_letters(&pubsub).await.is_empty(), "the dead-letter subscription is empty");
+    eventually(
+        Duration::from_secs(30),
+        "the replayed message launches",
+        || active(&notebooks) == 1,
+    )
+    .await;
+    assert_eq!(
+        notebooks.instances()[0]["gceSetup"]["machineType"],
+        "n1-highmem-8"
+    );
+    assert!(
+        topology.pull_dead_letters(&pubsub).await.is_empty(),
+        "the dead-letter subscription is empty"
+    );
     notebooks.shutdown().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn under_faults_and_crashes_nothing_is_lost_and_nothing_duplicated() {
-    let Some(pubsub) = PubSubEmulator::start(PROJECT) else { return };
-    let count: usize = std::env::var("RELIABILITY_MESSAGES").ok().and_then(|v| v.parse().ok()).unwrap_or(300);
+    let Some(pubsub) = PubSubEmulator::start(PROJECT) else {
+        return;
+    };
+    let count: usize = std::env::var("RELIABILITY_MESSAGES")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(300);
     let notebooks = notebooks(Duration::from_secs(2)).await;
     notebooks.set_fault_rate(0.10);
     let mut service = Service::start(&notebooks, &[]);
@@ -317,10 +498,18 @@ async fn under_faults_and_crashes_nothing_is_lost_and_nothing_duplicated() {
         tokio::time::sleep(pause).await;
         service.restart(&[]);
     }
-    eventually(Duration::from_secs(300), &format!("{count} ACTIVE instances"), || active(&notebooks) == count).await;
+    eventually(
+        Duration::from_secs(300),
+        &format!("{count} ACTIVE instances"),
+        || active(&notebooks) == count,
+    )
+    .await;
     tokio::time::sleep(Duration::from_secs(3)).await;
     let instances = notebooks.instances();
-    let keys: HashSet<&str> = instances.iter().filter_map(|i| i["labels"]["trigger-key"].as_str()).collect();
+    let keys: HashSet<&str> = instances
+        .iter()
+        .filter_map(|i| i["labels"]["trigger-key"].as_str())
+        .collect();
     assert_eq!(instances.len(), count, "nothing duplicated");
     assert_eq!(keys.len(), count, "one instance per message");
     println!(

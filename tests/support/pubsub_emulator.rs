@@ -29,12 +29,18 @@ fn launcher() -> Result<PathBuf, String> {
     if path.is_file() {
         Ok(path)
     } else {
-        Err(format!("the Pub/Sub emulator component is not installed ({} is missing; gcloud components install pubsub-emulator)", path.display()))
+        Err(format!(
+            "the Pub/Sub emulator component is not installed ({} is missing; gcloud components install pubsub-emulator)",
+            path.display()
+        ))
     }
 }
 
 fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).map(|a| a.port()).expect("a free port")
+    TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("a free port")
 }
 
 impl PubSubEmulator {
@@ -48,7 +54,9 @@ impl PubSubEmulator {
                     std::env::var("REQUIRE_PUBSUB_EMULATOR").as_deref() != Ok("1"),
                     "REQUIRE_PUBSUB_EMULATOR=1 but {reason}"
                 );
-                eprintln!("skipped: {reason} (set REQUIRE_PUBSUB_EMULATOR=1 to make this a failure)");
+                eprintln!(
+                    "skipped: {reason} (set REQUIRE_PUBSUB_EMULATOR=1 to make this a failure)"
+                );
                 return None;
             }
         };
@@ -60,7 +68,11 @@ impl PubSubEmulator {
             .stderr(Stdio::null())
             .spawn()
             .expect("the Pub/Sub emulator starts");
-        let emulator = Self { child, host: format!("127.0.0.1:{port}"), project: project.to_owned() };
+        let emulator = Self {
+            child,
+            host: format!("127.0.0.1:{port}"),
+            project: project.to_owned(),
+        };
         emulator.wait_ready(Duration::from_secs(60));
         Some(emulator)
     }
@@ -73,14 +85,19 @@ impl PubSubEmulator {
             }
             std::thread::sleep(Duration::from_millis(200));
         }
-        panic!("the Pub/Sub emulator on {} did not answer within {limit:?}", self.host);
+        panic!(
+            "the Pub/Sub emulator on {} did not answer within {limit:?}",
+            self.host
+        );
     }
 
     /// `GET /` answers "Ok" once the emulator is up; it keeps the connection open, so read
     /// until the word arrives rather than until the connection closes.
     fn answers(&self) -> bool {
         use std::io::{Read, Write};
-        let Ok(mut stream) = std::net::TcpStream::connect(&self.host) else { return false };
+        let Ok(mut stream) = std::net::TcpStream::connect(&self.host) else {
+            return false;
+        };
         let _ = stream.set_read_timeout(Some(Duration::from_secs(2)));
         let request = format!("GET / HTTP/1.1\r\nHost: {}\r\n\r\n", self.host);
         if stream.write_all(request.as_bytes()).is_err() {

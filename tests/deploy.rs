@@ -1,0 +1,567 @@
+//! `deploy/deploy.sh` without a cloud: `--dry-run` prints the whole chain; the Pub/Sub part runs
+//! for real against Google's Pub/Sub emulator (twice: idempotent); the Scheduler part runs real
+//! gcloud against a local server that records the Job bodies it sends.
+//!
+//! Tests that need gcloud are skipped with the reason printed unless `REQUIRE_GCLOUD=1`; the
+//! Pub/Sub emulator helper honours `REQUIRE_PUBSUB_EMULATOR=1` the same way.
+
+#[path = "support/pubsub_emulator.rs"]
+mod pubsub_emulator;
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use axum::Router;
+use axum::body::Bytes;
+use axum::extract::State;
+use axum::http::{Method, StatusCode, Uri};
+use axum::response::{IntoResponse, Response};
+use base64::Engine as _;
+use serde_json::{Value, json};
+
+const BIN: &str = env!("CARGO_BIN_EXE_notebook-trigger");
+const ROOT: &str = env!("CARGO_MANIFEST_DIR");
+const SCRIPT_TIMEOUT: Duration = Duration::from_secs(180);
+const PROJECT: &str = "deploy-test";
+
+/// Kills and reaps the child on drop, so a failing assertion never leaves a script running.
+struct ChildGuard(Child);
+
+impl Drop for ChildGuard {
+    fn drop(&mut self) {
+        if let Ok(None) = self.0.try_wait() {
+            let _ = self.0.kill();
+            let _ = self.0.wait();
+        }
+    }
+}
+
+struct Outcome {
+    success: bool,
+    stdout: String,
+    stderr: String,
+}
+
+/// A throwaway directory with a config file, a gcloud config and the script's output files.
+struct Sandbox {
+    dir: tempfile::TempDir,
+}
+
+impl Sandbox {
+    fn new(extra_config: &str) -> Sandbox {
+        let dir = tempfile::tempdir().expect("temp dir");
+        std::fs::write(
+            dir.path().join("config.env"),
+            format!(
+                "PROJECT=\"{PROJECT}\"\nREGION=\"europe-west3\"\nNOTEBOOK_LOCATION=\"europe-west3-a\"\nCONTAINER_IMAGE=\"europe-west3-docker.pkg.dev/{PROJECT}/nb/python-docker\"\nPOST_STARTUP_SCRIPT=\"gs://script-bucket/start.sh\"\nINSTANCE_LABELS=\"team=ml,run=nightly\"\n{extra_config}"
+            ),
+        )
+        .expect("config written");
+        std::fs::create_dir(dir.path().join("gcloud")).expect("gcloud config dir");
+        Sandbox { dir }
+    }
+
+    fn path(&self, name: &str) -> PathBuf {
+        self.dir.path().join(name)
+    }
+
+    /// Runs deploy/SCRIPT with a clean environment plus `env`, bounded by [`SCRIPT_TIMEOUT`].
+    fn run(&self, script: &str, args: &[&str], env: &[(&str, String)]) -> Outcome {
+        let out = self.path("stdout");
+        let err = self.path("stderr");
+        let mut command = Command::new("bash");
+        command
+            .arg(Path::new(ROOT).join("deploy").join(script))
+            .arg("--config")
+            .arg(self.path("config.env"))
+            .args(args)
+            .env_clear()
+            .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+            .env("HOME", self.dir.path())
+            .env("NOTEBOOK_TRIGGER", BIN)
+            .env("CLOUDSDK_CONFIG", self.path("gcloud"))
+            .env("CLOUDSDK_CORE_DISABLE_PROMPTS", "1")
+            .env("CLOUDSDK_CORE_DISABLE_USAGE_REPORTING", "true")
+            .env("CLOUDSDK_COMPONENT_MANAGER_DISABLE_UPDATE_CHECK", "true")
+            .stdin(Stdio::null())
+            .stdout(std::fs::File::create(&out).expect("stdout file"))
+            .stderr(std::fs::File::create(&err).expect("stderr file"));
+        for (name, value) in env {
+            command.env(name, value);
+        }
+        let mut child = ChildGuard(command.spawn().expect("bash starts"));
+        let started = Instant::now();
+        let status = loop {
+            if let Some(status) = child.0.try_wait().expect("wait") {
+                break status;
+            }
+            assert!(
+                started.elapsed() < SCRIPT_TIMEOUT,
+                "{script} {args:?} did not finish within {SCRIPT_TIMEOUT:?}"
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        };
+        Outcome {
+            success: status.success(),
+            stdout: std::fs::read_to_string(&out).unwrap_or_default(),
+            stderr: std::fs::read_to_string(&err).unwrap_or_default(),
+        }
+    }
+}
+
+/// gcloud on PATH, or `false` after explaining why the test is skipped.
+fn have_gcloud() -> bool {
+    let found = std::env::var_os("PATH")
+        .into_iter()
+        .flat_map(|path| std::env::split_paths(&path).collect::<Vec<_>>())
+        .any(|dir| dir.join("gcloud").is_file());
+    if !found {
+        assert!(
+            std::env::var("REQUIRE_GCLOUD").as_deref() != Ok("1"),
+            "REQUIRE_GCLOUD=1 but no gcloud on PATH"
+        );
+        eprintln!("skipped: gcloud is not on PATH (set REQUIRE_GCLOUD=1 to make this a failure)");
+    }
+    found
+}
+
+/// The printed command that contains every needle, or a failure showing the output.
+fn line_with<'a>(stdout: &'a str, needles: &[&str]) -> &'a str {
+    stdout
+        .lines()
+        .find(|line| needles.iter().all(|needle| line.contains(needle)))
+        .unwrap_or_else(|| panic!("no line with {needles:?} in:\n{stdout}"))
+}
+
+#[test]
+fn dry_run_prints_the_whole_chain_in_order() {
+    let sandbox = Sandbox::new("");
+    let outcome = sandbox.run("deploy.sh", &["--dry-run"], &[]);
+    assert!(outcome.success, "{}\n{}", outcome.stdout, outcome.stderr);
+    let out = &outcome.stdout;
+    let sa = |name: &str| format!("{name}@{PROJECT}.iam.gserviceaccount.com");
+    let chain: Vec<Vec<String>> = vec![
+        vec!["+ gcloud services enable run.googleapis.com pubsub.googleapis.com cloudscheduler.googleapis.com notebooks.googleapis.com artifactregistry.googleapis.com cloudbuild.googleapis.com iamcredentials.googleapis.com".into()],
+        vec!["gcloud artifacts repositories create notebook-trigger".into(), "--repository-format=docker".into()],
+        vec!["gcloud builds submit".into(), format!("--tag=europe-west3-docker.pkg.dev/{PROJECT}/notebook-trigger/notebook-trigger:")],
+        vec!["gcloud iam service-accounts create notebook-trigger-run".into()],
+        vec!["gcloud iam service-accounts create notebook-trigger-push".into()],
+        vec!["gcloud iam service-accounts create notebook-trigger-vm".into()],
+        vec!["gcloud projects add-iam-policy-binding".into(), sa("notebook-trigger-run"), "--role=roles/notebooks.runner".into()],
+        vec![format!("gcloud iam service-accounts add-iam-policy-binding {}", sa("notebook-trigger-vm")), sa("notebook-trigger-run"), "--role=roles/iam.serviceAccountUser".into()],
+        vec!["gcloud projects add-iam-policy-binding".into(), sa("notebook-trigger-vm"), "--role=roles/artifactregistry.reader".into()],
+        vec!["gcloud storage buckets add-iam-policy-binding gs://script-bucket".into(), sa("notebook-trigger-vm"), "--role=roles/storage.objectViewer".into()],
+        vec![
+            "gcloud run deploy notebook-trigger".into(),
+            "--no-allow-unauthenticated".into(),
+            format!("--service-account={}", sa("notebook-trigger-run")),
+            "--timeout=600".into(),
+            "--concurrency=10".into(),
+            "--cpu-boost".into(),
+            "--startup-probe=httpGet.path=/healthz".into(),
+            format!("GOOGLE_CLOUD_PROJECT={PROJECT}"),
+            "NOTEBOOK_LOCATION=europe-west3-a".into(),
+            "POST_STARTUP_SCRIPT=gs://script-bucket/start.sh".into(),
+            r"INSTANCE_LABELS=team=ml\,run=nightly".into(),
+            format!("INSTANCE_SERVICE_ACCOUNT={}", sa("notebook-trigger-vm")),
+            "PUSH_AUTH_AUDIENCE=https://".into(),
+            format!("PUSH_AUTH_SERVICE_ACCOUNTS={}", sa("notebook-trigger-push")),
+        ],
+        vec!["gcloud run services add-iam-policy-binding notebook-trigger".into(), sa("notebook-trigger-push"), "--role=roles/run.invoker".into()],
+        vec!["+ gcloud pubsub topics create notebook-trigger ".into()],
+        vec!["+ gcloud pubsub topics create notebook-trigger-dead-letter ".into()],
+        vec!["gcloud pubsub subscriptions create notebook-trigger-dead-letter-pull --topic=notebook-trigger-dead-letter".into()],
+        vec![
+            "gcloud pubsub subscriptions create notebook-trigger-push --topic=notebook-trigger".into(),
+            "--push-endpoint=https://".into(),
+            format!("--push-auth-service-account={}", sa("notebook-trigger-push")),
+            "--push-auth-token-audience=https://".into(),
+            "--ack-deadline=600".into(),
+            "--min-retry-delay=10s".into(),
+            "--max-retry-delay=600s".into(),
+            "--dead-letter-topic=notebook-trigger-dead-letter".into(),
+            "--max-delivery-attempts=5".into(),
+        ],
+        vec!["gcloud pubsub topics add-iam-policy-binding notebook-trigger-dead-letter".into(), "@gcp-sa-pubsub.iam.gserviceaccount.com".into(), "--role=roles/pubsub.publisher".into()],
+        vec!["gcloud pubsub subscriptions add-iam-policy-binding notebook-trigger-push".into(), "@gcp-sa-pubsub.iam.gserviceaccount.com".into(), "--role=roles/pubsub.subscriber".into()],
+        vec![
+            "+ gcloud scheduler jobs create pubsub tweetinote-morning".into(),
+            format!("--topic=projects/{PROJECT}/topics/notebook-trigger"),
+            "--message-body=TweetiNoteStartTopic".into(),
+        ],
+        vec!["Service URL: https://".into()],
+        vec![format!("gcloud pubsub topics publish notebook-trigger --project={PROJECT} --message=TweetiNoteStartTopic")],
+        vec!["gcloud logging read".into(), "resource.labels.service_name=\"notebook-trigger\"".into()],
+    ];
+    let lines: Vec<&str> = out.lines().collect();
+    let mut position = 0;
+    for needles in &chain {
+        let needles: Vec<&str> = needles.iter().map(String::as_str).collect();
+        let found = lines[position..]
+            .iter()
+            .position(|line| needles.iter().all(|n| line.contains(n)))
+            .unwrap_or_else(|| {
+                panic!(
+                    "step {needles:?} missing (or out of order) after line {position} in:\n{out}"
+                )
+            });
+        position += found + 1;
+    }
+    // A dry run runs nothing: every gcloud line is printed as `+` (would run) or `?` (check).
+    assert!(
+        lines
+            .iter()
+            .filter(|l| l.contains("gcloud "))
+            .all(|l| l.starts_with("+ ") || l.starts_with("? ") || l.starts_with("  gcloud ")),
+        "{out}"
+    );
+}
+
+#[test]
+fn replace_gets_notebooks_admin_and_unknown_steps_are_refused() {
+    let sandbox = Sandbox::new("ON_EXISTING=\"replace\"\n");
+    let outcome = sandbox.run("deploy.sh", &["--dry-run", "--only", "accounts"], &[]);
+    assert!(outcome.success, "{}", outcome.stderr);
+    line_with(&outcome.stdout, &["--role=roles/notebooks.admin"]);
+    assert!(!outcome.stdout.contains("notebooks.runner"));
+    assert!(!outcome.stdout.contains("run deploy"));
+
+    let outcome = sandbox.run("deploy.sh", &["--dry-run", "--only", "pubsb"], &[]);
+    assert!(!outcome.success);
+    assert!(
+        outcome.stderr.contains("unknown step: pubsb"),
+        "{}",
+        outcome.stderr
+    );
+}
+
+#[test]
+fn the_service_gets_every_variable_it_reads() {
+    let script = std::fs::read_to_string(Path::new(ROOT).join("deploy/deploy.sh")).expect("read");
+    let start = script.find("SERVICE_VARIABLES=(").expect("list");
+    let list = &script[start..start + script[start..].find(')').expect("end")];
+    for variable in notebook_trigger::config::VARIABLES {
+        // PORT is Cloud Run's own; GOOGLE_CLOUD_PROJECT is always the deploy's project.
+        if matches!(variable.name, "PORT" | "GOOGLE_CLOUD_PROJECT") {
+            continue;
+        }
+        assert!(
+            list.split_whitespace().any(|w| w == variable.name),
+            "{} is missing from SERVICE_VARIABLES in deploy/deploy.sh",
+            variable.name
+        );
+    }
+}
+
+#[test]
+fn teardown_dry_run_deletes_what_deploy_creates() {
+    let sandbox = Sandbox::new("");
+    let outcome = sandbox.run("teardown.sh", &["--dry-run"], &[]);
+    assert!(outcome.success, "{}", outcome.stderr);
+    // Checks whose answer a later command needs are shown on stderr.
+    let shown = format!("{}{}", outcome.stdout, outcome.stderr);
+    for needles in [
+        &[
+            "gcloud scheduler jobs list",
+            "pubsubTarget.topicName=projects/deploy-test/topics/notebook-trigger",
+        ][..],
+        &["+ gcloud pubsub subscriptions delete notebook-trigger-push"],
+        &["+ gcloud pubsub subscriptions delete notebook-trigger-dead-letter-pull"],
+        &["+ gcloud pubsub topics delete notebook-trigger "],
+        &["+ gcloud pubsub topics delete notebook-trigger-dead-letter"],
+        &["+ gcloud run services delete notebook-trigger"],
+        &[
+            "gcloud projects remove-iam-policy-binding",
+            "roles/notebooks.runner",
+        ],
+        &["gcloud storage buckets remove-iam-policy-binding gs://script-bucket"],
+        &["+ gcloud iam service-accounts delete notebook-trigger-vm@"],
+        &["+ gcloud artifacts repositories delete notebook-trigger"],
+    ] {
+        line_with(&shown, needles);
+    }
+}
+
+/// GET on the emulator's REST API.
+async fn get_json(url: &str) -> Value {
+    let response = reqwest::Client::new()
+        .get(url)
+        .timeout(Duration::from_secs(10))
+        .send()
+        .await
+        .expect("emulator answers");
+    assert!(
+        response.status().is_success(),
+        "{url}: {}",
+        response.status()
+    );
+    response.json().await.expect("JSON")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pubsub_part_runs_against_the_emulator_twice() {
+    if !have_gcloud() {
+        return;
+    }
+    let Some(emulator) = pubsub_emulator::PubSubEmulator::start(PROJECT) else {
+        return;
+    };
+    let sandbox = Arc::new(Sandbox::new(""));
+    let service = "https://notebook-trigger-test-ew.a.run.app";
+    let env = vec![
+        ("CLOUDSDK_AUTH_DISABLE_CREDENTIALS", "true".to_owned()),
+        ("CLOUDSDK_CORE_PROJECT", PROJECT.to_owned()),
+        (
+            "CLOUDSDK_API_ENDPOINT_OVERRIDES_PUBSUB",
+            format!("http://{}/", emulator.host),
+        ),
+    ];
+    for round in 1..=2 {
+        let (sandbox, env) = (Arc::clone(&sandbox), env.clone());
+        let outcome = tokio::task::spawn_blocking(move || {
+            sandbox.run(
+                "deploy.sh",
+                &["--only", "pubsub,pubsub-iam", "--service-url", service],
+                &env,
+            )
+        })
+        .await
+        .expect("joined");
+        assert!(
+            outcome.success,
+            "round {round}:\n{}\n{}",
+            outcome.stdout, outcome.stderr
+        );
+        assert!(
+            outcome.stderr.contains("Pub/Sub IAM skipped"),
+            "{}",
+            outcome.stderr
+        );
+        let creates = outcome
+            .stdout
+            .matches("+ gcloud pubsub topics create")
+            .count()
+            + outcome
+                .stdout
+                .matches("+ gcloud pubsub subscriptions create")
+                .count();
+        // Round 1 creates two topics and two subscriptions; round 2 only re-applies settings.
+        assert_eq!(
+            creates,
+            if round == 1 { 4 } else { 0 },
+            "{}",
+            outcome.stdout
+        );
+    }
+
+    for topic in ["notebook-trigger", "notebook-trigger-dead-letter"] {
+        get_json(&emulator.url(&format!("topics/{topic}"))).await;
+    }
+    let dead = get_json(&emulator.url("subscriptions/notebook-trigger-dead-letter-pull")).await;
+    assert_eq!(
+        dead["topic"],
+        format!("projects/{PROJECT}/topics/notebook-trigger-dead-letter")
+    );
+    assert!(
+        dead.get("pushConfig")
+            .and_then(|p| p.get("pushEndpoint"))
+            .is_none(),
+        "{dead}"
+    );
+
+    let push = get_json(&emulator.url("subscriptions/notebook-trigger-push")).await;
+    assert_eq!(
+        push["topic"],
+        format!("projects/{PROJECT}/topics/notebook-trigger")
+    );
+    assert_eq!(push["pushConfig"]["pushEndpoint"], format!("{service}/"));
+    assert_eq!(
+        push["pushConfig"]["oidcToken"],
+        json!({"serviceAccountEmail": format!("notebook-trigger-push@{PROJECT}.iam.gserviceaccount.com"), "audience": service})
+    );
+    assert_eq!(push["ackDeadlineSeconds"], 600);
+    assert_eq!(
+        push["retryPolicy"],
+        json!({"minimumBackoff": "10s", "maximumBackoff": "600s"})
+    );
+    assert_eq!(
+        push["deadLetterPolicy"],
+        json!({"deadLetterTopic": format!("projects/{PROJECT}/topics/notebook-trigger-dead-letter"), "maxDeliveryAttempts": 5})
+    );
+}
+
+/// What gcloud sent, and the jobs as the fake API holds them.
+#[derive(Default)]
+struct Recorder {
+    requests: Vec<(Method, String, Value)>,
+    jobs: HashMap<String, Value>,
+}
+
+/// A tiny Cloud Scheduler: create, list, patch, pause and resume, answering as the API does.
+async fn scheduler_api(
+    State(recorder): State<Arc<Mutex<Recorder>>>,
+    method: Method,
+    uri: Uri,
+    body: Bytes,
+) -> Response {
+    let body: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
+    let mut recorder = recorder.lock().expect("lock");
+    recorder
+        .requests
+        .push((method.clone(), uri.to_string(), body.clone()));
+    let path = uri.path().trim_start_matches("/v1/").to_owned();
+    let answer = if method == Method::GET && path.ends_with("/jobs") {
+        let mut jobs: Vec<Value> = recorder.jobs.values().cloned().collect();
+        jobs.sort_by_key(|j| j["name"].as_str().unwrap_or_default().to_owned());
+        json!({ "jobs": jobs })
+    } else if method == Method::POST && path.ends_with("/jobs") {
+        let mut job = body;
+        job["state"] = "ENABLED".into();
+        let name = job["name"].as_str().unwrap_or_default().to_owned();
+        recorder.jobs.insert(name, job.clone());
+        job
+    } else if method == Method::POST && (path.ends_with(":pause") || path.ends_with(":resume")) {
+        let (name, verb) = path.rsplit_once(':').expect("verb");
+        let Some(job) = recorder.jobs.get_mut(name) else {
+            return StatusCode::NOT_FOUND.into_response();
+        };
+        job["state"] = if verb == "pause" { "PAUSED" } else { "ENABLED" }.into();
+        job.clone()
+    } else if method == Method::PATCH {
+        let Some(job) = recorder.jobs.get_mut(&path) else {
+            return StatusCode::NOT_FOUND.into_response();
+        };
+        if let Some(schedule) = body.get("schedule") {
+            job["schedule"] = schedule.clone();
+        }
+        job.clone()
+    } else {
+        return StatusCode::NOT_IMPLEMENTED.into_response();
+    };
+    axum::Json(answer).into_response()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn scheduler_part_sends_the_planned_jobs() {
+    if !have_gcloud() {
+        return;
+    }
+    let recorder = Arc::new(Mutex::new(Recorder::default()));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let address: SocketAddr = listener.local_addr().expect("address");
+    let app = Router::new()
+        .fallback(scheduler_api)
+        .with_state(Arc::clone(&recorder));
+    let server = tokio::spawn(async move { axum::serve(listener, app).await });
+
+    let sandbox = Arc::new(Sandbox::new(""));
+    let tricky = "it's \"quoted\", $HOME `id` and\na second line ✓";
+    let file = |schedule: &str| {
+        format!(
+            "jobs:\n  - name: morning\n    schedule: \"{schedule}\"\n    time_zone: Europe/Berlin\n    payload: {}\n    attributes: {{source: scheduler, list: \"a,b\"}}\n    description: Every morning\n    retry: {{count: 3, min_backoff: 10s, max_backoff: 5m}}\n  - name: weekly-gpu\n    schedule: \"0 7 * * MON\"\n    payload: {{profile: gpu}}\n    paused: true\n",
+            serde_json::to_string(tricky).expect("YAML string")
+        )
+    };
+    let jobs_file = sandbox.path("scheduler.yaml");
+    let env = vec![
+        ("CLOUDSDK_AUTH_DISABLE_CREDENTIALS", "true".to_owned()),
+        ("CLOUDSDK_CORE_PROJECT", PROJECT.to_owned()),
+        (
+            "CLOUDSDK_API_ENDPOINT_OVERRIDES_CLOUDSCHEDULER",
+            format!("http://{address}/"),
+        ),
+        ("SCHEDULER_FILE", jobs_file.display().to_string()),
+    ];
+    let run = |env: Vec<(&'static str, String)>| {
+        let sandbox = Arc::clone(&sandbox);
+        tokio::task::spawn_blocking(move || {
+            sandbox.run("deploy.sh", &["--only", "scheduler"], &env)
+        })
+    };
+    let take = |recorder: &Arc<Mutex<Recorder>>| {
+        std::mem::take(&mut recorder.lock().expect("lock").requests)
+    };
+
+    // 1. Nothing exists: two creates and a pause.
+    std::fs::write(&jobs_file, file("0 6 * * *")).expect("jobs file");
+    let outcome = run(env.clone()).await.expect("joined");
+    assert!(outcome.success, "{}\n{}", outcome.stdout, outcome.stderr);
+    let sent = take(&recorder);
+    let base = format!("/v1/projects/{PROJECT}/locations/europe-west3/jobs");
+    let creates: Vec<&Value> = sent
+        .iter()
+        .filter(|(m, uri, _)| *m == Method::POST && uri.starts_with(&format!("{base}?")))
+        .map(|(_, _, body)| body)
+        .collect();
+    assert_eq!(creates.len(), 2, "{sent:?}");
+    let b64 = |text: &str| base64::engine::general_purpose::STANDARD.encode(text);
+    assert_eq!(
+        creates[0],
+        &json!({
+            "name": format!("projects/{PROJECT}/locations/europe-west3/jobs/morning"),
+            "schedule": "0 6 * * *",
+            "timeZone": "Europe/Berlin",
+            "description": "Every morning",
+            "pubsubTarget": {
+                "topicName": format!("projects/{PROJECT}/topics/notebook-trigger"),
+                "data": b64(tricky),
+                "attributes": {"source": "scheduler", "list": "a,b"}
+            },
+            "retryConfig": {"retryCount": 3, "minBackoffDuration": "10s", "maxBackoffDuration": "300s", "maxDoublings": 5}
+        })
+    );
+    assert_eq!(creates[1]["schedule"], "0 7 * * MON");
+    assert_eq!(creates[1]["timeZone"], "Etc/UTC");
+    assert_eq!(
+        creates[1]["pubsubTarget"]["data"],
+        b64(r#"{"profile":"gpu"}"#)
+    );
+    assert_eq!(creates[1]["retryConfig"]["retryCount"], 0);
+    assert!(
+        sent.iter().any(|(m, uri, _)| *m == Method::POST
+            && uri.starts_with(&format!("{base}/weekly-gpu:pause"))),
+        "{sent:?}"
+    );
+
+    // 2. Unchanged file: only the list.
+    let outcome = run(env.clone()).await.expect("joined");
+    assert!(outcome.success, "{}\n{}", outcome.stdout, outcome.stderr);
+    let sent = take(&recorder);
+    assert!(sent.iter().all(|(m, _, _)| *m == Method::GET), "{sent:?}");
+    assert!(
+        outcome.stdout.contains("already match"),
+        "{}",
+        outcome.stdout
+    );
+
+    // 3. A changed schedule: one PATCH of just that field.
+    std::fs::write(&jobs_file, file("30 5 * * MON-FRI")).expect("jobs file");
+    let outcome = run(env.clone()).await.expect("joined");
+    assert!(outcome.success, "{}\n{}", outcome.stdout, outcome.stderr);
+    let sent = take(&recorder);
+    let patches: Vec<&(Method, String, Value)> = sent
+        .iter()
+        .filter(|(m, _, _)| *m == Method::PATCH)
+        .collect();
+    assert_eq!(patches.len(), 1, "{sent:?}");
+    assert!(
+        patches[0].1.starts_with(&format!("{base}/morning?")),
+        "{}",
+        patches[0].1
+    );
+    assert!(
+        patches[0].1.contains("updateMask=schedule"),
+        "{}",
+        patches[0].1
+    );
+    assert_eq!(patches[0].2["schedule"], "30 5 * * MON-FRI");
+    assert_eq!(sent.len(), 2, "a list and the patch: {sent:?}");
+
+    server.abort();
+}
