@@ -417,11 +417,6 @@ impl Settings {
             backoff,
             timeout: parsed("POLL_TIMEOUT", "540s")?,
         };
-        if poll.timeout >= Duration::from_secs(600) {
-            tracing::warn!(
-                "POLL_TIMEOUT is 600 s or more: Pub/Sub's push deadline is at most 600 s, so it redelivers before the poll ends"
-            );
-        }
         let timeouts = Timeouts {
             connect: parsed("HTTP_CONNECT_TIMEOUT", "10s")?,
             request: parsed("HTTP_REQUEST_TIMEOUT", "30s")?,

@@ -135,7 +135,7 @@ async fn trigger(State(state): State<AppState>, headers: HeaderMap, body: Bytes)
             }
             Err(error) => {
                 let status = crate::answer::status(&error);
-                if status == StatusCode::SERVICE_UNAVAILABLE {
+                if matches!(status, StatusCode::SERVICE_UNAVAILABLE | StatusCode::TOO_MANY_REQUESTS) {
                     tracing::warn!(status = status.as_u16(), error = %error, "not launched yet; Pub/Sub will redeliver");
                 } else {
                     tracing::error!(status = status.as_u16(), error = %error, "launch refused");

@@ -241,14 +241,9 @@ impl fmt::Debug for Jwks {
 
 impl Jwks {
     fn new(url: String, timeouts: Timeouts) -> Result<Self, reqwest::Error> {
-        let http = reqwest::Client::builder()
-            .connect_timeout(timeouts.connect)
-            .timeout(timeouts.request)
-            .user_agent(concat!("notebook-trigger/", env!("CARGO_PKG_VERSION")))
-            .build()?;
         Ok(Self {
             url,
-            http,
+            http: timeouts.http_client()?,
             state: Mutex::new(KeyState::default()),
         })
     }

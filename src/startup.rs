@@ -41,6 +41,11 @@ pub struct Backing {
 /// # Errors
 /// A configuration error naming the variable, or a failure to reach the credentials.
 pub async fn backing(settings: Settings, cancel: CancellationToken) -> anyhow::Result<Backing> {
+    if settings.poll.timeout >= Duration::from_secs(600) {
+        tracing::warn!(
+            "POLL_TIMEOUT is 600 s or more: Pub/Sub's push deadline is at most 600 s, so it redelivers before the poll ends"
+        );
+    }
     let (settings, embedded) = match settings.backend {
         Backend::Embedded => {
             let config = EmulatorConfig {

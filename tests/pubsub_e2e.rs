@@ -329,15 +329,23 @@ async fn notebooks(provision: Duration) -> Emulator {
         .unwrap()
 }
 
-fn cli(pubsub: &PubSubEmulator, args: &[&str]) -> std::process::Output {
-    Command::new(BIN)
+/// Runs the binary as a user would, bounded in time; the child is killed if the test fails.
+async fn cli(pubsub: &PubSubEmulator, args: &[&str]) -> std::process::Output {
+    let child = tokio::process::Command::new(BIN)
         .env_clear()
         .env("PATH", std::env::var("PATH").unwrap_or_default())
         .env("PUBSUB_EMULATOR_HOST", &pubsub.host)
         .env("GOOGLE_CLOUD_PROJECT", PROJECT)
         .args(args)
-        .output()
-        .expect("cli runs")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .expect("cli runs");
+    tokio::time::timeout(Duration::from_secs(60), child.wait_with_output())
+        .await
+        .unwrap_or_else(|_| panic!("`{}` did not finish within 60 s", args.join(" ")))
+        .expect("cli output")
 }
 
 /// Waits until `check` holds, up to `limit`.
@@ -367,21 +375,11 @@ async fn published_messages_launch_exactly_what_they_ask_for() {
     let _topology = Topology::create(&pubsub, &service.endpoint(), 5).await;
 
     // The seed's test message, through the real binary.
-    let output = tokio::task::spawn_blocking({
-        let host = pubsub.host.clone();
-        move || {
-            Command::new(BIN)
-                .env_clear()
-                .env("PATH", std::env::var("PATH").unwrap_or_default())
-                .env("PUBSUB_EMULATOR_HOST", host)
-                .env("GOOGLE_CLOUD_PROJECT", PROJECT)
-                .args(["publish", "--topic", "trigger", "TweetiNoteStartTopic"])
-                .output()
-                .unwrap()
-        }
-    })
-    .await
-    .unwrap();
+    let output = cli(
+        &pubsub,
+        &["publish", "--topic", "trigger", "TweetiNoteStartTopic"],
+    )
+    .await;
     assert!(
         output.status.success(),
         "{}",
@@ -405,7 +403,8 @@ async fn published_messages_launch_exactly_what_they_ask_for() {
             "trigger",
             r#"{"machine_type":"n1-standard-16","labels":{"run":"e2e"}}"#,
         ],
-    );
+    )
+    .await;
     assert!(output.status.success());
     eventually(Duration::from_secs(30), "the override instance", || {
         active(&notebooks) == 2
@@ -421,7 +420,7 @@ async fn published_messages_launch_exactly_what_they_ask_for() {
     // A slow operation: longer than POLL_TIMEOUT → 503, redelivery, resumed, one instance.
     service.restart(&[("POLL_TIMEOUT", "1s")]);
     notebooks.set_provision_time(Duration::from_secs(3));
-    let output = cli(&pubsub, &["publish", "--topic", "trigger", "slow"]);
+    let output = cli(&pubsub, &["publish", "--topic", "trigger", "slow"]).await;
     assert!(output.status.success());
     eventually(
         Duration::from_secs(60),
@@ -462,7 +461,8 @@ async fn a_poison_message_is_dead_lettered_and_replayed_after_the_fix() {
             "origin=webapp",
             r#"{"machine_type":"n1-highmem-8"}"#,
         ],
-    );
+    )
+    .await;
     assert!(output.status.success());
     let mut dead = Vec::new();
     let started = Instant::now();
@@ -499,29 +499,19 @@ async fn a_poison_message_is_dead_lettered_and_replayed_after_the_fix() {
 
     // The fix: the deployment now allows machine_type overrides. Then replay.
     service.restart(&[("ALLOWED_OVERRIDES", "machine_type")]);
-    let replay = tokio::task::spawn_blocking({
-        let host = pubsub.host.clone();
-        move || {
-            Command::new(BIN)
-                .env_clear()
-                .env("PATH", std::env::var("PATH").unwrap_or_default())
-                .env("PUBSUB_EMULATOR_HOST", host)
-                .env("GOOGLE_CLOUD_PROJECT", PROJECT)
-                .args([
-                    "replay",
-                    "--subscription",
-                    "trigger-dead-pull",
-                    "--topic",
-                    "trigger",
-                    "--idle",
-                    "3s",
-                ])
-                .output()
-                .unwrap()
-        }
-    })
-    .await
-    .unwrap();
+    let replay = cli(
+        &pubsub,
+        &[
+            "replay",
+            "--subscription",
+            "trigger-dead-pull",
+            "--topic",
+            "trigger",
+            "--idle",
+            "3s",
+        ],
+    )
+    .await;
     assert!(
         replay.status.success(),
         "{}",

@@ -60,6 +60,21 @@ pub struct Timeouts {
     pub request: Duration,
 }
 
+impl Timeouts {
+    /// An HTTP client (rustls, connection pool) whose every call is bounded by these timeouts;
+    /// every outgoing call of the service is made with one.
+    ///
+    /// # Errors
+    /// When the TLS stack cannot be initialised.
+    pub fn http_client(self) -> Result<reqwest::Client, reqwest::Error> {
+        reqwest::Client::builder()
+            .connect_timeout(self.connect)
+            .timeout(self.request)
+            .user_agent(concat!("notebook-trigger/", env!("CARGO_PKG_VERSION")))
+            .build()
+    }
+}
+
 impl NotebooksClient {
     /// # Errors
     /// When the TLS stack cannot be initialised.
@@ -68,13 +83,8 @@ impl NotebooksClient {
         version: ApiVersion,
         timeouts: Timeouts,
     ) -> Result<Self, reqwest::Error> {
-        let http = reqwest::Client::builder()
-            .connect_timeout(timeouts.connect)
-            .timeout(timeouts.request)
-            .user_agent(concat!("notebook-trigger/", env!("CARGO_PKG_VERSION")))
-            .build()?;
         Ok(Self {
-            http,
+            http: timeouts.http_client()?,
             endpoint,
             version,
         })
