@@ -1,9 +1,14 @@
 //! The real executable: signals, the `launch` command, configuration errors, and the real
 //! credentials path (a service-account key whose token endpoint is a local fake).
 
+#[path = "support/child.rs"]
+mod child;
+#[path = "support/openssl.rs"]
+mod openssl;
+
 use std::io::{BufRead, BufReader};
 use std::net::SocketAddr;
-use std::process::{Child, Command, Output, Stdio};
+use std::process::{Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -11,20 +16,12 @@ use axum::Router;
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use axum::routing::{get, post};
+use child::{ChildGuard, run_bounded};
 use notebook_trigger::emulator::{Emulator, EmulatorConfig};
+use openssl::rsa_key;
 use serde_json::{Value, json};
 
 const BIN: &str = env!("CARGO_BIN_EXE_notebook-trigger");
-
-/// Kills and reaps the child on drop, so no test leaves a process behind, pass or fail.
-struct ChildGuard(Child);
-
-impl Drop for ChildGuard {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
 
 /// A command with a clean environment: nothing from the developer's shell leaks in.
 fn command(home: &std::path::Path) -> Command {
@@ -34,29 +31,6 @@ fn command(home: &std::path::Path) -> Command {
         .env("PATH", std::env::var("PATH").unwrap_or_default())
         .env("HOME", home);
     command
-}
-
-fn run_with_timeout(mut command: Command, limit: Duration) -> Output {
-    let child = command
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("binary starts");
-    let pid = child.id();
-    let (sender, receiver) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        let _ = sender.send(child.wait_with_output());
-    });
-    match receiver.recv_timeout(limit) {
-        Ok(output) => output.expect("output"),
-        Err(_) => {
-            let _ = Command::new("kill")
-                .arg("-KILL")
-                .arg(pid.to_string())
-                .status();
-            panic!("binary did not finish within {limit:?}");
-        }
-    }
 }
 
 async fn emulator(provision: Duration) -> Emulator {
@@ -97,9 +71,9 @@ fn help_teaches_every_subcommand_and_variable() {
     ] {
         let mut command = command(home.path());
         command.args(&args);
-        let output = run_with_timeout(command, Duration::from_secs(10));
+        let output = run_bounded(&mut command, Duration::from_secs(10));
         assert!(output.status.success(), "{args:?}");
-        let text = String::from_utf8_lossy(&output.stdout);
+        let text = &output.stdout;
         if args[0] == "serve" || args[0] == "launch" {
             for variable in [
                 "GOOGLE_CLOUD_PROJECT",
@@ -137,17 +111,15 @@ fn a_bad_value_stops_start_up_naming_the_variable() {
         command
             .env("GOOGLE_CLOUD_PROJECT", "p")
             .env("NOTEBOOKS_EMULATOR_HOST", "127.0.0.1:9")
-            .env(variable, value);
-        command
             .env("CONTAINER_IMAGE", "img")
-            .env("NOTEBOOK_LOCATION", "us-central1-a");
-        command.env(variable, value);
-        let output = run_with_timeout(command, Duration::from_secs(10));
+            .env("NOTEBOOK_LOCATION", "us-central1-a")
+            .env(variable, value);
+        let output = run_bounded(&mut command, Duration::from_secs(10));
         assert!(
             !output.status.success(),
             "{variable}={value} must stop start-up"
         );
-        let stderr = String::from_utf8_lossy(&output.stderr);
+        let stderr = &output.stderr;
         assert!(stderr.contains(variable), "{variable}: {stderr}");
     }
 }
@@ -237,16 +209,16 @@ async fn launch_command_shows_progress_and_the_instance() {
         .env("ALLOWED_OVERRIDES", "machine_type")
         .args(["launch", r#"{"machine_type":"n1-standard-8"}"#]);
     let output =
-        tokio::task::spawn_blocking(move || run_with_timeout(command, Duration::from_secs(30)))
+        tokio::task::spawn_blocking(move || run_bounded(&mut command, Duration::from_secs(30)))
             .await
             .unwrap();
-    let stderr = String::from_utf8_lossy(&output.stderr);
+    let stderr = &output.stderr;
     assert!(output.status.success(), "{stderr}");
     assert!(
         stderr.contains("creating") && stderr.contains("provisioning"),
         "{stderr}"
     );
-    let launched: Value = serde_json::from_slice(&output.stdout).unwrap();
+    let launched: Value = serde_json::from_str(&output.stdout).unwrap();
     assert_eq!(launched["state"], "ACTIVE");
     assert_eq!(launched["outcome"], "created");
     let instances = emulator.instances();
@@ -295,21 +267,8 @@ async fn operation(State(seen): State<Shared>, headers: HeaderMap) -> axum::Json
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn service_account_key_credentials_reach_the_api_as_a_bearer_token() {
     let dir = tempfile::tempdir().unwrap();
+    rsa_key(dir.path(), "key.pem");
     let key_path = dir.path().join("key.pem");
-    let status = Command::new("openssl")
-        .args([
-            "genpkey",
-            "-algorithm",
-            "RSA",
-            "-pkeyopt",
-            "rsa_keygen_bits:2048",
-            "-out",
-        ])
-        .arg(&key_path)
-        .stderr(Stdio::null())
-        .status()
-        .expect("openssl is installed");
-    assert!(status.success());
     let seen: Shared = Arc::default();
     let fake = Router::new()
         .route("/token", post(token))
@@ -345,14 +304,10 @@ async fn service_account_key_credentials_reach_the_api_as_a_bearer_token() {
         .env("CONTAINER_IMAGE", "us-docker.pkg.dev/p/r/img")
         .args(["launch", "go"]);
     let output =
-        tokio::task::spawn_blocking(move || run_with_timeout(command, Duration::from_secs(30)))
+        tokio::task::spawn_blocking(move || run_bounded(&mut command, Duration::from_secs(30)))
             .await
             .unwrap();
-    assert!(
-        output.status.success(),
-        "{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
+    assert!(output.status.success(), "{}", output.stderr);
     let seen = seen.lock().unwrap();
     assert_eq!(
         seen.grants.len(),

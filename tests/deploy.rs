@@ -5,15 +5,17 @@
 //! Tests that need gcloud are skipped with the reason printed unless `REQUIRE_GCLOUD=1`; the
 //! Pub/Sub emulator helper honours `REQUIRE_PUBSUB_EMULATOR=1` the same way.
 
+#[path = "support/child.rs"]
+mod child;
 #[path = "support/pubsub_emulator.rs"]
 mod pubsub_emulator;
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use axum::Router;
 use axum::body::Bytes;
@@ -21,30 +23,13 @@ use axum::extract::State;
 use axum::http::{Method, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
 use base64::Engine as _;
+use child::{Finished, run_bounded};
 use serde_json::{Value, json};
 
 const BIN: &str = env!("CARGO_BIN_EXE_notebook-trigger");
 const ROOT: &str = env!("CARGO_MANIFEST_DIR");
 const SCRIPT_TIMEOUT: Duration = Duration::from_secs(180);
 const PROJECT: &str = "deploy-test";
-
-/// Kills and reaps the child on drop, so a failing assertion never leaves a script running.
-struct ChildGuard(Child);
-
-impl Drop for ChildGuard {
-    fn drop(&mut self) {
-        if let Ok(None) = self.0.try_wait() {
-            let _ = self.0.kill();
-            let _ = self.0.wait();
-        }
-    }
-}
-
-struct Outcome {
-    success: bool,
-    stdout: String,
-    stderr: String,
-}
 
 /// A throwaway directory with a config file, a gcloud config and the script's output files.
 struct Sandbox {
@@ -70,9 +55,7 @@ impl Sandbox {
     }
 
     /// Runs deploy/SCRIPT with a clean environment plus `env`, bounded by [`SCRIPT_TIMEOUT`].
-    fn run(&self, script: &str, args: &[&str], env: &[(&str, String)]) -> Outcome {
-        let out = self.path("stdout");
-        let err = self.path("stderr");
+    fn run(&self, script: &str, args: &[&str], env: &[(&str, String)]) -> Finished {
         let mut command = Command::new("bash");
         command
             .arg(Path::new(ROOT).join("deploy").join(script))
@@ -86,30 +69,11 @@ impl Sandbox {
             .env("CLOUDSDK_CONFIG", self.path("gcloud"))
             .env("CLOUDSDK_CORE_DISABLE_PROMPTS", "1")
             .env("CLOUDSDK_CORE_DISABLE_USAGE_REPORTING", "true")
-            .env("CLOUDSDK_COMPONENT_MANAGER_DISABLE_UPDATE_CHECK", "true")
-            .stdin(Stdio::null())
-            .stdout(std::fs::File::create(&out).expect("stdout file"))
-            .stderr(std::fs::File::create(&err).expect("stderr file"));
+            .env("CLOUDSDK_COMPONENT_MANAGER_DISABLE_UPDATE_CHECK", "true");
         for (name, value) in env {
             command.env(name, value);
         }
-        let mut child = ChildGuard(command.spawn().expect("bash starts"));
-        let started = Instant::now();
-        let status = loop {
-            if let Some(status) = child.0.try_wait().expect("wait") {
-                break status;
-            }
-            assert!(
-                started.elapsed() < SCRIPT_TIMEOUT,
-                "{script} {args:?} did not finish within {SCRIPT_TIMEOUT:?}"
-            );
-            std::thread::sleep(Duration::from_millis(50));
-        };
-        Outcome {
-            success: status.success(),
-            stdout: std::fs::read_to_string(&out).unwrap_or_default(),
-            stderr: std::fs::read_to_string(&err).unwrap_or_default(),
-        }
+        run_bounded(&mut command, SCRIPT_TIMEOUT)
     }
 }
 
@@ -141,7 +105,12 @@ fn line_with<'a>(stdout: &'a str, needles: &[&str]) -> &'a str {
 fn dry_run_prints_the_whole_chain_in_order() {
     let sandbox = Sandbox::new("");
     let outcome = sandbox.run("deploy.sh", &["--dry-run"], &[]);
-    assert!(outcome.success, "{}\n{}", outcome.stdout, outcome.stderr);
+    assert!(
+        outcome.status.success(),
+        "{}\n{}",
+        outcome.stdout,
+        outcome.stderr
+    );
     let out = &outcome.stdout;
     let sa = |name: &str| format!("{name}@{PROJECT}.iam.gserviceaccount.com");
     let chain: Vec<Vec<String>> = vec![
@@ -225,13 +194,13 @@ fn dry_run_prints_the_whole_chain_in_order() {
 fn replace_gets_notebooks_admin_and_unknown_steps_are_refused() {
     let sandbox = Sandbox::new("ON_EXISTING=\"replace\"\n");
     let outcome = sandbox.run("deploy.sh", &["--dry-run", "--only", "accounts"], &[]);
-    assert!(outcome.success, "{}", outcome.stderr);
+    assert!(outcome.status.success(), "{}", outcome.stderr);
     line_with(&outcome.stdout, &["--role=roles/notebooks.admin"]);
     assert!(!outcome.stdout.contains("notebooks.runner"));
     assert!(!outcome.stdout.contains("run deploy"));
 
     let outcome = sandbox.run("deploy.sh", &["--dry-run", "--only", "pubsb"], &[]);
-    assert!(!outcome.success);
+    assert!(!outcome.status.success());
     assert!(
         outcome.stderr.contains("unknown step: pubsb"),
         "{}",
@@ -261,7 +230,7 @@ fn the_service_gets_every_variable_it_reads() {
 fn teardown_dry_run_deletes_what_deploy_creates() {
     let sandbox = Sandbox::new("");
     let outcome = sandbox.run("teardown.sh", &["--dry-run"], &[]);
-    assert!(outcome.success, "{}", outcome.stderr);
+    assert!(outcome.status.success(), "{}", outcome.stderr);
     // Checks whose answer a later command needs are shown on stderr.
     let shown = format!("{}{}", outcome.stdout, outcome.stderr);
     for needles in [
@@ -332,9 +301,10 @@ async fn pubsub_part_runs_against_the_emulator_twice() {
         .await
         .expect("joined");
         assert!(
-            outcome.success,
+            outcome.status.success(),
             "round {round}:\n{}\n{}",
-            outcome.stdout, outcome.stderr
+            outcome.stdout,
+            outcome.stderr
         );
         assert!(
             outcome.stderr.contains("Pub/Sub IAM skipped"),
@@ -491,7 +461,12 @@ async fn scheduler_part_sends_the_planned_jobs() {
     // 1. Nothing exists: two creates and a pause.
     std::fs::write(&jobs_file, file("0 6 * * *")).expect("jobs file");
     let outcome = run(env.clone()).await.expect("joined");
-    assert!(outcome.success, "{}\n{}", outcome.stdout, outcome.stderr);
+    assert!(
+        outcome.status.success(),
+        "{}\n{}",
+        outcome.stdout,
+        outcome.stderr
+    );
     let sent = take(&recorder);
     let base = format!("/v1/projects/{PROJECT}/locations/europe-west3/jobs");
     let creates: Vec<&Value> = sent
@@ -531,7 +506,12 @@ async fn scheduler_part_sends_the_planned_jobs() {
 
     // 2. Unchanged file: only the list.
     let outcome = run(env.clone()).await.expect("joined");
-    assert!(outcome.success, "{}\n{}", outcome.stdout, outcome.stderr);
+    assert!(
+        outcome.status.success(),
+        "{}\n{}",
+        outcome.stdout,
+        outcome.stderr
+    );
     let sent = take(&recorder);
     assert!(sent.iter().all(|(m, _, _)| *m == Method::GET), "{sent:?}");
     assert!(
@@ -543,7 +523,12 @@ async fn scheduler_part_sends_the_planned_jobs() {
     // 3. A changed schedule: one PATCH of just that field.
     std::fs::write(&jobs_file, file("30 5 * * MON-FRI")).expect("jobs file");
     let outcome = run(env.clone()).await.expect("joined");
-    assert!(outcome.success, "{}\n{}", outcome.stdout, outcome.stderr);
+    assert!(
+        outcome.status.success(),
+        "{}\n{}",
+        outcome.stdout,
+        outcome.stderr
+    );
     let sent = take(&recorder);
     let patches: Vec<&(Method, String, Value)> = sent
         .iter()

@@ -2,10 +2,14 @@
 //! right. Skipped (with the reason printed) where gcloud is not installed, unless
 //! `REQUIRE_GCLOUD=1`, which turns the skip into a failure.
 
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, ExitStatus, Stdio};
-use std::time::{Duration, Instant};
+use std::path::PathBuf;
+use std::process::Command;
+use std::time::Duration;
 
+#[path = "support/child.rs"]
+mod child;
+
+use child::{Finished, run_bounded};
 use notebook_trigger::emulator::{Emulator, EmulatorConfig};
 use serde_json::Value;
 
@@ -29,24 +33,6 @@ fn gcloud() -> Option<PathBuf> {
     found
 }
 
-/// Kills and reaps the child on drop, so a failing assertion never leaves gcloud running.
-struct ChildGuard(Child);
-
-impl Drop for ChildGuard {
-    fn drop(&mut self) {
-        if let Ok(None) = self.0.try_wait() {
-            let _ = self.0.kill();
-            let _ = self.0.wait();
-        }
-    }
-}
-
-struct Outcome {
-    status: ExitStatus,
-    stdout: String,
-    stderr: String,
-}
-
 /// One throwaway gcloud configuration pointed at one emulator.
 struct Gcloud {
     binary: PathBuf,
@@ -63,47 +49,24 @@ impl Gcloud {
         }
     }
 
-    /// Runs gcloud with `args`, output to files (no pipe can fill up), bounded by a timeout.
-    fn run(&self, args: &[&str]) -> Outcome {
-        let dir = self.config_dir.path();
-        let out_path = dir.join("stdout");
-        let err_path = dir.join("stderr");
-        let child = Command::new(&self.binary)
-            .args(args)
-            .env("CLOUDSDK_CONFIG", dir)
-            .env("CLOUDSDK_AUTH_DISABLE_CREDENTIALS", "true")
-            .env("CLOUDSDK_CORE_PROJECT", "emulated-project")
-            .env("CLOUDSDK_API_ENDPOINT_OVERRIDES_NOTEBOOKS", &self.endpoint)
-            .env("CLOUDSDK_CORE_DISABLE_PROMPTS", "1")
-            .env("CLOUDSDK_CORE_DISABLE_USAGE_REPORTING", "true")
-            .env("CLOUDSDK_COMPONENT_MANAGER_DISABLE_UPDATE_CHECK", "true")
-            .stdin(Stdio::null())
-            .stdout(std::fs::File::create(&out_path).unwrap())
-            .stderr(std::fs::File::create(&err_path).unwrap())
-            .spawn()
-            .expect("gcloud starts");
-        let mut guard = ChildGuard(child);
-        let deadline = Instant::now() + GCLOUD_TIMEOUT;
-        let status = loop {
-            if let Some(status) = guard.0.try_wait().expect("gcloud can be waited on") {
-                break status;
-            }
-            assert!(
-                Instant::now() < deadline,
-                "gcloud {args:?} still running after {GCLOUD_TIMEOUT:?}"
-            );
-            std::thread::sleep(Duration::from_millis(50));
-        };
-        let read = |path: &Path| std::fs::read_to_string(path).unwrap_or_default();
-        Outcome {
-            status,
-            stdout: read(&out_path),
-            stderr: read(&err_path),
-        }
+    /// Runs gcloud with `args` in this configuration, bounded by a timeout.
+    fn run(&self, args: &[&str]) -> Finished {
+        run_bounded(
+            Command::new(&self.binary)
+                .args(args)
+                .env("CLOUDSDK_CONFIG", self.config_dir.path())
+                .env("CLOUDSDK_AUTH_DISABLE_CREDENTIALS", "true")
+                .env("CLOUDSDK_CORE_PROJECT", "emulated-project")
+                .env("CLOUDSDK_API_ENDPOINT_OVERRIDES_NOTEBOOKS", &self.endpoint)
+                .env("CLOUDSDK_CORE_DISABLE_PROMPTS", "1")
+                .env("CLOUDSDK_CORE_DISABLE_USAGE_REPORTING", "true")
+                .env("CLOUDSDK_COMPONENT_MANAGER_DISABLE_UPDATE_CHECK", "true"),
+            GCLOUD_TIMEOUT,
+        )
     }
 
     /// Runs gcloud on a blocking thread so the in-process emulator keeps serving.
-    async fn run_async(self: &std::sync::Arc<Self>, args: &[&str]) -> Outcome {
+    async fn run_async(self: &std::sync::Arc<Self>, args: &[&str]) -> Finished {
         let gcloud = self.clone();
         let args: Vec<String> = args.iter().map(|a| (*a).to_owned()).collect();
         tokio::task::spawn_blocking(move || {
@@ -115,7 +78,7 @@ impl Gcloud {
     }
 }
 
-fn succeeded(outcome: &Outcome, what: &str) -> Value {
+fn succeeded(outcome: &Finished, what: &str) -> Value {
     assert!(
         outcome.status.success(),
         "{what} failed\nstdout:\n{}\nstderr:\n{}",

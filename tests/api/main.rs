@@ -2,5 +2,7 @@
 mod helpers;
 mod hostile;
 mod launch;
+#[path = "../support/openssl.rs"]
+mod openssl;
 mod surface;
 mod tokens;

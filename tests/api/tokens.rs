@@ -13,6 +13,8 @@ use jsonwebtoken::jwk::{Jwk, JwkSet, PublicKeyUse};
 use jsonwebtoken::{Algorithm, EncodingKey, Header};
 use serde_json::{Value, json};
 
+use crate::openssl::{openssl, rsa_key};
+
 pub const AUDIENCE: &str = "https://notebook-trigger-test.a.run.app";
 pub const PUSH_ACCOUNT: &str = "pubsub-push@test-project.iam.gserviceaccount.com";
 pub const KID: &str = "google-key-1";
@@ -24,34 +26,13 @@ struct Keys {
     google_public: Vec<u8>,
 }
 
-fn openssl(args: &[&str], dir: &std::path::Path) {
-    let status = std::process::Command::new("openssl")
-        .args(args)
-        .current_dir(dir)
-        .stderr(std::process::Stdio::null())
-        .status()
-        .expect("openssl is installed");
-    assert!(status.success(), "openssl {args:?}");
-}
-
 /// Generated once per test binary: RSA key generation is slow.
 fn keys() -> &'static Keys {
     static KEYS: OnceLock<Keys> = OnceLock::new();
     KEYS.get_or_init(|| {
         let dir = tempfile::tempdir().unwrap();
         for name in ["google.pem", "foreign.pem"] {
-            openssl(
-                &[
-                    "genpkey",
-                    "-algorithm",
-                    "RSA",
-                    "-pkeyopt",
-                    "rsa_keygen_bits:2048",
-                    "-out",
-                    name,
-                ],
-                dir.path(),
-            );
+            rsa_key(dir.path(), name);
         }
         openssl(
             &["pkey", "-in", "google.pem", "-pubout", "-out", "public.pem"],
