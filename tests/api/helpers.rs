@@ -102,6 +102,11 @@ impl TestApp {
             .expect("the request reaches the service")
     }
 
+    /// Pushes `data` as Pub/Sub message `message_id`: the status and the answer.
+    pub async fn push(&self, message_id: &str, data: &str) -> (u16, serde_json::Value) {
+        json(self.post(&push_body(message_id, data)).await).await
+    }
+
     /// Instances in the emulator (all states).
     pub fn instances(&self) -> Vec<serde_json::Value> {
         self.emulator.instances()

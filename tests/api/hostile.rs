@@ -498,6 +498,6 @@ async fn unreachable_keys_answer_503_with_retry_after_and_create_nothing() {
 #[tokio::test]
 async fn without_an_audience_requests_need_no_token() {
     let app = spawn_app(&[]).await;
-    let (status, answer) = json(app.post(&push_body("open-1", "x")).await).await;
+    let (status, answer) = app.push("open-1", "x").await;
     assert_eq!(status, 200, "{answer}");
 }

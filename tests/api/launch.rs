@@ -9,7 +9,7 @@ use crate::helpers::{PROJECT, ZONE, json, push_body, spawn_app, spawn_app_with};
 #[tokio::test]
 async fn seed_message_creates_one_active_instance_with_the_seed_parameters() {
     let app = spawn_app(&[]).await;
-    let (status, answer) = json(app.post(&push_body("4001", "TweetiNoteStartTopic")).await).await;
+    let (status, answer) = app.push("4001", "TweetiNoteStartTopic").await;
     assert_eq!(status, 200, "{answer}");
     assert_eq!(answer["outcome"], "created");
     assert_eq!(answer["state"], "ACTIVE");
@@ -169,7 +169,7 @@ async fn profiles_and_allowed_overrides_shape_the_instance() {
     ])
     .await;
     let payload = r#"{"profile":"gpu","labels":{"run":"nightly"},"boot_disk_size_gb":200}"#;
-    let (status, answer) = json(app.post(&push_body("4004", payload)).await).await;
+    let (status, answer) = app.push("4004", payload).await;
     assert_eq!(status, 200, "{answer}");
     assert_eq!(answer["profile"], "gpu");
     let instance = &app.instances()[0];
@@ -202,7 +202,7 @@ async fn injected_unavailability_is_503_then_the_retry_succeeds() {
 async fn an_operation_that_fails_for_good_is_422_with_googles_message() {
     let app = spawn_app(&[]).await;
     app.emulator.set_operation_failure(1.0, "PERMISSION_DENIED");
-    let (status, answer) = json(app.post(&push_body("4006", "x")).await).await;
+    let (status, answer) = app.push("4006", "x").await;
     assert_eq!(status, 422, "{answer}");
     assert!(
         answer["error"]
@@ -222,11 +222,11 @@ async fn a_quota_failure_is_transient() {
     let app = spawn_app(&[]).await;
     app.emulator
         .set_operation_failure(1.0, "RESOURCE_EXHAUSTED");
-    let (status, answer) = json(app.post(&push_body("4007", "x")).await).await;
+    let (status, answer) = app.push("4007", "x").await;
     assert_eq!(status, 503, "{answer}");
     app.emulator
         .set_operation_failure(0.0, "RESOURCE_EXHAUSTED");
-    let (status, answer) = json(app.post(&push_body("4007", "x")).await).await;
+    let (status, answer) = app.push("4007", "x").await;
     assert_eq!(status, 200, "the redelivery tries again: {answer}");
     assert_eq!(app.instances().len(), 1);
 }
@@ -260,13 +260,13 @@ async fn poll_timeout_is_503_and_the_redelivery_resumes_the_same_operation() {
 #[tokio::test]
 async fn fixed_instance_id_of_another_trigger_is_skipped_by_default() {
     let app = spawn_app(&[("INSTANCE_ID", "notetweeti")]).await;
-    let (status, first) = json(app.post(&push_body("5001", "x")).await).await;
+    let (status, first) = app.push("5001", "x").await;
     assert_eq!(
         (status, first["outcome"].as_str()),
         (200, Some("created")),
         "{first}"
     );
-    let (status, second) = json(app.post(&push_body("5002", "x")).await).await;
+    let (status, second) = app.push("5002", "x").await;
     assert_eq!(
         (status, second["outcome"].as_str()),
         (200, Some("skipped")),
@@ -287,7 +287,7 @@ async fn fixed_instance_id_of_another_trigger_is_replaced_when_asked() {
         200
     );
     let first_key = app.instances()[0]["labels"]["trigger-key"].clone();
-    let (status, answer) = json(app.post(&push_body("5004", "x")).await).await;
+    let (status, answer) = app.push("5004", "x").await;
     assert_eq!(
         (status, answer["outcome"].as_str()),
         (200, Some("replaced")),

@@ -75,14 +75,7 @@ async fn malformed_requests_are_400_with_the_field_named() {
 #[tokio::test]
 async fn overrides_are_refused_unless_allowed() {
     let app = spawn_app(&[("ALLOWED_OVERRIDES", "machine_type")]).await;
-    let (status, answer) = json(
-        app.post(&crate::helpers::push_body(
-            "1",
-            r#"{"container_image":"evil/img"}"#,
-        ))
-        .await,
-    )
-    .await;
+    let (status, answer) = app.push("1", r#"{"container_image":"evil/img"}"#).await;
     assert_eq!(status, 400);
     assert!(
         answer["error"]
@@ -91,24 +84,13 @@ async fn overrides_are_refused_unless_allowed() {
             .contains("container_image"),
         "{answer}"
     );
-    let (status, answer) = json(
-        app.post(&crate::helpers::push_body(
-            "2",
-            r#"{"machine_type":"NOT VALID"}"#,
-        ))
-        .await,
-    )
-    .await;
+    let (status, answer) = app.push("2", r#"{"machine_type":"NOT VALID"}"#).await;
     assert_eq!(status, 400);
     assert!(
         answer["error"].as_str().unwrap().contains("machine_type"),
         "{answer}"
     );
-    let (status, answer) = json(
-        app.post(&crate::helpers::push_body("3", r#"{"profile":"nope"}"#))
-            .await,
-    )
-    .await;
+    let (status, answer) = app.push("3", r#"{"profile":"nope"}"#).await;
     assert_eq!(status, 400);
     assert!(
         answer["error"].as_str().unwrap().contains("profile `nope`"),
@@ -152,7 +134,7 @@ async fn launches_beyond_the_limit_are_429_with_retry_after_until_a_permit_frees
     );
     app.emulator
         .set_provision_time(std::time::Duration::from_millis(50));
-    let (status, answer) = json(app.post(&crate::helpers::push_body("c-2", "second")).await).await;
+    let (status, answer) = app.push("c-2", "second").await;
     assert_eq!(
         status, 200,
         "the permit is released after the launch: {answer}"
@@ -162,11 +144,7 @@ async fn launches_beyond_the_limit_are_429_with_retry_after_until_a_permit_frees
 #[tokio::test]
 async fn payloads_over_max_payload_bytes_are_413_and_create_nothing() {
     let app = spawn_app(&[("MAX_PAYLOAD_BYTES", "2048")]).await;
-    let (status, answer) = json(
-        app.post(&crate::helpers::push_body("p-1", &"x".repeat(2049)))
-            .await,
-    )
-    .await;
+    let (status, answer) = app.push("p-1", &"x".repeat(2049)).await;
     assert_eq!(status, 413);
     assert!(
         answer["error"]
@@ -189,14 +167,9 @@ async fn overridden_images_outside_the_allowed_prefixes_are_400() {
         ),
     ])
     .await;
-    let (status, answer) = json(
-        app.post(&crate::helpers::push_body(
-            "i-1",
-            r#"{"container_image":"docker.io/evil/miner"}"#,
-        ))
-        .await,
-    )
-    .await;
+    let (status, answer) = app
+        .push("i-1", r#"{"container_image":"docker.io/evil/miner"}"#)
+        .await;
     assert_eq!(status, 400);
     assert!(
         answer["error"]
@@ -205,14 +178,12 @@ async fn overridden_images_outside_the_allowed_prefixes_are_400() {
             .contains("ALLOWED_IMAGE_PREFIXES"),
         "{answer}"
     );
-    let (status, answer) = json(
-        app.post(&crate::helpers::push_body(
+    let (status, answer) = app
+        .push(
             "i-2",
             r#"{"container_image":"europe-docker.pkg.dev/team/notebooks/lab:v2"}"#,
-        ))
-        .await,
-    )
-    .await;
+        )
+        .await;
     assert_eq!(status, 200, "{answer}");
     assert_eq!(
         app.instances()[0]["gceSetup"]["containerImage"]["repository"],
