@@ -41,25 +41,23 @@ pub struct Limits {
 #[derive(Debug, Clone)]
 pub struct AppState {
     pub launcher: Arc<Launcher>,
-    max_payload_bytes: usize,
+    limits: Limits,
     launches: Arc<Semaphore>,
-    max_concurrent_launches: usize,
 }
 
 impl AppState {
     pub fn new(launcher: Arc<Launcher>, limits: Limits) -> Self {
         Self {
             launcher,
-            max_payload_bytes: limits.max_payload_bytes,
+            limits,
             launches: Arc::new(Semaphore::new(limits.max_concurrent_launches)),
-            max_concurrent_launches: limits.max_concurrent_launches,
         }
     }
 }
 
 /// The router, without a listener: tests drive it with `oneshot`. With `push_auth`, `POST /`
 /// needs a valid token.
-pub fn router(state: AppState, limits: Limits, push_auth: Option<Arc<PushAuth>>) -> Router {
+pub fn router(state: AppState, push_auth: Option<Arc<PushAuth>>) -> Router {
     let trigger = match push_auth {
         Some(push_auth) => post(trigger).route_layer(from_fn_with_state(push_auth, authenticate)),
         None => post(trigger),
@@ -67,7 +65,7 @@ pub fn router(state: AppState, limits: Limits, push_auth: Option<Arc<PushAuth>>)
     Router::new()
         .route("/", trigger)
         .route("/healthz", get(healthz))
-        .layer(DefaultBodyLimit::max(limits.max_body_bytes))
+        .layer(DefaultBodyLimit::max(state.limits.max_body_bytes))
         .with_state(state)
 }
 
@@ -113,7 +111,7 @@ async fn trigger(State(state): State<AppState>, headers: HeaderMap, body: Bytes)
         span.record("trace_sampled", trace.sampled);
     }
     async move {
-        let result = match push::decode(&headers, &body, state.max_payload_bytes) {
+        let result = match push::decode(&headers, &body, state.limits.max_payload_bytes) {
             Ok(trigger) => {
                 if let Some(id) = &trigger.message_id {
                     tracing::Span::current().record("message_id", id.as_str());
@@ -122,7 +120,7 @@ async fn trigger(State(state): State<AppState>, headers: HeaderMap, body: Bytes)
                 match state.launches.try_acquire() {
                     Ok(_permit) => state.launcher.launch(&trigger, &log_progress).await,
                     Err(_) => Err(LaunchError::Busy {
-                        limit: state.max_concurrent_launches,
+                        limit: state.limits.max_concurrent_launches,
                     }),
                 }
             }

@@ -191,7 +191,6 @@ impl Application {
         let port = self.port();
         let app = router(
             AppState::new(self.backing.launcher.clone(), self.limits),
-            self.limits,
             self.push_auth.clone(),
         );
         if let Some(emulator) = &self.backing.embedded {
