@@ -112,8 +112,12 @@ async fn trigger(State(state): State<AppState>, headers: HeaderMap, body: Bytes)
         }
         span.record("trace_sampled", trace.sampled);
     }
+    let decoded = push::decode(&headers, &body, state.max_payload_bytes);
+    // The header values and the body are slices of the connection's read buffer; a launch may
+    // wait minutes next to thousands of others, so give the buffer back to the connection now.
+    drop((headers, body));
     async move {
-        let result = match push::decode(&headers, &body, state.max_payload_bytes) {
+        let result = match decoded {
             Ok(trigger) => {
                 if let Some(id) = &trigger.message_id {
                     tracing::Span::current().record("message_id", id.as_str());
