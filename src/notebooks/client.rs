@@ -212,8 +212,10 @@ impl NotebooksClient {
                 source,
             })?;
         let http = response.status().as_u16();
-        let text = response
-            .text()
+        // Bytes, not text: a success is parsed straight from them, without a UTF-8 pass and a
+        // copy into a String on every call.
+        let bytes = response
+            .bytes()
             .await
             .map_err(|source| ClientError::Transport {
                 url: url.clone(),
@@ -222,10 +224,10 @@ impl NotebooksClient {
         if !(200..300).contains(&http) {
             return Err(ClientError::Api {
                 http,
-                status: model::error_status(http, &text),
+                status: model::error_status(http, &String::from_utf8_lossy(&bytes)),
             });
         }
-        serde_json::from_str(&text).map_err(|e| ClientError::Decode {
+        serde_json::from_slice(&bytes).map_err(|e| ClientError::Decode {
             url,
             reason: e.to_string(),
         })
