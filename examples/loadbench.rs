@@ -347,11 +347,16 @@ fn spread(values: &[f64]) -> Spread {
 
 impl Spread {
     fn show(&self, decimals: usize, unit: &str) -> String {
+        let unit = if unit.is_empty() {
+            String::new()
+        } else {
+            format!(" {unit}")
+        };
         if self.n == 1 {
-            return format!("{:.decimals$} {unit}", self.median);
+            return format!("{:.decimals$}{unit}", self.median);
         }
         format!(
-            "{:.decimals$} {unit} ({:.decimals$}–{:.decimals$}, n={})",
+            "{:.decimals$}{unit} ({:.decimals$}–{:.decimals$}, n={})",
             self.median, self.min, self.max, self.n
         )
     }
@@ -1555,7 +1560,7 @@ fn write_inflight(w: &mut String, inflight: &InflightFigures) {
     );
     let _ = writeln!(w);
     let sent = report.all_sent_ms.map_or(String::new(), |ms| {
-        format!("All pushes were written {ms} ms after the start; ")
+        format!("All pushes were written {ms} ms after the start. ")
     });
     let _ = writeln!(
         w,
