@@ -205,7 +205,7 @@ impl Application {
         }
         tracing::info!(port, project = %self.backing.launcher.project, api = %self.backing.launcher.client.version(), "listening");
         let cancel = self.cancel.clone();
-        let server = axum::serve(self.listener, app)
+        let server = axum::serve(crate::http::without_nagle(self.listener), app)
             .with_graceful_shutdown(cancel.clone().cancelled_owned());
         let grace = async {
             cancel.cancelled().await;
