@@ -26,7 +26,7 @@ pub enum Backend {
     Google,
     /// `NOTEBOOKS_ENDPOINT`: another HTTPS endpoint, with credentials.
     Endpoint(String),
-    /// `NOTEBOOKS_EMULATOR_HOST`: plain HTTP, no credentials.
+    /// `NOTEBOOKS_EMULATOR_HOST`: HTTP/2 without TLS, no credentials.
     Emulator(String),
     /// Nothing configured and not on Cloud Run: an in-process emulator with demo settings.
     Embedded,
@@ -107,7 +107,7 @@ pub const VARIABLES: &[Variable] = &[
     Variable {
         name: "NOTEBOOKS_EMULATOR_HOST",
         default: "-",
-        meaning: "host:port of a Notebooks API emulator (plain HTTP, no credentials)",
+        meaning: "host:port of a Notebooks API emulator (HTTP/2 without TLS, no credentials)",
     },
     Variable {
         name: "NOTEBOOKS_ENDPOINT",

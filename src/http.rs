@@ -12,6 +12,7 @@
 //! `MAX_CONCURRENT_LAUNCHES` is answered 429 at once, so Pub/Sub backs off instead of the
 //! service queueing work until it falls over.
 
+use std::net::SocketAddr;
 use std::sync::Arc;
 
 use axum::Router;
@@ -21,6 +22,8 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::middleware::{Next, from_fn_with_state};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
+use axum::serve::{Listener, ListenerExt as _};
+use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::Semaphore;
 use tracing::Instrument;
 
@@ -69,6 +72,18 @@ pub fn router(state: AppState, push_auth: Option<Arc<PushAuth>>) -> Router {
         .with_state(state)
 }
 
+/// The listener with Nagle's algorithm off on every accepted connection. An HTTP/2 server writes
+/// its SETTINGS and then the first answer as separate small segments; with Nagle on, the answer
+/// can wait for the peer's delayed ACK (40 ms on Linux): one first push in twenty took 50 ms
+/// instead of 8 in the cold-start benchmark. Used by the service and the emulator.
+pub fn without_nagle(listener: TcpListener) -> impl Listener<Io = TcpStream, Addr = SocketAddr> {
+    listener.tap_io(|stream| {
+        if let Err(error) = stream.set_nodelay(true) {
+            tracing::debug!(%error, "cannot turn Nagle's algorithm off on a connection");
+        }
+    })
+}
+
 /// Answers without calling anything upstream: a probe must not depend on Google being up.
 async fn healthz() -> &'static str {
     "ok\n"
@@ -110,8 +125,12 @@ async fn trigger(State(state): State<AppState>, headers: HeaderMap, body: Bytes)
         }
         span.record("trace_sampled", trace.sampled);
     }
+    let decoded = push::decode(&headers, &body, state.limits.max_payload_bytes);
+    // The header values and the body are slices of the connection's read buffer; a launch may
+    // wait minutes next to thousands of others, so give the buffer back to the connection now.
+    drop((headers, body));
     async move {
-        let result = match push::decode(&headers, &body, state.limits.max_payload_bytes) {
+        let result = match decoded {
             Ok(trigger) => {
                 if let Some(id) = &trigger.message_id {
                     tracing::Span::current().record("message_id", id.as_str());

@@ -140,9 +140,11 @@ struct Plan<'a> {
     parent: String,
     id: InstanceId,
     name: String,
-    body: serde_json::Value,
+    /// The create request's `Instance`, as JSON.
+    body: Vec<u8>,
     request_id: uuid::Uuid,
     key_hash: String,
+    profile: String,
     progress: &'a (dyn Fn(Progress<'_>) + Sync),
     poller: Poller,
 }
@@ -158,6 +160,33 @@ impl Launcher {
         progress: &(dyn Fn(Progress<'_>) + Sync),
     ) -> Result<Launched, LaunchError> {
         let poller = Poller::new(self.poll.backoff, self.poll.timeout, self.cancel.clone());
+        let plan = self.prepare(trigger, progress, poller)?;
+        let (outcome, instance) = match self.create_and_wait(&plan).await {
+            // Boxed: the rare path (it may delete and create again) would otherwise size the
+            // state of every waiting launch.
+            Err(CreateError::Exists) => Box::pin(self.existing(&plan)).await?,
+            Err(CreateError::Launch(error)) => return Err(error),
+            Ok(instance) => (Outcome::Created, instance),
+        };
+        Ok(Launched {
+            outcome,
+            state: instance.state.unwrap_or_else(|| "UNKNOWN".to_owned()),
+            instance: instance.name,
+            profile: plan.profile,
+            trigger: trigger.data.display(),
+            elapsed_ms: plan.poller.elapsed().as_millis(),
+        })
+    }
+
+    /// Payload → profile → spec → names and body. Synchronous, so that the request, the spec
+    /// and the labels are gone before the launch starts to wait: thousands of launches may wait
+    /// at once, and each keeps only what its calls need.
+    fn prepare<'a>(
+        &self,
+        trigger: &Trigger,
+        progress: &'a (dyn Fn(Progress<'_>) + Sync),
+        poller: Poller,
+    ) -> Result<Plan<'a>, LaunchError> {
         let request = payload::parse(&trigger.data, &self.policy)?;
         let profile = request.profile.as_deref().unwrap_or("default");
         let base = self
@@ -171,10 +200,14 @@ impl Launcher {
         let id = naming::instance_id(spec.instance_id.as_ref(), &self.prefix, trigger);
         let mut labels = spec.labels.clone();
         labels.extend(naming::provenance(trigger, profile));
+        // Kept as JSON text: a few hundred bytes instead of a tree of maps for every waiting
+        // launch, and serialised once rather than for every create.
         let body = match self.client.version() {
             ApiVersion::V2 => body::v2(&spec, &labels),
             ApiVersion::V1 => body::v1(&spec, &labels),
-        };
+        }
+        .to_string()
+        .into_bytes();
         let parent = format!("projects/{}/locations/{}", self.project, spec.location);
         let name = format!("{parent}/instances/{id}");
         tracing::Span::current().record("instance", name.as_str());
@@ -185,28 +218,16 @@ impl Launcher {
             source = trigger.source.label(),
             "launching"
         );
-        let plan = Plan {
+        Ok(Plan {
             parent,
             id,
             name,
             body,
             request_id: naming::request_id(&trigger.key),
             key_hash: naming::key_hash(&trigger.key),
+            profile: profile.to_owned(),
             progress,
             poller,
-        };
-        let (outcome, instance) = match self.create_and_wait(&plan).await {
-            Err(CreateError::Exists) => self.existing(&plan).await?,
-            Err(CreateError::Launch(error)) => return Err(error),
-            Ok(instance) => (Outcome::Created, instance),
-        };
-        Ok(Launched {
-            outcome,
-            state: instance.state.unwrap_or_else(|| "UNKNOWN".to_owned()),
-            instance: instance.name,
-            profile: profile.to_owned(),
-            trigger: trigger.data.display(),
-            elapsed_ms: plan.poller.elapsed().as_millis(),
         })
     }
 

@@ -59,13 +59,15 @@ pub async fn backing(settings: Settings, cancel: CancellationToken) -> anyhow::R
         }
         Backend::Google | Backend::Endpoint(_) | Backend::Emulator(_) => (settings, None),
     };
-    let (base_url, credentials) = match (&settings.backend, &embedded) {
-        (_, Some(emulator)) => (emulator.base_url(), Credentials::Anonymous),
-        (Backend::Emulator(host), None) => (format!("http://{host}"), Credentials::Anonymous),
-        (Backend::Endpoint(url), None) => (url.clone(), Credentials::detect().await?),
-        (Backend::Google | Backend::Embedded, None) => {
-            (GOOGLE_ENDPOINT.to_owned(), Credentials::detect().await?)
-        }
+    let (base_url, credentials, cleartext_http2) = match (&settings.backend, &embedded) {
+        (_, Some(emulator)) => (emulator.base_url(), Credentials::Anonymous, true),
+        (Backend::Emulator(host), None) => (format!("http://{host}"), Credentials::Anonymous, true),
+        (Backend::Endpoint(url), None) => (url.clone(), Credentials::detect().await?, false),
+        (Backend::Google | Backend::Embedded, None) => (
+            GOOGLE_ENDPOINT.to_owned(),
+            Credentials::detect().await?,
+            false,
+        ),
     };
     let project = match &settings.project {
         Some(project) => project.clone(),
@@ -86,6 +88,7 @@ pub async fn backing(settings: Settings, cancel: CancellationToken) -> anyhow::R
         Endpoint {
             base_url,
             credentials,
+            cleartext_http2,
         },
         settings.api_version,
         settings.timeouts,
@@ -201,7 +204,7 @@ impl Application {
         }
         tracing::info!(port, project = %self.backing.launcher.project, api = %self.backing.launcher.client.version(), "listening");
         let cancel = self.cancel.clone();
-        let server = axum::serve(self.listener, app)
+        let server = axum::serve(crate::http::without_nagle(self.listener), app)
             .with_graceful_shutdown(cancel.clone().cancelled_owned());
         let grace = async {
             cancel.cancelled().await;

@@ -247,8 +247,8 @@ impl Emulator {
         let addr = listener.local_addr()?;
         let cancel = CancellationToken::new();
         let app = router(state.clone());
-        let serve =
-            axum::serve(listener, app).with_graceful_shutdown(cancel.clone().cancelled_owned());
+        let serve = axum::serve(crate::http::without_nagle(listener), app)
+            .with_graceful_shutdown(cancel.clone().cancelled_owned());
         let task = tokio::spawn(async move { serve.await });
         Ok(Emulator {
             addr,

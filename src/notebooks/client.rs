@@ -2,10 +2,11 @@
 //! connect and request timeouts, a fresh token per call, and every failure turned into a
 //! [`ClientError`] that says whether trying again can help.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use serde::de::DeserializeOwned;
-use serde_json::Value;
+use tokio::sync::Semaphore;
 use uuid::Uuid;
 
 use super::ApiVersion;
@@ -43,7 +44,19 @@ pub struct Endpoint {
     /// `https://notebooks.googleapis.com` or an emulator's `http://host:port`.
     pub base_url: String,
     pub credentials: Credentials,
+    /// Speak HTTP/2 over plain TCP (h2c), as the emulator does. Google's endpoint negotiates
+    /// HTTP/2 over TLS, so every call shares one connection; over plain HTTP/1.1 each call in
+    /// progress needs a connection of its own, and thousands of launches polling at once would
+    /// hold thousands of connections, with their buffers, that production never has.
+    pub cleartext_http2: bool,
 }
+
+/// Calls to the API in progress at once, across all launches. Google's front end serves about
+/// a hundred streams at a time on an HTTP/2 connection; beyond that, calls wait here, before
+/// anything is built for them, rather than inside the connection with their requests and
+/// buffers allocated. After ten thousand pushes arrive at once, the process would otherwise
+/// keep the memory of ten thousand simultaneous creates for as long as it runs.
+pub const MAX_CALLS_IN_FLIGHT: usize = 100;
 
 /// The Notebooks API client; cheap to clone, holds one connection pool.
 #[derive(Debug, Clone)]
@@ -51,6 +64,7 @@ pub struct NotebooksClient {
     http: reqwest::Client,
     endpoint: Endpoint,
     version: ApiVersion,
+    calls: Arc<Semaphore>,
 }
 
 /// Timeouts for every call.
@@ -67,11 +81,14 @@ impl Timeouts {
     /// # Errors
     /// When the TLS stack cannot be initialised.
     pub fn http_client(self) -> Result<reqwest::Client, reqwest::Error> {
+        self.client_builder().build()
+    }
+
+    fn client_builder(self) -> reqwest::ClientBuilder {
         reqwest::Client::builder()
             .connect_timeout(self.connect)
             .timeout(self.request)
             .user_agent(concat!("notebook-trigger/", env!("CARGO_PKG_VERSION")))
-            .build()
     }
 }
 
@@ -83,10 +100,17 @@ impl NotebooksClient {
         version: ApiVersion,
         timeouts: Timeouts,
     ) -> Result<Self, reqwest::Error> {
+        let builder = timeouts.client_builder();
+        let builder = if endpoint.cleartext_http2 {
+            builder.http2_prior_knowledge()
+        } else {
+            builder
+        };
         Ok(Self {
-            http: timeouts.http_client()?,
+            http: builder.build()?,
             endpoint,
             version,
+            calls: Arc::new(Semaphore::new(MAX_CALLS_IN_FLIGHT)),
         })
     }
 
@@ -94,7 +118,8 @@ impl NotebooksClient {
         self.version
     }
 
-    /// `instances.create`. v1 has no `requestId`: it is only sent to v2.
+    /// `instances.create` with the `Instance` as JSON text (see [`body`](super::body)). v1 has
+    /// no `requestId`: it is only sent to v2.
     ///
     /// # Errors
     /// [`ClientError`]; an existing id comes back as `Api` with [`Code::AlreadyExists`].
@@ -103,7 +128,7 @@ impl NotebooksClient {
         parent: &str,
         instance_id: &str,
         request_id: Uuid,
-        body: &Value,
+        body: &[u8],
     ) -> Result<Operation, ClientError> {
         let mut path = format!("{parent}/instances?instanceId={instance_id}");
         if self.version == ApiVersion::V2 {
@@ -144,11 +169,25 @@ impl NotebooksClient {
         self.call(reqwest::Method::DELETE, &path, None).await
     }
 
+    /// One API call. Boxed because a launch keeps its future for as long as it waits, with
+    /// thousands of others: unboxed, the HTTP client's futures would make every waiting launch
+    /// kilobytes larger, though they only exist during the call itself.
     async fn call<T: DeserializeOwned>(
         &self,
         method: reqwest::Method,
         path: &str,
-        body: Option<&Value>,
+        json: Option<&[u8]>,
+    ) -> Result<T, ClientError> {
+        // Never closed; if it were, the calls would go ahead without a limit.
+        let _permit = self.calls.acquire().await;
+        Box::pin(self.exchange(method, path, json)).await
+    }
+
+    async fn exchange<T: DeserializeOwned>(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        json: Option<&[u8]>,
     ) -> Result<T, ClientError> {
         let url = format!(
             "{}/{}/{}",
@@ -160,8 +199,10 @@ impl NotebooksClient {
         if let Some(authorization) = self.endpoint.credentials.authorization().await? {
             request = request.header(reqwest::header::AUTHORIZATION, authorization);
         }
-        if let Some(body) = body {
-            request = request.json(body);
+        if let Some(json) = json {
+            request = request
+                .header(reqwest::header::CONTENT_TYPE, "application/json")
+                .body(json.to_vec());
         }
         let response = request
             .send()
@@ -171,8 +212,10 @@ impl NotebooksClient {
                 source,
             })?;
         let http = response.status().as_u16();
-        let text = response
-            .text()
+        // Bytes, not text: a success is parsed straight from them, without a UTF-8 pass and a
+        // copy into a String on every call.
+        let bytes = response
+            .bytes()
             .await
             .map_err(|source| ClientError::Transport {
                 url: url.clone(),
@@ -181,10 +224,10 @@ impl NotebooksClient {
         if !(200..300).contains(&http) {
             return Err(ClientError::Api {
                 http,
-                status: model::error_status(http, &text),
+                status: model::error_status(http, &String::from_utf8_lossy(&bytes)),
             });
         }
-        serde_json::from_str(&text).map_err(|e| ClientError::Decode {
+        serde_json::from_slice(&bytes).map_err(|e| ClientError::Decode {
             url,
             reason: e.to_string(),
         })
