@@ -226,6 +226,66 @@ fn the_service_gets_every_variable_it_reads() {
     }
 }
 
+/// The image is built from what `.dockerignore` lets through, and cargo refuses a manifest
+/// whose declared targets (the criterion bench, say) are missing, even when it does not build
+/// them; `cargo metadata` does not notice, only a build does. Without a Docker engine here,
+/// this is the part of the image build that can be checked in a test.
+#[test]
+fn the_image_build_context_holds_every_target_the_manifest_declares() {
+    let root = Path::new(ROOT);
+    let ignore = std::fs::read_to_string(root.join(".dockerignore")).expect("read .dockerignore");
+    assert!(
+        ignore.lines().any(|line| line.trim() == "*"),
+        ".dockerignore starts from nothing and lets paths back in"
+    );
+    let let_through: Vec<&str> = ignore
+        .lines()
+        .filter_map(|line| line.trim().strip_prefix('!'))
+        .map(|path| path.trim_end_matches('/'))
+        .collect();
+    let manifest: toml::Table = std::fs::read_to_string(root.join("Cargo.toml"))
+        .expect("read Cargo.toml")
+        .parse()
+        .expect("Cargo.toml is TOML");
+    let mut targets = vec!["Cargo.toml".to_owned(), "Cargo.lock".to_owned()];
+    for (kind, folder) in [("lib", "src"), ("bin", "src/bin"), ("bench", "benches")] {
+        let declared = match &manifest.get(kind) {
+            Some(toml::Value::Array(list)) => list.clone(),
+            Some(table) => vec![(*table).clone()],
+            None => Vec::new(),
+        };
+        for target in declared {
+            let path = match (target.get("path"), target.get("name")) {
+                (Some(path), _) => path.as_str().expect("a path").to_owned(),
+                (None, Some(name)) => format!("{folder}/{}.rs", name.as_str().expect("a name")),
+                (None, None) => "src/lib.rs".to_owned(),
+            };
+            targets.push(path);
+        }
+    }
+    for target in &targets {
+        assert!(
+            let_through
+                .iter()
+                .any(|allowed| target == allowed || target.starts_with(&format!("{allowed}/"))),
+            "{target} is declared in Cargo.toml but .dockerignore keeps it out of the image build"
+        );
+        assert!(root.join(target).is_file(), "{target} does not exist");
+    }
+    assert!(
+        targets.iter().any(|t| t.starts_with("benches/")),
+        "the bench is among the targets checked"
+    );
+    let dockerfile = std::fs::read_to_string(root.join("Dockerfile")).expect("read Dockerfile");
+    for allowed in &let_through {
+        assert!(
+            dockerfile.lines().any(|line| line.starts_with("COPY ")
+                && line.split_whitespace().any(|word| word == *allowed)),
+            "the Dockerfile never copies {allowed}, which .dockerignore lets through"
+        );
+    }
+}
+
 #[test]
 fn teardown_dry_run_deletes_what_deploy_creates() {
     let sandbox = Sandbox::new("");
