@@ -18,7 +18,7 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::routing::{get, post};
 use child::{ChildGuard, run_bounded};
 use notebook_trigger::emulator::{Emulator, EmulatorConfig};
-use openssl::rsa_key;
+use openssl::service_account_key;
 use serde_json::{Value, json};
 
 const BIN: &str = env!("CARGO_BIN_EXE_notebook-trigger");
@@ -267,8 +267,6 @@ async fn operation(State(seen): State<Shared>, headers: HeaderMap) -> axum::Json
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn service_account_key_credentials_reach_the_api_as_a_bearer_token() {
     let dir = tempfile::tempdir().unwrap();
-    rsa_key(dir.path(), "key.pem");
-    let key_path = dir.path().join("key.pem");
     let seen: Shared = Arc::default();
     let fake = Router::new()
         .route("/token", post(token))
@@ -284,17 +282,11 @@ async fn service_account_key_credentials_reach_the_api_as_a_bearer_token() {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let address = listener.local_addr().unwrap();
     let server = tokio::spawn(async move { axum::serve(listener, fake).await });
-    let credentials = json!({
-        "type": "service_account",
-        "project_id": "key-project",
-        "private_key_id": "k1",
-        "private_key": std::fs::read_to_string(&key_path).unwrap(),
-        "client_email": "trigger@key-project.iam.gserviceaccount.com",
-        "client_id": "1",
-        "token_uri": format!("http://{address}/token"),
-    });
-    let credentials_path = dir.path().join("sa.json");
-    std::fs::write(&credentials_path, credentials.to_string()).unwrap();
+    let (credentials_path, _) = service_account_key(
+        dir.path(),
+        "key-project",
+        &format!("http://{address}/token"),
+    );
 
     let mut command = command(dir.path());
     command

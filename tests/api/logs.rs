@@ -26,7 +26,7 @@ use serde_json::{Value, json};
 
 use crate::child::ChildGuard;
 use crate::helpers::push_body;
-use crate::openssl::rsa_key;
+use crate::openssl::service_account_key;
 use crate::tokens::{self, Issuer, bearer, claims, claims_with};
 
 const BIN: &str = env!("CARGO_BIN_EXE_notebook-trigger");
@@ -80,24 +80,6 @@ impl Drop for TokenEndpoint {
     fn drop(&mut self) {
         self.server.abort();
     }
-}
-
-/// A service-account key file whose `token_uri` is `token_uri`; returns it and its PEM.
-fn service_account_key(dir: &std::path::Path, token_uri: &str) -> (std::path::PathBuf, String) {
-    rsa_key(dir, "sa.pem");
-    let pem = std::fs::read_to_string(dir.join("sa.pem")).unwrap();
-    let key = json!({
-        "type": "service_account",
-        "project_id": "logs-project",
-        "private_key_id": "k1",
-        "private_key": pem,
-        "client_email": "trigger@logs-project.iam.gserviceaccount.com",
-        "client_id": "1",
-        "token_uri": token_uri,
-    });
-    let path = dir.join("sa.json");
-    std::fs::write(&path, key.to_string()).unwrap();
-    (path, pem)
 }
 
 /// Reads a stream of the service line by line into `lines`, reporting the port it listens on.
@@ -160,7 +142,7 @@ async fn serve_and_capture(format: &str) -> Run {
     .await
     .unwrap();
     let dir = tempfile::tempdir().unwrap();
-    let (key_file, pem) = service_account_key(dir.path(), &google.url);
+    let (key_file, pem) = service_account_key(dir.path(), "logs-project", &google.url);
 
     let mut command = Command::new(BIN);
     command
