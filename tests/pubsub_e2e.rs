@@ -560,17 +560,17 @@ async fn under_api_faults_and_crashes_nothing_is_lost_and_nothing_duplicated() {
     // lands while launches are mid-poll; the service comes back on the same port.
     let mut crash_points = (1..=kills).map(|k| k * count / (kills + 1)).peekable();
     let deadline = started + Duration::from_secs(300);
-    while active(&notebooks) < count {
-        if crash_points
-            .next_if(|&at| active(&notebooks) >= at)
-            .is_some()
-        {
+    loop {
+        let ready = active(&notebooks);
+        if ready >= count {
+            break;
+        }
+        if crash_points.next_if(|&at| ready >= at).is_some() {
             service.restart(&[]);
         }
         assert!(
             Instant::now() < deadline,
-            "after 300 s: {} of {count} ACTIVE, {} instances, {} answered deliveries, {} API requests; launched but never answered ready: {:?}",
-            active(&notebooks),
+            "after 300 s: {ready} of {count} ACTIVE, {} instances, {} answered deliveries, {} API requests; launched but never answered ready: {:?}",
             notebooks.instances().len(),
             service.deliveries(),
             notebooks.request_count(),
