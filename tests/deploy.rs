@@ -130,6 +130,7 @@ fn dry_run_prints_the_whole_chain_in_order() {
             format!("--service-account={}", sa("notebook-trigger-run")),
             "--timeout=600".into(),
             "--concurrency=10".into(),
+            "--use-http2".into(),
             "--cpu-boost".into(),
             "--startup-probe=httpGet.path=/healthz".into(),
             format!("GOOGLE_CLOUD_PROJECT={PROJECT}"),

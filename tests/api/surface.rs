@@ -1,6 +1,6 @@
 //! The HTTP surface: routes, methods, limits, refusals.
 
-use crate::helpers::{json, spawn_app};
+use crate::helpers::{json, push_body, spawn_app};
 
 #[tokio::test]
 async fn healthz_answers_without_upstream() {
@@ -189,4 +189,38 @@ async fn overridden_images_outside_the_allowed_prefixes_are_400() {
         app.instances()[0]["gceSetup"]["containerImage"]["repository"],
         "europe-docker.pkg.dev/team/notebooks/lab"
     );
+}
+
+/// Cloud Run forwards pushes as HTTP/2 cleartext when deployed with `--use-http2`, as
+/// `deploy/deploy.sh` does, and keeps probing `/healthz` over HTTP/1.1: the same port must take
+/// both, and a push over HTTP/2 must launch exactly as one over HTTP/1.1 does.
+#[tokio::test]
+async fn pushes_over_http2_cleartext_launch_and_probes_over_http1_still_answer() {
+    let app = spawn_app(&[]).await;
+    let h2c = reqwest::Client::builder()
+        .http2_prior_knowledge()
+        .build()
+        .unwrap();
+    let response = h2c
+        .post(&app.address)
+        .header("content-type", "application/json")
+        .body(push_body("h2c-1", "TweetiNoteStartTopic"))
+        .send()
+        .await
+        .expect("the service takes HTTP/2 with prior knowledge");
+    assert_eq!(response.version(), reqwest::Version::HTTP_2);
+    let (status, answer) = json(response).await;
+    assert_eq!(status, 200, "{answer}");
+    assert_eq!(answer["state"], "ACTIVE", "{answer}");
+    assert_eq!(app.instances().len(), 1);
+
+    let probe = app
+        .http
+        .get(format!("{}/healthz", app.address))
+        .version(reqwest::Version::HTTP_11)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(probe.version(), reqwest::Version::HTTP_11);
+    assert_eq!(probe.status().as_u16(), 200);
 }
