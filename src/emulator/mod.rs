@@ -199,7 +199,14 @@ impl EmulatorState {
     /// Every create that reached validation (accepted or rejected), in arrival order. Requests
     /// answered with an injected fault never got that far and are not listed.
     pub fn create_requests(&self) -> Vec<RecordedCreate> {
-        self.0.store.create_requests()
+        self.0
+            .store
+            .create_requests()
+            .into_iter()
+            .map(|create| {
+                create.map_body(|body| routes::json_body(&body).unwrap_or(serde_json::Value::Null))
+            })
+            .collect()
     }
 
     /// HTTP requests served, including injected faults, 404s and readiness probes.

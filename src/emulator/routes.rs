@@ -193,7 +193,7 @@ fn query_value<'q>(query: &'q [(String, String)], name: &str) -> Option<&'q str>
 }
 
 /// Parses a request body; an absent body is an empty message, as for Google.
-fn json_body(body: &[u8]) -> Result<Value, ApiError> {
+pub(super) fn json_body(body: &[u8]) -> Result<Value, ApiError> {
     if body.iter().all(u8::is_ascii_whitespace) {
         return Ok(Value::Object(Map::new()));
     }
@@ -368,16 +368,15 @@ fn create(
 ) -> Result<Value, ApiError> {
     let instance_id = query_value(query, "instanceId").map(str::to_owned);
     let request_id = query_value(query, "requestId").map(str::to_owned);
-    let parsed = json_body(body);
     state.0.store.record_create(RecordedCreate {
         api_version: version,
         parent: parent.clone(),
         instance_id: instance_id.clone(),
         request_id: request_id.clone(),
-        body: parsed.clone().unwrap_or(Value::Null),
+        body: body.into(),
     });
     api.check_query("instances", "create", query)?;
-    let body = api.check_body("Instance", "instance", &parsed?)?;
+    let body = api.check_body("Instance", "instance", &json_body(body)?)?;
     if version == ApiVersion::V1 && !state.0.v1_legacy {
         return Err(ApiError::new(Code::FailedPrecondition, V1_DEPRECATED));
     }
