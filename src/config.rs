@@ -8,6 +8,8 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
+use reqwest::Url;
+
 use crate::launch::{OnExisting, PollSettings};
 use crate::naming::IdPrefix;
 use crate::notebooks::ApiVersion;
@@ -25,9 +27,9 @@ pub enum Backend {
     /// `https://notebooks.googleapis.com` with Application Default Credentials.
     Google,
     /// `NOTEBOOKS_ENDPOINT`: another HTTPS endpoint, with credentials.
-    Endpoint(String),
-    /// `NOTEBOOKS_EMULATOR_HOST`: HTTP/2 without TLS, no credentials.
-    Emulator(String),
+    Endpoint(Url),
+    /// `NOTEBOOKS_EMULATOR_HOST`, as `http://HOST:PORT/`: HTTP/2 without TLS, no credentials.
+    Emulator(Url),
     /// Nothing configured and not on Cloud Run: an in-process emulator with demo settings.
     Embedded,
 }
@@ -356,28 +358,35 @@ impl Settings {
                 ));
             }
             (Some(host), None) => {
-                if host.contains("://") || !host.contains(':') {
+                let url = (!host.contains("://") && host.contains(':'))
+                    .then(|| Url::parse(&format!("http://{host}/")).ok())
+                    .flatten()
+                    .filter(|url| url.path() == "/" && url.port().is_some());
+                let Some(url) = url else {
                     return Err(ConfigError::new(
                         "NOTEBOOKS_EMULATOR_HOST",
                         format!("`{host}` is not HOST:PORT (e.g. 127.0.0.1:8090)"),
                     ));
-                }
+                };
                 if project.is_none() {
                     return Err(ConfigError::new(
                         "GOOGLE_CLOUD_PROJECT",
                         "is required with NOTEBOOKS_EMULATOR_HOST (any name, e.g. demo-project)",
                     ));
                 }
-                Backend::Emulator(host)
+                Backend::Emulator(url)
             }
             (None, Some(url)) => {
-                if !(url.starts_with("https://") || url.starts_with("http://")) {
+                let parsed = Url::parse(&url)
+                    .ok()
+                    .filter(|u| matches!(u.scheme(), "https" | "http") && u.has_host());
+                let Some(parsed) = parsed else {
                     return Err(ConfigError::new(
                         "NOTEBOOKS_ENDPOINT",
                         format!("`{url}` is not an http(s):// URL"),
                     ));
-                }
-                Backend::Endpoint(url)
+                };
+                Backend::Endpoint(parsed)
             }
             (None, None) if project.is_none() && !on_cloud_run => Backend::Embedded,
             (None, None) => Backend::Google,
@@ -591,7 +600,20 @@ mod tests {
                 "GOOGLE_CLOUD_PROJECT",
             ),
             (
+                &[("NOTEBOOKS_EMULATOR_HOST", "localhost:port")],
+                "NOTEBOOKS_EMULATOR_HOST",
+            ),
+            (
+                &[("NOTEBOOKS_EMULATOR_HOST", "localhost:8090/v2")],
+                "NOTEBOOKS_EMULATOR_HOST",
+            ),
+            (
                 &[("NOTEBOOKS_ENDPOINT", "notebooks.example")],
+                "NOTEBOOKS_ENDPOINT",
+            ),
+            (&[("NOTEBOOKS_ENDPOINT", "https://")], "NOTEBOOKS_ENDPOINT"),
+            (
+                &[("NOTEBOOKS_ENDPOINT", "https://exa mple.com")],
                 "NOTEBOOKS_ENDPOINT",
             ),
             (&[("ALLOWED_OVERRIDES", "colour")], "ALLOWED_OVERRIDES"),

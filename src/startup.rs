@@ -9,6 +9,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context;
+use reqwest::Url;
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
@@ -60,11 +61,15 @@ pub async fn backing(settings: Settings, cancel: CancellationToken) -> anyhow::R
         Backend::Google | Backend::Endpoint(_) | Backend::Emulator(_) => (settings, None),
     };
     let (base_url, credentials, cleartext_http2) = match (&settings.backend, &embedded) {
-        (_, Some(emulator)) => (emulator.base_url(), Credentials::Anonymous, true),
-        (Backend::Emulator(host), None) => (format!("http://{host}"), Credentials::Anonymous, true),
+        (_, Some(emulator)) => (
+            Url::parse(&emulator.base_url()).context("the embedded emulator's address")?,
+            Credentials::Anonymous,
+            true,
+        ),
+        (Backend::Emulator(url), None) => (url.clone(), Credentials::Anonymous, true),
         (Backend::Endpoint(url), None) => (url.clone(), Credentials::detect().await?, false),
         (Backend::Google | Backend::Embedded, None) => (
-            GOOGLE_ENDPOINT.to_owned(),
+            Url::parse(GOOGLE_ENDPOINT).context("Google's endpoint")?,
             Credentials::detect().await?,
             false,
         ),

@@ -5,6 +5,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use reqwest::Url;
 use serde::de::DeserializeOwned;
 use tokio::sync::Semaphore;
 use uuid::Uuid;
@@ -42,7 +43,7 @@ impl ClientError {
 #[derive(Debug, Clone)]
 pub struct Endpoint {
     /// `https://notebooks.googleapis.com` or an emulator's `http://host:port`.
-    pub base_url: String,
+    pub base_url: Url,
     pub credentials: Credentials,
     /// Speak HTTP/2 over plain TCP (h2c), as the emulator does. Google's endpoint negotiates
     /// HTTP/2 over TLS, so every call shares one connection; over plain HTTP/1.1 each call in
@@ -64,6 +65,9 @@ pub struct NotebooksClient {
     http: reqwest::Client,
     endpoint: Endpoint,
     version: ApiVersion,
+    /// `{base_url}/{version}/`, parsed once: every call's URL is joined onto it, so the scheme
+    /// and host are not parsed again (with IDNA processing) on every call.
+    api_root: Url,
     calls: Arc<Semaphore>,
 }
 
@@ -106,10 +110,16 @@ impl NotebooksClient {
         } else {
             builder
         };
+        let mut api_root = endpoint.base_url.clone();
+        api_root.set_path(&format!(
+            "{}/{version}/",
+            endpoint.base_url.path().trim_end_matches('/')
+        ));
         Ok(Self {
             http: builder.build()?,
             endpoint,
             version,
+            api_root,
             calls: Arc::new(Semaphore::new(MAX_CALLS_IN_FLIGHT)),
         })
     }
@@ -183,19 +193,29 @@ impl NotebooksClient {
         Box::pin(self.exchange(method, path, json)).await
     }
 
+    /// The URL of `path` (`projects/…`, with its query) under the API root. "./": whatever the
+    /// path holds (an operation name comes from the server), it stays a path under the root and
+    /// can never name another scheme or host.
+    fn url(&self, path: &str) -> Result<Url, ClientError> {
+        self.api_root
+            .join(&format!("./{path}"))
+            .map_err(|e| ClientError::Decode {
+                url: format!("{}{path}", self.api_root),
+                reason: format!("not a URL path: {e}"),
+            })
+    }
+
     async fn exchange<T: DeserializeOwned>(
         &self,
         method: reqwest::Method,
         path: &str,
         json: Option<&[u8]>,
     ) -> Result<T, ClientError> {
-        let url = format!(
-            "{}/{}/{}",
-            self.endpoint.base_url.trim_end_matches('/'),
-            self.version,
-            path
-        );
-        let mut request = self.http.request(method, &url);
+        // "./": whatever the path holds (an operation name comes from the server), it stays a
+        // path under the API root and can never name another scheme or host.
+        // For error messages only, so that a call does not copy its URL.
+        let at = || format!("{}{path}", self.api_root);
+        let mut request = self.http.request(method, self.url(path)?);
         if let Some(authorization) = self.endpoint.credentials.authorization().await? {
             request = request.header(reqwest::header::AUTHORIZATION, authorization);
         }
@@ -207,20 +227,14 @@ impl NotebooksClient {
         let response = request
             .send()
             .await
-            .map_err(|source| ClientError::Transport {
-                url: url.clone(),
-                source,
-            })?;
+            .map_err(|source| ClientError::Transport { url: at(), source })?;
         let http = response.status().as_u16();
         // Bytes, not text: a success is parsed straight from them, without a UTF-8 pass and a
         // copy into a String on every call.
         let bytes = response
             .bytes()
             .await
-            .map_err(|source| ClientError::Transport {
-                url: url.clone(),
-                source,
-            })?;
+            .map_err(|source| ClientError::Transport { url: at(), source })?;
         if !(200..300).contains(&http) {
             return Err(ClientError::Api {
                 http,
@@ -228,8 +242,65 @@ impl NotebooksClient {
             });
         }
         serde_json::from_slice(&bytes).map_err(|e| ClientError::Decode {
-            url,
+            url: at(),
             reason: e.to_string(),
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn client(base: &str, version: ApiVersion) -> NotebooksClient {
+        let endpoint = Endpoint {
+            base_url: Url::parse(base).unwrap(),
+            credentials: Credentials::Anonymous,
+            cleartext_http2: false,
+        };
+        let timeouts = Timeouts {
+            connect: Duration::from_secs(1),
+            request: Duration::from_secs(1),
+        };
+        NotebooksClient::new(endpoint, version, timeouts).unwrap()
+    }
+
+    #[test]
+    fn call_urls_sit_under_the_version_root_of_the_endpoint() {
+        let cases = [
+            ("https://notebooks.googleapis.com", ApiVersion::V2),
+            ("https://notebooks.googleapis.com/", ApiVersion::V2),
+            ("https://proxy.example/notebooks", ApiVersion::V1),
+            ("https://proxy.example/notebooks/", ApiVersion::V1),
+        ];
+        for (base, version) in cases {
+            let root = base.trim_end_matches('/');
+            let url = client(base, version)
+                .url("projects/p/locations/z/instances?instanceId=nb&requestId=r")
+                .unwrap();
+            assert_eq!(
+                url.as_str(),
+                format!(
+                    "{root}/{version}/projects/p/locations/z/instances?instanceId=nb&requestId=r"
+                ),
+                "{base}"
+            );
+        }
+    }
+
+    #[test]
+    fn a_name_from_the_server_cannot_leave_the_endpoint() {
+        let client = client("http://127.0.0.1:8090", ApiVersion::V2);
+        for name in [
+            "//evil.example/x",
+            "https://evil.example/x",
+            "evil:8080/x",
+            "projects/p/locations/z/operations/op-1:cancel",
+        ] {
+            let url = client.url(name).unwrap();
+            assert_eq!(url.host_str(), Some("127.0.0.1"), "{name}: {url}");
+            assert_eq!(url.port(), Some(8090), "{name}: {url}");
+            assert!(url.path().starts_with("/v2/"), "{name}: {url}");
+        }
     }
 }
