@@ -254,16 +254,21 @@ impl Launcher {
         }
     }
 
+    /// `instances.create`, under the wait's deadline and cancellation (see [`Poller::bounded`]).
     async fn create(
         &self,
         plan: &Plan<'_>,
         request_id: uuid::Uuid,
     ) -> Result<Operation, CreateError> {
-        match self
-            .client
-            .create_instance(&plan.parent, plan.id.as_str(), request_id, &plan.body)
+        let call =
+            self.client
+                .create_instance(&plan.parent, plan.id.as_str(), request_id, &plan.body);
+        let answer = plan
+            .poller
+            .bounded(call)
             .await
-        {
+            .map_err(|error| CreateError::Launch(poll_error(error, &plan.name)))?;
+        match answer {
             Ok(operation) => Ok(operation),
             Err(error) if error.code() == Some(Code::AlreadyExists) => Err(CreateError::Exists),
             Err(ClientError::Api { status, .. })

@@ -90,6 +90,23 @@ impl Poller {
         self.started.elapsed()
     }
 
+    /// Runs one call under the same deadline and cancellation as the polls. A create may wait
+    /// for one of the client's call slots behind a burst of other launches, or for a slow
+    /// answer; it must not outlive the push request any more than a poll may, and a shutdown
+    /// must not wait for it.
+    ///
+    /// # Errors
+    /// [`PollError::Deadline`] or [`PollError::Cancelled`]; never `Failed`.
+    pub async fn bounded<T, E>(&self, call: impl Future<Output = T>) -> Result<T, PollError<E>> {
+        tokio::select! {
+            biased;
+            () = self.cancel.cancelled() => Err(PollError::Cancelled),
+            result = tokio::time::timeout_at(self.deadline, call) => {
+                result.map_err(|_| PollError::Deadline(self.elapsed()))
+            }
+        }
+    }
+
     /// Runs `step` with no wait first, then after each backoff delay.
     ///
     /// # Errors
@@ -212,6 +229,32 @@ mod tests {
             [0, 1, 3, 7, 15, 20],
             "the last look happens at the deadline"
         );
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_bounded_call_ends_with_its_answer_the_deadline_or_a_shutdown() {
+        let cancel = CancellationToken::new();
+        let poller = Poller::new(Backoff::default(), Duration::from_secs(20), cancel.clone());
+        assert_eq!(poller.bounded::<_, ()>(async { 7 }).await, Ok(7));
+
+        let never = std::future::pending::<()>();
+        assert_eq!(
+            poller.bounded::<_, ()>(never).await,
+            Err(PollError::Deadline(Duration::from_secs(20)))
+        );
+
+        let poller = Poller::new(Backoff::default(), Duration::from_secs(20), cancel.clone());
+        let started = Instant::now();
+        let canceller = tokio::spawn(async move {
+            tokio::time::sleep(Duration::from_secs(3)).await;
+            cancel.cancel();
+        });
+        assert_eq!(
+            poller.bounded::<_, ()>(std::future::pending::<()>()).await,
+            Err(PollError::Cancelled)
+        );
+        assert_eq!(started.elapsed(), Duration::from_secs(3));
+        canceller.await.unwrap();
     }
 
     #[tokio::test(start_paused = true)]

@@ -59,6 +59,9 @@ pub struct Endpoint {
 /// keep the memory of ten thousand simultaneous creates for as long as it runs.
 pub const MAX_CALLS_IN_FLIGHT: usize = 100;
 
+/// A wait for a call slot this long is logged: it means calls are queueing behind a burst.
+const SLOW_SLOT: Duration = Duration::from_secs(1);
+
 /// The Notebooks API client; cheap to clone, holds one connection pool.
 #[derive(Debug, Clone)]
 pub struct NotebooksClient {
@@ -189,7 +192,22 @@ impl NotebooksClient {
         json: Option<&[u8]>,
     ) -> Result<T, ClientError> {
         // Never closed; if it were, the calls would go ahead without a limit.
-        let _permit = self.calls.acquire().await;
+        let _permit = match self.calls.try_acquire() {
+            Ok(permit) => Ok(permit),
+            Err(_) => {
+                let queued = tokio::time::Instant::now();
+                let permit = self.calls.acquire().await;
+                let waited = queued.elapsed();
+                if waited >= SLOW_SLOT {
+                    tracing::info!(
+                        waited_ms = waited.as_millis() as u64,
+                        limit = MAX_CALLS_IN_FLIGHT,
+                        "waited for a free API call slot"
+                    );
+                }
+                permit
+            }
+        };
         Box::pin(self.exchange(method, path, json)).await
     }
 

@@ -324,3 +324,37 @@ async fn shutdown_mid_poll_answers_503_at_once() {
     );
     app.stop().await;
 }
+
+/// An API that takes the connection and never answers: the create itself is cut at
+/// `POLL_TIMEOUT`, as a poll would be, instead of holding the push for the whole
+/// `HTTP_REQUEST_TIMEOUT`; Pub/Sub redelivers the 503.
+#[tokio::test]
+async fn a_create_that_never_answers_is_cut_at_the_poll_timeout() {
+    let silent = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let silent_addr = silent.local_addr().unwrap().to_string();
+    let holder = tokio::spawn(async move {
+        let mut held = Vec::new();
+        while let Ok((stream, _)) = silent.accept().await {
+            held.push(stream);
+        }
+    });
+    let app = spawn_app(&[
+        ("NOTEBOOKS_EMULATOR_HOST", &silent_addr),
+        ("POLL_TIMEOUT", "500ms"),
+        ("HTTP_REQUEST_TIMEOUT", "60s"),
+    ])
+    .await;
+    let started = Instant::now();
+    let (status, answer) = json(app.post(&push_body("4010", "x")).await).await;
+    assert_eq!(status, 503, "{answer}");
+    assert!(
+        answer["error"].as_str().unwrap().contains("POLL_TIMEOUT"),
+        "{answer}"
+    );
+    assert!(
+        started.elapsed() < Duration::from_secs(5),
+        "took {:?}",
+        started.elapsed()
+    );
+    holder.abort();
+}
