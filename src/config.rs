@@ -264,7 +264,7 @@ pub const VARIABLES: &[Variable] = &[
     Variable {
         name: "POLL_TIMEOUT",
         default: "540s",
-        meaning: "longest wait for an operation (keep below the ack deadline)",
+        meaning: "longest wait for the create and its operation (keep below the ack deadline)",
     },
     Variable {
         name: "POLL_INITIAL_DELAY",
@@ -561,6 +561,36 @@ pub fn field_error(error: profile::FieldError) -> ConfigError {
 mod tests {
     use super::*;
     use std::collections::HashMap;
+
+    /// The README's configuration table is the `--help` table as Markdown: one row per variable,
+    /// in the same order, with the same words (a `|` in a cell escaped).
+    #[test]
+    fn the_readme_lists_every_variable_as_help_does() {
+        let readme = include_str!("../README.md");
+        let cell = |text: &str| text.replace('|', "\\|");
+        let expected: Vec<String> = VARIABLES
+            .iter()
+            .map(|v| {
+                format!(
+                    "| `{}` | {} | {} |",
+                    v.name,
+                    cell(v.default),
+                    cell(v.meaning)
+                )
+            })
+            .collect();
+        let table = readme
+            .split("| Variable | Default | Meaning |\n|---|---|---|\n")
+            .nth(1)
+            .expect("the README has the configuration table");
+        let rows: Vec<&str> = table.lines().take_while(|l| l.starts_with('|')).collect();
+        assert_eq!(
+            rows,
+            expected,
+            "README rows; expected:\n{}",
+            expected.join("\n")
+        );
+    }
 
     fn settings(vars: &[(&str, &str)]) -> Result<Settings, ConfigError> {
         let map: HashMap<String, String> = vars
