@@ -135,16 +135,27 @@ pub struct Launcher {
     pub cancel: CancellationToken,
 }
 
-/// A launch in progress: the names derived for this trigger.
-struct Plan<'a> {
-    parent: String,
-    id: InstanceId,
-    name: String,
+/// Everything a launch derives from its trigger before the first call upstream: what it will
+/// ask the API for. Public so that the fuzz target and its stable replay drive every check a
+/// hostile message meets inside the process, not only the decoder's.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CreateRequest {
+    /// `projects/P/locations/ZONE`.
+    pub parent: String,
+    pub id: InstanceId,
+    /// `{parent}/instances/{id}`.
+    pub name: String,
     /// The create request's `Instance`, as JSON.
-    body: Vec<u8>,
-    request_id: uuid::Uuid,
-    key_hash: String,
-    profile: String,
+    pub body: Vec<u8>,
+    pub request_id: uuid::Uuid,
+    /// The provenance label that recognises our own instance on a later delivery.
+    pub key_hash: String,
+    pub profile: String,
+}
+
+/// A launch in progress.
+struct Plan<'a> {
+    request: CreateRequest,
     progress: &'a (dyn Fn(Progress<'_>) + Sync),
     poller: Poller,
 }
@@ -160,7 +171,11 @@ impl Launcher {
         progress: &(dyn Fn(Progress<'_>) + Sync),
     ) -> Result<Launched, LaunchError> {
         let poller = Poller::new(self.poll.backoff, self.poll.timeout, self.cancel.clone());
-        let plan = self.prepare(trigger, progress, poller)?;
+        let plan = Plan {
+            request: self.create_request(trigger)?,
+            progress,
+            poller,
+        };
         let (outcome, instance) = match self.create_and_wait(&plan).await {
             // Boxed: the rare path (it may delete and create again) would otherwise size the
             // state of every waiting launch.
@@ -172,21 +187,19 @@ impl Launcher {
             outcome,
             state: instance.state.unwrap_or_else(|| "UNKNOWN".to_owned()),
             instance: instance.name,
-            profile: plan.profile,
+            profile: plan.request.profile,
             trigger: trigger.data.display(),
             elapsed_ms: plan.poller.elapsed().as_millis(),
         })
     }
 
-    /// Payload → profile → spec → names and body. Synchronous, so that the request, the spec
+    /// Payload → profile → spec → names and body. Synchronous, so that the payload, the spec
     /// and the labels are gone before the launch starts to wait: thousands of launches may wait
     /// at once, and each keeps only what its calls need.
-    fn prepare<'a>(
-        &self,
-        trigger: &Trigger,
-        progress: &'a (dyn Fn(Progress<'_>) + Sync),
-        poller: Poller,
-    ) -> Result<Plan<'a>, LaunchError> {
+    ///
+    /// # Errors
+    /// [`LaunchError`] for a payload, profile or field the policy or the API rules refuse.
+    pub fn create_request(&self, trigger: &Trigger) -> Result<CreateRequest, LaunchError> {
         let request = payload::parse(&trigger.data, &self.policy)?;
         let profile = request.profile.as_deref().unwrap_or("default");
         let base = self
@@ -218,7 +231,7 @@ impl Launcher {
             source = trigger.source.label(),
             "launching"
         );
-        Ok(Plan {
+        Ok(CreateRequest {
             parent,
             id,
             name,
@@ -226,19 +239,17 @@ impl Launcher {
             request_id: naming::request_id(&trigger.key),
             key_hash: naming::key_hash(&trigger.key),
             profile: profile.to_owned(),
-            progress,
-            poller,
         })
     }
 
     async fn create_and_wait(&self, plan: &Plan<'_>) -> Result<Instance, CreateError> {
         (plan.progress)(Progress {
-            instance: &plan.name,
+            instance: &plan.request.name,
             phase: "creating",
             state: None,
             elapsed: plan.poller.elapsed(),
         });
-        let mut operation = self.create(plan, plan.request_id).await?;
+        let mut operation = self.create(plan, plan.request.request_id).await?;
         if operation.error_code().is_some_and(is_transient) {
             // The request id replayed an earlier attempt that failed transiently (quota, say).
             // The instance id still guards against duplicates, so a fresh request id is safe.
@@ -246,7 +257,7 @@ impl Launcher {
             operation = self.create(plan, uuid::Uuid::new_v4()).await?;
         }
         match self.wait_operation(plan, operation, "provisioning").await {
-            Ok(response) => Ok(instance_from(response, &plan.name)),
+            Ok(response) => Ok(instance_from(response, &plan.request.name)),
             Err(LaunchError::Refused { status, .. }) if status.code == Code::AlreadyExists => {
                 Err(CreateError::Exists)
             }
@@ -260,14 +271,17 @@ impl Launcher {
         plan: &Plan<'_>,
         request_id: uuid::Uuid,
     ) -> Result<Operation, CreateError> {
-        let call =
-            self.client
-                .create_instance(&plan.parent, plan.id.as_str(), request_id, &plan.body);
+        let call = self.client.create_instance(
+            &plan.request.parent,
+            plan.request.id.as_str(),
+            request_id,
+            &plan.request.body,
+        );
         let answer = plan
             .poller
             .bounded(call)
             .await
-            .map_err(|error| CreateError::Launch(poll_error(error, &plan.name)))?;
+            .map_err(|error| CreateError::Launch(poll_error(error, &plan.request.name)))?;
         match answer {
             Ok(operation) => Ok(operation),
             Err(error) if error.code() == Some(Code::AlreadyExists) => Err(CreateError::Exists),
@@ -280,7 +294,9 @@ impl Launcher {
                 }))
             }
             Err(error) => Err(CreateError::Launch(client_error(
-                "create", &plan.name, error,
+                "create",
+                &plan.request.name,
+                error,
             ))),
         }
     }
@@ -289,43 +305,44 @@ impl Launcher {
     async fn existing(&self, plan: &Plan<'_>) -> Result<(Outcome, Instance), LaunchError> {
         let instance = self
             .client
-            .get_instance(&plan.name)
+            .get_instance(&plan.request.name)
             .await
             .map_err(|e| match e.code() {
-                Some(Code::NotFound) => {
-                    LaunchError::Transient(format!("{} vanished between create and get", plan.name))
-                }
-                _ => client_error("get", &plan.name, e),
+                Some(Code::NotFound) => LaunchError::Transient(format!(
+                    "{} vanished between create and get",
+                    plan.request.name
+                )),
+                _ => client_error("get", &plan.request.name, e),
             })?;
-        if instance.labels.get(naming::LABEL_KEY) == Some(&plan.key_hash) {
-            tracing::info!(instance = %plan.name, state = ?instance.state, "already launched by an earlier delivery of this message; following it");
+        if instance.labels.get(naming::LABEL_KEY) == Some(&plan.request.key_hash) {
+            tracing::info!(instance = %plan.request.name, state = ?instance.state, "already launched by an earlier delivery of this message; following it");
             let instance = self.follow_instance(plan).await?;
             return Ok((Outcome::AlreadyLaunched, instance));
         }
         match self.on_existing {
             OnExisting::Skip => {
-                tracing::warn!(instance = %plan.name, state = ?instance.state, "instance id taken by another trigger's instance; skipping (ON_EXISTING=skip)");
+                tracing::warn!(instance = %plan.request.name, state = ?instance.state, "instance id taken by another trigger's instance; skipping (ON_EXISTING=skip)");
                 Ok((Outcome::Skipped, instance))
             }
             OnExisting::Replace => {
-                tracing::warn!(instance = %plan.name, "instance id taken by another trigger's instance; replacing it (ON_EXISTING=replace)");
+                tracing::warn!(instance = %plan.request.name, "instance id taken by another trigger's instance; replacing it (ON_EXISTING=replace)");
                 (plan.progress)(Progress {
-                    instance: &plan.name,
+                    instance: &plan.request.name,
                     phase: "deleting",
                     state: instance.state.as_deref(),
                     elapsed: plan.poller.elapsed(),
                 });
                 let operation = self
                     .client
-                    .delete_instance(&plan.name, uuid::Uuid::new_v4())
+                    .delete_instance(&plan.request.name, uuid::Uuid::new_v4())
                     .await
-                    .map_err(|e| client_error("delete", &plan.name, e))?;
+                    .map_err(|e| client_error("delete", &plan.request.name, e))?;
                 self.wait_operation(plan, operation, "deleting").await?;
                 match self.create_and_wait(plan).await {
                     Ok(instance) => Ok((Outcome::Replaced, instance)),
                     Err(CreateError::Exists) => Err(LaunchError::Transient(format!(
                         "{} was created again by someone else while replacing it",
-                        plan.name
+                        plan.request.name
                     ))),
                     Err(CreateError::Launch(error)) => Err(error),
                 }
@@ -357,7 +374,7 @@ impl Launcher {
                             Ok(Ok(None)) => Step::Pending { state: None },
                             Ok(Ok(Some(Finished::Response(response)))) => Step::Done(response),
                             Ok(Ok(Some(Finished::Error(status)))) => {
-                                Step::Failed(classify(status, "create", &plan.name))
+                                Step::Failed(classify(status, "create", &plan.request.name))
                             }
                             Ok(Err(MalformedOperation(name, what))) => {
                                 Step::Failed(LaunchError::Transient(format!(
@@ -370,7 +387,7 @@ impl Launcher {
                 },
                 |state, elapsed| {
                     (plan.progress)(Progress {
-                        instance: &plan.name,
+                        instance: &plan.request.name,
                         phase,
                         state,
                         elapsed,
@@ -378,7 +395,7 @@ impl Launcher {
                 },
             )
             .await;
-        result.map_err(|e| poll_error(e, &plan.name))
+        result.map_err(|e| poll_error(e, &plan.request.name))
     }
 
     /// Waits until an existing instance leaves its transitional states.
@@ -387,17 +404,17 @@ impl Launcher {
             .poller
             .wait(
                 || async {
-                    match self.client.get_instance(&plan.name).await {
+                    match self.client.get_instance(&plan.request.name).await {
                         Ok(instance) if instance.is_settled() => Step::Done(instance),
                         Ok(instance) => Step::Pending {
                             state: instance.state,
                         },
-                        Err(error) => poll_failure(error, &plan.name),
+                        Err(error) => poll_failure(error, &plan.request.name),
                     }
                 },
                 |state, elapsed| {
                     (plan.progress)(Progress {
-                        instance: &plan.name,
+                        instance: &plan.request.name,
                         phase: "following",
                         state,
                         elapsed,
@@ -405,7 +422,7 @@ impl Launcher {
                 },
             )
             .await;
-        result.map_err(|e| poll_error(e, &plan.name))
+        result.map_err(|e| poll_error(e, &plan.request.name))
     }
 }
 

@@ -115,6 +115,18 @@ fn the_oracle_sees_refusals_and_their_status() {
         STANDARD.encode(r#"{"service_account":"evil@x.iam.gserviceaccount.com"}"#)
     );
     assert_eq!(refused(forbidden.as_bytes()), Some(400));
+    // Past the payload policy: the profile, the launch spec and the instance id.
+    let manual = |payload: &str| {
+        let input = serde_json::json!({ "data": payload }).to_string();
+        refused(input.as_bytes())
+    };
+    assert_eq!(manual(r#"{"profile":"gpu"}"#), None);
+    assert_eq!(manual(r#"{"profile":"tpu"}"#), Some(400));
+    assert_eq!(manual(r#"{"instance_id":"Not_An_Id"}"#), Some(400));
+    assert_eq!(
+        manual(r#"{"container_image":"europe-docker.pkg.dev/team/nb/img:bad tag"}"#),
+        Some(400)
+    );
 }
 
 proptest! {

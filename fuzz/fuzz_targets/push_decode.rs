@@ -1,6 +1,7 @@
-//! Arbitrary headers and bodies through the decoder and the payload policy: no panic, and
-//! every refusal a 4xx. The judgement is `tests/support/push_oracle.rs`, shared with the
-//! stable test that replays `corpus/push_decode/` on every `cargo test`.
+//! Arbitrary headers and bodies through everything a push meets before the first call upstream:
+//! no panic, every refusal a 4xx, every request valid. The judgement is
+//! `tests/support/push_oracle.rs`, shared with the stable test that replays
+//! `corpus/push_decode/` on every `cargo test`.
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;

@@ -2,10 +2,13 @@
 //! (`fuzz/fuzz_targets/push_decode.rs`), the replay of its corpus and the property tests in
 //! `tests/push_decode.rs`, so the three cannot drift apart.
 //!
-//! A request goes through what the service does with it before anything leaves the process:
-//! the decoder, then the payload policy, in the handler's order. Whatever it carries, that must
-//! not panic, and a refusal must be the client's (4xx): a 5xx would make Pub/Sub redeliver
-//! something that can never work, where a 4xx sends it to the dead-letter topic.
+//! A request goes through everything the service does with it before anything leaves the
+//! process, in the handler's order: the decoder, then `Launcher::create_request` (the payload
+//! policy, the profile, the launch spec, the instance id and the request body). Whatever it
+//! carries, that must not panic, and a refusal must be the client's (4xx): a 5xx would make
+//! Pub/Sub redeliver something that can never work, where a 4xx sends it to the dead-letter
+//! topic. What it would send must be a request the API can take: a valid instance id under the
+//! configured parent, and a JSON object as the body.
 //!
 //! Inputs are laid out like an HTTP request without its request line, so seeds stay readable
 //! and the fuzzer mutates headers as well as bodies: `Name: value` lines, a blank line (`\n\n`),
@@ -15,22 +18,61 @@ use std::sync::OnceLock;
 
 use axum::http::{HeaderMap, HeaderName, HeaderValue, StatusCode};
 use notebook_trigger::answer;
-use notebook_trigger::launch::LaunchError;
-use notebook_trigger::payload::{self, OverridePolicy};
+use notebook_trigger::config::Settings;
+use notebook_trigger::launch::{LaunchError, Launcher};
+use notebook_trigger::naming::InstanceId;
 use notebook_trigger::push;
+use notebook_trigger::startup;
+use tokio_util::sync::CancellationToken;
 
 /// The lowest `MAX_PAYLOAD_BYTES` the service accepts: inputs of fuzzing size then reach 413.
 pub const MAX_PAYLOAD_BYTES: usize = 1024;
 
-/// The policy of `tests/api/hostile.rs`: most overrides allowed, so values reach their checks,
-/// while the service account and the network stay forbidden, so refusals are reached too.
-/// Built once: the fuzzer calls [`check`] millions of times.
-fn policy() -> &'static OverridePolicy {
-    static POLICY: OnceLock<OverridePolicy> = OnceLock::new();
-    POLICY.get_or_init(|| {
-        OverridePolicy::parse("machine_type,labels,instance_id,post_startup_script,container_image")
-            .and_then(|policy| policy.with_image_prefixes("europe-docker.pkg.dev/team/nb/"))
-            .expect("the oracle's policy is valid")
+const PROJECT: &str = "fuzz-project";
+
+/// A named profile besides the default, as the seeds ask for one.
+const PROFILES: &str =
+    "[profiles.gpu]\naccelerator_type = \"NVIDIA_TESLA_T4\"\nmachine_type = \"n1-standard-8\"\n";
+
+/// The launcher the service builds from its configuration, with the policy of
+/// `tests/api/hostile.rs`: most overrides allowed, so values reach their checks, while the
+/// service account and the network stay forbidden, so refusals are reached too. Its API
+/// address is never called. Built once: the fuzzer calls [`check`] millions of times.
+fn launcher() -> &'static Launcher {
+    static LAUNCHER: OnceLock<Launcher> = OnceLock::new();
+    LAUNCHER.get_or_init(|| {
+        // Read while the launcher is built, removed right after.
+        let profiles = std::env::temp_dir().join(format!(
+            "notebook-trigger-oracle-{}.toml",
+            std::process::id()
+        ));
+        std::fs::write(&profiles, PROFILES).expect("the oracle's profiles file is written");
+        let profiles_path = profiles.to_string_lossy().into_owned();
+        let env = |name: &str| {
+            let value = match name {
+                "PROFILES_FILE" => &profiles_path,
+                "NOTEBOOKS_EMULATOR_HOST" => "127.0.0.1:9",
+                "GOOGLE_CLOUD_PROJECT" => PROJECT,
+                "NOTEBOOK_LOCATION" => "europe-west3-a",
+                "CONTAINER_IMAGE" => "europe-docker.pkg.dev/team/nb/python-docker",
+                "POST_STARTUP_SCRIPT" => "gs://socialsenti/default-startup-script.sh",
+                "ALLOWED_OVERRIDES" => {
+                    "machine_type,labels,instance_id,post_startup_script,container_image"
+                }
+                "ALLOWED_IMAGE_PREFIXES" => "europe-docker.pkg.dev/team/nb/",
+                _ => return None,
+            };
+            Some(value.to_owned())
+        };
+        let settings = Settings::from_env(&env).expect("the oracle's configuration is valid");
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .expect("a runtime to build the launcher");
+        let backing = runtime.block_on(startup::backing(settings, CancellationToken::new()));
+        std::fs::remove_file(&profiles).expect("the oracle's profiles file is removed");
+        let backing = backing.expect("the oracle's launcher builds without calling out");
+        std::sync::Arc::into_inner(backing.launcher).expect("nothing else holds the launcher")
     })
 }
 
@@ -57,17 +99,40 @@ pub fn request(input: &[u8]) -> (HeaderMap, &[u8]) {
 }
 
 /// The status `POST /` would answer if the request is refused before launching, `None` if it
-/// would go on to launch.
+/// would go on to call the API.
 ///
 /// # Panics
-/// When decoding or the payload check panics, or when a refusal would be a 5xx.
+/// When anything before the first call panics, when a refusal would be a 5xx, or when the
+/// create it would send has an invalid id, a name outside the parent, or a body that is not a
+/// JSON object.
 pub fn check(headers: &HeaderMap, body: &[u8]) -> Option<StatusCode> {
-    let error = match push::decode(headers, body, MAX_PAYLOAD_BYTES) {
-        Ok(trigger) => match payload::parse(&trigger.data, policy()) {
-            Ok(_) => return None,
-            Err(error) => LaunchError::from(error),
-        },
-        Err(error) => LaunchError::from(error),
+    let prepared = push::decode(headers, body, MAX_PAYLOAD_BYTES)
+        .map_err(LaunchError::from)
+        .and_then(|trigger| launcher().create_request(&trigger));
+    let error = match prepared {
+        Ok(create) => {
+            assert!(
+                InstanceId::parse(create.id.as_str()).is_ok(),
+                "invalid instance id {:?}",
+                create.id.as_str()
+            );
+            assert!(
+                create
+                    .parent
+                    .starts_with(&format!("projects/{PROJECT}/locations/")),
+                "parent {}",
+                create.parent
+            );
+            assert_eq!(
+                create.name,
+                format!("{}/instances/{}", create.parent, create.id.as_str())
+            );
+            let body: serde_json::Value =
+                serde_json::from_slice(&create.body).expect("the body is JSON");
+            assert!(body.is_object(), "the body is not an object: {body}");
+            return None;
+        }
+        Err(error) => error,
     };
     let status = answer::status(&error);
     assert!(
