@@ -13,7 +13,7 @@
 //! # How lifecycle works
 //! No task runs per operation. A mutation stores when its operation will be done and what the
 //! instance becomes then; every read settles instances against the clock first
-//! ([`store`] module). So `--provision-time` can be 30 s with 10 000 operations pending at no
+//! (the `store` module). So `--provision-time` can be 30 s with 10 000 operations pending at no
 //! cost, and a test with a [`ManualClock`] steps through states without sleeping.
 //!
 //! # Layout

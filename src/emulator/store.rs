@@ -30,7 +30,10 @@ pub struct RecordedCreate<Body = Value> {
     pub parent: String,
     pub instance_id: Option<String>,
     pub request_id: Option<String>,
-    /// The body as sent (`Value::Null` if it was not JSON).
+    /// The body as sent: its bytes in the store; parsed for [`EmulatorState::create_requests`]
+    /// (`Value::Null` if it was not JSON).
+    ///
+    /// [`EmulatorState::create_requests`]: super::EmulatorState::create_requests
     pub body: Body,
 }
 
