@@ -3,6 +3,8 @@
 
 #[path = "support/child.rs"]
 mod child;
+#[path = "support/local_server.rs"]
+mod local_server;
 #[path = "support/openssl.rs"]
 mod openssl;
 
@@ -17,6 +19,7 @@ use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use axum::routing::{get, post};
 use child::{ChildGuard, run_bounded};
+use local_server::LocalServer;
 use notebook_trigger::emulator::{Emulator, EmulatorConfig};
 use openssl::service_account_key;
 use serde_json::{Value, json};
@@ -279,19 +282,14 @@ async fn service_account_key_credentials_reach_the_api_as_a_bearer_token() {
             get(operation),
         )
         .with_state(seen.clone());
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let address = listener.local_addr().unwrap();
-    let server = tokio::spawn(async move { axum::serve(listener, fake).await });
-    let (credentials_path, _) = service_account_key(
-        dir.path(),
-        "key-project",
-        &format!("http://{address}/token"),
-    );
+    let server = LocalServer::start(fake).await;
+    let (credentials_path, _) =
+        service_account_key(dir.path(), "key-project", &server.url("/token"));
 
     let mut command = command(dir.path());
     command
         .env("GOOGLE_APPLICATION_CREDENTIALS", &credentials_path)
-        .env("NOTEBOOKS_ENDPOINT", format!("http://{address}"))
+        .env("NOTEBOOKS_ENDPOINT", server.url(""))
         .env("NOTEBOOK_LOCATION", "us-central1-a")
         .env("CONTAINER_IMAGE", "us-docker.pkg.dev/p/r/img")
         .args(["launch", "go"]);
@@ -320,7 +318,6 @@ async fn service_account_key_credentials_reach_the_api_as_a_bearer_token() {
         ["Bearer fake-access-token"],
         "the project came from the key file"
     );
-    server.abort();
 }
 
 /// Starts `serve` as on Cloud Run (`K_SERVICE`) and returns its log lines up to "listening".

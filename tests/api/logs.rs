@@ -26,6 +26,7 @@ use serde_json::{Value, json};
 
 use crate::child::ChildGuard;
 use crate::helpers::push_body;
+use crate::local_server::LocalServer;
 use crate::openssl::service_account_key;
 use crate::tokens::{self, Issuer, bearer, claims, claims_with};
 
@@ -38,7 +39,7 @@ type Grant = (String, String);
 struct TokenEndpoint {
     url: String,
     grants: Arc<Mutex<Vec<Grant>>>,
-    server: tokio::task::JoinHandle<()>,
+    _server: LocalServer,
 }
 
 async fn grant(State(grants): State<Arc<Mutex<Vec<Grant>>>>, form: String) -> Json<Value> {
@@ -58,27 +59,15 @@ async fn grant(State(grants): State<Arc<Mutex<Vec<Grant>>>>, form: String) -> Js
 impl TokenEndpoint {
     async fn start() -> Self {
         let grants = Arc::default();
-        let listener = tokio::net::TcpListener::bind(SocketAddr::from(([127, 0, 0, 1], 0)))
-            .await
-            .unwrap();
-        let url = format!("http://{}/token", listener.local_addr().unwrap());
         let app = axum::Router::new()
             .route("/token", post(grant))
             .with_state(Arc::clone(&grants));
-        let server = tokio::spawn(async move {
-            let _ = axum::serve(listener, app).await;
-        });
+        let server = LocalServer::start(app).await;
         Self {
-            url,
+            url: server.url("/token"),
             grants,
-            server,
+            _server: server,
         }
-    }
-}
-
-impl Drop for TokenEndpoint {
-    fn drop(&mut self) {
-        self.server.abort();
     }
 }
 

@@ -8,6 +8,8 @@ mod child;
 mod helpers;
 mod hostile;
 mod launch;
+#[path = "../support/local_server.rs"]
+mod local_server;
 mod logs;
 #[path = "../support/openssl.rs"]
 mod openssl;

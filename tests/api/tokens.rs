@@ -1,7 +1,6 @@
 //! Google-like OIDC tokens for tests: RSA keys made with openssl at test time, a JWKS served
 //! on a free port (counting its hits), and tokens signed right, wrong, or not at all.
 
-use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, OnceLock};
 
@@ -13,6 +12,7 @@ use jsonwebtoken::jwk::{Jwk, JwkSet, PublicKeyUse};
 use jsonwebtoken::{Algorithm, EncodingKey, Header};
 use serde_json::{Value, json};
 
+use crate::local_server::LocalServer;
 use crate::openssl::{openssl, rsa_key};
 
 pub const AUDIENCE: &str = "https://notebook-trigger-test.a.run.app";
@@ -51,7 +51,7 @@ fn keys() -> &'static Keys {
 pub struct Issuer {
     pub jwks_url: String,
     hits: Arc<AtomicU64>,
-    server: tokio::task::JoinHandle<()>,
+    _server: LocalServer,
 }
 
 async fn certs(
@@ -78,20 +78,14 @@ impl Issuer {
         jwk.common.public_key_use = Some(PublicKeyUse::Signature);
         let body = serde_json::to_string(&JwkSet { keys: vec![jwk] }).unwrap();
         let hits = Arc::new(AtomicU64::new(0));
-        let listener = tokio::net::TcpListener::bind(SocketAddr::from(([127, 0, 0, 1], 0)))
-            .await
-            .unwrap();
-        let jwks_url = format!("http://{}/oauth2/v3/certs", listener.local_addr().unwrap());
         let app = axum::Router::new()
             .route("/oauth2/v3/certs", get(certs))
             .with_state((hits.clone(), body));
-        let server = tokio::spawn(async move {
-            let _ = axum::serve(listener, app).await;
-        });
+        let server = LocalServer::start(app).await;
         Self {
-            jwks_url,
+            jwks_url: server.url("/oauth2/v3/certs"),
             hits,
-            server,
+            _server: server,
         }
     }
 
@@ -107,12 +101,6 @@ impl Issuer {
             ("PUSH_AUTH_SERVICE_ACCOUNTS", PUSH_ACCOUNT.to_owned()),
             ("PUSH_AUTH_JWKS_URL", self.jwks_url.clone()),
         ]
-    }
-}
-
-impl Drop for Issuer {
-    fn drop(&mut self) {
-        self.server.abort();
     }
 }
 
