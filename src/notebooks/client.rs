@@ -66,7 +66,7 @@ const SLOW_SLOT: Duration = Duration::from_secs(1);
 #[derive(Debug, Clone)]
 pub struct NotebooksClient {
     http: reqwest::Client,
-    endpoint: Endpoint,
+    credentials: Credentials,
     version: ApiVersion,
     /// `{base_url}/{version}/`, parsed once: every call's URL is joined onto it, so the scheme
     /// and host are not parsed again (with IDNA processing) on every call.
@@ -113,14 +113,14 @@ impl NotebooksClient {
         } else {
             builder
         };
-        let mut api_root = endpoint.base_url.clone();
+        let mut api_root = endpoint.base_url;
         api_root.set_path(&format!(
             "{}/{version}/",
-            endpoint.base_url.path().trim_end_matches('/')
+            api_root.path().trim_end_matches('/')
         ));
         Ok(Self {
             http: builder.build()?,
-            endpoint,
+            credentials: endpoint.credentials,
             version,
             api_root,
             calls: Arc::new(Semaphore::new(MAX_CALLS_IN_FLIGHT)),
@@ -191,23 +191,17 @@ impl NotebooksClient {
         path: &str,
         json: Option<&[u8]>,
     ) -> Result<T, ClientError> {
+        let queued = tokio::time::Instant::now();
         // Never closed; if it were, the calls would go ahead without a limit.
-        let _permit = match self.calls.try_acquire() {
-            Ok(permit) => Ok(permit),
-            Err(_) => {
-                let queued = tokio::time::Instant::now();
-                let permit = self.calls.acquire().await;
-                let waited = queued.elapsed();
-                if waited >= SLOW_SLOT {
-                    tracing::info!(
-                        waited_ms = waited.as_millis() as u64,
-                        limit = MAX_CALLS_IN_FLIGHT,
-                        "waited for a free API call slot"
-                    );
-                }
-                permit
-            }
-        };
+        let _permit = self.calls.acquire().await;
+        let waited = queued.elapsed();
+        if waited >= SLOW_SLOT {
+            tracing::info!(
+                waited_ms = waited.as_millis() as u64,
+                limit = MAX_CALLS_IN_FLIGHT,
+                "waited for a free API call slot"
+            );
+        }
         Box::pin(self.exchange(method, path, json)).await
     }
 
@@ -218,9 +212,15 @@ impl NotebooksClient {
         self.api_root
             .join(&format!("./{path}"))
             .map_err(|e| ClientError::Decode {
-                url: format!("{}{path}", self.api_root),
+                url: self.shown_url(path),
                 reason: format!("not a URL path: {e}"),
             })
+    }
+
+    /// The URL of `path` for an error message, built only when one is needed, so that a call
+    /// does not copy its URL.
+    fn shown_url(&self, path: &str) -> String {
+        format!("{}{path}", self.api_root)
     }
 
     async fn exchange<T: DeserializeOwned>(
@@ -229,12 +229,8 @@ impl NotebooksClient {
         path: &str,
         json: Option<&[u8]>,
     ) -> Result<T, ClientError> {
-        // "./": whatever the path holds (an operation name comes from the server), it stays a
-        // path under the API root and can never name another scheme or host.
-        // For error messages only, so that a call does not copy its URL.
-        let at = || format!("{}{path}", self.api_root);
         let mut request = self.http.request(method, self.url(path)?);
-        if let Some(authorization) = self.endpoint.credentials.authorization().await? {
+        if let Some(authorization) = self.credentials.authorization().await? {
             request = request.header(reqwest::header::AUTHORIZATION, authorization);
         }
         if let Some(json) = json {
@@ -245,14 +241,20 @@ impl NotebooksClient {
         let response = request
             .send()
             .await
-            .map_err(|source| ClientError::Transport { url: at(), source })?;
+            .map_err(|source| ClientError::Transport {
+                url: self.shown_url(path),
+                source,
+            })?;
         let http = response.status().as_u16();
         // Bytes, not text: a success is parsed straight from them, without a UTF-8 pass and a
         // copy into a String on every call.
         let bytes = response
             .bytes()
             .await
-            .map_err(|source| ClientError::Transport { url: at(), source })?;
+            .map_err(|source| ClientError::Transport {
+                url: self.shown_url(path),
+                source,
+            })?;
         if !(200..300).contains(&http) {
             return Err(ClientError::Api {
                 http,
@@ -260,7 +262,7 @@ impl NotebooksClient {
             });
         }
         serde_json::from_slice(&bytes).map_err(|e| ClientError::Decode {
-            url: at(),
+            url: self.shown_url(path),
             reason: e.to_string(),
         })
     }
