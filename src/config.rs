@@ -358,10 +358,9 @@ impl Settings {
                 ));
             }
             (Some(host), None) => {
-                let url = (!host.contains("://") && host.contains(':'))
-                    .then(|| Url::parse(&format!("http://{host}/")).ok())
-                    .flatten()
-                    .filter(|url| url.path() == "/" && url.port().is_some());
+                let url = Url::parse(&format!("http://{host}/"))
+                    .ok()
+                    .filter(|url| !host.contains("://") && host.contains(':') && url.path() == "/");
                 let Some(url) = url else {
                     return Err(ConfigError::new(
                         "NOTEBOOKS_EMULATOR_HOST",
@@ -598,6 +597,26 @@ mod tests {
             .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
             .collect();
         Settings::from_env(&move |name| map.get(name).cloned())
+    }
+
+    #[test]
+    fn the_emulator_host_becomes_its_url_whatever_the_port() {
+        for (host, url) in [
+            ("127.0.0.1:8090", "http://127.0.0.1:8090/"),
+            ("localhost:80", "http://localhost/"),
+            ("[::1]:8090", "http://[::1]:8090/"),
+        ] {
+            let s = settings(&[
+                ("NOTEBOOKS_EMULATOR_HOST", host),
+                ("GOOGLE_CLOUD_PROJECT", "p"),
+            ])
+            .unwrap();
+            assert_eq!(
+                s.backend,
+                Backend::Emulator(Url::parse(url).unwrap()),
+                "{host}"
+            );
+        }
     }
 
     #[test]

@@ -138,7 +138,7 @@ pub struct Launcher {
 /// Everything a launch derives from its trigger before the first call upstream: what it will
 /// ask the API for. Public so that the fuzz target and its stable replay drive every check a
 /// hostile message meets inside the process, not only the decoder's.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug)]
 pub struct CreateRequest {
     /// `projects/P/locations/ZONE`.
     pub parent: String,
