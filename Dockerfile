@@ -7,20 +7,27 @@
 FROM rust:1.95-bookworm AS build
 WORKDIR /build
 COPY Cargo.toml Cargo.lock ./
-# The manifest declares the criterion bench, and cargo refuses a manifest whose targets are
-# missing, even when it does not build them.
+COPY crates/notebooks-wire/Cargo.toml ./crates/notebooks-wire/
+COPY crates/notebooks-emulator/Cargo.toml ./crates/notebooks-emulator/
+COPY bench/Cargo.toml ./bench/
+# Cargo refuses a workspace whose members or declared targets (the criterion bench, the load
+# benchmark's programs) are missing, even when it does not build them: stubs stand in for the
+# sources of every member, and the bench is copied as it is.
 COPY benches ./benches
-RUN mkdir src \
-    && echo 'fn main() {}' > src/main.rs \
-    && touch src/lib.rs \
-    && cargo build --release --locked \
-    && rm -rf src
-COPY discovery ./discovery
+RUN for member in . crates/notebooks-wire crates/notebooks-emulator bench; do \
+        mkdir -p "$member/src/bin" && touch "$member/src/lib.rs" \
+        && echo 'fn main() {}' > "$member/src/main.rs"; \
+    done \
+    && echo 'fn main() {}' > bench/src/bin/bare_axum.rs \
+    && cargo build --release --locked -p notebook-trigger \
+    && rm -rf src crates/notebooks-wire/src crates/notebooks-emulator/src bench/src
+COPY crates ./crates
+COPY bench ./bench
 COPY src ./src
 # COPY keeps the files' own times, which may be older than the stub build: touch them so
-# cargo rebuilds this crate for real.
-RUN touch src/main.rs src/lib.rs \
-    && cargo build --release --locked
+# cargo rebuilds the workspace's crates for real.
+RUN find src crates bench -name '*.rs' -exec touch {} + \
+    && cargo build --release --locked -p notebook-trigger
 
 # Runtime: glibc, libgcc, CA certificates and tzdata, nothing else; runs as the image's "nonroot" user, uid 65532.
 # deploy/check-binary.sh checks that the binary needs no other shared library.

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
-# The load benchmark of issue 7: cold start, memory, throughput against a bare axum ceiling,
+# The load benchmark: cold start, memory, throughput against a bare axum ceiling,
 # ten thousand launches in flight, binary and image size. Builds the release binary and the two
-# benchmark programs, installs wrk when it is missing, then hands over to examples/loadbench.rs,
+# benchmark programs, installs wrk when it is missing, then hands over to loadbench (bench/src/main.rs),
 # which starts, measures and stops every process and writes the figures into BENCHMARKS.md.
 #
 # Usage: bench/run.sh            full run (about 10 minutes after the build), writes BENCHMARKS.md
@@ -35,10 +35,10 @@ done
 # The service exactly as the Dockerfile builds it; the examples separately, since they bring the
 # dev-dependencies' features and must not change that binary.
 cargo build --release --locked
-cargo build --release --locked --example bare_axum --example loadbench
+cargo build --release --locked -p loadbench
 
-exec target/release/examples/loadbench run \
+exec target/release/loadbench run \
   --service target/release/notebook-trigger \
-  --ceiling target/release/examples/bare_axum \
+  --ceiling target/release/bare_axum \
   --wrk-script bench/push.lua \
   "$@"

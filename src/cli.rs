@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand};
 
-use crate::emulator::EmulatorArgs;
+use notebooks_emulator::EmulatorArgs;
 
 /// Turns a Pub/Sub message into a running Vertex AI Workbench notebook instance.
 ///
@@ -55,7 +55,7 @@ pub enum Command {
         ordering_key: Option<String>,
         /// Give up after this long with an error (the client would otherwise retry forever
         /// when it finds no credentials).
-        #[arg(long, default_value = "30s", value_parser = crate::duration::parse)]
+        #[arg(long, default_value = "30s", value_parser = notebooks_wire::duration::parse)]
         timeout: Duration,
         /// The message data (text). A message needs data or at least one attribute.
         data: Option<String>,
@@ -75,7 +75,7 @@ pub enum Command {
         #[arg(long)]
         max: Option<u64>,
         /// Stop when no message arrived for this long.
-        #[arg(long, default_value = "10s", value_parser = crate::duration::parse)]
+        #[arg(long, default_value = "10s", value_parser = notebooks_wire::duration::parse)]
         idle: Duration,
     },
     /// Cloud Scheduler jobs from scheduler.yaml.

@@ -337,7 +337,7 @@ impl Settings {
                 .filter(|v| !v.is_empty())
         };
         let parsed = |name: &str, default: &str| -> Result<Duration, ConfigError> {
-            crate::duration::parse(&get(name).unwrap_or_else(|| default.to_owned()))
+            notebooks_wire::duration::parse(&get(name).unwrap_or_else(|| default.to_owned()))
                 .map_err(|e| ConfigError::new(name, e))
         };
         let on_cloud_run = get("K_SERVICE").is_some();

@@ -12,7 +12,6 @@
 //! `MAX_CONCURRENT_LAUNCHES` is answered 429 at once, so Pub/Sub backs off instead of the
 //! service queueing work until it falls over.
 
-use std::net::SocketAddr;
 use std::sync::Arc;
 
 use axum::Router;
@@ -22,8 +21,6 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::middleware::{Next, from_fn_with_state};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
-use axum::serve::{Listener, ListenerExt as _};
-use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::Semaphore;
 use tracing::Instrument;
 
@@ -70,18 +67,6 @@ pub fn router(state: AppState, push_auth: Option<Arc<PushAuth>>) -> Router {
         .route("/healthz", get(healthz))
         .layer(DefaultBodyLimit::max(state.limits.max_body_bytes))
         .with_state(state)
-}
-
-/// The listener with Nagle's algorithm off on every accepted connection. An HTTP/2 server writes
-/// its SETTINGS and then the first answer as separate small segments; with Nagle on, the answer
-/// can wait for the peer's delayed ACK (40 ms on Linux): one first push in twenty took 50 ms
-/// instead of 8 in the cold-start benchmark. Used by the service and the emulator.
-pub fn without_nagle(listener: TcpListener) -> impl Listener<Io = TcpStream, Addr = SocketAddr> {
-    listener.tap_io(|stream| {
-        if let Err(error) = stream.set_nodelay(true) {
-            tracing::debug!(%error, "cannot turn Nagle's algorithm off on a connection");
-        }
-    })
 }
 
 /// Answers without calling anything upstream: a probe must not depend on Google being up.

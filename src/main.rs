@@ -9,7 +9,7 @@ use notebook_trigger::config::{LogFormat, Settings};
 use notebook_trigger::launch::Progress;
 use notebook_trigger::pubsub::{self, Outgoing};
 use notebook_trigger::push::Trigger;
-use notebook_trigger::{emulator, scheduler, shutdown, startup, telemetry};
+use notebook_trigger::{scheduler, shutdown, startup, telemetry};
 
 /// mimalloc instead of glibc's malloc: a push allocates and frees hundreds of small blocks
 /// across the HTTP exchange in and the API call out, and glibc's arenas grew by `mprotect` and
@@ -67,8 +67,8 @@ fn main() -> ExitCode {
                 Ok(())
             }
             Command::Emulator(args) => {
-                telemetry::init(LogFormat::Text, "info,notebook_trigger::emulator=debug");
-                emulator::run(args, shutdown::signal()).await
+                telemetry::init(LogFormat::Text, "info,notebooks_emulator=debug");
+                notebooks_emulator::run(args, shutdown::signal()).await
             }
             // Plain file work: no logging set-up, so stdout holds only the plan.
             Command::Scheduler { command } => scheduler_command(command),

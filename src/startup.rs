@@ -15,13 +15,13 @@ use tokio_util::sync::CancellationToken;
 
 use crate::auth::Credentials;
 use crate::config::{self, Backend, ConfigError, Settings};
-use crate::emulator::{Emulator, EmulatorConfig};
 use crate::http::{AppState, Limits, router};
 use crate::launch::Launcher;
 use crate::notebooks::NotebooksClient;
 use crate::notebooks::client::Endpoint;
 use crate::profile::{LaunchSpec, Profiles};
 use crate::push_auth::{PushAuth, PushAuthMode};
+use notebooks_emulator::{Emulator, EmulatorConfig};
 
 /// Cloud Run sends SIGKILL 10 s after SIGTERM; in-flight requests get this long to answer.
 pub const SHUTDOWN_GRACE: Duration = Duration::from_secs(8);
@@ -209,7 +209,7 @@ impl Application {
         }
         tracing::info!(port, project = %self.backing.launcher.project, api = %self.backing.launcher.client.version(), "listening");
         let cancel = self.cancel.clone();
-        let server = axum::serve(crate::http::without_nagle(self.listener), app)
+        let server = axum::serve(notebooks_wire::net::without_nagle(self.listener), app)
             .with_graceful_shutdown(cancel.clone().cancelled_owned());
         let grace = async {
             cancel.cancelled().await;

@@ -20,7 +20,7 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::routing::{get, post};
 use child::{ChildGuard, run_bounded};
 use local_server::LocalServer;
-use notebook_trigger::emulator::{Emulator, EmulatorConfig};
+use notebooks_emulator::{Emulator, EmulatorConfig};
 use openssl::service_account_key;
 use serde_json::{Value, json};
 

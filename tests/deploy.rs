@@ -244,25 +244,20 @@ fn the_image_build_context_holds_every_target_the_manifest_declares() {
         .filter_map(|line| line.trim().strip_prefix('!'))
         .map(|path| path.trim_end_matches('/'))
         .collect();
-    let manifest: toml::Table = std::fs::read_to_string(root.join("Cargo.toml"))
-        .expect("read Cargo.toml")
-        .parse()
-        .expect("Cargo.toml is TOML");
-    let mut targets = vec!["Cargo.toml".to_owned(), "Cargo.lock".to_owned()];
-    for (kind, folder) in [("lib", "src"), ("bin", "src/bin"), ("bench", "benches")] {
-        let declared = match &manifest.get(kind) {
-            Some(toml::Value::Array(list)) => list.clone(),
-            Some(table) => vec![(*table).clone()],
-            None => Vec::new(),
+    let mut targets = vec!["Cargo.lock".to_owned()];
+    let workspace = manifest(&root.join("Cargo.toml"));
+    let members = workspace["workspace"]["members"]
+        .as_array()
+        .expect("workspace.members");
+    for member in members {
+        let member = member.as_str().expect("a member path");
+        let prefix = if member == "." {
+            String::new()
+        } else {
+            format!("{member}/")
         };
-        for target in declared {
-            let path = match (target.get("path"), target.get("name")) {
-                (Some(path), _) => path.as_str().expect("a path").to_owned(),
-                (None, Some(name)) => format!("{folder}/{}.rs", name.as_str().expect("a name")),
-                (None, None) => "src/lib.rs".to_owned(),
-            };
-            targets.push(path);
-        }
+        targets.push(format!("{prefix}Cargo.toml"));
+        targets.extend(declared_targets(&root.join(member)).map(|t| format!("{prefix}{t}")));
     }
     for target in &targets {
         assert!(
@@ -281,10 +276,53 @@ fn the_image_build_context_holds_every_target_the_manifest_declares() {
     for allowed in &let_through {
         assert!(
             dockerfile.lines().any(|line| line.starts_with("COPY ")
-                && line.split_whitespace().any(|word| word == *allowed)),
+                && line
+                    .split_whitespace()
+                    .any(|word| word.trim_end_matches('/') == *allowed)),
             "the Dockerfile never copies {allowed}, which .dockerignore lets through"
         );
     }
+}
+
+fn manifest(path: &Path) -> toml::Table {
+    std::fs::read_to_string(path)
+        .unwrap_or_else(|e| panic!("read {}: {e}", path.display()))
+        .parse()
+        .unwrap_or_else(|e| panic!("{} is not TOML: {e}", path.display()))
+}
+
+/// The files of a package's targets: those its manifest declares, and those cargo finds by
+/// convention (`src/lib.rs`, `src/main.rs`, `src/bin/*.rs`).
+fn declared_targets(package: &Path) -> impl Iterator<Item = String> {
+    let manifest = manifest(&package.join("Cargo.toml"));
+    let mut targets = Vec::new();
+    for (kind, folder) in [("lib", "src"), ("bin", "src/bin"), ("bench", "benches")] {
+        let declared = match manifest.get(kind) {
+            Some(toml::Value::Array(list)) => list.clone(),
+            Some(table) => vec![table.clone()],
+            None => Vec::new(),
+        };
+        for target in declared {
+            targets.push(match (target.get("path"), target.get("name")) {
+                (Some(path), _) => path.as_str().expect("a path").to_owned(),
+                (None, Some(name)) => format!("{folder}/{}.rs", name.as_str().expect("a name")),
+                (None, None) => "src/lib.rs".to_owned(),
+            });
+        }
+    }
+    for conventional in ["src/lib.rs", "src/main.rs"] {
+        if package.join(conventional).is_file() {
+            targets.push(conventional.to_owned());
+        }
+    }
+    if let Ok(entries) = std::fs::read_dir(package.join("src/bin")) {
+        for entry in entries.flatten() {
+            targets.push(format!("src/bin/{}", entry.file_name().to_string_lossy()));
+        }
+    }
+    targets.sort();
+    targets.dedup();
+    targets.into_iter()
 }
 
 #[test]

@@ -10,7 +10,7 @@ use std::time::Duration;
 mod child;
 
 use child::{Finished, run_bounded};
-use notebook_trigger::emulator::{Emulator, EmulatorConfig};
+use notebooks_emulator::{Emulator, EmulatorConfig};
 use serde_json::Value;
 
 const ZONE: &str = "us-central1-a";

@@ -12,7 +12,7 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use base64::Engine as _;
-use notebook_trigger::emulator::{Emulator, EmulatorConfig};
+use notebooks_emulator::{Emulator, EmulatorConfig};
 use pubsub_emulator::PubSubEmulator;
 use serde_json::{Value, json};
 

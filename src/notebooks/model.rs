@@ -6,7 +6,7 @@ use std::fmt;
 
 use serde::Deserialize;
 
-pub use crate::rpc::Code;
+pub use notebooks_wire::Code;
 
 /// `google.rpc.Status`, as an operation's `error` or inside an HTTP error body.
 #[derive(Debug, Clone, PartialEq, Eq)]

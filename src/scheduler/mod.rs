@@ -358,7 +358,7 @@ fn validate(spec: JobSpec) -> Result<Job, Vec<Problem>> {
             ),
         ] {
             if let Some(text) = text {
-                match crate::duration::parse(text) {
+                match notebooks_wire::duration::parse(text) {
                     Ok(duration) if duration.subsec_nanos() == 0 => *slot = duration,
                     Ok(_) => problem(field, format!("`{text}` must be whole seconds")),
                     Err(reason) => problem(field, reason),

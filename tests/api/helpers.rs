@@ -5,8 +5,8 @@ use std::net::SocketAddr;
 use std::time::Duration;
 
 use notebook_trigger::config::Settings;
-use notebook_trigger::emulator::{Emulator, EmulatorConfig};
 use notebook_trigger::startup::Application;
+use notebooks_emulator::{Emulator, EmulatorConfig};
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 

@@ -2,7 +2,7 @@
 
 use std::time::{Duration, Instant};
 
-use notebook_trigger::emulator::EmulatorConfig;
+use notebooks_emulator::EmulatorConfig;
 
 use crate::helpers::{PROJECT, ZONE, json, push_body, spawn_app, spawn_app_with};
 

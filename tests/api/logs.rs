@@ -21,7 +21,7 @@ use axum::extract::State;
 use axum::routing::post;
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
-use notebook_trigger::emulator::{Emulator, EmulatorConfig};
+use notebooks_emulator::{Emulator, EmulatorConfig};
 use serde_json::{Value, json};
 
 use crate::child::ChildGuard;

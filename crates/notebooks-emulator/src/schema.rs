@@ -14,9 +14,9 @@ use super::ApiVersion;
 use super::status::{ApiError, Code};
 
 static V1: LazyLock<Discovery> =
-    LazyLock::new(|| Discovery::parse(include_str!("../../discovery/notebooks.v1.json"), "v1"));
+    LazyLock::new(|| Discovery::parse(include_str!("../discovery/notebooks.v1.json"), "v1"));
 static V2: LazyLock<Discovery> =
-    LazyLock::new(|| Discovery::parse(include_str!("../../discovery/notebooks.v2.json"), "v2"));
+    LazyLock::new(|| Discovery::parse(include_str!("../discovery/notebooks.v2.json"), "v2"));
 
 /// One parsed discovery document.
 pub struct Discovery {

@@ -3,7 +3,7 @@
 //! body and doing nothing else. What the service reaches under the same load, on the same core,
 //! is the share its own work (decoding, the Notebooks call, the answer) leaves of this.
 //!
-//! `PORT=8081 cargo run --release --example bare_axum`
+//! `PORT=8081 cargo run --release -p loadbench --bin bare_axum`
 
 use axum::Router;
 use axum::body::Bytes;

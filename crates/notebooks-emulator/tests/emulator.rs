@@ -3,7 +3,7 @@
 
 use std::time::{Duration, Instant};
 
-use notebook_trigger::emulator::{ApiVersion, Emulator, EmulatorConfig};
+use notebooks_emulator::{ApiVersion, Emulator, EmulatorConfig};
 use serde_json::{Value, json};
 
 const ZONE: &str = "projects/p/locations/us-central1-a";

@@ -1,4 +1,4 @@
-//! The load benchmark of issue 7: the release binary against the Notebooks emulator (a separate
+//! The load benchmark: the release binary against the Notebooks emulator (a separate
 //! process), wrk as the load generator, and a bare axum server as the ceiling. It measures cold
 //! start, memory, throughput and latency, ten thousand launches in flight and the binary's size,
 //! and writes the figures into BENCHMARKS.md. `bench/run.sh` builds everything and runs it.
@@ -66,7 +66,7 @@ struct RunArgs {
     /// The release binary of the service (also runs the emulator).
     #[arg(long)]
     service: PathBuf,
-    /// The bare axum server (examples/bare_axum, release build).
+    /// The bare axum server (`bare_axum` of this crate, release build).
     #[arg(long)]
     ceiling: PathBuf,
     /// The wrk script that makes every request a distinct push.

@@ -48,7 +48,7 @@ pub use store::RecordedCreate;
 use settings::Knobs;
 use store::Store;
 
-pub use crate::notebooks::ApiVersion;
+pub use notebooks_wire::ApiVersion;
 
 /// The `@type` of a message of this version, as carried inside `google.protobuf.Any`.
 fn type_url(version: ApiVersion, message: &str) -> String {
@@ -68,7 +68,7 @@ pub struct EmulatorConfig {
     /// How long every create, start, stop and delete stays `done:false` (the instance meanwhile
     /// reads PROVISIONING, STARTING, STOPPING or DELETED). Real creations take minutes; tests
     /// want 1s or less. Forms: 30s, 250ms, 1m30s, or bare seconds.
-    #[arg(long, value_parser = crate::duration::parse, default_value = "30s", value_name = "DURATION")]
+    #[arg(long, value_parser = notebooks_wire::duration::parse, default_value = "30s", value_name = "DURATION")]
     pub provision_time: Duration,
 
     /// Fraction (0.0–1.0) of API requests answered 503 UNAVAILABLE or 429 RESOURCE_EXHAUSTED
@@ -254,7 +254,7 @@ impl Emulator {
         let addr = listener.local_addr()?;
         let cancel = CancellationToken::new();
         let app = router(state.clone());
-        let serve = axum::serve(crate::http::without_nagle(listener), app)
+        let serve = axum::serve(notebooks_wire::net::without_nagle(listener), app)
             .with_graceful_shutdown(cancel.clone().cancelled_owned());
         let task = tokio::spawn(async move { serve.await });
         Ok(Emulator {
@@ -356,7 +356,7 @@ pub async fn run(
     println!(
         "Notebooks API emulator listening on {} (provision time {}, fault rate {})",
         emulator.base_url(),
-        crate::duration::display(args.config.provision_time),
+        notebooks_wire::duration::display(args.config.provision_time),
         args.config.fault_rate
     );
     println!(

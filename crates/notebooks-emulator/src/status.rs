@@ -8,7 +8,7 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use serde_json::{Value, json};
 
-pub use crate::rpc::Code;
+pub use notebooks_wire::Code;
 
 /// An error answer: a canonical code, Google's message text and optional typed details.
 #[derive(Clone, Debug, PartialEq)]
