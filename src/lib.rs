@@ -18,6 +18,7 @@
 pub mod answer;
 pub mod auth;
 pub mod cli;
+pub mod commands;
 pub mod config;
 pub mod http;
 pub mod json_depth;

@@ -9,6 +9,8 @@
 mod child;
 #[path = "support/pubsub_emulator.rs"]
 mod pubsub_emulator;
+#[path = "support/test_log.rs"]
+mod test_log;
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
