@@ -13,7 +13,7 @@ use crate::config::{LogFormat, Settings};
 use crate::launch::Progress;
 use crate::pubsub::{self, Outgoing};
 use crate::push::Trigger;
-use crate::{scheduler, shutdown, startup, telemetry};
+use crate::{runner, scheduler, shutdown, startup, telemetry};
 
 /// Runs one command to its end; `None` is `serve`.
 ///
@@ -60,6 +60,10 @@ pub async fn run(command: Option<Command>) -> anyhow::Result<()> {
         Command::Emulator(args) => {
             telemetry::init(LogFormat::Text, "info,notebooks_emulator=debug");
             notebooks_emulator::run(args, shutdown::signal()).await
+        }
+        Command::Runner => {
+            std::io::stdout().write_all(runner::SCRIPT.as_bytes())?;
+            Ok(())
         }
         // Plain file work: no logging set-up, so stdout holds only the plan.
         Command::Scheduler { command } => scheduler_command(command),

@@ -31,6 +31,7 @@ pub mod profile;
 pub mod pubsub;
 pub mod push;
 pub mod push_auth;
+pub mod runner;
 pub mod scheduler;
 pub mod shutdown;
 pub mod startup;
