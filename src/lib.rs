@@ -32,6 +32,7 @@ pub mod pubsub;
 pub mod push;
 pub mod push_auth;
 pub mod runner;
+pub mod runs;
 pub mod scheduler;
 pub mod shutdown;
 pub mod startup;
