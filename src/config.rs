@@ -73,12 +73,12 @@ pub struct Settings {
 /// A variable with a value that cannot be used.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("{variable}: {reason}")]
-pub struct ConfigError {
+pub struct SettingError {
     pub variable: String,
     pub reason: String,
 }
 
-impl ConfigError {
+impl SettingError {
     pub fn new(variable: impl Into<String>, reason: impl Into<String>) -> Self {
         Self {
             variable: variable.into(),
@@ -329,22 +329,22 @@ impl Settings {
     /// Reads and checks every variable.
     ///
     /// # Errors
-    /// The first [`ConfigError`], naming the variable.
-    pub fn from_env(env: &dyn Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
+    /// The first [`SettingError`], naming the variable.
+    pub fn from_env(env: &dyn Fn(&str) -> Option<String>) -> Result<Self, SettingError> {
         let get = |name: &str| {
             env(name)
                 .map(|v| v.trim().to_owned())
                 .filter(|v| !v.is_empty())
         };
-        let parsed = |name: &str, default: &str| -> Result<Duration, ConfigError> {
+        let parsed = |name: &str, default: &str| -> Result<Duration, SettingError> {
             notebooks_wire::duration::parse(&get(name).unwrap_or_else(|| default.to_owned()))
-                .map_err(|e| ConfigError::new(name, e))
+                .map_err(|e| SettingError::new(name, e))
         };
         let on_cloud_run = get("K_SERVICE").is_some();
         let port = get("PORT")
             .map(|p| {
                 p.parse::<u16>().map_err(|_| {
-                    ConfigError::new("PORT", format!("`{p}` is not a port number (0-65535)"))
+                    SettingError::new("PORT", format!("`{p}` is not a port number (0-65535)"))
                 })
             })
             .transpose()?
@@ -352,7 +352,7 @@ impl Settings {
         let project = get("GOOGLE_CLOUD_PROJECT");
         let backend = match (get("NOTEBOOKS_EMULATOR_HOST"), get("NOTEBOOKS_ENDPOINT")) {
             (Some(_), Some(_)) => {
-                return Err(ConfigError::new(
+                return Err(SettingError::new(
                     "NOTEBOOKS_EMULATOR_HOST",
                     "set either NOTEBOOKS_EMULATOR_HOST (emulator, no credentials) or NOTEBOOKS_ENDPOINT (with credentials), not both",
                 ));
@@ -362,13 +362,13 @@ impl Settings {
                     .ok()
                     .filter(|url| !host.contains("://") && host.contains(':') && url.path() == "/");
                 let Some(url) = url else {
-                    return Err(ConfigError::new(
+                    return Err(SettingError::new(
                         "NOTEBOOKS_EMULATOR_HOST",
                         format!("`{host}` is not HOST:PORT (e.g. 127.0.0.1:8090)"),
                     ));
                 };
                 if project.is_none() {
-                    return Err(ConfigError::new(
+                    return Err(SettingError::new(
                         "GOOGLE_CLOUD_PROJECT",
                         "is required with NOTEBOOKS_EMULATOR_HOST (any name, e.g. demo-project)",
                     ));
@@ -380,7 +380,7 @@ impl Settings {
                     .ok()
                     .filter(|u| matches!(u.scheme(), "https" | "http") && u.has_host());
                 let Some(parsed) = parsed else {
-                    return Err(ConfigError::new(
+                    return Err(SettingError::new(
                         "NOTEBOOKS_ENDPOINT",
                         format!("`{url}` is not an http(s):// URL"),
                     ));
@@ -393,22 +393,22 @@ impl Settings {
         let api_version = get("NOTEBOOKS_API_VERSION")
             .map(|v| {
                 v.parse()
-                    .map_err(|e| ConfigError::new("NOTEBOOKS_API_VERSION", e))
+                    .map_err(|e| SettingError::new("NOTEBOOKS_API_VERSION", e))
             })
             .transpose()?
             .unwrap_or_default();
         let default_profile =
-            Fields::from_env(env).map_err(|e| ConfigError::new(e.field.env_var(), e.reason))?;
+            Fields::from_env(env).map_err(|e| SettingError::new(e.field.env_var(), e.reason))?;
         let policy = OverridePolicy::parse(&get("ALLOWED_OVERRIDES").unwrap_or_default())
-            .map_err(|e| ConfigError::new("ALLOWED_OVERRIDES", e))?
+            .map_err(|e| SettingError::new("ALLOWED_OVERRIDES", e))?
             .with_image_prefixes(&get("ALLOWED_IMAGE_PREFIXES").unwrap_or_default())
-            .map_err(|e| ConfigError::new("ALLOWED_IMAGE_PREFIXES", e))?;
+            .map_err(|e| SettingError::new("ALLOWED_IMAGE_PREFIXES", e))?;
         let prefix = get("INSTANCE_ID_PREFIX")
-            .map(|p| IdPrefix::parse(&p).map_err(|e| ConfigError::new("INSTANCE_ID_PREFIX", e)))
+            .map(|p| IdPrefix::parse(&p).map_err(|e| SettingError::new("INSTANCE_ID_PREFIX", e)))
             .transpose()?
             .unwrap_or_default();
         let on_existing = get("ON_EXISTING")
-            .map(|v| v.parse().map_err(|e| ConfigError::new("ON_EXISTING", e)))
+            .map(|v| v.parse().map_err(|e| SettingError::new("ON_EXISTING", e)))
             .transpose()?
             .unwrap_or_default();
         let backoff = Backoff {
@@ -416,7 +416,7 @@ impl Settings {
             max: parsed("POLL_MAX_DELAY", "15s")?,
         };
         if backoff.initial.is_zero() || backoff.max < backoff.initial {
-            return Err(ConfigError::new(
+            return Err(SettingError::new(
                 "POLL_MAX_DELAY",
                 "must be at least POLL_INITIAL_DELAY, which must be above 0",
             ));
@@ -429,11 +429,11 @@ impl Settings {
             connect: parsed("HTTP_CONNECT_TIMEOUT", "10s")?,
             request: parsed("HTTP_REQUEST_TIMEOUT", "30s")?,
         };
-        let count = |name: &str, minimum: usize, default: usize| -> Result<usize, ConfigError> {
+        let count = |name: &str, minimum: usize, default: usize| -> Result<usize, SettingError> {
             get(name)
                 .map(|v| match v.parse::<usize>() {
                     Ok(n) if n >= minimum => Ok(n),
-                    _ => Err(ConfigError::new(
+                    _ => Err(SettingError::new(
                         name,
                         format!("`{v}` is not a whole number of at least {minimum}"),
                     )),
@@ -450,7 +450,7 @@ impl Settings {
             None | Some("text") => LogFormat::Text,
             Some("json") => LogFormat::Json,
             Some(other) => {
-                return Err(ConfigError::new(
+                return Err(SettingError::new(
                     "LOG_FORMAT",
                     format!("`{other}` is not text or json"),
                 ));
@@ -494,19 +494,19 @@ impl Settings {
 }
 
 /// `PUSH_AUTH`, `PUSH_AUTH_AUDIENCE`, `PUSH_AUTH_SERVICE_ACCOUNTS`, `PUSH_AUTH_JWKS_URL`.
-fn push_auth_mode(get: &dyn Fn(&str) -> Option<String>) -> Result<PushAuthMode, ConfigError> {
+fn push_auth_mode(get: &dyn Fn(&str) -> Option<String>) -> Result<PushAuthMode, SettingError> {
     let accounts = get("PUSH_AUTH_SERVICE_ACCOUNTS");
     match (get("PUSH_AUTH").as_deref(), get("PUSH_AUTH_AUDIENCE")) {
         (Some("off"), None) if accounts.is_none() => Ok(PushAuthMode::Off),
-        (Some("off"), _) => Err(ConfigError::new(
+        (Some("off"), _) => Err(SettingError::new(
             "PUSH_AUTH",
             "is off, but PUSH_AUTH_AUDIENCE or PUSH_AUTH_SERVICE_ACCOUNTS is set: choose one",
         )),
-        (Some(other), _) => Err(ConfigError::new(
+        (Some(other), _) => Err(SettingError::new(
             "PUSH_AUTH",
             format!("`{other}` is not `off`; tokens are checked when PUSH_AUTH_AUDIENCE is set"),
         )),
-        (None, None) if accounts.is_some() => Err(ConfigError::new(
+        (None, None) if accounts.is_some() => Err(SettingError::new(
             "PUSH_AUTH_AUDIENCE",
             "is required with PUSH_AUTH_SERVICE_ACCOUNTS (the subscription's --push-auth-token-audience)",
         )),
@@ -520,7 +520,7 @@ fn push_auth_mode(get: &dyn Fn(&str) -> Option<String>) -> Result<PushAuthMode, 
                 .map(str::to_owned)
                 .collect();
             if service_accounts.is_empty() {
-                return Err(ConfigError::new(
+                return Err(SettingError::new(
                     "PUSH_AUTH_SERVICE_ACCOUNTS",
                     "is required with PUSH_AUTH_AUDIENCE: the emails of the push service accounts",
                 ));
@@ -529,7 +529,7 @@ fn push_auth_mode(get: &dyn Fn(&str) -> Option<String>) -> Result<PushAuthMode, 
                 !matches!(a.split_once('@'), Some((user, domain)) if !user.is_empty() && domain.contains('.'))
                     || a.chars().any(char::is_whitespace)
             }) {
-                return Err(ConfigError::new(
+                return Err(SettingError::new(
                     "PUSH_AUTH_SERVICE_ACCOUNTS",
                     format!("`{bad}` is not an email address"),
                 ));
@@ -537,7 +537,7 @@ fn push_auth_mode(get: &dyn Fn(&str) -> Option<String>) -> Result<PushAuthMode, 
             let jwks_url =
                 get("PUSH_AUTH_JWKS_URL").unwrap_or_else(|| push_auth::GOOGLE_JWKS_URL.to_owned());
             if !(jwks_url.starts_with("https://") || jwks_url.starts_with("http://")) {
-                return Err(ConfigError::new(
+                return Err(SettingError::new(
                     "PUSH_AUTH_JWKS_URL",
                     format!("`{jwks_url}` is not an http(s):// URL"),
                 ));
@@ -552,8 +552,8 @@ fn push_auth_mode(get: &dyn Fn(&str) -> Option<String>) -> Result<PushAuthMode, 
 }
 
 /// Maps a default-profile field error to its variable.
-pub fn field_error(error: profile::FieldError) -> ConfigError {
-    ConfigError::new(error.field.env_var(), error.reason)
+pub fn field_error(error: profile::FieldError) -> SettingError {
+    SettingError::new(error.field.env_var(), error.reason)
 }
 
 #[cfg(test)]
@@ -591,7 +591,7 @@ mod tests {
         );
     }
 
-    fn settings(vars: &[(&str, &str)]) -> Result<Settings, ConfigError> {
+    fn settings(vars: &[(&str, &str)]) -> Result<Settings, SettingError> {
         let map: HashMap<String, String> = vars
             .iter()
             .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
