@@ -1,11 +1,13 @@
 //! Parsing the environment into [`Settings`]: every variable checked at start-up, every
 //! error naming the variable, so no message ever meets a half-understood configuration.
 
+use std::collections::BTreeSet;
 use std::path::PathBuf;
 use std::time::Duration;
 
 use reqwest::Url;
 
+use super::variables::{self as var, Variable};
 use crate::launch::{OnExisting, PollSettings};
 use crate::naming::IdPrefix;
 use crate::notebooks::ApiVersion;
@@ -13,7 +15,7 @@ use crate::notebooks::client::Timeouts;
 use crate::payload::OverridePolicy;
 use crate::poll::Backoff;
 use crate::profile::{self, Fields};
-use crate::push_auth::{self, PushAuthMode, VerifySettings};
+use crate::push_auth::{PushAuthMode, VerifySettings};
 
 /// Where the Notebooks API is.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -81,133 +83,99 @@ impl SettingError {
     }
 }
 
+/// The variables as the parser reads them: trimmed, blank meaning unset.
+struct Env<'a>(&'a dyn Fn(&str) -> Option<String>);
+
+impl Env<'_> {
+    /// A variable's value by name; `None` when unset or blank.
+    fn named(&self, name: &str) -> Option<String> {
+        (self.0)(name)
+            .map(|v| v.trim().to_owned())
+            .filter(|v| !v.is_empty())
+    }
+
+    fn get(&self, variable: &Variable) -> Option<String> {
+        self.named(variable.name)
+    }
+
+    /// The value, or for an unset variable the text of its declared default.
+    fn or_default(&self, variable: &Variable) -> String {
+        self.get(variable)
+            .unwrap_or_else(|| variable.unset.read_as().to_owned())
+    }
+
+    /// Parses the value or, unset, the declared default, the same way; errors name the variable.
+    fn parse<T>(
+        &self,
+        variable: &Variable,
+        parse: impl FnOnce(&str) -> Result<T, String>,
+    ) -> Result<T, SettingError> {
+        parse(&self.or_default(variable)).map_err(|reason| SettingError::new(variable.name, reason))
+    }
+
+    fn duration(&self, variable: &Variable) -> Result<Duration, SettingError> {
+        self.parse(variable, notebooks_wire::duration::parse)
+    }
+
+    fn count(&self, variable: &Variable, minimum: usize) -> Result<usize, SettingError> {
+        self.parse(variable, |v| match v.parse::<usize>() {
+            Ok(n) if n >= minimum => Ok(n),
+            _ => Err(format!("`{v}` is not a whole number of at least {minimum}")),
+        })
+    }
+}
+
 impl Settings {
     /// Reads and checks every variable.
     ///
     /// # Errors
     /// The first [`SettingError`], naming the variable.
     pub fn from_env(env: &dyn Fn(&str) -> Option<String>) -> Result<Self, SettingError> {
-        let get = |name: &str| {
-            env(name)
-                .map(|v| v.trim().to_owned())
-                .filter(|v| !v.is_empty())
-        };
-        let parsed = |name: &str, default: &str| -> Result<Duration, SettingError> {
-            notebooks_wire::duration::parse(&get(name).unwrap_or_else(|| default.to_owned()))
-                .map_err(|e| SettingError::new(name, e))
-        };
-        let on_cloud_run = get("K_SERVICE").is_some();
-        let port = get("PORT")
-            .map(|p| {
-                p.parse::<u16>().map_err(|_| {
-                    SettingError::new("PORT", format!("`{p}` is not a port number (0-65535)"))
-                })
-            })
-            .transpose()?
-            .unwrap_or(8080);
-        let project = get("GOOGLE_CLOUD_PROJECT");
-        let backend = match (get("NOTEBOOKS_EMULATOR_HOST"), get("NOTEBOOKS_ENDPOINT")) {
-            (Some(_), Some(_)) => {
-                return Err(SettingError::new(
-                    "NOTEBOOKS_EMULATOR_HOST",
-                    "set either NOTEBOOKS_EMULATOR_HOST (emulator, no credentials) or NOTEBOOKS_ENDPOINT (with credentials), not both",
-                ));
-            }
-            (Some(host), None) => {
-                let url = Url::parse(&format!("http://{host}/"))
-                    .ok()
-                    .filter(|url| !host.contains("://") && host.contains(':') && url.path() == "/");
-                let Some(url) = url else {
-                    return Err(SettingError::new(
-                        "NOTEBOOKS_EMULATOR_HOST",
-                        format!("`{host}` is not HOST:PORT (e.g. 127.0.0.1:8090)"),
-                    ));
-                };
-                if project.is_none() {
-                    return Err(SettingError::new(
-                        "GOOGLE_CLOUD_PROJECT",
-                        "is required with NOTEBOOKS_EMULATOR_HOST (any name, e.g. demo-project)",
-                    ));
-                }
-                Backend::Emulator(url)
-            }
-            (None, Some(url)) => {
-                let parsed = Url::parse(&url)
-                    .ok()
-                    .filter(|u| matches!(u.scheme(), "https" | "http") && u.has_host());
-                let Some(parsed) = parsed else {
-                    return Err(SettingError::new(
-                        "NOTEBOOKS_ENDPOINT",
-                        format!("`{url}` is not an http(s):// URL"),
-                    ));
-                };
-                Backend::Endpoint(parsed)
-            }
-            (None, None) if project.is_none() && !on_cloud_run => Backend::Embedded,
-            (None, None) => Backend::Google,
-        };
-        let api_version = get("NOTEBOOKS_API_VERSION")
-            .map(|v| {
-                v.parse()
-                    .map_err(|e| SettingError::new("NOTEBOOKS_API_VERSION", e))
-            })
-            .transpose()?
-            .unwrap_or_default();
-        let default_profile =
-            Fields::from_env(env).map_err(|e| SettingError::new(e.field.env_var(), e.reason))?;
-        let policy = OverridePolicy::parse(&get("ALLOWED_OVERRIDES").unwrap_or_default())
-            .map_err(|e| SettingError::new("ALLOWED_OVERRIDES", e))?
-            .with_image_prefixes(&get("ALLOWED_IMAGE_PREFIXES").unwrap_or_default())
-            .map_err(|e| SettingError::new("ALLOWED_IMAGE_PREFIXES", e))?;
-        let prefix = get("INSTANCE_ID_PREFIX")
-            .map(|p| IdPrefix::parse(&p).map_err(|e| SettingError::new("INSTANCE_ID_PREFIX", e)))
-            .transpose()?
-            .unwrap_or_default();
-        let on_existing = get("ON_EXISTING")
-            .map(|v| v.parse().map_err(|e| SettingError::new("ON_EXISTING", e)))
-            .transpose()?
-            .unwrap_or_default();
+        let vars = Env(env);
+        let on_cloud_run = vars.named("K_SERVICE").is_some();
+        let port = vars.parse(&var::PORT, |p| {
+            p.parse::<u16>()
+                .map_err(|_| format!("`{p}` is not a port number (0-65535)"))
+        })?;
+        let project = vars.get(&var::GOOGLE_CLOUD_PROJECT);
+        let backend = backend(&vars, project.is_some(), on_cloud_run)?;
+        let api_version = vars.parse(&var::NOTEBOOKS_API_VERSION, str::parse)?;
+        let default_profile = Fields::from_env(env).map_err(field_error)?;
+        let policy = vars
+            .parse(&var::ALLOWED_OVERRIDES, OverridePolicy::parse)?
+            .with_image_prefixes(&vars.or_default(&var::ALLOWED_IMAGE_PREFIXES))
+            .map_err(|e| SettingError::new(var::ALLOWED_IMAGE_PREFIXES.name, e))?;
+        let prefix = vars.parse(&var::INSTANCE_ID_PREFIX, IdPrefix::parse)?;
+        let on_existing = vars.parse(&var::ON_EXISTING, str::parse)?;
         let backoff = Backoff {
-            initial: parsed("POLL_INITIAL_DELAY", "1s")?,
-            max: parsed("POLL_MAX_DELAY", "15s")?,
+            initial: vars.duration(&var::POLL_INITIAL_DELAY)?,
+            max: vars.duration(&var::POLL_MAX_DELAY)?,
         };
         if backoff.initial.is_zero() || backoff.max < backoff.initial {
             return Err(SettingError::new(
-                "POLL_MAX_DELAY",
+                var::POLL_MAX_DELAY.name,
                 "must be at least POLL_INITIAL_DELAY, which must be above 0",
             ));
         }
         let poll = PollSettings {
             backoff,
-            timeout: parsed("POLL_TIMEOUT", "540s")?,
+            timeout: vars.duration(&var::POLL_TIMEOUT)?,
         };
         let timeouts = Timeouts {
-            connect: parsed("HTTP_CONNECT_TIMEOUT", "10s")?,
-            request: parsed("HTTP_REQUEST_TIMEOUT", "30s")?,
+            connect: vars.duration(&var::HTTP_CONNECT_TIMEOUT)?,
+            request: vars.duration(&var::HTTP_REQUEST_TIMEOUT)?,
         };
-        let count = |name: &str, minimum: usize, default: usize| -> Result<usize, SettingError> {
-            get(name)
-                .map(|v| match v.parse::<usize>() {
-                    Ok(n) if n >= minimum => Ok(n),
-                    _ => Err(SettingError::new(
-                        name,
-                        format!("`{v}` is not a whole number of at least {minimum}"),
-                    )),
-                })
-                .transpose()
-                .map(|n| n.unwrap_or(default))
-        };
-        let max_body_bytes = count("MAX_BODY_BYTES", 1024, 1024 * 1024)?;
-        let max_payload_bytes = count("MAX_PAYLOAD_BYTES", 1024, 64 * 1024)?;
-        let max_concurrent_launches = count("MAX_CONCURRENT_LAUNCHES", 1, 64)?;
-        let push_auth = push_auth_mode(&get)?;
-        let log_format = match get("LOG_FORMAT").as_deref() {
+        let max_body_bytes = vars.count(&var::MAX_BODY_BYTES, 1024)?;
+        let max_payload_bytes = vars.count(&var::MAX_PAYLOAD_BYTES, 1024)?;
+        let max_concurrent_launches = vars.count(&var::MAX_CONCURRENT_LAUNCHES, 1)?;
+        let push_auth = push_auth_mode(&vars)?;
+        let log_format = match vars.get(&var::LOG_FORMAT).as_deref() {
             None if on_cloud_run => LogFormat::Json,
             None | Some("text") => LogFormat::Text,
             Some("json") => LogFormat::Json,
             Some(other) => {
                 return Err(SettingError::new(
-                    "LOG_FORMAT",
+                    var::LOG_FORMAT.name,
                     format!("`{other}` is not text or json"),
                 ));
             }
@@ -218,7 +186,7 @@ impl Settings {
             project,
             api_version,
             default_profile,
-            profiles_file: get("PROFILES_FILE").map(PathBuf::from),
+            profiles_file: vars.get(&var::PROFILES_FILE).map(PathBuf::from),
             policy,
             prefix,
             on_existing,
@@ -234,26 +202,75 @@ impl Settings {
     }
 }
 
+/// `NOTEBOOKS_EMULATOR_HOST`, `NOTEBOOKS_ENDPOINT`, or neither: Google's API, or the embedded
+/// demo when nothing says which project to use and the service is not on Cloud Run.
+fn backend(vars: &Env<'_>, has_project: bool, on_cloud_run: bool) -> Result<Backend, SettingError> {
+    match (
+        vars.get(&var::NOTEBOOKS_EMULATOR_HOST),
+        vars.get(&var::NOTEBOOKS_ENDPOINT),
+    ) {
+        (Some(_), Some(_)) => Err(SettingError::new(
+            var::NOTEBOOKS_EMULATOR_HOST.name,
+            "set either NOTEBOOKS_EMULATOR_HOST (emulator, no credentials) or NOTEBOOKS_ENDPOINT (with credentials), not both",
+        )),
+        (Some(host), None) => {
+            let url = Url::parse(&format!("http://{host}/"))
+                .ok()
+                .filter(|url| !host.contains("://") && host.contains(':') && url.path() == "/");
+            let Some(url) = url else {
+                return Err(SettingError::new(
+                    var::NOTEBOOKS_EMULATOR_HOST.name,
+                    format!("`{host}` is not HOST:PORT (e.g. 127.0.0.1:8090)"),
+                ));
+            };
+            if !has_project {
+                return Err(SettingError::new(
+                    var::GOOGLE_CLOUD_PROJECT.name,
+                    "is required with NOTEBOOKS_EMULATOR_HOST (any name, e.g. demo-project)",
+                ));
+            }
+            Ok(Backend::Emulator(url))
+        }
+        (None, Some(url)) => {
+            let parsed = Url::parse(&url)
+                .ok()
+                .filter(|u| matches!(u.scheme(), "https" | "http") && u.has_host());
+            let Some(parsed) = parsed else {
+                return Err(SettingError::new(
+                    var::NOTEBOOKS_ENDPOINT.name,
+                    format!("`{url}` is not an http(s):// URL"),
+                ));
+            };
+            Ok(Backend::Endpoint(parsed))
+        }
+        (None, None) if !has_project && !on_cloud_run => Ok(Backend::Embedded),
+        (None, None) => Ok(Backend::Google),
+    }
+}
+
 /// `PUSH_AUTH`, `PUSH_AUTH_AUDIENCE`, `PUSH_AUTH_SERVICE_ACCOUNTS`, `PUSH_AUTH_JWKS_URL`.
-fn push_auth_mode(get: &dyn Fn(&str) -> Option<String>) -> Result<PushAuthMode, SettingError> {
-    let accounts = get("PUSH_AUTH_SERVICE_ACCOUNTS");
-    match (get("PUSH_AUTH").as_deref(), get("PUSH_AUTH_AUDIENCE")) {
+fn push_auth_mode(vars: &Env<'_>) -> Result<PushAuthMode, SettingError> {
+    let accounts = vars.get(&var::PUSH_AUTH_SERVICE_ACCOUNTS);
+    match (
+        vars.get(&var::PUSH_AUTH).as_deref(),
+        vars.get(&var::PUSH_AUTH_AUDIENCE),
+    ) {
         (Some("off"), None) if accounts.is_none() => Ok(PushAuthMode::Off),
         (Some("off"), _) => Err(SettingError::new(
-            "PUSH_AUTH",
+            var::PUSH_AUTH.name,
             "is off, but PUSH_AUTH_AUDIENCE or PUSH_AUTH_SERVICE_ACCOUNTS is set: choose one",
         )),
         (Some(other), _) => Err(SettingError::new(
-            "PUSH_AUTH",
+            var::PUSH_AUTH.name,
             format!("`{other}` is not `off`; tokens are checked when PUSH_AUTH_AUDIENCE is set"),
         )),
         (None, None) if accounts.is_some() => Err(SettingError::new(
-            "PUSH_AUTH_AUDIENCE",
+            var::PUSH_AUTH_AUDIENCE.name,
             "is required with PUSH_AUTH_SERVICE_ACCOUNTS (the subscription's --push-auth-token-audience)",
         )),
         (None, None) => Ok(PushAuthMode::Unset),
         (None, Some(audience)) => {
-            let service_accounts: std::collections::BTreeSet<String> = accounts
+            let service_accounts: BTreeSet<String> = accounts
                 .unwrap_or_default()
                 .split(',')
                 .map(str::trim)
@@ -262,7 +279,7 @@ fn push_auth_mode(get: &dyn Fn(&str) -> Option<String>) -> Result<PushAuthMode, 
                 .collect();
             if service_accounts.is_empty() {
                 return Err(SettingError::new(
-                    "PUSH_AUTH_SERVICE_ACCOUNTS",
+                    var::PUSH_AUTH_SERVICE_ACCOUNTS.name,
                     "is required with PUSH_AUTH_AUDIENCE: the emails of the push service accounts",
                 ));
             }
@@ -271,15 +288,14 @@ fn push_auth_mode(get: &dyn Fn(&str) -> Option<String>) -> Result<PushAuthMode, 
                     || a.chars().any(char::is_whitespace)
             }) {
                 return Err(SettingError::new(
-                    "PUSH_AUTH_SERVICE_ACCOUNTS",
+                    var::PUSH_AUTH_SERVICE_ACCOUNTS.name,
                     format!("`{bad}` is not an email address"),
                 ));
             }
-            let jwks_url =
-                get("PUSH_AUTH_JWKS_URL").unwrap_or_else(|| push_auth::GOOGLE_JWKS_URL.to_owned());
+            let jwks_url = vars.or_default(&var::PUSH_AUTH_JWKS_URL);
             if !(jwks_url.starts_with("https://") || jwks_url.starts_with("http://")) {
                 return Err(SettingError::new(
-                    "PUSH_AUTH_JWKS_URL",
+                    var::PUSH_AUTH_JWKS_URL.name,
                     format!("`{jwks_url}` is not an http(s):// URL"),
                 ));
             }

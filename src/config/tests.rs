@@ -4,7 +4,8 @@ use std::time::Duration;
 use reqwest::Url;
 
 use super::*;
-use crate::profile::Field;
+use crate::payload::OverridePolicy;
+use crate::profile::{Field, LaunchSpec};
 use crate::push_auth::{self, PushAuthMode};
 
 /// The README's configuration table is the `--help` table as Markdown: one row per variable,
@@ -19,7 +20,7 @@ fn the_readme_lists_every_variable_as_help_does() {
             format!(
                 "| `{}` | {} | {} |",
                 v.name,
-                cell(v.default),
+                cell(v.unset.shown()),
                 cell(v.meaning)
             )
         })
@@ -200,5 +201,157 @@ fn every_profile_field_is_documented() {
             "{} missing from VARIABLES",
             field.env_var()
         );
+    }
+}
+
+/// `--help`'s `[default: …]` of every variable, read back from the rendered text.
+fn help_defaults() -> HashMap<String, String> {
+    variables_help()
+        .lines()
+        .skip(1)
+        .map(|line| {
+            let name = line.split_whitespace().next().expect("a name");
+            let (_, default) = line.rsplit_once("[default: ").expect("a default");
+            let default = default.strip_suffix(']').expect("a closed default");
+            (name.to_owned(), default.to_owned())
+        })
+        .collect()
+}
+
+/// Setting a variable to the default `--help` shows changes nothing: the value the parser
+/// uses for an unset variable is the documented one.
+#[test]
+fn a_documented_default_is_the_value_used_when_unset() {
+    let help = help_defaults();
+    // A project, a launchable default profile and token checks, so that every variable with
+    // a default is read.
+    let base = [
+        ("GOOGLE_CLOUD_PROJECT", "p"),
+        ("NOTEBOOK_LOCATION", "us-central1-a"),
+        ("CONTAINER_IMAGE", "us-docker.pkg.dev/p/r/img"),
+        ("PUSH_AUTH_AUDIENCE", "https://trigger.example"),
+        (
+            "PUSH_AUTH_SERVICE_ACCOUNTS",
+            "push@p.iam.gserviceaccount.com",
+        ),
+    ];
+    let unset = settings(&base).unwrap();
+    let mut checked = Vec::new();
+    for variable in VARIABLES {
+        let WhenUnset::Value(_) = variable.unset else {
+            continue;
+        };
+        // The log filter reads RUST_LOG itself, from the process environment.
+        if variable.name == "RUST_LOG" {
+            continue;
+        }
+        let default = help[variable.name].as_str();
+        let mut with = base.to_vec();
+        with.push((variable.name, default));
+        let set = settings(&with).unwrap_or_else(|e| panic!("{}={default}: {e}", variable.name));
+        if Field::ALL.iter().any(|f| f.env_var() == variable.name) {
+            // A profile's defaults apply when the layered profile becomes a launch.
+            assert_eq!(
+                LaunchSpec::parse(&set.default_profile, "p"),
+                LaunchSpec::parse(&unset.default_profile, "p"),
+                "{}={default}",
+                variable.name
+            );
+        } else {
+            assert_eq!(
+                format!("{set:?}"),
+                format!("{unset:?}"),
+                "{}={default}",
+                variable.name
+            );
+        }
+        checked.push(variable.name);
+    }
+    for name in ["PORT", "POLL_TIMEOUT", "MACHINE_TYPE", "PUSH_AUTH_JWKS_URL"] {
+        assert!(checked.contains(&name), "{name} not checked: {checked:?}");
+    }
+}
+
+/// A variable without a value for a default does what its `--help` default says. Every such
+/// variable is named here, so a new one cannot go unchecked.
+#[test]
+fn an_unset_variable_does_what_its_documented_default_says() {
+    let nothing = settings(&[]).unwrap();
+    let launch =
+        |vars: &[(&str, &str)]| LaunchSpec::parse(&settings(vars).unwrap().default_profile, "p");
+    let location = ("NOTEBOOK_LOCATION", "us-central1-a");
+    let image = ("CONTAINER_IMAGE", "us-docker.pkg.dev/p/r/img");
+    let minimal = launch(&[location, image]).unwrap();
+    let gpu = launch(&[location, image, ("ACCELERATOR_TYPE", "NVIDIA_TESLA_T4")])
+        .unwrap()
+        .accelerator
+        .expect("an accelerator");
+    assert!(nothing.default_profile.present().is_empty());
+    for variable in VARIABLES {
+        let name = variable.name;
+        if let WhenUnset::Value(_) = variable.unset {
+            continue;
+        }
+        let field = Field::ALL.into_iter().find(|f| f.env_var() == name);
+        match (field, name) {
+            (Some(Field::Location), _) => {
+                assert_eq!(launch(&[image]).unwrap_err().field, Field::Location);
+            }
+            (Some(Field::ContainerImage), _) => {
+                assert_eq!(
+                    launch(&[location]).unwrap_err().field,
+                    Field::ContainerImage
+                );
+            }
+            (Some(Field::PostStartupScript), _) => assert_eq!(minimal.post_startup_script, None),
+            (Some(Field::PostStartupScriptBehavior), _) => {
+                assert_eq!(minimal.post_startup_script_behavior, None);
+            }
+            // Left out of the create request, so the API applies its own.
+            (Some(Field::IdleTimeoutSeconds), _) => assert_eq!(minimal.idle_timeout_seconds, None),
+            (Some(Field::ServiceAccount), _) => assert_eq!(minimal.service_account, None),
+            (Some(Field::Network), _) => assert_eq!(minimal.network, None),
+            (Some(Field::Subnet), _) => assert_eq!(minimal.subnet, None),
+            (Some(Field::AcceleratorType), _) => assert_eq!(minimal.accelerator, None),
+            (Some(Field::AcceleratorCount), _) => assert_eq!(gpu.count, 1),
+            (Some(Field::InstallGpuDriver), _) => assert!(gpu.install_driver),
+            (Some(Field::BootDiskType | Field::BootDiskSizeGb), _) => {
+                assert_eq!(minimal.boot_disk, None);
+            }
+            (Some(Field::Labels), _) => assert!(minimal.labels.is_empty()),
+            (Some(Field::Metadata), _) => assert!(minimal.metadata.is_empty()),
+            (Some(Field::InstanceId), _) => assert_eq!(minimal.instance_id, None),
+            // Start-up asks the credentials for their project.
+            (None, "GOOGLE_CLOUD_PROJECT") => {
+                let on_cloud_run = settings(&[("K_SERVICE", "trigger")]).unwrap();
+                assert_eq!(on_cloud_run.project, None);
+                assert_eq!(on_cloud_run.backend, Backend::Google);
+            }
+            (None, "NOTEBOOKS_EMULATOR_HOST" | "NOTEBOOKS_ENDPOINT") => {
+                let s = settings(&[("GOOGLE_CLOUD_PROJECT", "p")]).unwrap();
+                assert_eq!(s.backend, Backend::Google);
+            }
+            (None, "PUSH_AUTH_AUDIENCE" | "PUSH_AUTH") => {
+                assert_eq!(nothing.push_auth, PushAuthMode::Unset);
+            }
+            (None, "PUSH_AUTH_SERVICE_ACCOUNTS") => {
+                let error = settings(&[("PUSH_AUTH_AUDIENCE", "https://x")]).unwrap_err();
+                assert_eq!(error.variable, name);
+            }
+            (None, "PROFILES_FILE") => assert_eq!(nothing.profiles_file, None),
+            (None, "ALLOWED_OVERRIDES") => assert_eq!(nothing.policy.allowed().count(), 0),
+            (None, "ALLOWED_IMAGE_PREFIXES") => {
+                assert_eq!(nothing.policy, OverridePolicy::default());
+            }
+            (None, "LOG_FORMAT") => {
+                assert_eq!(nothing.log_format, LogFormat::Text);
+                let on_cloud_run = settings(&[("K_SERVICE", "trigger")]).unwrap();
+                assert_eq!(on_cloud_run.log_format, LogFormat::Json);
+            }
+            _ => panic!(
+                "{name}: say here what its default `{}` means",
+                variable.unset.shown()
+            ),
+        }
     }
 }

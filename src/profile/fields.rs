@@ -1,108 +1,140 @@
-//! The fields a profile can set: one layer of optional values, read from the environment,
-//! from profile files and from messages, and stacked with [`Fields::overlay`].
+//! The fields a profile can set, declared once in one table.
+//!
+//! A field is a name in profile files, payloads and `ALLOWED_OVERRIDES`, an environment
+//! variable of the default profile, a documented `--help` row and a member of each layer of
+//! [`Fields`]. Writing these apart lets them drift (a field that parses but is undocumented,
+//! or is documented under another name); `profile_fields!` expands the one table into all of
+//! them, and each field's Rust type picks how its variable is parsed and how layers stack.
 
 use std::collections::BTreeMap;
 use std::fmt;
 
 use serde::Deserialize;
 
-/// Every field a profile (or an allowed override) can set, with its environment variable.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub enum Field {
-    Location,
-    ContainerImage,
-    ContainerTag,
-    MachineType,
-    PostStartupScript,
-    PostStartupScriptBehavior,
-    IdleTimeoutSeconds,
-    ServiceAccount,
-    Network,
-    Subnet,
-    DisablePublicIp,
-    AcceleratorType,
-    AcceleratorCount,
-    InstallGpuDriver,
-    BootDiskType,
-    BootDiskSizeGb,
-    Labels,
-    Metadata,
-    InstanceId,
+use crate::config::Variable;
+use crate::config::WhenUnset::{Absent, Decided, Required, Value};
+
+/// The machine type of a profile that names none.
+pub const DEFAULT_MACHINE_TYPE: &str = "n1-standard-4";
+/// The container tag of an image that names none.
+pub const DEFAULT_CONTAINER_TAG: &str = "latest";
+
+/// Expands the table of fields. A row is
+/// `Variant name: Type, "ENVIRONMENT_VARIABLE", when-unset, "meaning";`
+/// where `name` is the field's name everywhere outside Rust and `Type` one of the
+/// `FieldValue` types.
+macro_rules! profile_fields {
+    ($(
+        $variant:ident $name:ident: $type:ty, $env:literal, $unset:expr, $meaning:literal;
+    )+) => {
+        /// The default profile's variables as `--help` documents them, in [`Field::ALL`] order.
+        pub const VARIABLES: &[Variable] = &[$(
+            Variable { name: $env, unset: $unset, meaning: $meaning },
+        )+];
+
+        /// Every field a profile (or an allowed override) can set, with its environment variable.
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+        pub enum Field {
+            $($variant,)+
+        }
+
+        impl Field {
+            /// Every field, in the table's order.
+            pub const ALL: [Field; VARIABLES.len()] = [$(Field::$variant,)+];
+
+            /// The name used in profile files, JSON payloads and `ALLOWED_OVERRIDES`.
+            pub fn name(self) -> &'static str {
+                match self {
+                    $(Field::$variant => stringify!($name),)+
+                }
+            }
+
+            /// The environment variable that sets this field in the default profile.
+            pub fn env_var(self) -> &'static str {
+                match self {
+                    $(Field::$variant => $env,)+
+                }
+            }
+        }
+
+        /// One layer of a profile: every field optional, so layers can be stacked.
+        #[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+        #[serde(deny_unknown_fields)]
+        pub struct Fields {
+            $(pub $name: Option<$type>,)+
+        }
+
+        impl Fields {
+            /// `top` over `self`: a field set in `top` wins; label and metadata maps are merged.
+            pub fn overlay(&self, top: &Fields) -> Fields {
+                Fields {
+                    $($name: FieldValue::overlay(&self.$name, &top.$name),)+
+                }
+            }
+
+            /// The fields this layer sets, to check them against `ALLOWED_OVERRIDES`.
+            pub fn present(&self) -> Vec<Field> {
+                [$((Field::$variant, self.$name.is_some()),)+]
+                    .into_iter()
+                    .filter_map(|(field, set)| set.then_some(field))
+                    .collect()
+            }
+
+            /// Reads the default profile from environment variables (see [`Field::env_var`]).
+            ///
+            /// # Errors
+            /// A [`FieldError`] for a value of the wrong form; the caller names the variable.
+            pub fn from_env(env: &dyn Fn(&str) -> Option<String>) -> Result<Fields, FieldError> {
+                Ok(Fields {
+                    $($name: read(env, Field::$variant)?,)+
+                })
+            }
+        }
+    };
+}
+
+profile_fields! {
+    Location location: String, "NOTEBOOK_LOCATION", Required("(required)"),
+        "zone of the instances, e.g. us-central1-a";
+    ContainerImage container_image: String, "CONTAINER_IMAGE", Required("(required)"),
+        "container repository, optionally with :tag";
+    ContainerTag container_tag: String, "CONTAINER_TAG", Value(DEFAULT_CONTAINER_TAG),
+        "container tag";
+    MachineType machine_type: String, "MACHINE_TYPE", Value(DEFAULT_MACHINE_TYPE),
+        "machine type";
+    PostStartupScript post_startup_script: String, "POST_STARTUP_SCRIPT", Absent,
+        "gs://BUCKET/script.sh run after start-up";
+    PostStartupScriptBehavior post_startup_script_behavior: String,
+        "POST_STARTUP_SCRIPT_BEHAVIOR", Absent,
+        "run_once | run_every_start | download_and_run_every_start";
+    IdleTimeoutSeconds idle_timeout_seconds: u32, "IDLE_TIMEOUT_SECONDS",
+        Decided("API default (10800)"), "idle shutdown after N s (600-86400; 0 disables)";
+    ServiceAccount service_account: String, "INSTANCE_SERVICE_ACCOUNT",
+        Decided("Compute Engine default"), "service account of the instance VM";
+    Network network: String, "NETWORK", Absent,
+        "VPC network (short name or projects/P/global/networks/N)";
+    Subnet subnet: String, "SUBNET", Absent, "subnetwork (short name or full name)";
+    DisablePublicIp disable_public_ip: bool, "DISABLE_PUBLIC_IP", Value("false"),
+        "no external IP on the VM";
+    AcceleratorType accelerator_type: String, "ACCELERATOR_TYPE", Absent,
+        "GPU type, e.g. NVIDIA_TESLA_T4";
+    AcceleratorCount accelerator_count: u32, "ACCELERATOR_COUNT", Decided("1 with a type"),
+        "number of GPUs";
+    InstallGpuDriver install_gpu_driver: bool, "INSTALL_GPU_DRIVER", Decided("true with a GPU"),
+        "install the GPU driver";
+    BootDiskType boot_disk_type: String, "BOOT_DISK_TYPE", Decided("API default"),
+        "PD_STANDARD | PD_SSD | PD_BALANCED | …";
+    BootDiskSizeGb boot_disk_size_gb: u32, "BOOT_DISK_SIZE_GB", Decided("API default (150)"),
+        "boot disk size, 150-64000";
+    Labels labels: BTreeMap<String, String>, "INSTANCE_LABELS", Absent,
+        "extra labels, k=v,k2=v2";
+    Metadata metadata: BTreeMap<String, String>, "INSTANCE_METADATA", Absent,
+        "extra metadata, k=v,k2=v2";
+    InstanceId instance_id: String, "INSTANCE_ID", Absent,
+        "fixed instance id (the seed's behaviour); otherwise derived per message";
 }
 
 impl Field {
-    pub const ALL: [Field; 19] = [
-        Field::Location,
-        Field::ContainerImage,
-        Field::ContainerTag,
-        Field::MachineType,
-        Field::PostStartupScript,
-        Field::PostStartupScriptBehavior,
-        Field::IdleTimeoutSeconds,
-        Field::ServiceAccount,
-        Field::Network,
-        Field::Subnet,
-        Field::DisablePublicIp,
-        Field::AcceleratorType,
-        Field::AcceleratorCount,
-        Field::InstallGpuDriver,
-        Field::BootDiskType,
-        Field::BootDiskSizeGb,
-        Field::Labels,
-        Field::Metadata,
-        Field::InstanceId,
-    ];
-
-    /// The name used in profile files, JSON payloads and `ALLOWED_OVERRIDES`.
-    pub fn name(self) -> &'static str {
-        match self {
-            Field::Location => "location",
-            Field::ContainerImage => "container_image",
-            Field::ContainerTag => "container_tag",
-            Field::MachineType => "machine_type",
-            Field::PostStartupScript => "post_startup_script",
-            Field::PostStartupScriptBehavior => "post_startup_script_behavior",
-            Field::IdleTimeoutSeconds => "idle_timeout_seconds",
-            Field::ServiceAccount => "service_account",
-            Field::Network => "network",
-            Field::Subnet => "subnet",
-            Field::DisablePublicIp => "disable_public_ip",
-            Field::AcceleratorType => "accelerator_type",
-            Field::AcceleratorCount => "accelerator_count",
-            Field::InstallGpuDriver => "install_gpu_driver",
-            Field::BootDiskType => "boot_disk_type",
-            Field::BootDiskSizeGb => "boot_disk_size_gb",
-            Field::Labels => "labels",
-            Field::Metadata => "metadata",
-            Field::InstanceId => "instance_id",
-        }
-    }
-
-    /// The environment variable that sets this field in the default profile.
-    pub fn env_var(self) -> &'static str {
-        match self {
-            Field::Location => "NOTEBOOK_LOCATION",
-            Field::ContainerImage => "CONTAINER_IMAGE",
-            Field::ContainerTag => "CONTAINER_TAG",
-            Field::MachineType => "MACHINE_TYPE",
-            Field::PostStartupScript => "POST_STARTUP_SCRIPT",
-            Field::PostStartupScriptBehavior => "POST_STARTUP_SCRIPT_BEHAVIOR",
-            Field::IdleTimeoutSeconds => "IDLE_TIMEOUT_SECONDS",
-            Field::ServiceAccount => "INSTANCE_SERVICE_ACCOUNT",
-            Field::Network => "NETWORK",
-            Field::Subnet => "SUBNET",
-            Field::DisablePublicIp => "DISABLE_PUBLIC_IP",
-            Field::AcceleratorType => "ACCELERATOR_TYPE",
-            Field::AcceleratorCount => "ACCELERATOR_COUNT",
-            Field::InstallGpuDriver => "INSTALL_GPU_DRIVER",
-            Field::BootDiskType => "BOOT_DISK_TYPE",
-            Field::BootDiskSizeGb => "BOOT_DISK_SIZE_GB",
-            Field::Labels => "INSTANCE_LABELS",
-            Field::Metadata => "INSTANCE_METADATA",
-            Field::InstanceId => "INSTANCE_ID",
-        }
-    }
-
     pub fn from_name(name: &str) -> Option<Field> {
         Field::ALL.into_iter().find(|f| f.name() == name)
     }
@@ -131,157 +163,66 @@ impl FieldError {
     }
 }
 
-/// One layer of a profile: every field optional, so layers can be stacked.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct Fields {
-    pub location: Option<String>,
-    pub container_image: Option<String>,
-    pub container_tag: Option<String>,
-    pub machine_type: Option<String>,
-    pub post_startup_script: Option<String>,
-    pub post_startup_script_behavior: Option<String>,
-    pub idle_timeout_seconds: Option<u32>,
-    pub service_account: Option<String>,
-    pub network: Option<String>,
-    pub subnet: Option<String>,
-    pub disable_public_ip: Option<bool>,
-    pub accelerator_type: Option<String>,
-    pub accelerator_count: Option<u32>,
-    pub install_gpu_driver: Option<bool>,
-    pub boot_disk_type: Option<String>,
-    pub boot_disk_size_gb: Option<u32>,
-    pub labels: Option<BTreeMap<String, String>>,
-    pub metadata: Option<BTreeMap<String, String>>,
-    pub instance_id: Option<String>,
+/// What a field's type means for its environment variable and for layering: the table gives
+/// each field a type, and the type alone decides how it is read (text, whole number, flag,
+/// `k=v` pairs) and whether a higher layer replaces it or merges into it.
+trait FieldValue: Clone {
+    /// The value of a variable's text; the error says what form was expected.
+    fn from_env_text(text: &str) -> Result<Self, String>;
+
+    /// `top` over `base`: a value set in `top` replaces the one below.
+    fn overlay(base: &Option<Self>, top: &Option<Self>) -> Option<Self> {
+        top.clone().or_else(|| base.clone())
+    }
 }
 
-impl Fields {
-    /// `top` over `self`: a field set in `top` wins; label and metadata maps are merged.
-    pub fn overlay(&self, top: &Fields) -> Fields {
-        fn pick<T: Clone>(base: &Option<T>, top: &Option<T>) -> Option<T> {
-            top.clone().or_else(|| base.clone())
-        }
-        fn merge(
-            base: &Option<BTreeMap<String, String>>,
-            top: &Option<BTreeMap<String, String>>,
-        ) -> Option<BTreeMap<String, String>> {
-            match (base, top) {
-                (Some(base), Some(top)) => {
-                    let mut merged = base.clone();
-                    merged.extend(top.clone());
-                    Some(merged)
-                }
-                _ => pick(base, top),
+impl FieldValue for String {
+    fn from_env_text(text: &str) -> Result<Self, String> {
+        Ok(text.to_owned())
+    }
+}
+
+impl FieldValue for u32 {
+    fn from_env_text(text: &str) -> Result<Self, String> {
+        text.trim()
+            .parse()
+            .map_err(|_| format!("`{text}` is not a whole number"))
+    }
+}
+
+impl FieldValue for bool {
+    fn from_env_text(text: &str) -> Result<Self, String> {
+        parse_bool(text).ok_or_else(|| format!("`{text}` is not true or false"))
+    }
+}
+
+/// Labels and metadata: a profile adds keys to the defaults rather than replacing them all.
+impl FieldValue for BTreeMap<String, String> {
+    fn from_env_text(text: &str) -> Result<Self, String> {
+        parse_pairs(text)
+    }
+
+    fn overlay(base: &Option<Self>, top: &Option<Self>) -> Option<Self> {
+        match (base, top) {
+            (Some(base), Some(top)) => {
+                let mut merged = base.clone();
+                merged.extend(top.clone());
+                Some(merged)
             }
-        }
-        Fields {
-            location: pick(&self.location, &top.location),
-            container_image: pick(&self.container_image, &top.container_image),
-            container_tag: pick(&self.container_tag, &top.container_tag),
-            machine_type: pick(&self.machine_type, &top.machine_type),
-            post_startup_script: pick(&self.post_startup_script, &top.post_startup_script),
-            post_startup_script_behavior: pick(
-                &self.post_startup_script_behavior,
-                &top.post_startup_script_behavior,
-            ),
-            idle_timeout_seconds: pick(&self.idle_timeout_seconds, &top.idle_timeout_seconds),
-            service_account: pick(&self.service_account, &top.service_account),
-            network: pick(&self.network, &top.network),
-            subnet: pick(&self.subnet, &top.subnet),
-            disable_public_ip: pick(&self.disable_public_ip, &top.disable_public_ip),
-            accelerator_type: pick(&self.accelerator_type, &top.accelerator_type),
-            accelerator_count: pick(&self.accelerator_count, &top.accelerator_count),
-            install_gpu_driver: pick(&self.install_gpu_driver, &top.install_gpu_driver),
-            boot_disk_type: pick(&self.boot_disk_type, &top.boot_disk_type),
-            boot_disk_size_gb: pick(&self.boot_disk_size_gb, &top.boot_disk_size_gb),
-            labels: merge(&self.labels, &top.labels),
-            metadata: merge(&self.metadata, &top.metadata),
-            instance_id: pick(&self.instance_id, &top.instance_id),
+            _ => top.clone().or_else(|| base.clone()),
         }
     }
+}
 
-    /// The fields this layer sets, to check them against `ALLOWED_OVERRIDES`.
-    pub fn present(&self) -> Vec<Field> {
-        let set = [
-            self.location.is_some(),
-            self.container_image.is_some(),
-            self.container_tag.is_some(),
-            self.machine_type.is_some(),
-            self.post_startup_script.is_some(),
-            self.post_startup_script_behavior.is_some(),
-            self.idle_timeout_seconds.is_some(),
-            self.service_account.is_some(),
-            self.network.is_some(),
-            self.subnet.is_some(),
-            self.disable_public_ip.is_some(),
-            self.accelerator_type.is_some(),
-            self.accelerator_count.is_some(),
-            self.install_gpu_driver.is_some(),
-            self.boot_disk_type.is_some(),
-            self.boot_disk_size_gb.is_some(),
-            self.labels.is_some(),
-            self.metadata.is_some(),
-            self.instance_id.is_some(),
-        ];
-        Field::ALL
-            .into_iter()
-            .zip(set)
-            .filter_map(|(field, set)| set.then_some(field))
-            .collect()
-    }
-
-    /// Reads the default profile from environment variables (see [`Field::env_var`]).
-    ///
-    /// # Errors
-    /// A [`FieldError`] for a value of the wrong form; the caller names the variable.
-    pub fn from_env(env: &dyn Fn(&str) -> Option<String>) -> Result<Fields, FieldError> {
-        let text = |field: Field| env(field.env_var()).filter(|v| !v.trim().is_empty());
-        let number = |field: Field| -> Result<Option<u32>, FieldError> {
-            text(field)
-                .map(|v| {
-                    v.trim()
-                        .parse::<u32>()
-                        .map_err(|_| FieldError::new(field, format!("`{v}` is not a whole number")))
-                })
-                .transpose()
-        };
-        let flag = |field: Field| -> Result<Option<bool>, FieldError> {
-            text(field)
-                .map(|v| {
-                    parse_bool(&v).ok_or_else(|| {
-                        FieldError::new(field, format!("`{v}` is not true or false"))
-                    })
-                })
-                .transpose()
-        };
-        let map = |field: Field| -> Result<Option<BTreeMap<String, String>>, FieldError> {
-            text(field)
-                .map(|v| parse_pairs(&v).map_err(|e| FieldError::new(field, e)))
-                .transpose()
-        };
-        Ok(Fields {
-            location: text(Field::Location),
-            container_image: text(Field::ContainerImage),
-            container_tag: text(Field::ContainerTag),
-            machine_type: text(Field::MachineType),
-            post_startup_script: text(Field::PostStartupScript),
-            post_startup_script_behavior: text(Field::PostStartupScriptBehavior),
-            idle_timeout_seconds: number(Field::IdleTimeoutSeconds)?,
-            service_account: text(Field::ServiceAccount),
-            network: text(Field::Network),
-            subnet: text(Field::Subnet),
-            disable_public_ip: flag(Field::DisablePublicIp)?,
-            accelerator_type: text(Field::AcceleratorType),
-            accelerator_count: number(Field::AcceleratorCount)?,
-            install_gpu_driver: flag(Field::InstallGpuDriver)?,
-            boot_disk_type: text(Field::BootDiskType),
-            boot_disk_size_gb: number(Field::BootDiskSizeGb)?,
-            labels: map(Field::Labels)?,
-            metadata: map(Field::Metadata)?,
-            instance_id: text(Field::InstanceId),
-        })
-    }
+/// A field's variable: unset or blank is `None`, anything else must be of the field's form.
+fn read<T: FieldValue>(
+    env: &dyn Fn(&str) -> Option<String>,
+    field: Field,
+) -> Result<Option<T>, FieldError> {
+    env(field.env_var())
+        .filter(|v| !v.trim().is_empty())
+        .map(|v| T::from_env_text(&v).map_err(|reason| FieldError::new(field, reason)))
+        .transpose()
 }
 
 /// `true/false`, `1/0`, `yes/no`, `on/off`, in any case.

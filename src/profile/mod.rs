@@ -5,6 +5,9 @@
 //! states what differs; a message may then override the fields the deployment lists in
 //! `ALLOWED_OVERRIDES`. The layered result is parsed once into a [`LaunchSpec`], whose types
 //! cannot hold an invalid value: the request builders never validate anything.
+//!
+//! `fields` declares every field once; `spec` parses a layered profile with the rules of
+//! `checks`; `files` loads the named profiles.
 
 mod checks;
 mod fields;
@@ -14,8 +17,8 @@ mod spec;
 mod tests;
 
 pub use checks::check_gcs_uri;
-pub use fields::{Field, FieldError, Fields, parse_bool};
-pub use files::{Profiles, ProfilesError};
-pub use spec::{
-    Accelerator, BootDisk, DEFAULT_CONTAINER_TAG, DEFAULT_MACHINE_TYPE, LaunchSpec, ScriptBehavior,
+pub use fields::{
+    DEFAULT_CONTAINER_TAG, DEFAULT_MACHINE_TYPE, Field, FieldError, Fields, VARIABLES, parse_bool,
 };
+pub use files::{Profiles, ProfilesError};
+pub use spec::{Accelerator, BootDisk, LaunchSpec, ScriptBehavior};

@@ -10,7 +10,7 @@ use super::checks::{
     ACCELERATOR_TYPES, DISK_TYPES, check_gcs_uri, check_machine_type, check_metadata_key,
     check_service_account, check_tag, expand_resource, parse_behavior, parse_zone, split_image,
 };
-use super::fields::{Field, FieldError, Fields};
+use super::fields::{DEFAULT_CONTAINER_TAG, DEFAULT_MACHINE_TYPE, Field, FieldError, Fields};
 use crate::naming::{self, InstanceId};
 
 /// When the post-startup script runs (the `post-startup-script-behavior` metadata key).
@@ -68,9 +68,6 @@ pub struct LaunchSpec {
     pub metadata: BTreeMap<String, String>,
     pub instance_id: Option<InstanceId>,
 }
-
-pub const DEFAULT_MACHINE_TYPE: &str = "n1-standard-4";
-pub const DEFAULT_CONTAINER_TAG: &str = "latest";
 
 impl LaunchSpec {
     /// Parses layered fields into a launch; `project` expands short network names.
