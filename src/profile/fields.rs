@@ -131,7 +131,7 @@ profile_fields! {
     Metadata metadata: BTreeMap<String, String>, "INSTANCE_METADATA", Absent,
         "extra metadata, k=v,k2=v2";
     InstanceId instance_id: String, "INSTANCE_ID", Absent,
-        "fixed instance id (the seed's behaviour); otherwise derived per message";
+        "fixed instance id for every message; otherwise derived per message";
 }
 
 impl Field {
