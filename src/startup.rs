@@ -14,7 +14,7 @@ use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
 use crate::auth::Credentials;
-use crate::config::{self, Backend, ConfigError, Settings};
+use crate::config::{self, Backend, SettingError, Settings};
 use crate::http::{AppState, Limits, router};
 use crate::launch::Launcher;
 use crate::notebooks::NotebooksClient;
@@ -77,7 +77,7 @@ pub async fn backing(settings: Settings, cancel: CancellationToken) -> anyhow::R
     let project = match &settings.project {
         Some(project) => project.clone(),
         None => credentials.project_id().await.map_err(|e| {
-            ConfigError::new(
+            SettingError::new(
                 "GOOGLE_CLOUD_PROJECT",
                 format!("not set, and the credentials name no project: {e}"),
             )
@@ -86,7 +86,7 @@ pub async fn backing(settings: Settings, cancel: CancellationToken) -> anyhow::R
     LaunchSpec::parse(&settings.default_profile, &project).map_err(config::field_error)?;
     let profiles = match &settings.profiles_file {
         Some(path) => Profiles::load(settings.default_profile.clone(), path, &project)
-            .map_err(|e| ConfigError::new("PROFILES_FILE", e.to_string()))?,
+            .map_err(|e| SettingError::new("PROFILES_FILE", e.to_string()))?,
         None => Profiles::new(settings.default_profile.clone()),
     };
     let client = NotebooksClient::new(
