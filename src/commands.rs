@@ -9,7 +9,7 @@ use std::io::Write as _;
 use anyhow::Context as _;
 
 use crate::cli::{Command, SchedulerCommand};
-use crate::config::{LogFormat, Settings};
+use crate::config::{self, LogFormat, Settings};
 use crate::launch::Progress;
 use crate::pubsub::{self, Outgoing};
 use crate::push::Trigger;
@@ -112,7 +112,7 @@ fn scheduler_command(command: SchedulerCommand) -> anyhow::Result<()> {
 
 fn settings() -> anyhow::Result<Settings> {
     let settings = Settings::from_env(&|name| std::env::var(name).ok())?;
-    telemetry::init(settings.log_format, "info");
+    telemetry::init(settings.log_format, config::RUST_LOG.unset.read_as());
     Ok(settings)
 }
 

@@ -15,4 +15,4 @@ mod tests;
 mod variables;
 
 pub use settings::{Backend, LogFormat, SettingError, Settings, field_error};
-pub use variables::{VARIABLES, Variable, WhenUnset, variables_help};
+pub use variables::{RUST_LOG, VARIABLES, Variable, WhenUnset, variables_help};

@@ -241,7 +241,8 @@ fn a_documented_default_is_the_value_used_when_unset() {
         let WhenUnset::Value(_) = variable.unset else {
             continue;
         };
-        // The log filter reads RUST_LOG itself, from the process environment.
+        // The log filter reads RUST_LOG itself, from the process environment; start-up hands
+        // it the declared default (src/commands.rs).
         if variable.name == "RUST_LOG" {
             continue;
         }
