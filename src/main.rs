@@ -99,12 +99,12 @@ fn scheduler_command(command: SchedulerCommand) -> anyhow::Result<()> {
         Some(path) if path.as_os_str() == "-" => {
             let mut text = String::new();
             std::io::Read::read_to_string(&mut std::io::stdin(), &mut text)?;
-            scheduler::plan::parse_current(&text)?
+            scheduler::parse_current(&text)?
         }
         Some(path) => {
             let text = std::fs::read_to_string(&path)
                 .map_err(|e| anyhow::anyhow!("cannot read {}: {e}", path.display()))?;
-            scheduler::plan::parse_current(&text)?
+            scheduler::parse_current(&text)?
         }
     };
     let plan = scheduler::plan(&jobs, &current, &target)?;
