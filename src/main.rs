@@ -49,7 +49,7 @@ fn main() -> ExitCode {
                 if message.data.is_empty() && message.attributes.is_empty() {
                     anyhow::bail!("a message needs DATA or at least one --attribute");
                 }
-                let id = pubsub::publish(&pubsub.target(), &topic, message, timeout).await?;
+                let id = pubsub::publish(&pubsub.endpoint(), &topic, message, timeout).await?;
                 println!("{id}");
                 Ok(())
             }
@@ -62,7 +62,7 @@ fn main() -> ExitCode {
             } => {
                 telemetry::init(LogFormat::Text, "info");
                 let replayed =
-                    pubsub::replay(&pubsub.target(), &subscription, &topic, max, idle).await?;
+                    pubsub::replay(&pubsub.endpoint(), &subscription, &topic, max, idle).await?;
                 println!("{}", serde_json::to_string(&replayed)?);
                 Ok(())
             }
@@ -92,7 +92,7 @@ fn scheduler_command(command: SchedulerCommand) -> anyhow::Result<()> {
         topic,
         current,
     } = command;
-    let target = scheduler::Target::new(&project, &location, &topic)?;
+    let target = scheduler::SchedulerTarget::new(&project, &location, &topic)?;
     let jobs = scheduler::load(&file)?;
     let current = match current {
         None => Vec::new(),

@@ -10,7 +10,7 @@ use std::time::Duration;
 use base64::Engine as _;
 
 use super::current::{CurrentJob, CurrentPubsubTarget, api_duration};
-use super::{DEFAULT_MAX_BACKOFF, DEFAULT_MIN_BACKOFF, DEFAULT_TIME_ZONE, Job, Target};
+use super::{DEFAULT_MAX_BACKOFF, DEFAULT_MIN_BACKOFF, DEFAULT_TIME_ZONE, Job, SchedulerTarget};
 
 fn secs(duration: Duration) -> String {
     format!("{}s", duration.as_secs())
@@ -35,7 +35,7 @@ fn attribute_list<'a>(pairs: impl Iterator<Item = (&'a String, Option<&'a String
 }
 
 /// Every field of `job`, for `create pubsub`.
-pub(super) fn create_flags(job: &Job, target: &Target) -> Vec<String> {
+pub(super) fn create_flags(job: &Job, target: &SchedulerTarget) -> Vec<String> {
     let mut flags = vec![
         format!("--schedule={}", job.schedule),
         format!("--time-zone={}", job.time_zone),
@@ -65,7 +65,7 @@ pub(super) fn update_flags(
     job: &Job,
     existing: &CurrentJob,
     pubsub: &CurrentPubsubTarget,
-    target: &Target,
+    target: &SchedulerTarget,
 ) -> Vec<String> {
     let mut flags = Vec::new();
     if existing

@@ -8,7 +8,7 @@
 //!
 //! The rooms, in the order a deploy goes through them: [`file`] reads the YAML, `validate`
 //! checks each job (with [`cron`] for the schedule) and yields a [`Job`]; [`current`] reads
-//! what exists; [`plan`] diffs the two for a [`Target`], with `flags` spelling the gcloud
+//! what exists; [`plan`] diffs the two for a [`SchedulerTarget`], with `flags` spelling the gcloud
 //! flags and [`shell`] quoting each command onto one line.
 
 pub mod cron;
@@ -24,8 +24,8 @@ mod validate;
 pub use current::{CurrentJob, CurrentPubsubTarget, CurrentRetry, parse_current};
 pub use file::{ParseError, load, parse};
 pub use job::{DEFAULT_MAX_BACKOFF, DEFAULT_MIN_BACKOFF, DEFAULT_TIME_ZONE, Job, Retry};
-pub use plan::{Plan, plan};
-pub use target::Target;
+pub use plan::{SchedulerPlan, plan};
+pub use target::SchedulerTarget;
 pub use validate::{MAX_GCLOUD_PAYLOAD_BYTES, MAX_JOB_BYTES};
 
 /// What can go wrong with the file or the current state.

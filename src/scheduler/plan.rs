@@ -10,18 +10,18 @@ use std::collections::BTreeMap;
 
 use super::current::CurrentJob;
 use super::flags::{create_flags, update_flags};
-use super::{Job, SchedulerError, Target};
+use super::{Job, SchedulerError, SchedulerTarget};
 
 /// The commands, and remarks for the person running them.
 #[derive(Debug, Default, PartialEq, Eq)]
-pub struct Plan {
+pub struct SchedulerPlan {
     /// Each command as its words (`gcloud`, `scheduler`, …).
     pub commands: Vec<Vec<String>>,
     /// Things left alone on purpose (jobs in the cloud that the file does not mention).
     pub notes: Vec<String>,
 }
 
-impl Plan {
+impl SchedulerPlan {
     /// One shell-quoted command per line.
     pub fn render(&self) -> String {
         self.commands
@@ -39,13 +39,13 @@ impl Plan {
 pub fn plan(
     desired: &[Job],
     current: &[CurrentJob],
-    target: &Target,
-) -> Result<Plan, SchedulerError> {
+    target: &SchedulerTarget,
+) -> Result<SchedulerPlan, SchedulerError> {
     let by_id: BTreeMap<&str, &CurrentJob> = current
         .iter()
         .map(|job| (job.name.rsplit('/').next().unwrap_or(&job.name), job))
         .collect();
-    let mut plan = Plan::default();
+    let mut plan = SchedulerPlan::default();
     for job in desired {
         let base = |verb: &[&str]| -> Vec<String> {
             let mut words: Vec<String> = ["gcloud", "scheduler", "jobs"]
@@ -106,8 +106,8 @@ mod tests {
     use super::*;
     use crate::scheduler::{parse, parse_current};
 
-    fn target() -> Target {
-        Target::new("proj", "europe-west3", "trigger").expect("valid target")
+    fn target() -> SchedulerTarget {
+        SchedulerTarget::new("proj", "europe-west3", "trigger").expect("valid target")
     }
 
     const FILE: &str = r#"

@@ -5,14 +5,14 @@ use super::SchedulerError;
 
 /// Where the jobs live and what they publish to.
 #[derive(Debug, Clone)]
-pub struct Target {
+pub struct SchedulerTarget {
     pub project: String,
     pub location: String,
     /// `projects/P/topics/T`.
     pub topic: String,
 }
 
-impl Target {
+impl SchedulerTarget {
     /// `topic` may be a short name or `projects/P/topics/T` (then P must be `project`: Cloud
     /// Scheduler publishes only to topics of its own project).
     ///
@@ -59,13 +59,13 @@ mod tests {
     #[test]
     fn topics_of_another_project_are_refused() {
         assert_eq!(
-            Target::new("p", "l", "projects/p/topics/t")
+            SchedulerTarget::new("p", "l", "projects/p/topics/t")
                 .expect("same")
                 .topic,
             "projects/p/topics/t"
         );
         for bad in ["projects/q/topics/t", "projects/p/subs/t", "", "a/b"] {
-            assert!(Target::new("p", "l", bad).is_err(), "{bad}");
+            assert!(SchedulerTarget::new("p", "l", bad).is_err(), "{bad}");
         }
     }
 }
