@@ -32,8 +32,8 @@ for tool in taskset strip; do
   fi
 done
 
-# The service exactly as the Dockerfile builds it; the examples separately, since they bring the
-# dev-dependencies' features and must not change that binary.
+# The service exactly as the Dockerfile builds it; the benchmark programs in a build of their own,
+# since building them together would unify their dependencies' features into that binary.
 cargo build --release --locked
 cargo build --release --locked -p loadbench
 
