@@ -101,8 +101,8 @@ pub struct PubSubArgs {
 }
 
 impl PubSubArgs {
-    pub fn target(self) -> crate::pubsub::Target {
-        crate::pubsub::Target {
+    pub fn endpoint(self) -> crate::pubsub::PubSubEndpoint {
+        crate::pubsub::PubSubEndpoint {
             project: self.project,
             emulator: self.emulator_host.filter(|h| !h.is_empty()),
         }

@@ -40,7 +40,7 @@ pub async fn run(command: Option<Command>) -> anyhow::Result<()> {
             if message.data.is_empty() && message.attributes.is_empty() {
                 anyhow::bail!("a message needs DATA or at least one --attribute");
             }
-            let id = pubsub::publish(&pubsub.target(), &topic, message, timeout).await?;
+            let id = pubsub::publish(&pubsub.endpoint(), &topic, message, timeout).await?;
             println!("{id}");
             Ok(())
         }
@@ -53,7 +53,7 @@ pub async fn run(command: Option<Command>) -> anyhow::Result<()> {
         } => {
             telemetry::init(LogFormat::Text, "info");
             let replayed =
-                pubsub::replay(&pubsub.target(), &subscription, &topic, max, idle).await?;
+                pubsub::replay(&pubsub.endpoint(), &subscription, &topic, max, idle).await?;
             println!("{}", serde_json::to_string(&replayed)?);
             Ok(())
         }
@@ -88,18 +88,18 @@ fn scheduler_command(command: SchedulerCommand) -> anyhow::Result<()> {
         topic,
         current,
     } = command;
-    let target = scheduler::Target::new(&project, &location, &topic)?;
+    let target = scheduler::SchedulerTarget::new(&project, &location, &topic)?;
     let jobs = scheduler::load(&file)?;
     let current = match current {
         None => Vec::new(),
         Some(path) if path.as_os_str() == "-" => {
             let text = std::io::read_to_string(std::io::stdin()).context("cannot read stdin")?;
-            scheduler::plan::parse_current(&text)?
+            scheduler::parse_current(&text)?
         }
         Some(path) => {
             let text = std::fs::read_to_string(&path)
                 .with_context(|| format!("cannot read {}", path.display()))?;
-            scheduler::plan::parse_current(&text)?
+            scheduler::parse_current(&text)?
         }
     };
     let plan = scheduler::plan(&jobs, &current, &target)?;
