@@ -1,0 +1,148 @@
+//! A running emulator on a socket, and the `notebook-trigger emulator` subcommand.
+
+use std::future::Future;
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::time::Duration;
+
+use anyhow::Context as _;
+use tokio_util::sync::CancellationToken;
+
+use super::config::{EmulatorArgs, EmulatorConfig};
+use super::routes::router;
+use super::state::EmulatorState;
+use super::store::RecordedCreate;
+
+/// A running emulator. Dropping it stops the server; [`Emulator::shutdown`] also waits for it.
+#[derive(Debug)]
+pub struct Emulator {
+    addr: SocketAddr,
+    state: EmulatorState,
+    cancel: CancellationToken,
+    task: Option<tokio::task::JoinHandle<std::io::Result<()>>>,
+}
+
+impl Emulator {
+    /// Binds (port 0 allowed) and serves in a background task.
+    ///
+    /// # Errors
+    /// The bind error, or `InvalidInput` for a configuration the flags would have refused.
+    pub async fn start(addr: SocketAddr, config: EmulatorConfig) -> std::io::Result<Emulator> {
+        let state = EmulatorState::new(&config)
+            .map_err(|error| std::io::Error::new(std::io::ErrorKind::InvalidInput, error))?;
+        let listener = tokio::net::TcpListener::bind(addr).await?;
+        let addr = listener.local_addr()?;
+        let cancel = CancellationToken::new();
+        let app = router(state.clone());
+        let serve = axum::serve(notebooks_wire::net::without_nagle(listener), app)
+            .with_graceful_shutdown(cancel.clone().cancelled_owned());
+        let task = tokio::spawn(async move { serve.await });
+        Ok(Emulator {
+            addr,
+            state,
+            cancel,
+            task: Some(task),
+        })
+    }
+
+    pub fn local_addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// `http://127.0.0.1:PORT` (a wildcard bind address is reported as loopback, which is
+    /// what a local client must dial).
+    pub fn base_url(&self) -> String {
+        let ip = match self.addr.ip() {
+            ip if ip.is_unspecified() => IpAddr::V4(Ipv4Addr::LOCALHOST),
+            ip => ip,
+        };
+        format!("http://{}", SocketAddr::new(ip, self.addr.port()))
+    }
+
+    pub fn state(&self) -> &EmulatorState {
+        &self.state
+    }
+
+    /// See [`EmulatorState::instances`].
+    pub fn instances(&self) -> Vec<serde_json::Value> {
+        self.state.instances()
+    }
+
+    /// See [`EmulatorState::create_requests`].
+    pub fn create_requests(&self) -> Vec<RecordedCreate> {
+        self.state.create_requests()
+    }
+
+    /// See [`EmulatorState::request_count`].
+    pub fn request_count(&self) -> u64 {
+        self.state.request_count()
+    }
+
+    /// See [`EmulatorState::set_fault_rate`].
+    pub fn set_fault_rate(&self, rate: f64) {
+        self.state.set_fault_rate(rate);
+    }
+
+    /// See [`EmulatorState::set_provision_time`].
+    pub fn set_provision_time(&self, duration: Duration) {
+        self.state.set_provision_time(duration);
+    }
+
+    /// See [`EmulatorState::set_operation_failure`].
+    pub fn set_operation_failure(&self, rate: f64, status: &str) {
+        self.state.set_operation_failure(rate, status);
+    }
+
+    /// Stops accepting, lets in-flight requests finish (at most 5 s, then aborts) and waits.
+    pub async fn shutdown(mut self) {
+        self.cancel.cancel();
+        let Some(mut task) = self.task.take() else {
+            return;
+        };
+        match tokio::time::timeout(Duration::from_secs(5), &mut task).await {
+            Ok(Ok(Ok(()))) => {}
+            Ok(Ok(Err(error))) => tracing::warn!(%error, "emulator server stopped with an error"),
+            Ok(Err(error)) => tracing::warn!(%error, "emulator server task failed"),
+            Err(_) => {
+                tracing::warn!("emulator connections still open after 5s; aborting");
+                task.abort();
+            }
+        }
+    }
+}
+
+impl Drop for Emulator {
+    fn drop(&mut self) {
+        self.cancel.cancel();
+        if let Some(task) = self.task.take() {
+            task.abort();
+        }
+    }
+}
+
+/// For the `notebook-trigger emulator` subcommand: bind, print where to reach it, serve until
+/// `shutdown` resolves.
+///
+/// # Errors
+/// The address cannot be bound, or the configuration is invalid.
+pub async fn run(
+    args: EmulatorArgs,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> anyhow::Result<()> {
+    let addr = SocketAddr::new(args.host, args.port);
+    let emulator = Emulator::start(addr, args.config.clone())
+        .await
+        .with_context(|| format!("cannot start the Notebooks API emulator on {addr}"))?;
+    println!(
+        "Notebooks API emulator listening on {} (provision time {}, fault rate {})",
+        emulator.base_url(),
+        notebooks_wire::duration::display(args.config.provision_time),
+        args.config.fault_rate
+    );
+    println!(
+        "NOTEBOOKS_EMULATOR_HOST={}",
+        emulator.base_url().trim_start_matches("http://")
+    );
+    shutdown.await;
+    emulator.shutdown().await;
+    Ok(())
+}
