@@ -151,6 +151,11 @@ fn object_link(origin: &str, prefix: &str, bucket: &str, name: &str) -> String {
     url.to_string()
 }
 
+/// Cloud Storage reports times to the millisecond (gcloud warns about finer ones).
+fn rfc3339_millis(at: Timestamp) -> String {
+    at.strftime("%Y-%m-%dT%H:%M:%S%.3fZ").to_string()
+}
+
 fn object_json(origin: &str, bucket: &str, name: &str, object: &Object) -> Value {
     let generation = object.generation.to_string();
     json!({
@@ -166,8 +171,8 @@ fn object_json(origin: &str, bucket: &str, name: &str, object: &Object) -> Value
         "size": object.data.len().to_string(),
         "storageClass": "STANDARD",
         "etag": base64::engine::general_purpose::STANDARD.encode(generation.as_bytes()),
-        "timeCreated": object.created.to_string(),
-        "updated": object.created.to_string(),
+        "timeCreated": rfc3339_millis(object.created),
+        "updated": rfc3339_millis(object.created),
     })
 }
 
@@ -180,8 +185,8 @@ fn bucket_json(origin: &str, name: &str, bucket: &Bucket) -> Value {
         "location": "US-CENTRAL1",
         "storageClass": "STANDARD",
         "metageneration": "1",
-        "timeCreated": bucket.created.to_string(),
-        "updated": bucket.created.to_string(),
+        "timeCreated": rfc3339_millis(bucket.created),
+        "updated": rfc3339_millis(bucket.created),
     })
 }
 

@@ -3,6 +3,7 @@
 //! that run, print to the console, and end with their instance.
 
 mod fake_gcs;
+mod gcloud;
 mod metadata;
 mod scripts;
 mod storage;
