@@ -2,9 +2,10 @@
 //!
 //! A service verifies an instance's token exactly as it verifies Google's: RS256, the key
 //! picked by `kid` from a JWKS, issuer `https://accounts.google.com`, audience and expiry. So
-//! the emulator holds one RSA key, made when it is first needed (generation takes a moment, and
-//! most emulators never sign anything), and serves its public half at `/oauth2/v3/certs`, the
-//! path of Google's own JWKS: pointing a verifier's JWKS URL at the emulator is the only change.
+//! the emulator holds one RSA key, made at start-up with `--run-scripts` and otherwise when
+//! first needed (generation takes a moment, and most emulators never sign anything), and serves
+//! its public half at `/oauth2/v3/certs`, the path of Google's own JWKS: pointing a verifier's
+//! JWKS URL at the emulator is the only change.
 
 use std::time::Duration;
 

@@ -38,6 +38,9 @@ use super::state::EmulatorState;
 /// How long a script gets to exit after SIGTERM before its group is killed.
 pub const STOP_GRACE: Duration = Duration::from_secs(2);
 
+/// How long, after SIGKILL, the console may take to report that the script ended.
+const KILL_REPORT: Duration = Duration::from_secs(1);
+
 /// Why an instance boots: `run_once` scripts run after creation only.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Boot {
@@ -173,14 +176,14 @@ fn kill_now(machine: &Machine) {
 }
 
 async fn halt(machine: Machine) {
-    let current = *machine.script.borrow();
-    if let Some(group) = current.group {
+    let group = machine.script.borrow().group;
+    if let Some(group) = group {
+        let mut changes = machine.script.subscribe();
         signal_group(group, Signal::TERM);
-        if current.running {
-            let mut changes = machine.script.subscribe();
-            let _ = tokio::time::timeout(STOP_GRACE, changes.wait_for(|s| !s.running)).await;
-        }
+        let _ = tokio::time::timeout(STOP_GRACE, changes.wait_for(|s| !s.running)).await;
         signal_group(group, Signal::KILL);
+        // Long enough for the script's end to reach the console.
+        let _ = tokio::time::timeout(KILL_REPORT, changes.wait_for(|s| !s.running)).await;
     }
     machine.cancel.cancel();
     let _ = machine.task.await;

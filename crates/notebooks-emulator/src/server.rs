@@ -65,6 +65,12 @@ impl Emulator {
                 .0
                 .machines
                 .set(Machines::new(addr.ip(), storage, root));
+            // The signing key, made now in the background: the first identity token then
+            // need not wait for RSA key generation.
+            let signing = state.clone();
+            tokio::task::spawn_blocking(move || {
+                signing.signer();
+            });
         }
         let cancel = CancellationToken::new();
         let app = router(state.clone());

@@ -36,7 +36,8 @@ pub(crate) struct Shared {
     pub(crate) buckets: Option<Arc<Buckets>>,
     /// The other Cloud Storage, when one is named.
     pub(crate) storage_host: Option<Url>,
-    /// Made when first needed: generating an RSA key takes a moment.
+    /// Made at start-up with `--run-scripts`, else when first needed: generating an RSA key
+    /// takes a moment.
     pub(crate) signer: OnceLock<Signer>,
     pub(crate) consoles: Consoles,
     /// Set once the emulator listens, with `--run-scripts`.

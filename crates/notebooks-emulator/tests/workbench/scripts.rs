@@ -162,6 +162,31 @@ async fn stop_ends_the_script_and_its_children() {
 }
 
 #[tokio::test]
+async fn a_script_that_ignores_sigterm_is_killed_after_the_grace() {
+    let workbench = Workbench::start(Storage::Local, true).await;
+    let script = "trap '' TERM\nsleep 1000 &\necho \"child $!\"\nwait\n";
+    workbench.create("stubborn", script, json!({})).await;
+    workbench.clock.advance(PROVISION);
+    workbench.console_until("stubborn", "child ").await;
+    let group = workbench.emulator.state().script_groups()[&Workbench::name("stubborn")];
+    workbench.verb("stubborn", "stop").await;
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert!(
+        !live_members(group).is_empty(),
+        "SIGTERM is ignored, so the group lives through the grace"
+    );
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !live_members(group).is_empty() {
+        assert!(Instant::now() < deadline, "group {group} outlived SIGKILL");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    workbench
+        .console_until("stubborn", "ended by signal 9")
+        .await;
+    workbench.emulator.shutdown().await;
+}
+
+#[tokio::test]
 async fn delete_and_shutdown_end_every_script() {
     let workbench = Workbench::start(Storage::Local, true).await;
     for id in ["a", "b"] {
