@@ -4,6 +4,7 @@
 
 mod fake_gcs;
 mod gcloud;
+mod google_auth;
 mod metadata;
 mod scripts;
 mod storage;
