@@ -107,7 +107,7 @@ impl Machines {
     ) {
         let cancel = CancellationToken::new();
         let script = Arc::new(watch::Sender::new(Script::default()));
-        let task = tokio::spawn(boot::run(boot::Plan {
+        let task = tokio::spawn(boot::run(boot::BootJob {
             state: state.clone(),
             version,
             name: name.to_owned(),

@@ -30,7 +30,7 @@ const DRAIN: Duration = Duration::from_millis(250);
 const SCRIPT_FILE: &str = "post-startup-script";
 
 /// Everything one boot needs.
-pub struct Plan {
+pub struct BootJob {
     pub state: EmulatorState,
     pub version: ApiVersion,
     pub name: String,
@@ -43,7 +43,7 @@ pub struct Plan {
     pub script: Arc<watch::Sender<Script>>,
 }
 
-impl Plan {
+impl BootJob {
     fn say(&self, line: &str) {
         self.state
             .0
@@ -54,99 +54,96 @@ impl Plan {
 
 /// Runs until the instance is stopped or deleted (`cancel`), then ends what is left of its
 /// script group, whatever point the boot had reached.
-pub async fn run(plan: Plan) {
+pub async fn run(job: BootJob) {
     tokio::select! {
-        () = plan.state.0.store.clock().reached(plan.at) => {}
-        () = plan.cancel.cancelled() => return,
+        () = job.state.0.store.clock().reached(job.at) => {}
+        () = job.cancel.cancelled() => return,
     }
-    let Ok(instance) = plan.state.0.store.instance(plan.version, &plan.name) else {
+    let Ok(instance) = job.state.0.store.instance(job.version, &job.name) else {
         return;
     };
-    let Some(guest) = Guest::from_instance(plan.version, &instance) else {
+    let Some(guest) = Guest::from_instance(job.version, &instance) else {
         return;
     };
-    let listener = match TcpListener::bind(SocketAddr::new(plan.ip, 0)).await {
+    let listener = match TcpListener::bind(SocketAddr::new(job.ip, 0)).await {
         Ok(listener) => listener,
         Err(error) => {
-            plan.say(&format!("no metadata server: {error}"));
+            job.say(&format!("no metadata server: {error}"));
             return;
         }
     };
     let metadata_host = listener
         .local_addr()
-        .map_or_else(|_| plan.ip.to_string(), |a| a.to_string());
-    let server = axum::serve(
-        listener,
-        metadata::router(guest.clone(), plan.state.clone()),
-    )
-    .with_graceful_shutdown(plan.cancel.clone().cancelled_owned());
+        .map_or_else(|_| job.ip.to_string(), |a| a.to_string());
+    let server = axum::serve(listener, metadata::router(guest.clone(), job.state.clone()))
+        .with_graceful_shutdown(job.cancel.clone().cancelled_owned());
     let server = tokio::spawn(async move { server.await });
-    plan.say(&format!(
+    job.say(&format!(
         "{} is ACTIVE; its metadata server is at {metadata_host}",
         guest.name
     ));
     tokio::select! {
-        () = post_startup(&plan, &guest, &metadata_host) => {}
-        () = plan.cancel.cancelled() => {}
+        () = post_startup(&job, &guest, &metadata_host) => {}
+        () = job.cancel.cancelled() => {}
     }
-    plan.cancel.cancelled().await;
-    if let Some(group) = plan.script.borrow().group {
+    job.cancel.cancelled().await;
+    if let Some(group) = job.script.borrow().group {
         signal_group(group, Signal::KILL);
     }
     let _ = server.await;
 }
 
-async fn post_startup(plan: &Plan, guest: &Guest, metadata_host: &str) {
+async fn post_startup(job: &BootJob, guest: &Guest, metadata_host: &str) {
     let Some(uri) = guest.attributes.get(SCRIPT_KEY) else {
-        plan.say("no post-startup-script in the instance's metadata; nothing to run");
+        job.say("no post-startup-script in the instance's metadata; nothing to run");
         return;
     };
     let behavior = guest.script_behavior();
-    if plan.why == Boot::Started && behavior == ScriptBehavior::RunOnce {
-        plan.say(&format!(
+    if job.why == Boot::Started && behavior == ScriptBehavior::RunOnce {
+        job.say(&format!(
             "post-startup-script-behavior is run_once: {uri} is not run again on start"
         ));
         return;
     }
-    let path = plan.dir.join(SCRIPT_FILE);
-    let download = plan.why == Boot::Created
+    let path = job.dir.join(SCRIPT_FILE);
+    let download = job.why == Boot::Created
         || behavior == ScriptBehavior::DownloadAndRunEveryStart
         || !path.exists();
     if download {
-        if let Err(error) = fetch(plan, uri, &path).await {
-            plan.say(&format!("cannot fetch post-startup-script {uri}: {error}"));
-            tracing::warn!(instance = %plan.name, %uri, %error, "post-startup script not fetched");
+        if let Err(error) = fetch(job, uri, &path).await {
+            job.say(&format!("cannot fetch post-startup-script {uri}: {error}"));
+            tracing::warn!(instance = %job.name, %uri, %error, "post-startup script not fetched");
             return;
         }
     }
-    plan.say(&format!("running post-startup-script {uri}"));
-    match execute(plan, &path, metadata_host).await {
-        Ok(status) if status.success() => plan.say("post-startup-script finished: exit status 0"),
+    job.say(&format!("running post-startup-script {uri}"));
+    match execute(job, &path, metadata_host).await {
+        Ok(status) if status.success() => job.say("post-startup-script finished: exit status 0"),
         Ok(status) => {
             let how = match (status.code(), status.signal()) {
                 (Some(code), _) => format!("exit status {code}"),
                 (None, Some(signal)) => format!("ended by signal {signal}"),
                 (None, None) => status.to_string(),
             };
-            plan.say(&format!("post-startup-script failed: {how}"));
-            tracing::warn!(instance = %plan.name, %uri, status = %how, "post-startup script failed");
+            job.say(&format!("post-startup-script failed: {how}"));
+            tracing::warn!(instance = %job.name, %uri, status = %how, "post-startup script failed");
         }
         Err(error) => {
-            plan.say(&format!("post-startup-script cannot be started: {error}"));
-            tracing::warn!(instance = %plan.name, %uri, %error, "post-startup script not started");
+            job.say(&format!("post-startup-script cannot be started: {error}"));
+            tracing::warn!(instance = %job.name, %uri, %error, "post-startup script not started");
         }
     }
 }
 
-async fn fetch(plan: &Plan, uri: &str, path: &Path) -> Result<(), String> {
+async fn fetch(job: &BootJob, uri: &str, path: &Path) -> Result<(), String> {
     let uri = GsUri::parse(uri)?;
-    let bytes = StorageClient::new(plan.storage.clone())
+    let bytes = StorageClient::new(job.storage.clone())
         .download(&uri.bucket, &uri.object)
         .await
         .map_err(|error| error_chain(&error))?;
     // A script is small: writing it in place costs less than a trip to a blocking thread.
-    std::fs::create_dir_all(&plan.dir)
-        .map_err(|error| format!("scratch directory {}: {error}", plan.dir.display()))?;
+    std::fs::create_dir_all(&job.dir)
+        .map_err(|error| format!("scratch directory {}: {error}", job.dir.display()))?;
     std::fs::write(path, &bytes).map_err(|error| format!("{}: {error}", path.display()))
 }
 
@@ -163,11 +160,11 @@ fn error_chain(error: &dyn std::error::Error) -> String {
 
 /// `bash SCRIPT` in the scratch directory, in a process group of its own, its output on the
 /// console.
-async fn execute(plan: &Plan, path: &Path, metadata_host: &str) -> std::io::Result<ExitStatus> {
-    let storage = plan.storage.as_str().trim_end_matches('/').to_owned();
+async fn execute(job: &BootJob, path: &Path, metadata_host: &str) -> std::io::Result<ExitStatus> {
+    let storage = job.storage.as_str().trim_end_matches('/').to_owned();
     let mut child = tokio::process::Command::new("bash")
         .arg(path)
-        .current_dir(&plan.dir)
+        .current_dir(&job.dir)
         .env("GCE_METADATA_HOST", metadata_host)
         .env("GCE_METADATA_IP", metadata_host)
         .env("STORAGE_EMULATOR_HOST", &storage)
@@ -183,7 +180,7 @@ async fn execute(plan: &Plan, path: &Path, metadata_host: &str) -> std::io::Resu
         .stderr(Stdio::piped())
         .spawn()?;
     let group = child.id().and_then(|id| i32::try_from(id).ok());
-    plan.script.send_replace(Script {
+    job.script.send_replace(Script {
         group,
         running: true,
     });
@@ -191,17 +188,17 @@ async fn execute(plan: &Plan, path: &Path, metadata_host: &str) -> std::io::Resu
         child
             .stdout
             .take()
-            .map(|out| tokio::spawn(echo(plan.state.clone(), plan.name.clone(), out))),
+            .map(|out| tokio::spawn(echo(job.state.clone(), job.name.clone(), out))),
         child
             .stderr
             .take()
-            .map(|err| tokio::spawn(echo(plan.state.clone(), plan.name.clone(), err))),
+            .map(|err| tokio::spawn(echo(job.state.clone(), job.name.clone(), err))),
     ];
     let status = child.wait().await;
     for reader in readers.into_iter().flatten() {
         let _ = tokio::time::timeout(DRAIN, reader).await;
     }
-    plan.script.send_modify(|script| script.running = false);
+    job.script.send_modify(|script| script.running = false);
     status
 }
 
