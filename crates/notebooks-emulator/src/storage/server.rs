@@ -23,11 +23,13 @@ use serde_json::{Map, Value, json};
 use crate::clock::Clock;
 use crate::tokens::AccessTokens;
 
+mod upload;
+
 /// Objects served per list page when the client asks for no other number.
 const DEFAULT_MAX_RESULTS: usize = 1000;
 
 #[derive(Debug)]
-struct Object {
+pub(super) struct Object {
     data: Bytes,
     content_type: String,
     generation: i64,
@@ -35,7 +37,7 @@ struct Object {
 }
 
 #[derive(Debug)]
-struct Bucket {
+pub(super) struct Bucket {
     created: Timestamp,
     objects: BTreeMap<String, Object>,
 }
@@ -43,14 +45,14 @@ struct Bucket {
 /// Buckets and their objects, in memory.
 #[derive(Debug)]
 pub struct Buckets {
-    clock: Arc<dyn Clock>,
+    pub(super) clock: Arc<dyn Clock>,
     tokens: Arc<AccessTokens>,
     buckets: Mutex<BTreeMap<String, Bucket>>,
 }
 
 /// A JSON API error: `{"error": {"code", "message", "errors": [{"domain", "reason", …}]}}`.
 #[derive(Debug)]
-struct GcsError(StatusCode, &'static str, String);
+pub(super) struct GcsError(pub StatusCode, pub &'static str, pub String);
 
 impl IntoResponse for GcsError {
     fn into_response(self) -> Response {
@@ -61,7 +63,7 @@ impl IntoResponse for GcsError {
     }
 }
 
-fn no_bucket(bucket: &str) -> GcsError {
+pub(super) fn no_bucket(bucket: &str) -> GcsError {
     GcsError(
         StatusCode::NOT_FOUND,
         "notFound",
@@ -86,7 +88,7 @@ impl Buckets {
         }
     }
 
-    fn lock(&self) -> MutexGuard<'_, BTreeMap<String, Bucket>> {
+    pub(super) fn lock(&self) -> MutexGuard<'_, BTreeMap<String, Bucket>> {
         self.buckets.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
@@ -109,7 +111,7 @@ impl Buckets {
 }
 
 /// Stores an object with a generation newer than any before it (microseconds, as Google's).
-fn insert<'b>(
+pub(super) fn insert<'b>(
     bucket: &'b mut Bucket,
     name: &str,
     content_type: &str,
@@ -131,7 +133,7 @@ fn insert<'b>(
 }
 
 /// `http://HOST` of the request, for self links.
-fn origin(headers: &HeaderMap) -> String {
+pub(super) fn origin(headers: &HeaderMap) -> String {
     let host = headers
         .get(header::HOST)
         .and_then(|h| h.to_str().ok())
@@ -156,7 +158,7 @@ fn rfc3339_millis(at: Timestamp) -> String {
     at.strftime("%Y-%m-%dT%H:%M:%S%.3fZ").to_string()
 }
 
-fn object_json(origin: &str, bucket: &str, name: &str, object: &Object) -> Value {
+pub(super) fn object_json(origin: &str, bucket: &str, name: &str, object: &Object) -> Value {
     let generation = object.generation.to_string();
     json!({
         "kind": "storage#object",
@@ -201,7 +203,7 @@ pub fn router(buckets: Arc<Buckets>) -> Router {
             get(get_object).delete(delete_object),
         )
         .route("/download/storage/v1/b/{bucket}/o/{*name}", get(download))
-        .route("/upload/storage/v1/b/{bucket}/o", post(upload))
+        .route("/upload/storage/v1/b/{bucket}/o", post(upload::upload))
         .layer(middleware::from_fn_with_state(buckets.clone(), authorize))
         .with_state(buckets)
 }
@@ -230,7 +232,7 @@ async fn authorize(State(buckets): State<Arc<Buckets>>, request: Request, next: 
     }
 }
 
-type Params = Query<BTreeMap<String, String>>;
+pub(super) type Params = Query<BTreeMap<String, String>>;
 
 async fn create_bucket(
     State(buckets): State<Arc<Buckets>>,
@@ -400,51 +402,4 @@ async fn delete_object(
         .remove(&name)
         .map(|_| StatusCode::NO_CONTENT)
         .ok_or_else(|| no_object(&bucket, &name))
-}
-
-/// `uploadType=media`: the body is the object, `name` the query parameter.
-async fn upload(
-    State(buckets): State<Arc<Buckets>>,
-    Path(bucket): Path<String>,
-    Query(params): Params,
-    headers: HeaderMap,
-    body: Bytes,
-) -> Result<axum::Json<Value>, GcsError> {
-    match params.get("uploadType").map(String::as_str) {
-        Some("media") => {}
-        other => {
-            return Err(GcsError(
-                StatusCode::BAD_REQUEST,
-                "invalid",
-                format!(
-                    "uploadType {} is not served here; use uploadType=media",
-                    other.unwrap_or("(none)")
-                ),
-            ));
-        }
-    }
-    let name = params
-        .get("name")
-        .filter(|name| !name.is_empty())
-        .ok_or_else(|| {
-            GcsError(
-                StatusCode::BAD_REQUEST,
-                "required",
-                "Required parameter: name".to_owned(),
-            )
-        })?;
-    let content_type = headers
-        .get(header::CONTENT_TYPE)
-        .and_then(|value| value.to_str().ok())
-        .unwrap_or("application/octet-stream");
-    let now = buckets.clock.now();
-    let mut all = buckets.lock();
-    let target = all.get_mut(&bucket).ok_or_else(|| no_bucket(&bucket))?;
-    let object = insert(target, name, content_type, body, now);
-    Ok(axum::Json(object_json(
-        &origin(&headers),
-        &bucket,
-        name,
-        object,
-    )))
 }

@@ -4,7 +4,7 @@
 
 mod fake_gcs;
 mod gcloud;
-mod google_auth;
+mod google_libraries;
 mod metadata;
 mod scripts;
 mod storage;
