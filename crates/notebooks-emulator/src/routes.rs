@@ -22,8 +22,7 @@ use super::request::{Collection, Target, json_body, parse_path, query_pairs, que
 use super::schema::discovery;
 use super::status::{ApiError, Code};
 use super::storage;
-use super::store::Accepted;
-use super::store::ListQuery;
+use super::store::{Accepted, ListQuery};
 use super::{EmulatorState, faults};
 
 /// Page size when the client sets none (or ≤ 0), and the most one page returns.
