@@ -1,43 +1,107 @@
-//! HTTP surface: Google's resource paths, parsed by hand, and the request orchestration.
-//!
-//! Google custom methods (`instances/ID:stop`) put a verb after a colon inside the last path
-//! segment, which axum's path parameters cannot express; so everything under `/{version}/`
-//! lands in one handler that splits the segments itself. Handlers are synchronous: the store's
-//! lock is never held across an await because there is no await.
+//! The HTTP surface of the Notebooks API: routing, fault injection and the orchestration of
+//! each method. Handlers are synchronous: the store's lock is never held across an await
+//! because there is no await.
 
 use axum::Router;
 use axum::body::Bytes;
-use axum::extract::{Query, Request, State};
+use axum::extract::{Request, State};
 use axum::http::{Method, Uri};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{any, get};
-use serde_json::{Map, Value};
+use serde_json::Value;
 
+use super::ApiVersion;
+use super::console::serial_port_output;
+use super::create::create;
 use super::filter::Filter;
-use super::schema::{Discovery, discovery};
+use super::identity::JWKS_PATH;
+use super::lifecycle::{Transition, Verb};
+use super::machines::Boot;
+use super::request::{Collection, Target, json_body, parse_path, query_pairs, query_value};
+use super::schema::discovery;
 use super::status::{ApiError, Code};
-use super::store::{Creation, ListQuery, Plan, RecordedCreate, Verb};
-use super::{ApiVersion, EmulatorState, faults};
+use super::storage;
+use super::store::{Accepted, ListQuery};
+use super::{EmulatorState, faults};
 
 /// Page size when the client sets none (or ≤ 0), and the most one page returns.
 const DEFAULT_PAGE_SIZE: usize = 500;
 const MAX_PAGE_SIZE: usize = 1000;
 
-const V1_DEPRECATED: &str = "Vertex AI Workbench user-managed notebooks have been deprecated and new \
-     instances cannot be created. We recommend using Vertex AI Workbench instances instead.";
-
 /// The emulator's HTTP routes over `state`, for `axum::serve` or in-process `oneshot` tests.
+///
+/// Besides the Notebooks API: the JWKS of instances' identity tokens at Google's path, Compute's
+/// `getSerialPortOutput` for instances' consoles, and the emulator's own Cloud Storage unless
+/// another is configured.
 pub fn router(state: EmulatorState) -> Router {
-    Router::new()
+    let api = Router::new()
         .route("/", get(readiness))
         .route("/{version}/{*rest}", any(dispatch))
+        .route(JWKS_PATH, get(jwks))
+        .route(
+            "/compute/v1/projects/{project}/zones/{zone}/instances/{id}/serialPort",
+            get(serial_port_output),
+        )
         .fallback(not_found)
         .method_not_allowed_fallback(|method: Method| async move {
             ApiError::method_not_allowed(method.as_str(), "GET")
         })
-        .layer(middleware::from_fn_with_state(state.clone(), count_request))
-        .with_state(state)
+        .with_state(state.clone());
+    let app = match &state.0.buckets {
+        Some(buckets) => api.merge(storage::router(buckets.clone())),
+        None => api,
+    };
+    app.layer(middleware::from_fn_with_state(state, count_request))
+}
+
+/// The signing key's JWKS, cacheable as Google's is.
+async fn jwks(State(state): State<EmulatorState>) -> Response {
+    let signer = tokio::task::spawn_blocking(move || state.signer().jwks()).await;
+    match signer {
+        Ok(jwks) => (
+            [(axum::http::header::CACHE_CONTROL, "public, max-age=300")],
+            axum::Json(jwks),
+        )
+            .into_response(),
+        Err(error) => {
+            ApiError::new(Code::Internal, format!("no signing key: {error}")).into_response()
+        }
+    }
+}
+
+/// Tells the running instances about an accepted transition: a create or start boots the
+/// instance when the operation is done, a stop or delete ends its script now. Failing
+/// operations change nothing, and replays start nothing.
+pub fn started(
+    state: &EmulatorState,
+    version: ApiVersion,
+    name: &str,
+    verb: Verb,
+    fails: bool,
+    accepted: Accepted,
+) -> Value {
+    if let (Some(machines), Some(done_at), false) =
+        (state.0.machines.get(), accepted.done_at, fails)
+    {
+        match verb {
+            Verb::Create => machines.boot(state, version, name, done_at, Boot::Created),
+            Verb::Start => machines.boot(state, version, name, done_at, Boot::Started),
+            Verb::Stop | Verb::Delete => {
+                let state = state.clone();
+                let name = name.to_owned();
+                tokio::spawn(async move {
+                    if let Some(machines) = state.0.machines.get() {
+                        machines.halt(&name).await;
+                    }
+                    if verb == Verb::Delete {
+                        state.0.consoles.remove(&name);
+                    }
+                });
+            }
+        }
+    }
+    accepted.operation
 }
 
 async fn count_request(
@@ -87,122 +151,6 @@ async fn dispatch(
             error.into_response()
         }
     }
-}
-
-/// The collections the emulator knows.
-#[derive(Clone, Copy, Debug, PartialEq)]
-enum Collection {
-    Instances,
-    Operations,
-}
-
-impl Collection {
-    fn as_str(self) -> &'static str {
-        match self {
-            Collection::Instances => "instances",
-            Collection::Operations => "operations",
-        }
-    }
-}
-
-/// A parsed resource path.
-#[derive(Debug, PartialEq)]
-enum Target {
-    /// `projects/P/locations/L/instances` (optionally `:verb`).
-    Collection {
-        parent: String,
-        collection: Collection,
-        verb: Option<String>,
-    },
-    /// `projects/P/locations/L/instances/ID` (optionally `:verb`).
-    Item {
-        name: String,
-        collection: Collection,
-        id: String,
-        verb: Option<String>,
-    },
-}
-
-/// Splits `v2/projects/P/locations/L/instances/ID:stop`; `None` for anything else.
-fn parse_path(path: &str) -> Option<(ApiVersion, Target)> {
-    let decoded = path.replace("%3A", ":").replace("%3a", ":");
-    let segments: Vec<&str> = decoded.trim_start_matches('/').split('/').collect();
-    let (version, rest) = segments.split_first()?;
-    let version: ApiVersion = version.parse().ok()?;
-    let ["projects", project, "locations", location, tail @ ..] = rest else {
-        return None;
-    };
-    if project.is_empty() || location.is_empty() {
-        return None;
-    }
-    let parent = format!("projects/{project}/locations/{location}");
-    let split = |segment: &str| match segment.split_once(':') {
-        Some((head, verb)) => (head.to_owned(), Some(verb.to_owned())),
-        None => (segment.to_owned(), None),
-    };
-    let collection_of = |name: &str| match name {
-        "instances" => Some(Collection::Instances),
-        "operations" => Some(Collection::Operations),
-        _ => None,
-    };
-    let target = match tail {
-        [collection] => {
-            let (collection, verb) = split(collection);
-            Target::Collection {
-                parent,
-                collection: collection_of(&collection)?,
-                verb,
-            }
-        }
-        [collection, item] => {
-            let collection = collection_of(collection)?;
-            let (id, verb) = split(item);
-            if id.is_empty() {
-                return None;
-            }
-            let name = format!("{parent}/{}/{id}", collection.as_str());
-            Target::Item {
-                name,
-                collection,
-                id,
-                verb,
-            }
-        }
-        _ => return None,
-    };
-    Some((version, target))
-}
-
-fn query_pairs(uri: &Uri) -> Result<Vec<(String, String)>, ApiError> {
-    Query::<Vec<(String, String)>>::try_from_uri(uri)
-        .map(|Query(pairs)| pairs)
-        .map_err(|rejection| {
-            ApiError::new(
-                Code::InvalidArgument,
-                format!("Invalid query string: {rejection}"),
-            )
-        })
-}
-
-fn query_value<'q>(query: &'q [(String, String)], name: &str) -> Option<&'q str> {
-    query
-        .iter()
-        .rev()
-        .find(|(key, _)| key == name)
-        .map(|(_, value)| value.as_str())
-}
-
-/// Parses a request body; an absent body is an empty message, as for Google.
-pub(super) fn json_body(body: &[u8]) -> Result<Value, ApiError> {
-    if body.iter().all(u8::is_ascii_whitespace) {
-        return Ok(Value::Object(Map::new()));
-    }
-    serde_json::from_slice(body).map_err(|error| {
-        ApiError::new(
-            Code::InvalidArgument,
-            format!("Invalid JSON payload received. Unexpected token: {error}."),
-        )
-    })
 }
 
 /// Everything under `/{version}/`, answered with a JSON value or a Google error.
@@ -272,13 +220,18 @@ fn handle(
             Method::DELETE => {
                 api.check_query("instances", "delete", &query)?;
                 let request_id = query_value(&query, "requestId").map(str::to_owned);
-                Ok(store.mutate(
+                let transition = transition(state, Verb::Delete, &name);
+                let fails = transition.failure.is_some();
+                let accepted =
+                    store.mutate(version, &name, Verb::Delete, request_id, transition)?;
+                Ok(started(
+                    state,
                     version,
                     &name,
                     Verb::Delete,
-                    request_id,
-                    plan(state, Verb::Delete, &name),
-                )?)
+                    fails,
+                    accepted,
+                ))
             }
             Method::PATCH => unimplemented("instances", "patch"),
             _ => Err(ApiError::method_not_allowed(method.as_str(), "GET, DELETE")),
@@ -299,7 +252,10 @@ fn handle(
             }
             api.check_query("instances", verb.as_str(), &query)?;
             api.check_body(request, "", &json_body(body)?)?;
-            Ok(store.mutate(version, &name, verb, None, plan(state, verb, &name))?)
+            let transition = transition(state, verb, &name);
+            let fails = transition.failure.is_some();
+            let accepted = store.mutate(version, &name, verb, None, transition)?;
+            Ok(started(state, version, &name, verb, fails, accepted))
         }
         Target::Item {
             name,
@@ -319,10 +275,10 @@ fn handle(
 }
 
 /// How an operation on `name` will go, from the current knobs and the seed.
-fn plan(state: &EmulatorState, verb: Verb, name: &str) -> Plan {
+pub fn transition(state: &EmulatorState, verb: Verb, name: &str) -> Transition {
     let (rate, code) = state.0.knobs.operation_failure();
     let fails = faults::operation_fails(state.0.seed, verb.as_str(), name, rate);
-    Plan {
+    Transition {
         duration: state.0.knobs.provision_time(),
         failure: fails.then(|| faults::operation_error(code, name)),
     }
@@ -343,102 +299,6 @@ fn list_query(query: &[(String, String)]) -> Result<ListQuery, ApiError> {
     })
 }
 
-/// `^[a-z]([-a-z0-9]*[a-z0-9])?$`, 1 to 63 characters: the documented instance id rule.
-pub fn valid_instance_id(id: &str) -> bool {
-    let bytes = id.as_bytes();
-    (1..=63).contains(&bytes.len())
-        && bytes[0].is_ascii_lowercase()
-        && bytes
-            .iter()
-            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || *b == b'-')
-        && bytes.last() != Some(&b'-')
-}
-
-fn invalid_argument(field: &str, message: String) -> ApiError {
-    ApiError::new(Code::InvalidArgument, message.clone()).with_field_violation(field, &message)
-}
-
-fn create(
-    state: &EmulatorState,
-    api: &Discovery,
-    version: ApiVersion,
-    parent: String,
-    query: &[(String, String)],
-    body: &[u8],
-) -> Result<Value, ApiError> {
-    let instance_id = query_value(query, "instanceId").map(str::to_owned);
-    let request_id = query_value(query, "requestId").map(str::to_owned);
-    state.0.store.record_create(RecordedCreate {
-        api_version: version,
-        parent: parent.clone(),
-        instance_id: instance_id.clone(),
-        request_id: request_id.clone(),
-        body: body.into(),
-    });
-    api.check_query("instances", "create", query)?;
-    let body = api.check_body("Instance", "instance", &json_body(body)?)?;
-    if version == ApiVersion::V1 && !state.0.v1_legacy {
-        return Err(ApiError::new(Code::FailedPrecondition, V1_DEPRECATED));
-    }
-    let instance_id = match instance_id.filter(|id| !id.is_empty()) {
-        None => {
-            return Err(invalid_argument(
-                "instance_id",
-                "Field 'instance_id' is required.".to_owned(),
-            ));
-        }
-        Some(id) if !valid_instance_id(&id) => {
-            return Err(invalid_argument(
-                "instance_id",
-                format!(
-                    "Invalid instance_id \"{id}\": it must be 1 to 63 characters long, start with a lowercase \
-                     letter, contain only lowercase letters, digits and hyphens, and not end with a hyphen."
-                ),
-            ));
-        }
-        Some(id) => id,
-    };
-    let (setup, setup_path) = match version {
-        ApiVersion::V1 => (Some(&body), "instance"),
-        ApiVersion::V2 => (
-            body.get("gceSetup").and_then(Value::as_object),
-            "instance.gce_setup",
-        ),
-    };
-    if let Some(image) = setup.and_then(|setup| setup.get("containerImage")) {
-        if image["repository"].as_str().is_none_or(str::is_empty) {
-            let field = format!("{setup_path}.container_image.repository");
-            return Err(invalid_argument(
-                &field,
-                format!("Field '{field}' is required when a container image is set."),
-            ));
-        }
-    }
-    if version == ApiVersion::V1
-        && body
-            .get("machineType")
-            .and_then(Value::as_str)
-            .is_none_or(str::is_empty)
-    {
-        return Err(invalid_argument(
-            "instance.machine_type",
-            "Field 'instance.machine_type' is required.".to_owned(),
-        ));
-    }
-    let name = format!("{parent}/instances/{instance_id}");
-    let creation = Creation {
-        version,
-        parent,
-        instance_id,
-        request_id,
-        body,
-    };
-    Ok(state
-        .0
-        .store
-        .create(creation, plan(state, Verb::Create, &name))?)
-}
-
 #[cfg(test)]
 mod tests {
     use std::sync::Arc;
@@ -452,39 +312,6 @@ mod tests {
 
     use super::super::{EmulatorConfig, ManualClock};
     use super::*;
-
-    #[test]
-    fn instance_id_rules() {
-        for good in ["a", "nb-1", "notetweeti", &"a".repeat(63)] {
-            assert!(valid_instance_id(good), "{good}");
-        }
-        for bad in ["", "1abc", "-a", "a-", "Abc", "a_b", "a.b", &"a".repeat(64)] {
-            assert!(!valid_instance_id(bad), "{bad}");
-        }
-    }
-
-    #[test]
-    fn paths_with_custom_methods_parse() {
-        let (version, target) = parse_path("/v2/projects/p/locations/z/instances/nb:stop").unwrap();
-        assert_eq!(version, ApiVersion::V2);
-        assert_eq!(
-            target,
-            Target::Item {
-                name: "projects/p/locations/z/instances/nb".into(),
-                collection: Collection::Instances,
-                id: "nb".into(),
-                verb: Some("stop".into()),
-            }
-        );
-        assert!(parse_path("/v1/projects/p/locations/z/operations/op%3Acancel").is_some());
-        for bad in [
-            "/v3/projects/p/locations/z/instances",
-            "/v2/projects/p/instances",
-            "/v2/projects/p/locations/z/nodes",
-        ] {
-            assert!(parse_path(bad).is_none(), "{bad}");
-        }
-    }
 
     async fn call(app: &Router, method: &str, uri: &str, body: Value) -> (StatusCode, Value) {
         let request = Request::builder()

@@ -1,0 +1,156 @@
+//! What a request asks for: Google's resource path, parsed by hand, its query and its body.
+//!
+//! Google custom methods (`instances/ID:stop`) put a verb after a colon inside the last path
+//! segment, which axum's path parameters cannot express; so the router hands every path under
+//! `/{version}/` to [`parse_path`], which splits the segments itself.
+
+use axum::extract::Query;
+use axum::http::Uri;
+use serde_json::{Map, Value};
+
+use super::ApiVersion;
+use super::status::{ApiError, Code};
+
+/// The collections the emulator knows.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum Collection {
+    Instances,
+    Operations,
+}
+
+impl Collection {
+    fn as_str(self) -> &'static str {
+        match self {
+            Collection::Instances => "instances",
+            Collection::Operations => "operations",
+        }
+    }
+}
+
+/// A parsed resource path.
+#[derive(Debug, PartialEq)]
+pub enum Target {
+    /// `projects/P/locations/L/instances` (optionally `:verb`).
+    Collection {
+        parent: String,
+        collection: Collection,
+        verb: Option<String>,
+    },
+    /// `projects/P/locations/L/instances/ID` (optionally `:verb`).
+    Item {
+        name: String,
+        collection: Collection,
+        id: String,
+        verb: Option<String>,
+    },
+}
+
+/// Splits `v2/projects/P/locations/L/instances/ID:stop`; `None` for anything else.
+pub fn parse_path(path: &str) -> Option<(ApiVersion, Target)> {
+    let decoded = path.replace("%3A", ":").replace("%3a", ":");
+    let segments: Vec<&str> = decoded.trim_start_matches('/').split('/').collect();
+    let (version, rest) = segments.split_first()?;
+    let version: ApiVersion = version.parse().ok()?;
+    let ["projects", project, "locations", location, tail @ ..] = rest else {
+        return None;
+    };
+    if project.is_empty() || location.is_empty() {
+        return None;
+    }
+    let parent = format!("projects/{project}/locations/{location}");
+    let split = |segment: &str| match segment.split_once(':') {
+        Some((head, verb)) => (head.to_owned(), Some(verb.to_owned())),
+        None => (segment.to_owned(), None),
+    };
+    let collection_of = |name: &str| match name {
+        "instances" => Some(Collection::Instances),
+        "operations" => Some(Collection::Operations),
+        _ => None,
+    };
+    let target = match tail {
+        [collection] => {
+            let (collection, verb) = split(collection);
+            Target::Collection {
+                parent,
+                collection: collection_of(&collection)?,
+                verb,
+            }
+        }
+        [collection, item] => {
+            let collection = collection_of(collection)?;
+            let (id, verb) = split(item);
+            if id.is_empty() {
+                return None;
+            }
+            let name = format!("{parent}/{}/{id}", collection.as_str());
+            Target::Item {
+                name,
+                collection,
+                id,
+                verb,
+            }
+        }
+        _ => return None,
+    };
+    Some((version, target))
+}
+
+pub fn query_pairs(uri: &Uri) -> Result<Vec<(String, String)>, ApiError> {
+    Query::<Vec<(String, String)>>::try_from_uri(uri)
+        .map(|Query(pairs)| pairs)
+        .map_err(|rejection| {
+            ApiError::new(
+                Code::InvalidArgument,
+                format!("Invalid query string: {rejection}"),
+            )
+        })
+}
+
+pub fn query_value<'q>(query: &'q [(String, String)], name: &str) -> Option<&'q str> {
+    query
+        .iter()
+        .rev()
+        .find(|(key, _)| key == name)
+        .map(|(_, value)| value.as_str())
+}
+
+/// Parses a request body; an absent body is an empty message, as for Google.
+pub fn json_body(body: &[u8]) -> Result<Value, ApiError> {
+    if body.iter().all(u8::is_ascii_whitespace) {
+        return Ok(Value::Object(Map::new()));
+    }
+    serde_json::from_slice(body).map_err(|error| {
+        ApiError::new(
+            Code::InvalidArgument,
+            format!("Invalid JSON payload received. Unexpected token: {error}."),
+        )
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn paths_with_custom_methods_parse() {
+        let (version, target) = parse_path("/v2/projects/p/locations/z/instances/nb:stop").unwrap();
+        assert_eq!(version, ApiVersion::V2);
+        assert_eq!(
+            target,
+            Target::Item {
+                name: "projects/p/locations/z/instances/nb".into(),
+                collection: Collection::Instances,
+                id: "nb".into(),
+                verb: Some("stop".into()),
+            }
+        );
+        assert!(parse_path("/v1/projects/p/locations/z/operations/op%3Acancel").is_some());
+        for bad in [
+            "/v3/projects/p/locations/z/instances",
+            "/v2/projects/p/instances",
+            "/v2/projects/p/locations/z/nodes",
+        ] {
+            assert!(parse_path(bad).is_none(), "{bad}");
+        }
+    }
+}
