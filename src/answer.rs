@@ -76,7 +76,6 @@ impl IntoResponse for LaunchError {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::launch::is_transient;
     use crate::notebooks::{Code, Status};
     use crate::payload::PayloadError;
     use std::time::Duration;
@@ -160,26 +159,6 @@ mod tests {
                 response.headers().contains_key(header::WWW_AUTHENTICATE),
                 expected == 401
             );
-        }
-    }
-
-    #[test]
-    fn the_issue_lists_are_classified_as_documented() {
-        for code in [
-            Code::InvalidArgument,
-            Code::PermissionDenied,
-            Code::NotFound,
-            Code::FailedPrecondition,
-        ] {
-            assert!(!is_transient(code), "{code} is permanent → 422");
-        }
-        for code in [
-            Code::Unavailable,
-            Code::ResourceExhausted,
-            Code::DeadlineExceeded,
-            Code::Internal,
-        ] {
-            assert!(is_transient(code), "{code} is transient → 503");
         }
     }
 }

@@ -250,7 +250,7 @@ impl Launcher {
             elapsed: plan.poller.elapsed(),
         });
         let mut operation = self.create(plan, plan.request.request_id).await?;
-        if operation.error_code().is_some_and(is_transient) {
+        if operation.error_code().is_some_and(Code::is_transient) {
             // The request id replayed an earlier attempt that failed transiently (quota, say).
             // The instance id still guards against duplicates, so a fresh request id is safe.
             tracing::info!(operation = %operation.name, "the request id replays a failed attempt; creating again with a new request id");
@@ -441,11 +441,12 @@ fn instance_from(response: serde_json::Value, name: &str) -> Instance {
 
 /// A failed `get`: transient failures are worth another look within the deadline.
 fn poll_failure<T>(error: ClientError, what: &str) -> Step<T, LaunchError> {
-    match error.code() {
-        Some(code) if !is_transient(code) => Step::Failed(client_error("follow", what, error)),
-        Some(_) | None => Step::Retry {
+    if error.is_transient() {
+        Step::Retry {
             reason: error.to_string(),
-        },
+        }
+    } else {
+        Step::Failed(client_error("follow", what, error))
     }
 }
 
@@ -470,7 +471,7 @@ fn client_error(action: &'static str, instance: &str, error: ClientError) -> Lau
 }
 
 fn classify(status: Status, action: &'static str, instance: &str) -> LaunchError {
-    if is_transient(status.code) {
+    if status.code.is_transient() {
         LaunchError::Transient(format!("{action} {instance}: {status}"))
     } else {
         LaunchError::Refused {
@@ -478,29 +479,6 @@ fn classify(status: Status, action: &'static str, instance: &str) -> LaunchError
             instance: instance.to_owned(),
             status,
         }
-    }
-}
-
-/// Whether another attempt can succeed without anyone changing anything.
-pub fn is_transient(code: Code) -> bool {
-    match code {
-        Code::Unavailable
-        | Code::ResourceExhausted
-        | Code::DeadlineExceeded
-        | Code::Aborted
-        | Code::Internal
-        | Code::Unknown
-        | Code::DataLoss => true,
-        Code::Ok
-        | Code::Cancelled
-        | Code::InvalidArgument
-        | Code::NotFound
-        | Code::AlreadyExists
-        | Code::PermissionDenied
-        | Code::FailedPrecondition
-        | Code::OutOfRange
-        | Code::Unimplemented
-        | Code::Unauthenticated => false,
     }
 }
 

@@ -37,6 +37,18 @@ impl ClientError {
             }
         }
     }
+
+    /// Whether the same call may succeed later without anyone changing anything: the API's
+    /// transient codes, and every failure that never got an answer from it (the network, the
+    /// token source, an answer cut or garbled on the way).
+    pub fn is_transient(&self) -> bool {
+        match self {
+            ClientError::Api { status, .. } => status.code.is_transient(),
+            ClientError::Transport { .. } | ClientError::Auth(_) | ClientError::Decode { .. } => {
+                true
+            }
+        }
+    }
 }
 
 /// Where the API lives and how to authenticate to it.
