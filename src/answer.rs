@@ -16,7 +16,7 @@ use serde_json::json;
 
 use crate::launch::{LaunchError, Launched};
 use crate::push::PushError;
-use crate::push_auth::PushAuthError;
+use crate::push_token::TokenError;
 
 /// Seconds a client should wait before retrying a 503 or 429 (Pub/Sub applies its own backoff).
 const RETRY_AFTER_SECONDS: &str = "10";
@@ -24,14 +24,14 @@ const RETRY_AFTER_SECONDS: &str = "10";
 /// The status for each failure: exhaustive, so a new variant cannot go unmapped.
 pub fn status(error: &LaunchError) -> StatusCode {
     match error {
-        LaunchError::PushAuth(error) => match error {
-            PushAuthError::Missing | PushAuthError::Unreadable(_) | PushAuthError::Rejected(_) => {
+        LaunchError::TokenVerifier(error) => match error {
+            TokenError::Missing | TokenError::Unreadable(_) | TokenError::Rejected(_) => {
                 StatusCode::UNAUTHORIZED
             }
-            PushAuthError::AccountNotAllowed(_) | PushAuthError::EmailNotVerified(_) => {
+            TokenError::AccountNotAllowed(_) | TokenError::EmailNotVerified(_) => {
                 StatusCode::FORBIDDEN
             }
-            PushAuthError::KeysUnavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+            TokenError::KeysUnavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
         },
         LaunchError::Push(PushError::PayloadTooLarge { .. }) => StatusCode::PAYLOAD_TOO_LARGE,
         LaunchError::Push(_)
@@ -126,25 +126,25 @@ mod tests {
                 413,
             ),
             (LaunchError::Busy { limit: 1 }, 429),
-            (LaunchError::PushAuth(PushAuthError::Missing), 401),
+            (LaunchError::TokenVerifier(TokenError::Missing), 401),
             (
-                LaunchError::PushAuth(PushAuthError::Unreadable("x".into())),
+                LaunchError::TokenVerifier(TokenError::Unreadable("x".into())),
                 401,
             ),
             (
-                LaunchError::PushAuth(PushAuthError::Rejected("x".into())),
+                LaunchError::TokenVerifier(TokenError::Rejected("x".into())),
                 401,
             ),
             (
-                LaunchError::PushAuth(PushAuthError::AccountNotAllowed("a@b.c".into())),
+                LaunchError::TokenVerifier(TokenError::AccountNotAllowed("a@b.c".into())),
                 403,
             ),
             (
-                LaunchError::PushAuth(PushAuthError::EmailNotVerified("a@b.c".into())),
+                LaunchError::TokenVerifier(TokenError::EmailNotVerified("a@b.c".into())),
                 403,
             ),
             (
-                LaunchError::PushAuth(PushAuthError::KeysUnavailable("x".into())),
+                LaunchError::TokenVerifier(TokenError::KeysUnavailable("x".into())),
                 503,
             ),
         ];

@@ -19,7 +19,7 @@ use crate::poll::Backoff;
 #[cfg(test)]
 use crate::profile::Field;
 use crate::profile::{self, Fields};
-use crate::push_auth::{self, PushAuthMode, VerifySettings};
+use crate::push_token::{self, PushAuthMode, VerifySettings};
 
 /// Where the Notebooks API is.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -238,7 +238,7 @@ pub const VARIABLES: &[Variable] = &[
     },
     Variable {
         name: "PUSH_AUTH_JWKS_URL",
-        default: push_auth::GOOGLE_JWKS_URL,
+        default: push_token::GOOGLE_JWKS_URL,
         meaning: "where the token signing keys are fetched (tests point it elsewhere)",
     },
     Variable {
@@ -535,7 +535,7 @@ fn push_auth_mode(get: &dyn Fn(&str) -> Option<String>) -> Result<PushAuthMode, 
                 ));
             }
             let jwks_url =
-                get("PUSH_AUTH_JWKS_URL").unwrap_or_else(|| push_auth::GOOGLE_JWKS_URL.to_owned());
+                get("PUSH_AUTH_JWKS_URL").unwrap_or_else(|| push_token::GOOGLE_JWKS_URL.to_owned());
             if !(jwks_url.starts_with("https://") || jwks_url.starts_with("http://")) {
                 return Err(ConfigError::new(
                     "PUSH_AUTH_JWKS_URL",
@@ -743,7 +743,7 @@ mod tests {
         };
         assert_eq!(verify.audience, "https://trigger-abc-ew.a.run.app");
         assert_eq!(verify.service_accounts.len(), 2);
-        assert_eq!(verify.jwks_url, push_auth::GOOGLE_JWKS_URL);
+        assert_eq!(verify.jwks_url, push_token::GOOGLE_JWKS_URL);
     }
 
     #[test]

@@ -26,7 +26,7 @@ use tracing::Instrument;
 
 use crate::launch::{LaunchError, Launcher, Progress};
 use crate::push;
-use crate::push_auth::PushAuth;
+use crate::push_token::TokenVerifier;
 use crate::telemetry::TraceContext;
 
 /// What one request may cost.
@@ -55,11 +55,11 @@ impl AppState {
     }
 }
 
-/// The router, without a listener: tests drive it with `oneshot`. With `push_auth`, `POST /`
+/// The router, without a listener: tests drive it with `oneshot`. With `tokens`, `POST /`
 /// needs a valid token.
-pub fn router(state: AppState, push_auth: Option<Arc<PushAuth>>) -> Router {
-    let trigger = match push_auth {
-        Some(push_auth) => post(trigger).route_layer(from_fn_with_state(push_auth, authenticate)),
+pub fn router(state: AppState, tokens: Option<Arc<TokenVerifier>>) -> Router {
+    let trigger = match tokens {
+        Some(verifier) => post(trigger).route_layer(from_fn_with_state(verifier, authenticate)),
         None => post(trigger),
     };
     Router::new()
@@ -76,11 +76,11 @@ async fn healthz() -> &'static str {
 
 /// Lets a request through only with a valid token; runs before the body is read.
 async fn authenticate(
-    State(push_auth): State<Arc<PushAuth>>,
+    State(verifier): State<Arc<TokenVerifier>>,
     request: Request,
     next: Next,
 ) -> Response {
-    match push_auth.check(request.headers()).await {
+    match verifier.check(request.headers()).await {
         Ok(caller) => {
             tracing::debug!(%caller, "push request authenticated");
             next.run(request).await

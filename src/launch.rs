@@ -22,7 +22,7 @@ use crate::payload::{self, OverridePolicy, PayloadError};
 use crate::poll::{Backoff, PollError, Poller, Step};
 use crate::profile::{FieldError, LaunchSpec, Profiles};
 use crate::push::{PushError, Trigger};
-use crate::push_auth::PushAuthError;
+use crate::push_token::TokenError;
 
 /// What to do when a fixed instance id is taken by an instance another trigger made.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -82,7 +82,7 @@ pub struct Launched {
 #[derive(Debug, thiserror::Error)]
 pub enum LaunchError {
     #[error(transparent)]
-    PushAuth(#[from] PushAuthError),
+    TokenVerifier(#[from] TokenError),
     #[error(transparent)]
     Push(#[from] PushError),
     #[error(transparent)]
@@ -464,9 +464,9 @@ fn poll_error(error: PollError<LaunchError>, instance: &str) -> LaunchError {
 fn client_error(action: &'static str, instance: &str, error: ClientError) -> LaunchError {
     match error {
         ClientError::Api { status, .. } => classify(status, action, instance),
-        ClientError::Transport { .. } | ClientError::Auth(_) | ClientError::Decode { .. } => {
-            LaunchError::Transient(error.to_string())
-        }
+        ClientError::Transport { .. }
+        | ClientError::Credentials(_)
+        | ClientError::Decode { .. } => LaunchError::Transient(error.to_string()),
     }
 }
 

@@ -13,14 +13,14 @@ use reqwest::Url;
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
-use crate::auth::Credentials;
 use crate::config::{self, Backend, ConfigError, Settings};
+use crate::credentials::Credentials;
 use crate::http::{AppState, Limits, router};
 use crate::launch::Launcher;
 use crate::notebooks::NotebooksClient;
 use crate::notebooks::client::Endpoint;
 use crate::profile::{LaunchSpec, Profiles};
-use crate::push_auth::{PushAuth, PushAuthMode};
+use crate::push_token::{PushAuthMode, TokenVerifier};
 use notebooks_emulator::{Emulator, EmulatorConfig};
 
 /// Cloud Run sends SIGKILL 10 s after SIGTERM; in-flight requests get this long to answer.
@@ -139,7 +139,7 @@ pub struct Application {
     listener: TcpListener,
     backing: Backing,
     limits: Limits,
-    push_auth: Option<Arc<PushAuth>>,
+    push_auth: Option<Arc<TokenVerifier>>,
     cancel: CancellationToken,
 }
 
@@ -157,7 +157,8 @@ impl Application {
         };
         let push_auth = match &settings.push_auth {
             PushAuthMode::Verify(verify) => Some(Arc::new(
-                PushAuth::new(verify, settings.timeouts).context("building the JWKS client")?,
+                TokenVerifier::new(verify, settings.timeouts)
+                    .context("building the JWKS client")?,
             )),
             PushAuthMode::Off | PushAuthMode::Unset => None,
         };

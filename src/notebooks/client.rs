@@ -12,7 +12,7 @@ use uuid::Uuid;
 
 use super::ApiVersion;
 use super::model::{self, Code, Instance, Operation, Status};
-use crate::auth::{AuthError, Credentials};
+use crate::credentials::{Credentials, CredentialsError};
 
 /// A failed call.
 #[derive(Debug, thiserror::Error)]
@@ -20,7 +20,7 @@ pub enum ClientError {
     #[error("cannot reach the Notebooks API ({url}): {source}")]
     Transport { url: String, source: reqwest::Error },
     #[error(transparent)]
-    Auth(#[from] AuthError),
+    Credentials(#[from] CredentialsError),
     #[error("Notebooks API answered HTTP {http} {status}")]
     Api { http: u16, status: Status },
     #[error("unexpected answer from {url}: {reason}")]
@@ -32,9 +32,9 @@ impl ClientError {
     pub fn code(&self) -> Option<Code> {
         match self {
             ClientError::Api { status, .. } => Some(status.code),
-            ClientError::Transport { .. } | ClientError::Auth(_) | ClientError::Decode { .. } => {
-                None
-            }
+            ClientError::Transport { .. }
+            | ClientError::Credentials(_)
+            | ClientError::Decode { .. } => None,
         }
     }
 
@@ -44,9 +44,9 @@ impl ClientError {
     pub fn is_transient(&self) -> bool {
         match self {
             ClientError::Api { status, .. } => status.code.is_transient(),
-            ClientError::Transport { .. } | ClientError::Auth(_) | ClientError::Decode { .. } => {
-                true
-            }
+            ClientError::Transport { .. }
+            | ClientError::Credentials(_)
+            | ClientError::Decode { .. } => true,
         }
     }
 }

@@ -79,7 +79,7 @@ pub struct VerifySettings {
 
 /// Why a request was not let through. `answer` maps each to 401, 403 or 503.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum PushAuthError {
+pub enum TokenError {
     #[error("no `Authorization: Bearer` token (PUSH_AUTH_AUDIENCE is set)")]
     Missing,
     #[error("the bearer token is not a readable JWT: {0}")]
@@ -95,16 +95,16 @@ pub enum PushAuthError {
 }
 
 /// Checks the tokens on push requests.
-pub struct PushAuth {
+pub struct TokenVerifier {
     audience: String,
     service_accounts: BTreeSet<String>,
     keys: Jwks,
 }
 
-impl fmt::Debug for PushAuth {
+impl fmt::Debug for TokenVerifier {
     /// Names the audience, accounts and key ids; never key material.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("PushAuth")
+        f.debug_struct("TokenVerifier")
             .field("audience", &self.audience)
             .field("service_accounts", &self.service_accounts)
             .field("keys", &self.keys)
@@ -119,7 +119,7 @@ struct Claims {
     email_verified: Option<serde_json::Value>,
 }
 
-impl PushAuth {
+impl TokenVerifier {
     /// # Errors
     /// When the HTTP client for the JWKS cannot be built.
     pub fn new(settings: &VerifySettings, timeouts: Timeouts) -> Result<Self, reqwest::Error> {
@@ -133,28 +133,28 @@ impl PushAuth {
     /// Checks the request's bearer token; returns the caller's email.
     ///
     /// # Errors
-    /// [`PushAuthError`] saying which check failed; never the token itself.
-    pub async fn check(&self, headers: &HeaderMap) -> Result<String, PushAuthError> {
+    /// [`TokenError`] saying which check failed; never the token itself.
+    pub async fn check(&self, headers: &HeaderMap) -> Result<String, TokenError> {
         self.verify(bearer(headers)?).await
     }
 
-    async fn verify(&self, token: &str) -> Result<String, PushAuthError> {
+    async fn verify(&self, token: &str) -> Result<String, TokenError> {
         let header = jsonwebtoken::decode_header(token)
-            .map_err(|e| PushAuthError::Unreadable(e.to_string()))?;
+            .map_err(|e| TokenError::Unreadable(e.to_string()))?;
         if header.alg != Algorithm::RS256 {
-            return Err(PushAuthError::Rejected(format!(
+            return Err(TokenError::Rejected(format!(
                 "algorithm {:?} is not RS256",
                 header.alg
             )));
         }
         if header.crit.is_some() {
-            return Err(PushAuthError::Rejected(
+            return Err(TokenError::Rejected(
                 "critical header parameters are not understood".into(),
             ));
         }
         let kid = header
             .kid
-            .ok_or_else(|| PushAuthError::Rejected("the token names no key (`kid`)".into()))?;
+            .ok_or_else(|| TokenError::Rejected("the token names no key (`kid`)".into()))?;
         let key = self.keys.key(&kid).await?;
         let mut validation = Validation::new(Algorithm::RS256);
         validation.leeway = LEEWAY.as_secs();
@@ -163,46 +163,44 @@ impl PushAuth {
         validation.set_audience(&[&self.audience]);
         validation.set_required_spec_claims(&["exp", "iss", "aud"]);
         let claims = jsonwebtoken::decode::<Claims>(token, &key, &validation)
-            .map_err(|e| PushAuthError::Rejected(e.to_string()))?
+            .map_err(|e| TokenError::Rejected(e.to_string()))?
             .claims;
         let now = jsonwebtoken::get_current_timestamp();
         match claims.iat {
             Some(iat) if iat <= (now + LEEWAY.as_secs()) as i64 => {}
             Some(_) => {
-                return Err(PushAuthError::Rejected(
-                    "issued in the future (`iat`)".into(),
-                ));
+                return Err(TokenError::Rejected("issued in the future (`iat`)".into()));
             }
-            None => return Err(PushAuthError::Rejected("no `iat` claim".into())),
+            None => return Err(TokenError::Rejected("no `iat` claim".into())),
         }
         let email = claims.email.ok_or_else(|| {
-            PushAuthError::AccountNotAllowed("(none: the token has no email)".into())
+            TokenError::AccountNotAllowed("(none: the token has no email)".into())
         })?;
         if !self.service_accounts.contains(&email) {
-            return Err(PushAuthError::AccountNotAllowed(email));
+            return Err(TokenError::AccountNotAllowed(email));
         }
         if claims.email_verified != Some(serde_json::Value::Bool(true)) {
-            return Err(PushAuthError::EmailNotVerified(email));
+            return Err(TokenError::EmailNotVerified(email));
         }
         Ok(email)
     }
 }
 
 /// The token from `Authorization: Bearer <token>`.
-fn bearer(headers: &HeaderMap) -> Result<&str, PushAuthError> {
+fn bearer(headers: &HeaderMap) -> Result<&str, TokenError> {
     let value = headers
         .get(header::AUTHORIZATION)
-        .ok_or(PushAuthError::Missing)?;
+        .ok_or(TokenError::Missing)?;
     let text = value
         .to_str()
-        .map_err(|_| PushAuthError::Unreadable("the Authorization header is not ASCII".into()))?;
+        .map_err(|_| TokenError::Unreadable("the Authorization header is not ASCII".into()))?;
     match text.split_once(' ') {
         Some((scheme, token))
             if scheme.eq_ignore_ascii_case("bearer") && !token.trim().is_empty() =>
         {
             Ok(token.trim())
         }
-        _ => Err(PushAuthError::Unreadable(
+        _ => Err(TokenError::Unreadable(
             "the Authorization header is not `Bearer <token>`".into(),
         )),
     }
@@ -248,13 +246,13 @@ impl Jwks {
         })
     }
 
-    async fn key(&self, kid: &str) -> Result<DecodingKey, PushAuthError> {
+    async fn key(&self, kid: &str) -> Result<DecodingKey, TokenError> {
         self.key_at(kid, Instant::now()).await
     }
 
     /// The key for `kid` at `now` (tests pass their own clock). One caller fetches at a time;
     /// the others wait for its result instead of fetching too.
-    async fn key_at(&self, kid: &str, now: Instant) -> Result<DecodingKey, PushAuthError> {
+    async fn key_at(&self, kid: &str, now: Instant) -> Result<DecodingKey, TokenError> {
         let mut state = self.state.lock().await;
         let fresh = state.fresh_until.is_some_and(|until| now < until);
         if fresh && let Some(key) = state.keys.get(kid) {
@@ -278,17 +276,17 @@ impl Jwks {
                     return match state.keys.get(kid) {
                         // Google rotates keys with overlap: a stale known key is still Google's.
                         Some(key) => Ok(key.clone()),
-                        None => Err(PushAuthError::KeysUnavailable(reason)),
+                        None => Err(TokenError::KeysUnavailable(reason)),
                     };
                 }
             }
         } else if matches!(state.last_attempt, Some((_, false))) && state.keys.is_empty() {
-            return Err(PushAuthError::KeysUnavailable(
+            return Err(TokenError::KeysUnavailable(
                 "the last fetch failed moments ago".into(),
             ));
         }
         state.keys.get(kid).cloned().ok_or_else(|| {
-            PushAuthError::Rejected(format!("no Google signing key has the id `{kid}`"))
+            TokenError::Rejected(format!("no Google signing key has the id `{kid}`"))
         })
     }
 
@@ -435,7 +433,7 @@ mod tests {
                 .key_at("new", t0 + Duration::from_secs(s))
                 .await
                 .unwrap_err();
-            assert!(matches!(error, PushAuthError::Rejected(_)), "{error}");
+            assert!(matches!(error, TokenError::Rejected(_)), "{error}");
         }
         assert_eq!(hits(&server), 1, "no refresh within the minute");
         server.kids.lock().unwrap().push("new");
@@ -459,18 +457,12 @@ mod tests {
         server.status.store(503, Ordering::SeqCst);
         let t0 = Instant::now();
         let error = jwks.key_at("a", t0).await.unwrap_err();
-        assert!(
-            matches!(error, PushAuthError::KeysUnavailable(_)),
-            "{error}"
-        );
+        assert!(matches!(error, TokenError::KeysUnavailable(_)), "{error}");
         let error = jwks
             .key_at("a", t0 + Duration::from_secs(1))
             .await
             .unwrap_err();
-        assert!(
-            matches!(error, PushAuthError::KeysUnavailable(_)),
-            "{error}"
-        );
+        assert!(matches!(error, TokenError::KeysUnavailable(_)), "{error}");
         assert_eq!(hits(&server), 1, "no fetch storm right after a failure");
         server.status.store(200, Ordering::SeqCst);
         jwks.key_at("a", t0 + FAILED_FETCH_PAUSE).await.unwrap();
@@ -490,10 +482,7 @@ mod tests {
             .key_at("b", t0 + Duration::from_secs(800))
             .await
             .unwrap_err();
-        assert!(
-            matches!(error, PushAuthError::KeysUnavailable(_)),
-            "{error}"
-        );
+        assert!(matches!(error, TokenError::KeysUnavailable(_)), "{error}");
     }
 
     #[tokio::test]
@@ -507,10 +496,7 @@ mod tests {
         )
         .unwrap();
         let error = jwks.key("a").await.unwrap_err();
-        assert!(
-            matches!(error, PushAuthError::KeysUnavailable(_)),
-            "{error}"
-        );
+        assert!(matches!(error, TokenError::KeysUnavailable(_)), "{error}");
     }
 
     #[test]
@@ -533,12 +519,12 @@ mod tests {
             h.insert(header::AUTHORIZATION, HeaderValue::from_str(value).unwrap());
             h
         };
-        assert_eq!(bearer(&HeaderMap::new()), Err(PushAuthError::Missing));
+        assert_eq!(bearer(&HeaderMap::new()), Err(TokenError::Missing));
         assert_eq!(bearer(&headers("Bearer abc.def.ghi")), Ok("abc.def.ghi"));
         assert_eq!(bearer(&headers("bearer  abc ")), Ok("abc"));
         for bad in ["Basic dXNlcjpwYXNz", "Bearer", "Bearer ", "abc.def.ghi"] {
             assert!(
-                matches!(bearer(&headers(bad)), Err(PushAuthError::Unreadable(_))),
+                matches!(bearer(&headers(bad)), Err(TokenError::Unreadable(_))),
                 "{bad}"
             );
         }
@@ -547,19 +533,19 @@ mod tests {
             header::AUTHORIZATION,
             HeaderValue::from_bytes(b"Bearer \xff").unwrap(),
         );
-        assert!(matches!(bearer(&h), Err(PushAuthError::Unreadable(_))));
+        assert!(matches!(bearer(&h), Err(TokenError::Unreadable(_))));
     }
 
     #[tokio::test]
     async fn debug_output_shows_no_key_material() {
         let (_server, jwks) = start(&["kid-1"]).await;
         jwks.key_at("kid-1", Instant::now()).await.unwrap();
-        let auth = PushAuth {
+        let verifier = TokenVerifier {
             audience: "https://trigger.example".into(),
             service_accounts: ["push@p.iam.gserviceaccount.com".to_owned()].into(),
             keys: jwks,
         };
-        let text = format!("{auth:?}");
+        let text = format!("{verifier:?}");
         assert!(
             text.contains("kid-1") && text.contains("push@p.iam"),
             "{text}"
@@ -572,7 +558,7 @@ mod tests {
     fn errors_never_echo_the_token() {
         let token = "eyJhbGciOiJub25lIn0.eyJzdWIiOiIxIn0.";
         let error = jsonwebtoken::decode_header(token).unwrap_err();
-        let message = PushAuthError::Unreadable(error.to_string()).to_string();
+        let message = TokenError::Unreadable(error.to_string()).to_string();
         assert!(!message.contains("eyJ"), "{message}");
     }
 }
