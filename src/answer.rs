@@ -14,6 +14,7 @@ use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde_json::json;
 
+use crate::cause;
 use crate::launch::{LaunchError, Launched};
 use crate::push::PushError;
 use crate::push_token::TokenError;
@@ -38,13 +39,24 @@ pub fn status(error: &LaunchError) -> StatusCode {
         | LaunchError::Payload(_)
         | LaunchError::UnknownProfile { .. }
         | LaunchError::Field(_) => StatusCode::BAD_REQUEST,
-        LaunchError::Refused { .. } | LaunchError::V1Deprecated { .. } => {
-            StatusCode::UNPROCESSABLE_ENTITY
-        }
-        LaunchError::Transient(_) | LaunchError::PollTimeout { .. } | LaunchError::ShuttingDown => {
-            StatusCode::SERVICE_UNAVAILABLE
-        }
+        LaunchError::Call { source, .. } => retry_or_refuse(source.is_transient()),
+        LaunchError::Operation { status, .. } => retry_or_refuse(status.code.is_transient()),
+        LaunchError::V1Deprecated(_) => StatusCode::UNPROCESSABLE_ENTITY,
+        LaunchError::Malformed(_)
+        | LaunchError::Vanished { .. }
+        | LaunchError::Recreated { .. }
+        | LaunchError::PollTimeout { .. }
+        | LaunchError::ShuttingDown => StatusCode::SERVICE_UNAVAILABLE,
         LaunchError::Busy { .. } => StatusCode::TOO_MANY_REQUESTS,
+    }
+}
+
+/// 503 for what another delivery may get past, 422 for what the API refuses for good.
+fn retry_or_refuse(transient: bool) -> StatusCode {
+    if transient {
+        StatusCode::SERVICE_UNAVAILABLE
+    } else {
+        StatusCode::UNPROCESSABLE_ENTITY
     }
 }
 
@@ -57,7 +69,8 @@ impl IntoResponse for Launched {
 impl IntoResponse for LaunchError {
     fn into_response(self) -> Response {
         let status = status(&self);
-        let mut response = (status, Json(json!({"error": self.to_string()}))).into_response();
+        let error = cause::chain(&self).to_string();
+        let mut response = (status, Json(json!({ "error": error }))).into_response();
         if status == StatusCode::SERVICE_UNAVAILABLE || status == StatusCode::TOO_MANY_REQUESTS {
             response.headers_mut().insert(
                 header::RETRY_AFTER,
@@ -76,19 +89,35 @@ impl IntoResponse for LaunchError {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::notebooks::{Code, Status};
+    use crate::credentials::CredentialsError;
+    use crate::notebooks::model::MalformedOperation;
+    use crate::notebooks::{ClientError, Code, Status};
+
+    fn code_http(code: Code) -> u16 {
+        code.http_status().as_u16()
+    }
     use crate::payload::PayloadError;
     use std::time::Duration;
 
     #[test]
     fn every_failure_has_its_status() {
-        let refused = |code| LaunchError::Refused {
+        let status = |code| Status {
+            code,
+            message: "m".into(),
+        };
+        let api = |code| ClientError::Api {
+            http: code_http(code),
+            status: status(code),
+        };
+        let call = |code| LaunchError::Call {
             action: "create",
             instance: "i".into(),
-            status: Status {
-                code,
-                message: "m".into(),
-            },
+            source: api(code),
+        };
+        let operation = |code| LaunchError::Operation {
+            action: "create",
+            instance: "i".into(),
+            status: status(code),
         };
         let cases = [
             (LaunchError::Push(PushError::UnknownShape), 400),
@@ -103,18 +132,46 @@ mod tests {
                 },
                 400,
             ),
-            (refused(Code::PermissionDenied), 422),
+            (call(Code::PermissionDenied), 422),
+            (call(Code::InvalidArgument), 422),
+            (call(Code::Unavailable), 503),
+            (call(Code::ResourceExhausted), 503),
             (
-                LaunchError::V1Deprecated {
-                    message: "m".into(),
+                LaunchError::Call {
+                    action: "create",
+                    instance: "i".into(),
+                    source: ClientError::Credentials(CredentialsError::Anonymous),
                 },
+                503,
+            ),
+            (operation(Code::PermissionDenied), 422),
+            (operation(Code::ResourceExhausted), 503),
+            (
+                LaunchError::V1Deprecated(api(Code::FailedPrecondition)),
                 422,
             ),
-            (LaunchError::Transient("t".into()), 503),
+            (
+                LaunchError::Malformed(MalformedOperation("o".into(), "neither")),
+                503,
+            ),
+            (
+                LaunchError::Vanished {
+                    instance: "i".into(),
+                    source: api(Code::NotFound),
+                },
+                503,
+            ),
+            (
+                LaunchError::Recreated {
+                    instance: "i".into(),
+                },
+                503,
+            ),
             (
                 LaunchError::PollTimeout {
                     instance: "i".into(),
                     waited: Duration::from_secs(1),
+                    last_failure: None,
                 },
                 503,
             ),
@@ -144,7 +201,9 @@ mod tests {
                 403,
             ),
             (
-                LaunchError::TokenVerifier(TokenError::KeysUnavailable("x".into())),
+                LaunchError::TokenVerifier(TokenError::KeysUnavailable(std::sync::Arc::new(
+                    crate::push_token::KeysError::NoSigningKey { url: "u".into() },
+                ))),
                 503,
             ),
         ];

@@ -29,28 +29,39 @@ impl fmt::Debug for Credentials {
     }
 }
 
-/// Credentials could not be found or could not produce a token.
+/// Credentials could not be found or could not produce what was asked of them; the source is
+/// gcp_auth's own account of why.
 #[derive(Debug, thiserror::Error)]
-#[error("Google credentials: {0}")]
-pub struct CredentialsError(String);
+pub enum CredentialsError {
+    #[error(
+        "no Google credentials found (set GOOGLE_APPLICATION_CREDENTIALS, run `gcloud auth application-default login`, or run on Google Cloud)"
+    )]
+    NotFound(#[source] gcp_auth::Error),
+    #[error("the Google credentials gave no access token")]
+    Token(#[source] gcp_auth::Error),
+    #[error("the Google credentials name no project")]
+    Project(#[source] gcp_auth::Error),
+    #[error("emulator credentials name no project")]
+    Anonymous,
+}
 
 impl Credentials {
     /// Application Default Credentials.
     ///
     /// # Errors
-    /// [`CredentialsError`] when no source of credentials is available.
+    /// [`CredentialsError::NotFound`] when no source of credentials is available.
     pub async fn detect() -> Result<Self, CredentialsError> {
         gcp_auth::provider()
             .await
             .map(Credentials::Google)
-            .map_err(|e| CredentialsError(format!("{e} (set GOOGLE_APPLICATION_CREDENTIALS, run `gcloud auth application-default login`, or run on Google Cloud)")))
+            .map_err(CredentialsError::NotFound)
     }
 
     /// The `Authorization` header value, if these credentials send one.
     ///
     /// # Errors
-    /// [`CredentialsError`] when a token cannot be obtained (a transient condition: the metadata
-    /// server or the token endpoint did not answer).
+    /// [`CredentialsError::Token`] when a token cannot be obtained (a transient condition: the
+    /// metadata server or the token endpoint did not answer).
     pub async fn authorization(&self) -> Result<Option<String>, CredentialsError> {
         match self {
             Credentials::Anonymous => Ok(None),
@@ -58,7 +69,7 @@ impl Credentials {
                 let token = provider
                     .token(&[SCOPE])
                     .await
-                    .map_err(|e| CredentialsError(e.to_string()))?;
+                    .map_err(CredentialsError::Token)?;
                 Ok(Some(format!("Bearer {}", token.as_str())))
             }
         }
@@ -70,14 +81,12 @@ impl Credentials {
     /// [`CredentialsError`] when the credentials do not name a project.
     pub async fn project_id(&self) -> Result<String, CredentialsError> {
         match self {
-            Credentials::Anonymous => Err(CredentialsError(
-                "emulator credentials name no project".into(),
-            )),
+            Credentials::Anonymous => Err(CredentialsError::Anonymous),
             Credentials::Google(provider) => provider
                 .project_id()
                 .await
                 .map(|p| p.to_string())
-                .map_err(|e| CredentialsError(e.to_string())),
+                .map_err(CredentialsError::Project),
         }
     }
 }

@@ -24,6 +24,7 @@ use axum::routing::{get, post};
 use tokio::sync::Semaphore;
 use tracing::Instrument;
 
+use crate::cause;
 use crate::launch::{LaunchError, Launcher, Progress};
 use crate::push;
 use crate::push_token::TokenVerifier;
@@ -88,7 +89,7 @@ async fn authenticate(
         Err(error) => {
             let error = LaunchError::from(error);
             let status = crate::answer::status(&error);
-            tracing::warn!(status = status.as_u16(), error = %error, "push request refused");
+            tracing::warn!(status = status.as_u16(), error = %cause::chain(&error), "push request refused");
             error.into_response()
         }
     }
@@ -138,9 +139,9 @@ async fn trigger(State(state): State<AppState>, headers: HeaderMap, body: Bytes)
             Err(error) => {
                 let status = crate::answer::status(&error);
                 if matches!(status, StatusCode::SERVICE_UNAVAILABLE | StatusCode::TOO_MANY_REQUESTS) {
-                    tracing::warn!(status = status.as_u16(), error = %error, "not launched yet; Pub/Sub will redeliver");
+                    tracing::warn!(status = status.as_u16(), error = %cause::chain(&error), "not launched yet; Pub/Sub will redeliver");
                 } else {
-                    tracing::error!(status = status.as_u16(), error = %error, "launch refused");
+                    tracing::error!(status = status.as_u16(), error = %cause::chain(&error), "launch refused");
                 }
                 error.into_response()
             }

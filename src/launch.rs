@@ -13,6 +13,7 @@ use std::time::Duration;
 use serde::Serialize;
 use tokio_util::sync::CancellationToken;
 
+use crate::cause;
 use crate::naming::{self, IdPrefix, InstanceId};
 use crate::notebooks::model::{Finished, MalformedOperation};
 use crate::notebooks::{
@@ -91,22 +92,46 @@ pub enum LaunchError {
     UnknownProfile { name: String, known: String },
     #[error("field `{}`: {}", .0.field, .0.reason)]
     Field(#[from] FieldError),
-    #[error("the Notebooks API refused to {action} {instance}: {status}")]
-    Refused {
+    /// A call to the API failed; the [`ClientError`] says whether trying again can help.
+    #[error("cannot {action} {instance}")]
+    Call {
+        action: &'static str,
+        instance: String,
+        #[source]
+        source: ClientError,
+    },
+    /// The operation ended with an error; its code says whether trying again can help.
+    #[error("the operation to {action} {instance} failed: {status}")]
+    Operation {
         action: &'static str,
         instance: String,
         status: Status,
     },
     #[error(
-        "the Notebooks v1 API refused the create ({message}); user-managed notebooks can no longer be created: set NOTEBOOKS_API_VERSION=v2 to create Workbench instances"
+        "the Notebooks v1 API refused the create; user-managed notebooks can no longer be created: set NOTEBOOKS_API_VERSION=v2 to create Workbench instances"
     )]
-    V1Deprecated { message: String },
-    #[error("transient failure, try again: {0}")]
-    Transient(String),
+    V1Deprecated(#[source] ClientError),
+    #[error(transparent)]
+    Malformed(#[from] MalformedOperation),
+    /// The id was taken at the create and free at the get: someone deleted it in between.
+    #[error("{instance} vanished between create and get")]
+    Vanished {
+        instance: String,
+        #[source]
+        source: ClientError,
+    },
+    #[error("{instance} was created again by someone else while it was being replaced")]
+    Recreated { instance: String },
     #[error(
         "{instance} is not ready after {waited:?} (POLL_TIMEOUT); the next delivery resumes it"
     )]
-    PollTimeout { instance: String, waited: Duration },
+    PollTimeout {
+        instance: String,
+        waited: Duration,
+        /// Why the last look got no answer, when it got none.
+        #[source]
+        last_failure: Option<Box<LaunchError>>,
+    },
     #[error("shutting down; the next delivery resumes the launch")]
     ShuttingDown,
     #[error("{limit} launches are already running (MAX_CONCURRENT_LAUNCHES); try again later")]
@@ -256,9 +281,12 @@ impl Launcher {
             tracing::info!(operation = %operation.name, "the request id replays a failed attempt; creating again with a new request id");
             operation = self.create(plan, uuid::Uuid::new_v4()).await?;
         }
-        match self.wait_operation(plan, operation, "provisioning").await {
+        match self
+            .wait_operation(plan, operation, "create", "provisioning")
+            .await
+        {
             Ok(response) => Ok(instance_from(response, &plan.request.name)),
-            Err(LaunchError::Refused { status, .. }) if status.code == Code::AlreadyExists => {
+            Err(LaunchError::Operation { status, .. }) if status.code == Code::AlreadyExists => {
                 Err(CreateError::Exists)
             }
             Err(error) => Err(CreateError::Launch(error)),
@@ -285,15 +313,13 @@ impl Launcher {
         match answer {
             Ok(operation) => Ok(operation),
             Err(error) if error.code() == Some(Code::AlreadyExists) => Err(CreateError::Exists),
-            Err(ClientError::Api { status, .. })
+            Err(error)
                 if self.client.version() == ApiVersion::V1
-                    && status.code == Code::FailedPrecondition =>
+                    && error.code() == Some(Code::FailedPrecondition) =>
             {
-                Err(CreateError::Launch(LaunchError::V1Deprecated {
-                    message: status.message,
-                }))
+                Err(CreateError::Launch(LaunchError::V1Deprecated(error)))
             }
-            Err(error) => Err(CreateError::Launch(client_error(
+            Err(error) => Err(CreateError::Launch(call_error(
                 "create",
                 &plan.request.name,
                 error,
@@ -307,12 +333,12 @@ impl Launcher {
             .client
             .get_instance(&plan.request.name)
             .await
-            .map_err(|e| match e.code() {
-                Some(Code::NotFound) => LaunchError::Transient(format!(
-                    "{} vanished between create and get",
-                    plan.request.name
-                )),
-                _ => client_error("get", &plan.request.name, e),
+            .map_err(|source| match source.code() {
+                Some(Code::NotFound) => LaunchError::Vanished {
+                    instance: plan.request.name.clone(),
+                    source,
+                },
+                _ => call_error("get", &plan.request.name, source),
             })?;
         if instance.labels.get(naming::LABEL_KEY) == Some(&plan.request.key_hash) {
             tracing::info!(instance = %plan.request.name, state = ?instance.state, "already launched by an earlier delivery of this message; following it");
@@ -336,25 +362,27 @@ impl Launcher {
                     .client
                     .delete_instance(&plan.request.name, uuid::Uuid::new_v4())
                     .await
-                    .map_err(|e| client_error("delete", &plan.request.name, e))?;
-                self.wait_operation(plan, operation, "deleting").await?;
+                    .map_err(|e| call_error("delete", &plan.request.name, e))?;
+                self.wait_operation(plan, operation, "delete", "deleting")
+                    .await?;
                 match self.create_and_wait(plan).await {
                     Ok(instance) => Ok((Outcome::Replaced, instance)),
-                    Err(CreateError::Exists) => Err(LaunchError::Transient(format!(
-                        "{} was created again by someone else while replacing it",
-                        plan.request.name
-                    ))),
+                    Err(CreateError::Exists) => Err(LaunchError::Recreated {
+                        instance: plan.request.name.clone(),
+                    }),
                     Err(CreateError::Launch(error)) => Err(error),
                 }
             }
         }
     }
 
-    /// Follows an operation to its end; one the API returned already done is not polled.
+    /// Follows the operation of `action` to its end; one the API returned already done is not
+    /// polled.
     async fn wait_operation(
         &self,
         plan: &Plan<'_>,
         operation: Operation,
+        action: &'static str,
         phase: &str,
     ) -> Result<serde_json::Value, LaunchError> {
         let name = operation.name.clone();
@@ -374,13 +402,13 @@ impl Launcher {
                             Ok(Ok(None)) => Step::Pending { state: None },
                             Ok(Ok(Some(Finished::Response(response)))) => Step::Done(response),
                             Ok(Ok(Some(Finished::Error(status)))) => {
-                                Step::Failed(classify(status, "create", &plan.request.name))
+                                Step::Failed(LaunchError::Operation {
+                                    action,
+                                    instance: plan.request.name.clone(),
+                                    status,
+                                })
                             }
-                            Ok(Err(MalformedOperation(name, what))) => {
-                                Step::Failed(LaunchError::Transient(format!(
-                                    "operation {name} is done but carries {what}"
-                                )))
-                            }
+                            Ok(Err(malformed)) => Step::Failed(malformed.into()),
                             Err(error) => poll_failure(error, name),
                         }
                     }
@@ -441,44 +469,36 @@ fn instance_from(response: serde_json::Value, name: &str) -> Instance {
 
 /// A failed `get`: transient failures are worth another look within the deadline.
 fn poll_failure<T>(error: ClientError, what: &str) -> Step<T, LaunchError> {
-    if error.is_transient() {
-        Step::Retry {
-            reason: error.to_string(),
-        }
+    let transient = error.is_transient();
+    let error = call_error("follow", what, error);
+    if transient {
+        tracing::debug!(error = %cause::chain(&error), "poll failed, polling again");
+        Step::Retry(error)
     } else {
-        Step::Failed(client_error("follow", what, error))
+        Step::Failed(error)
     }
 }
 
 fn poll_error(error: PollError<LaunchError>, instance: &str) -> LaunchError {
     match error {
-        PollError::Deadline(waited) => LaunchError::PollTimeout {
+        PollError::Deadline {
+            waited,
+            last_failure,
+        } => LaunchError::PollTimeout {
             instance: instance.to_owned(),
             waited,
+            last_failure: last_failure.map(Box::new),
         },
         PollError::Cancelled => LaunchError::ShuttingDown,
         PollError::Failed(error) => error,
     }
 }
 
-fn client_error(action: &'static str, instance: &str, error: ClientError) -> LaunchError {
-    match error {
-        ClientError::Api { status, .. } => classify(status, action, instance),
-        ClientError::Transport { .. }
-        | ClientError::Credentials(_)
-        | ClientError::Decode { .. } => LaunchError::Transient(error.to_string()),
-    }
-}
-
-fn classify(status: Status, action: &'static str, instance: &str) -> LaunchError {
-    if status.code.is_transient() {
-        LaunchError::Transient(format!("{action} {instance}: {status}"))
-    } else {
-        LaunchError::Refused {
-            action,
-            instance: instance.to_owned(),
-            status,
-        }
+fn call_error(action: &'static str, instance: &str, source: ClientError) -> LaunchError {
+    LaunchError::Call {
+        action,
+        instance: instance.to_owned(),
+        source,
     }
 }
 

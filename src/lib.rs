@@ -11,12 +11,14 @@
 //! - [`notebooks`] builds v1/v2 request bodies and calls the API; [`credentials`] supplies
 //!   its access tokens.
 //! - [`poll`] waits on operations with backoff, a deadline and cancellation.
-//! - [`launch`] runs one launch end to end; [`answer`] maps every outcome to an HTTP status.
+//! - [`launch`] runs one launch end to end; [`answer`] maps every outcome to an HTTP status;
+//!   [`cause`] tells an error with every cause under it, in answers and logs.
 //! - [`http`], [`startup`], [`config`], [`telemetry`], [`shutdown`], [`cli`]: the service.
 //! - [`emulator`] is a local Notebooks API for demos, tests and users' CI.
 //! - [`pubsub`] publishes trigger messages and replays dead-lettered ones.
 //! - [`scheduler`] validates `scheduler.yaml` and plans the gcloud commands of the deploy.
 pub mod answer;
+pub mod cause;
 pub mod cli;
 pub mod config;
 pub mod credentials;

@@ -20,6 +20,7 @@
 
 use std::collections::{BTreeSet, HashMap};
 use std::fmt;
+use std::sync::Arc;
 use std::time::Duration;
 
 use axum::http::{HeaderMap, header};
@@ -29,6 +30,7 @@ use serde::Deserialize;
 use tokio::sync::Mutex;
 use tokio::time::Instant;
 
+use crate::cause;
 use crate::notebooks::client::Timeouts;
 
 /// Where Google publishes the keys that sign its ID tokens.
@@ -78,7 +80,7 @@ pub struct VerifySettings {
 }
 
 /// Why a request was not let through. `answer` maps each to 401, 403 or 503.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[derive(Debug, Clone, thiserror::Error)]
 pub enum TokenError {
     #[error("no `Authorization: Bearer` token (PUSH_AUTH_AUDIENCE is set)")]
     Missing,
@@ -90,8 +92,33 @@ pub enum TokenError {
     AccountNotAllowed(String),
     #[error("the token's email `{0}` is not verified")]
     EmailNotVerified(String),
-    #[error("Google's token signing keys cannot be fetched ({0}); try again")]
-    KeysUnavailable(String),
+    #[error("Google's token signing keys cannot be fetched; try again")]
+    KeysUnavailable(#[source] Arc<KeysError>),
+}
+
+/// Why the signing keys could not be fetched. Shared: requests that arrive just after a failed
+/// fetch are answered with that failure rather than waiting for another.
+#[derive(Debug, thiserror::Error)]
+pub enum KeysError {
+    #[error("cannot reach {url}")]
+    Transport {
+        url: String,
+        #[source]
+        source: reqwest::Error,
+    },
+    #[error("{url} answered HTTP {status}")]
+    Status {
+        url: String,
+        status: reqwest::StatusCode,
+    },
+    #[error("{url} did not answer with a key set")]
+    Body {
+        url: String,
+        #[source]
+        source: reqwest::Error,
+    },
+    #[error("the key set at {url} holds no RS256 signing key")]
+    NoSigningKey { url: String },
 }
 
 /// Checks the tokens on push requests.
@@ -218,8 +245,8 @@ struct KeyState {
     keys: HashMap<String, DecodingKey>,
     /// When the fetched keys go stale; `None` before the first successful fetch.
     fresh_until: Option<Instant>,
-    /// The last fetch attempt and whether it worked.
-    last_attempt: Option<(Instant, bool)>,
+    /// The last fetch attempt and how it failed, if it did.
+    last_attempt: Option<(Instant, Option<Arc<KeysError>>)>,
 }
 
 impl fmt::Debug for Jwks {
@@ -258,32 +285,33 @@ impl Jwks {
         if fresh && let Some(key) = state.keys.get(kid) {
             return Ok(key.clone());
         }
-        let may_fetch = match state.last_attempt {
+        let may_fetch = match &state.last_attempt {
             None => true,
-            Some((at, false)) => now.duration_since(at) >= FAILED_FETCH_PAUSE,
-            Some((at, true)) => !fresh || now.duration_since(at) >= UNKNOWN_KID_REFRESH,
+            Some((at, Some(_))) => now.duration_since(*at) >= FAILED_FETCH_PAUSE,
+            Some((at, None)) => !fresh || now.duration_since(*at) >= UNKNOWN_KID_REFRESH,
         };
         if may_fetch {
-            let fetched = self.fetch().await;
-            state.last_attempt = Some((now, fetched.is_ok()));
-            match fetched {
+            match self.fetch().await {
                 Ok((keys, age)) => {
+                    state.last_attempt = Some((now, None));
                     state.keys = keys;
                     state.fresh_until = Some(now + age);
                 }
-                Err(reason) => {
-                    tracing::warn!(url = %self.url, %reason, "cannot fetch the token signing keys");
+                Err(error) => {
+                    tracing::warn!(error = %cause::chain(&error), "cannot fetch the token signing keys");
+                    let error = Arc::new(error);
+                    state.last_attempt = Some((now, Some(Arc::clone(&error))));
                     return match state.keys.get(kid) {
                         // Google rotates keys with overlap: a stale known key is still Google's.
                         Some(key) => Ok(key.clone()),
-                        None => Err(TokenError::KeysUnavailable(reason)),
+                        None => Err(TokenError::KeysUnavailable(error)),
                     };
                 }
             }
-        } else if matches!(state.last_attempt, Some((_, false))) && state.keys.is_empty() {
-            return Err(TokenError::KeysUnavailable(
-                "the last fetch failed moments ago".into(),
-            ));
+        } else if let Some((_, Some(error))) = &state.last_attempt
+            && state.keys.is_empty()
+        {
+            return Err(TokenError::KeysUnavailable(Arc::clone(error)));
         }
         state.keys.get(kid).cloned().ok_or_else(|| {
             TokenError::Rejected(format!("no Google signing key has the id `{kid}`"))
@@ -291,22 +319,32 @@ impl Jwks {
     }
 
     /// The RS256 signing keys and how long to keep them.
-    async fn fetch(&self) -> Result<(HashMap<String, DecodingKey>, Duration), String> {
-        let response = self
-            .http
-            .get(&self.url)
-            .send()
-            .await
-            .map_err(|e| e.to_string())?;
+    async fn fetch(&self) -> Result<(HashMap<String, DecodingKey>, Duration), KeysError> {
+        let url = || self.url.clone();
+        let response =
+            self.http
+                .get(&self.url)
+                .send()
+                .await
+                .map_err(|source| KeysError::Transport {
+                    url: url(),
+                    source: source.without_url(),
+                })?;
         if !response.status().is_success() {
-            return Err(format!("HTTP {}", response.status()));
+            return Err(KeysError::Status {
+                url: url(),
+                status: response.status(),
+            });
         }
         let age = response
             .headers()
             .get(header::CACHE_CONTROL)
             .and_then(|v| v.to_str().ok())
             .map_or(DEFAULT_KEY_AGE, key_age);
-        let set: JwkSet = response.json().await.map_err(|e| e.to_string())?;
+        let set: JwkSet = response.json().await.map_err(|source| KeysError::Body {
+            url: url(),
+            source: source.without_url(),
+        })?;
         let keys: HashMap<String, DecodingKey> = set
             .keys
             .iter()
@@ -321,7 +359,7 @@ impl Jwks {
             .filter_map(|jwk| Some((jwk.common.key_id.clone()?, DecodingKey::from_jwk(jwk).ok()?)))
             .collect();
         if keys.is_empty() {
-            return Err("the key set holds no RS256 signing key".into());
+            return Err(KeysError::NoSigningKey { url: url() });
         }
         Ok((keys, age))
     }
@@ -350,7 +388,6 @@ fn key_age(cache_control: &str) -> Duration {
 mod tests {
     use super::*;
     use std::net::SocketAddr;
-    use std::sync::Arc;
     use std::sync::atomic::{AtomicU16, AtomicU64, Ordering};
 
     use axum::extract::State;
@@ -458,11 +495,18 @@ mod tests {
         let t0 = Instant::now();
         let error = jwks.key_at("a", t0).await.unwrap_err();
         assert!(matches!(error, TokenError::KeysUnavailable(_)), "{error}");
+        let told = cause::chain(&error).to_string();
+        assert!(told.contains("answered HTTP 503"), "{told}");
         let error = jwks
             .key_at("a", t0 + Duration::from_secs(1))
             .await
             .unwrap_err();
         assert!(matches!(error, TokenError::KeysUnavailable(_)), "{error}");
+        assert_eq!(
+            cause::chain(&error).to_string(),
+            told,
+            "a request right after a failure is told that failure"
+        );
         assert_eq!(hits(&server), 1, "no fetch storm right after a failure");
         server.status.store(200, Ordering::SeqCst);
         jwks.key_at("a", t0 + FAILED_FETCH_PAUSE).await.unwrap();
@@ -497,6 +541,12 @@ mod tests {
         .unwrap();
         let error = jwks.key("a").await.unwrap_err();
         assert!(matches!(error, TokenError::KeysUnavailable(_)), "{error}");
+        let told = cause::chain(&error).to_string();
+        assert!(
+            told.contains("cannot reach http://127.0.0.1:9/certs")
+                && told.to_lowercase().contains("refused"),
+            "the answer names the address and what the network said: {told}"
+        );
     }
 
     #[test]
@@ -519,9 +569,15 @@ mod tests {
             h.insert(header::AUTHORIZATION, HeaderValue::from_str(value).unwrap());
             h
         };
-        assert_eq!(bearer(&HeaderMap::new()), Err(TokenError::Missing));
-        assert_eq!(bearer(&headers("Bearer abc.def.ghi")), Ok("abc.def.ghi"));
-        assert_eq!(bearer(&headers("bearer  abc ")), Ok("abc"));
+        assert!(matches!(
+            bearer(&HeaderMap::new()),
+            Err(TokenError::Missing)
+        ));
+        assert_eq!(
+            bearer(&headers("Bearer abc.def.ghi")).ok(),
+            Some("abc.def.ghi")
+        );
+        assert_eq!(bearer(&headers("bearer  abc ")).ok(), Some("abc"));
         for bad in ["Basic dXNlcjpwYXNz", "Bearer", "Bearer ", "abc.def.ghi"] {
             assert!(
                 matches!(bearer(&headers(bad)), Err(TokenError::Unreadable(_))),

@@ -79,7 +79,7 @@ pub async fn backing(settings: Settings, cancel: CancellationToken) -> anyhow::R
         None => credentials.project_id().await.map_err(|e| {
             ConfigError::new(
                 "GOOGLE_CLOUD_PROJECT",
-                format!("not set, and the credentials name no project: {e}"),
+                format!("not set, and {}", crate::cause::chain(&e)),
             )
         })?,
     };
