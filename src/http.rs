@@ -25,7 +25,7 @@ use tokio::sync::Semaphore;
 use tracing::Instrument;
 
 use crate::cause;
-use crate::launch::{LaunchError, Launcher, Progress};
+use crate::launch::{Failure, LaunchError, Launcher, Progress};
 use crate::push;
 use crate::push_token::TokenVerifier;
 use crate::telemetry::TraceContext;
@@ -87,7 +87,7 @@ async fn authenticate(
             next.run(request).await
         }
         Err(error) => {
-            let error = LaunchError::from(error);
+            let error = Failure::Rejected(error.into());
             let status = crate::answer::status(&error);
             tracing::warn!(status = status.as_u16(), error = %cause::chain(&error), "push request refused");
             error.into_response()
@@ -124,12 +124,12 @@ async fn trigger(State(state): State<AppState>, headers: HeaderMap, body: Bytes)
                 // Held until the launch ends, whichever way it ends.
                 match state.launches.try_acquire() {
                     Ok(_permit) => state.launcher.launch(&trigger, &log_progress).await,
-                    Err(_) => Err(LaunchError::Busy {
+                    Err(_) => Err(Failure::from(LaunchError::Busy {
                         limit: state.limits.max_concurrent_launches,
-                    }),
+                    })),
                 }
             }
-            Err(error) => Err(LaunchError::from(error)),
+            Err(error) => Err(Failure::Rejected(error.into())),
         };
         match result {
             Ok(launched) => {

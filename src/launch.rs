@@ -19,11 +19,11 @@ use crate::notebooks::model::{Finished, MalformedOperation};
 use crate::notebooks::{
     ApiVersion, ClientError, Code, Instance, NotebooksClient, Operation, Status, body,
 };
-use crate::payload::{self, OverridePolicy, PayloadError};
+use crate::payload::{self, OverridePolicy};
 use crate::poll::{Backoff, PollError, Poller, Step};
-use crate::profile::{FieldError, LaunchSpec, Profiles};
-use crate::push::{PushError, Trigger};
-use crate::push_token::TokenError;
+use crate::profile::{LaunchSpec, Profiles};
+use crate::push::Trigger;
+use crate::rejection::Rejection;
 
 /// What to do when a fixed instance id is taken by an instance another trigger made.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -79,19 +79,19 @@ pub struct Launched {
     pub elapsed_ms: u128,
 }
 
-/// Why a launch did not end with an instance. `answer` maps each to one HTTP status.
+/// Why a push ended without an instance: refused before its launch began, or a launch that
+/// did not get there. `answer` maps each to one HTTP status.
+#[derive(Debug, thiserror::Error)]
+pub enum Failure {
+    #[error(transparent)]
+    Rejected(#[from] Rejection),
+    #[error(transparent)]
+    Launch(#[from] LaunchError),
+}
+
+/// Why a launch that began did not end with an instance.
 #[derive(Debug, thiserror::Error)]
 pub enum LaunchError {
-    #[error(transparent)]
-    TokenVerifier(#[from] TokenError),
-    #[error(transparent)]
-    Push(#[from] PushError),
-    #[error(transparent)]
-    Payload(#[from] PayloadError),
-    #[error("profile `{name}` does not exist (profiles: {known})")]
-    UnknownProfile { name: String, known: String },
-    #[error("field `{}`: {}", .0.field, .0.reason)]
-    Field(#[from] FieldError),
     /// A call to the API failed; the [`ClientError`] says whether trying again can help.
     #[error("cannot {action} {instance}")]
     Call {
@@ -189,12 +189,12 @@ impl Launcher {
     /// Launches the instance a trigger asks for and waits until it is up.
     ///
     /// # Errors
-    /// [`LaunchError`]; see `answer` for what each means to Pub/Sub.
+    /// [`Failure`]; see `answer` for what each means to Pub/Sub.
     pub async fn launch(
         &self,
         trigger: &Trigger,
         progress: &(dyn Fn(Progress<'_>) + Sync),
-    ) -> Result<Launched, LaunchError> {
+    ) -> Result<Launched, Failure> {
         let poller = Poller::new(self.poll.backoff, self.poll.timeout, self.cancel.clone());
         let plan = Plan {
             request: self.create_request(trigger)?,
@@ -205,7 +205,7 @@ impl Launcher {
             // Boxed: the rare path (it may delete and create again) would otherwise size the
             // state of every waiting launch.
             Err(CreateError::Exists) => Box::pin(self.existing(&plan)).await?,
-            Err(CreateError::Launch(error)) => return Err(error),
+            Err(CreateError::Launch(error)) => return Err(error.into()),
             Ok(instance) => (Outcome::Created, instance),
         };
         Ok(Launched {
@@ -223,14 +223,14 @@ impl Launcher {
     /// at once, and each keeps only what its calls need.
     ///
     /// # Errors
-    /// [`LaunchError`] for a payload, profile or field the policy or the API rules refuse.
-    pub fn create_request(&self, trigger: &Trigger) -> Result<CreateRequest, LaunchError> {
+    /// [`Rejection`] for a payload, profile or field the policy or the API rules refuse.
+    pub fn create_request(&self, trigger: &Trigger) -> Result<CreateRequest, Rejection> {
         let request = payload::parse(&trigger.data, &self.policy)?;
         let profile = request.profile.as_deref().unwrap_or("default");
         let base = self
             .profiles
             .get(request.profile.as_deref())
-            .ok_or_else(|| LaunchError::UnknownProfile {
+            .ok_or_else(|| Rejection::UnknownProfile {
                 name: profile.to_owned(),
                 known: self.profiles.names().collect::<Vec<_>>().join(", "),
             })?;

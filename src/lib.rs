@@ -11,6 +11,7 @@
 //! - [`notebooks`] builds v1/v2 request bodies and calls the API; [`credentials`] supplies
 //!   its access tokens.
 //! - [`poll`] waits on operations with backoff, a deadline and cancellation.
+//! - [`rejection`] is every refusal before a launch begins (token, envelope, payload).
 //! - [`launch`] runs one launch end to end; [`answer`] maps every outcome to an HTTP status;
 //!   [`cause`] tells an error with every cause under it, in answers and logs.
 //! - [`http`], [`startup`], [`config`], [`telemetry`], [`shutdown`], [`cli`]: the service.
@@ -33,6 +34,7 @@ pub mod profile;
 pub mod pubsub;
 pub mod push;
 pub mod push_token;
+pub mod rejection;
 pub mod scheduler;
 pub mod shutdown;
 pub mod startup;

@@ -26,7 +26,7 @@ pub const PUBSUB_CLOUDEVENT_TYPE: &str = "google.cloud.pubsub.topic.v1.messagePu
 
 /// A request that cannot be a trigger: answered 400, so Pub/Sub retries and then dead-letters.
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
-pub enum PushError {
+pub enum DecodeError {
     #[error("the request body is not JSON: {0}")]
     NotJson(String),
     #[error(
@@ -187,15 +187,15 @@ struct WireMessage {
 /// `max_payload_bytes` once decoded.
 ///
 /// # Errors
-/// [`PushError`] naming the field or header at fault, or the limit exceeded.
+/// [`DecodeError`] naming the field or header at fault, or the limit exceeded.
 pub fn decode(
     headers: &HeaderMap,
     body: &[u8],
     max_payload_bytes: usize,
-) -> Result<Trigger, PushError> {
+) -> Result<Trigger, DecodeError> {
     let cloud_event = cloud_event_identity(headers)?;
     if json_depth::exceeds(body, MAX_JSON_DEPTH) {
-        return Err(PushError::TooDeep);
+        return Err(DecodeError::TooDeep);
     }
     let mut deserializer = serde_json::Deserializer::from_slice(body);
     let parsed: Body = match serde_path_to_error::deserialize(&mut deserializer) {
@@ -204,7 +204,7 @@ pub fn decode(
     };
     deserializer
         .end()
-        .map_err(|error| PushError::NotJson(error.to_string()))?;
+        .map_err(|error| DecodeError::NotJson(error.to_string()))?;
 
     if let Some(message) = parsed.message {
         let source = match &cloud_event {
@@ -219,7 +219,7 @@ pub fn decode(
         return within_limit(trigger, max_payload_bytes);
     }
     if cloud_event.is_some() {
-        return Err(PushError::Field {
+        return Err(DecodeError::Field {
             field: "message".into(),
             reason: "a Pub/Sub CloudEvent carries the message in `message`".into(),
         });
@@ -238,19 +238,19 @@ pub fn decode(
             },
             max_payload_bytes,
         ),
-        None => Err(PushError::UnknownShape),
+        None => Err(DecodeError::UnknownShape),
     }
 }
 
 /// Refuses a payload larger than `MAX_PAYLOAD_BYTES` once decoded.
-fn within_limit(trigger: Trigger, limit: usize) -> Result<Trigger, PushError> {
+fn within_limit(trigger: Trigger, limit: usize) -> Result<Trigger, DecodeError> {
     let size = match &trigger.data {
         Data::Absent => 0,
         Data::Text(text) => text.len(),
         Data::Bytes(bytes) => bytes.len(),
     };
     if size > limit {
-        return Err(PushError::PayloadTooLarge { size, limit });
+        return Err(DecodeError::PayloadTooLarge { size, limit });
     }
     Ok(trigger)
 }
@@ -260,19 +260,16 @@ fn from_envelope(
     source: Source,
     cloud_event: Option<(String, String)>,
     delivery_attempt: Option<u32>,
-) -> Result<Trigger, PushError> {
-    let data =
-        match message.data {
-            None => Data::Absent,
-            Some(encoded) => {
-                Data::from_bytes(STANDARD.decode(encoded.as_bytes()).map_err(|e| {
-                    PushError::Field {
-                        field: "message.data".into(),
-                        reason: format!("not base64: {e}"),
-                    }
-                })?)
+) -> Result<Trigger, DecodeError> {
+    let data = match message.data {
+        None => Data::Absent,
+        Some(encoded) => Data::from_bytes(STANDARD.decode(encoded.as_bytes()).map_err(|e| {
+            DecodeError::Field {
+                field: "message.data".into(),
+                reason: format!("not base64: {e}"),
             }
-        };
+        })?),
+    };
     let message_id = message
         .message_id_camel
         .or(message.message_id_snake)
@@ -281,7 +278,7 @@ fn from_envelope(
         None => None,
         Some(text) => Some(
             text.parse::<jiff::Timestamp>()
-                .map_err(|e| PushError::Field {
+                .map_err(|e| DecodeError::Field {
                     field: "message.publishTime".into(),
                     reason: format!("not an RFC 3339 time: {e}"),
                 })?,
@@ -315,16 +312,16 @@ fn manual_text(data: String) -> String {
 
 fn checked_attributes(
     attributes: Option<BTreeMap<String, String>>,
-) -> Result<BTreeMap<String, String>, PushError> {
+) -> Result<BTreeMap<String, String>, DecodeError> {
     let attributes = attributes.unwrap_or_default();
     if attributes.len() > MAX_ATTRIBUTES {
-        return Err(PushError::TooManyAttributes(attributes.len()));
+        return Err(DecodeError::TooManyAttributes(attributes.len()));
     }
     Ok(attributes)
 }
 
 /// `(ce-source, ce-id)` when the request is a binary-mode CloudEvent, `None` otherwise.
-fn cloud_event_identity(headers: &HeaderMap) -> Result<Option<(String, String)>, PushError> {
+fn cloud_event_identity(headers: &HeaderMap) -> Result<Option<(String, String)>, DecodeError> {
     let header = |name: &str| {
         headers
             .get(name)
@@ -337,25 +334,25 @@ fn cloud_event_identity(headers: &HeaderMap) -> Result<Option<(String, String)>,
         return Ok(None);
     };
     if kind != PUBSUB_CLOUDEVENT_TYPE {
-        return Err(PushError::ForeignCloudEvent(kind));
+        return Err(DecodeError::ForeignCloudEvent(kind));
     }
-    let id = header("ce-id").ok_or(PushError::MissingCloudEventHeader("ce-id"))?;
-    let source = header("ce-source").ok_or(PushError::MissingCloudEventHeader("ce-source"))?;
+    let id = header("ce-id").ok_or(DecodeError::MissingCloudEventHeader("ce-id"))?;
+    let source = header("ce-source").ok_or(DecodeError::MissingCloudEventHeader("ce-source"))?;
     Ok(Some((source, id)))
 }
 
-fn json_error(error: serde_path_to_error::Error<serde_json::Error>) -> PushError {
+fn json_error(error: serde_path_to_error::Error<serde_json::Error>) -> DecodeError {
     let path = error.path().to_string();
     let inner = error.into_inner();
     if inner.is_data() && path != "." {
-        PushError::Field {
+        DecodeError::Field {
             field: path,
             reason: strip_position(&inner.to_string()),
         }
     } else if inner.is_data() {
-        PushError::UnknownShape
+        DecodeError::UnknownShape
     } else {
-        PushError::NotJson(inner.to_string())
+        DecodeError::NotJson(inner.to_string())
     }
 }
 
@@ -374,7 +371,7 @@ mod tests {
 
     const TEST_PAYLOAD_LIMIT: usize = 64 * 1024;
 
-    fn decode_json(body: &str) -> Result<Trigger, PushError> {
+    fn decode_json(body: &str) -> Result<Trigger, DecodeError> {
         decode(&HeaderMap::new(), body.as_bytes(), TEST_PAYLOAD_LIMIT)
     }
 
@@ -481,13 +478,13 @@ mod tests {
         );
         assert!(matches!(
             decode(&headers, DOC_EXAMPLE.as_bytes(), TEST_PAYLOAD_LIMIT),
-            Err(PushError::ForeignCloudEvent(_))
+            Err(DecodeError::ForeignCloudEvent(_))
         ));
         headers.insert("ce-type", HeaderValue::from_static(PUBSUB_CLOUDEVENT_TYPE));
         headers.insert("ce-source", HeaderValue::from_static("//x"));
         assert_eq!(
             decode(&headers, DOC_EXAMPLE.as_bytes(), TEST_PAYLOAD_LIMIT).unwrap_err(),
-            PushError::MissingCloudEventHeader("ce-id")
+            DecodeError::MissingCloudEventHeader("ce-id")
         );
     }
 
@@ -495,18 +492,18 @@ mod tests {
     fn malformed_bodies_are_refused_with_the_field_named() {
         assert!(matches!(
             decode_json("not json"),
-            Err(PushError::NotJson(_))
+            Err(DecodeError::NotJson(_))
         ));
         assert!(matches!(
             decode_json(r#"{"message":"#),
-            Err(PushError::NotJson(_))
+            Err(DecodeError::NotJson(_))
         ));
-        assert_eq!(decode_json("[]").unwrap_err(), PushError::UnknownShape);
-        assert_eq!(decode_json("null").unwrap_err(), PushError::UnknownShape);
-        assert_eq!(decode_json("{}").unwrap_err(), PushError::UnknownShape);
+        assert_eq!(decode_json("[]").unwrap_err(), DecodeError::UnknownShape);
+        assert_eq!(decode_json("null").unwrap_err(), DecodeError::UnknownShape);
+        assert_eq!(decode_json("{}").unwrap_err(), DecodeError::UnknownShape);
         let err = decode_json(r#"{"message":{"data":5}}"#).unwrap_err();
         assert!(
-            matches!(&err, PushError::Field { field, .. } if field == "message.data"),
+            matches!(&err, DecodeError::Field { field, .. } if field == "message.data"),
             "{err}"
         );
         let err = decode_json(r#"{"message":{"data":"***"}}"#).unwrap_err();
@@ -526,7 +523,7 @@ mod tests {
         );
         assert_eq!(
             decode_json(&body).unwrap_err(),
-            PushError::TooManyAttributes(101)
+            DecodeError::TooManyAttributes(101)
         );
     }
 
@@ -537,7 +534,7 @@ mod tests {
             "[".repeat(MAX_JSON_DEPTH),
             "]".repeat(MAX_JSON_DEPTH)
         );
-        assert_eq!(decode_json(&deep).unwrap_err(), PushError::TooDeep);
+        assert_eq!(decode_json(&deep).unwrap_err(), DecodeError::TooDeep);
         let shallow = r#"{"message":{"attributes":{"a":"b"}},"x":[[[]]]}"#;
         assert!(decode_json(shallow).is_ok());
     }
@@ -548,7 +545,7 @@ mod tests {
         let body = format!(r#"{{"message":{{"data":"{data}","messageId":"1"}}}}"#);
         assert_eq!(
             decode(&HeaderMap::new(), body.as_bytes(), 2048).unwrap_err(),
-            PushError::PayloadTooLarge {
+            DecodeError::PayloadTooLarge {
                 size: 2049,
                 limit: 2048
             }
@@ -557,7 +554,7 @@ mod tests {
         let manual = format!(r#"{{"data":"{}"}}"#, "b".repeat(2049));
         assert!(matches!(
             decode(&HeaderMap::new(), manual.as_bytes(), 2048),
-            Err(PushError::PayloadTooLarge { size: 2049, .. })
+            Err(DecodeError::PayloadTooLarge { size: 2049, .. })
         ));
     }
 }
