@@ -1,46 +1,23 @@
-//! Authenticated push: only Pub/Sub, speaking for an allowed service account, may launch.
-//!
-//! Anyone who can reach the endpoint could otherwise create (paid) instances. With
-//! `PUSH_AUTH_AUDIENCE` set, every request must carry the OIDC token Pub/Sub attaches
-//! (`Authorization: Bearer <JWT>`), and it is checked the way Google's own samples say to,
-//! including what they leave out: RS256 only, the key picked by `kid` from Google's JWKS,
-//! `iss`, `aud`, `exp`/`iat` with at most 60 s of leeway, and `email` among
-//! `PUSH_AUTH_SERVICE_ACCOUNTS` with `email_verified`.
-//!
-//! Built on jsonwebtoken with a JWKS cache of our own rather than google-cloud-auth's
-//! `idtoken` verifier: that one takes the algorithm from the token header, caches keys for a
-//! fixed hour whatever `Cache-Control` says, fetches the JWKS again for every unknown `kid`
-//! (so garbage tokens turn into requests to Google), uses a client without timeouts, fails
-//! concurrent verifications while one holds its cache lock, and checks a single email.
-//!
-//! Failures are split by what the caller can do about them: no or unreadable token, or a
-//! token that fails a check, is 401; a valid Google token for an account that is not allowed
-//! (or not verified) is 403; keys that cannot be fetched are 503, so Pub/Sub redelivers
-//! instead of an outage becoming a permanent refusal.
+//! Google's token signing keys: fetched when a token needs them, kept as long as
+//! `Cache-Control` says within bounds, refreshed for an unknown `kid` at most once a minute, and
+//! not fetched again for a few seconds after a failure. One request fetches at a time; the
+//! others wait for its answer. A key already known outlives a failed refresh, as Google rotates
+//! keys with overlap.
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::HashMap;
 use std::fmt;
 use std::sync::Arc;
 use std::time::Duration;
 
-use axum::http::{HeaderMap, header};
+use axum::http::header;
+use jsonwebtoken::DecodingKey;
 use jsonwebtoken::jwk::{AlgorithmParameters, JwkSet, KeyAlgorithm, PublicKeyUse};
-use jsonwebtoken::{Algorithm, DecodingKey, Validation};
-use serde::Deserialize;
 use tokio::sync::Mutex;
 use tokio::time::Instant;
 
+use super::TokenError;
 use crate::cause;
 use crate::notebooks::client::Timeouts;
-
-/// Where Google publishes the keys that sign its ID tokens.
-pub const GOOGLE_JWKS_URL: &str = "https://www.googleapis.com/oauth2/v3/certs";
-
-/// Both spellings Google uses for its ID tokens' issuer.
-pub const ISSUERS: [&str; 2] = ["accounts.google.com", "https://accounts.google.com"];
-
-/// Clock difference tolerated on `exp` and `iat`.
-pub const LEEWAY: Duration = Duration::from_secs(60);
 
 /// A token with an unknown `kid` refreshes the keys at most this often, so that garbage
 /// tokens cannot make the service hammer Google.
@@ -56,45 +33,6 @@ const MIN_KEY_AGE: Duration = Duration::from_secs(60);
 const MAX_KEY_AGE: Duration = Duration::from_secs(24 * 3600);
 /// When the answer carries no `max-age`.
 const DEFAULT_KEY_AGE: Duration = Duration::from_secs(300);
-
-/// What the deployment asked for.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum PushAuthMode {
-    /// No `PUSH_AUTH_AUDIENCE`: requests are not checked here (Cloud Run IAM may check them).
-    Unset,
-    /// `PUSH_AUTH=off`: the same, chosen explicitly.
-    Off,
-    /// Every request needs a token.
-    Verify(VerifySettings),
-}
-
-/// The checks a token must pass.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct VerifySettings {
-    /// `PUSH_AUTH_AUDIENCE`: the subscription's `--push-auth-token-audience`.
-    pub audience: String,
-    /// `PUSH_AUTH_SERVICE_ACCOUNTS`: emails that may push.
-    pub service_accounts: BTreeSet<String>,
-    /// `PUSH_AUTH_JWKS_URL`: Google's JWKS, or a test server's.
-    pub jwks_url: String,
-}
-
-/// Why a request was not let through. `answer` maps each to 401, 403 or 503.
-#[derive(Debug, Clone, thiserror::Error)]
-pub enum TokenError {
-    #[error("no `Authorization: Bearer` token (PUSH_AUTH_AUDIENCE is set)")]
-    Missing,
-    #[error("the bearer token is not a readable JWT: {0}")]
-    Unreadable(String),
-    #[error("the bearer token was refused: {0}")]
-    Rejected(String),
-    #[error("the token's email `{0}` is not in PUSH_AUTH_SERVICE_ACCOUNTS")]
-    AccountNotAllowed(String),
-    #[error("the token's email `{0}` is not verified")]
-    EmailNotVerified(String),
-    #[error("Google's token signing keys cannot be fetched; try again")]
-    KeysUnavailable(#[source] Arc<KeysError>),
-}
 
 /// Why the signing keys could not be fetched. Shared: requests that arrive just after a failed
 /// fetch are answered with that failure rather than waiting for another.
@@ -121,120 +59,8 @@ pub enum KeysError {
     NoSigningKey { url: String },
 }
 
-/// Checks the tokens on push requests.
-pub struct TokenVerifier {
-    audience: String,
-    service_accounts: BTreeSet<String>,
-    keys: Jwks,
-}
-
-impl fmt::Debug for TokenVerifier {
-    /// Names the audience, accounts and key ids; never key material.
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("TokenVerifier")
-            .field("audience", &self.audience)
-            .field("service_accounts", &self.service_accounts)
-            .field("keys", &self.keys)
-            .finish()
-    }
-}
-
-#[derive(Deserialize)]
-struct Claims {
-    iat: Option<i64>,
-    email: Option<String>,
-    email_verified: Option<serde_json::Value>,
-}
-
-impl TokenVerifier {
-    /// # Errors
-    /// When the HTTP client for the JWKS cannot be built.
-    pub fn new(settings: &VerifySettings, timeouts: Timeouts) -> Result<Self, reqwest::Error> {
-        Ok(Self {
-            audience: settings.audience.clone(),
-            service_accounts: settings.service_accounts.clone(),
-            keys: Jwks::new(settings.jwks_url.clone(), timeouts)?,
-        })
-    }
-
-    /// Checks the request's bearer token; returns the caller's email.
-    ///
-    /// # Errors
-    /// [`TokenError`] saying which check failed; never the token itself.
-    pub async fn check(&self, headers: &HeaderMap) -> Result<String, TokenError> {
-        self.verify(bearer(headers)?).await
-    }
-
-    async fn verify(&self, token: &str) -> Result<String, TokenError> {
-        let header = jsonwebtoken::decode_header(token)
-            .map_err(|e| TokenError::Unreadable(e.to_string()))?;
-        if header.alg != Algorithm::RS256 {
-            return Err(TokenError::Rejected(format!(
-                "algorithm {:?} is not RS256",
-                header.alg
-            )));
-        }
-        if header.crit.is_some() {
-            return Err(TokenError::Rejected(
-                "critical header parameters are not understood".into(),
-            ));
-        }
-        let kid = header
-            .kid
-            .ok_or_else(|| TokenError::Rejected("the token names no key (`kid`)".into()))?;
-        let key = self.keys.key(&kid).await?;
-        let mut validation = Validation::new(Algorithm::RS256);
-        validation.leeway = LEEWAY.as_secs();
-        validation.validate_nbf = true;
-        validation.set_issuer(&ISSUERS);
-        validation.set_audience(&[&self.audience]);
-        validation.set_required_spec_claims(&["exp", "iss", "aud"]);
-        let claims = jsonwebtoken::decode::<Claims>(token, &key, &validation)
-            .map_err(|e| TokenError::Rejected(e.to_string()))?
-            .claims;
-        let now = jsonwebtoken::get_current_timestamp();
-        match claims.iat {
-            Some(iat) if iat <= (now + LEEWAY.as_secs()) as i64 => {}
-            Some(_) => {
-                return Err(TokenError::Rejected("issued in the future (`iat`)".into()));
-            }
-            None => return Err(TokenError::Rejected("no `iat` claim".into())),
-        }
-        let email = claims.email.ok_or_else(|| {
-            TokenError::AccountNotAllowed("(none: the token has no email)".into())
-        })?;
-        if !self.service_accounts.contains(&email) {
-            return Err(TokenError::AccountNotAllowed(email));
-        }
-        if claims.email_verified != Some(serde_json::Value::Bool(true)) {
-            return Err(TokenError::EmailNotVerified(email));
-        }
-        Ok(email)
-    }
-}
-
-/// The token from `Authorization: Bearer <token>`.
-fn bearer(headers: &HeaderMap) -> Result<&str, TokenError> {
-    let value = headers
-        .get(header::AUTHORIZATION)
-        .ok_or(TokenError::Missing)?;
-    let text = value
-        .to_str()
-        .map_err(|_| TokenError::Unreadable("the Authorization header is not ASCII".into()))?;
-    match text.split_once(' ') {
-        Some((scheme, token))
-            if scheme.eq_ignore_ascii_case("bearer") && !token.trim().is_empty() =>
-        {
-            Ok(token.trim())
-        }
-        _ => Err(TokenError::Unreadable(
-            "the Authorization header is not `Bearer <token>`".into(),
-        )),
-    }
-}
-
 /// Google's signing keys, fetched when needed and kept as long as `Cache-Control` says.
-struct Jwks {
+pub(super) struct Jwks {
     url: String,
     http: reqwest::Client,
     state: Mutex<KeyState>,
@@ -265,7 +91,7 @@ impl fmt::Debug for Jwks {
 }
 
 impl Jwks {
-    fn new(url: String, timeouts: Timeouts) -> Result<Self, reqwest::Error> {
+    pub(super) fn new(url: String, timeouts: Timeouts) -> Result<Self, reqwest::Error> {
         Ok(Self {
             url,
             http: timeouts.http_client()?,
@@ -273,7 +99,7 @@ impl Jwks {
         })
     }
 
-    async fn key(&self, kid: &str) -> Result<DecodingKey, TokenError> {
+    pub(super) async fn key(&self, kid: &str) -> Result<DecodingKey, TokenError> {
         self.key_at(kid, Instant::now()).await
     }
 
@@ -391,7 +217,7 @@ mod tests {
     use std::sync::atomic::{AtomicU16, AtomicU64, Ordering};
 
     use axum::extract::State;
-    use axum::http::{HeaderValue, StatusCode};
+    use axum::http::StatusCode;
     use axum::routing::get;
 
     /// A JWKS endpoint whose answer and status tests change, counting its hits.
@@ -562,41 +388,11 @@ mod tests {
         assert_eq!(key_age("max-age=soon"), DEFAULT_KEY_AGE);
     }
 
-    #[test]
-    fn only_bearer_tokens_are_read() {
-        let headers = |value: &str| {
-            let mut h = HeaderMap::new();
-            h.insert(header::AUTHORIZATION, HeaderValue::from_str(value).unwrap());
-            h
-        };
-        assert!(matches!(
-            bearer(&HeaderMap::new()),
-            Err(TokenError::Missing)
-        ));
-        assert_eq!(
-            bearer(&headers("Bearer abc.def.ghi")).ok(),
-            Some("abc.def.ghi")
-        );
-        assert_eq!(bearer(&headers("bearer  abc ")).ok(), Some("abc"));
-        for bad in ["Basic dXNlcjpwYXNz", "Bearer", "Bearer ", "abc.def.ghi"] {
-            assert!(
-                matches!(bearer(&headers(bad)), Err(TokenError::Unreadable(_))),
-                "{bad}"
-            );
-        }
-        let mut h = HeaderMap::new();
-        h.insert(
-            header::AUTHORIZATION,
-            HeaderValue::from_bytes(b"Bearer \xff").unwrap(),
-        );
-        assert!(matches!(bearer(&h), Err(TokenError::Unreadable(_))));
-    }
-
     #[tokio::test]
     async fn debug_output_shows_no_key_material() {
         let (_server, jwks) = start(&["kid-1"]).await;
         jwks.key_at("kid-1", Instant::now()).await.unwrap();
-        let verifier = TokenVerifier {
+        let verifier = super::super::TokenVerifier {
             audience: "https://trigger.example".into(),
             service_accounts: ["push@p.iam.gserviceaccount.com".to_owned()].into(),
             keys: jwks,
@@ -608,13 +404,5 @@ mod tests {
         );
         assert!(!text.contains("sXch") && !text.contains("AQAB"), "{text}");
         assert!(text.contains("<redacted>"), "{text}");
-    }
-
-    #[test]
-    fn errors_never_echo_the_token() {
-        let token = "eyJhbGciOiJub25lIn0.eyJzdWIiOiIxIn0.";
-        let error = jsonwebtoken::decode_header(token).unwrap_err();
-        let message = TokenError::Unreadable(error.to_string()).to_string();
-        assert!(!message.contains("eyJ"), "{message}");
     }
 }
