@@ -7,7 +7,7 @@ use notebooks_emulator::EmulatorConfig;
 use crate::helpers::{PROJECT, ZONE, json, push_body, spawn_app, spawn_app_with};
 
 #[tokio::test]
-async fn seed_message_creates_one_active_instance_with_the_seed_parameters() {
+async fn a_push_creates_one_active_instance_with_the_configured_parameters() {
     let app = spawn_app(&[]).await;
     let (status, answer) = app.push("4001", "TweetiNoteStartTopic").await;
     assert_eq!(status, 200, "{answer}");
