@@ -15,7 +15,7 @@
 //! - [`launch`] runs one launch end to end; [`answer`] maps every outcome to an HTTP status;
 //!   [`cause`] tells an error with every cause under it, in answers and logs.
 //! - [`http`], [`startup`], [`config`], [`telemetry`], [`shutdown`], [`cli`]: the service.
-//! - [`emulator`] is a local Notebooks API for demos, tests and users' CI.
+//! - The local Notebooks API for demos, tests and users' CI is the `notebooks-emulator` crate.
 //! - [`pubsub`] publishes trigger messages and replays dead-lettered ones.
 //! - [`scheduler`] validates `scheduler.yaml` and plans the gcloud commands of the deploy.
 pub mod answer;

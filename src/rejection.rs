@@ -20,7 +20,14 @@ pub enum Rejection {
     Payload(#[from] PayloadError),
     #[error("profile `{name}` does not exist (profiles: {known})")]
     UnknownProfile { name: String, known: String },
-    /// The profile, with the message's overrides, breaks a rule of the API.
-    #[error("field `{}`", .0.field)]
-    Field(#[from] FieldError),
+    /// The profile, with the message's overrides, breaks a rule of the API. The field error is
+    /// what is wrong, not a cause under it: it is told in this message, not as a source.
+    #[error("field `{}`: {}", .0.field, .0.reason)]
+    Field(FieldError),
+}
+
+impl From<FieldError> for Rejection {
+    fn from(error: FieldError) -> Self {
+        Rejection::Field(error)
+    }
 }

@@ -359,10 +359,21 @@ async fn a_create_that_never_answers_is_cut_at_the_poll_timeout() {
     holder.abort();
 }
 
-/// An API endpoint that speaks HTTP/1.1 only: the client speaks HTTP/2 to it, and the 503
-/// says why it failed (the h2 protocol error), not only that a request could not be sent.
+/// An API endpoint that speaks HTTP/1.1 only: the client speaks HTTP/2 to it, and both the
+/// 503 and the log line say why it failed (the h2 protocol error), not only that a request
+/// could not be sent.
 #[tokio::test]
 async fn an_endpoint_without_http2_is_503_naming_the_protocol_error() {
+    // The test's runtime runs on this thread, the service's tasks included, so a subscriber
+    // set for this thread sees the service's log lines.
+    let logs = Logs::default();
+    let writer = logs.clone();
+    let _capture = tracing::subscriber::set_default(
+        tracing_subscriber::fmt()
+            .with_ansi(false)
+            .with_writer(move || writer.clone())
+            .finish(),
+    );
     let server = Http1Only::start().await;
     let app = spawn_app(&[("NOTEBOOKS_EMULATOR_HOST", &server.addr.to_string())]).await;
     let (status, answer) = json(app.post(&push_body("4011", "x")).await).await;
@@ -375,6 +386,33 @@ async fn an_endpoint_without_http2_is_503_naming_the_protocol_error() {
         "{answer}"
     );
     app.stop().await;
+    let text = logs.text();
+    let line = text
+        .lines()
+        .find(|line| line.contains("not launched yet"))
+        .unwrap_or_else(|| panic!("no line for the 503:\n{text}"));
+    assert!(line.contains("frame with invalid size"), "{line}");
+}
+
+/// Log output kept in memory.
+#[derive(Clone, Default)]
+struct Logs(std::sync::Arc<std::sync::Mutex<Vec<u8>>>);
+
+impl Logs {
+    fn text(&self) -> String {
+        String::from_utf8_lossy(&self.0.lock().unwrap()).into_owned()
+    }
+}
+
+impl std::io::Write for Logs {
+    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(bytes);
+        Ok(bytes.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
 }
 
 /// Answers whatever arrives as an HTTP/1.1 server answers what it cannot parse, and holds the
