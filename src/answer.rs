@@ -8,43 +8,74 @@
 //! many launches already run. With authenticated push: 401 when the token is missing or fails
 //! a check, 403 when a valid Google token speaks for an account that may not push, 503 when
 //! Google's keys cannot be fetched. Nothing a client sends yields a 500.
+//!
+//! A [`Rejection`] comes before any launch, a [`LaunchError`] from one that began; each has its
+//! exhaustive match below. Whether an API failure is worth another delivery is the error's own
+//! judgement (`is_transient`); this is where that judgement becomes 503 or 422.
 
 use axum::Json;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde_json::json;
 
-use crate::launch::{LaunchError, Launched};
-use crate::push::PushError;
-use crate::push_auth::PushAuthError;
+use crate::cause;
+use crate::launch::{Failure, LaunchError, Launched};
+use crate::push::DecodeError;
+use crate::push_token::TokenError;
+use crate::rejection::Rejection;
 
 /// Seconds a client should wait before retrying a 503 or 429 (Pub/Sub applies its own backoff).
 const RETRY_AFTER_SECONDS: &str = "10";
 
-/// The status for each failure: exhaustive, so a new variant cannot go unmapped.
-pub fn status(error: &LaunchError) -> StatusCode {
-    match error {
-        LaunchError::PushAuth(error) => match error {
-            PushAuthError::Missing | PushAuthError::Unreadable(_) | PushAuthError::Rejected(_) => {
+/// The status of a push that ended without an instance.
+pub fn status(failure: &Failure) -> StatusCode {
+    match failure {
+        Failure::Rejected(rejection) => rejection_status(rejection),
+        Failure::Launch(error) => launch_status(error),
+    }
+}
+
+/// The status of each refusal before a launch: exhaustive, so a new variant cannot go unmapped.
+pub fn rejection_status(rejection: &Rejection) -> StatusCode {
+    match rejection {
+        Rejection::Token(error) => match error {
+            TokenError::Missing | TokenError::Unreadable(_) | TokenError::Rejected(_) => {
                 StatusCode::UNAUTHORIZED
             }
-            PushAuthError::AccountNotAllowed(_) | PushAuthError::EmailNotVerified(_) => {
+            TokenError::AccountNotAllowed(_) | TokenError::EmailNotVerified(_) => {
                 StatusCode::FORBIDDEN
             }
-            PushAuthError::KeysUnavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+            TokenError::KeysUnavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
         },
-        LaunchError::Push(PushError::PayloadTooLarge { .. }) => StatusCode::PAYLOAD_TOO_LARGE,
-        LaunchError::Push(_)
-        | LaunchError::Payload(_)
-        | LaunchError::UnknownProfile { .. }
-        | LaunchError::Field(_) => StatusCode::BAD_REQUEST,
-        LaunchError::Refused { .. } | LaunchError::V1Deprecated { .. } => {
-            StatusCode::UNPROCESSABLE_ENTITY
-        }
-        LaunchError::Transient(_) | LaunchError::PollTimeout { .. } | LaunchError::ShuttingDown => {
-            StatusCode::SERVICE_UNAVAILABLE
-        }
+        Rejection::Request(DecodeError::PayloadTooLarge { .. }) => StatusCode::PAYLOAD_TOO_LARGE,
+        Rejection::Request(_)
+        | Rejection::Payload(_)
+        | Rejection::UnknownProfile { .. }
+        | Rejection::Field(_) => StatusCode::BAD_REQUEST,
+    }
+}
+
+/// The status of each way a launch can fail: exhaustive, so a new variant cannot go unmapped.
+pub fn launch_status(error: &LaunchError) -> StatusCode {
+    match error {
+        LaunchError::Call { source, .. } => retry_or_refuse(source.is_transient()),
+        LaunchError::Operation { status, .. } => retry_or_refuse(status.code.is_transient()),
+        LaunchError::V1Deprecated(_) => StatusCode::UNPROCESSABLE_ENTITY,
+        LaunchError::Malformed(_)
+        | LaunchError::Vanished { .. }
+        | LaunchError::Recreated { .. }
+        | LaunchError::PollTimeout { .. }
+        | LaunchError::ShuttingDown => StatusCode::SERVICE_UNAVAILABLE,
         LaunchError::Busy { .. } => StatusCode::TOO_MANY_REQUESTS,
+    }
+}
+
+/// 503 for what another delivery may get past, 422 for what the API refuses for good.
+fn retry_or_refuse(transient: bool) -> StatusCode {
+    if transient {
+        StatusCode::SERVICE_UNAVAILABLE
+    } else {
+        StatusCode::UNPROCESSABLE_ENTITY
     }
 }
 
@@ -54,10 +85,12 @@ impl IntoResponse for Launched {
     }
 }
 
-impl IntoResponse for LaunchError {
+/// `{"error": …}` with the error and all its causes, and the headers its status calls for.
+impl IntoResponse for Failure {
     fn into_response(self) -> Response {
         let status = status(&self);
-        let mut response = (status, Json(json!({"error": self.to_string()}))).into_response();
+        let error = cause::chain(&self).to_string();
+        let mut response = (status, Json(json!({ "error": error }))).into_response();
         if status == StatusCode::SERVICE_UNAVAILABLE || status == StatusCode::TOO_MANY_REQUESTS {
             response.headers_mut().insert(
                 header::RETRY_AFTER,
@@ -76,110 +109,178 @@ impl IntoResponse for LaunchError {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::launch::is_transient;
-    use crate::notebooks::{Code, Status};
-    use crate::payload::PayloadError;
+    use std::sync::Arc;
     use std::time::Duration;
+
+    use crate::credentials::CredentialsError;
+    use crate::notebooks::model::MalformedOperation;
+    use crate::notebooks::{ClientError, Code, Status};
+    use crate::payload::PayloadError;
+    use crate::push_token::KeysError;
+
+    fn status_of(code: Code) -> Status {
+        Status {
+            code,
+            message: "m".into(),
+        }
+    }
+
+    fn api(code: Code) -> ClientError {
+        ClientError::Api {
+            http: code.http_status().as_u16(),
+            status: status_of(code),
+        }
+    }
+
+    fn call(code: Code) -> Failure {
+        LaunchError::Call {
+            action: "create",
+            instance: "i".into(),
+            source: api(code),
+        }
+        .into()
+    }
+
+    fn operation(code: Code) -> Failure {
+        LaunchError::Operation {
+            action: "create",
+            instance: "i".into(),
+            status: status_of(code),
+        }
+        .into()
+    }
+
+    fn rejected(rejection: impl Into<Rejection>) -> Failure {
+        Failure::Rejected(rejection.into())
+    }
 
     #[test]
     fn every_failure_has_its_status() {
-        let refused = |code| LaunchError::Refused {
-            action: "create",
-            instance: "i".into(),
-            status: Status {
-                code,
-                message: "m".into(),
-            },
-        };
-        let cases = [
-            (LaunchError::Push(PushError::UnknownShape), 400),
+        let cases: [(Failure, u16); 28] = [
+            (rejected(DecodeError::UnknownShape), 400),
+            (rejected(DecodeError::TooDeep), 400),
             (
-                LaunchError::Payload(PayloadError::BrokenJson("x".into())),
-                400,
+                rejected(DecodeError::PayloadTooLarge { size: 2, limit: 1 }),
+                413,
             ),
+            (rejected(PayloadError::BrokenJson("x".into())), 400),
+            (rejected(PayloadError::TooDeep), 400),
             (
-                LaunchError::UnknownProfile {
+                rejected(Rejection::UnknownProfile {
                     name: "x".into(),
                     known: "default".into(),
-                },
+                }),
                 400,
             ),
-            (refused(Code::PermissionDenied), 422),
+            (rejected(TokenError::Missing), 401),
+            (rejected(TokenError::Unreadable("x".into())), 401),
+            (rejected(TokenError::Rejected("x".into())), 401),
+            (rejected(TokenError::AccountNotAllowed("a@b.c".into())), 403),
+            (rejected(TokenError::EmailNotVerified("a@b.c".into())), 403),
             (
-                LaunchError::V1Deprecated {
-                    message: "m".into(),
-                },
+                rejected(TokenError::KeysUnavailable(Arc::new(
+                    KeysError::NoSigningKey { url: "u".into() },
+                ))),
+                503,
+            ),
+            (call(Code::PermissionDenied), 422),
+            (call(Code::InvalidArgument), 422),
+            (call(Code::Unavailable), 503),
+            (call(Code::ResourceExhausted), 503),
+            (
+                LaunchError::Call {
+                    action: "create",
+                    instance: "i".into(),
+                    source: ClientError::Credentials(CredentialsError::Anonymous),
+                }
+                .into(),
+                503,
+            ),
+            (operation(Code::PermissionDenied), 422),
+            (operation(Code::ResourceExhausted), 503),
+            (
+                LaunchError::V1Deprecated(api(Code::FailedPrecondition)).into(),
                 422,
             ),
-            (LaunchError::Transient("t".into()), 503),
+            (
+                LaunchError::Malformed(MalformedOperation("o".into(), "neither")).into(),
+                503,
+            ),
+            (
+                LaunchError::Vanished {
+                    instance: "i".into(),
+                    source: api(Code::NotFound),
+                }
+                .into(),
+                503,
+            ),
+            (
+                LaunchError::Recreated {
+                    instance: "i".into(),
+                }
+                .into(),
+                503,
+            ),
             (
                 LaunchError::PollTimeout {
                     instance: "i".into(),
                     waited: Duration::from_secs(1),
-                },
+                    last_failure: None,
+                }
+                .into(),
                 503,
             ),
-            (LaunchError::ShuttingDown, 503),
-            (LaunchError::Push(PushError::TooDeep), 400),
-            (LaunchError::Payload(PayloadError::TooDeep), 400),
             (
-                LaunchError::Push(PushError::PayloadTooLarge { size: 2, limit: 1 }),
-                413,
-            ),
-            (LaunchError::Busy { limit: 1 }, 429),
-            (LaunchError::PushAuth(PushAuthError::Missing), 401),
-            (
-                LaunchError::PushAuth(PushAuthError::Unreadable("x".into())),
-                401,
-            ),
-            (
-                LaunchError::PushAuth(PushAuthError::Rejected("x".into())),
-                401,
-            ),
-            (
-                LaunchError::PushAuth(PushAuthError::AccountNotAllowed("a@b.c".into())),
-                403,
-            ),
-            (
-                LaunchError::PushAuth(PushAuthError::EmailNotVerified("a@b.c".into())),
-                403,
-            ),
-            (
-                LaunchError::PushAuth(PushAuthError::KeysUnavailable("x".into())),
+                LaunchError::PollTimeout {
+                    instance: "i".into(),
+                    waited: Duration::from_secs(1),
+                    last_failure: Some(Box::new(LaunchError::Call {
+                        action: "follow",
+                        instance: "i".into(),
+                        source: api(Code::Unavailable),
+                    })),
+                }
+                .into(),
                 503,
             ),
+            (LaunchError::ShuttingDown.into(), 503),
+            (LaunchError::Busy { limit: 1 }.into(), 429),
+            (call(Code::Internal), 503),
         ];
-        for (error, expected) in cases {
-            let response = error.into_response();
-            assert_eq!(response.status().as_u16(), expected);
+        for (failure, expected) in cases {
+            let said = cause::chain(&failure).to_string();
+            let response = failure.into_response();
+            assert_eq!(response.status().as_u16(), expected, "{said}");
             assert_eq!(
                 response.headers().contains_key(header::RETRY_AFTER),
-                expected == 503 || expected == 429
+                expected == 503 || expected == 429,
+                "{said}"
             );
             assert_eq!(
                 response.headers().contains_key(header::WWW_AUTHENTICATE),
-                expected == 401
+                expected == 401,
+                "{said}"
             );
         }
     }
 
-    #[test]
-    fn the_issue_lists_are_classified_as_documented() {
-        for code in [
-            Code::InvalidArgument,
-            Code::PermissionDenied,
-            Code::NotFound,
-            Code::FailedPrecondition,
-        ] {
-            assert!(!is_transient(code), "{code} is permanent → 422");
-        }
-        for code in [
-            Code::Unavailable,
-            Code::ResourceExhausted,
-            Code::DeadlineExceeded,
-            Code::Internal,
-        ] {
-            assert!(is_transient(code), "{code} is transient → 503");
-        }
+    #[tokio::test]
+    async fn the_body_tells_the_error_with_its_causes() {
+        let failure = Failure::from(LaunchError::PollTimeout {
+            instance: "projects/p/locations/z/instances/nb".into(),
+            waited: Duration::from_secs(540),
+            last_failure: Some(Box::new(LaunchError::Call {
+                action: "follow",
+                instance: "projects/p/locations/z/instances/nb".into(),
+                source: api(Code::Unavailable),
+            })),
+        });
+        let body = failure.into_response().into_body();
+        let bytes = axum::body::to_bytes(body, usize::MAX).await.unwrap();
+        let answer: serde_json::Value = serde_json::from_slice(&bytes).unwrap();
+        assert_eq!(
+            answer["error"],
+            "projects/p/locations/z/instances/nb is not ready after 540s (POLL_TIMEOUT); the next delivery resumes it: cannot follow projects/p/locations/z/instances/nb: the Notebooks API answered HTTP 503 UNAVAILABLE: m"
+        );
     }
 }

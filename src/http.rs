@@ -24,9 +24,10 @@ use axum::routing::{get, post};
 use tokio::sync::Semaphore;
 use tracing::Instrument;
 
-use crate::launch::{LaunchError, Launcher, Progress};
+use crate::cause;
+use crate::launch::{Failure, LaunchError, Launcher, Progress};
 use crate::push;
-use crate::push_auth::PushAuth;
+use crate::push_token::TokenVerifier;
 use crate::telemetry::TraceContext;
 
 /// What one request may cost.
@@ -55,11 +56,11 @@ impl AppState {
     }
 }
 
-/// The router, without a listener: tests drive it with `oneshot`. With `push_auth`, `POST /`
+/// The router, without a listener: tests drive it with `oneshot`. With `tokens`, `POST /`
 /// needs a valid token.
-pub fn router(state: AppState, push_auth: Option<Arc<PushAuth>>) -> Router {
-    let trigger = match push_auth {
-        Some(push_auth) => post(trigger).route_layer(from_fn_with_state(push_auth, authenticate)),
+pub fn router(state: AppState, tokens: Option<Arc<TokenVerifier>>) -> Router {
+    let trigger = match tokens {
+        Some(verifier) => post(trigger).route_layer(from_fn_with_state(verifier, authenticate)),
         None => post(trigger),
     };
     Router::new()
@@ -76,19 +77,19 @@ async fn healthz() -> &'static str {
 
 /// Lets a request through only with a valid token; runs before the body is read.
 async fn authenticate(
-    State(push_auth): State<Arc<PushAuth>>,
+    State(verifier): State<Arc<TokenVerifier>>,
     request: Request,
     next: Next,
 ) -> Response {
-    match push_auth.check(request.headers()).await {
+    match verifier.check(request.headers()).await {
         Ok(caller) => {
             tracing::debug!(%caller, "push request authenticated");
             next.run(request).await
         }
         Err(error) => {
-            let error = LaunchError::from(error);
+            let error = Failure::Rejected(error.into());
             let status = crate::answer::status(&error);
-            tracing::warn!(status = status.as_u16(), error = %error, "push request refused");
+            tracing::warn!(status = status.as_u16(), error = %cause::chain(&error), "push request refused");
             error.into_response()
         }
     }
@@ -123,12 +124,12 @@ async fn trigger(State(state): State<AppState>, headers: HeaderMap, body: Bytes)
                 // Held until the launch ends, whichever way it ends.
                 match state.launches.try_acquire() {
                     Ok(_permit) => state.launcher.launch(&trigger, &log_progress).await,
-                    Err(_) => Err(LaunchError::Busy {
+                    Err(_) => Err(Failure::from(LaunchError::Busy {
                         limit: state.limits.max_concurrent_launches,
-                    }),
+                    })),
                 }
             }
-            Err(error) => Err(LaunchError::from(error)),
+            Err(error) => Err(Failure::Rejected(error.into())),
         };
         match result {
             Ok(launched) => {
@@ -138,9 +139,9 @@ async fn trigger(State(state): State<AppState>, headers: HeaderMap, body: Bytes)
             Err(error) => {
                 let status = crate::answer::status(&error);
                 if matches!(status, StatusCode::SERVICE_UNAVAILABLE | StatusCode::TOO_MANY_REQUESTS) {
-                    tracing::warn!(status = status.as_u16(), error = %error, "not launched yet; Pub/Sub will redeliver");
+                    tracing::warn!(status = status.as_u16(), error = %cause::chain(&error), "not launched yet; Pub/Sub will redeliver");
                 } else {
-                    tracing::error!(status = status.as_u16(), error = %error, "launch refused");
+                    tracing::error!(status = status.as_u16(), error = %cause::chain(&error), "launch refused");
                 }
                 error.into_response()
             }

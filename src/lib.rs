@@ -1,25 +1,29 @@
 //! notebook-trigger: a Pub/Sub push endpoint that launches Vertex AI Workbench instances.
 //!
 //! # Layout
-//! - [`push_auth`] checks the OIDC token Pub/Sub attaches, before anything else is read.
+//! - [`push_token`] checks the OIDC token Pub/Sub attaches, before anything else is read.
 //! - [`push`] decodes what arrives on `POST /` (push envelope, manual message, CloudEvent)
 //!   into a [`push::Trigger`] with a dedupe key; [`json_depth`] bounds nesting first.
 //! - [`payload`] reads the message data: a profile choice and policy-checked overrides.
 //! - [`profile`] layers env defaults, named profiles and overrides into a valid
 //!   [`profile::LaunchSpec`].
 //! - [`naming`] derives the instance id, the request id and provenance labels.
-//! - [`notebooks`] builds v1/v2 request bodies and calls the API; [`auth`] supplies tokens.
+//! - [`notebooks`] builds v1/v2 request bodies and calls the API; [`credentials`] supplies
+//!   its access tokens.
 //! - [`poll`] waits on operations with backoff, a deadline and cancellation.
-//! - [`launch`] runs one launch end to end; [`answer`] maps every outcome to an HTTP status.
+//! - [`rejection`] is every refusal before a launch begins (token, envelope, payload).
+//! - [`launch`] runs one launch end to end; [`answer`] maps every outcome to an HTTP status;
+//!   [`cause`] tells an error with every cause under it, in answers and logs.
 //! - [`http`], [`startup`], [`config`], [`telemetry`], [`shutdown`], [`cli`]: the service.
-//! - [`emulator`] is a local Notebooks API for demos, tests and users' CI.
+//! - The local Notebooks API for demos, tests and users' CI is the `notebooks-emulator` crate.
 //! - [`pubsub`] publishes trigger messages and replays dead-lettered ones.
 //! - [`scheduler`] validates `scheduler.yaml` and plans the gcloud commands of the deploy.
 pub mod answer;
-pub mod auth;
+pub mod cause;
 pub mod cli;
 pub mod commands;
 pub mod config;
+pub mod credentials;
 pub mod http;
 pub mod json_depth;
 pub mod launch;
@@ -30,7 +34,8 @@ pub mod poll;
 pub mod profile;
 pub mod pubsub;
 pub mod push;
-pub mod push_auth;
+pub mod push_token;
+pub mod rejection;
 pub mod runner;
 pub mod runs;
 pub mod scheduler;

@@ -1,6 +1,6 @@
 //! Names that make a launch idempotent: the instance id, the request id and provenance labels.
 //!
-//! The seed used one fixed instance name, so a second run collided with the first. Here the
+//! With one fixed instance name, every launch after the first would collide with it. So the
 //! id is derived from the message (`{prefix}-{yyyymmdd-hhmm}-{hash}`), the Notebooks
 //! `requestId` is a UUID derived from the same [`DedupeKey`], and the instance carries labels
 //! saying which message made it. A redelivery therefore maps to the same request, the same id,

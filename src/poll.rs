@@ -46,10 +46,9 @@ pub enum Step<T, E> {
     Pending {
         state: Option<String>,
     },
-    /// The look itself failed in a way worth another look (a 503 on `operations.get`).
-    Retry {
-        reason: String,
-    },
+    /// The look itself failed in a way worth another look (a 503 on `operations.get`); kept
+    /// so that a wait ending at the deadline can say what went wrong last.
+    Retry(E),
     /// Finished badly, or cannot be followed.
     Failed(E),
 }
@@ -57,8 +56,12 @@ pub enum Step<T, E> {
 /// Why the wait ended without an outcome.
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 pub enum PollError<E> {
-    #[error("still not done after {0:?}")]
-    Deadline(Duration),
+    #[error("still not done after {waited:?}")]
+    Deadline {
+        waited: Duration,
+        /// The failure of the last look, when it failed: what kept the wait from an answer.
+        last_failure: Option<E>,
+    },
     #[error("shutting down")]
     Cancelled,
     #[error(transparent)]
@@ -96,14 +99,22 @@ impl Poller {
     /// must not wait for it.
     ///
     /// # Errors
-    /// [`PollError::Deadline`] or [`PollError::Cancelled`]; never `Failed`.
+    /// [`PollError::Deadline`] (with no failure: the call did not end) or
+    /// [`PollError::Cancelled`]; never `Failed`.
     pub async fn bounded<T, E>(&self, call: impl Future<Output = T>) -> Result<T, PollError<E>> {
         tokio::select! {
             biased;
             () = self.cancel.cancelled() => Err(PollError::Cancelled),
             result = tokio::time::timeout_at(self.deadline, call) => {
-                result.map_err(|_| PollError::Deadline(self.elapsed()))
+                result.map_err(|_| self.deadline_passed(None))
             }
+        }
+    }
+
+    fn deadline_passed<E>(&self, last_failure: Option<E>) -> PollError<E> {
+        PollError::Deadline {
+            waited: self.elapsed(),
+            last_failure,
         }
     }
 
@@ -121,24 +132,28 @@ impl Poller {
         Fut: Future<Output = Step<T, E>>,
     {
         let mut attempt = 0;
+        let mut last_failure = None;
         loop {
             let outcome = tokio::select! {
                 biased;
                 () = self.cancel.cancelled() => return Err(PollError::Cancelled),
                 result = tokio::time::timeout_at(self.deadline, step()) => match result {
                     Ok(outcome) => outcome,
-                    Err(_) => return Err(PollError::Deadline(self.elapsed())),
+                    Err(_) => return Err(self.deadline_passed(last_failure)),
                 },
             };
             match outcome {
                 Step::Done(value) => return Ok(value),
                 Step::Failed(error) => return Err(PollError::Failed(error)),
-                Step::Pending { state } => on_pending(state.as_deref(), self.elapsed()),
-                Step::Retry { reason } => tracing::debug!(%reason, "poll failed, polling again"),
+                Step::Pending { state } => {
+                    last_failure = None;
+                    on_pending(state.as_deref(), self.elapsed());
+                }
+                Step::Retry(error) => last_failure = Some(error),
             }
             let now = Instant::now();
             if now >= self.deadline {
-                return Err(PollError::Deadline(self.elapsed()));
+                return Err(self.deadline_passed(last_failure));
             }
             let wake = (now + self.backoff.delay(attempt)).min(self.deadline);
             attempt += 1;
@@ -216,7 +231,10 @@ mod tests {
         let (times, step) = recorder(usize::MAX);
         assert_eq!(
             poller.wait(step, |_, _| {}).await,
-            Err(PollError::Deadline(Duration::from_secs(20)))
+            Err(PollError::Deadline {
+                waited: Duration::from_secs(20),
+                last_failure: None
+            })
         );
         let secs: Vec<u64> = times
             .lock()
@@ -240,7 +258,10 @@ mod tests {
         let never = std::future::pending::<()>();
         assert_eq!(
             poller.bounded::<_, ()>(never).await,
-            Err(PollError::Deadline(Duration::from_secs(20)))
+            Err(PollError::Deadline {
+                waited: Duration::from_secs(20),
+                last_failure: None
+            })
         );
 
         let poller = Poller::new(Backoff::default(), Duration::from_secs(20), cancel.clone());
@@ -283,7 +304,13 @@ mod tests {
             CancellationToken::new(),
         );
         let result: Result<(), PollError<()>> = poller.wait(std::future::pending, |_, _| {}).await;
-        assert_eq!(result, Err(PollError::Deadline(Duration::from_secs(3))));
+        assert_eq!(
+            result,
+            Err(PollError::Deadline {
+                waited: Duration::from_secs(3),
+                last_failure: None
+            })
+        );
     }
 
     #[tokio::test(start_paused = true)]
@@ -299,9 +326,7 @@ mod tests {
                 || {
                     calls += 1;
                     std::future::ready(match calls {
-                        1 => Step::Retry {
-                            reason: "503".into(),
-                        },
+                        1 => Step::Retry("503"),
                         _ => Step::<(), &str>::Failed("quota"),
                     })
                 },
@@ -310,5 +335,62 @@ mod tests {
             .await;
         assert_eq!(result, Err(PollError::Failed("quota")));
         assert_eq!(calls, 2);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_wait_that_ends_at_the_deadline_says_what_failed_last() {
+        let poller = Poller::new(
+            Backoff::default(),
+            Duration::from_secs(10),
+            CancellationToken::new(),
+        );
+        let mut calls = 0;
+        let result = poller
+            .wait(
+                || {
+                    calls += 1;
+                    std::future::ready(match calls {
+                        1 => Step::<(), _>::Retry("connection refused"),
+                        2 => Step::Pending { state: None },
+                        _ => Step::Retry("protocol error"),
+                    })
+                },
+                |_, _| {},
+            )
+            .await;
+        assert_eq!(
+            result,
+            Err(PollError::Deadline {
+                waited: Duration::from_secs(10),
+                last_failure: Some("protocol error")
+            })
+        );
+
+        let poller = Poller::new(
+            Backoff::default(),
+            Duration::from_secs(10),
+            CancellationToken::new(),
+        );
+        let mut calls = 0;
+        let result = poller
+            .wait(
+                || {
+                    calls += 1;
+                    std::future::ready(match calls {
+                        1 => Step::<(), _>::Retry("connection refused"),
+                        _ => Step::Pending { state: None },
+                    })
+                },
+                |_, _| {},
+            )
+            .await;
+        assert_eq!(
+            result,
+            Err(PollError::Deadline {
+                waited: Duration::from_secs(10),
+                last_failure: None
+            }),
+            "a look that got an answer since clears the failure"
+        );
     }
 }

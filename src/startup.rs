@@ -13,14 +13,14 @@ use reqwest::Url;
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
-use crate::auth::Credentials;
 use crate::config::{self, Backend, SettingError, Settings};
+use crate::credentials::Credentials;
 use crate::http::{AppState, Limits, router};
 use crate::launch::Launcher;
 use crate::notebooks::NotebooksClient;
 use crate::notebooks::client::Endpoint;
 use crate::profile::{LaunchSpec, Profiles};
-use crate::push_auth::{PushAuth, PushAuthMode};
+use crate::push_token::{PushAuthMode, TokenVerifier};
 use notebooks_emulator::storage::GsUri;
 use notebooks_emulator::{DEMO_SCRIPT, Emulator, EmulatorConfig};
 
@@ -86,7 +86,7 @@ pub async fn backing(settings: Settings, cancel: CancellationToken) -> anyhow::R
         None => credentials.project_id().await.map_err(|e| {
             SettingError::new(
                 "GOOGLE_CLOUD_PROJECT",
-                format!("not set, and the credentials name no project: {e}"),
+                format!("not set, and {}", crate::cause::chain(&e)),
             )
         })?,
     };
@@ -163,7 +163,7 @@ pub struct Application {
     listener: TcpListener,
     backing: Backing,
     limits: Limits,
-    push_auth: Option<Arc<PushAuth>>,
+    push_auth: Option<Arc<TokenVerifier>>,
     cancel: CancellationToken,
 }
 
@@ -181,7 +181,8 @@ impl Application {
         };
         let push_auth = match &settings.push_auth {
             PushAuthMode::Verify(verify) => Some(Arc::new(
-                PushAuth::new(verify, settings.timeouts).context("building the JWKS client")?,
+                TokenVerifier::new(verify, settings.timeouts)
+                    .context("building the JWKS client")?,
             )),
             PushAuthMode::Off | PushAuthMode::Unset => None,
         };

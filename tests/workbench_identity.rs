@@ -6,7 +6,7 @@ use std::time::{Duration, Instant};
 
 use axum::http::{HeaderMap, HeaderValue, header};
 use notebook_trigger::notebooks::client::Timeouts;
-use notebook_trigger::push_auth::{PushAuth, VerifySettings};
+use notebook_trigger::push_token::{TokenVerifier, VerifySettings};
 use notebooks_emulator::storage::StorageClient;
 use notebooks_emulator::{Emulator, EmulatorConfig};
 use serde_json::json;
@@ -20,7 +20,7 @@ curl -sSf -H 'Metadata-Flavor: Google' \
   | curl -sSf -o /dev/null --data-binary @- "$STORAGE_EMULATOR_HOST/upload/storage/v1/b/b/o?uploadType=media&name=token.jwt"
 "#;
 
-fn verifier(audience: &str, jwks_url: String) -> PushAuth {
+fn verifier(audience: &str, jwks_url: String) -> TokenVerifier {
     let settings = VerifySettings {
         audience: audience.to_owned(),
         service_accounts: [ACCOUNT.to_owned()].into(),
@@ -30,7 +30,7 @@ fn verifier(audience: &str, jwks_url: String) -> PushAuth {
         connect: Duration::from_secs(5),
         request: Duration::from_secs(10),
     };
-    PushAuth::new(&settings, timeouts).expect("a verifier")
+    TokenVerifier::new(&settings, timeouts).expect("a verifier")
 }
 
 #[tokio::test]
@@ -80,7 +80,10 @@ async fn an_instance_identity_token_passes_the_services_verifier() {
     let accepted = verifier(AUDIENCE, emulator.jwks_url())
         .check(&headers)
         .await;
-    assert_eq!(accepted.as_deref(), Ok(ACCOUNT));
+    match accepted {
+        Ok(account) => assert_eq!(account, ACCOUNT),
+        Err(error) => panic!("the instance's token was refused: {error}"),
+    }
     let other_audience = verifier("https://elsewhere.test", emulator.jwks_url())
         .check(&headers)
         .await;

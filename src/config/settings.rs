@@ -15,7 +15,7 @@ use crate::notebooks::client::Timeouts;
 use crate::payload::OverridePolicy;
 use crate::poll::Backoff;
 use crate::profile::{self, Fields};
-use crate::push_auth::{PushAuthMode, VerifySettings};
+use crate::push_token::{PushAuthMode, VerifySettings};
 
 /// Where the Notebooks API is.
 #[derive(Debug, Clone, PartialEq, Eq)]

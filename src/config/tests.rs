@@ -6,7 +6,7 @@ use reqwest::Url;
 use super::*;
 use crate::payload::OverridePolicy;
 use crate::profile::{Field, LaunchSpec};
-use crate::push_auth::{self, PushAuthMode};
+use crate::push_token::{self, PushAuthMode};
 
 /// The README's configuration table is the `--help` table as Markdown: one row per variable,
 /// in the same order, with the same words (a `|` in a cell escaped).
@@ -190,7 +190,7 @@ fn push_auth_modes() {
     };
     assert_eq!(verify.audience, "https://trigger-abc-ew.a.run.app");
     assert_eq!(verify.service_accounts.len(), 2);
-    assert_eq!(verify.jwks_url, push_auth::GOOGLE_JWKS_URL);
+    assert_eq!(verify.jwks_url, push_token::GOOGLE_JWKS_URL);
 }
 
 #[test]

@@ -3,7 +3,7 @@
 //! from, so the documented default is the one the service uses.
 
 use crate::profile;
-use crate::push_auth;
+use crate::push_token;
 
 /// One documented variable. Rendered into `serve --help`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -103,7 +103,7 @@ service_variables! {
         "audience of the push subscription's OIDC token; set, every request needs a Google-signed token";
     PUSH_AUTH_SERVICE_ACCOUNTS, Required("(required with the audience)"),
         "emails of the service accounts that may push, comma-separated";
-    PUSH_AUTH_JWKS_URL, Value(push_auth::GOOGLE_JWKS_URL),
+    PUSH_AUTH_JWKS_URL, Value(push_token::GOOGLE_JWKS_URL),
         "where the token signing keys are fetched (tests point it elsewhere)";
     PUSH_AUTH, Absent,
         "off: no token check here, stated explicitly (Cloud Run IAM protects the endpoint)";

@@ -1,6 +1,7 @@
 //! Request bodies for `instances.create`, field for field as the discovery documents and gcloud
 //! build them. The v2 body is what `gcloud workbench instances create` sends for the same
-//! parameters; the v1 body is the seed's `notebooks_v1.Instance`.
+//! parameters; the v1 body is the user-managed notebooks `Instance` (`notebooks_v1.Instance` of
+//! Google's Python client).
 
 use std::collections::BTreeMap;
 
@@ -89,7 +90,8 @@ fn knob_metadata(spec: &LaunchSpec) -> BTreeMap<String, String> {
     metadata
 }
 
-/// `Instance` for `POST /v1/{parent}/instances`: the seed's request, extended field by field.
+/// `Instance` for `POST /v1/{parent}/instances`: machine type, container and script, and each
+/// further field where v1 has it.
 pub fn v1(spec: &LaunchSpec, labels: &BTreeMap<String, String>) -> Value {
     let mut body = Map::new();
     body.insert("machineType".into(), json!(spec.machine_type));
@@ -151,7 +153,7 @@ mod tests {
     }
 
     #[test]
-    fn v1_is_the_seed_request() {
+    fn v1_is_the_user_managed_notebooks_request() {
         let body = v1(
             &spec(Fields {
                 machine_type: Some("n1-standard-8".into()),

@@ -12,19 +12,41 @@ use uuid::Uuid;
 
 use super::ApiVersion;
 use super::model::{self, Code, Instance, Operation, Status};
-use crate::auth::{AuthError, Credentials};
+use crate::credentials::{Credentials, CredentialsError};
 
-/// A failed call.
+/// A failed call. Each says only its own part; the cause underneath (the HTTP client's error
+/// down to the connection's, gcp_auth's, serde's) is its `source()`, for
+/// [`cause::chain`](crate::cause::chain) to tell.
 #[derive(Debug, thiserror::Error)]
 pub enum ClientError {
-    #[error("cannot reach the Notebooks API ({url}): {source}")]
-    Transport { url: String, source: reqwest::Error },
-    #[error(transparent)]
-    Auth(#[from] AuthError),
-    #[error("Notebooks API answered HTTP {http} {status}")]
+    #[error("cannot reach the Notebooks API ({url})")]
+    Transport {
+        url: String,
+        #[source]
+        source: reqwest::Error,
+    },
+    #[error("the answer of the Notebooks API was cut off ({url})")]
+    Cut {
+        url: String,
+        #[source]
+        source: reqwest::Error,
+    },
+    #[error("no access token for the Notebooks API")]
+    Credentials(#[from] CredentialsError),
+    #[error("the Notebooks API answered HTTP {http} {status}")]
     Api { http: u16, status: Status },
-    #[error("unexpected answer from {url}: {reason}")]
-    Decode { url: String, reason: String },
+    #[error("unexpected answer from {url}")]
+    Decode {
+        url: String,
+        #[source]
+        source: serde_json::Error,
+    },
+    #[error("cannot call {url}: not a path under the API root")]
+    Path {
+        url: String,
+        #[source]
+        source: Box<dyn std::error::Error + Send + Sync>,
+    },
 }
 
 impl ClientError {
@@ -32,9 +54,25 @@ impl ClientError {
     pub fn code(&self) -> Option<Code> {
         match self {
             ClientError::Api { status, .. } => Some(status.code),
-            ClientError::Transport { .. } | ClientError::Auth(_) | ClientError::Decode { .. } => {
-                None
-            }
+            ClientError::Transport { .. }
+            | ClientError::Cut { .. }
+            | ClientError::Credentials(_)
+            | ClientError::Decode { .. }
+            | ClientError::Path { .. } => None,
+        }
+    }
+
+    /// Whether the same call may succeed later without anyone changing anything: the API's
+    /// transient codes, and every failure that never got an answer from it (the network, the
+    /// token source, an answer cut or garbled on the way).
+    pub fn is_transient(&self) -> bool {
+        match self {
+            ClientError::Api { status, .. } => status.code.is_transient(),
+            ClientError::Transport { .. }
+            | ClientError::Cut { .. }
+            | ClientError::Credentials(_)
+            | ClientError::Decode { .. }
+            | ClientError::Path { .. } => true,
         }
     }
 }
@@ -211,9 +249,9 @@ impl NotebooksClient {
     fn url(&self, path: &str) -> Result<Url, ClientError> {
         self.api_root
             .join(&format!("./{path}"))
-            .map_err(|e| ClientError::Decode {
+            .map_err(|source| ClientError::Path {
                 url: self.shown_url(path),
-                reason: format!("not a URL path: {e}"),
+                source: source.into(),
             })
     }
 
@@ -238,32 +276,30 @@ impl NotebooksClient {
                 .header(reqwest::header::CONTENT_TYPE, "application/json")
                 .body(json.to_vec());
         }
+        // The URL is in the error once, ours; reqwest's copy would repeat it in the chain.
         let response = request
             .send()
             .await
             .map_err(|source| ClientError::Transport {
                 url: self.shown_url(path),
-                source,
+                source: source.without_url(),
             })?;
         let http = response.status().as_u16();
         // Bytes, not text: a success is parsed straight from them, without a UTF-8 pass and a
         // copy into a String on every call.
-        let bytes = response
-            .bytes()
-            .await
-            .map_err(|source| ClientError::Transport {
-                url: self.shown_url(path),
-                source,
-            })?;
+        let bytes = response.bytes().await.map_err(|source| ClientError::Cut {
+            url: self.shown_url(path),
+            source: source.without_url(),
+        })?;
         if !(200..300).contains(&http) {
             return Err(ClientError::Api {
                 http,
                 status: model::error_status(http, &String::from_utf8_lossy(&bytes)),
             });
         }
-        serde_json::from_slice(&bytes).map_err(|e| ClientError::Decode {
+        serde_json::from_slice(&bytes).map_err(|source| ClientError::Decode {
             url: self.shown_url(path),
-            reason: e.to_string(),
+            source,
         })
     }
 }
@@ -322,5 +358,69 @@ mod tests {
             assert_eq!(url.port(), Some(8090), "{name}: {url}");
             assert!(url.path().starts_with("/v2/"), "{name}: {url}");
         }
+    }
+
+    /// A server that speaks HTTP/1.1 only: it answers whatever arrives as an HTTP/1.1 server
+    /// answers what it cannot parse, and holds the connection until the client lets go.
+    /// Stopped when dropped.
+    struct Http1Only {
+        addr: std::net::SocketAddr,
+        task: tokio::task::JoinHandle<()>,
+    }
+
+    impl Http1Only {
+        async fn start() -> Self {
+            use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+            let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+            let addr = listener.local_addr().unwrap();
+            let task = tokio::spawn(async move {
+                while let Ok((mut stream, _)) = listener.accept().await {
+                    let mut buffer = [0; 1024];
+                    let _ = stream.read(&mut buffer).await;
+                    let _ = stream
+                        .write_all(b"HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\nConnection: close\r\n\r\n")
+                        .await;
+                    while stream.read(&mut buffer).await.is_ok_and(|n| n > 0) {}
+                }
+            });
+            Self { addr, task }
+        }
+    }
+
+    impl Drop for Http1Only {
+        fn drop(&mut self) {
+            self.task.abort();
+        }
+    }
+
+    #[tokio::test]
+    async fn a_transport_failure_keeps_what_the_connection_said() {
+        let server = Http1Only::start().await;
+        let endpoint = Endpoint {
+            base_url: Url::parse(&format!("http://{}", server.addr)).unwrap(),
+            credentials: Credentials::Anonymous,
+            cleartext_http2: true,
+        };
+        let timeouts = Timeouts {
+            connect: Duration::from_secs(2),
+            request: Duration::from_secs(2),
+        };
+        let client = NotebooksClient::new(endpoint, ApiVersion::V2, timeouts).unwrap();
+        let error = client
+            .get_instance("projects/p/locations/z/instances/nb")
+            .await
+            .unwrap_err();
+        let told = crate::cause::chain(&error).to_string();
+        assert!(matches!(error, ClientError::Transport { .. }), "{told}");
+        assert!(error.is_transient(), "{told}");
+        assert!(
+            told.contains("http2 error") && told.contains("frame with invalid size"),
+            "the h2 protocol error is named: {told}"
+        );
+        assert_eq!(
+            told.matches(&server.addr.to_string()).count(),
+            1,
+            "the URL is told once: {told}"
+        );
     }
 }

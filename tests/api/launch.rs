@@ -7,7 +7,7 @@ use notebooks_emulator::EmulatorConfig;
 use crate::helpers::{PROJECT, ZONE, json, push_body, spawn_app, spawn_app_with};
 
 #[tokio::test]
-async fn seed_message_creates_one_active_instance_with_the_seed_parameters() {
+async fn a_push_creates_one_active_instance_with_the_configured_parameters() {
     let app = spawn_app(&[]).await;
     let (status, answer) = app.push("4001", "TweetiNoteStartTopic").await;
     assert_eq!(status, 200, "{answer}");
@@ -357,4 +357,93 @@ async fn a_create_that_never_answers_is_cut_at_the_poll_timeout() {
         started.elapsed()
     );
     holder.abort();
+}
+
+/// An API endpoint that speaks HTTP/1.1 only: the client speaks HTTP/2 to it, and both the
+/// 503 and the log line say why it failed (the h2 protocol error), not only that a request
+/// could not be sent.
+#[tokio::test]
+async fn an_endpoint_without_http2_is_503_naming_the_protocol_error() {
+    // The test's runtime runs on this thread, the service's tasks included, so a subscriber
+    // set for this thread sees the service's log lines.
+    let logs = Logs::default();
+    let writer = logs.clone();
+    let _capture = tracing::subscriber::set_default(
+        tracing_subscriber::fmt()
+            .with_ansi(false)
+            .with_writer(move || writer.clone())
+            .finish(),
+    );
+    let server = Http1Only::start().await;
+    let app = spawn_app(&[("NOTEBOOKS_EMULATOR_HOST", &server.addr.to_string())]).await;
+    let (status, answer) = json(app.post(&push_body("4011", "x")).await).await;
+    assert_eq!(status, 503, "{answer}");
+    let error = answer["error"].as_str().unwrap();
+    assert!(
+        error.contains("cannot reach the Notebooks API")
+            && error.contains("http2 error")
+            && error.contains("frame with invalid size"),
+        "{answer}"
+    );
+    app.stop().await;
+    let text = logs.text();
+    let line = text
+        .lines()
+        .find(|line| line.contains("not launched yet"))
+        .unwrap_or_else(|| panic!("no line for the 503:\n{text}"));
+    assert!(line.contains("frame with invalid size"), "{line}");
+}
+
+/// Log output kept in memory.
+#[derive(Clone, Default)]
+struct Logs(std::sync::Arc<std::sync::Mutex<Vec<u8>>>);
+
+impl Logs {
+    fn text(&self) -> String {
+        String::from_utf8_lossy(&self.0.lock().unwrap()).into_owned()
+    }
+}
+
+impl std::io::Write for Logs {
+    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(bytes);
+        Ok(bytes.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+/// Answers whatever arrives as an HTTP/1.1 server answers what it cannot parse, and holds the
+/// connection until the client lets go. Stopped when dropped.
+struct Http1Only {
+    addr: std::net::SocketAddr,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl Http1Only {
+    async fn start() -> Self {
+        use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let task = tokio::spawn(async move {
+            // One connection at a time, in this task: aborting it closes them all.
+            while let Ok((mut stream, _)) = listener.accept().await {
+                let mut buffer = [0; 1024];
+                let _ = stream.read(&mut buffer).await;
+                let _ = stream
+                    .write_all(b"HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\nConnection: close\r\n\r\n")
+                    .await;
+                while stream.read(&mut buffer).await.is_ok_and(|n| n > 0) {}
+            }
+        });
+        Self { addr, task }
+    }
+}
+
+impl Drop for Http1Only {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
 }

@@ -224,3 +224,10 @@ async fn pushes_over_http2_cleartext_launch_and_probes_over_http1_still_answer()
     assert_eq!(probe.version(), reqwest::Version::HTTP_11);
     assert_eq!(probe.status().as_u16(), 200);
 }
+
+#[tokio::test]
+async fn without_an_audience_requests_need_no_token() {
+    let app = spawn_app(&[]).await;
+    let (status, answer) = app.push("open-1", "x").await;
+    assert_eq!(status, 200, "{answer}");
+}

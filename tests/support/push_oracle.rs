@@ -19,9 +19,10 @@ use std::sync::OnceLock;
 use axum::http::{HeaderMap, HeaderName, HeaderValue, StatusCode};
 use notebook_trigger::answer;
 use notebook_trigger::config::Settings;
-use notebook_trigger::launch::{LaunchError, Launcher};
+use notebook_trigger::launch::Launcher;
 use notebook_trigger::naming::InstanceId;
 use notebook_trigger::push;
+use notebook_trigger::rejection::Rejection;
 use notebook_trigger::startup;
 use tokio_util::sync::CancellationToken;
 
@@ -107,7 +108,7 @@ pub fn request(input: &[u8]) -> (HeaderMap, &[u8]) {
 /// JSON object.
 pub fn check(headers: &HeaderMap, body: &[u8]) -> Option<StatusCode> {
     let prepared = push::decode(headers, body, MAX_PAYLOAD_BYTES)
-        .map_err(LaunchError::from)
+        .map_err(Rejection::from)
         .and_then(|trigger| launcher().create_request(&trigger));
     let error = match prepared {
         Ok(create) => {
@@ -134,7 +135,7 @@ pub fn check(headers: &HeaderMap, body: &[u8]) -> Option<StatusCode> {
         }
         Err(error) => error,
     };
-    let status = answer::status(&error);
+    let status = answer::rejection_status(&error);
     assert!(
         status.is_client_error(),
         "refused with {status}, not a client error: {error}"

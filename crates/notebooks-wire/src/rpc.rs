@@ -2,7 +2,8 @@
 //!
 //! Google's HTTP errors name a code (`"status": "ALREADY_EXISTS"`), failed operations carry
 //! its number (`"code": 6`), and each maps to one HTTP status. The service decides retries by
-//! code and the emulator answers with them, so both read them from this one table.
+//! code ([`Code::is_transient`]) and the emulator answers with them, so both read them from
+//! this one table.
 
 use axum::http::StatusCode;
 use std::fmt;
@@ -117,6 +118,30 @@ impl Code {
     pub fn http_status(self) -> StatusCode {
         StatusCode::from_u16(self.row().3).expect("TABLE holds valid HTTP statuses")
     }
+
+    /// Whether another attempt can succeed without anyone changing anything: the service
+    /// answers these with 503 so that Pub/Sub redelivers, and keeps polling through them.
+    pub fn is_transient(self) -> bool {
+        match self {
+            Code::Unavailable
+            | Code::ResourceExhausted
+            | Code::DeadlineExceeded
+            | Code::Aborted
+            | Code::Internal
+            | Code::Unknown
+            | Code::DataLoss => true,
+            Code::Ok
+            | Code::Cancelled
+            | Code::InvalidArgument
+            | Code::NotFound
+            | Code::AlreadyExists
+            | Code::PermissionDenied
+            | Code::FailedPrecondition
+            | Code::OutOfRange
+            | Code::Unimplemented
+            | Code::Unauthenticated => false,
+        }
+    }
 }
 
 impl fmt::Display for Code {
@@ -150,5 +175,30 @@ mod tests {
                 .unwrap_err()
                 .contains("RESOURCE_EXHAUSTED")
         );
+    }
+
+    /// The README's answer contract: these are refused for good (422) …
+    #[test]
+    fn refusals_are_permanent_and_outages_transient_as_documented() {
+        for code in [
+            Code::InvalidArgument,
+            Code::PermissionDenied,
+            Code::NotFound,
+            Code::FailedPrecondition,
+            Code::Unauthenticated,
+            Code::AlreadyExists,
+        ] {
+            assert!(!code.is_transient(), "{code} is permanent → 422");
+        }
+        // … and these are worth another delivery (503).
+        for code in [
+            Code::Unavailable,
+            Code::ResourceExhausted,
+            Code::DeadlineExceeded,
+            Code::Internal,
+            Code::Aborted,
+        ] {
+            assert!(code.is_transient(), "{code} is transient → 503");
+        }
     }
 }

@@ -29,36 +29,47 @@ impl fmt::Debug for Credentials {
     }
 }
 
-/// Credentials could not be found or could not produce a token.
+/// Credentials could not be found or could not produce what was asked of them; the source is
+/// gcp_auth's own account of why.
 #[derive(Debug, thiserror::Error)]
-#[error("Google credentials: {0}")]
-pub struct AuthError(String);
+pub enum CredentialsError {
+    #[error(
+        "no Google credentials found (set GOOGLE_APPLICATION_CREDENTIALS, run `gcloud auth application-default login`, or run on Google Cloud)"
+    )]
+    NotFound(#[source] gcp_auth::Error),
+    #[error("the Google credentials gave no access token")]
+    Token(#[source] gcp_auth::Error),
+    #[error("the Google credentials name no project")]
+    Project(#[source] gcp_auth::Error),
+    #[error("emulator credentials name no project")]
+    Anonymous,
+}
 
 impl Credentials {
     /// Application Default Credentials.
     ///
     /// # Errors
-    /// [`AuthError`] when no source of credentials is available.
-    pub async fn detect() -> Result<Self, AuthError> {
+    /// [`CredentialsError::NotFound`] when no source of credentials is available.
+    pub async fn detect() -> Result<Self, CredentialsError> {
         gcp_auth::provider()
             .await
             .map(Credentials::Google)
-            .map_err(|e| AuthError(format!("{e} (set GOOGLE_APPLICATION_CREDENTIALS, run `gcloud auth application-default login`, or run on Google Cloud)")))
+            .map_err(CredentialsError::NotFound)
     }
 
     /// The `Authorization` header value, if these credentials send one.
     ///
     /// # Errors
-    /// [`AuthError`] when a token cannot be obtained (a transient condition: the metadata
-    /// server or the token endpoint did not answer).
-    pub async fn authorization(&self) -> Result<Option<String>, AuthError> {
+    /// [`CredentialsError::Token`] when a token cannot be obtained (a transient condition: the
+    /// metadata server or the token endpoint did not answer).
+    pub async fn authorization(&self) -> Result<Option<String>, CredentialsError> {
         match self {
             Credentials::Anonymous => Ok(None),
             Credentials::Google(provider) => {
                 let token = provider
                     .token(&[SCOPE])
                     .await
-                    .map_err(|e| AuthError(e.to_string()))?;
+                    .map_err(CredentialsError::Token)?;
                 Ok(Some(format!("Bearer {}", token.as_str())))
             }
         }
@@ -67,15 +78,15 @@ impl Credentials {
     /// The project the credentials belong to (the metadata server's, on Cloud Run).
     ///
     /// # Errors
-    /// [`AuthError`] when the credentials do not name a project.
-    pub async fn project_id(&self) -> Result<String, AuthError> {
+    /// [`CredentialsError`] when the credentials do not name a project.
+    pub async fn project_id(&self) -> Result<String, CredentialsError> {
         match self {
-            Credentials::Anonymous => Err(AuthError("emulator credentials name no project".into())),
+            Credentials::Anonymous => Err(CredentialsError::Anonymous),
             Credentials::Google(provider) => provider
                 .project_id()
                 .await
                 .map(|p| p.to_string())
-                .map_err(|e| AuthError(e.to_string())),
+                .map_err(CredentialsError::Project),
         }
     }
 }

@@ -1,0 +1,94 @@
+//! Why a launch that began did not end with an instance, and the one type a push's failure has
+//! whichever side it came from. Each error keeps what failed as its source; `answer` decides
+//! the status from the variant and, for the API's failures, from their own `is_transient`.
+
+use std::time::Duration;
+
+use crate::notebooks::model::MalformedOperation;
+use crate::notebooks::{ClientError, Status};
+use crate::poll::PollError;
+use crate::rejection::Rejection;
+
+/// Why a push ended without an instance: refused before its launch began, or a launch that
+/// did not get there. `answer` maps each to one HTTP status.
+#[derive(Debug, thiserror::Error)]
+pub enum Failure {
+    #[error(transparent)]
+    Rejected(#[from] Rejection),
+    #[error(transparent)]
+    Launch(#[from] LaunchError),
+}
+
+/// Why a launch that began did not end with an instance.
+#[derive(Debug, thiserror::Error)]
+pub enum LaunchError {
+    /// A call to the API failed; the [`ClientError`] says whether trying again can help.
+    #[error("cannot {action} {instance}")]
+    Call {
+        action: &'static str,
+        instance: String,
+        #[source]
+        source: ClientError,
+    },
+    /// The operation ended with an error; its code says whether trying again can help.
+    #[error("the operation to {action} {instance} failed: {status}")]
+    Operation {
+        action: &'static str,
+        instance: String,
+        status: Status,
+    },
+    #[error(
+        "the Notebooks v1 API refused the create; user-managed notebooks can no longer be created: set NOTEBOOKS_API_VERSION=v2 to create Workbench instances"
+    )]
+    V1Deprecated(#[source] ClientError),
+    #[error(transparent)]
+    Malformed(#[from] MalformedOperation),
+    /// The id was taken at the create and free at the get: someone deleted it in between.
+    #[error("{instance} vanished between create and get")]
+    Vanished {
+        instance: String,
+        #[source]
+        source: ClientError,
+    },
+    #[error("{instance} was created again by someone else while it was being replaced")]
+    Recreated { instance: String },
+    #[error(
+        "{instance} is not ready after {waited:?} (POLL_TIMEOUT); the next delivery resumes it"
+    )]
+    PollTimeout {
+        instance: String,
+        waited: Duration,
+        /// Why the last look got no answer, when it got none.
+        #[source]
+        last_failure: Option<Box<LaunchError>>,
+    },
+    #[error("shutting down; the next delivery resumes the launch")]
+    ShuttingDown,
+    #[error("{limit} launches are already running (MAX_CONCURRENT_LAUNCHES); try again later")]
+    Busy { limit: usize },
+}
+
+/// A wait that ended without an outcome, as the launch of `instance` reports it.
+pub(super) fn poll_error(error: PollError<LaunchError>, instance: &str) -> LaunchError {
+    match error {
+        PollError::Deadline {
+            waited,
+            last_failure,
+        } => LaunchError::PollTimeout {
+            instance: instance.to_owned(),
+            waited,
+            last_failure: last_failure.map(Box::new),
+        },
+        PollError::Cancelled => LaunchError::ShuttingDown,
+        PollError::Failed(error) => error,
+    }
+}
+
+/// A failed call to `action` `instance` ("cannot create projects/…/instances/nb").
+pub(super) fn call_error(action: &'static str, instance: &str, source: ClientError) -> LaunchError {
+    LaunchError::Call {
+        action,
+        instance: instance.to_owned(),
+        source,
+    }
+}

@@ -1,0 +1,165 @@
+//! One launch, start to finish: payload → profile → create → wait → outcome.
+//!
+//! Idempotency rests on three things, in this order: the v2 `requestId` derived from the
+//! message (a redelivery gets the same operation back), the instance id derived from the
+//! message (a second create gets 409), and the provenance labels (on a 409 the instance is
+//! recognised as this message's own, and followed instead of refused). A fixed `INSTANCE_ID`
+//! that belongs to another trigger is skipped or replaced as `ON_EXISTING` says.
+//!
+//! - `request`: what a trigger asks of the API, derived before the first call.
+//! - `create`: the create call and its operation, with the request id's replay.
+//! - `existing`: the id is taken: follow our own instance, skip or replace a foreign one.
+//! - `wait`: following an operation or an instance to its end, under one deadline.
+//! - `error`: why a launch that began did not end with an instance.
+
+mod create;
+mod error;
+mod existing;
+mod request;
+mod wait;
+
+use std::fmt;
+use std::str::FromStr;
+use std::time::Duration;
+
+use serde::Serialize;
+use tokio_util::sync::CancellationToken;
+
+use crate::naming::IdPrefix;
+use crate::notebooks::NotebooksClient;
+use crate::payload::OverridePolicy;
+use crate::poll::{Backoff, Poller};
+use crate::profile::Profiles;
+use crate::push::Trigger;
+
+use create::CreateError;
+pub use error::{Failure, LaunchError};
+pub use request::CreateRequest;
+
+/// What to do when a fixed instance id is taken by an instance another trigger made.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum OnExisting {
+    /// Acknowledge and leave it: the instance exists, which is what the message asked for.
+    #[default]
+    Skip,
+    /// Delete it, wait, and create a fresh one (needs delete permission).
+    Replace,
+}
+
+impl FromStr for OnExisting {
+    type Err = String;
+
+    fn from_str(text: &str) -> Result<Self, Self::Err> {
+        match text.trim() {
+            "skip" => Ok(OnExisting::Skip),
+            "replace" => Ok(OnExisting::Replace),
+            other => Err(format!("`{other}` is not skip or replace")),
+        }
+    }
+}
+
+/// How long and how often to poll.
+#[derive(Debug, Clone, Copy)]
+pub struct PollSettings {
+    pub backoff: Backoff,
+    pub timeout: Duration,
+}
+
+/// How the instance came to exist.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Outcome {
+    /// This delivery created it.
+    Created,
+    /// An earlier delivery of the same message created it; this one followed it.
+    AlreadyLaunched,
+    /// A fixed id was taken by another trigger's instance, left as it is (`ON_EXISTING=skip`).
+    Skipped,
+    /// A fixed id was taken by another trigger's instance, deleted and created anew.
+    Replaced,
+}
+
+impl fmt::Display for Outcome {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Outcome::Created => "created",
+            Outcome::AlreadyLaunched => "already-launched",
+            Outcome::Skipped => "skipped",
+            Outcome::Replaced => "replaced",
+        })
+    }
+}
+
+/// A finished launch: the instance exists.
+#[derive(Debug, Clone, Serialize)]
+pub struct Launched {
+    pub outcome: Outcome,
+    pub instance: String,
+    pub state: String,
+    pub profile: String,
+    pub trigger: String,
+    pub elapsed_ms: u128,
+}
+
+/// Progress while a launch waits, for logs and the terminal.
+#[derive(Debug, Clone, Copy)]
+pub struct Progress<'a> {
+    pub instance: &'a str,
+    pub phase: &'a str,
+    pub state: Option<&'a str>,
+    pub elapsed: Duration,
+}
+
+/// Everything a launch needs; built once at start-up and shared by all requests.
+#[derive(Debug)]
+pub struct Launcher {
+    pub client: NotebooksClient,
+    pub project: String,
+    pub profiles: Profiles,
+    pub policy: OverridePolicy,
+    pub prefix: IdPrefix,
+    pub on_existing: OnExisting,
+    pub poll: PollSettings,
+    pub cancel: CancellationToken,
+}
+
+/// A launch in progress.
+struct Plan<'a> {
+    request: CreateRequest,
+    progress: &'a (dyn Fn(Progress<'_>) + Sync),
+    poller: Poller,
+}
+
+impl Launcher {
+    /// Launches the instance a trigger asks for and waits until it is up.
+    ///
+    /// # Errors
+    /// [`Failure`]; see `answer` for what each means to Pub/Sub.
+    pub async fn launch(
+        &self,
+        trigger: &Trigger,
+        progress: &(dyn Fn(Progress<'_>) + Sync),
+    ) -> Result<Launched, Failure> {
+        let poller = Poller::new(self.poll.backoff, self.poll.timeout, self.cancel.clone());
+        let plan = Plan {
+            request: self.create_request(trigger)?,
+            progress,
+            poller,
+        };
+        let (outcome, instance) = match self.create_and_wait(&plan).await {
+            // Boxed: the rare path (it may delete and create again) would otherwise size the
+            // state of every waiting launch.
+            Err(CreateError::Exists) => Box::pin(self.existing(&plan)).await?,
+            Err(CreateError::Launch(error)) => return Err(error.into()),
+            Ok(instance) => (Outcome::Created, instance),
+        };
+        Ok(Launched {
+            outcome,
+            state: instance.state.unwrap_or_else(|| "UNKNOWN".to_owned()),
+            instance: instance.name,
+            profile: plan.request.profile,
+            trigger: trigger.data.display(),
+            elapsed_ms: plan.poller.elapsed().as_millis(),
+        })
+    }
+}

@@ -1,0 +1,80 @@
+//! What a trigger asks of the API, derived in full before the first call: the payload read
+//! under the override policy, the profile chosen and layered, the spec checked, the names and
+//! the request body. A refusal here is a [`Rejection`]: nothing was asked of the API yet.
+
+use super::Launcher;
+use crate::naming::{self, InstanceId};
+use crate::notebooks::{ApiVersion, body};
+use crate::payload;
+use crate::profile::LaunchSpec;
+use crate::push::Trigger;
+use crate::rejection::Rejection;
+
+/// Everything a launch derives from its trigger before the first call upstream: what it will
+/// ask the API for. Public so that the fuzz target and its stable replay drive every check a
+/// hostile message meets inside the process, not only the decoder's.
+#[derive(Debug)]
+pub struct CreateRequest {
+    /// `projects/P/locations/ZONE`.
+    pub parent: String,
+    pub id: InstanceId,
+    /// `{parent}/instances/{id}`.
+    pub name: String,
+    /// The create request's `Instance`, as JSON.
+    pub body: Vec<u8>,
+    pub request_id: uuid::Uuid,
+    /// The provenance label that recognises our own instance on a later delivery.
+    pub key_hash: String,
+    pub profile: String,
+}
+
+impl Launcher {
+    /// Payload → profile → spec → names and body. Synchronous, so that the payload, the spec
+    /// and the labels are gone before the launch starts to wait: thousands of launches may wait
+    /// at once, and each keeps only what its calls need.
+    ///
+    /// # Errors
+    /// [`Rejection`] for a payload, profile or field the policy or the API rules refuse.
+    pub fn create_request(&self, trigger: &Trigger) -> Result<CreateRequest, Rejection> {
+        let request = payload::parse(&trigger.data, &self.policy)?;
+        let profile = request.profile.as_deref().unwrap_or("default");
+        let base = self
+            .profiles
+            .get(request.profile.as_deref())
+            .ok_or_else(|| Rejection::UnknownProfile {
+                name: profile.to_owned(),
+                known: self.profiles.names().collect::<Vec<_>>().join(", "),
+            })?;
+        let spec = LaunchSpec::parse(&base.overlay(&request.overrides), &self.project)?;
+        let id = naming::instance_id(spec.instance_id.as_ref(), &self.prefix, trigger);
+        let mut labels = spec.labels.clone();
+        labels.extend(naming::provenance(trigger, profile));
+        // Kept as JSON text: a few hundred bytes instead of a tree of maps for every waiting
+        // launch, and serialised once rather than for every create.
+        let body = match self.client.version() {
+            ApiVersion::V2 => body::v2(&spec, &labels),
+            ApiVersion::V1 => body::v1(&spec, &labels),
+        }
+        .to_string()
+        .into_bytes();
+        let parent = format!("projects/{}/locations/{}", self.project, spec.location);
+        let name = format!("{parent}/instances/{id}");
+        tracing::Span::current().record("instance", name.as_str());
+        tracing::info!(
+            instance = %name,
+            profile,
+            trigger = %trigger.data.display(),
+            source = trigger.source.label(),
+            "launching"
+        );
+        Ok(CreateRequest {
+            parent,
+            id,
+            name,
+            body,
+            request_id: naming::request_id(&trigger.key),
+            key_hash: naming::key_hash(&trigger.key),
+            profile: profile.to_owned(),
+        })
+    }
+}

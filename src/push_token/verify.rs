@@ -1,0 +1,129 @@
+//! The checks a push token must pass, in the order that costs least first: a readable
+//! `Bearer` JWT, RS256 with a `kid` and nothing critical, the signature under Google's key of
+//! that id, `iss`, `aud`, `exp`/`nbf`/`iat` within the leeway, then the email.
+
+use axum::http::{HeaderMap, header};
+use jsonwebtoken::{Algorithm, Validation};
+use serde::Deserialize;
+
+use super::{ISSUERS, LEEWAY, TokenError, TokenVerifier};
+
+#[derive(Deserialize)]
+struct Claims {
+    iat: Option<i64>,
+    email: Option<String>,
+    email_verified: Option<serde_json::Value>,
+}
+
+impl TokenVerifier {
+    pub(super) async fn verify(&self, token: &str) -> Result<String, TokenError> {
+        let header = jsonwebtoken::decode_header(token)
+            .map_err(|e| TokenError::Unreadable(e.to_string()))?;
+        if header.alg != Algorithm::RS256 {
+            return Err(TokenError::Rejected(format!(
+                "algorithm {:?} is not RS256",
+                header.alg
+            )));
+        }
+        if header.crit.is_some() {
+            return Err(TokenError::Rejected(
+                "critical header parameters are not understood".into(),
+            ));
+        }
+        let kid = header
+            .kid
+            .ok_or_else(|| TokenError::Rejected("the token names no key (`kid`)".into()))?;
+        let key = self.keys.key(&kid).await?;
+        let mut validation = Validation::new(Algorithm::RS256);
+        validation.leeway = LEEWAY.as_secs();
+        validation.validate_nbf = true;
+        validation.set_issuer(&ISSUERS);
+        validation.set_audience(&[&self.audience]);
+        validation.set_required_spec_claims(&["exp", "iss", "aud"]);
+        let claims = jsonwebtoken::decode::<Claims>(token, &key, &validation)
+            .map_err(|e| TokenError::Rejected(e.to_string()))?
+            .claims;
+        let now = jsonwebtoken::get_current_timestamp();
+        match claims.iat {
+            Some(iat) if iat <= (now + LEEWAY.as_secs()) as i64 => {}
+            Some(_) => {
+                return Err(TokenError::Rejected("issued in the future (`iat`)".into()));
+            }
+            None => return Err(TokenError::Rejected("no `iat` claim".into())),
+        }
+        let email = claims.email.ok_or_else(|| {
+            TokenError::AccountNotAllowed("(none: the token has no email)".into())
+        })?;
+        if !self.service_accounts.contains(&email) {
+            return Err(TokenError::AccountNotAllowed(email));
+        }
+        if claims.email_verified != Some(serde_json::Value::Bool(true)) {
+            return Err(TokenError::EmailNotVerified(email));
+        }
+        Ok(email)
+    }
+}
+
+/// The token from `Authorization: Bearer <token>`.
+pub(super) fn bearer(headers: &HeaderMap) -> Result<&str, TokenError> {
+    let value = headers
+        .get(header::AUTHORIZATION)
+        .ok_or(TokenError::Missing)?;
+    let text = value
+        .to_str()
+        .map_err(|_| TokenError::Unreadable("the Authorization header is not ASCII".into()))?;
+    match text.split_once(' ') {
+        Some((scheme, token))
+            if scheme.eq_ignore_ascii_case("bearer") && !token.trim().is_empty() =>
+        {
+            Ok(token.trim())
+        }
+        _ => Err(TokenError::Unreadable(
+            "the Authorization header is not `Bearer <token>`".into(),
+        )),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use axum::http::HeaderValue;
+
+    #[test]
+    fn only_bearer_tokens_are_read() {
+        let headers = |value: &str| {
+            let mut h = HeaderMap::new();
+            h.insert(header::AUTHORIZATION, HeaderValue::from_str(value).unwrap());
+            h
+        };
+        assert!(matches!(
+            bearer(&HeaderMap::new()),
+            Err(TokenError::Missing)
+        ));
+        assert_eq!(
+            bearer(&headers("Bearer abc.def.ghi")).ok(),
+            Some("abc.def.ghi")
+        );
+        assert_eq!(bearer(&headers("bearer  abc ")).ok(), Some("abc"));
+        for bad in ["Basic dXNlcjpwYXNz", "Bearer", "Bearer ", "abc.def.ghi"] {
+            assert!(
+                matches!(bearer(&headers(bad)), Err(TokenError::Unreadable(_))),
+                "{bad}"
+            );
+        }
+        let mut h = HeaderMap::new();
+        h.insert(
+            header::AUTHORIZATION,
+            HeaderValue::from_bytes(b"Bearer \xff").unwrap(),
+        );
+        assert!(matches!(bearer(&h), Err(TokenError::Unreadable(_))));
+    }
+
+    #[test]
+    fn errors_never_echo_the_token() {
+        let token = "eyJhbGciOiJub25lIn0.eyJzdWIiOiIxIn0.";
+        let error = jsonwebtoken::decode_header(token).unwrap_err();
+        let message = TokenError::Unreadable(error.to_string()).to_string();
+        assert!(!message.contains("eyJ"), "{message}");
+    }
+}
