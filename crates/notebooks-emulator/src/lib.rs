@@ -32,6 +32,7 @@ mod clock;
 mod config;
 mod create;
 mod faults;
+mod fields;
 mod filter;
 mod lifecycle;
 mod records;
@@ -43,6 +44,7 @@ mod settings;
 mod state;
 mod status;
 mod store;
+mod system;
 
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use config::{EmulatorArgs, EmulatorConfig, EmulatorConfigError};

@@ -45,9 +45,14 @@ pub enum Target {
     },
 }
 
+/// The path with the colons of custom methods decoded (clients may send `%3A`).
+pub fn decode_colons(path: &str) -> String {
+    path.replace("%3A", ":").replace("%3a", ":")
+}
+
 /// Splits `v2/projects/P/locations/L/instances/ID:stop`; `None` for anything else.
 pub fn parse_path(path: &str) -> Option<(ApiVersion, Target)> {
-    let decoded = path.replace("%3A", ":").replace("%3a", ":");
+    let decoded = decode_colons(path);
     let segments: Vec<&str> = decoded.trim_start_matches('/').split('/').collect();
     let (version, rest) = segments.split_first()?;
     let version: ApiVersion = version.parse().ok()?;
@@ -106,12 +111,15 @@ pub fn query_pairs(uri: &Uri) -> Result<Vec<(String, String)>, ApiError> {
         })
 }
 
+/// The last value of query parameter `name`. An empty value is the proto3 default, which is
+/// "not set": Google's generated clients send `requestId=` and `pageToken=` when unset.
 pub fn query_value<'q>(query: &'q [(String, String)], name: &str) -> Option<&'q str> {
     query
         .iter()
         .rev()
         .find(|(key, _)| key == name)
         .map(|(_, value)| value.as_str())
+        .filter(|value| !value.is_empty())
 }
 
 /// Parses a request body; an absent body is an empty message, as for Google.

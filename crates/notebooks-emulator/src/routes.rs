@@ -7,18 +7,21 @@ use axum::body::Bytes;
 use axum::extract::{Request, State};
 use axum::http::{Method, Uri};
 use axum::middleware::{self, Next};
-use axum::response::{IntoResponse, Response};
+use axum::response::Response;
 use axum::routing::{any, get};
 use serde_json::Value;
 
 use super::create::create;
 use super::filter::Filter;
 use super::lifecycle::{Transition, Verb};
-use super::request::{Collection, Target, json_body, parse_path, query_pairs, query_value};
+use super::request::{
+    Collection, Target, decode_colons, json_body, parse_path, query_pairs, query_value,
+};
 use super::schema::discovery;
 use super::status::{ApiError, Code};
 use super::store::ListQuery;
-use super::{EmulatorState, faults};
+use super::system::{SystemParameters, method_parameters};
+use super::{ApiVersion, EmulatorState, faults};
 
 /// Page size when the client sets none (or ≤ 0), and the most one page returns.
 const DEFAULT_PAGE_SIZE: usize = 500;
@@ -70,20 +73,34 @@ async fn dispatch(
         .0
         .api_requests
         .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let path = decode_colons(uri.path());
+    let response = path
+        .trim_start_matches('/')
+        .split('/')
+        .next()
+        .and_then(|version| version.parse::<ApiVersion>().ok())
+        .map(discovery)
+        .and_then(|api| {
+            Some((
+                api,
+                api.method(method.as_str(), &path)?.response.as_deref()?,
+            ))
+        });
+    let system = query_pairs(&uri).and_then(|query| SystemParameters::parse(&query, response));
     let answer = match faults::request_fault(state.0.seed, index, state.0.knobs.fault_rate()) {
         Some(fault) => Err(fault),
-        None => handle(&state, &method, &uri, &body),
+        None => match &system {
+            Ok(_) => handle(&state, &method, &uri, &body),
+            Err(error) => Err(error.clone()),
+        },
     };
-    match answer {
-        Ok(value) => {
-            tracing::debug!(%method, path = %uri, status = 200, "notebooks emulator");
-            axum::Json(value).into_response()
-        }
+    match &answer {
+        Ok(_) => tracing::debug!(%method, path = %uri, status = 200, "notebooks emulator"),
         Err(error) => {
             tracing::debug!(%method, path = %uri, status = error.http_status().as_u16(), message = %error.message, "notebooks emulator");
-            error.into_response()
         }
     }
+    system.unwrap_or_default().render(response, answer)
 }
 
 /// Everything under `/{version}/`, answered with a JSON value or a Google error.
@@ -101,7 +118,7 @@ fn handle(
     };
     let (version, target) = parse_path(uri.path()).ok_or_else(not_found)?;
     let api = discovery(version);
-    let query = query_pairs(uri)?;
+    let query = method_parameters(query_pairs(uri)?);
     let store = &state.0.store;
     let unimplemented = |resource: &str, name: &str| -> Result<Value, ApiError> {
         if !api.has_method(resource, name) {
@@ -170,16 +187,18 @@ fn handle(
             verb: Some(verb),
             ..
         } => {
-            let (verb, request) = match verb.as_str() {
-                "start" => (Verb::Start, "StartInstanceRequest"),
-                "stop" => (Verb::Stop, "StopInstanceRequest"),
+            let verb = match verb.as_str() {
+                "start" => Verb::Start,
+                "stop" => Verb::Stop,
                 other => return unimplemented("instances", other),
             };
             if method != Method::POST {
                 return Err(ApiError::method_not_allowed(method.as_str(), "POST"));
             }
             api.check_query("instances", verb.as_str(), &query)?;
-            api.check_body(request, "", &json_body(body)?)?;
+            if let Some(spec) = api.method_named("instances", verb.as_str()) {
+                api.check_request(spec, &json_body(body)?)?;
+            }
             Ok(store.mutate(version, &name, verb, None, transition(state, verb, &name))?)
         }
         Target::Item {
