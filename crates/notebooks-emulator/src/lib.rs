@@ -21,10 +21,15 @@
 //!   `config`: its flags; `state`: what the router and the test handle share.
 //! - `routes`: routing, fault injection and the orchestration of each method; `request`:
 //!   Google's resource paths (custom methods like `instances/ID:stop`), query and body;
-//!   `create`: the checks `instances.create` makes; `schema`: validation against the vendored
-//!   discovery documents; `filter`: list filters.
-//! - `store`: instances, operations and the create log; `lifecycle`: which verb leads from
-//!   which state to which; `records`: how stored instances and operations are rendered.
+//!   `system`: the system parameters every method takes (`$alt`, `prettyPrint`, `fields`, …)
+//!   and the rendering of every answer; `fields`: partial responses; `create`: the checks
+//!   `instances.create` makes; `update`: `instances.patch` and its update mask; `iam`: IAM
+//!   policy methods; `locations`: the locations methods; `schema`: the vendored discovery
+//!   documents (validation, methods, enum numbers); `filter`: list filters; `paging`: list
+//!   order and page tokens.
+//! - `store`: instances, operations, policies and the create log; `lifecycle`: which verb
+//!   leads from which state to which; `records`: how stored instances and operations are
+//!   rendered.
 //! - `faults`: deterministic failures; `settings`: the knobs tests turn at runtime; `status`:
 //!   `google.rpc.Status` in both of Google's shapes; `clock`: injectable time.
 
@@ -34,7 +39,10 @@ mod create;
 mod faults;
 mod fields;
 mod filter;
+mod iam;
 mod lifecycle;
+mod locations;
+mod paging;
 mod records;
 mod request;
 mod routes;
@@ -45,6 +53,7 @@ mod state;
 mod status;
 mod store;
 mod system;
+mod update;
 
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use config::{EmulatorArgs, EmulatorConfig, EmulatorConfigError};

@@ -9,11 +9,12 @@ use axum::http::{Method, Uri};
 use axum::middleware::{self, Next};
 use axum::response::Response;
 use axum::routing::{any, get};
-use serde_json::Value;
+use serde_json::{Value, json};
 
 use super::create::create;
 use super::filter::Filter;
 use super::lifecycle::{Transition, Verb};
+use super::paging::Order;
 use super::request::{
     Collection, Target, decode_colons, json_body, parse_path, query_pairs, query_value,
 };
@@ -21,7 +22,7 @@ use super::schema::discovery;
 use super::status::{ApiError, Code};
 use super::store::ListQuery;
 use super::system::{SystemParameters, method_parameters};
-use super::{ApiVersion, EmulatorState, faults};
+use super::{ApiVersion, EmulatorState, faults, iam, locations, update};
 
 /// Page size when the client sets none (or ≤ 0), and the most one page returns.
 const DEFAULT_PAGE_SIZE: usize = 500;
@@ -130,6 +131,14 @@ fn handle(
         ))
     };
     match target {
+        Target::Locations { project } => match *method {
+            Method::GET => locations::list(api, &project, &query),
+            _ => Err(ApiError::method_not_allowed(method.as_str(), "GET")),
+        },
+        Target::Location { name } => match *method {
+            Method::GET => locations::get(api, &name, &query),
+            _ => Err(ApiError::method_not_allowed(method.as_str(), "GET")),
+        },
         Target::Collection {
             parent,
             collection: Collection::Instances,
@@ -137,7 +146,7 @@ fn handle(
         } => match *method {
             Method::GET => {
                 api.check_query("instances", "list", &query)?;
-                let list = list_query(&query)?;
+                let list = list_query(&query, ORDER_FIELDS)?;
                 Ok(store.list(version, &parent, &list)?)
             }
             Method::POST => create(state, api, version, parent, &query, body),
@@ -149,11 +158,21 @@ fn handle(
             ..
         } => unimplemented("instances", &verb),
         Target::Collection {
+            parent,
             collection: Collection::Operations,
             verb,
-            ..
         } => match (verb, method) {
-            (None, &Method::GET) => unimplemented("operations", "list"),
+            (None, &Method::GET) => {
+                api.check_query("operations", "list", &query)?;
+                if query_value(&query, "returnPartialSuccess") == Some("true") {
+                    return Err(ApiError::new(
+                        Code::Unimplemented,
+                        "returnPartialSuccess is not supported by this service.",
+                    ));
+                }
+                let list = list_query(&query, &[])?;
+                Ok(store.operations(version, &parent, &list)?)
+            }
             (None, _) => Err(ApiError::method_not_allowed(method.as_str(), "GET")),
             (Some(_), _) => Err(not_found()),
         },
@@ -178,7 +197,9 @@ fn handle(
                     transition(state, Verb::Delete, &name),
                 )?)
             }
-            Method::PATCH => unimplemented("instances", "patch"),
+            Method::PATCH if api.has_method("instances", "patch") => {
+                update::patch(state, api, version, &name, &query, body)
+            }
             _ => Err(ApiError::method_not_allowed(method.as_str(), "GET, DELETE")),
         },
         Target::Item {
@@ -187,19 +208,37 @@ fn handle(
             verb: Some(verb),
             ..
         } => {
-            let verb = match verb.as_str() {
+            let Some(spec) = api.method_named("instances", &verb) else {
+                return Err(not_found());
+            };
+            if !spec.http_method.eq_ignore_ascii_case(method.as_str()) {
+                return Err(ApiError::method_not_allowed(
+                    method.as_str(),
+                    &spec.http_method,
+                ));
+            }
+            api.check_query("instances", &verb, &query)?;
+            let lifecycle = match verb.as_str() {
                 "start" => Verb::Start,
                 "stop" => Verb::Stop,
+                "reset" => Verb::Reset,
+                "checkUpgradability" => {
+                    store.instance(version, &name)?;
+                    return Ok(json!({
+                        "upgradeable": false,
+                        "upgradeInfo": "The instance runs the latest image the emulator knows.",
+                    }));
+                }
+                "getIamPolicy" => return iam::get_policy(store, version, &name, &query),
+                "setIamPolicy" => return iam::set_policy(store, api, spec, version, &name, body),
+                "testIamPermissions" => {
+                    return iam::test_permissions(store, api, spec, version, &name, body);
+                }
                 other => return unimplemented("instances", other),
             };
-            if method != Method::POST {
-                return Err(ApiError::method_not_allowed(method.as_str(), "POST"));
-            }
-            api.check_query("instances", verb.as_str(), &query)?;
-            if let Some(spec) = api.method_named("instances", verb.as_str()) {
-                api.check_request(spec, &json_body(body)?)?;
-            }
-            Ok(store.mutate(version, &name, verb, None, transition(state, verb, &name))?)
+            api.check_request(spec, &json_body(body)?)?;
+            let transition = transition(state, lifecycle, &name);
+            Ok(store.mutate(version, &name, lifecycle, None, transition)?)
         }
         Target::Item {
             name,
@@ -211,8 +250,19 @@ fn handle(
                 api.check_query("operations", "get", &query)?;
                 Ok(store.operation(version, &name)?)
             }
-            (None, &Method::DELETE) => unimplemented("operations", "delete"),
+            (None, &Method::DELETE) => {
+                api.check_query("operations", "delete", &query)?;
+                Ok(store.delete_operation(version, &name)?)
+            }
             (None, _) => Err(ApiError::method_not_allowed(method.as_str(), "GET, DELETE")),
+            (Some("cancel"), &Method::POST) => {
+                api.check_query("operations", "cancel", &query)?;
+                if let Some(spec) = api.method_named("operations", "cancel") {
+                    api.check_request(spec, &json_body(body)?)?;
+                }
+                Ok(store.cancel_operation(version, &name)?)
+            }
+            (Some("cancel"), _) => Err(ApiError::method_not_allowed(method.as_str(), "POST")),
             (Some(verb), _) => unimplemented("operations", verb),
         },
     }
@@ -228,7 +278,14 @@ pub fn transition(state: &EmulatorState, verb: Verb, name: &str) -> Transition {
     }
 }
 
-fn list_query(query: &[(String, String)]) -> Result<ListQuery, ApiError> {
+/// The fields `instances.list` sorts on: the documented `name`, and the timestamps.
+const ORDER_FIELDS: &[&str] = &["name", "createTime", "updateTime"];
+
+/// Paging, filter and order of a list method; `order_fields` are those it may sort on.
+pub fn list_query(
+    query: &[(String, String)],
+    order_fields: &[&str],
+) -> Result<ListQuery, ApiError> {
     let page_size = query_value(query, "pageSize")
         .and_then(|size| size.trim().parse::<i64>().ok())
         .and_then(|size| usize::try_from(size).ok())
@@ -236,6 +293,10 @@ fn list_query(query: &[(String, String)]) -> Result<ListQuery, ApiError> {
         .map_or(DEFAULT_PAGE_SIZE, |size| size.min(MAX_PAGE_SIZE));
     Ok(ListQuery {
         filter: Filter::parse(query_value(query, "filter").unwrap_or_default())?,
+        order: Order::parse(
+            query_value(query, "orderBy").unwrap_or_default(),
+            order_fields,
+        )?,
         page_size,
         page_token: query_value(query, "pageToken")
             .filter(|token| !token.is_empty())
