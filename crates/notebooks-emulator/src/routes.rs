@@ -200,6 +200,10 @@ fn handle(
             Method::PATCH if api.has_method("instances", "patch") => {
                 update::patch(state, api, version, &name, &query, body)
             }
+            _ if api.has_method("instances", "patch") => Err(ApiError::method_not_allowed(
+                method.as_str(),
+                "GET, DELETE, PATCH",
+            )),
             _ => Err(ApiError::method_not_allowed(method.as_str(), "GET, DELETE")),
         },
         Target::Item {

@@ -5,23 +5,19 @@
 //! published API documents. Each path in the mask copies that field from the request into the
 //! instance, or clears it when the request leaves it out (AIP-134).
 
-use std::sync::LazyLock;
-
 use serde_json::{Map, Value};
 
 use super::lifecycle::Verb;
 use super::request::{json_body, query_value};
 use super::routes::transition;
-use super::schema::{Discovery, discovery, snake_case};
+use super::schema::{Discovery, snake_case};
 use super::status::{ApiError, Code};
 use super::{ApiVersion, EmulatorState};
 
 /// Fields that may only be set to `true` by an update (the description's "one-way" note).
 const ONE_WAY: &[&str] = &["gce_setup.disable_public_ip", "disable_proxy_access"];
 
-/// The paths the v2 description of `updateMask` lists, in proto spelling.
-static UPDATABLE: LazyLock<Vec<String>> = LazyLock::new(|| updatable(discovery(ApiVersion::V2)));
-
+/// The paths the description of `updateMask` lists, in proto spelling.
 fn updatable(api: &Discovery) -> Vec<String> {
     let description = api
         .method_named("instances", "patch")
@@ -42,8 +38,9 @@ fn invalid(field: &str, message: String) -> ApiError {
     ApiError::new(Code::InvalidArgument, message.clone()).with_field_violation(field, &message)
 }
 
-/// The mask's paths in proto spelling (clients send the JSON spelling of a `FieldMask`).
-fn mask(text: Option<&str>) -> Result<Vec<String>, ApiError> {
+/// The mask's paths in proto spelling (clients send the JSON spelling of a `FieldMask`), each
+/// one of `updatable`.
+fn mask(text: Option<&str>, updatable: &[String]) -> Result<Vec<String>, ApiError> {
     let paths: Vec<String> = text
         .unwrap_or_default()
         .split(',')
@@ -57,12 +54,12 @@ fn mask(text: Option<&str>) -> Result<Vec<String>, ApiError> {
             "Field 'update_mask' is required.".to_owned(),
         ));
     }
-    if let Some(path) = paths.iter().find(|path| !UPDATABLE.contains(path)) {
+    if let Some(path) = paths.iter().find(|path| !updatable.contains(path)) {
         return Err(invalid(
             "update_mask",
             format!(
                 "Invalid update_mask path \"{path}\": updatable fields are {}.",
-                UPDATABLE.join(", ")
+                updatable.join(", ")
             ),
         ));
     }
@@ -145,7 +142,7 @@ pub fn patch(
 ) -> Result<Value, ApiError> {
     api.check_query("instances", "patch", query)?;
     let request = api.check_body("Instance", "instance", &json_body(body)?)?;
-    let paths = mask(query_value(query, "updateMask"))?;
+    let paths = mask(query_value(query, "updateMask"), &updatable(api))?;
     let mut copies = Vec::with_capacity(paths.len());
     for path in &paths {
         let json = json_path(path, api);
@@ -192,6 +189,7 @@ mod tests {
     use serde_json::json;
 
     use super::*;
+    use crate::schema::discovery;
 
     fn object(value: Value) -> Map<String, Value> {
         value.as_object().unwrap().clone()
@@ -199,18 +197,19 @@ mod tests {
 
     #[test]
     fn the_updatable_fields_are_those_the_document_lists() {
-        assert!(UPDATABLE.len() >= 20, "{:?}", *UPDATABLE);
+        let updatable = updatable(discovery(ApiVersion::V2));
+        assert!(updatable.len() >= 20, "{updatable:?}");
         for path in [
             "labels",
             "gce_setup.metadata",
             "gce_setup.machine_type",
             "disable_proxy_access",
         ] {
-            assert!(UPDATABLE.iter().any(|p| p == path), "{path}");
+            assert!(updatable.iter().any(|p| p == path), "{path}");
         }
-        assert!(!UPDATABLE.iter().any(|p| p.contains(' ') || p.contains('`')));
+        assert!(!updatable.iter().any(|p| p.contains(' ') || p.contains('`')));
         assert_eq!(
-            mask(Some("labels, gceSetup.machineType")).unwrap(),
+            mask(Some("labels, gceSetup.machineType"), &updatable).unwrap(),
             ["labels", "gce_setup.machine_type"]
         );
         for bad in [
@@ -221,7 +220,7 @@ mod tests {
             Some("*"),
         ] {
             assert_eq!(
-                mask(bad).unwrap_err().code,
+                mask(bad, &updatable).unwrap_err().code,
                 Code::InvalidArgument,
                 "{bad:?}"
             );

@@ -43,8 +43,7 @@ impl MethodSpec {
         })
     }
 
-    fn matches(&self, http_method: &str, path: &str) -> bool {
-        let segments: Vec<&str> = path.trim_start_matches('/').split('/').collect();
+    fn matches(&self, http_method: &str, segments: &[&str]) -> bool {
         self.http_method == http_method
             && segments.len() == self.segments.len()
             && self
@@ -52,13 +51,16 @@ impl MethodSpec {
                 .iter()
                 .zip(segments)
                 .all(|((head, verb), got)| {
-                    let (got_head, got_verb) = split_verb(got);
+                    let (got_head, got_verb) = match got.split_once(':') {
+                        Some((head, verb)) => (head, Some(verb)),
+                        None => (*got, None),
+                    };
                     let head_matches = if head.starts_with('{') {
                         !got_head.is_empty()
                     } else {
-                        *head == got_head
+                        head == got_head
                     };
-                    head_matches && *verb == got_verb
+                    head_matches && verb.as_deref() == got_verb
                 })
     }
 }
@@ -100,9 +102,10 @@ pub(super) fn collect(resources: &Value, parent: &str, out: &mut Vec<MethodSpec>
 impl Discovery {
     /// The method `http_method path` calls (`path` as sent, `/v2/projects/…`, colons decoded).
     pub fn method(&self, http_method: &str, path: &str) -> Option<&MethodSpec> {
+        let segments: Vec<&str> = path.trim_start_matches('/').split('/').collect();
         self.methods
             .iter()
-            .find(|method| method.matches(http_method, path))
+            .find(|method| method.matches(http_method, &segments))
     }
 
     /// The method `projects.locations.{resource}.{name}`.
