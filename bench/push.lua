@@ -14,7 +14,7 @@ function init(args)
   run_id = args[1] or "run"
   counter = 0
   headers = { ["Content-Type"] = "application/json" }
-  -- base64 of the seed's message, TweetiNoteStartTopic
+  -- base64 of TweetiNoteStartTopic, the message the jobs of scheduler.yaml publish
   template = '{"message":{"data":"VHdlZXRpTm90ZVN0YXJ0VG9waWM=","messageId":"%s-%d-%d",'
     .. '"publishTime":"2026-11-22T06:00:00.000Z","attributes":{"source":"cloud-scheduler"}},'
     .. '"subscription":"projects/bench-project/subscriptions/notebook-trigger-push"}'

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The load benchmark: cold start, memory, throughput against a bare axum ceiling,
 # ten thousand launches in flight, binary and image size. Builds the release binary and the two
-# benchmark programs, installs wrk when it is missing, then hands over to loadbench (bench/src/main.rs),
+# benchmark programs, installs wrk when it is missing, then hands over to loadbench (bench/src/),
 # which starts, measures and stops every process and writes the figures into BENCHMARKS.md.
 #
 # Usage: bench/run.sh            full run (about 10 minutes after the build), writes BENCHMARKS.md
@@ -32,8 +32,8 @@ for tool in taskset strip; do
   fi
 done
 
-# The service exactly as the Dockerfile builds it; the examples separately, since they bring the
-# dev-dependencies' features and must not change that binary.
+# The service exactly as the Dockerfile builds it; the benchmark programs in a build of their own,
+# since building them together would unify their dependencies' features into that binary.
 cargo build --release --locked
 cargo build --release --locked -p loadbench
 

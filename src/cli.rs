@@ -78,6 +78,10 @@ pub enum Command {
         #[arg(long, default_value = "10s", value_parser = notebooks_wire::duration::parse)]
         idle: Duration,
     },
+    /// Print the runner, the post-startup script that executes a run's notebook with papermill,
+    /// uploads what it wrote, reports the outcome and stops its instance when it cannot:
+    /// `notebook-trigger runner > runner.sh && gcloud storage cp runner.sh gs://BUCKET/`.
+    Runner,
     /// Cloud Scheduler jobs from scheduler.yaml.
     Scheduler {
         #[command(subcommand)]
@@ -97,8 +101,8 @@ pub struct PubSubArgs {
 }
 
 impl PubSubArgs {
-    pub fn target(self) -> crate::pubsub::Target {
-        crate::pubsub::Target {
+    pub fn endpoint(self) -> crate::pubsub::PubSubEndpoint {
+        crate::pubsub::PubSubEndpoint {
             project: self.project,
             emulator: self.emulator_host.filter(|h| !h.is_empty()),
         }

@@ -18,6 +18,7 @@
 pub mod answer;
 pub mod auth;
 pub mod cli;
+pub mod commands;
 pub mod config;
 pub mod http;
 pub mod json_depth;
@@ -30,6 +31,8 @@ pub mod profile;
 pub mod pubsub;
 pub mod push;
 pub mod push_auth;
+pub mod runner;
+pub mod runs;
 pub mod scheduler;
 pub mod shutdown;
 pub mod startup;

@@ -1,6 +1,6 @@
 //! What a message asks for: a profile and, where the deployment allows it, overrides.
 //!
-//! Anything that is not a JSON object (the seed's `TweetiNoteStartTopic`, an empty
+//! Anything that is not a JSON object (plain text such as `TweetiNoteStartTopic`, an empty
 //! Scheduler body, bytes) launches the default profile: the text is only a trigger. A JSON
 //! object may pick a profile and override fields, but only those in `ALLOWED_OVERRIDES`, so
 //! whoever can publish to the topic cannot choose the image, the service account, the network

@@ -15,12 +15,13 @@
 use std::collections::BTreeMap;
 use std::time::Duration;
 
+use google_cloud_auth::credentials::Credentials;
 use google_cloud_pubsub::client::{Publisher, Subscriber};
 use google_cloud_pubsub::model::Message;
 
 /// Where Pub/Sub is: Google, or an emulator (`PUBSUB_EMULATOR_HOST`).
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Target {
+pub struct PubSubEndpoint {
     pub project: String,
     /// `host:port` of the emulator.
     pub emulator: Option<String>,
@@ -46,7 +47,7 @@ pub enum PubSubError {
     Timeout(Duration),
 }
 
-impl Target {
+impl PubSubEndpoint {
     /// `projects/P/topics/T` from a short or full topic name.
     ///
     /// # Errors
@@ -85,34 +86,38 @@ impl Target {
     }
 
     async fn publisher(&self, topic: &str) -> Result<Publisher, PubSubError> {
-        let mut builder = Publisher::builder(topic.to_owned());
-        if let Some(host) = &self.emulator {
-            builder = builder
-                .with_endpoint(format!("http://{host}"))
-                .with_credentials(anonymous());
-        }
-        builder
-            .build()
-            .await
-            .map_err(|e| PubSubError::Client(e.to_string()))
+        self.emulated(
+            Publisher::builder(topic.to_owned()),
+            |builder, url, anonymous| builder.with_endpoint(url).with_credentials(anonymous),
+        )
+        .build()
+        .await
+        .map_err(|e| PubSubError::Client(e.to_string()))
     }
 
     async fn subscriber(&self) -> Result<Subscriber, PubSubError> {
-        let mut builder = Subscriber::builder();
-        if let Some(host) = &self.emulator {
-            builder = builder
-                .with_endpoint(format!("http://{host}"))
-                .with_credentials(anonymous());
-        }
-        builder
-            .build()
-            .await
-            .map_err(|e| PubSubError::Client(e.to_string()))
+        self.emulated(Subscriber::builder(), |builder, url, anonymous| {
+            builder.with_endpoint(url).with_credentials(anonymous)
+        })
+        .build()
+        .await
+        .map_err(|e| PubSubError::Client(e.to_string()))
     }
-}
 
-fn anonymous() -> google_cloud_auth::credentials::Credentials {
-    google_cloud_auth::credentials::anonymous::Builder::new().build()
+    /// A client builder pointed at the emulator, when there is one: `point` receives the
+    /// emulator's URL and anonymous credentials (the publisher's and the subscriber's builders
+    /// share no trait, so each says how it takes them). Without an emulator the builder keeps
+    /// Google's endpoint and the default credentials.
+    fn emulated<B>(&self, builder: B, point: impl FnOnce(B, String, Credentials) -> B) -> B {
+        match &self.emulator {
+            Some(host) => point(
+                builder,
+                format!("http://{host}"),
+                google_cloud_auth::credentials::anonymous::Builder::new().build(),
+            ),
+            None => builder,
+        }
+    }
 }
 
 /// One message to publish.
@@ -140,14 +145,14 @@ impl Outgoing {
 /// # Errors
 /// [`PubSubError`], including [`PubSubError::Timeout`] after `timeout`.
 pub async fn publish(
-    target: &Target,
+    endpoint: &PubSubEndpoint,
     topic: &str,
     message: Outgoing,
     timeout: Duration,
 ) -> Result<String, PubSubError> {
-    let topic = target.topic(topic)?;
+    let topic = endpoint.topic(topic)?;
     let work = async {
-        let publisher = target.publisher(&topic).await?;
+        let publisher = endpoint.publisher(&topic).await?;
         publisher
             .publish(message.into_message())
             .await
@@ -174,19 +179,21 @@ pub struct Replayed {
 /// # Errors
 /// [`PubSubError`]; messages not yet republished stay in the subscription.
 pub async fn replay(
-    target: &Target,
+    endpoint: &PubSubEndpoint,
     subscription: &str,
     topic: &str,
     max: Option<u64>,
     idle: Duration,
 ) -> Result<Replayed, PubSubError> {
-    let subscription = target.subscription(subscription)?;
-    let topic = target.topic(topic)?;
-    let publisher =
-        tokio::time::timeout(idle.max(Duration::from_secs(10)), target.publisher(&topic))
-            .await
-            .map_err(|_| PubSubError::Timeout(idle))??;
-    let subscriber = target.subscriber().await?;
+    let subscription = endpoint.subscription(subscription)?;
+    let topic = endpoint.topic(topic)?;
+    let publisher = tokio::time::timeout(
+        idle.max(Duration::from_secs(10)),
+        endpoint.publisher(&topic),
+    )
+    .await
+    .map_err(|_| PubSubError::Timeout(idle))??;
+    let subscriber = endpoint.subscriber().await?;
     let mut stream = subscriber.subscribe(subscription.clone()).build();
     let mut replayed = Replayed::default();
     while max.is_none_or(|max| replayed.republished < max) {
@@ -240,8 +247,8 @@ pub fn parse_attribute(text: &str) -> Result<(String, String), String> {
 mod tests {
     use super::*;
 
-    fn target() -> Target {
-        Target {
+    fn endpoint() -> PubSubEndpoint {
+        PubSubEndpoint {
             project: "p".into(),
             emulator: None,
         }
@@ -250,15 +257,15 @@ mod tests {
     #[test]
     fn names_expand_and_are_checked() {
         assert_eq!(
-            target().topic("trigger").unwrap(),
+            endpoint().topic("trigger").unwrap(),
             "projects/p/topics/trigger"
         );
         assert_eq!(
-            target().topic("projects/q/topics/abc").unwrap(),
+            endpoint().topic("projects/q/topics/abc").unwrap(),
             "projects/q/topics/abc"
         );
         assert_eq!(
-            target().subscription("dlq-sub").unwrap(),
+            endpoint().subscription("dlq-sub").unwrap(),
             "projects/p/subscriptions/dlq-sub"
         );
         for bad in [
@@ -267,7 +274,7 @@ mod tests {
             "projects//topics/abc",
             "a/b",
         ] {
-            assert!(target().topic(bad).is_err(), "{bad}");
+            assert!(endpoint().topic(bad).is_err(), "{bad}");
         }
     }
 
@@ -281,12 +288,12 @@ mod tests {
     #[tokio::test]
     async fn publish_without_an_answer_ends_with_a_clear_timeout() {
         // A closed local port: the client retries; the timeout must end it.
-        let target = Target {
+        let endpoint = PubSubEndpoint {
             project: "p".into(),
             emulator: Some("127.0.0.1:9".into()),
         };
         let error = publish(
-            &target,
+            &endpoint,
             "topic",
             Outgoing::default(),
             Duration::from_millis(500),

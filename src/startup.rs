@@ -14,14 +14,15 @@ use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
 use crate::auth::Credentials;
-use crate::config::{self, Backend, ConfigError, Settings};
+use crate::config::{self, Backend, SettingError, Settings};
 use crate::http::{AppState, Limits, router};
 use crate::launch::Launcher;
 use crate::notebooks::NotebooksClient;
 use crate::notebooks::client::Endpoint;
 use crate::profile::{LaunchSpec, Profiles};
 use crate::push_auth::{PushAuth, PushAuthMode};
-use notebooks_emulator::{Emulator, EmulatorConfig};
+use notebooks_emulator::storage::GsUri;
+use notebooks_emulator::{DEMO_SCRIPT, Emulator, EmulatorConfig};
 
 /// Cloud Run sends SIGKILL 10 s after SIGTERM; in-flight requests get this long to answer.
 pub const SHUTDOWN_GRACE: Duration = Duration::from_secs(8);
@@ -51,12 +52,18 @@ pub async fn backing(settings: Settings, cancel: CancellationToken) -> anyhow::R
         Backend::Embedded => {
             let config = EmulatorConfig {
                 provision_time: DEMO_PROVISION_TIME,
+                run_scripts: true,
                 ..EmulatorConfig::default()
             };
             let emulator = Emulator::start(SocketAddr::from(([127, 0, 0, 1], 0)), config)
                 .await
                 .context("starting the embedded Notebooks emulator")?;
-            (settings.with_demo_defaults(), Some(emulator))
+            let script_chosen = settings.default_profile.post_startup_script.is_some();
+            let settings = settings.with_demo_defaults();
+            if !script_chosen {
+                install_demo_script(&emulator, &settings);
+            }
+            (settings, Some(emulator))
         }
         Backend::Google | Backend::Endpoint(_) | Backend::Emulator(_) => (settings, None),
     };
@@ -77,7 +84,7 @@ pub async fn backing(settings: Settings, cancel: CancellationToken) -> anyhow::R
     let project = match &settings.project {
         Some(project) => project.clone(),
         None => credentials.project_id().await.map_err(|e| {
-            ConfigError::new(
+            SettingError::new(
                 "GOOGLE_CLOUD_PROJECT",
                 format!("not set, and the credentials name no project: {e}"),
             )
@@ -86,7 +93,7 @@ pub async fn backing(settings: Settings, cancel: CancellationToken) -> anyhow::R
     LaunchSpec::parse(&settings.default_profile, &project).map_err(config::field_error)?;
     let profiles = match &settings.profiles_file {
         Some(path) => Profiles::load(settings.default_profile.clone(), path, &project)
-            .map_err(|e| ConfigError::new("PROFILES_FILE", e.to_string()))?,
+            .map_err(|e| SettingError::new("PROFILES_FILE", e.to_string()))?,
         None => Profiles::new(settings.default_profile.clone()),
     };
     let client = NotebooksClient::new(
@@ -113,6 +120,23 @@ pub async fn backing(settings: Settings, cancel: CancellationToken) -> anyhow::R
         launcher: Arc::new(launcher),
         embedded,
     })
+}
+
+/// Puts the demo's post-startup script where the demo profile says it is, in the embedded
+/// emulator's own Cloud Storage, so that demo instances run it.
+fn install_demo_script(emulator: &Emulator, settings: &Settings) {
+    let uri = settings.default_profile.post_startup_script.as_deref();
+    let (Some(storage), Some(Ok(uri))) = (emulator.state().local_storage(), uri.map(GsUri::parse))
+    else {
+        return;
+    };
+    storage.put(&uri.bucket, &uri.object, "text/x-sh", DEMO_SCRIPT.into());
+    tracing::info!(
+        "demo instances run {uri} when ACTIVE; for the instance projects/P/locations/ZONE/instances/ID in an answer, its console: curl -s {base}/compute/v1/projects/P/zones/ZONE/instances/ID/serialPort, the file it writes: curl -s '{storage_url}/storage/v1/b/{bucket}/o?prefix=runs/'",
+        base = emulator.base_url(),
+        storage_url = emulator.storage_url(),
+        bucket = uri.bucket,
+    );
 }
 
 /// Says at start-up who may push. Unchecked on Cloud Run is a warning unless `PUSH_AUTH=off`

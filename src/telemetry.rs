@@ -6,6 +6,7 @@
 //! of the request, and never sees a token: nothing in the product logs headers.
 
 use std::fmt;
+use std::io::IsTerminal as _;
 
 use axum::http::HeaderMap;
 use serde_json::{Map, Value};
@@ -22,14 +23,19 @@ const TRACE_KEY: &str = "logging.googleapis.com/trace";
 const SPAN_KEY: &str = "logging.googleapis.com/spanId";
 const SAMPLED_KEY: &str = "logging.googleapis.com/trace_sampled";
 
-/// Installs the global subscriber. `RUST_LOG` wins over `default_filter`.
+/// Installs the global subscriber. `RUST_LOG` wins over `default_filter`. Colours only on a
+/// terminal: a log captured to a file or by a test reads as plain text.
 pub fn init(format: LogFormat, default_filter: &str) {
     let filter =
         EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(default_filter));
     let registry = tracing_subscriber::registry().with(filter);
     let result = match format {
         LogFormat::Text => registry
-            .with(tracing_subscriber::fmt::layer().with_writer(std::io::stderr))
+            .with(
+                tracing_subscriber::fmt::layer()
+                    .with_writer(std::io::stderr)
+                    .with_ansi(std::io::stderr().is_terminal()),
+            )
             .try_init(),
         LogFormat::Json => registry
             .with(

@@ -7,6 +7,8 @@ mod child;
 mod local_server;
 #[path = "support/openssl.rs"]
 mod openssl;
+#[path = "support/test_log.rs"]
+mod test_log;
 
 use std::io::{BufRead, BufReader};
 use std::net::SocketAddr;
@@ -37,6 +39,7 @@ fn command(home: &std::path::Path) -> Command {
 }
 
 async fn emulator(provision: Duration) -> Emulator {
+    test_log::init();
     let config = EmulatorConfig {
         provision_time: provision,
         ..EmulatorConfig::default()
@@ -125,6 +128,57 @@ fn a_bad_value_stops_start_up_naming_the_variable() {
         let stderr = &output.stderr;
         assert!(stderr.contains(variable), "{variable}: {stderr}");
     }
+}
+
+/// `runner` prints the shipped post-startup script itself, which bash can parse.
+#[test]
+fn runner_prints_the_shipped_script() {
+    let home = tempfile::tempdir().unwrap();
+    let output = run_bounded(command(home.path()).arg("runner"), Duration::from_secs(10));
+    assert!(output.status.success(), "{}", output.stderr);
+    let shipped =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/src/runner/runner.sh"))
+            .unwrap();
+    assert_eq!(output.stdout, shipped);
+    let script = home.path().join("runner.sh");
+    std::fs::write(&script, &output.stdout).unwrap();
+    let parsed = run_bounded(
+        Command::new("bash").arg("-n").arg(&script),
+        Duration::from_secs(10),
+    );
+    assert!(parsed.status.success(), "{}", parsed.stderr);
+}
+
+/// A failure after logging is set up (here: the port is taken) is said once, by the log line,
+/// not a second time as a bare `error:` line; one before (a bad variable) is said on stderr.
+#[test]
+fn a_start_up_failure_is_reported_once() {
+    let home = tempfile::tempdir().unwrap();
+    let taken = std::net::TcpListener::bind("0.0.0.0:0").unwrap();
+    let port = taken.local_addr().unwrap().port().to_string();
+    let mut command = command(home.path());
+    command
+        .env("GOOGLE_CLOUD_PROJECT", "p")
+        .env("NOTEBOOKS_EMULATOR_HOST", "127.0.0.1:9")
+        .env("CONTAINER_IMAGE", "img")
+        .env("NOTEBOOK_LOCATION", "us-central1-a")
+        .env("PORT", &port);
+    let output = run_bounded(&mut command, Duration::from_secs(10));
+    assert!(!output.status.success(), "a taken port stops start-up");
+    let said = format!("{}{}", output.stdout, output.stderr);
+    let lines: Vec<&str> = said
+        .lines()
+        .filter(|line| line.contains(&format!(":{port}")))
+        .collect();
+    assert_eq!(lines.len(), 1, "the failure is said once: {said}");
+    assert!(lines[0].contains("ERROR"), "as a log line: {said}");
+
+    let mut command = self::command(home.path());
+    command.env("PORT", "http");
+    let output = run_bounded(&mut command, Duration::from_secs(10));
+    let said = format!("{}{}", output.stdout, output.stderr);
+    assert_eq!(said.matches("PORT").count(), 1, "said once: {said}");
+    assert!(output.stderr.starts_with("error: PORT"), "{said}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

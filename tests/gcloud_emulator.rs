@@ -8,6 +8,8 @@ use std::time::Duration;
 
 #[path = "support/child.rs"]
 mod child;
+#[path = "support/test_log.rs"]
+mod test_log;
 
 use child::{Finished, run_bounded};
 use notebooks_emulator::{Emulator, EmulatorConfig};
@@ -90,6 +92,7 @@ fn succeeded(outcome: &Finished, what: &str) -> Value {
 }
 
 async fn start(config: EmulatorConfig) -> Emulator {
+    test_log::init();
     Emulator::start("127.0.0.1:0".parse().unwrap(), config)
         .await
         .expect("emulator starts")

@@ -4,6 +4,8 @@
 
 #[path = "support/pubsub_emulator.rs"]
 mod pubsub_emulator;
+#[path = "support/test_log.rs"]
+mod test_log;
 
 use std::collections::HashSet;
 use std::net::SocketAddr;
@@ -194,6 +196,10 @@ impl Service {
 impl Drop for Service {
     fn drop(&mut self) {
         self.kill();
+        for run in 1..=self.runs {
+            let log = std::fs::read_to_string(self.log_path(run)).unwrap_or_default();
+            test_log::show(&format!("service run {run}"), &log);
+        }
     }
 }
 
@@ -317,6 +323,7 @@ async fn notebooks(provision: Duration) -> Emulator {
         seed: 7,
         ..EmulatorConfig::default()
     };
+    test_log::init();
     Emulator::start(SocketAddr::from(([127, 0, 0, 1], 0)), config)
         .await
         .unwrap()

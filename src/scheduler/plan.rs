@@ -7,113 +7,21 @@
 //! nothing: that is what makes the deploy idempotent for Scheduler.
 
 use std::collections::BTreeMap;
-use std::time::Duration;
 
-use base64::Engine as _;
-use serde::Deserialize;
-
-use super::{DEFAULT_MAX_BACKOFF, DEFAULT_MIN_BACKOFF, DEFAULT_TIME_ZONE, Job, SchedulerError};
-
-/// Where the jobs live and what they publish to.
-#[derive(Debug, Clone)]
-pub struct Target {
-    pub project: String,
-    pub location: String,
-    /// `projects/P/topics/T`.
-    pub topic: String,
-}
-
-impl Target {
-    /// `topic` may be a short name or `projects/P/topics/T` (then P must be `project`: Cloud
-    /// Scheduler publishes only to topics of its own project).
-    ///
-    /// # Errors
-    /// [`SchedulerError::Topic`] for a topic of another project or a malformed name.
-    pub fn new(project: &str, location: &str, topic: &str) -> Result<Self, SchedulerError> {
-        let topic = match topic.strip_prefix("projects/") {
-            Some(rest) => match rest.split_once("/topics/") {
-                Some((p, t)) if p == project && !t.is_empty() && !t.contains('/') => {
-                    topic.to_owned()
-                }
-                Some((p, _)) if p != project => {
-                    return Err(SchedulerError::Topic(format!(
-                        "`{topic}` is in project `{p}`; Cloud Scheduler publishes only to topics of its own project `{project}`"
-                    )));
-                }
-                _ => {
-                    return Err(SchedulerError::Topic(format!(
-                        "`{topic}` is neither a topic id nor projects/P/topics/T"
-                    )));
-                }
-            },
-            None if !topic.is_empty() && !topic.contains('/') => {
-                format!("projects/{project}/topics/{topic}")
-            }
-            None => {
-                return Err(SchedulerError::Topic(format!(
-                    "`{topic}` is neither a topic id nor projects/P/topics/T"
-                )));
-            }
-        };
-        Ok(Self {
-            project: project.to_owned(),
-            location: location.to_owned(),
-            topic,
-        })
-    }
-}
-
-/// A job as `gcloud scheduler jobs list --format=json` reports it (the API's `Job`); fields
-/// this planner does not manage are ignored.
-#[derive(Debug, Clone, Default, Deserialize)]
-#[serde(rename_all = "camelCase", default)]
-pub struct CurrentJob {
-    pub name: String,
-    pub schedule: String,
-    pub time_zone: Option<String>,
-    pub description: Option<String>,
-    pub state: Option<String>,
-    pub pubsub_target: Option<CurrentPubsubTarget>,
-    pub retry_config: Option<CurrentRetry>,
-}
-
-#[derive(Debug, Clone, Default, Deserialize)]
-#[serde(rename_all = "camelCase", default)]
-pub struct CurrentPubsubTarget {
-    pub topic_name: String,
-    pub data: Option<String>,
-    pub attributes: BTreeMap<String, String>,
-}
-
-#[derive(Debug, Clone, Default, Deserialize)]
-#[serde(rename_all = "camelCase", default)]
-pub struct CurrentRetry {
-    pub retry_count: Option<u32>,
-    pub min_backoff_duration: Option<String>,
-    pub max_backoff_duration: Option<String>,
-}
-
-/// Reads the JSON array printed by `gcloud scheduler jobs list --format=json`.
-///
-/// # Errors
-/// [`SchedulerError::Current`] when it is not such an array.
-pub fn parse_current(text: &str) -> Result<Vec<CurrentJob>, SchedulerError> {
-    if text.trim().is_empty() {
-        return Ok(Vec::new());
-    }
-    serde_json::from_str(text).map_err(|e| SchedulerError::Current(e.to_string()))
-}
+use super::current::CurrentJob;
+use super::flags::{create_flags, update_flags};
+use super::{Job, SchedulerError, SchedulerTarget};
 
 /// The commands, and remarks for the person running them.
 #[derive(Debug, Default, PartialEq, Eq)]
-pub struct Plan {
+pub struct SchedulerPlan {
     /// Each command as its words (`gcloud`, `scheduler`, …).
     pub commands: Vec<Vec<String>>,
     /// Things left alone on purpose (jobs in the cloud that the file does not mention).
     pub notes: Vec<String>,
 }
 
-impl Plan {
+impl SchedulerPlan {
     /// One shell-quoted command per line.
     pub fn render(&self) -> String {
         self.commands
@@ -131,13 +39,13 @@ impl Plan {
 pub fn plan(
     desired: &[Job],
     current: &[CurrentJob],
-    target: &Target,
-) -> Result<Plan, SchedulerError> {
+    target: &SchedulerTarget,
+) -> Result<SchedulerPlan, SchedulerError> {
     let by_id: BTreeMap<&str, &CurrentJob> = current
         .iter()
         .map(|job| (job.name.rsplit('/').next().unwrap_or(&job.name), job))
         .collect();
-    let mut plan = Plan::default();
+    let mut plan = SchedulerPlan::default();
     for job in desired {
         let base = |verb: &[&str]| -> Vec<String> {
             let mut words: Vec<String> = ["gcloud", "scheduler", "jobs"]
@@ -193,145 +101,13 @@ pub fn plan(
     Ok(plan)
 }
 
-fn secs(duration: Duration) -> String {
-    format!("{}s", duration.as_secs())
-}
-
-/// `K=V,K2=V2`, or gcloud's `^DELIM^K=V…` form when a key or value holds a comma.
-fn attribute_list<'a>(pairs: impl Iterator<Item = (&'a String, Option<&'a String>)>) -> String {
-    let items: Vec<String> = pairs
-        .map(|(k, v)| match v {
-            Some(v) => format!("{k}={v}"),
-            None => k.clone(),
-        })
-        .collect();
-    if items.iter().all(|item| !item.contains(',')) {
-        return items.join(",");
-    }
-    let delimiter = [";", "|", "~", "#", "!", "+", "%", "@"]
-        .into_iter()
-        .find(|d| items.iter().all(|item| !item.contains(d)))
-        .unwrap_or("\u{1f}");
-    format!("^{delimiter}^{}", items.join(delimiter))
-}
-
-fn create_flags(job: &Job, target: &Target) -> Vec<String> {
-    let mut flags = vec![
-        format!("--schedule={}", job.schedule),
-        format!("--time-zone={}", job.time_zone),
-        format!("--topic={}", target.topic),
-    ];
-    if !job.payload.is_empty() {
-        flags.push(format!("--message-body={}", job.payload));
-    }
-    if !job.attributes.is_empty() {
-        flags.push(format!(
-            "--attributes={}",
-            attribute_list(job.attributes.iter().map(|(k, v)| (k, Some(v))))
-        ));
-    }
-    if !job.description.is_empty() {
-        flags.push(format!("--description={}", job.description));
-    }
-    flags.push(format!("--max-retry-attempts={}", job.retry.count));
-    flags.push(format!("--min-backoff={}", secs(job.retry.min_backoff)));
-    flags.push(format!("--max-backoff={}", secs(job.retry.max_backoff)));
-    flags
-}
-
-/// `"5s"`, `"0.500s"` → duration; absent → `default`.
-fn api_duration(text: Option<&str>, default: Duration) -> Option<Duration> {
-    match text {
-        None => Some(default),
-        Some(text) => text
-            .strip_suffix('s')
-            .and_then(|n| n.parse::<f64>().ok())
-            .filter(|n| n.is_finite() && *n >= 0.0)
-            .map(Duration::from_secs_f64),
-    }
-}
-
-fn update_flags(
-    job: &Job,
-    existing: &CurrentJob,
-    pubsub: &CurrentPubsubTarget,
-    target: &Target,
-) -> Vec<String> {
-    let mut flags = Vec::new();
-    if existing
-        .schedule
-        .split_whitespace()
-        .collect::<Vec<_>>()
-        .join(" ")
-        != job.schedule
-    {
-        flags.push(format!("--schedule={}", job.schedule));
-    }
-    if existing.time_zone.as_deref().unwrap_or(DEFAULT_TIME_ZONE) != job.time_zone {
-        flags.push(format!("--time-zone={}", job.time_zone));
-    }
-    if pubsub.topic_name != target.topic {
-        flags.push(format!("--topic={}", target.topic));
-    }
-    let data = pubsub
-        .data
-        .as_deref()
-        .and_then(|d| base64::engine::general_purpose::STANDARD.decode(d).ok())
-        .unwrap_or_default();
-    if data != job.payload.as_bytes() {
-        // gcloud cannot clear the body; an emptied payload (attributes only) keeps the old one.
-        if !job.payload.is_empty() {
-            flags.push(format!("--message-body={}", job.payload));
-        }
-    }
-    if pubsub.attributes != job.attributes {
-        if job.attributes.is_empty() {
-            flags.push("--clear-attributes".into());
-        } else {
-            flags.push(format!(
-                "--update-attributes={}",
-                attribute_list(job.attributes.iter().map(|(k, v)| (k, Some(v))))
-            ));
-            let removed: Vec<&String> = pubsub
-                .attributes
-                .keys()
-                .filter(|k| !job.attributes.contains_key(*k))
-                .collect();
-            if !removed.is_empty() {
-                flags.push(format!(
-                    "--remove-attributes={}",
-                    attribute_list(removed.into_iter().map(|k| (k, None)))
-                ));
-            }
-        }
-    }
-    if existing.description.as_deref().unwrap_or_default() != job.description {
-        flags.push(format!("--description={}", job.description));
-    }
-    let retry = existing.retry_config.clone().unwrap_or_default();
-    if retry.retry_count.unwrap_or(0) != job.retry.count {
-        flags.push(format!("--max-retry-attempts={}", job.retry.count));
-    }
-    if api_duration(retry.min_backoff_duration.as_deref(), DEFAULT_MIN_BACKOFF)
-        != Some(job.retry.min_backoff)
-    {
-        flags.push(format!("--min-backoff={}", secs(job.retry.min_backoff)));
-    }
-    if api_duration(retry.max_backoff_duration.as_deref(), DEFAULT_MAX_BACKOFF)
-        != Some(job.retry.max_backoff)
-    {
-        flags.push(format!("--max-backoff={}", secs(job.retry.max_backoff)));
-    }
-    flags
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::scheduler::parse;
+    use crate::scheduler::{parse, parse_current};
 
-    fn target() -> Target {
-        Target::new("proj", "europe-west3", "trigger").expect("valid target")
+    fn target() -> SchedulerTarget {
+        SchedulerTarget::new("proj", "europe-west3", "trigger").expect("valid target")
     }
 
     const FILE: &str = r#"
@@ -470,40 +246,5 @@ jobs:
         )
         .expect_err("refused");
         assert!(error.to_string().contains("`morning`"), "{error}");
-    }
-
-    #[test]
-    fn attribute_lists_with_commas_use_another_delimiter() {
-        let a = "a".to_owned();
-        let v = "1,2".to_owned();
-        let w = "x;y".to_owned();
-        assert_eq!(
-            attribute_list([(&a, Some(&v))].into_iter()),
-            "^;^a=1,2".to_owned()
-        );
-        let b = "b".to_owned();
-        assert_eq!(
-            attribute_list([(&a, Some(&v)), (&b, Some(&w))].into_iter()),
-            "^|^a=1,2|b=x;y".to_owned()
-        );
-    }
-
-    #[test]
-    fn topics_of_another_project_are_refused() {
-        assert_eq!(
-            Target::new("p", "l", "projects/p/topics/t")
-                .expect("same")
-                .topic,
-            "projects/p/topics/t"
-        );
-        for bad in ["projects/q/topics/t", "projects/p/subs/t", "", "a/b"] {
-            assert!(Target::new("p", "l", bad).is_err(), "{bad}");
-        }
-    }
-
-    #[test]
-    fn current_state_must_be_a_list() {
-        assert!(parse_current("").expect("empty").is_empty());
-        assert!(parse_current("{}").is_err());
     }
 }

@@ -58,6 +58,7 @@ pub async fn spawn_app(vars: &[(&str, &str)]) -> TestApp {
 }
 
 pub async fn spawn_app_with(config: EmulatorConfig, vars: &[(&str, &str)]) -> TestApp {
+    crate::test_log::init();
     let emulator = Emulator::start(SocketAddr::from(([127, 0, 0, 1], 0)), config)
         .await
         .expect("emulator starts");

@@ -14,4 +14,6 @@ mod logs;
 #[path = "../support/openssl.rs"]
 mod openssl;
 mod surface;
+#[path = "../support/test_log.rs"]
+mod test_log;
 mod tokens;

@@ -49,9 +49,13 @@ pub fn run_bounded(command: &mut Command, limit: Duration) -> Finished {
         std::thread::sleep(Duration::from_millis(50));
     };
     let read = |path: &std::path::Path| std::fs::read_to_string(path).unwrap_or_default();
-    Finished {
+    let finished = Finished {
         status,
         stdout: read(&out),
         stderr: read(&err),
-    }
+    };
+    let program = command.get_program().to_string_lossy().into_owned();
+    crate::test_log::show(&format!("{program} stdout"), &finished.stdout);
+    crate::test_log::show(&format!("{program} stderr"), &finished.stderr);
+    finished
 }

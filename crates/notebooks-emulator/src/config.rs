@@ -49,6 +49,20 @@ pub struct EmulatorConfig {
     /// deprecated and new instances cannot be created …".
     #[arg(long)]
     pub v1_legacy: bool,
+
+    /// Run each instance's post-startup script when it becomes ACTIVE: the `gs://` URI in its
+    /// `post-startup-script` metadata is fetched from Cloud Storage and run as `bash SCRIPT`,
+    /// with a metadata server of its own (`GCE_METADATA_HOST`). Its output is the instance's
+    /// serial console. `stop` and `delete` end the script's process group. Only on a loopback
+    /// `--host`: scripts come from whoever can write to that Cloud Storage.
+    #[arg(long)]
+    pub run_scripts: bool,
+
+    /// Cloud Storage for scripts (`host:port` or `http://host:port` of a JSON API emulator such
+    /// as fake-gcs-server). Without it the emulator serves a Cloud Storage of its own on its
+    /// port, and scripts are pointed at that.
+    #[arg(long, env = "STORAGE_EMULATOR_HOST", value_name = "HOST:PORT")]
+    pub storage_emulator_host: Option<String>,
 }
 
 impl Default for EmulatorConfig {
@@ -60,6 +74,8 @@ impl Default for EmulatorConfig {
             operation_failure_rate: 0.0,
             operation_failure_status: Code::ResourceExhausted.name().to_owned(),
             v1_legacy: false,
+            run_scripts: false,
+            storage_emulator_host: None,
         }
     }
 }
@@ -86,4 +102,11 @@ pub enum EmulatorConfigError {
     Rate { name: &'static str, value: f64 },
     #[error("operation failure status: {0}")]
     Status(String),
+    #[error("{0}")]
+    StorageHost(String),
+    #[error(
+        "--run-scripts runs scripts from Cloud Storage as local processes, so the emulator must \
+         listen on a loopback address, not {0}"
+    )]
+    ScriptsNeedLoopback(std::net::IpAddr),
 }

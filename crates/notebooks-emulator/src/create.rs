@@ -4,7 +4,7 @@ use serde_json::Value;
 
 use super::lifecycle::Verb;
 use super::request::{json_body, query_value};
-use super::routes::transition;
+use super::routes::{started, transition};
 use super::schema::Discovery;
 use super::status::{ApiError, Code};
 use super::store::{Creation, RecordedCreate};
@@ -103,10 +103,17 @@ pub fn create(
         request_id,
         body,
     };
-    Ok(state
-        .0
-        .store
-        .create(creation, transition(state, Verb::Create, &name))?)
+    let transition = transition(state, Verb::Create, &name);
+    let fails = transition.failure.is_some();
+    let accepted = state.0.store.create(creation, transition)?;
+    Ok(started(
+        state,
+        version,
+        &name,
+        Verb::Create,
+        fails,
+        accepted,
+    ))
 }
 
 #[cfg(test)]

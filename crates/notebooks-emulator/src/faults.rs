@@ -22,7 +22,7 @@ fn unit_interval(hash: u64) -> f64 {
 }
 
 /// FNV-1a, so that string keys (instance names) feed the same mixer as counters.
-fn fnv1a(text: &str) -> u64 {
+pub fn fnv1a(text: &str) -> u64 {
     text.bytes().fold(0xcbf2_9ce4_8422_2325, |hash, byte| {
         (hash ^ u64::from(byte)).wrapping_mul(0x0100_0000_01b3)
     })

@@ -11,10 +11,17 @@
 //! are right.
 //!
 //! # How lifecycle works
-//! No task runs per operation. A mutation stores when its operation will be done and what the
+//! No task runs per operation (unless scripts run, below). A mutation stores when its operation will be done and what the
 //! instance becomes then; every read settles instances against the clock first
 //! (the `store` module). So `--provision-time` can be 30 s with 10 000 operations pending at no
 //! cost, and a test with a [`ManualClock`] steps through states without sleeping.
+//!
+//! # A local Workbench
+//! With `--run-scripts` an instance that becomes ACTIVE runs its `post-startup-script` from
+//! Cloud Storage as a local process, with a metadata server of its own, and `stop`/`delete`
+//! end it (the `machines` module says how, and how ACTIVE is noticed on a lazy lifecycle).
+//! Cloud Storage is fake-gcs-server or any JSON API emulator named by
+//! `STORAGE_EMULATOR_HOST`, or else the emulator's own, on its port.
 //!
 //! # Layout
 //! - `server`: the emulator on a socket, and the `notebook-trigger emulator` subcommand;
@@ -30,18 +37,27 @@
 //! - `store`: instances, operations, policies and the create log; `lifecycle`: which verb
 //!   leads from which state to which; `records`: how stored instances and operations are
 //!   rendered.
+//! - `machines`: instances that run their post-startup script; `metadata`: an instance's
+//!   metadata server; `guest`: what an instance knows about itself; `identity`: the key that
+//!   signs identity tokens, and its JWKS; `tokens`: access tokens; `console`: serial consoles;
+//!   `storage`: the Cloud Storage client and the in-process store.
 //! - `faults`: deterministic failures; `settings`: the knobs tests turn at runtime; `status`:
 //!   `google.rpc.Status` in both of Google's shapes; `clock`: injectable time.
 
 mod clock;
 mod config;
+mod console;
 mod create;
 mod faults;
 mod fields;
 mod filter;
+mod guest;
 mod iam;
+mod identity;
 mod lifecycle;
 mod locations;
+mod machines;
+mod metadata;
 mod paging;
 mod records;
 mod request;
@@ -51,18 +67,25 @@ mod server;
 mod settings;
 mod state;
 mod status;
+pub mod storage;
 mod store;
 mod system;
+mod tokens;
 mod update;
 
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use config::{EmulatorArgs, EmulatorConfig, EmulatorConfigError};
+pub use identity::JWKS_PATH;
 pub use notebooks_wire::ApiVersion;
 pub use routes::router;
 pub use server::{Emulator, run};
 pub use state::EmulatorState;
 pub use status::{ApiError, Code};
 pub use store::RecordedCreate;
+
+/// The post-startup script of the embedded demo's instances (`demo/post-startup.sh`): it reads
+/// its metadata, takes an identity token and writes a file next to itself in Cloud Storage.
+pub const DEMO_SCRIPT: &str = include_str!("../demo/post-startup.sh");
 
 /// The `@type` of a message of this version, as carried inside `google.protobuf.Any`.
 fn type_url(version: ApiVersion, message: &str) -> String {

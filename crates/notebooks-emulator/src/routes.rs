@@ -7,38 +7,118 @@ use axum::body::Bytes;
 use axum::extract::{Request, State};
 use axum::http::{Method, Uri};
 use axum::middleware::{self, Next};
-use axum::response::Response;
+use axum::response::{IntoResponse, Response};
 use axum::routing::{any, get};
 use serde_json::{Value, json};
 
+use super::ApiVersion;
+use super::console::serial_port_output;
 use super::create::create;
 use super::filter::Filter;
+use super::identity::JWKS_PATH;
 use super::lifecycle::{Transition, Verb};
+use super::machines::Boot;
 use super::paging::Order;
 use super::request::{
     Collection, Target, decode_colons, json_body, parse_path, query_pairs, query_value,
 };
 use super::schema::discovery;
 use super::status::{ApiError, Code};
-use super::store::ListQuery;
+use super::storage;
+use super::store::{Accepted, ListQuery};
 use super::system::{SystemParameters, method_parameters};
-use super::{ApiVersion, EmulatorState, faults, iam, locations, update};
+use super::{EmulatorState, faults, iam, locations, update};
 
 /// Page size when the client sets none (or ≤ 0), and the most one page returns.
 const DEFAULT_PAGE_SIZE: usize = 500;
 const MAX_PAGE_SIZE: usize = 1000;
 
 /// The emulator's HTTP routes over `state`, for `axum::serve` or in-process `oneshot` tests.
+///
+/// Besides the Notebooks API: the JWKS of instances' identity tokens at Google's path, Compute's
+/// `getSerialPortOutput` for instances' consoles, and the emulator's own Cloud Storage unless
+/// another is configured.
 pub fn router(state: EmulatorState) -> Router {
-    Router::new()
+    let api = Router::new()
         .route("/", get(readiness))
         .route("/{version}/{*rest}", any(dispatch))
+        .route(JWKS_PATH, get(jwks))
+        .route(
+            "/compute/v1/projects/{project}/zones/{zone}/instances/{id}/serialPort",
+            get(serial_port_output),
+        )
         .fallback(not_found)
         .method_not_allowed_fallback(|method: Method| async move {
             ApiError::method_not_allowed(method.as_str(), "GET")
         })
-        .layer(middleware::from_fn_with_state(state.clone(), count_request))
-        .with_state(state)
+        .with_state(state.clone());
+    let app = match &state.0.buckets {
+        Some(buckets) => api.merge(storage::router(buckets.clone())),
+        None => api,
+    };
+    app.layer(middleware::from_fn_with_state(state, count_request))
+}
+
+/// The signing key's JWKS, cacheable as Google's is.
+async fn jwks(State(state): State<EmulatorState>) -> Response {
+    let signer = tokio::task::spawn_blocking(move || state.signer().jwks()).await;
+    match signer {
+        Ok(jwks) => (
+            [(axum::http::header::CACHE_CONTROL, "public, max-age=300")],
+            axum::Json(jwks),
+        )
+            .into_response(),
+        Err(error) => {
+            ApiError::new(Code::Internal, format!("no signing key: {error}")).into_response()
+        }
+    }
+}
+
+/// Tells the running instances about an accepted transition: a create or start boots the
+/// instance when the operation is done, a stop or delete ends its script now, a reset does
+/// both, an update touches nothing that runs. Failing
+/// operations change nothing, and replays start nothing.
+pub fn started(
+    state: &EmulatorState,
+    version: ApiVersion,
+    name: &str,
+    verb: Verb,
+    fails: bool,
+    accepted: Accepted,
+) -> Value {
+    if let (Some(machines), Some(done_at), false) =
+        (state.0.machines.get(), accepted.done_at, fails)
+    {
+        match verb {
+            Verb::Create => machines.boot(state, version, name, done_at, Boot::Created),
+            Verb::Start => machines.boot(state, version, name, done_at, Boot::Started),
+            // A reset is a reboot: the script ends now and the start runs it again.
+            Verb::Reset => {
+                let halted = state.clone();
+                let instance = name.to_owned();
+                tokio::spawn(async move {
+                    if let Some(machines) = halted.0.machines.get() {
+                        machines.halt(&instance).await;
+                    }
+                });
+                machines.boot(state, version, name, done_at, Boot::Started);
+            }
+            Verb::Update => {}
+            Verb::Stop | Verb::Delete => {
+                let state = state.clone();
+                let name = name.to_owned();
+                tokio::spawn(async move {
+                    if let Some(machines) = state.0.machines.get() {
+                        machines.halt(&name).await;
+                    }
+                    if verb == Verb::Delete {
+                        state.0.consoles.remove(&name);
+                    }
+                });
+            }
+        }
+    }
+    accepted.operation
 }
 
 async fn count_request(
@@ -189,13 +269,18 @@ fn handle(
             Method::DELETE => {
                 api.check_query("instances", "delete", &query)?;
                 let request_id = query_value(&query, "requestId").map(str::to_owned);
-                Ok(store.mutate(
+                let transition = transition(state, Verb::Delete, &name);
+                let fails = transition.failure.is_some();
+                let accepted =
+                    store.mutate(version, &name, Verb::Delete, request_id, transition)?;
+                Ok(started(
+                    state,
                     version,
                     &name,
                     Verb::Delete,
-                    request_id,
-                    transition(state, Verb::Delete, &name),
-                )?)
+                    fails,
+                    accepted,
+                ))
             }
             Method::PATCH if api.has_method("instances", "patch") => {
                 update::patch(state, api, version, &name, &query, body)
@@ -242,7 +327,9 @@ fn handle(
             };
             api.check_request(spec, &json_body(body)?)?;
             let transition = transition(state, lifecycle, &name);
-            Ok(store.mutate(version, &name, lifecycle, None, transition)?)
+            let fails = transition.failure.is_some();
+            let accepted = store.mutate(version, &name, lifecycle, None, transition)?;
+            Ok(started(state, version, &name, lifecycle, fails, accepted))
         }
         Target::Item {
             name,

@@ -2,12 +2,16 @@
 
 use std::future::Future;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context as _;
 use tokio_util::sync::CancellationToken;
 
-use super::config::{EmulatorArgs, EmulatorConfig};
+use super::clock::{Clock, SystemClock};
+use super::config::{EmulatorArgs, EmulatorConfig, EmulatorConfigError};
+use super::identity::JWKS_PATH;
+use super::machines::Machines;
 use super::routes::router;
 use super::state::EmulatorState;
 use super::store::RecordedCreate;
@@ -27,10 +31,47 @@ impl Emulator {
     /// # Errors
     /// The bind error, or `InvalidInput` for a configuration the flags would have refused.
     pub async fn start(addr: SocketAddr, config: EmulatorConfig) -> std::io::Result<Emulator> {
-        let state = EmulatorState::new(&config)
-            .map_err(|error| std::io::Error::new(std::io::ErrorKind::InvalidInput, error))?;
+        Self::start_with_clock(addr, config, Arc::new(SystemClock)).await
+    }
+
+    /// Like [`Emulator::start`] with an injected clock: lifecycle, and the moment scripts start,
+    /// follow it.
+    ///
+    /// # Errors
+    /// The bind error, or `InvalidInput` for a configuration the flags would have refused
+    /// (including `--run-scripts` on an address that is not loopback).
+    pub async fn start_with_clock(
+        addr: SocketAddr,
+        config: EmulatorConfig,
+        clock: Arc<dyn Clock>,
+    ) -> std::io::Result<Emulator> {
+        let invalid = |error| std::io::Error::new(std::io::ErrorKind::InvalidInput, error);
+        if config.run_scripts && !addr.ip().is_loopback() {
+            return Err(invalid(EmulatorConfigError::ScriptsNeedLoopback(addr.ip())));
+        }
+        let state = EmulatorState::with_clock(&config, clock).map_err(invalid)?;
         let listener = tokio::net::TcpListener::bind(addr).await?;
         let addr = listener.local_addr()?;
+        let base = reqwest::Url::parse(&format!("http://{addr}"))
+            .map_err(|error| invalid(EmulatorConfigError::StorageHost(error.to_string())))?;
+        if config.run_scripts {
+            let storage = state.0.storage_host.clone().unwrap_or(base);
+            let root = std::env::temp_dir().join(format!(
+                "notebooks-emulator-{}-{}",
+                addr.port(),
+                uuid::Uuid::new_v4().simple()
+            ));
+            let _ = state
+                .0
+                .machines
+                .set(Machines::new(addr.ip(), storage, root));
+            // The signing key, made now in the background: the first identity token then
+            // need not wait for RSA key generation.
+            let signing = state.clone();
+            tokio::task::spawn_blocking(move || {
+                signing.signer();
+            });
+        }
         let cancel = CancellationToken::new();
         let app = router(state.clone());
         let serve = axum::serve(notebooks_wire::net::without_nagle(listener), app)
@@ -60,6 +101,25 @@ impl Emulator {
 
     pub fn state(&self) -> &EmulatorState {
         &self.state
+    }
+
+    /// Where Cloud Storage is for this emulator's instances: the one configured, or the
+    /// emulator itself. `STORAGE_EMULATOR_HOST` takes it as it is.
+    pub fn storage_url(&self) -> String {
+        match &self.state.0.storage_host {
+            Some(url) => url.as_str().trim_end_matches('/').to_owned(),
+            None => self.base_url(),
+        }
+    }
+
+    /// The JWKS that verifies instances' identity tokens (a verifier's JWKS URL).
+    pub fn jwks_url(&self) -> String {
+        format!("{}{JWKS_PATH}", self.base_url())
+    }
+
+    /// See [`EmulatorState::console`].
+    pub fn console(&self, name: &str) -> String {
+        self.state.console(name)
     }
 
     /// See [`EmulatorState::instances`].
@@ -93,7 +153,11 @@ impl Emulator {
     }
 
     /// Stops accepting, lets in-flight requests finish (at most 5 s, then aborts) and waits.
+    /// Running scripts are ended first, as their VMs would be.
     pub async fn shutdown(mut self) {
+        if let Some(machines) = self.state.0.machines.get() {
+            machines.halt_all().await;
+        }
         self.cancel.cancel();
         let Some(mut task) = self.task.take() else {
             return;
@@ -112,6 +176,9 @@ impl Emulator {
 
 impl Drop for Emulator {
     fn drop(&mut self) {
+        if let Some(machines) = self.state.0.machines.get() {
+            machines.kill_all_now();
+        }
         self.cancel.cancel();
         if let Some(task) = self.task.take() {
             task.abort();
@@ -142,6 +209,16 @@ pub async fn run(
         "NOTEBOOKS_EMULATOR_HOST={}",
         emulator.base_url().trim_start_matches("http://")
     );
+    if emulator.state.local_storage().is_some() {
+        println!("STORAGE_EMULATOR_HOST={}", emulator.storage_url());
+    }
+    if args.config.run_scripts {
+        println!(
+            "post-startup scripts run when instances become ACTIVE (Cloud Storage at {}); consoles: {}/compute/v1/projects/PROJECT/zones/ZONE/instances/ID/serialPort",
+            emulator.storage_url(),
+            emulator.base_url()
+        );
+    }
     shutdown.await;
     emulator.shutdown().await;
     Ok(())

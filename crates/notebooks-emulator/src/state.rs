@@ -1,16 +1,23 @@
 //! The emulator's shared state: the store, the knobs and the request counters, one `Arc` that
 //! the router and the test handle both hold.
 
-use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, OnceLock};
 use std::time::Duration;
+
+use reqwest::Url;
 
 use super::clock::{Clock, SystemClock};
 use super::config::{EmulatorConfig, EmulatorConfigError};
+use super::console::Consoles;
+use super::identity::Signer;
+use super::machines::Machines;
 use super::request;
 use super::settings::Knobs;
 use super::status::Code;
+use super::storage::{self, Buckets};
 use super::store::{RecordedCreate, Store};
+use super::tokens::AccessTokens;
 
 #[derive(Debug)]
 pub(crate) struct Shared {
@@ -23,6 +30,18 @@ pub(crate) struct Shared {
     /// API requests only (not `GET /`): the index request faults are keyed by, so readiness
     /// probes do not shift the fault sequence.
     pub(crate) api_requests: AtomicU64,
+    /// Tokens the metadata servers issued.
+    pub(crate) tokens: Arc<AccessTokens>,
+    /// The emulator's own Cloud Storage, unless `--storage-emulator-host` names another.
+    pub(crate) buckets: Option<Arc<Buckets>>,
+    /// The other Cloud Storage, when one is named.
+    pub(crate) storage_host: Option<Url>,
+    /// Made at start-up with `--run-scripts`, else when first needed: generating an RSA key
+    /// takes a moment.
+    pub(crate) signer: OnceLock<Signer>,
+    pub(crate) consoles: Consoles,
+    /// Set once the emulator listens, with `--run-scripts`.
+    pub(crate) machines: OnceLock<Machines>,
 }
 
 /// The emulator's state: cheap to clone, shared by the router and the test handle.
@@ -31,7 +50,7 @@ pub struct EmulatorState(pub(crate) Arc<Shared>);
 
 impl EmulatorState {
     /// # Errors
-    /// A rate outside 0.0..=1.0 or an unknown status name.
+    /// A rate outside 0.0..=1.0, an unknown status name or an unusable Cloud Storage host.
     pub fn new(config: &EmulatorConfig) -> Result<Self, EmulatorConfigError> {
         Self::with_clock(config, Arc::new(SystemClock))
     }
@@ -54,6 +73,17 @@ impl EmulatorState {
         }
         let code =
             Code::parse(&config.operation_failure_status).map_err(EmulatorConfigError::Status)?;
+        let storage_host = config
+            .storage_emulator_host
+            .as_deref()
+            .filter(|host| !host.trim().is_empty())
+            .map(storage::emulator_base_url)
+            .transpose()
+            .map_err(EmulatorConfigError::StorageHost)?;
+        let tokens = Arc::new(AccessTokens::new(clock.clone()));
+        let buckets = storage_host
+            .is_none()
+            .then(|| Arc::new(Buckets::new(clock.clone(), tokens.clone())));
         Ok(Self(Arc::new(Shared {
             store: Store::new(clock),
             knobs: Knobs::new(
@@ -66,7 +96,38 @@ impl EmulatorState {
             v1_legacy: config.v1_legacy,
             requests: AtomicU64::new(0),
             api_requests: AtomicU64::new(0),
+            tokens,
+            buckets,
+            storage_host,
+            signer: OnceLock::new(),
+            consoles: Consoles::default(),
+            machines: OnceLock::new(),
         })))
+    }
+
+    pub(crate) fn signer(&self) -> &Signer {
+        self.0.signer.get_or_init(Signer::generate)
+    }
+
+    /// The emulator's own Cloud Storage (`None` when `--storage-emulator-host` names another),
+    /// for putting objects in place before any client runs.
+    pub fn local_storage(&self) -> Option<&Buckets> {
+        self.0.buckets.as_deref()
+    }
+
+    /// What instance `name` (`projects/P/locations/Z/instances/ID`) printed on its serial
+    /// console so far.
+    pub fn console(&self, name: &str) -> String {
+        self.0.consoles.read(name, 0).0
+    }
+
+    /// The process groups of running post-startup scripts, by instance name.
+    pub fn script_groups(&self) -> std::collections::HashMap<String, i32> {
+        self.0
+            .machines
+            .get()
+            .map(Machines::groups)
+            .unwrap_or_default()
     }
 
     /// Current instances of both versions, lifecycle settled, as `GET` would show them.

@@ -210,6 +210,25 @@ pub struct Store {
     clock: Arc<dyn Clock>,
 }
 
+/// What a create or a mutation started.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Accepted {
+    /// The long-running operation, as the API answers it.
+    pub operation: Value,
+    /// When the operation is done; `None` when a retried request got the first one's answer and
+    /// nothing new started.
+    pub done_at: Option<Timestamp>,
+}
+
+impl Accepted {
+    fn replayed(operation: Value) -> Self {
+        Self {
+            operation,
+            done_at: None,
+        }
+    }
+}
+
 /// A validated create, ready for the store.
 #[derive(Clone, Debug)]
 pub struct Creation {
@@ -234,6 +253,10 @@ impl Store {
         self.inner.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
+    pub fn clock(&self) -> &Arc<dyn Clock> {
+        &self.clock
+    }
+
     pub fn record_create(&self, create: RecordedCreate<Box<[u8]>>) {
         self.lock().creates.push(create);
     }
@@ -244,14 +267,18 @@ impl Store {
 
     /// Creates a PROVISIONING instance, or replays the operation of an earlier create with the
     /// same requestId (a retry after a lost answer must not become a 409).
-    pub fn create(&self, creation: Creation, transition: Transition) -> Result<Value, StoreError> {
+    pub fn create(
+        &self,
+        creation: Creation,
+        transition: Transition,
+    ) -> Result<Accepted, StoreError> {
         let now = self.clock.now();
         let mut inner = self.lock();
         let version = creation.version;
         if let Some(operation) =
             inner.replay(version, Verb::Create, creation.request_id.as_deref(), now)
         {
-            return Ok(operation);
+            return Ok(Accepted::replayed(operation));
         }
         let name = format!("{}/instances/{}", creation.parent, creation.instance_id);
         if inner.live(version, &name, now).is_some() {
@@ -269,9 +296,13 @@ impl Store {
         };
         let (operation, pending) =
             inner.start_operation(&record, Verb::Create, creation.request_id, transition, now);
+        let done_at = pending.until;
         record.pending = Some(pending);
         inner.instances.insert((version, name), record);
-        Ok(operation)
+        Ok(Accepted {
+            operation,
+            done_at: Some(done_at),
+        })
     }
 
     /// Starts delete, start or stop on an existing instance.
@@ -282,11 +313,11 @@ impl Store {
         verb: Verb,
         request_id: Option<String>,
         transition: Transition,
-    ) -> Result<Value, StoreError> {
+    ) -> Result<Accepted, StoreError> {
         let now = self.clock.now();
         let mut inner = self.lock();
         if let Some(operation) = inner.replay(version, verb, request_id.as_deref(), now) {
-            return Ok(operation);
+            return Ok(Accepted::replayed(operation));
         }
         let record = inner
             .live(version, name, now)
@@ -310,11 +341,15 @@ impl Store {
         let snapshot = record.clone();
         let (operation, pending) =
             inner.start_operation(&snapshot, verb, request_id, transition, now);
+        let done_at = pending.until;
         if let Some(record) = inner.instances.get_mut(&(version, name.to_owned())) {
             record.update_time = now;
             record.pending = Some(pending);
         }
-        Ok(operation)
+        Ok(Accepted {
+            operation,
+            done_at: Some(done_at),
+        })
     }
 
     pub fn instance(&self, version: ApiVersion, name: &str) -> Result<Value, StoreError> {

@@ -107,7 +107,7 @@ mod tests {
             duration: Duration::from_secs(10),
             failure: None,
         };
-        store.create(creation, transition).unwrap()
+        store.create(creation, transition).unwrap().operation
     }
 
     fn names(page: &Value) -> Vec<&str> {

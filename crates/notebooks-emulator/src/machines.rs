@@ -1,0 +1,190 @@
+//! Emulated instances that run: with `--run-scripts`, an instance that becomes ACTIVE gets a
+//! metadata server and runs its post-startup script as a local process, as a Workbench VM does.
+//!
+//! # Noticing ACTIVE
+//! Lifecycle is lazy (states are computed from timestamps on read), so nothing in the store
+//! notices the moment an instance becomes ACTIVE. Instead the moment is known when the
+//! transition is stored: a successful create or start is done at `done_at`, and no other
+//! mutation can intervene (the store refuses them while an operation is pending). So the router
+//! hands each accepted transition to [`Machines`], which waits for that moment on the
+//! emulator's clock ([`Clock::reached`](crate::Clock::reached)) and then boots the instance.
+//! With a manual clock the script starts when the test moves the clock past `done_at`, never
+//! earlier, so tests stay deterministic; no task polls.
+//!
+//! # A VM going away
+//! `stop` and `delete` end the script's whole process group (it is spawned as a group of its
+//! own): SIGTERM, a short grace while the script exits, then SIGKILL for whatever is left,
+//! daemons included. Shutting the emulator down does the same for every instance. A process
+//! that leaves the group (`setsid`) escapes this, as it would not escape a real VM.
+
+mod boot;
+
+use std::collections::HashMap;
+use std::net::IpAddr;
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::time::Duration;
+
+use jiff::Timestamp;
+use reqwest::Url;
+use rustix::process::{Pid, Signal, kill_process_group};
+use tokio::sync::watch;
+use tokio::task::JoinHandle;
+use tokio_util::sync::CancellationToken;
+
+use super::ApiVersion;
+use super::state::EmulatorState;
+
+/// How long a script gets to exit after SIGTERM before its group is killed.
+pub const STOP_GRACE: Duration = Duration::from_secs(2);
+
+/// How long, after SIGKILL, the console may take to report that the script ended.
+const KILL_REPORT: Duration = Duration::from_secs(1);
+
+/// Why an instance boots: `run_once` scripts run after creation only.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Boot {
+    Created,
+    Started,
+}
+
+/// The script process of one instance, as far as stopping it needs to know.
+#[derive(Clone, Copy, Debug, Default)]
+struct Script {
+    /// Its process group, once spawned; kept after it exits, for the daemons it left.
+    group: Option<i32>,
+    running: bool,
+}
+
+#[derive(Debug)]
+struct Machine {
+    cancel: CancellationToken,
+    task: JoinHandle<()>,
+    script: Arc<watch::Sender<Script>>,
+}
+
+/// Where scripts run and find Cloud Storage, and the instances currently running.
+#[derive(Debug)]
+pub struct Machines {
+    /// Loopback address metadata servers bind to.
+    ip: IpAddr,
+    /// Cloud Storage the scripts are fetched from, and pointed at.
+    storage: Url,
+    /// Each instance's scratch directory lies under it.
+    root: PathBuf,
+    running: Mutex<HashMap<String, Machine>>,
+}
+
+fn signal_group(group: i32, signal: Signal) {
+    if let Some(pid) = Pid::from_raw(group) {
+        // ESRCH: the whole group has already gone.
+        let _ = kill_process_group(pid, signal);
+    }
+}
+
+impl Machines {
+    pub fn new(ip: IpAddr, storage: Url, root: PathBuf) -> Self {
+        Self {
+            ip,
+            storage,
+            root,
+            running: Mutex::new(HashMap::new()),
+        }
+    }
+
+    fn lock(&self) -> MutexGuard<'_, HashMap<String, Machine>> {
+        self.running.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Boots `name` once the clock reaches `at`.
+    pub fn boot(
+        &self,
+        state: &EmulatorState,
+        version: ApiVersion,
+        name: &str,
+        at: Timestamp,
+        why: Boot,
+    ) {
+        let cancel = CancellationToken::new();
+        let script = Arc::new(watch::Sender::new(Script::default()));
+        let task = tokio::spawn(boot::run(boot::BootJob {
+            state: state.clone(),
+            version,
+            name: name.to_owned(),
+            at,
+            why,
+            ip: self.ip,
+            storage: self.storage.clone(),
+            dir: self.root.join(name),
+            cancel: cancel.clone(),
+            script: script.clone(),
+        }));
+        let machine = Machine {
+            cancel,
+            task,
+            script,
+        };
+        if let Some(previous) = self.lock().insert(name.to_owned(), machine) {
+            kill_now(&previous);
+        }
+    }
+
+    /// Ends `name`'s script group and metadata server, as its VM going away would.
+    pub async fn halt(&self, name: &str) {
+        let machine = self.lock().remove(name);
+        if let Some(machine) = machine {
+            halt(machine).await;
+        }
+    }
+
+    /// [`Machines::halt`] for every instance, at once.
+    pub async fn halt_all(&self) {
+        let machines: Vec<Machine> = self.lock().drain().map(|(_, m)| m).collect();
+        let halts: Vec<_> = machines
+            .into_iter()
+            .map(|machine| tokio::spawn(halt(machine)))
+            .collect();
+        for halt in halts {
+            let _ = halt.await;
+        }
+        let _ = std::fs::remove_dir_all(&self.root);
+    }
+
+    /// SIGKILL for every group, without waiting: for when the emulator is dropped.
+    pub fn kill_all_now(&self) {
+        for (_, machine) in self.lock().drain() {
+            kill_now(&machine);
+        }
+        let _ = std::fs::remove_dir_all(&self.root);
+    }
+
+    /// Process groups of instances running now, for tests that check they end.
+    pub fn groups(&self) -> HashMap<String, i32> {
+        self.lock()
+            .iter()
+            .filter_map(|(name, m)| Some((name.clone(), m.script.borrow().group?)))
+            .collect()
+    }
+}
+
+fn kill_now(machine: &Machine) {
+    if let Some(group) = machine.script.borrow().group {
+        signal_group(group, Signal::KILL);
+    }
+    machine.cancel.cancel();
+    machine.task.abort();
+}
+
+async fn halt(machine: Machine) {
+    let group = machine.script.borrow().group;
+    if let Some(group) = group {
+        let mut changes = machine.script.subscribe();
+        signal_group(group, Signal::TERM);
+        let _ = tokio::time::timeout(STOP_GRACE, changes.wait_for(|s| !s.running)).await;
+        signal_group(group, Signal::KILL);
+        // Long enough for the script's end to reach the console.
+        let _ = tokio::time::timeout(KILL_REPORT, changes.wait_for(|s| !s.running)).await;
+    }
+    machine.cancel.cancel();
+    let _ = machine.task.await;
+}

@@ -1,0 +1,237 @@
+//! A Cloud Storage client for the JSON API calls the emulator and the demo make.
+
+use std::time::Duration;
+
+use reqwest::{Method, StatusCode, Url};
+use serde_json::{Value, json};
+
+/// Why a Cloud Storage call failed.
+#[derive(Debug, thiserror::Error)]
+pub enum StorageError {
+    #[error("Cloud Storage at {url} cannot be reached")]
+    Unreachable {
+        url: String,
+        #[source]
+        source: reqwest::Error,
+    },
+    #[error("Cloud Storage's answer for {what} is not readable")]
+    Unreadable {
+        what: String,
+        #[source]
+        source: reqwest::Error,
+    },
+    #[error("Cloud Storage answered {status} for {what}: {message}")]
+    Refused {
+        what: String,
+        status: StatusCode,
+        message: String,
+    },
+}
+
+impl StorageError {
+    pub fn status(&self) -> Option<StatusCode> {
+        match self {
+            StorageError::Refused { status, .. } => Some(*status),
+            StorageError::Unreachable { .. } | StorageError::Unreadable { .. } => None,
+        }
+    }
+}
+
+/// Speaks the JSON API at one base URL (`http://127.0.0.1:PORT/` for an emulator).
+#[derive(Clone, Debug)]
+pub struct StorageClient {
+    http: reqwest::Client,
+    base: Url,
+    token: Option<String>,
+}
+
+impl StorageClient {
+    /// Anonymous, as Google's libraries are against an emulator.
+    ///
+    /// # Panics
+    /// If the TLS backend cannot be initialised (the same condition under which reqwest's own
+    /// `Client::new` panics).
+    pub fn new(base: Url) -> Self {
+        let http = reqwest::Client::builder()
+            .timeout(Duration::from_secs(30))
+            .connect_timeout(Duration::from_secs(5))
+            .build()
+            .expect("an HTTP client with timeouts");
+        Self {
+            http,
+            base,
+            token: None,
+        }
+    }
+
+    /// Sends `Authorization: Bearer TOKEN` with every call.
+    #[must_use]
+    pub fn with_token(mut self, token: impl Into<String>) -> Self {
+        self.token = Some(token.into());
+        self
+    }
+
+    pub fn base_url(&self) -> &Url {
+        &self.base
+    }
+
+    fn url(&self, segments: &[&str]) -> Url {
+        let mut url = self.base.clone();
+        url.path_segments_mut()
+            .expect("an http(s) URL has path segments")
+            .pop_if_empty()
+            .extend(segments);
+        url
+    }
+
+    async fn send(
+        &self,
+        what: String,
+        request: reqwest::RequestBuilder,
+    ) -> Result<reqwest::Response, StorageError> {
+        let request = match &self.token {
+            Some(token) => request.bearer_auth(token),
+            None => request,
+        };
+        let response = request
+            .send()
+            .await
+            .map_err(|source| StorageError::Unreachable {
+                url: self.base.to_string(),
+                source,
+            })?;
+        let status = response.status();
+        if status.is_success() {
+            return Ok(response);
+        }
+        let text = response.text().await.unwrap_or_default();
+        let message = serde_json::from_str::<Value>(&text)
+            .ok()
+            .and_then(|body| body["error"]["message"].as_str().map(str::to_owned))
+            .unwrap_or(text);
+        Err(StorageError::Refused {
+            what,
+            status,
+            message,
+        })
+    }
+
+    /// Creates `bucket`; one that exists already is fine (409 is not an error here).
+    ///
+    /// # Errors
+    /// The bucket cannot be created.
+    pub async fn ensure_bucket(&self, project: &str, bucket: &str) -> Result<(), StorageError> {
+        let mut url = self.url(&["storage", "v1", "b"]);
+        url.query_pairs_mut().append_pair("project", project);
+        let request = self
+            .http
+            .request(Method::POST, url)
+            .json(&json!({"name": bucket}));
+        match self.send(format!("bucket {bucket}"), request).await {
+            Ok(_) => Ok(()),
+            Err(error) if error.status() == Some(StatusCode::CONFLICT) => Ok(()),
+            Err(error) => Err(error),
+        }
+    }
+
+    /// Writes `gs://bucket/name` in one request (`uploadType=media`); returns the object's
+    /// metadata.
+    ///
+    /// # Errors
+    /// The object cannot be written.
+    pub async fn upload(
+        &self,
+        bucket: &str,
+        name: &str,
+        content_type: &str,
+        data: Vec<u8>,
+    ) -> Result<Value, StorageError> {
+        let mut url = self.url(&["upload", "storage", "v1", "b", bucket, "o"]);
+        url.query_pairs_mut()
+            .append_pair("uploadType", "media")
+            .append_pair("name", name);
+        let request = self
+            .http
+            .post(url)
+            .header(reqwest::header::CONTENT_TYPE, content_type)
+            .body(data);
+        let response = self.send(format!("gs://{bucket}/{name}"), request).await?;
+        json_of(response, bucket, name).await
+    }
+
+    /// The bytes of `gs://bucket/name`.
+    ///
+    /// # Errors
+    /// The object cannot be read (404 if it does not exist).
+    pub async fn download(&self, bucket: &str, name: &str) -> Result<Vec<u8>, StorageError> {
+        let mut url = self.url(&["storage", "v1", "b", bucket, "o", name]);
+        url.query_pairs_mut().append_pair("alt", "media");
+        let what = format!("gs://{bucket}/{name}");
+        let response = self.send(what.clone(), self.http.get(url)).await?;
+        let bytes = response
+            .bytes()
+            .await
+            .map_err(|source| StorageError::Unreadable { what, source })?;
+        Ok(bytes.to_vec())
+    }
+
+    /// The metadata of `gs://bucket/name` (`size`, `contentType`, `generation`, …).
+    ///
+    /// # Errors
+    /// The object cannot be read (404 if it does not exist).
+    pub async fn metadata(&self, bucket: &str, name: &str) -> Result<Value, StorageError> {
+        let url = self.url(&["storage", "v1", "b", bucket, "o", name]);
+        let response = self
+            .send(format!("gs://{bucket}/{name}"), self.http.get(url))
+            .await?;
+        json_of(response, bucket, name).await
+    }
+
+    /// The names of the objects in `bucket` that start with `prefix`, following every page.
+    ///
+    /// # Errors
+    /// The bucket cannot be listed.
+    pub async fn list(&self, bucket: &str, prefix: &str) -> Result<Vec<String>, StorageError> {
+        let mut names = Vec::new();
+        let mut page_token: Option<String> = None;
+        loop {
+            let mut url = self.url(&["storage", "v1", "b", bucket, "o"]);
+            {
+                let mut query = url.query_pairs_mut();
+                query.append_pair("prefix", prefix);
+                if let Some(token) = &page_token {
+                    query.append_pair("pageToken", token);
+                }
+            }
+            let response = self
+                .send(format!("gs://{bucket}/{prefix}*"), self.http.get(url))
+                .await?;
+            let page = json_of(response, bucket, prefix).await?;
+            names.extend(
+                page["items"]
+                    .as_array()
+                    .into_iter()
+                    .flatten()
+                    .filter_map(|item| item["name"].as_str().map(str::to_owned)),
+            );
+            match page["nextPageToken"].as_str() {
+                Some(token) if !token.is_empty() => page_token = Some(token.to_owned()),
+                _ => return Ok(names),
+            }
+        }
+    }
+}
+
+async fn json_of(
+    response: reqwest::Response,
+    bucket: &str,
+    name: &str,
+) -> Result<Value, StorageError> {
+    response
+        .json()
+        .await
+        .map_err(|source| StorageError::Unreadable {
+            what: format!("gs://{bucket}/{name}"),
+            source,
+        })
+}

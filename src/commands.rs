@@ -1,0 +1,180 @@
+//! What each subcommand does, once the command line is parsed.
+//!
+//! `main` only parses and dispatches, so everything a command does (which logging it sets up,
+//! what it prints on stdout, how it reports failure) is readable here in one place, and tests
+//! of the binary exercise exactly these functions.
+
+use std::io::Write as _;
+
+use anyhow::Context as _;
+
+use crate::cli::{Command, SchedulerCommand};
+use crate::config::{self, LogFormat, Settings};
+use crate::launch::Progress;
+use crate::pubsub::{self, Outgoing};
+use crate::push::Trigger;
+use crate::{runner, scheduler, shutdown, startup, telemetry};
+
+/// Runs one command to its end; `None` is `serve`.
+///
+/// # Errors
+/// Whatever stopped the command, for [`report`].
+pub async fn run(command: Option<Command>) -> anyhow::Result<()> {
+    match command.unwrap_or(Command::Serve) {
+        Command::Serve => serve().await,
+        Command::Launch { profile, payload } => launch(profile, payload).await,
+        Command::Publish {
+            pubsub,
+            topic,
+            attributes,
+            ordering_key,
+            timeout,
+            data,
+        } => {
+            telemetry::init(LogFormat::Text, "warn");
+            let message = Outgoing {
+                data: data.unwrap_or_default().into_bytes(),
+                attributes: attributes.into_iter().collect(),
+                ordering_key,
+            };
+            if message.data.is_empty() && message.attributes.is_empty() {
+                anyhow::bail!("a message needs DATA or at least one --attribute");
+            }
+            let id = pubsub::publish(&pubsub.endpoint(), &topic, message, timeout).await?;
+            println!("{id}");
+            Ok(())
+        }
+        Command::Replay {
+            pubsub,
+            subscription,
+            topic,
+            max,
+            idle,
+        } => {
+            telemetry::init(LogFormat::Text, "info");
+            let replayed =
+                pubsub::replay(&pubsub.endpoint(), &subscription, &topic, max, idle).await?;
+            println!("{}", serde_json::to_string(&replayed)?);
+            Ok(())
+        }
+        Command::Emulator(args) => {
+            telemetry::init(LogFormat::Text, "info,notebooks_emulator=debug");
+            notebooks_emulator::run(args, shutdown::signal()).await
+        }
+        Command::Runner => {
+            std::io::stdout().write_all(runner::SCRIPT.as_bytes())?;
+            Ok(())
+        }
+        // Plain file work: no logging set-up, so stdout holds only the plan.
+        Command::Scheduler { command } => scheduler_command(command),
+    }
+}
+
+/// Says once why a command failed: as a log line where logging is set up (so Cloud Logging
+/// files it with its severity, and a terminal does not see it twice), on stderr otherwise.
+pub fn report(error: &anyhow::Error) {
+    if tracing::dispatcher::has_been_set() {
+        tracing::error!("{error:#}");
+    } else {
+        eprintln!("error: {error:#}");
+    }
+}
+
+fn scheduler_command(command: SchedulerCommand) -> anyhow::Result<()> {
+    let SchedulerCommand::Plan {
+        file,
+        project,
+        location,
+        topic,
+        current,
+    } = command;
+    let target = scheduler::SchedulerTarget::new(&project, &location, &topic)?;
+    let jobs = scheduler::load(&file)?;
+    let current = match current {
+        None => Vec::new(),
+        Some(path) if path.as_os_str() == "-" => {
+            let text = std::io::read_to_string(std::io::stdin()).context("cannot read stdin")?;
+            scheduler::parse_current(&text)?
+        }
+        Some(path) => {
+            let text = std::fs::read_to_string(&path)
+                .with_context(|| format!("cannot read {}", path.display()))?;
+            scheduler::parse_current(&text)?
+        }
+    };
+    let plan = scheduler::plan(&jobs, &current, &target)?;
+    for note in &plan.notes {
+        eprintln!("note: {note}");
+    }
+    std::io::stdout().write_all(plan.render().as_bytes())?;
+    Ok(())
+}
+
+fn settings() -> anyhow::Result<Settings> {
+    let settings = Settings::from_env(&|name| std::env::var(name).ok())?;
+    telemetry::init(settings.log_format, config::RUST_LOG.unset.read_as());
+    Ok(settings)
+}
+
+async fn serve() -> anyhow::Result<()> {
+    let settings = settings()?;
+    let cancel = shutdown::token_on_signal();
+    startup::Application::build(settings, cancel)
+        .await?
+        .run_until_stopped()
+        .await
+}
+
+async fn launch(profile: Option<String>, payload: Option<String>) -> anyhow::Result<()> {
+    let settings = settings()?;
+    let cancel = shutdown::token_on_signal();
+    let backing = startup::backing(settings, cancel).await?;
+    let payload = with_profile(profile, payload)?;
+    let trigger = Trigger::from_cli(payload);
+    let print = |p: Progress<'_>| {
+        let state = p.state.map(|s| format!(" ({s})")).unwrap_or_default();
+        eprintln!(
+            "[{:>6.1}s] {} {}{state}",
+            p.elapsed.as_secs_f64(),
+            p.phase,
+            p.instance
+        );
+    };
+    let result = backing.launcher.launch(&trigger, &print).await;
+    if let Some(emulator) = backing.embedded {
+        emulator.shutdown().await;
+    }
+    let launched = result?;
+    writeln!(
+        std::io::stdout(),
+        "{}",
+        serde_json::to_string_pretty(&launched)?
+    )?;
+    Ok(())
+}
+
+/// `--profile P` joins the payload: into its JSON object, or as the only field.
+fn with_profile(
+    profile: Option<String>,
+    payload: Option<String>,
+) -> anyhow::Result<Option<String>> {
+    let Some(profile) = profile else {
+        return Ok(payload);
+    };
+    let mut object = match payload
+        .as_deref()
+        .map(serde_json::from_str::<serde_json::Value>)
+    {
+        Some(Ok(serde_json::Value::Object(object))) => object,
+        Some(_)
+            if payload
+                .as_deref()
+                .is_some_and(|p| p.trim_start().starts_with('{')) =>
+        {
+            anyhow::bail!("PAYLOAD starts like a JSON object but is not valid JSON")
+        }
+        Some(_) | None => serde_json::Map::new(),
+    };
+    object.insert("profile".into(), serde_json::Value::String(profile));
+    Ok(Some(serde_json::Value::Object(object).to_string()))
+}

@@ -1,0 +1,18 @@
+//! Configuration: every environment variable read once, at start-up, into typed settings.
+//!
+//! A bad value stops start-up with a message naming the variable and the expected form:
+//! a service that starts with a half-understood configuration fails later, on a message, at
+//! night. The source is a function rather than the process environment so that tests can pass
+//! their own variables.
+//!
+//! [`VARIABLES`] declares each variable once (name, default, meaning); [`Settings::from_env`]
+//! parses them, taking every default from that declaration, and `--help` prints them.
+
+mod demo;
+mod settings;
+#[cfg(test)]
+mod tests;
+mod variables;
+
+pub use settings::{Backend, LogFormat, SettingError, Settings, field_error};
+pub use variables::{RUST_LOG, VARIABLES, Variable, WhenUnset, variables_help};

@@ -1,0 +1,314 @@
+//! Parsing the environment into [`Settings`]: every variable checked at start-up, every
+//! error naming the variable, so no message ever meets a half-understood configuration.
+
+use std::collections::BTreeSet;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use reqwest::Url;
+
+use super::variables::{self as var, Variable};
+use crate::launch::{OnExisting, PollSettings};
+use crate::naming::IdPrefix;
+use crate::notebooks::ApiVersion;
+use crate::notebooks::client::Timeouts;
+use crate::payload::OverridePolicy;
+use crate::poll::Backoff;
+use crate::profile::{self, Fields};
+use crate::push_auth::{PushAuthMode, VerifySettings};
+
+/// Where the Notebooks API is.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Backend {
+    /// `https://notebooks.googleapis.com` with Application Default Credentials.
+    Google,
+    /// `NOTEBOOKS_ENDPOINT`: another HTTPS endpoint, with credentials.
+    Endpoint(Url),
+    /// `NOTEBOOKS_EMULATOR_HOST`, as `http://HOST:PORT/`: HTTP/2 without TLS, no credentials.
+    Emulator(Url),
+    /// Nothing configured and not on Cloud Run: an in-process emulator with demo settings.
+    Embedded,
+}
+
+/// Log line format.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LogFormat {
+    /// Readable lines for a terminal.
+    Text,
+    /// One JSON object per line with `severity`, as Cloud Logging reads it.
+    Json,
+}
+
+/// Everything `serve` and `launch` need, parsed.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    pub port: u16,
+    pub backend: Backend,
+    /// `None`: ask the credentials (the metadata server on Cloud Run).
+    pub project: Option<String>,
+    pub api_version: ApiVersion,
+    pub default_profile: Fields,
+    pub profiles_file: Option<PathBuf>,
+    pub policy: OverridePolicy,
+    pub prefix: IdPrefix,
+    pub on_existing: OnExisting,
+    pub poll: PollSettings,
+    pub timeouts: Timeouts,
+    pub max_body_bytes: usize,
+    /// Largest payload once base64 is decoded (larger: 413).
+    pub max_payload_bytes: usize,
+    /// Launches running at once; one more is refused with 429.
+    pub max_concurrent_launches: usize,
+    pub log_format: LogFormat,
+    /// Whether and how push requests are authenticated.
+    pub push_auth: PushAuthMode,
+    /// `K_SERVICE` is set: we run on Cloud Run.
+    pub on_cloud_run: bool,
+}
+
+/// A variable with a value that cannot be used.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{variable}: {reason}")]
+pub struct SettingError {
+    pub variable: String,
+    pub reason: String,
+}
+
+impl SettingError {
+    pub fn new(variable: impl Into<String>, reason: impl Into<String>) -> Self {
+        Self {
+            variable: variable.into(),
+            reason: reason.into(),
+        }
+    }
+}
+
+/// The variables as the parser reads them: trimmed, blank meaning unset.
+struct Env<'a>(&'a dyn Fn(&str) -> Option<String>);
+
+impl Env<'_> {
+    /// A variable's value by name; `None` when unset or blank.
+    fn named(&self, name: &str) -> Option<String> {
+        (self.0)(name)
+            .map(|v| v.trim().to_owned())
+            .filter(|v| !v.is_empty())
+    }
+
+    fn get(&self, variable: &Variable) -> Option<String> {
+        self.named(variable.name)
+    }
+
+    /// The value, or for an unset variable the text of its declared default.
+    fn or_default(&self, variable: &Variable) -> String {
+        self.get(variable)
+            .unwrap_or_else(|| variable.unset.read_as().to_owned())
+    }
+
+    /// Parses the value or, unset, the declared default, the same way; errors name the variable.
+    fn parse<T>(
+        &self,
+        variable: &Variable,
+        parse: impl FnOnce(&str) -> Result<T, String>,
+    ) -> Result<T, SettingError> {
+        parse(&self.or_default(variable)).map_err(|reason| SettingError::new(variable.name, reason))
+    }
+
+    fn duration(&self, variable: &Variable) -> Result<Duration, SettingError> {
+        self.parse(variable, notebooks_wire::duration::parse)
+    }
+
+    fn count(&self, variable: &Variable, minimum: usize) -> Result<usize, SettingError> {
+        self.parse(variable, |v| match v.parse::<usize>() {
+            Ok(n) if n >= minimum => Ok(n),
+            _ => Err(format!("`{v}` is not a whole number of at least {minimum}")),
+        })
+    }
+}
+
+impl Settings {
+    /// Reads and checks every variable.
+    ///
+    /// # Errors
+    /// The first [`SettingError`], naming the variable.
+    pub fn from_env(env: &dyn Fn(&str) -> Option<String>) -> Result<Self, SettingError> {
+        let vars = Env(env);
+        let on_cloud_run = vars.named("K_SERVICE").is_some();
+        let port = vars.parse(&var::PORT, |p| {
+            p.parse::<u16>()
+                .map_err(|_| format!("`{p}` is not a port number (0-65535)"))
+        })?;
+        let project = vars.get(&var::GOOGLE_CLOUD_PROJECT);
+        let backend = backend(&vars, project.is_some(), on_cloud_run)?;
+        let api_version = vars.parse(&var::NOTEBOOKS_API_VERSION, str::parse)?;
+        let default_profile = Fields::from_env(env).map_err(field_error)?;
+        let policy = vars
+            .parse(&var::ALLOWED_OVERRIDES, OverridePolicy::parse)?
+            .with_image_prefixes(&vars.or_default(&var::ALLOWED_IMAGE_PREFIXES))
+            .map_err(|e| SettingError::new(var::ALLOWED_IMAGE_PREFIXES.name, e))?;
+        let prefix = vars.parse(&var::INSTANCE_ID_PREFIX, IdPrefix::parse)?;
+        let on_existing = vars.parse(&var::ON_EXISTING, str::parse)?;
+        let backoff = Backoff {
+            initial: vars.duration(&var::POLL_INITIAL_DELAY)?,
+            max: vars.duration(&var::POLL_MAX_DELAY)?,
+        };
+        if backoff.initial.is_zero() || backoff.max < backoff.initial {
+            return Err(SettingError::new(
+                var::POLL_MAX_DELAY.name,
+                "must be at least POLL_INITIAL_DELAY, which must be above 0",
+            ));
+        }
+        let poll = PollSettings {
+            backoff,
+            timeout: vars.duration(&var::POLL_TIMEOUT)?,
+        };
+        let timeouts = Timeouts {
+            connect: vars.duration(&var::HTTP_CONNECT_TIMEOUT)?,
+            request: vars.duration(&var::HTTP_REQUEST_TIMEOUT)?,
+        };
+        let max_body_bytes = vars.count(&var::MAX_BODY_BYTES, 1024)?;
+        let max_payload_bytes = vars.count(&var::MAX_PAYLOAD_BYTES, 1024)?;
+        let max_concurrent_launches = vars.count(&var::MAX_CONCURRENT_LAUNCHES, 1)?;
+        let push_auth = push_auth_mode(&vars)?;
+        let log_format = match vars.get(&var::LOG_FORMAT).as_deref() {
+            None if on_cloud_run => LogFormat::Json,
+            None | Some("text") => LogFormat::Text,
+            Some("json") => LogFormat::Json,
+            Some(other) => {
+                return Err(SettingError::new(
+                    var::LOG_FORMAT.name,
+                    format!("`{other}` is not text or json"),
+                ));
+            }
+        };
+        Ok(Settings {
+            port,
+            backend,
+            project,
+            api_version,
+            default_profile,
+            profiles_file: vars.get(&var::PROFILES_FILE).map(PathBuf::from),
+            policy,
+            prefix,
+            on_existing,
+            poll,
+            timeouts,
+            max_body_bytes,
+            max_payload_bytes,
+            max_concurrent_launches,
+            log_format,
+            push_auth,
+            on_cloud_run,
+        })
+    }
+}
+
+/// `NOTEBOOKS_EMULATOR_HOST`, `NOTEBOOKS_ENDPOINT`, or neither: Google's API, or the embedded
+/// demo when nothing says which project to use and the service is not on Cloud Run.
+fn backend(vars: &Env<'_>, has_project: bool, on_cloud_run: bool) -> Result<Backend, SettingError> {
+    match (
+        vars.get(&var::NOTEBOOKS_EMULATOR_HOST),
+        vars.get(&var::NOTEBOOKS_ENDPOINT),
+    ) {
+        (Some(_), Some(_)) => Err(SettingError::new(
+            var::NOTEBOOKS_EMULATOR_HOST.name,
+            "set either NOTEBOOKS_EMULATOR_HOST (emulator, no credentials) or NOTEBOOKS_ENDPOINT (with credentials), not both",
+        )),
+        (Some(host), None) => {
+            let url = Url::parse(&format!("http://{host}/"))
+                .ok()
+                .filter(|url| !host.contains("://") && host.contains(':') && url.path() == "/");
+            let Some(url) = url else {
+                return Err(SettingError::new(
+                    var::NOTEBOOKS_EMULATOR_HOST.name,
+                    format!("`{host}` is not HOST:PORT (e.g. 127.0.0.1:8090)"),
+                ));
+            };
+            if !has_project {
+                return Err(SettingError::new(
+                    var::GOOGLE_CLOUD_PROJECT.name,
+                    "is required with NOTEBOOKS_EMULATOR_HOST (any name, e.g. demo-project)",
+                ));
+            }
+            Ok(Backend::Emulator(url))
+        }
+        (None, Some(url)) => {
+            let parsed = Url::parse(&url)
+                .ok()
+                .filter(|u| matches!(u.scheme(), "https" | "http") && u.has_host());
+            let Some(parsed) = parsed else {
+                return Err(SettingError::new(
+                    var::NOTEBOOKS_ENDPOINT.name,
+                    format!("`{url}` is not an http(s):// URL"),
+                ));
+            };
+            Ok(Backend::Endpoint(parsed))
+        }
+        (None, None) if !has_project && !on_cloud_run => Ok(Backend::Embedded),
+        (None, None) => Ok(Backend::Google),
+    }
+}
+
+/// `PUSH_AUTH`, `PUSH_AUTH_AUDIENCE`, `PUSH_AUTH_SERVICE_ACCOUNTS`, `PUSH_AUTH_JWKS_URL`.
+fn push_auth_mode(vars: &Env<'_>) -> Result<PushAuthMode, SettingError> {
+    let accounts = vars.get(&var::PUSH_AUTH_SERVICE_ACCOUNTS);
+    match (
+        vars.get(&var::PUSH_AUTH).as_deref(),
+        vars.get(&var::PUSH_AUTH_AUDIENCE),
+    ) {
+        (Some("off"), None) if accounts.is_none() => Ok(PushAuthMode::Off),
+        (Some("off"), _) => Err(SettingError::new(
+            var::PUSH_AUTH.name,
+            "is off, but PUSH_AUTH_AUDIENCE or PUSH_AUTH_SERVICE_ACCOUNTS is set: choose one",
+        )),
+        (Some(other), _) => Err(SettingError::new(
+            var::PUSH_AUTH.name,
+            format!("`{other}` is not `off`; tokens are checked when PUSH_AUTH_AUDIENCE is set"),
+        )),
+        (None, None) if accounts.is_some() => Err(SettingError::new(
+            var::PUSH_AUTH_AUDIENCE.name,
+            "is required with PUSH_AUTH_SERVICE_ACCOUNTS (the subscription's --push-auth-token-audience)",
+        )),
+        (None, None) => Ok(PushAuthMode::Unset),
+        (None, Some(audience)) => {
+            let service_accounts: BTreeSet<String> = accounts
+                .unwrap_or_default()
+                .split(',')
+                .map(str::trim)
+                .filter(|a| !a.is_empty())
+                .map(str::to_owned)
+                .collect();
+            if service_accounts.is_empty() {
+                return Err(SettingError::new(
+                    var::PUSH_AUTH_SERVICE_ACCOUNTS.name,
+                    "is required with PUSH_AUTH_AUDIENCE: the emails of the push service accounts",
+                ));
+            }
+            if let Some(bad) = service_accounts.iter().find(|a| {
+                !matches!(a.split_once('@'), Some((user, domain)) if !user.is_empty() && domain.contains('.'))
+                    || a.chars().any(char::is_whitespace)
+            }) {
+                return Err(SettingError::new(
+                    var::PUSH_AUTH_SERVICE_ACCOUNTS.name,
+                    format!("`{bad}` is not an email address"),
+                ));
+            }
+            let jwks_url = vars.or_default(&var::PUSH_AUTH_JWKS_URL);
+            if !(jwks_url.starts_with("https://") || jwks_url.starts_with("http://")) {
+                return Err(SettingError::new(
+                    var::PUSH_AUTH_JWKS_URL.name,
+                    format!("`{jwks_url}` is not an http(s):// URL"),
+                ));
+            }
+            Ok(PushAuthMode::Verify(VerifySettings {
+                audience,
+                service_accounts,
+                jwks_url,
+            }))
+        }
+    }
+}
+
+/// Maps a default-profile field error to its variable.
+pub fn field_error(error: profile::FieldError) -> SettingError {
+    SettingError::new(error.field.env_var(), error.reason)
+}

@@ -1,0 +1,158 @@
+//! The variables the service reads, each declared once with what it does when unset and what
+//! it means: the table `--help` prints, the README repeats, and the parser takes its defaults
+//! from, so the documented default is the one the service uses.
+
+use crate::profile;
+use crate::push_auth;
+
+/// One documented variable. Rendered into `serve --help`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Variable {
+    pub name: &'static str,
+    pub unset: WhenUnset,
+    pub meaning: &'static str,
+}
+
+/// What the service does when a variable is unset or blank.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum WhenUnset {
+    /// Reads this text as if the variable were set to it.
+    Value(&'static str),
+    /// Leaves the setting out (the feature stays off). Shown as `-`.
+    Absent,
+    /// An empty list. Shown as `(none)`.
+    Empty,
+    /// Refuses to start or to launch; the text says when, e.g. `(required)`.
+    Required(&'static str),
+    /// Takes the value from elsewhere (the credentials, the platform, the API, other
+    /// fields); the text says where.
+    Decided(&'static str),
+}
+
+impl WhenUnset {
+    /// The default column of `--help` and of the README.
+    pub const fn shown(self) -> &'static str {
+        match self {
+            WhenUnset::Value(text) | WhenUnset::Required(text) | WhenUnset::Decided(text) => text,
+            WhenUnset::Absent => "-",
+            WhenUnset::Empty => "(none)",
+        }
+    }
+
+    /// The text the parser reads for an unset variable: the declared value, or blank (which
+    /// the parser reads as unset) when there is none.
+    pub const fn read_as(self) -> &'static str {
+        match self {
+            WhenUnset::Value(text) => text,
+            WhenUnset::Absent
+            | WhenUnset::Empty
+            | WhenUnset::Required(_)
+            | WhenUnset::Decided(_) => "",
+        }
+    }
+}
+
+/// Declares the service's variables in `--help` order, with the default profile's rows
+/// spliced in at `..`: a `const` per variable, named as the variable, and [`VARIABLES`].
+macro_rules! service_variables {
+    (
+        $($first:ident, $first_unset:expr, $first_meaning:literal;)+
+        ..$profile:path;
+        $($last:ident, $last_unset:expr, $last_meaning:literal;)+
+    ) => {
+        $(
+            #[doc = $first_meaning]
+            pub const $first: Variable = Variable {
+                name: stringify!($first),
+                unset: $first_unset,
+                meaning: $first_meaning,
+            };
+        )+
+        $(
+            #[doc = $last_meaning]
+            pub const $last: Variable = Variable {
+                name: stringify!($last),
+                unset: $last_unset,
+                meaning: $last_meaning,
+            };
+        )+
+
+        const PARTS: [&[Variable]; 3] = [&[$($first),+], $profile, &[$($last),+]];
+
+        /// Every variable the service reads, in the order `--help` shows them.
+        pub const VARIABLES: &[Variable] =
+            &concat::<{ PARTS[0].len() + PARTS[1].len() + PARTS[2].len() }>(PARTS);
+    };
+}
+
+use WhenUnset::{Absent, Decided, Empty, Required, Value};
+
+service_variables! {
+    PORT, Value("8080"), "port to listen on (0.0.0.0)";
+    GOOGLE_CLOUD_PROJECT, Decided("credentials' project"), "project the instances are created in";
+    NOTEBOOKS_EMULATOR_HOST, Absent,
+        "host:port of a Notebooks API emulator (HTTP/2 without TLS, no credentials)";
+    NOTEBOOKS_ENDPOINT, Decided("https://notebooks.googleapis.com"),
+        "another API endpoint, with credentials";
+    NOTEBOOKS_API_VERSION, Value("v2"),
+        "v2 (Workbench instances) or v1 (user-managed, create shut down in 2025)";
+    ..profile::VARIABLES;
+    INSTANCE_ID_PREFIX, Value("notebook"), "prefix of derived ids: PREFIX-yyyymmdd-hhmm-HASH";
+    ON_EXISTING, Value("skip"), "fixed id taken by another trigger: skip | replace";
+    PUSH_AUTH_AUDIENCE, Absent,
+        "audience of the push subscription's OIDC token; set, every request needs a Google-signed token";
+    PUSH_AUTH_SERVICE_ACCOUNTS, Required("(required with the audience)"),
+        "emails of the service accounts that may push, comma-separated";
+    PUSH_AUTH_JWKS_URL, Value(push_auth::GOOGLE_JWKS_URL),
+        "where the token signing keys are fetched (tests point it elsewhere)";
+    PUSH_AUTH, Absent,
+        "off: no token check here, stated explicitly (Cloud Run IAM protects the endpoint)";
+    PROFILES_FILE, Absent, "TOML or YAML file of named profiles";
+    ALLOWED_OVERRIDES, Empty, "fields a message may override, e.g. machine_type,labels";
+    ALLOWED_IMAGE_PREFIXES, Empty,
+        "registry paths an overridden container_image must start with, ending in / (required when container_image is allowed)";
+    POLL_TIMEOUT, Value("540s"),
+        "longest wait for the create and its operation (keep below the ack deadline)";
+    POLL_INITIAL_DELAY, Value("1s"), "first delay between polls (doubles)";
+    POLL_MAX_DELAY, Value("15s"), "longest delay between polls";
+    HTTP_CONNECT_TIMEOUT, Value("10s"), "connect timeout for API calls";
+    HTTP_REQUEST_TIMEOUT, Value("30s"), "timeout of each API call";
+    MAX_BODY_BYTES, Value("1048576"), "largest accepted request body (larger: 413)";
+    MAX_PAYLOAD_BYTES, Value("65536"),
+        "largest message payload once base64 is decoded (larger: 413)";
+    MAX_CONCURRENT_LAUNCHES, Value("64"),
+        "launches in progress at once; beyond it 429 with Retry-After";
+    LOG_FORMAT, Decided("json on Cloud Run, else text"), "text | json";
+    RUST_LOG, Value("info"), "log filter, e.g. notebook_trigger=debug";
+}
+
+/// The parts one after the other, as an array a `const` can hold.
+const fn concat<const N: usize>(parts: [&[Variable]; 3]) -> [Variable; N] {
+    let mut all = [parts[0][0]; N];
+    let mut at = 0;
+    let mut part = 0;
+    while part < parts.len() {
+        let mut i = 0;
+        while i < parts[part].len() {
+            all[at] = parts[part][i];
+            at += 1;
+            i += 1;
+        }
+        part += 1;
+    }
+    all
+}
+
+/// Renders [`VARIABLES`] for `--help`.
+pub fn variables_help() -> String {
+    let mut text = String::from("Environment variables:\n");
+    for v in VARIABLES {
+        text.push_str(&format!(
+            "  {:<29} {} [default: {}]\n",
+            v.name,
+            v.meaning,
+            v.unset.shown()
+        ));
+    }
+    text
+}

@@ -1,0 +1,247 @@
+//! The fields a profile can set, declared once in one table.
+//!
+//! A field is a name in profile files, payloads and `ALLOWED_OVERRIDES`, an environment
+//! variable of the default profile, a documented `--help` row and a member of each layer of
+//! [`Fields`]. Writing these apart lets them drift (a field that parses but is undocumented,
+//! or is documented under another name); `profile_fields!` expands the one table into all of
+//! them, and each field's Rust type picks how its variable is parsed and how layers stack.
+
+use std::collections::BTreeMap;
+use std::fmt;
+
+use serde::Deserialize;
+
+use crate::config::Variable;
+use crate::config::WhenUnset::{Absent, Decided, Required, Value};
+
+/// The machine type of a profile that names none.
+pub const DEFAULT_MACHINE_TYPE: &str = "n1-standard-4";
+/// The container tag of an image that names none.
+pub const DEFAULT_CONTAINER_TAG: &str = "latest";
+
+/// Expands the table of fields. A row is
+/// `Variant name: Type, "ENVIRONMENT_VARIABLE", when-unset, "meaning";`
+/// where `name` is the field's name everywhere outside Rust and `Type` one of the
+/// `FieldValue` types.
+macro_rules! profile_fields {
+    ($(
+        $variant:ident $name:ident: $type:ty, $env:literal, $unset:expr, $meaning:literal;
+    )+) => {
+        /// The default profile's variables as `--help` documents them, in [`Field::ALL`] order.
+        pub const VARIABLES: &[Variable] = &[$(
+            Variable { name: $env, unset: $unset, meaning: $meaning },
+        )+];
+
+        /// Every field a profile (or an allowed override) can set, with its environment variable.
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+        pub enum Field {
+            $($variant,)+
+        }
+
+        impl Field {
+            /// Every field, in the table's order.
+            pub const ALL: [Field; VARIABLES.len()] = [$(Field::$variant,)+];
+
+            /// The name used in profile files, JSON payloads and `ALLOWED_OVERRIDES`.
+            pub fn name(self) -> &'static str {
+                match self {
+                    $(Field::$variant => stringify!($name),)+
+                }
+            }
+
+            /// The environment variable that sets this field in the default profile.
+            pub fn env_var(self) -> &'static str {
+                match self {
+                    $(Field::$variant => $env,)+
+                }
+            }
+        }
+
+        /// One layer of a profile: every field optional, so layers can be stacked.
+        #[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+        #[serde(deny_unknown_fields)]
+        pub struct Fields {
+            $(pub $name: Option<$type>,)+
+        }
+
+        impl Fields {
+            /// `top` over `self`: a field set in `top` wins; label and metadata maps are merged.
+            pub fn overlay(&self, top: &Fields) -> Fields {
+                Fields {
+                    $($name: FieldValue::overlay(&self.$name, &top.$name),)+
+                }
+            }
+
+            /// The fields this layer sets, to check them against `ALLOWED_OVERRIDES`.
+            pub fn present(&self) -> Vec<Field> {
+                [$((Field::$variant, self.$name.is_some()),)+]
+                    .into_iter()
+                    .filter_map(|(field, set)| set.then_some(field))
+                    .collect()
+            }
+
+            /// Reads the default profile from environment variables (see [`Field::env_var`]).
+            ///
+            /// # Errors
+            /// A [`FieldError`] for a value of the wrong form; the caller names the variable.
+            pub fn from_env(env: &dyn Fn(&str) -> Option<String>) -> Result<Fields, FieldError> {
+                Ok(Fields {
+                    $($name: read(env, Field::$variant)?,)+
+                })
+            }
+        }
+    };
+}
+
+profile_fields! {
+    Location location: String, "NOTEBOOK_LOCATION", Required("(required)"),
+        "zone of the instances, e.g. us-central1-a";
+    ContainerImage container_image: String, "CONTAINER_IMAGE", Required("(required)"),
+        "container repository, optionally with :tag";
+    ContainerTag container_tag: String, "CONTAINER_TAG", Value(DEFAULT_CONTAINER_TAG),
+        "container tag";
+    MachineType machine_type: String, "MACHINE_TYPE", Value(DEFAULT_MACHINE_TYPE),
+        "machine type";
+    PostStartupScript post_startup_script: String, "POST_STARTUP_SCRIPT", Absent,
+        "gs://BUCKET/script.sh run after start-up";
+    PostStartupScriptBehavior post_startup_script_behavior: String,
+        "POST_STARTUP_SCRIPT_BEHAVIOR", Absent,
+        "run_once | run_every_start | download_and_run_every_start";
+    IdleTimeoutSeconds idle_timeout_seconds: u32, "IDLE_TIMEOUT_SECONDS",
+        Decided("API default (10800)"), "idle shutdown after N s (600-86400; 0 disables)";
+    ServiceAccount service_account: String, "INSTANCE_SERVICE_ACCOUNT",
+        Decided("Compute Engine default"), "service account of the instance VM";
+    Network network: String, "NETWORK", Absent,
+        "VPC network (short name or projects/P/global/networks/N)";
+    Subnet subnet: String, "SUBNET", Absent, "subnetwork (short name or full name)";
+    DisablePublicIp disable_public_ip: bool, "DISABLE_PUBLIC_IP", Value("false"),
+        "no external IP on the VM";
+    AcceleratorType accelerator_type: String, "ACCELERATOR_TYPE", Absent,
+        "GPU type, e.g. NVIDIA_TESLA_T4";
+    AcceleratorCount accelerator_count: u32, "ACCELERATOR_COUNT", Decided("1 with a type"),
+        "number of GPUs";
+    InstallGpuDriver install_gpu_driver: bool, "INSTALL_GPU_DRIVER", Decided("true with a GPU"),
+        "install the GPU driver";
+    BootDiskType boot_disk_type: String, "BOOT_DISK_TYPE", Decided("API default"),
+        "PD_STANDARD | PD_SSD | PD_BALANCED | …";
+    BootDiskSizeGb boot_disk_size_gb: u32, "BOOT_DISK_SIZE_GB", Decided("API default (150)"),
+        "boot disk size, 150-64000";
+    Labels labels: BTreeMap<String, String>, "INSTANCE_LABELS", Absent,
+        "extra labels, k=v,k2=v2";
+    Metadata metadata: BTreeMap<String, String>, "INSTANCE_METADATA", Absent,
+        "extra metadata, k=v,k2=v2";
+    InstanceId instance_id: String, "INSTANCE_ID", Absent,
+        "fixed instance id for every message; otherwise derived per message";
+}
+
+impl Field {
+    pub fn from_name(name: &str) -> Option<Field> {
+        Field::ALL.into_iter().find(|f| f.name() == name)
+    }
+}
+
+impl fmt::Display for Field {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// A field whose value cannot be launched.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{reason}")]
+pub struct FieldError {
+    pub field: Field,
+    pub reason: String,
+}
+
+impl FieldError {
+    pub(super) fn new(field: Field, reason: impl Into<String>) -> Self {
+        Self {
+            field,
+            reason: reason.into(),
+        }
+    }
+}
+
+/// What a field's type means for its environment variable and for layering: the table gives
+/// each field a type, and the type alone decides how it is read (text, whole number, flag,
+/// `k=v` pairs) and whether a higher layer replaces it or merges into it.
+trait FieldValue: Clone {
+    /// The value of a variable's text; the error says what form was expected.
+    fn from_env_text(text: &str) -> Result<Self, String>;
+
+    /// `top` over `base`: a value set in `top` replaces the one below.
+    fn overlay(base: &Option<Self>, top: &Option<Self>) -> Option<Self> {
+        top.clone().or_else(|| base.clone())
+    }
+}
+
+impl FieldValue for String {
+    fn from_env_text(text: &str) -> Result<Self, String> {
+        Ok(text.to_owned())
+    }
+}
+
+impl FieldValue for u32 {
+    fn from_env_text(text: &str) -> Result<Self, String> {
+        text.trim()
+            .parse()
+            .map_err(|_| format!("`{text}` is not a whole number"))
+    }
+}
+
+impl FieldValue for bool {
+    fn from_env_text(text: &str) -> Result<Self, String> {
+        parse_bool(text).ok_or_else(|| format!("`{text}` is not true or false"))
+    }
+}
+
+/// Labels and metadata: a profile adds keys to the defaults rather than replacing them all.
+impl FieldValue for BTreeMap<String, String> {
+    fn from_env_text(text: &str) -> Result<Self, String> {
+        parse_pairs(text)
+    }
+
+    fn overlay(base: &Option<Self>, top: &Option<Self>) -> Option<Self> {
+        match (base, top) {
+            (Some(base), Some(top)) => {
+                let mut merged = base.clone();
+                merged.extend(top.clone());
+                Some(merged)
+            }
+            _ => top.clone().or_else(|| base.clone()),
+        }
+    }
+}
+
+/// A field's variable: unset or blank is `None`, anything else must be of the field's form.
+fn read<T: FieldValue>(
+    env: &dyn Fn(&str) -> Option<String>,
+    field: Field,
+) -> Result<Option<T>, FieldError> {
+    env(field.env_var())
+        .filter(|v| !v.trim().is_empty())
+        .map(|v| T::from_env_text(&v).map_err(|reason| FieldError::new(field, reason)))
+        .transpose()
+}
+
+/// `true/false`, `1/0`, `yes/no`, `on/off`, in any case.
+pub fn parse_bool(text: &str) -> Option<bool> {
+    match text.trim().to_ascii_lowercase().as_str() {
+        "true" | "1" | "yes" | "on" => Some(true),
+        "false" | "0" | "no" | "off" => Some(false),
+        _ => None,
+    }
+}
+
+/// `k=v,k2=v2` (the form gcloud's `--labels` and `--metadata` take).
+fn parse_pairs(text: &str) -> Result<BTreeMap<String, String>, String> {
+    text.split(',')
+        .map(str::trim)
+        .filter(|pair| !pair.is_empty())
+        .map(|pair| match pair.split_once('=') {
+            Some((k, v)) if !k.trim().is_empty() => Ok((k.trim().to_owned(), v.trim().to_owned())),
+            _ => Err(format!("`{pair}` is not KEY=VALUE (expected k=v,k2=v2)")),
+        })
+        .collect()
+}

@@ -1,0 +1,122 @@
+//! Named profiles from `PROFILES_FILE`: read and checked at start-up, so a bad profile stops
+//! the service before a message can select it.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use serde::Deserialize;
+
+use super::fields::{Field, Fields};
+use super::spec::LaunchSpec;
+use crate::naming;
+
+/// Named profiles from `PROFILES_FILE`, each already layered over the default profile.
+#[derive(Debug, Clone, Default)]
+pub struct Profiles {
+    default: Fields,
+    named: BTreeMap<String, Fields>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ProfilesFile {
+    profiles: BTreeMap<String, Fields>,
+}
+
+/// A profiles file that cannot be used.
+#[derive(Debug, thiserror::Error)]
+pub enum ProfilesError {
+    #[error("cannot read {path}: {source}")]
+    Read {
+        path: String,
+        source: std::io::Error,
+    },
+    #[error("{path}: {reason}")]
+    Syntax { path: String, reason: String },
+    #[error("{path}: {reason} (expected a .toml, .yaml or .yml file)")]
+    Format { path: String, reason: String },
+    #[error("{path}: profile `{profile}`: field `{field}`: {reason}")]
+    Invalid {
+        path: String,
+        profile: String,
+        field: Field,
+        reason: String,
+    },
+    #[error(
+        "{path}: profile name `{name}` is not allowed: names are 1–63 of [a-z0-9_-], starting with a letter"
+    )]
+    BadName { path: String, name: String },
+}
+
+impl Profiles {
+    pub fn new(default: Fields) -> Self {
+        Self {
+            default,
+            named: BTreeMap::new(),
+        }
+    }
+
+    /// Loads `path` (TOML or YAML, by extension) with a `profiles` table of named [`Fields`].
+    ///
+    /// # Errors
+    /// [`ProfilesError`] naming the file, the profile and the field.
+    pub fn load(default: Fields, path: &Path, project: &str) -> Result<Self, ProfilesError> {
+        let shown = path.display().to_string();
+        let text = std::fs::read_to_string(path).map_err(|source| ProfilesError::Read {
+            path: shown.clone(),
+            source,
+        })?;
+        let extension = path
+            .extension()
+            .and_then(|e| e.to_str())
+            .unwrap_or_default();
+        let file: ProfilesFile = match extension {
+            "toml" => toml::from_str(&text).map_err(|e| ProfilesError::Syntax {
+                path: shown.clone(),
+                reason: e.to_string(),
+            })?,
+            "yaml" | "yml" => {
+                serde_yaml_ng::from_str(&text).map_err(|e| ProfilesError::Syntax {
+                    path: shown.clone(),
+                    reason: e.to_string(),
+                })?
+            }
+            other => {
+                return Err(ProfilesError::Format {
+                    path: shown,
+                    reason: format!("unknown extension `{other}`"),
+                });
+            }
+        };
+        let mut named = BTreeMap::new();
+        for (name, fields) in file.profiles {
+            if !naming::is_label_value(&name)
+                || name.is_empty()
+                || !name.starts_with(|c: char| c.is_ascii_lowercase())
+            {
+                return Err(ProfilesError::BadName { path: shown, name });
+            }
+            let layered = default.overlay(&fields);
+            LaunchSpec::parse(&layered, project).map_err(|e| ProfilesError::Invalid {
+                path: shown.clone(),
+                profile: name.clone(),
+                field: e.field,
+                reason: e.reason,
+            })?;
+            named.insert(name, layered);
+        }
+        Ok(Self { default, named })
+    }
+
+    /// The layered fields of a profile (`None` selects the default profile).
+    pub fn get(&self, name: Option<&str>) -> Option<&Fields> {
+        match name {
+            None | Some("default") => Some(&self.default),
+            Some(name) => self.named.get(name),
+        }
+    }
+
+    pub fn names(&self) -> impl Iterator<Item = &str> {
+        std::iter::once("default").chain(self.named.keys().map(String::as_str))
+    }
+}

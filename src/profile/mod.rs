@@ -1,0 +1,24 @@
+//! Launch profiles: what an instance is made of, and who may change which part of it.
+//!
+//! A profile is a set of optional [`Fields`]. The default profile comes from environment
+//! variables; `PROFILES_FILE` adds named profiles, each layered over the default so it only
+//! states what differs; a message may then override the fields the deployment lists in
+//! `ALLOWED_OVERRIDES`. The layered result is parsed once into a [`LaunchSpec`], whose types
+//! cannot hold an invalid value: the request builders never validate anything.
+//!
+//! `fields` declares every field once; `spec` parses a layered profile with the rules of
+//! `checks`; `files` loads the named profiles.
+
+mod checks;
+mod fields;
+mod files;
+mod spec;
+#[cfg(test)]
+mod tests;
+
+pub use checks::check_gcs_uri;
+pub use fields::{
+    DEFAULT_CONTAINER_TAG, DEFAULT_MACHINE_TYPE, Field, FieldError, Fields, VARIABLES, parse_bool,
+};
+pub use files::{Profiles, ProfilesError};
+pub use spec::{Accelerator, BootDisk, LaunchSpec, ScriptBehavior};

@@ -1,0 +1,272 @@
+//! The launch a profile describes, parsed once into types that cannot hold an invalid value.
+//!
+//! The request builders take a [`LaunchSpec`] and never validate anything: every rule that
+//! ties fields together (a tag in the image or in its own field, a GPU driver needing a GPU,
+//! short network names expanded under the project) is applied here.
+
+use std::collections::BTreeMap;
+
+use super::checks::{
+    ACCELERATOR_TYPES, DISK_TYPES, check_gcs_uri, check_machine_type, check_metadata_key,
+    check_service_account, check_tag, expand_resource, parse_behavior, parse_zone, split_image,
+};
+use super::fields::{DEFAULT_CONTAINER_TAG, DEFAULT_MACHINE_TYPE, Field, FieldError, Fields};
+use crate::naming::{self, InstanceId};
+
+/// When the post-startup script runs (the `post-startup-script-behavior` metadata key).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ScriptBehavior {
+    RunOnce,
+    RunEveryStart,
+    DownloadAndRunEveryStart,
+}
+
+impl ScriptBehavior {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ScriptBehavior::RunOnce => "run_once",
+            ScriptBehavior::RunEveryStart => "run_every_start",
+            ScriptBehavior::DownloadAndRunEveryStart => "download_and_run_every_start",
+        }
+    }
+}
+
+/// A GPU attached to the instance.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Accelerator {
+    pub kind: String,
+    pub count: u32,
+    pub install_driver: bool,
+}
+
+/// The boot disk, when the profile sets one (otherwise the API's defaults apply).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BootDisk {
+    pub kind: Option<String>,
+    pub size_gb: Option<u32>,
+}
+
+/// A fully validated launch: every value here is one the API accepts.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LaunchSpec {
+    pub location: String,
+    pub container_repository: String,
+    pub container_tag: String,
+    pub machine_type: String,
+    pub post_startup_script: Option<String>,
+    pub post_startup_script_behavior: Option<ScriptBehavior>,
+    /// `Some(0)` disables idle shutdown; `None` leaves the API's default (180 min).
+    pub idle_timeout_seconds: Option<u32>,
+    pub service_account: Option<String>,
+    /// Full resource names (`projects/P/global/networks/N`), expanded from short names.
+    pub network: Option<String>,
+    pub subnet: Option<String>,
+    pub disable_public_ip: bool,
+    pub accelerator: Option<Accelerator>,
+    pub boot_disk: Option<BootDisk>,
+    pub labels: BTreeMap<String, String>,
+    pub metadata: BTreeMap<String, String>,
+    pub instance_id: Option<InstanceId>,
+}
+
+impl LaunchSpec {
+    /// Parses layered fields into a launch; `project` expands short network names.
+    ///
+    /// # Errors
+    /// The first [`FieldError`], naming the field and the expected form.
+    pub fn parse(fields: &Fields, project: &str) -> Result<LaunchSpec, FieldError> {
+        let location = required(
+            &fields.location,
+            Field::Location,
+            "a zone such as us-central1-a",
+        )?;
+        let location = parse_zone(location).map_err(|e| FieldError::new(Field::Location, e))?;
+        let image = required(
+            &fields.container_image,
+            Field::ContainerImage,
+            "a container repository such as us-docker.pkg.dev/PROJECT/REPO/IMAGE",
+        )?;
+        let (container_repository, tag_in_image) =
+            split_image(image).map_err(|e| FieldError::new(Field::ContainerImage, e))?;
+        let container_tag = match (tag_in_image, &fields.container_tag) {
+            (Some(_), Some(_)) => {
+                return Err(FieldError::new(
+                    Field::ContainerTag,
+                    "the image already names a tag; set the tag in one place only",
+                ));
+            }
+            (Some(tag), None) => tag,
+            (None, Some(tag)) => tag.clone(),
+            (None, None) => DEFAULT_CONTAINER_TAG.to_owned(),
+        };
+        check_tag(&container_tag).map_err(|e| FieldError::new(Field::ContainerTag, e))?;
+        let machine_type = fields
+            .machine_type
+            .clone()
+            .unwrap_or_else(|| DEFAULT_MACHINE_TYPE.to_owned());
+        check_machine_type(&machine_type).map_err(|e| FieldError::new(Field::MachineType, e))?;
+        let post_startup_script = fields
+            .post_startup_script
+            .as_deref()
+            .map(|s| check_gcs_uri(s).map(|()| s.to_owned()))
+            .transpose()
+            .map_err(|e| FieldError::new(Field::PostStartupScript, e))?;
+        let post_startup_script_behavior = fields
+            .post_startup_script_behavior
+            .as_deref()
+            .map(parse_behavior)
+            .transpose()
+            .map_err(|e| FieldError::new(Field::PostStartupScriptBehavior, e))?;
+        if let Some(seconds) = fields.idle_timeout_seconds {
+            if seconds != 0 && !(600..=86_400).contains(&seconds) {
+                return Err(FieldError::new(
+                    Field::IdleTimeoutSeconds,
+                    format!(
+                        "{seconds} is outside 600–86400 seconds (10 min to 24 h; 0 disables idle shutdown)"
+                    ),
+                ));
+            }
+        }
+        let service_account = fields
+            .service_account
+            .as_deref()
+            .map(|s| check_service_account(s).map(|()| s.to_owned()))
+            .transpose()
+            .map_err(|e| FieldError::new(Field::ServiceAccount, e))?;
+        let region = location
+            .rsplit_once('-')
+            .map_or(location.as_str(), |(r, _)| r);
+        let network = fields
+            .network
+            .as_deref()
+            .map(|n| expand_resource(n, &format!("projects/{project}/global/networks/")))
+            .transpose()
+            .map_err(|e| FieldError::new(Field::Network, e))?;
+        let subnet = fields
+            .subnet
+            .as_deref()
+            .map(|s| {
+                expand_resource(
+                    s,
+                    &format!("projects/{project}/regions/{region}/subnetworks/"),
+                )
+            })
+            .transpose()
+            .map_err(|e| FieldError::new(Field::Subnet, e))?;
+        let accelerator = parse_accelerator(fields)?;
+        let boot_disk = parse_boot_disk(fields)?;
+        let labels = fields.labels.clone().unwrap_or_default();
+        for (key, value) in &labels {
+            naming::check_label(key, value).map_err(|e| FieldError::new(Field::Labels, e))?;
+            if naming::is_provenance_label(key) {
+                return Err(FieldError::new(
+                    Field::Labels,
+                    format!("label `{key}` is set by notebook-trigger itself (provenance)"),
+                ));
+            }
+        }
+        let metadata = fields.metadata.clone().unwrap_or_default();
+        for key in metadata.keys() {
+            check_metadata_key(key).map_err(|e| FieldError::new(Field::Metadata, e))?;
+        }
+        let instance_id = fields
+            .instance_id
+            .as_deref()
+            .map(InstanceId::parse)
+            .transpose()
+            .map_err(|e| FieldError::new(Field::InstanceId, e.to_string()))?;
+        Ok(LaunchSpec {
+            location,
+            container_repository,
+            container_tag,
+            machine_type,
+            post_startup_script,
+            post_startup_script_behavior,
+            idle_timeout_seconds: fields.idle_timeout_seconds,
+            service_account,
+            network,
+            subnet,
+            disable_public_ip: fields.disable_public_ip.unwrap_or(false),
+            accelerator,
+            boot_disk,
+            labels,
+            metadata,
+            instance_id,
+        })
+    }
+}
+
+fn required<'a>(
+    value: &'a Option<String>,
+    field: Field,
+    form: &str,
+) -> Result<&'a str, FieldError> {
+    value
+        .as_deref()
+        .ok_or_else(|| FieldError::new(field, format!("is required: expected {form}")))
+}
+
+fn parse_accelerator(fields: &Fields) -> Result<Option<Accelerator>, FieldError> {
+    match (&fields.accelerator_type, fields.accelerator_count) {
+        (None, None) => {
+            if fields.install_gpu_driver == Some(true) {
+                return Err(FieldError::new(
+                    Field::InstallGpuDriver,
+                    "a GPU driver needs an accelerator: set accelerator_type too",
+                ));
+            }
+            Ok(None)
+        }
+        (None, Some(_)) => Err(FieldError::new(
+            Field::AcceleratorCount,
+            "an accelerator count needs accelerator_type too",
+        )),
+        (Some(kind), count) => {
+            if !ACCELERATOR_TYPES.contains(&kind.as_str()) {
+                return Err(FieldError::new(
+                    Field::AcceleratorType,
+                    format!("`{kind}` is not one of {}", ACCELERATOR_TYPES.join(", ")),
+                ));
+            }
+            let count = count.unwrap_or(1);
+            if !(1..=16).contains(&count) {
+                return Err(FieldError::new(
+                    Field::AcceleratorCount,
+                    format!("{count} is outside 1–16"),
+                ));
+            }
+            Ok(Some(Accelerator {
+                kind: kind.clone(),
+                count,
+                install_driver: fields.install_gpu_driver.unwrap_or(true),
+            }))
+        }
+    }
+}
+
+fn parse_boot_disk(fields: &Fields) -> Result<Option<BootDisk>, FieldError> {
+    if let Some(kind) = &fields.boot_disk_type {
+        if !DISK_TYPES.contains(&kind.as_str()) {
+            return Err(FieldError::new(
+                Field::BootDiskType,
+                format!("`{kind}` is not one of {}", DISK_TYPES.join(", ")),
+            ));
+        }
+    }
+    if let Some(size) = fields.boot_disk_size_gb {
+        if !(150..=64_000).contains(&size) {
+            return Err(FieldError::new(
+                Field::BootDiskSizeGb,
+                format!(
+                    "{size} GB is outside 150–64000 (Workbench boot disks are at least 150 GB)"
+                ),
+            ));
+        }
+    }
+    Ok(
+        (fields.boot_disk_type.is_some() || fields.boot_disk_size_gb.is_some()).then(|| BootDisk {
+            kind: fields.boot_disk_type.clone(),
+            size_gb: fields.boot_disk_size_gb,
+        }),
+    )
+}

@@ -1,0 +1,275 @@
+use super::*;
+
+fn base() -> Fields {
+    Fields {
+        location: Some("us-central1-a".into()),
+        container_image: Some("us-docker.pkg.dev/p/r/img".into()),
+        post_startup_script: Some("gs://bucket/script.sh".into()),
+        ..Fields::default()
+    }
+}
+
+#[test]
+fn minimal_profile_gets_the_documented_defaults() {
+    let spec = LaunchSpec::parse(&base(), "p").unwrap();
+    assert_eq!(spec.container_tag, "latest");
+    assert_eq!(spec.machine_type, "n1-standard-4");
+    assert_eq!(spec.idle_timeout_seconds, None);
+    assert!(!spec.disable_public_ip);
+}
+
+#[test]
+fn tag_may_come_with_the_image_but_not_twice() {
+    let mut f = base();
+    f.container_image = Some("localhost:5000/img:v2".into());
+    let spec = LaunchSpec::parse(&f, "p").unwrap();
+    assert_eq!(
+        (
+            spec.container_repository.as_str(),
+            spec.container_tag.as_str()
+        ),
+        ("localhost:5000/img", "v2")
+    );
+    f.container_tag = Some("v3".into());
+    assert_eq!(
+        LaunchSpec::parse(&f, "p").unwrap_err().field,
+        Field::ContainerTag
+    );
+}
+
+#[test]
+fn each_rule_names_its_field() {
+    let cases: Vec<(Fields, Field)> = vec![
+        (
+            Fields {
+                location: None,
+                ..base()
+            },
+            Field::Location,
+        ),
+        (
+            Fields {
+                location: Some("us-central1".into()),
+                ..base()
+            },
+            Field::Location,
+        ),
+        (
+            Fields {
+                container_image: None,
+                ..base()
+            },
+            Field::ContainerImage,
+        ),
+        (
+            Fields {
+                container_image: Some("https://x/y".into()),
+                ..base()
+            },
+            Field::ContainerImage,
+        ),
+        (
+            Fields {
+                container_tag: Some("-bad".into()),
+                ..base()
+            },
+            Field::ContainerTag,
+        ),
+        (
+            Fields {
+                machine_type: Some("N1 STANDARD".into()),
+                ..base()
+            },
+            Field::MachineType,
+        ),
+        (
+            Fields {
+                post_startup_script: Some("/tmp/s.sh".into()),
+                ..base()
+            },
+            Field::PostStartupScript,
+        ),
+        (
+            Fields {
+                post_startup_script_behavior: Some("sometimes".into()),
+                ..base()
+            },
+            Field::PostStartupScriptBehavior,
+        ),
+        (
+            Fields {
+                idle_timeout_seconds: Some(5),
+                ..base()
+            },
+            Field::IdleTimeoutSeconds,
+        ),
+        (
+            Fields {
+                service_account: Some("nobody".into()),
+                ..base()
+            },
+            Field::ServiceAccount,
+        ),
+        (
+            Fields {
+                network: Some("a/b".into()),
+                ..base()
+            },
+            Field::Network,
+        ),
+        (
+            Fields {
+                accelerator_type: Some("TPU".into()),
+                ..base()
+            },
+            Field::AcceleratorType,
+        ),
+        (
+            Fields {
+                accelerator_count: Some(2),
+                ..base()
+            },
+            Field::AcceleratorCount,
+        ),
+        (
+            Fields {
+                install_gpu_driver: Some(true),
+                ..base()
+            },
+            Field::InstallGpuDriver,
+        ),
+        (
+            Fields {
+                boot_disk_type: Some("FLOPPY".into()),
+                ..base()
+            },
+            Field::BootDiskType,
+        ),
+        (
+            Fields {
+                boot_disk_size_gb: Some(10),
+                ..base()
+            },
+            Field::BootDiskSizeGb,
+        ),
+        (
+            Fields {
+                labels: Some([("Bad".into(), "x".into())].into()),
+                ..base()
+            },
+            Field::Labels,
+        ),
+        (
+            Fields {
+                labels: Some([("managed-by".into(), "me".into())].into()),
+                ..base()
+            },
+            Field::Labels,
+        ),
+        (
+            Fields {
+                metadata: Some([("post-startup-script".into(), "x".into())].into()),
+                ..base()
+            },
+            Field::Metadata,
+        ),
+        (
+            Fields {
+                instance_id: Some("../x".into()),
+                ..base()
+            },
+            Field::InstanceId,
+        ),
+    ];
+    for (fields, field) in cases {
+        let error = LaunchSpec::parse(&fields, "p").expect_err(&format!("{field} should fail"));
+        assert_eq!(error.field, field, "{error}");
+    }
+}
+
+#[test]
+fn short_network_names_are_expanded_like_gcloud() {
+    let f = Fields {
+        network: Some("default".into()),
+        subnet: Some("sub".into()),
+        ..base()
+    };
+    let spec = LaunchSpec::parse(&f, "proj").unwrap();
+    assert_eq!(
+        spec.network.as_deref(),
+        Some("projects/proj/global/networks/default")
+    );
+    assert_eq!(
+        spec.subnet.as_deref(),
+        Some("projects/proj/regions/us-central1/subnetworks/sub")
+    );
+}
+
+#[test]
+fn overlay_prefers_the_top_and_merges_maps() {
+    let bottom = Fields {
+        machine_type: Some("a".into()),
+        labels: Some([("x".into(), "1".into())].into()),
+        ..Fields::default()
+    };
+    let top = Fields {
+        machine_type: Some("b".into()),
+        labels: Some([("y".into(), "2".into())].into()),
+        ..Fields::default()
+    };
+    let merged = bottom.overlay(&top);
+    assert_eq!(merged.machine_type.as_deref(), Some("b"));
+    assert_eq!(merged.labels.unwrap().len(), 2);
+    assert_eq!(top.present(), vec![Field::MachineType, Field::Labels]);
+}
+
+#[test]
+fn env_values_of_the_wrong_form_name_the_field() {
+    let env = |name: &str| match name {
+        "ACCELERATOR_COUNT" => Some("two".to_owned()),
+        _ => None,
+    };
+    assert_eq!(
+        Fields::from_env(&env).unwrap_err().field,
+        Field::AcceleratorCount
+    );
+    let env = |name: &str| (name == "INSTANCE_LABELS").then(|| "team=ml,broken".to_owned());
+    assert_eq!(Fields::from_env(&env).unwrap_err().field, Field::Labels);
+    let env = |name: &str| (name == "INSTANCE_LABELS").then(|| "team=ml, env=dev".to_owned());
+    assert_eq!(
+        Fields::from_env(&env).unwrap().labels.unwrap()["env"],
+        "dev"
+    );
+}
+
+#[test]
+fn profiles_file_in_toml_and_yaml_layers_over_the_default() {
+    let dir = tempfile::tempdir().unwrap();
+    let toml_path = dir.path().join("p.toml");
+    std::fs::write(&toml_path, "[profiles.gpu]\naccelerator_type = \"NVIDIA_TESLA_T4\"\nmachine_type = \"n1-standard-8\"\n").unwrap();
+    let profiles = Profiles::load(base(), &toml_path, "p").unwrap();
+    let gpu = profiles.get(Some("gpu")).unwrap();
+    assert_eq!(
+        gpu.container_image,
+        base().container_image,
+        "inherits the default"
+    );
+    assert_eq!(gpu.machine_type.as_deref(), Some("n1-standard-8"));
+    assert_eq!(profiles.names().collect::<Vec<_>>(), ["default", "gpu"]);
+
+    let yaml_path = dir.path().join("p.yaml");
+    std::fs::write(&yaml_path, "profiles:\n  big:\n    boot_disk_size_gb: 10\n").unwrap();
+    let error = Profiles::load(base(), &yaml_path, "p")
+        .unwrap_err()
+        .to_string();
+    assert!(
+        error.contains("profile `big`") && error.contains("boot_disk_size_gb"),
+        "{error}"
+    );
+
+    std::fs::write(&yaml_path, "profiles:\n  big:\n    colour: red\n").unwrap();
+    let error = Profiles::load(base(), &yaml_path, "p")
+        .unwrap_err()
+        .to_string();
+    assert!(error.contains("colour"), "{error}");
+}

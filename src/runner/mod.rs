@@ -1,0 +1,92 @@
+//! The runner: the post-startup script that turns an instance into one run of a notebook.
+//!
+//! The create call only says that an instance is up; what happens on it afterwards is this
+//! script's job: execute the notebook with its parameters under a time limit, save what it
+//! wrote, report the outcome to the service (which then deletes or stops the instance), and
+//! stop the instance itself when nobody can be told. The script ships inside the binary
+//! (`notebook-trigger runner` prints it; the deploy uploads it) so the version that launches a
+//! run and the version that executes it are the same. Everything it needs arrives as instance
+//! metadata under `notebook-trigger-*` keys, built by [`RunSpec::metadata`]: values are data
+//! the script reads, never code it runs.
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+/// The script, as deployed.
+pub const SCRIPT: &str = include_str!("runner.sh");
+
+/// The prefix of every metadata key the runner reads.
+pub const KEY_PREFIX: &str = "notebook-trigger-";
+
+/// What one run executes and where it reports, as the runner reads it from the metadata.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RunSpec {
+    pub run_id: String,
+    /// `gs://BUCKET/PATH/NOTEBOOK.ipynb`, or a path inside the container; its folder is copied
+    /// as the run's working directory.
+    pub notebook: String,
+    /// `gs://BUCKET/PREFIX`: the run's files go under `{output}/{run id}/`.
+    pub output: String,
+    /// papermill parameters, a JSON object.
+    pub parameters: serde_json::Map<String, serde_json::Value>,
+    pub max_run_time: Duration,
+    /// `{service}/runs/{run id}/complete`.
+    pub report_url: String,
+    /// The audience of the identity token the report carries: the service's own URL.
+    pub report_audience: String,
+    /// How long the runner tries to deliver its report before it stops its own instance.
+    pub report_within: Duration,
+}
+
+impl RunSpec {
+    /// The instance metadata that carries this spec.
+    pub fn metadata(&self) -> BTreeMap<String, String> {
+        let key = |suffix: &str| format!("{KEY_PREFIX}{suffix}");
+        BTreeMap::from([
+            (key("run-id"), self.run_id.clone()),
+            (key("notebook"), self.notebook.clone()),
+            (key("output"), self.output.clone()),
+            (
+                key("parameters"),
+                serde_json::Value::Object(self.parameters.clone()).to_string(),
+            ),
+            (key("max-run-time"), self.max_run_time.as_secs().to_string()),
+            (key("report-url"), self.report_url.clone()),
+            (key("report-audience"), self.report_audience.clone()),
+            (
+                key("report-within"),
+                self.report_within.as_secs().to_string(),
+            ),
+        ])
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_script_reads_every_key_the_service_writes() {
+        let spec = RunSpec {
+            run_id: "r".into(),
+            notebook: "gs://b/n.ipynb".into(),
+            output: "gs://b/out".into(),
+            parameters: serde_json::Map::new(),
+            max_run_time: Duration::from_secs(60),
+            report_url: "https://s/runs/r/complete".into(),
+            report_audience: "https://s".into(),
+            report_within: Duration::from_secs(600),
+        };
+        for key in spec.metadata().keys() {
+            let suffix = key.strip_prefix(KEY_PREFIX).unwrap();
+            assert!(
+                SCRIPT.contains(&format!("\"$KEY-{suffix}\"")),
+                "runner.sh never reads {key}"
+            );
+        }
+        assert!(SCRIPT.contains(&format!(
+            "readonly KEY={}",
+            KEY_PREFIX.trim_end_matches('-')
+        )));
+    }
+}

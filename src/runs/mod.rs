@@ -1,0 +1,23 @@
+//! Runs: one execution of a notebook, from the message that asked for it to the instance gone.
+//!
+//! The Notebooks API only knows instances, and its create operation ends when the VM is up.
+//! A run is the product's own idea of what happened on it: [`RunId`] names it (stable across
+//! redeliveries of the same message, and carried in the instance's labels and metadata);
+//! [`CompletionReport`] is what the runner on the VM says when it is done; [`Cleanup`] says
+//! what becomes of the instance after a success or a failure; [`RunRecord`] is the run's story,
+//! kept beside its outputs so it outlives the instance; [`reaper`] decides what to do with
+//! instances whose run ended without anyone cleaning up.
+
+mod cleanup;
+mod id;
+pub mod reaper;
+mod record;
+mod report;
+
+pub use cleanup::{Cleanup, CleanupPolicy};
+pub use id::{InvalidRunId, RunId};
+pub use record::{CleanupRecord, RunRecord, RunState, SCHEMA};
+pub use report::{CompletionReport, Outcome, ReportError};
+
+/// The label that carries the run id on the instance.
+pub const LABEL_RUN_ID: &str = "run-id";

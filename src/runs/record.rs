@@ -1,0 +1,206 @@
+//! The run record: `{output}/{run id}/run.json`, the run's story beside its outputs.
+//!
+//! The instance is deleted when a run ends, so whatever must be known afterwards (who asked,
+//! with which parameters, how it ended, where the files are, what cleanup did) is written to
+//! Cloud Storage at each step: at launch, at completion and at cleanup. Each write replaces the
+//! whole object, and every field a later step adds is optional, so a record read at any point
+//! is valid and says how far the run got. `schema` changes only when a field changes meaning.
+
+use jiff::Timestamp;
+use serde::{Deserialize, Serialize};
+
+use super::{Cleanup, CompletionReport, Outcome, RunId};
+
+/// The version of the record's layout.
+pub const SCHEMA: u32 = 1;
+
+/// Where a run is in its life, as its record last said.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RunState {
+    /// The instance was asked for; no report yet.
+    Launched,
+    Succeeded,
+    Failed,
+    TimedOut,
+    Cancelled,
+}
+
+impl RunState {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RunState::Launched => "launched",
+            RunState::Succeeded => "succeeded",
+            RunState::Failed => "failed",
+            RunState::TimedOut => "timed_out",
+            RunState::Cancelled => "cancelled",
+        }
+    }
+}
+
+impl From<Outcome> for RunState {
+    fn from(outcome: Outcome) -> Self {
+        match outcome {
+            Outcome::Succeeded => RunState::Succeeded,
+            Outcome::Failed => RunState::Failed,
+            Outcome::TimedOut => RunState::TimedOut,
+            Outcome::Cancelled => RunState::Cancelled,
+        }
+    }
+}
+
+/// What cleanup did to the instance, or why it could not.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CleanupRecord {
+    pub action: Cleanup,
+    pub at: Timestamp,
+    /// `None` when the action was accepted; the error otherwise (the reaper tries again).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+    /// Who cleaned up: `report` or `reaper`.
+    pub by: String,
+}
+
+/// One run's record.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RunRecord {
+    pub schema: u32,
+    pub run_id: RunId,
+    /// `pubsub`, `cloudevent`, `manual` or `cli`.
+    pub trigger: String,
+    /// The Pub/Sub message id, when a message started the run.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub message_id: Option<String>,
+    pub profile: String,
+    pub notebook: String,
+    #[serde(default)]
+    pub parameters: serde_json::Map<String, serde_json::Value>,
+    /// `projects/P/locations/Z/instances/I`.
+    pub instance: String,
+    /// `gs://B/PREFIX/{run id}/`: where the run's files and this record are.
+    pub output: String,
+    pub launched: Timestamp,
+    pub state: RunState,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub started: Option<Timestamp>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub finished: Option<Timestamp>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub exit_code: Option<i32>,
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub error: String,
+    #[serde(default)]
+    pub outputs: Vec<String>,
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub log_tail: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cleanup: Option<CleanupRecord>,
+}
+
+impl RunRecord {
+    /// The object name of the record under a run's output folder.
+    pub const FILE: &'static str = "run.json";
+
+    /// Whether a report was already taken: a repeated report changes nothing.
+    pub fn is_complete(&self) -> bool {
+        self.state != RunState::Launched
+    }
+
+    /// The record after the runner's report.
+    pub fn completed(mut self, report: &CompletionReport) -> Self {
+        self.state = report.outcome.into();
+        self.started = Some(report.started);
+        self.finished = Some(report.finished);
+        self.exit_code = Some(report.exit_code);
+        self.error = report.error.clone();
+        self.outputs = report.outputs.clone();
+        self.log_tail = report.log_tail.clone();
+        self
+    }
+
+    /// The record after cleanup was tried.
+    pub fn cleaned(mut self, cleanup: CleanupRecord) -> Self {
+        self.cleanup = Some(cleanup);
+        self
+    }
+
+    /// Cleanup is owed: the run is over and its action was not accepted yet.
+    pub fn needs_cleanup(&self) -> bool {
+        self.is_complete()
+            && self
+                .cleanup
+                .as_ref()
+                .is_none_or(|c| c.error.is_some() && c.action != Cleanup::Keep)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn launched() -> RunRecord {
+        RunRecord {
+            schema: SCHEMA,
+            run_id: RunId::derive("pubsub:1"),
+            trigger: "pubsub".into(),
+            message_id: Some("1".into()),
+            profile: "default".into(),
+            notebook: "gs://b/nb/seed.ipynb".into(),
+            parameters: serde_json::Map::new(),
+            instance: "projects/p/locations/z/instances/i".into(),
+            output: "gs://b/runs/r/".into(),
+            launched: "2026-12-01T10:00:00Z".parse().unwrap(),
+            state: RunState::Launched,
+            started: None,
+            finished: None,
+            exit_code: None,
+            error: String::new(),
+            outputs: Vec::new(),
+            log_tail: String::new(),
+            cleanup: None,
+        }
+    }
+
+    #[test]
+    fn a_record_round_trips_at_every_step_and_says_how_far_the_run_got() {
+        let record = launched();
+        let json = serde_json::to_string(&record).unwrap();
+        assert!(
+            !json.contains("cleanup") && !json.contains("exit_code"),
+            "{json}"
+        );
+        assert_eq!(serde_json::from_str::<RunRecord>(&json).unwrap(), record);
+        assert!(!record.is_complete() && !record.needs_cleanup());
+
+        let report = CompletionReport {
+            run_id: record.run_id.clone(),
+            outcome: Outcome::Failed,
+            exit_code: 1,
+            started: "2026-12-01T10:01:00Z".parse().unwrap(),
+            finished: "2026-12-01T10:02:00Z".parse().unwrap(),
+            outputs: vec!["gs://b/runs/r/seed.ipynb".into()],
+            error: "papermill exited with 1".into(),
+            log_tail: "Traceback".into(),
+        };
+        let record = record.completed(&report);
+        assert_eq!(record.state, RunState::Failed);
+        assert!(record.needs_cleanup());
+
+        let failed = record.clone().cleaned(CleanupRecord {
+            action: Cleanup::Stop,
+            at: "2026-12-01T10:02:01Z".parse().unwrap(),
+            error: Some("UNAVAILABLE".into()),
+            by: "report".into(),
+        });
+        assert!(failed.needs_cleanup(), "a failed cleanup is owed again");
+        let done = record.cleaned(CleanupRecord {
+            action: Cleanup::Stop,
+            at: "2026-12-01T10:02:01Z".parse().unwrap(),
+            error: None,
+            by: "report".into(),
+        });
+        assert!(!done.needs_cleanup());
+        let json = serde_json::to_string(&done).unwrap();
+        assert_eq!(serde_json::from_str::<RunRecord>(&json).unwrap(), done);
+    }
+}

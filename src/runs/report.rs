@@ -1,0 +1,233 @@
+//! The completion report: what the runner on the VM says when the run is over.
+//!
+//! The body comes from a machine the service does not control (a notebook could print
+//! anything into the log), so it is parsed into bounded, typed values before anything acts on
+//! it: the outcome is one of four words, times are RFC 3339 instants, outputs are `gs://` URIs
+//! under the run's own output folder, and the log tail is cut to [`MAX_LOG_TAIL`].
+
+use jiff::Timestamp;
+use serde::{Deserialize, Serialize};
+
+use super::RunId;
+
+/// The longest log tail kept from a report; the whole log is in the run's output folder.
+pub const MAX_LOG_TAIL: usize = 16 * 1024;
+/// The most outputs a report may list.
+pub const MAX_OUTPUTS: usize = 1000;
+
+/// How a run ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Outcome {
+    Succeeded,
+    Failed,
+    /// The notebook ran past `max_run_time` and was stopped.
+    TimedOut,
+    /// The runner was stopped by a signal (the VM stopping, a person).
+    Cancelled,
+}
+
+impl Outcome {
+    pub fn is_success(self) -> bool {
+        self == Outcome::Succeeded
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Outcome::Succeeded => "succeeded",
+            Outcome::Failed => "failed",
+            Outcome::TimedOut => "timed_out",
+            Outcome::Cancelled => "cancelled",
+        }
+    }
+}
+
+/// A report as the runner sends it, before it is checked against the run.
+#[derive(Debug, Deserialize)]
+struct Wire {
+    run_id: RunId,
+    outcome: Outcome,
+    exit_code: i32,
+    started: Timestamp,
+    finished: Timestamp,
+    #[serde(default)]
+    outputs: Vec<String>,
+    #[serde(default)]
+    error: String,
+    #[serde(default)]
+    log_tail: String,
+}
+
+/// A checked report.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct CompletionReport {
+    pub run_id: RunId,
+    pub outcome: Outcome,
+    pub exit_code: i32,
+    pub started: Timestamp,
+    pub finished: Timestamp,
+    pub outputs: Vec<String>,
+    /// Empty for a success.
+    pub error: String,
+    pub log_tail: String,
+}
+
+/// Why a report body is refused (answered 400, nothing acted on).
+#[derive(Debug, thiserror::Error)]
+pub enum ReportError {
+    #[error("the report is not valid: {0}")]
+    Body(#[source] serde_json::Error),
+    #[error("the report is for run {reported}, but was sent to run {path}")]
+    OtherRun { reported: RunId, path: RunId },
+    #[error("the report finishes ({finished}) before it starts ({started})")]
+    Backwards {
+        started: Timestamp,
+        finished: Timestamp,
+    },
+    #[error("output `{0}` is not under the run's output folder {1}")]
+    ForeignOutput(String, String),
+    #[error("the report lists {0} outputs; at most {MAX_OUTPUTS} are kept")]
+    TooManyOutputs(usize),
+}
+
+impl CompletionReport {
+    /// Parses a report sent to `/runs/{path}/complete` for a run whose files go under
+    /// `output_folder` (`gs://B/PREFIX/{run id}/`).
+    ///
+    /// # Errors
+    /// A [`ReportError`] naming what is wrong.
+    pub fn parse(body: &[u8], path: &RunId, output_folder: &str) -> Result<Self, ReportError> {
+        let wire: Wire = serde_json::from_slice(body).map_err(ReportError::Body)?;
+        if &wire.run_id != path {
+            return Err(ReportError::OtherRun {
+                reported: wire.run_id,
+                path: path.clone(),
+            });
+        }
+        if wire.finished < wire.started {
+            return Err(ReportError::Backwards {
+                started: wire.started,
+                finished: wire.finished,
+            });
+        }
+        if wire.outputs.len() > MAX_OUTPUTS {
+            return Err(ReportError::TooManyOutputs(wire.outputs.len()));
+        }
+        if let Some(foreign) = wire
+            .outputs
+            .iter()
+            .find(|o| !o.starts_with(output_folder) || o.contains("/../"))
+        {
+            return Err(ReportError::ForeignOutput(
+                foreign.clone(),
+                output_folder.to_owned(),
+            ));
+        }
+        Ok(Self {
+            run_id: wire.run_id,
+            outcome: wire.outcome,
+            exit_code: wire.exit_code,
+            started: wire.started,
+            finished: wire.finished,
+            outputs: wire.outputs,
+            error: truncate(wire.error, MAX_LOG_TAIL),
+            log_tail: tail(wire.log_tail, MAX_LOG_TAIL),
+        })
+    }
+}
+
+fn truncate(mut text: String, max: usize) -> String {
+    if text.len() > max {
+        let mut cut = max;
+        while !text.is_char_boundary(cut) {
+            cut -= 1;
+        }
+        text.truncate(cut);
+    }
+    text
+}
+
+/// The last `max` bytes, cut at a character boundary.
+fn tail(text: String, max: usize) -> String {
+    if text.len() <= max {
+        return text;
+    }
+    let mut start = text.len() - max;
+    while !text.is_char_boundary(start) {
+        start += 1;
+    }
+    text[start..].to_owned()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const FOLDER: &str = "gs://b/runs/r0123456789abcdef/";
+
+    fn run() -> RunId {
+        RunId::parse("r0123456789abcdef").unwrap()
+    }
+
+    fn body(overrides: serde_json::Value) -> Vec<u8> {
+        let mut report = serde_json::json!({
+            "run_id": "r0123456789abcdef",
+            "outcome": "succeeded",
+            "exit_code": 0,
+            "started": "2026-12-01T10:00:00Z",
+            "finished": "2026-12-01T10:05:00Z",
+            "outputs": [format!("{FOLDER}outputs/output.csv")],
+            "error": "",
+            "log_tail": "done",
+        });
+        for (k, v) in overrides.as_object().unwrap() {
+            report[k] = v.clone();
+        }
+        serde_json::to_vec(&report).unwrap()
+    }
+
+    #[test]
+    fn a_runner_report_parses() {
+        let report = CompletionReport::parse(&body(serde_json::json!({})), &run(), FOLDER).unwrap();
+        assert_eq!(report.outcome, Outcome::Succeeded);
+        assert_eq!(report.outputs.len(), 1);
+        let timed_out = body(serde_json::json!({"outcome": "timed_out", "exit_code": 124}));
+        let report = CompletionReport::parse(&timed_out, &run(), FOLDER).unwrap();
+        assert_eq!(report.outcome, Outcome::TimedOut);
+        assert!(!report.outcome.is_success());
+    }
+
+    #[test]
+    fn reports_that_do_not_fit_the_run_are_refused() {
+        let refused = |overrides: serde_json::Value| {
+            CompletionReport::parse(&body(overrides), &run(), FOLDER)
+                .unwrap_err()
+                .to_string()
+        };
+        assert!(
+            refused(serde_json::json!({"run_id": "rffffffffffffffff"})).contains("sent to run")
+        );
+        assert!(refused(serde_json::json!({"outcome": "great"})).contains("not valid"));
+        assert!(refused(serde_json::json!({"started": "yesterday"})).contains("not valid"));
+        assert!(
+            refused(serde_json::json!({"finished": "2026-12-01T09:00:00Z"})).contains("before")
+        );
+        assert!(refused(serde_json::json!({"outputs": ["gs://other/x"]})).contains("not under"));
+        assert!(
+            refused(serde_json::json!({"outputs": [format!("{FOLDER}../../x")]}))
+                .contains("not under")
+        );
+        let many: Vec<String> = (0..=MAX_OUTPUTS).map(|i| format!("{FOLDER}{i}")).collect();
+        assert!(refused(serde_json::json!({"outputs": many})).contains("at most"));
+    }
+
+    #[test]
+    fn a_long_log_keeps_its_end_on_a_character_boundary() {
+        let log = format!("{}é-the-end", "x".repeat(MAX_LOG_TAIL));
+        let report =
+            CompletionReport::parse(&body(serde_json::json!({"log_tail": log})), &run(), FOLDER)
+                .unwrap();
+        assert!(report.log_tail.len() <= MAX_LOG_TAIL);
+        assert!(report.log_tail.ends_with("é-the-end"));
+    }
+}
