@@ -14,8 +14,9 @@ fn parse_status_name(text: &str) -> Result<String, String> {
 /// How the emulated API behaves (everything but where it listens).
 #[derive(clap::Args, Clone, Debug)]
 pub struct EmulatorConfig {
-    /// How long every create, start, stop and delete stays `done:false` (the instance meanwhile
-    /// reads PROVISIONING, STARTING, STOPPING or DELETED). Real creations take minutes; tests
+    /// How long every operation (create, start, stop, reset, update, delete) stays `done:false`
+    /// (the instance meanwhile reads PROVISIONING, STARTING, STOPPING or DELETED, or keeps its
+    /// state during an update). Real creations take minutes; tests
     /// want 1s or less. Forms: 30s, 250ms, 1m30s, or bare seconds.
     #[arg(long, value_parser = notebooks_wire::duration::parse, default_value = "30s", value_name = "DURATION")]
     pub provision_time: Duration,
@@ -31,9 +32,9 @@ pub struct EmulatorConfig {
     #[arg(long, default_value_t = 0)]
     pub seed: u64,
 
-    /// Fraction (0.0–1.0) of create/start/stop/delete operations that end `done:true` with an
-    /// `error` instead of a `response`. A failed create leaves no instance; other failed
-    /// operations leave the instance in its previous state.
+    /// Fraction (0.0–1.0) of operations (create, start, stop, reset, update, delete) that end
+    /// `done:true` with an `error` instead of a `response`. A failed create leaves no
+    /// instance; other failed operations leave the instance in its previous state.
     #[arg(long, value_parser = settings::parse_rate, default_value_t = 0.0, value_name = "FRACTION")]
     pub operation_failure_rate: f64,
 

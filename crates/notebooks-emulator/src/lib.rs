@@ -28,10 +28,15 @@
 //!   `config`: its flags; `state`: what the router and the test handle share.
 //! - `routes`: routing, fault injection and the orchestration of each method; `request`:
 //!   Google's resource paths (custom methods like `instances/ID:stop`), query and body;
-//!   `create`: the checks `instances.create` makes; `schema`: validation against the vendored
-//!   discovery documents; `filter`: list filters.
-//! - `store`: instances, operations and the create log; `lifecycle`: which verb leads from
-//!   which state to which; `records`: how stored instances and operations are rendered.
+//!   `system`: the system parameters every method takes (`$alt`, `prettyPrint`, `fields`, …)
+//!   and the rendering of every answer; `fields`: partial responses; `create`: the checks
+//!   `instances.create` makes; `update`: `instances.patch` and its update mask; `iam`: IAM
+//!   policy methods; `locations`: the locations methods; `schema`: the vendored discovery
+//!   documents (validation, methods, enum numbers); `filter`: list filters; `paging`: list
+//!   order and page tokens.
+//! - `store`: instances, operations, policies and the create log; `lifecycle`: which verb
+//!   leads from which state to which; `records`: how stored instances and operations are
+//!   rendered.
 //! - `machines`: instances that run their post-startup script; `metadata`: an instance's
 //!   metadata server; `guest`: what an instance knows about itself; `identity`: the key that
 //!   signs identity tokens, and its JWKS; `tokens`: access tokens; `console`: serial consoles;
@@ -44,12 +49,16 @@ mod config;
 mod console;
 mod create;
 mod faults;
+mod fields;
 mod filter;
 mod guest;
+mod iam;
 mod identity;
 mod lifecycle;
+mod locations;
 mod machines;
 mod metadata;
+mod paging;
 mod records;
 mod request;
 mod routes;
@@ -60,7 +69,9 @@ mod state;
 mod status;
 pub mod storage;
 mod store;
+mod system;
 mod tokens;
+mod update;
 
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use config::{EmulatorArgs, EmulatorConfig, EmulatorConfigError};

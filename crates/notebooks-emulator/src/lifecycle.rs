@@ -14,6 +14,9 @@ pub enum Verb {
     Delete,
     Start,
     Stop,
+    Reset,
+    /// `instances.patch`: changes configuration, never the state.
+    Update,
 }
 
 impl Verb {
@@ -24,26 +27,32 @@ impl Verb {
             Verb::Delete => "delete",
             Verb::Start => "start",
             Verb::Stop => "stop",
+            Verb::Reset => "reset",
+            Verb::Update => "update",
         }
     }
 
-    /// What the instance reads while the operation runs. Neither API has a DELETING state;
-    /// `DELETED` is the nearest one both define.
-    pub fn transient_state(self) -> &'static str {
+    /// What the instance reads while the operation runs, coming `from` a state. Neither API has
+    /// a DELETING state; `DELETED` is the nearest one both define. A reset reboots the VM, so
+    /// the instance reads STARTING until Jupyter is back.
+    pub fn transient_state(self, from: &'static str) -> &'static str {
         match self {
             Verb::Create => "PROVISIONING",
             Verb::Delete => "DELETED",
-            Verb::Start => "STARTING",
+            Verb::Start | Verb::Reset => "STARTING",
             Verb::Stop => "STOPPING",
+            Verb::Update => from,
         }
     }
 
-    /// What a successful operation leaves behind; `None` means the instance is gone.
-    pub fn final_state(self) -> Option<&'static str> {
+    /// What a successful operation leaves behind, coming `from` a state; `None` means the
+    /// instance is gone.
+    pub fn final_state(self, from: &'static str) -> Option<&'static str> {
         match self {
-            Verb::Create | Verb::Start => Some("ACTIVE"),
+            Verb::Create | Verb::Start | Verb::Reset => Some("ACTIVE"),
             Verb::Stop => Some("STOPPED"),
             Verb::Delete => None,
+            Verb::Update => Some(from),
         }
     }
 
@@ -51,8 +60,8 @@ impl Verb {
     pub fn required_state(self) -> Option<&'static str> {
         match self {
             Verb::Start => Some("STOPPED"),
-            Verb::Stop => Some("ACTIVE"),
-            Verb::Create | Verb::Delete => None,
+            Verb::Stop | Verb::Reset => Some("ACTIVE"),
+            Verb::Create | Verb::Delete | Verb::Update => None,
         }
     }
 }

@@ -5,6 +5,7 @@ use serde_json::{Map, Value, json};
 
 use super::ApiVersion;
 use super::lifecycle::{Pending, Settle, Verb};
+use super::status::Code;
 
 /// An instance as stored: its state as of the last settled operation, and the pending one.
 #[derive(Clone, Debug)]
@@ -98,6 +99,11 @@ pub struct OperationRecord {
 }
 
 impl OperationRecord {
+    /// Only `operations.cancel` ends an operation with `CANCELLED`.
+    fn cancelled(&self) -> bool {
+        matches!(&self.outcome, Err(status) if status["code"] == Code::Cancelled.number())
+    }
+
     pub fn render(&self, now: Timestamp) -> Value {
         let done = self.end_time <= now;
         let mut metadata = json!({
@@ -105,7 +111,7 @@ impl OperationRecord {
             "createTime": self.create_time.to_string(),
             "target": self.target,
             "verb": self.verb.as_str(),
-            "requestedCancellation": false,
+            "requestedCancellation": self.cancelled(),
             "apiVersion": self.version.as_str(),
         });
         let mut operation = json!({"name": self.name, "done": done});

@@ -30,6 +30,10 @@ impl Collection {
 /// A parsed resource path.
 #[derive(Debug, PartialEq)]
 pub enum Target {
+    /// `projects/P/locations`: the locations a project may use.
+    Locations { project: String },
+    /// `projects/P/locations/L`.
+    Location { name: String },
     /// `projects/P/locations/L/instances` (optionally `:verb`).
     Collection {
         parent: String,
@@ -45,16 +49,28 @@ pub enum Target {
     },
 }
 
+/// The path with the colons of custom methods decoded (clients may send `%3A`).
+pub fn decode_colons(path: &str) -> String {
+    path.replace("%3A", ":").replace("%3a", ":")
+}
+
 /// Splits `v2/projects/P/locations/L/instances/ID:stop`; `None` for anything else.
 pub fn parse_path(path: &str) -> Option<(ApiVersion, Target)> {
-    let decoded = path.replace("%3A", ":").replace("%3a", ":");
+    let decoded = decode_colons(path);
     let segments: Vec<&str> = decoded.trim_start_matches('/').split('/').collect();
     let (version, rest) = segments.split_first()?;
     let version: ApiVersion = version.parse().ok()?;
-    let ["projects", project, "locations", location, tail @ ..] = rest else {
+    let ["projects", project, "locations", rest @ ..] = rest else {
         return None;
     };
-    if project.is_empty() || location.is_empty() {
+    if project.is_empty() {
+        return None;
+    }
+    let Some((location, tail)) = rest.split_first() else {
+        let project = format!("projects/{project}");
+        return Some((version, Target::Locations { project }));
+    };
+    if location.is_empty() {
         return None;
     }
     let parent = format!("projects/{project}/locations/{location}");
@@ -68,6 +84,7 @@ pub fn parse_path(path: &str) -> Option<(ApiVersion, Target)> {
         _ => None,
     };
     let target = match tail {
+        [] => Target::Location { name: parent },
         [collection] => {
             let (collection, verb) = split(collection);
             Target::Collection {
@@ -106,12 +123,15 @@ pub fn query_pairs(uri: &Uri) -> Result<Vec<(String, String)>, ApiError> {
         })
 }
 
+/// The last value of query parameter `name`. An empty value is the proto3 default, which is
+/// "not set": Google's generated clients send `requestId=` and `pageToken=` when unset.
 pub fn query_value<'q>(query: &'q [(String, String)], name: &str) -> Option<&'q str> {
     query
         .iter()
         .rev()
         .find(|(key, _)| key == name)
         .map(|(_, value)| value.as_str())
+        .filter(|value| !value.is_empty())
 }
 
 /// Parses a request body; an absent body is an empty message, as for Google.
@@ -145,9 +165,22 @@ mod tests {
             }
         );
         assert!(parse_path("/v1/projects/p/locations/z/operations/op%3Acancel").is_some());
+        assert_eq!(
+            parse_path("/v2/projects/p/locations").unwrap().1,
+            Target::Locations {
+                project: "projects/p".into()
+            }
+        );
+        assert_eq!(
+            parse_path("/v2/projects/p/locations/z").unwrap().1,
+            Target::Location {
+                name: "projects/p/locations/z".into()
+            }
+        );
         for bad in [
             "/v3/projects/p/locations/z/instances",
             "/v2/projects/p/instances",
+            "/v2/projects/p/locations/",
             "/v2/projects/p/locations/z/nodes",
         ] {
             assert!(parse_path(bad).is_none(), "{bad}");

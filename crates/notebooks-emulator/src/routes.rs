@@ -9,7 +9,7 @@ use axum::http::{Method, Uri};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{any, get};
-use serde_json::Value;
+use serde_json::{Value, json};
 
 use super::ApiVersion;
 use super::console::serial_port_output;
@@ -18,12 +18,16 @@ use super::filter::Filter;
 use super::identity::JWKS_PATH;
 use super::lifecycle::{Transition, Verb};
 use super::machines::Boot;
-use super::request::{Collection, Target, json_body, parse_path, query_pairs, query_value};
+use super::paging::Order;
+use super::request::{
+    Collection, Target, decode_colons, json_body, parse_path, query_pairs, query_value,
+};
 use super::schema::discovery;
 use super::status::{ApiError, Code};
 use super::storage;
 use super::store::{Accepted, ListQuery};
-use super::{EmulatorState, faults};
+use super::system::{SystemParameters, method_parameters};
+use super::{EmulatorState, faults, iam, locations, update};
 
 /// Page size when the client sets none (or ≤ 0), and the most one page returns.
 const DEFAULT_PAGE_SIZE: usize = 500;
@@ -71,7 +75,8 @@ async fn jwks(State(state): State<EmulatorState>) -> Response {
 }
 
 /// Tells the running instances about an accepted transition: a create or start boots the
-/// instance when the operation is done, a stop or delete ends its script now. Failing
+/// instance when the operation is done, a stop or delete ends its script now, a reset does
+/// both, an update touches nothing that runs. Failing
 /// operations change nothing, and replays start nothing.
 pub fn started(
     state: &EmulatorState,
@@ -87,6 +92,18 @@ pub fn started(
         match verb {
             Verb::Create => machines.boot(state, version, name, done_at, Boot::Created),
             Verb::Start => machines.boot(state, version, name, done_at, Boot::Started),
+            // A reset is a reboot: the script ends now and the start runs it again.
+            Verb::Reset => {
+                let halted = state.clone();
+                let instance = name.to_owned();
+                tokio::spawn(async move {
+                    if let Some(machines) = halted.0.machines.get() {
+                        machines.halt(&instance).await;
+                    }
+                });
+                machines.boot(state, version, name, done_at, Boot::Started);
+            }
+            Verb::Update => {}
             Verb::Stop | Verb::Delete => {
                 let state = state.clone();
                 let name = name.to_owned();
@@ -137,20 +154,34 @@ async fn dispatch(
         .0
         .api_requests
         .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let path = decode_colons(uri.path());
+    let response = path
+        .trim_start_matches('/')
+        .split('/')
+        .next()
+        .and_then(|version| version.parse::<ApiVersion>().ok())
+        .map(discovery)
+        .and_then(|api| {
+            Some((
+                api,
+                api.method(method.as_str(), &path)?.response.as_deref()?,
+            ))
+        });
+    let system = query_pairs(&uri).and_then(|query| SystemParameters::parse(&query, response));
     let answer = match faults::request_fault(state.0.seed, index, state.0.knobs.fault_rate()) {
         Some(fault) => Err(fault),
-        None => handle(&state, &method, &uri, &body),
+        None => match &system {
+            Ok(_) => handle(&state, &method, &uri, &body),
+            Err(error) => Err(error.clone()),
+        },
     };
-    match answer {
-        Ok(value) => {
-            tracing::debug!(%method, path = %uri, status = 200, "notebooks emulator");
-            axum::Json(value).into_response()
-        }
+    match &answer {
+        Ok(_) => tracing::debug!(%method, path = %uri, status = 200, "notebooks emulator"),
         Err(error) => {
             tracing::debug!(%method, path = %uri, status = error.http_status().as_u16(), message = %error.message, "notebooks emulator");
-            error.into_response()
         }
     }
+    system.unwrap_or_default().render(response, answer)
 }
 
 /// Everything under `/{version}/`, answered with a JSON value or a Google error.
@@ -168,7 +199,7 @@ fn handle(
     };
     let (version, target) = parse_path(uri.path()).ok_or_else(not_found)?;
     let api = discovery(version);
-    let query = query_pairs(uri)?;
+    let query = method_parameters(query_pairs(uri)?);
     let store = &state.0.store;
     let unimplemented = |resource: &str, name: &str| -> Result<Value, ApiError> {
         if !api.has_method(resource, name) {
@@ -180,6 +211,14 @@ fn handle(
         ))
     };
     match target {
+        Target::Locations { project } => match *method {
+            Method::GET => locations::list(api, &project, &query),
+            _ => Err(ApiError::method_not_allowed(method.as_str(), "GET")),
+        },
+        Target::Location { name } => match *method {
+            Method::GET => locations::get(api, &name, &query),
+            _ => Err(ApiError::method_not_allowed(method.as_str(), "GET")),
+        },
         Target::Collection {
             parent,
             collection: Collection::Instances,
@@ -187,7 +226,7 @@ fn handle(
         } => match *method {
             Method::GET => {
                 api.check_query("instances", "list", &query)?;
-                let list = list_query(&query)?;
+                let list = list_query(&query, ORDER_FIELDS)?;
                 Ok(store.list(version, &parent, &list)?)
             }
             Method::POST => create(state, api, version, parent, &query, body),
@@ -199,11 +238,21 @@ fn handle(
             ..
         } => unimplemented("instances", &verb),
         Target::Collection {
+            parent,
             collection: Collection::Operations,
             verb,
-            ..
         } => match (verb, method) {
-            (None, &Method::GET) => unimplemented("operations", "list"),
+            (None, &Method::GET) => {
+                api.check_query("operations", "list", &query)?;
+                if query_value(&query, "returnPartialSuccess") == Some("true") {
+                    return Err(ApiError::new(
+                        Code::Unimplemented,
+                        "returnPartialSuccess is not supported by this service.",
+                    ));
+                }
+                let list = list_query(&query, &[])?;
+                Ok(store.operations(version, &parent, &list)?)
+            }
             (None, _) => Err(ApiError::method_not_allowed(method.as_str(), "GET")),
             (Some(_), _) => Err(not_found()),
         },
@@ -233,7 +282,13 @@ fn handle(
                     accepted,
                 ))
             }
-            Method::PATCH => unimplemented("instances", "patch"),
+            Method::PATCH if api.has_method("instances", "patch") => {
+                update::patch(state, api, version, &name, &query, body)
+            }
+            _ if api.has_method("instances", "patch") => Err(ApiError::method_not_allowed(
+                method.as_str(),
+                "GET, DELETE, PATCH",
+            )),
             _ => Err(ApiError::method_not_allowed(method.as_str(), "GET, DELETE")),
         },
         Target::Item {
@@ -242,20 +297,39 @@ fn handle(
             verb: Some(verb),
             ..
         } => {
-            let (verb, request) = match verb.as_str() {
-                "start" => (Verb::Start, "StartInstanceRequest"),
-                "stop" => (Verb::Stop, "StopInstanceRequest"),
+            let Some(spec) = api.method_named("instances", &verb) else {
+                return Err(not_found());
+            };
+            if !spec.http_method.eq_ignore_ascii_case(method.as_str()) {
+                return Err(ApiError::method_not_allowed(
+                    method.as_str(),
+                    &spec.http_method,
+                ));
+            }
+            api.check_query("instances", &verb, &query)?;
+            let lifecycle = match verb.as_str() {
+                "start" => Verb::Start,
+                "stop" => Verb::Stop,
+                "reset" => Verb::Reset,
+                "checkUpgradability" => {
+                    store.instance(version, &name)?;
+                    return Ok(json!({
+                        "upgradeable": false,
+                        "upgradeInfo": "The instance runs the latest image the emulator knows.",
+                    }));
+                }
+                "getIamPolicy" => return iam::get_policy(store, version, &name, &query),
+                "setIamPolicy" => return iam::set_policy(store, api, spec, version, &name, body),
+                "testIamPermissions" => {
+                    return iam::test_permissions(store, api, spec, version, &name, body);
+                }
                 other => return unimplemented("instances", other),
             };
-            if method != Method::POST {
-                return Err(ApiError::method_not_allowed(method.as_str(), "POST"));
-            }
-            api.check_query("instances", verb.as_str(), &query)?;
-            api.check_body(request, "", &json_body(body)?)?;
-            let transition = transition(state, verb, &name);
+            api.check_request(spec, &json_body(body)?)?;
+            let transition = transition(state, lifecycle, &name);
             let fails = transition.failure.is_some();
-            let accepted = store.mutate(version, &name, verb, None, transition)?;
-            Ok(started(state, version, &name, verb, fails, accepted))
+            let accepted = store.mutate(version, &name, lifecycle, None, transition)?;
+            Ok(started(state, version, &name, lifecycle, fails, accepted))
         }
         Target::Item {
             name,
@@ -267,8 +341,19 @@ fn handle(
                 api.check_query("operations", "get", &query)?;
                 Ok(store.operation(version, &name)?)
             }
-            (None, &Method::DELETE) => unimplemented("operations", "delete"),
+            (None, &Method::DELETE) => {
+                api.check_query("operations", "delete", &query)?;
+                Ok(store.delete_operation(version, &name)?)
+            }
             (None, _) => Err(ApiError::method_not_allowed(method.as_str(), "GET, DELETE")),
+            (Some("cancel"), &Method::POST) => {
+                api.check_query("operations", "cancel", &query)?;
+                if let Some(spec) = api.method_named("operations", "cancel") {
+                    api.check_request(spec, &json_body(body)?)?;
+                }
+                Ok(store.cancel_operation(version, &name)?)
+            }
+            (Some("cancel"), _) => Err(ApiError::method_not_allowed(method.as_str(), "POST")),
             (Some(verb), _) => unimplemented("operations", verb),
         },
     }
@@ -284,7 +369,14 @@ pub fn transition(state: &EmulatorState, verb: Verb, name: &str) -> Transition {
     }
 }
 
-fn list_query(query: &[(String, String)]) -> Result<ListQuery, ApiError> {
+/// The fields `instances.list` sorts on: the documented `name`, and the timestamps.
+const ORDER_FIELDS: &[&str] = &["name", "createTime", "updateTime"];
+
+/// Paging, filter and order of a list method; `order_fields` are those it may sort on.
+pub fn list_query(
+    query: &[(String, String)],
+    order_fields: &[&str],
+) -> Result<ListQuery, ApiError> {
     let page_size = query_value(query, "pageSize")
         .and_then(|size| size.trim().parse::<i64>().ok())
         .and_then(|size| usize::try_from(size).ok())
@@ -292,6 +384,10 @@ fn list_query(query: &[(String, String)]) -> Result<ListQuery, ApiError> {
         .map_or(DEFAULT_PAGE_SIZE, |size| size.min(MAX_PAGE_SIZE));
     Ok(ListQuery {
         filter: Filter::parse(query_value(query, "filter").unwrap_or_default())?,
+        order: Order::parse(
+            query_value(query, "orderBy").unwrap_or_default(),
+            order_fields,
+        )?,
         page_size,
         page_token: query_value(query, "pageToken")
             .filter(|token| !token.is_empty())

@@ -18,11 +18,17 @@ static V1: LazyLock<Discovery> =
 static V2: LazyLock<Discovery> =
     LazyLock::new(|| Discovery::parse(include_str!("../discovery/notebooks.v2.json"), "v2"));
 
+mod enums;
+mod methods;
+
+pub use methods::MethodSpec;
+
 /// One parsed discovery document.
 pub struct Discovery {
     doc: Value,
     /// `google.cloud.notebooks.v2`, for the type names in error messages.
     proto_package: String,
+    methods: Vec<MethodSpec>,
 }
 
 /// The discovery document of an API version.
@@ -81,16 +87,28 @@ fn invalid_value(path: &str, type_name: &str, value: &Value) -> ApiError {
 
 impl Discovery {
     fn parse(text: &str, version: &str) -> Self {
-        let doc =
+        let mut doc =
             serde_json::from_str(text).expect("the vendored discovery document is valid JSON");
+        enums::annotate(&mut doc, version);
+        let mut methods = Vec::new();
+        methods::collect(&doc["resources"], "", &mut methods);
         Self {
             doc,
             proto_package: format!("google.cloud.notebooks.{version}"),
+            methods,
         }
     }
 
     fn schema(&self, name: &str) -> &Value {
         &self.doc["schemas"][name]
+    }
+
+    /// Field `name` (JSON or proto spelling) of message `schema`: its JSON name and its spec.
+    pub fn property(&self, schema: &str, name: &str) -> Option<(String, &Value)> {
+        let properties = &self.schema(schema)["properties"];
+        [name.to_owned(), camel_case(name)]
+            .into_iter()
+            .find_map(|json_name| Some((json_name.clone(), properties.get(&json_name)?)))
     }
 
     /// Checks a request body against schema `schema_name`.
@@ -116,8 +134,8 @@ impl Discovery {
         }
     }
 
-    /// Checks the query parameters of `resource.method` (e.g. `instances`, `list`), allowing
-    /// the standard system parameters (`alt`, `prettyPrint`, …) every Google API takes.
+    /// Checks the query parameters of `resource.method` (e.g. `instances`, `list`). System
+    /// parameters (`alt`, `prettyPrint`, …) are the `system` module's and never reach here.
     ///
     /// # Errors
     /// Google's "Cannot bind query parameter" 400 for an unknown name, or an invalid-value 400.
@@ -127,13 +145,11 @@ impl Discovery {
         method: &str,
         query: &[(String, String)],
     ) -> Result<(), ApiError> {
-        let params = &self.doc["resources"]["projects"]["resources"]["locations"]["resources"]
-            [resource]["methods"][method]["parameters"];
+        let spec = self.method_named(resource, method);
         for (name, value) in query {
-            let spec = params
-                .get(name)
-                .filter(|spec| spec["location"] == "query")
-                .or_else(|| self.doc["parameters"].get(name));
+            let spec = spec
+                .and_then(|spec| spec.parameter(name))
+                .filter(|spec| spec["location"] == "query");
             let Some(spec) = spec else {
                 let message = format!(
                     "Invalid JSON payload received. Unknown name \"{name}\": Cannot bind query parameter. \
@@ -142,7 +158,13 @@ impl Discovery {
                 return Err(ApiError::new(Code::InvalidArgument, message.clone())
                     .with_field_violation(name, &message));
             };
-            self.check_value(&Value::String(value.clone()), spec, &snake_case(name))?;
+            // A query string has no JSON types: `true` and `false` are the booleans.
+            let value = match (spec["type"].as_str(), value.as_str()) {
+                (Some("boolean"), "true") => Value::Bool(true),
+                (Some("boolean"), "false") => Value::Bool(false),
+                _ => Value::String(value.clone()),
+            };
+            self.check_value(&value, spec, &snake_case(name))?;
         }
         Ok(())
     }
@@ -150,9 +172,7 @@ impl Discovery {
     /// Whether `projects.locations.{resource}.{method}` exists in the real API (the emulator
     /// answers 501 for those it does not implement, 404 for the rest).
     pub fn has_method(&self, resource: &str, method: &str) -> bool {
-        self.doc["resources"]["projects"]["resources"]["locations"]["resources"][resource]["methods"]
-            .get(method)
-            .is_some()
+        self.method_named(resource, method).is_some()
     }
 
     fn check_message(
@@ -257,6 +277,12 @@ impl Discovery {
                 Some(n) => Value::String(n.to_string()),
                 None => return Err(invalid_value(path, "TYPE_INT64", value)),
             },
+            "string" if spec["enum"].is_array() && value.is_number() => {
+                match value.as_i64().and_then(|number| enums::name(spec, number)) {
+                    Some(name) => Value::String(name.to_owned()),
+                    None => return Err(invalid_value(path, "TYPE_ENUM", value)),
+                }
+            }
             "string" => {
                 let Some(text) = value.as_str() else {
                     return Err(invalid_value(path, &self.type_name(spec), value));

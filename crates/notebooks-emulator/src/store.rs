@@ -8,8 +8,6 @@
 use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
-use base64::Engine as _;
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use jiff::Timestamp;
 use serde_json::{Map, Value, json};
 
@@ -17,6 +15,7 @@ use super::ApiVersion;
 use super::clock::{Clock, later};
 use super::filter::Filter;
 use super::lifecycle::{Pending, Settle, Transition, Verb};
+use super::paging::{self, BadPageToken, Order};
 use super::records::{InstanceRecord, OperationRecord};
 use super::status::{ApiError, Code};
 
@@ -67,6 +66,14 @@ pub enum StoreError {
     },
     #[error("The page token is not one this server returned.")]
     BadPageToken,
+    #[error("There were concurrent policy changes on {0}: read the policy again and retry.")]
+    StalePolicy(String),
+}
+
+impl From<BadPageToken> for StoreError {
+    fn from(_: BadPageToken) -> Self {
+        StoreError::BadPageToken
+    }
 }
 
 impl From<StoreError> for ApiError {
@@ -76,15 +83,17 @@ impl From<StoreError> for ApiError {
             StoreError::AlreadyExists(_) => Code::AlreadyExists,
             StoreError::Busy { .. } | StoreError::WrongState { .. } => Code::FailedPrecondition,
             StoreError::BadPageToken => Code::InvalidArgument,
+            StoreError::StalePolicy(_) => Code::Aborted,
         };
         ApiError::new(code, error.to_string())
     }
 }
 
-/// A page of `instances.list`.
+/// A page of a list method.
 #[derive(Clone, Debug, Default)]
 pub struct ListQuery {
     pub filter: Filter,
+    pub order: Order,
     pub page_size: usize,
     pub page_token: Option<String>,
 }
@@ -96,6 +105,8 @@ struct Inner {
     /// (version, verb, requestId) → operation name: a retried request gets its first answer.
     request_ids: HashMap<(ApiVersion, Verb, String), String>,
     creates: Vec<RecordedCreate<Box<[u8]>>>,
+    /// IAM policies by (version, instance uid): a new instance of the same name starts afresh.
+    policies: HashMap<(ApiVersion, String), Value>,
 }
 
 impl Inner {
@@ -146,7 +157,7 @@ impl Inner {
             now.as_millisecond(),
             uuid::Uuid::new_v4().simple()
         );
-        let (outcome, then) = match (transition.failure, verb.final_state()) {
+        let (outcome, then) = match (transition.failure, verb.final_state(record.state)) {
             (Some(error), _) => {
                 let then = if verb == Verb::Create {
                     Settle::Vanish
@@ -184,7 +195,7 @@ impl Inner {
         (
             rendered,
             Pending {
-                shown: verb.transient_state(),
+                shown: verb.transient_state(record.state),
                 until,
                 then,
             },
@@ -360,66 +371,31 @@ impl Store {
         Ok(operation.render(now))
     }
 
-    /// One page of instances under `projects/P/locations/L` (`L` may be `-`), by name.
+    /// One page of instances under `projects/P/locations/L` (`L` may be `-`).
     pub fn list(
         &self,
         version: ApiVersion,
         parent: &str,
         query: &ListQuery,
     ) -> Result<Value, StoreError> {
-        let after = match &query.page_token {
-            Some(token) => {
-                let bytes = URL_SAFE_NO_PAD
-                    .decode(token)
-                    .map_err(|_| StoreError::BadPageToken)?;
-                Some(String::from_utf8(bytes).map_err(|_| StoreError::BadPageToken)?)
-            }
-            None => None,
-        };
-        let (project, location) = parent
-            .strip_prefix("projects/")
-            .and_then(|rest| rest.split_once("/locations/"))
-            .unwrap_or_default();
-        let in_parent = |name: &str| {
-            let mut parts = name.split('/');
-            parts.nth(1) == Some(project) && (location == "-" || parts.nth(1) == Some(location))
-        };
         let now = self.clock.now();
         let mut inner = self.lock();
         inner.settle_all(now);
-        let mut page = Vec::new();
-        let mut last = None;
-        let mut more = false;
-        let start = (version, after.clone().unwrap_or_default());
-        for ((_, name), record) in inner.instances.range(start..) {
-            if record.version != version {
-                break;
-            }
-            if after.as_deref() == Some(name.as_str()) || !in_parent(name) {
-                continue;
-            }
-            let view = record.view();
-            if !query.filter.matches(&view) {
-                continue;
-            }
-            if page.len() == query.page_size {
-                more = true;
-                break;
-            }
-            last = Some(name.clone());
-            page.push(view);
-        }
-        let mut answer = Map::new();
-        if !page.is_empty() {
-            answer.insert("instances".to_owned(), Value::Array(page));
-        }
-        if let Some(last) = last.filter(|_| more) {
-            answer.insert(
-                "nextPageToken".to_owned(),
-                json!(URL_SAFE_NO_PAD.encode(last)),
-            );
-        }
-        Ok(Value::Object(answer))
+        let views = inner
+            .instances
+            .iter()
+            .filter(|((v, name), _)| *v == version && in_parent(parent, name))
+            .map(|(_, record)| record.view())
+            .filter(|view| query.filter.matches(view))
+            .collect();
+        drop(inner);
+        Ok(paging::page(
+            views,
+            &query.order,
+            query.page_size,
+            query.page_token.as_deref(),
+            "instances",
+        )?)
     }
 
     /// Every existing instance of both versions, settled, as the API would show it.
@@ -430,6 +406,20 @@ impl Store {
         inner.instances.values().map(InstanceRecord::view).collect()
     }
 }
+
+/// Whether resource `name` lies under `projects/P/locations/L`; `L` may be `-`, every location.
+fn in_parent(parent: &str, name: &str) -> bool {
+    let (project, location) = parent
+        .strip_prefix("projects/")
+        .and_then(|rest| rest.split_once("/locations/"))
+        .unwrap_or_default();
+    let mut parts = name.split('/');
+    parts.nth(1) == Some(project) && (location == "-" || parts.nth(1) == Some(location))
+}
+
+mod operations;
+mod policies;
+mod update;
 
 #[cfg(test)]
 mod tests;

@@ -176,7 +176,7 @@ fn query_parameters_are_bound_or_rejected() {
         v2.check_query(
             "instances",
             "create",
-            &q(&[("instanceId", "a"), ("requestId", "r"), ("alt", "json")])
+            &q(&[("instanceId", "a"), ("requestId", "r")])
         )
         .is_ok()
     );
@@ -201,4 +201,28 @@ fn query_parameters_are_bound_or_rejected() {
         v1.check_query("instances", "create", &q(&[("requestId", "r")]))
             .is_err()
     );
+}
+
+#[test]
+fn enums_arrive_as_names_or_numbers_and_are_kept_as_names() {
+    let body = json!({"gceSetup": {
+        "bootDisk": {"diskType": 2, "diskEncryption": "GMEK"},
+        "acceleratorConfigs": [{"type": 5, "coreCount": 1}, {"type": "NVIDIA_L4"}],
+    }});
+    let checked = check_v2(body).unwrap();
+    let setup = &checked["gceSetup"];
+    assert_eq!(setup["bootDisk"]["diskType"], "PD_SSD");
+    assert_eq!(setup["bootDisk"]["diskEncryption"], "GMEK");
+    assert_eq!(setup["acceleratorConfigs"][0]["type"], "NVIDIA_TESLA_T4");
+    assert_eq!(setup["acceleratorConfigs"][1]["type"], "NVIDIA_L4");
+    for bad in [json!(99), json!(1), json!(-1), json!(2.5)] {
+        let body = json!({"gceSetup": {"acceleratorConfigs": [{"type": bad}]}});
+        let error = check_v2(body).unwrap_err();
+        assert_eq!(
+            error.message,
+            format!(
+                "Invalid value at 'instance.gce_setup.accelerator_configs[0].type' (TYPE_ENUM), {bad}"
+            )
+        );
+    }
 }

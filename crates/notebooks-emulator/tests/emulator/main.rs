@@ -8,6 +8,8 @@ use serde_json::{Value, json};
 
 mod faults;
 mod lifecycle;
+mod surface;
+mod system;
 mod v1;
 mod validation;
 
@@ -152,7 +154,7 @@ async fn readiness_and_google_shaped_errors_for_unknown_paths_and_methods() {
     let (status, body) = api
         .call(
             "POST",
-            &format!("/v2/{ZONE}/instances/nb:reset"),
+            &format!("/v2/{ZONE}/instances/nb:upgrade"),
             Some(json!({})),
         )
         .await;
