@@ -8,19 +8,20 @@ FROM rust:1.95-bookworm AS build
 WORKDIR /build
 COPY Cargo.toml Cargo.lock ./
 COPY crates/notebooks-wire/Cargo.toml ./crates/notebooks-wire/
+COPY crates/storage-client/Cargo.toml ./crates/storage-client/
 COPY crates/notebooks-emulator/Cargo.toml ./crates/notebooks-emulator/
 COPY bench/Cargo.toml ./bench/
 # Cargo refuses a workspace whose members or declared targets (the criterion bench, the load
 # benchmark's programs) are missing, even when it does not build them: stubs stand in for the
 # sources of every member, and the bench is copied as it is.
 COPY benches ./benches
-RUN for member in . crates/notebooks-wire crates/notebooks-emulator bench; do \
+RUN for member in . crates/notebooks-wire crates/storage-client crates/notebooks-emulator bench; do \
         mkdir -p "$member/src/bin" && touch "$member/src/lib.rs" \
         && echo 'fn main() {}' > "$member/src/main.rs"; \
     done \
     && echo 'fn main() {}' > bench/src/bin/bare_axum.rs \
     && cargo build --release --locked -p notebook-trigger \
-    && rm -rf src crates/notebooks-wire/src crates/notebooks-emulator/src bench/src
+    && rm -rf src crates/*/src bench/src
 COPY crates ./crates
 COPY bench ./bench
 COPY src ./src

@@ -269,6 +269,23 @@ fn the_image_build_context_holds_every_target_the_manifest_declares() {
         "the bench is among the targets checked"
     );
     let dockerfile = std::fs::read_to_string(root.join("Dockerfile")).expect("read Dockerfile");
+    // The dependency layer is built from the members' manifests and stub sources alone.
+    for member in members
+        .iter()
+        .filter_map(|m| m.as_str())
+        .filter(|m| *m != ".")
+    {
+        assert!(
+            dockerfile.contains(&format!("COPY {member}/Cargo.toml ./{member}/")),
+            "the Dockerfile's dependency layer lacks the manifest of {member}"
+        );
+        assert!(
+            dockerfile
+                .lines()
+                .any(|line| line.contains("for member in") && line.contains(member)),
+            "the Dockerfile's stub loop lacks {member}"
+        );
+    }
     for allowed in &let_through {
         assert!(
             dockerfile.lines().any(|line| line.starts_with("COPY ")

@@ -14,5 +14,5 @@ mod settings;
 mod tests;
 mod variables;
 
-pub use settings::{Backend, LogFormat, SettingError, Settings, field_error};
+pub use settings::{Backend, LogFormat, RunSettings, SettingError, Settings, field_error};
 pub use variables::{RUST_LOG, VARIABLES, Variable, WhenUnset, variables_help};

@@ -16,6 +16,7 @@ use crate::payload::OverridePolicy;
 use crate::poll::Backoff;
 use crate::profile::{self, Fields};
 use crate::push_token::{PushAuthMode, VerifySettings};
+use crate::runs::CleanupPolicy;
 
 /// Where the Notebooks API is.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -64,6 +65,22 @@ pub struct Settings {
     pub push_auth: PushAuthMode,
     /// `K_SERVICE` is set: we run on Cloud Run.
     pub on_cloud_run: bool,
+    pub runs: RunSettings,
+}
+
+/// How runs report, end and are reaped.
+#[derive(Debug, Clone)]
+pub struct RunSettings {
+    /// The service's own URL (`SERVICE_URL`, else `PUSH_AUTH_AUDIENCE`): runners report to
+    /// `{url}/runs/{id}/complete` with tokens for this audience. `None`: runs cannot report,
+    /// so a profile with a notebook is refused at launch.
+    pub service_url: Option<String>,
+    /// `gs://…` of the runner.
+    pub runner_script: Option<String>,
+    pub cleanup: CleanupPolicy,
+    pub report_within: Duration,
+    pub grace: Duration,
+    pub keep_stopped: Duration,
 }
 
 /// A variable with a value that cannot be used.
@@ -180,6 +197,7 @@ impl Settings {
                 ));
             }
         };
+        let runs = run_settings(&vars)?;
         Ok(Settings {
             port,
             backend,
@@ -198,8 +216,47 @@ impl Settings {
             log_format,
             push_auth,
             on_cloud_run,
+            runs,
         })
     }
+}
+
+fn run_settings(vars: &Env<'_>) -> Result<RunSettings, SettingError> {
+    let service_url = vars
+        .get(&var::SERVICE_URL)
+        .or_else(|| vars.get(&var::PUSH_AUTH_AUDIENCE))
+        .map(|url| {
+            Url::parse(&url)
+                .ok()
+                .filter(|u| matches!(u.scheme(), "https" | "http") && u.has_host())
+                .map(|_| url.trim_end_matches('/').to_owned())
+                .ok_or_else(|| {
+                    SettingError::new(
+                        var::SERVICE_URL.name,
+                        format!("`{url}` is not an http(s):// URL"),
+                    )
+                })
+        })
+        .transpose()?;
+    let runner_script = vars
+        .get(&var::RUNNER_SCRIPT)
+        .map(|uri| {
+            storage_client::GsUri::parse(&uri)
+                .map(|_| uri)
+                .map_err(|e| SettingError::new(var::RUNNER_SCRIPT.name, e))
+        })
+        .transpose()?;
+    Ok(RunSettings {
+        service_url,
+        runner_script,
+        cleanup: CleanupPolicy {
+            on_complete: vars.parse(&var::ON_COMPLETE, str::parse)?,
+            on_failure: vars.parse(&var::ON_FAILURE, str::parse)?,
+        },
+        report_within: vars.duration(&var::REPORT_WITHIN)?,
+        grace: vars.duration(&var::RUN_GRACE)?,
+        keep_stopped: vars.duration(&var::KEEP_STOPPED)?,
+    })
 }
 
 /// `NOTEBOOKS_EMULATOR_HOST`, `NOTEBOOKS_ENDPOINT`, or neither: Google's API, or the embedded

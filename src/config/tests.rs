@@ -339,6 +339,19 @@ fn an_unset_variable_does_what_its_documented_default_says() {
                 let error = settings(&[("PUSH_AUTH_AUDIENCE", "https://x")]).unwrap_err();
                 assert_eq!(error.variable, name);
             }
+            (None, "SERVICE_URL") => {
+                assert_eq!(nothing.runs.service_url, None);
+                let pushed = settings(&[
+                    ("PUSH_AUTH_AUDIENCE", "https://trigger.example/"),
+                    ("PUSH_AUTH_SERVICE_ACCOUNTS", "push@p.iam.gserviceaccount.com"),
+                ])
+                .unwrap();
+                assert_eq!(
+                    pushed.runs.service_url.as_deref(),
+                    Some("https://trigger.example")
+                );
+            }
+            (None, "RUNNER_SCRIPT") => assert_eq!(nothing.runs.runner_script, None),
             (None, "PROFILES_FILE") => assert_eq!(nothing.profiles_file, None),
             (None, "ALLOWED_OVERRIDES") => assert_eq!(nothing.policy.allowed().count(), 0),
             (None, "ALLOWED_IMAGE_PREFIXES") => {

@@ -107,6 +107,17 @@ service_variables! {
         "where the token signing keys are fetched (tests point it elsewhere)";
     PUSH_AUTH, Absent,
         "off: no token check here, stated explicitly (Cloud Run IAM protects the endpoint)";
+    SERVICE_URL, Decided("PUSH_AUTH_AUDIENCE"),
+        "this service's URL: where runners report (/runs/ID/complete) and the audience of their tokens";
+    RUNNER_SCRIPT, Required("(required to run a notebook)"),
+        "gs:// URI of the runner (notebook-trigger runner), the post-startup script of runs";
+    ON_COMPLETE, Value("delete"), "what a run's instance becomes after a success: delete | stop | keep";
+    ON_FAILURE, Value("stop"),
+        "after a failure or time-out: stop (the disk stays for debugging) | delete | keep";
+    REPORT_WITHIN, Value("10m"),
+        "how long a runner tries to report before it stops its own instance";
+    RUN_GRACE, Value("10m"), "time past max_run_time before the reaper stops a run that never reported";
+    KEEP_STOPPED, Value("72h"), "how long the reaper keeps a stopped instance before deleting it";
     PROFILES_FILE, Absent, "TOML or YAML file of named profiles";
     ALLOWED_OVERRIDES, Empty, "fields a message may override, e.g. machine_type,labels";
     ALLOWED_IMAGE_PREFIXES, Empty,

@@ -1,4 +1,4 @@
-//! A Cloud Storage client for the JSON API calls the emulator and the demo make.
+//! The calls: buckets, media uploads, downloads, metadata and paged lists.
 
 use std::time::Duration;
 
