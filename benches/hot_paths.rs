@@ -24,7 +24,7 @@ const PAYLOAD_LIMIT: usize = 64 * 1024;
 /// What Pub/Sub pushes: both spellings of id and time, as its documentation shows.
 const PUSH: &str = r#"{"message":{"attributes":{"source":"cloud-scheduler"},"data":"VHdlZXRpTm90ZVN0YXJ0VG9waWM=","messageId":"2070443601311540","message_id":"2070443601311540","publishTime":"2026-11-22T06:00:00.749Z","publish_time":"2026-11-22T06:00:00.749Z"},"subscription":"projects/p/subscriptions/notebook-trigger-push","deliveryAttempt":1}"#;
 
-/// The seed's manual test message.
+/// The manual test message a scheduler job or a person sends.
 const MANUAL: &str = r#"{"data":"TweetiNoteStartTopic"}"#;
 
 fn push_with_payload(payload: &str) -> String {

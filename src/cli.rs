@@ -39,7 +39,7 @@ pub enum Command {
     /// Run the local Notebooks API emulator (v2 and v1 REST, Google's error shapes, operations
     /// that finish after --provision-time, deterministic fault injection).
     Emulator(EmulatorArgs),
-    /// Publish one message to the trigger topic and print its message id: the seed's test
+    /// Publish one message to the trigger topic and print its message id: a manual test
     /// message is `notebook-trigger publish TweetiNoteStartTopic`. Honours PUBSUB_EMULATOR_HOST.
     Publish {
         #[command(flatten)]

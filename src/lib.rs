@@ -14,7 +14,11 @@
 //! - [`rejection`] is every refusal before a launch begins (token, envelope, payload).
 //! - [`launch`] runs one launch end to end; [`answer`] maps every outcome to an HTTP status;
 //!   [`cause`] tells an error with every cause under it, in answers and logs.
-//! - [`http`], [`startup`], [`config`], [`telemetry`], [`shutdown`], [`cli`]: the service.
+//! - [`http`], [`startup`], [`config`], [`telemetry`], [`shutdown`]: the service;
+//!   [`cli`] and [`commands`]: the command line and what each subcommand does.
+//! - [`runner`] is the post-startup script that executes a run's notebook on its instance;
+//!   [`runs`] holds run ids, completion reports, cleanup, run records and the reaper's
+//!   judgement.
 //! - The local Notebooks API for demos, tests and users' CI is the `notebooks-emulator` crate.
 //! - [`pubsub`] publishes trigger messages and replays dead-lettered ones.
 //! - [`scheduler`] validates `scheduler.yaml` and plans the gcloud commands of the deploy.

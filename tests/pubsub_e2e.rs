@@ -374,7 +374,7 @@ async fn published_messages_launch_exactly_what_they_ask_for() {
     let mut service = Service::start(&notebooks, &[("ALLOWED_OVERRIDES", "machine_type,labels")]);
     let _topology = Topology::create(&pubsub, &service.endpoint(), 5, Backoff::Exponential).await;
 
-    // The seed's test message, through the real binary.
+    // A plain-text test message, through the real binary.
     let output = cli(
         &pubsub,
         &["publish", "--topic", "trigger", "TweetiNoteStartTopic"],

@@ -343,7 +343,10 @@ fn an_unset_variable_does_what_its_documented_default_says() {
                 assert_eq!(nothing.runs.service_url, None);
                 let pushed = settings(&[
                     ("PUSH_AUTH_AUDIENCE", "https://trigger.example/"),
-                    ("PUSH_AUTH_SERVICE_ACCOUNTS", "push@p.iam.gserviceaccount.com"),
+                    (
+                        "PUSH_AUTH_SERVICE_ACCOUNTS",
+                        "push@p.iam.gserviceaccount.com",
+                    ),
                 ])
                 .unwrap();
                 assert_eq!(

@@ -31,7 +31,7 @@ pub const MAX_PAYLOAD_BYTES: usize = 1024;
 
 const PROJECT: &str = "fuzz-project";
 
-/// A named profile besides the default, as the seeds ask for one.
+/// A named profile besides the default.
 const PROFILES: &str =
     "[profiles.gpu]\naccelerator_type = \"NVIDIA_TESLA_T4\"\nmachine_type = \"n1-standard-8\"\n";
 

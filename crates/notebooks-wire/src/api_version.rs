@@ -6,7 +6,7 @@ use std::str::FromStr;
 /// Which Notebooks API the service speaks.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Default)]
 pub enum ApiVersion {
-    /// User-managed notebooks: the seed's request; create is refused in production since 2025-04.
+    /// User-managed notebooks; create is refused in production since 2025-04.
     V1,
     /// Workbench instances: the API that works.
     #[default]
