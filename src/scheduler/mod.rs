@@ -6,9 +6,9 @@
 //! job and the field), and "create missing, update changed, pause/resume" needs a real diff
 //! against what `gcloud scheduler jobs list --format=json` reports.
 //!
-//! The rooms, in the order a deploy goes through them: [`file`] reads the YAML, `validate`
+//! The rooms, in the order a deploy goes through them: [`file`](mod@file) reads the YAML, `validate`
 //! checks each job (with [`cron`] for the schedule) and yields a [`Job`]; [`current`] reads
-//! what exists; [`plan`] diffs the two for a [`SchedulerTarget`], with `flags` spelling the gcloud
+//! what exists; [`plan()`] diffs the two for a [`SchedulerTarget`], with `flags` spelling the gcloud
 //! flags and [`shell`] quoting each command onto one line.
 
 pub mod cron;
