@@ -6,7 +6,7 @@
 #
 # Usage: deploy/deploy.sh [--config FILE] [--project P] [--region R] [--image IMAGE]
 #                         [--only STEPS] [--service-url URL] [--dry-run]
-#   STEPS: comma list of apis,registry,image,accounts,service,pubsub,pubsub-iam,scheduler
+#   STEPS: comma list of apis,registry,image,accounts,service,runs,pubsub,pubsub-iam,scheduler
 #   --image        deploy this image instead of building one (skips the build)
 #   --service-url  the service's URL when the service step is skipped (else it is looked up)
 #   --dry-run      print every command instead of running it
@@ -17,7 +17,7 @@ root=$(dirname "$here")
 # shellcheck source=deploy/lib.sh
 source "$here/lib.sh"
 
-ALL_STEPS="apis,registry,image,accounts,service,pubsub,pubsub-iam,scheduler"
+ALL_STEPS="apis,registry,image,accounts,service,runs,pubsub,pubsub-iam,scheduler"
 config="$here/config.env"
 only=$ALL_STEPS
 SERVICE_URL=""
@@ -62,6 +62,7 @@ SERVICE_VARIABLES=(
   HTTP_REQUEST_TIMEOUT MAX_BODY_BYTES LOG_FORMAT RUST_LOG
   PUSH_AUTH PUSH_AUTH_AUDIENCE PUSH_AUTH_SERVICE_ACCOUNTS MAX_CONCURRENT_LAUNCHES
   ALLOWED_IMAGE_PREFIXES PUSH_AUTH_JWKS_URL MAX_PAYLOAD_BYTES
+  SERVICE_URL RUNNER_SCRIPT ON_COMPLETE ON_FAILURE REPORT_WITHIN RUN_GRACE KEEP_STOPPED
 )
 
 project_number() {
@@ -162,6 +163,9 @@ step_service() {
   fi
   # shellcheck disable=SC2034
   PUSH_AUTH_AUDIENCE=$known_url
+  # Runners report to the service's own URL, with tokens for that audience.
+  # shellcheck disable=SC2034
+  SERVICE_URL=$known_url
   envs=$(env_vars)
   # Polling happens inside the push request, so request-based billing is enough; the
   # request may last as long as Pub/Sub's 600 s ack deadline. --use-http2: pushes waiting for
@@ -178,12 +182,47 @@ step_service() {
   if [ "$known_url" != "$SERVICE_URL" ]; then
     # First deploy: the URL exists only now. The audience the service expects is that URL.
     run gcloud run services update "$SERVICE" --region="$REGION" \
-      --update-env-vars="PUSH_AUTH_AUDIENCE=$SERVICE_URL" "${gc[@]}"
+      --update-env-vars="PUSH_AUTH_AUDIENCE=$SERVICE_URL,SERVICE_URL=$SERVICE_URL" "${gc[@]}"
   fi
   run gcloud run services add-iam-policy-binding "$SERVICE" --region="$REGION" \
     --member="serviceAccount:$INVOKER_EMAIL" --role=roles/run.invoker "${gc[@]}"
 }
 
+# Notebook runs: the bucket of the runner and the runs' files, the runner itself (the binary
+# prints the version it launches with), and exactly what each account needs for a run.
+step_runs() {
+  if [ -z "$RUNS_BUCKET" ]; then
+    say "runs skipped: set RUNS_BUCKET to run notebooks (the runner and the outputs live there)"
+    return
+  fi
+  say "runs: gs://$RUNS_BUCKET, the runner at $RUNNER_SCRIPT, and the accounts' grants"
+  exists gcloud storage buckets describe "gs://$RUNS_BUCKET" "${gc[@]}" ||
+    run gcloud storage buckets create "gs://$RUNS_BUCKET" --location="$REGION" \
+      --uniform-bucket-level-access "${gc[@]}"
+  planner runner >"$workdir/runner.sh"
+  run gcloud storage cp "$workdir/runner.sh" "$RUNNER_SCRIPT" "${gc[@]}"
+  # VM: read the runner and the notebooks, add the runs' files (never overwrite or delete).
+  run gcloud storage buckets add-iam-policy-binding "gs://$RUNS_BUCKET" \
+    --member="serviceAccount:$VM_EMAIL" --role=roles/storage.objectViewer "${gc[@]}"
+  run gcloud storage buckets add-iam-policy-binding "gs://$RUNS_BUCKET" \
+    --member="serviceAccount:$VM_EMAIL" --role=roles/storage.objectCreator "${gc[@]}"
+  # VM: stop its own instance when its report cannot be delivered. IAM cannot say "its own",
+  # so the role holds only what a stop needs.
+  exists gcloud iam roles describe "$RUNNER_ROLE" --project="$PROJECT" ||
+    run gcloud iam roles create "$RUNNER_ROLE" --project="$PROJECT" \
+      --title="notebook-trigger runner" \
+      --permissions=notebooks.instances.get,notebooks.instances.stop,notebooks.operations.get --quiet
+  run gcloud projects add-iam-policy-binding "$PROJECT" --member="serviceAccount:$VM_EMAIL" \
+    --role="projects/$PROJECT/roles/$RUNNER_ROLE" --condition=None --quiet
+  # VM: report to the service (its identity token passes Cloud Run's IAM as an invoker).
+  run gcloud run services add-iam-policy-binding "$SERVICE" --region="$REGION" \
+    --member="serviceAccount:$VM_EMAIL" --role=roles/run.invoker "${gc[@]}"
+  # Service: write and update run records; cleanup (stop, delete) needs notebooks.admin.
+  run gcloud storage buckets add-iam-policy-binding "gs://$RUNS_BUCKET" \
+    --member="serviceAccount:$RUNTIME_EMAIL" --role=roles/storage.objectUser "${gc[@]}"
+  run gcloud projects add-iam-policy-binding "$PROJECT" --member="serviceAccount:$RUNTIME_EMAIL" \
+    --role=roles/notebooks.admin --condition=None --quiet
+}
 step_pubsub() {
   say "Pub/Sub topic $TOPIC, subscription $SUBSCRIPTION, dead letters in $DEAD_LETTER_TOPIC"
   if [ -z "$SERVICE_URL" ]; then
@@ -276,6 +315,7 @@ wants registry && step_registry
 wants image && step_image
 wants accounts && step_accounts
 wants service && step_service
+wants runs && step_runs
 wants pubsub && step_pubsub
 wants pubsub-iam && step_pubsub_iam
 wants scheduler && step_scheduler

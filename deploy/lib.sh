@@ -92,6 +92,12 @@ derive_names() {
   else
     NOTEBOOKS_ROLE=roles/notebooks.runner
   fi
+  RUNS_BUCKET=${RUNS_BUCKET:-}
+  RUNNER_ROLE=${RUNNER_ROLE:-notebookTriggerRunner}
+  if [ -n "$RUNS_BUCKET" ]; then
+    RUNNER_SCRIPT=${RUNNER_SCRIPT:-gs://$RUNS_BUCKET/notebook-trigger/runner.sh}
+    NOTEBOOK_OUTPUT=${NOTEBOOK_OUTPUT:-gs://$RUNS_BUCKET/runs}
+  fi
   SCRIPT_BUCKET=""
   if [[ ${POST_STARTUP_SCRIPT:-} =~ ^gs://([^/]+)/ ]]; then
     SCRIPT_BUCKET=${BASH_REMATCH[1]}

@@ -64,7 +64,8 @@ if exists gcloud run services describe "$SERVICE" --region="$REGION" "${gc[@]}" 
 fi
 
 say "IAM grants and service accounts"
-for grant in "$RUNTIME_EMAIL $NOTEBOOKS_ROLE" "$VM_EMAIL roles/artifactregistry.reader"; do
+for grant in "$RUNTIME_EMAIL $NOTEBOOKS_ROLE" "$VM_EMAIL roles/artifactregistry.reader" \
+  "$RUNTIME_EMAIL roles/notebooks.admin" "$VM_EMAIL projects/$PROJECT/roles/$RUNNER_ROLE"; do
   read -r member role <<<"$grant"
   # Absent bindings make this fail; that is fine for a teardown.
   run gcloud projects remove-iam-policy-binding "$PROJECT" --member="serviceAccount:$member" \
@@ -74,6 +75,10 @@ if [ -n "$SCRIPT_BUCKET" ]; then
   run gcloud storage buckets remove-iam-policy-binding "gs://$SCRIPT_BUCKET" \
     --member="serviceAccount:$VM_EMAIL" --role=roles/storage.objectViewer "${gc[@]}" || true
 fi
+if exists gcloud iam roles describe "$RUNNER_ROLE" --project="$PROJECT" || [ "$DRY_RUN" -eq 1 ]; then
+  run gcloud iam roles delete "$RUNNER_ROLE" --project="$PROJECT" --quiet
+fi
+# The runs bucket holds the runs' outputs and records: it is kept (delete it by hand).
 for email in "$RUNTIME_EMAIL" "$INVOKER_EMAIL" "$VM_EMAIL"; do
   if exists gcloud iam service-accounts describe "$email" "${gc[@]}" || [ "$DRY_RUN" -eq 1 ]; then
     run gcloud iam service-accounts delete "$email" "${gc[@]}"

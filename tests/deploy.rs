@@ -205,6 +205,66 @@ fn replace_gets_notebooks_admin_and_unknown_steps_are_refused() {
     );
 }
 
+/// With `RUNS_BUCKET` the deploy makes the bucket, uploads the runner the binary prints, and
+/// grants each account exactly what a run needs of it; without it, it says why it skipped.
+#[test]
+fn runs_get_their_bucket_the_runner_and_least_privilege() {
+    let sa = |name: &str| format!("{name}@{PROJECT}.iam.gserviceaccount.com");
+    let skipped = Sandbox::new("").run("deploy.sh", &["--dry-run", "--only", "runs"], &[]);
+    assert!(skipped.status.success(), "{}", skipped.stderr);
+    line_with(&skipped.stderr, &["runs skipped: set RUNS_BUCKET"]);
+
+    let sandbox = Sandbox::new("RUNS_BUCKET=\"runs-bucket\"\n");
+    let outcome = sandbox.run("deploy.sh", &["--dry-run", "--only", "runs,service"], &[]);
+    assert!(
+        outcome.status.success(),
+        "{}\n{}",
+        outcome.stdout,
+        outcome.stderr
+    );
+    let out = &outcome.stdout;
+    line_with(
+        out,
+        &[
+            "gcloud run deploy",
+            "RUNNER_SCRIPT=gs://runs-bucket/notebook-trigger/runner.sh",
+            "SERVICE_URL=https://",
+        ],
+    );
+    line_with(out, &["+ gcloud storage buckets create gs://runs-bucket"]);
+    line_with(
+        out,
+        &[
+            "+ gcloud storage cp",
+            "gs://runs-bucket/notebook-trigger/runner.sh",
+        ],
+    );
+    for (member, role) in [
+        ("notebook-trigger-vm", "--role=roles/storage.objectViewer"),
+        ("notebook-trigger-vm", "--role=roles/storage.objectCreator"),
+        ("notebook-trigger-vm", "/roles/notebookTriggerRunner"),
+        ("notebook-trigger-vm", "--role=roles/run.invoker"),
+        ("notebook-trigger-run", "--role=roles/storage.objectUser"),
+        ("notebook-trigger-run", "--role=roles/notebooks.admin"),
+    ] {
+        line_with(out, &[&sa(member), role]);
+    }
+    line_with(
+        out,
+        &[
+            "gcloud iam roles create notebookTriggerRunner",
+            r"--permissions=notebooks.instances.get\,notebooks.instances.stop\,notebooks.operations.get",
+        ],
+    );
+    assert!(
+        !out.lines().any(|l| l.contains(&sa("notebook-trigger-vm"))
+            && (l.contains("objectAdmin")
+                || l.contains("objectUser")
+                || l.contains("notebooks.admin"))),
+        "the VM account gets nothing broader: {out}"
+    );
+}
+
 #[test]
 fn the_service_gets_every_variable_it_reads() {
     let script = std::fs::read_to_string(Path::new(ROOT).join("deploy/deploy.sh")).expect("read");
@@ -360,6 +420,11 @@ fn teardown_dry_run_deletes_what_deploy_creates() {
             "roles/notebooks.runner",
         ],
         &["gcloud storage buckets remove-iam-policy-binding gs://script-bucket"],
+        &[
+            "gcloud projects remove-iam-policy-binding",
+            "roles/notebookTriggerRunner",
+        ],
+        &["+ gcloud iam roles delete notebookTriggerRunner"],
         &["+ gcloud iam service-accounts delete notebook-trigger-vm@"],
         &["+ gcloud artifacts repositories delete notebook-trigger"],
     ] {
