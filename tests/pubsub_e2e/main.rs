@@ -1,0 +1,76 @@
+//! End to end through real Pub/Sub: Google's Pub/Sub emulator pushes to the service binary,
+//! which launches instances on the Notebooks emulator. Skipped (with the reason printed) where
+//! the Cloud SDK is missing, unless `REQUIRE_PUBSUB_EMULATOR=1`.
+//!
+//! - `chain`: messages to instances: what they ask for, dead letters and replay, faults and
+//!   crashes.
+//! - `runs`: messages to finished runs: the notebook executed on the emulated instance, its
+//!   files in Cloud Storage, the report, the cleanup.
+//! - `service`: the service binary as a process; `topology`: topics and subscriptions.
+
+#[path = "../support/pubsub_emulator.rs"]
+mod pubsub_emulator;
+#[path = "../support/test_log.rs"]
+mod test_log;
+
+mod chain;
+mod service;
+mod topology;
+
+use std::net::SocketAddr;
+use std::process::Stdio;
+use std::time::{Duration, Instant};
+
+use notebooks_emulator::{Emulator, EmulatorConfig};
+use pubsub_emulator::PubSubEmulator;
+
+const BIN: &str = env!("CARGO_BIN_EXE_notebook-trigger");
+const PROJECT: &str = "e2e-project";
+
+pub async fn notebooks(provision: Duration) -> Emulator {
+    let config = EmulatorConfig {
+        provision_time: provision,
+        seed: 7,
+        ..EmulatorConfig::default()
+    };
+    test_log::init();
+    Emulator::start(SocketAddr::from(([127, 0, 0, 1], 0)), config)
+        .await
+        .unwrap()
+}
+
+/// Runs the binary as a user would, bounded in time; the child is killed if the test fails.
+pub async fn cli(pubsub: &PubSubEmulator, args: &[&str]) -> std::process::Output {
+    let child = tokio::process::Command::new(BIN)
+        .env_clear()
+        .env("PATH", std::env::var("PATH").unwrap_or_default())
+        .env("PUBSUB_EMULATOR_HOST", &pubsub.host)
+        .env("GOOGLE_CLOUD_PROJECT", PROJECT)
+        .args(args)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .expect("cli runs");
+    tokio::time::timeout(Duration::from_secs(60), child.wait_with_output())
+        .await
+        .unwrap_or_else(|_| panic!("`{}` did not finish within 60 s", args.join(" ")))
+        .expect("cli output")
+}
+
+/// Waits until `check` holds, up to `limit`.
+pub async fn eventually(limit: Duration, what: &str, mut check: impl FnMut() -> bool) {
+    let started = Instant::now();
+    while !check() {
+        assert!(started.elapsed() < limit, "not within {limit:?}: {what}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+pub fn active(notebooks: &Emulator) -> usize {
+    notebooks
+        .instances()
+        .iter()
+        .filter(|i| i["state"] == "ACTIVE")
+        .count()
+}
