@@ -19,6 +19,7 @@ use crate::http::{AppState, Limits, router};
 use crate::launch::Launcher;
 use crate::notebooks::NotebooksClient;
 use crate::notebooks::client::Endpoint;
+use crate::notebooks::protocol::EmulatorProtocol;
 use crate::profile::{LaunchSpec, Profiles};
 use crate::push_token::{PushAuthMode, TokenVerifier};
 use notebooks_emulator::storage::GsUri;
@@ -65,20 +66,23 @@ pub async fn backing(settings: Settings, cancel: CancellationToken) -> anyhow::R
             }
             (settings, Some(emulator))
         }
-        Backend::Google | Backend::Endpoint(_) | Backend::Emulator(_) => (settings, None),
+        Backend::Google | Backend::Endpoint(_) | Backend::Emulator(..) => (settings, None),
     };
-    let (base_url, credentials, cleartext_http2) = match (&settings.backend, &embedded) {
+    let (base_url, credentials, emulator_protocol) = match (&settings.backend, &embedded) {
+        // Ours serves h2c: nothing to ask.
         (_, Some(emulator)) => (
             Url::parse(&emulator.base_url()).context("the embedded emulator's address")?,
             Credentials::Anonymous,
-            true,
+            Some(EmulatorProtocol::H2c),
         ),
-        (Backend::Emulator(url), None) => (url.clone(), Credentials::Anonymous, true),
-        (Backend::Endpoint(url), None) => (url.clone(), Credentials::detect().await?, false),
+        (Backend::Emulator(url, protocol), None) => {
+            (url.clone(), Credentials::Anonymous, Some(*protocol))
+        }
+        (Backend::Endpoint(url), None) => (url.clone(), Credentials::detect().await?, None),
         (Backend::Google | Backend::Embedded, None) => (
             Url::parse(GOOGLE_ENDPOINT).context("Google's endpoint")?,
             Credentials::detect().await?,
-            false,
+            None,
         ),
     };
     let project = match &settings.project {
@@ -100,7 +104,7 @@ pub async fn backing(settings: Settings, cancel: CancellationToken) -> anyhow::R
         Endpoint {
             base_url,
             credentials,
-            cleartext_http2,
+            emulator_protocol,
         },
         settings.api_version,
         settings.timeouts,

@@ -12,6 +12,7 @@ use crate::launch::{OnExisting, PollSettings};
 use crate::naming::IdPrefix;
 use crate::notebooks::ApiVersion;
 use crate::notebooks::client::Timeouts;
+use crate::notebooks::protocol::EmulatorProtocol;
 use crate::payload::OverridePolicy;
 use crate::poll::Backoff;
 use crate::profile::{self, Fields};
@@ -25,8 +26,9 @@ pub enum Backend {
     Google,
     /// `NOTEBOOKS_ENDPOINT`: another HTTPS endpoint, with credentials.
     Endpoint(Url),
-    /// `NOTEBOOKS_EMULATOR_HOST`, as `http://HOST:PORT/`: HTTP/2 without TLS, no credentials.
-    Emulator(Url),
+    /// `NOTEBOOKS_EMULATOR_HOST`, as `http://HOST:PORT/`: plain HTTP, as
+    /// `NOTEBOOKS_EMULATOR_PROTOCOL` says (HTTP/1.1, or h2c where it answers), no credentials.
+    Emulator(Url, EmulatorProtocol),
     /// Nothing configured and not on Cloud Run: an in-process emulator with demo settings.
     Embedded,
 }
@@ -262,6 +264,15 @@ fn run_settings(vars: &Env<'_>) -> Result<RunSettings, SettingError> {
 /// `NOTEBOOKS_EMULATOR_HOST`, `NOTEBOOKS_ENDPOINT`, or neither: Google's API, or the embedded
 /// demo when nothing says which project to use and the service is not on Cloud Run.
 fn backend(vars: &Env<'_>, has_project: bool, on_cloud_run: bool) -> Result<Backend, SettingError> {
+    let protocol: EmulatorProtocol = vars.parse(&var::NOTEBOOKS_EMULATOR_PROTOCOL, str::parse)?;
+    // A forced protocol without an emulator would be ignored: Google's endpoint and
+    // NOTEBOOKS_ENDPOINT negotiate over TLS.
+    if protocol != EmulatorProtocol::Auto && vars.get(&var::NOTEBOOKS_EMULATOR_HOST).is_none() {
+        return Err(SettingError::new(
+            var::NOTEBOOKS_EMULATOR_PROTOCOL.name,
+            "applies to NOTEBOOKS_EMULATOR_HOST only, which is not set",
+        ));
+    }
     match (
         vars.get(&var::NOTEBOOKS_EMULATOR_HOST),
         vars.get(&var::NOTEBOOKS_ENDPOINT),
@@ -286,7 +297,7 @@ fn backend(vars: &Env<'_>, has_project: bool, on_cloud_run: bool) -> Result<Back
                     "is required with NOTEBOOKS_EMULATOR_HOST (any name, e.g. demo-project)",
                 ));
             }
-            Ok(Backend::Emulator(url))
+            Ok(Backend::Emulator(url, protocol))
         }
         (None, Some(url)) => {
             let parsed = Url::parse(&url)

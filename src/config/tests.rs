@@ -4,6 +4,7 @@ use std::time::Duration;
 use reqwest::Url;
 
 use super::*;
+use crate::notebooks::protocol::EmulatorProtocol;
 use crate::payload::OverridePolicy;
 use crate::profile::{Field, LaunchSpec};
 use crate::push_token::{self, PushAuthMode};
@@ -60,9 +61,46 @@ fn the_emulator_host_becomes_its_url_whatever_the_port() {
         .unwrap();
         assert_eq!(
             s.backend,
-            Backend::Emulator(Url::parse(url).unwrap()),
+            Backend::Emulator(Url::parse(url).unwrap(), EmulatorProtocol::Auto),
             "{host}"
         );
+    }
+}
+
+#[test]
+fn the_emulator_protocol_is_asked_unless_forced() {
+    let emulator = [
+        ("NOTEBOOKS_EMULATOR_HOST", "127.0.0.1:8090"),
+        ("GOOGLE_CLOUD_PROJECT", "p"),
+    ];
+    let url = Url::parse("http://127.0.0.1:8090/").unwrap();
+    for (value, protocol) in [
+        ("auto", EmulatorProtocol::Auto),
+        ("h2c", EmulatorProtocol::H2c),
+        (" http1 ", EmulatorProtocol::Http1),
+    ] {
+        let mut vars = emulator.to_vec();
+        vars.push(("NOTEBOOKS_EMULATOR_PROTOCOL", value));
+        assert_eq!(
+            settings(&vars).unwrap().backend,
+            Backend::Emulator(url.clone(), protocol),
+            "{value}"
+        );
+    }
+    for vars in [
+        &[
+            emulator[0],
+            emulator[1],
+            ("NOTEBOOKS_EMULATOR_PROTOCOL", "h2"),
+        ][..],
+        &[("NOTEBOOKS_EMULATOR_PROTOCOL", "http1")],
+        &[
+            ("NOTEBOOKS_ENDPOINT", "https://notebooks.example"),
+            ("NOTEBOOKS_EMULATOR_PROTOCOL", "h2c"),
+        ],
+    ] {
+        let error = settings(vars).unwrap_err();
+        assert_eq!(error.variable, "NOTEBOOKS_EMULATOR_PROTOCOL", "{vars:?}");
     }
 }
 

@@ -91,7 +91,9 @@ service_variables! {
     PORT, Value("8080"), "port to listen on (0.0.0.0)";
     GOOGLE_CLOUD_PROJECT, Decided("credentials' project"), "project the instances are created in";
     NOTEBOOKS_EMULATOR_HOST, Absent,
-        "host:port of a Notebooks API emulator (HTTP/2 without TLS, no credentials)";
+        "host:port of a Notebooks API emulator (plain HTTP, no credentials)";
+    NOTEBOOKS_EMULATOR_PROTOCOL, Value("auto"),
+        "HTTP to the emulator: auto (h2c if it answers HTTP/2 with prior knowledge, else HTTP/1.1) | h2c | http1";
     NOTEBOOKS_ENDPOINT, Decided("https://notebooks.googleapis.com"),
         "another API endpoint, with credentials";
     NOTEBOOKS_API_VERSION, Value("v2"),

@@ -12,6 +12,7 @@ use uuid::Uuid;
 
 use super::ApiVersion;
 use super::model::{self, Code, Instance, Operation, Status};
+use super::protocol::{Connections, EmulatorProtocol};
 use crate::credentials::{Credentials, CredentialsError};
 
 /// A failed call. Each says only its own part; the cause underneath (the HTTP client's error
@@ -19,9 +20,11 @@ use crate::credentials::{Credentials, CredentialsError};
 /// [`cause::chain`](crate::cause::chain) to tell.
 #[derive(Debug, thiserror::Error)]
 pub enum ClientError {
-    #[error("cannot reach the Notebooks API ({url})")]
+    #[error("cannot reach the Notebooks API{} ({url})", over(*.spoken))]
     Transport {
         url: String,
+        /// The HTTP spoken, where the service chose it (to an emulator).
+        spoken: Option<&'static str>,
         #[source]
         source: reqwest::Error,
     },
@@ -47,6 +50,13 @@ pub enum ClientError {
         #[source]
         source: Box<dyn std::error::Error + Send + Sync>,
     },
+}
+
+/// ` over h2c`, ` over HTTP/1.1`, or nothing where TLS negotiates.
+fn over(spoken: Option<&str>) -> String {
+    spoken
+        .map(|spoken| format!(" over {spoken}"))
+        .unwrap_or_default()
 }
 
 impl ClientError {
@@ -83,11 +93,9 @@ pub struct Endpoint {
     /// `https://notebooks.googleapis.com` or an emulator's `http://host:port`.
     pub base_url: Url,
     pub credentials: Credentials,
-    /// Speak HTTP/2 over plain TCP (h2c), as the emulator does. Google's endpoint negotiates
-    /// HTTP/2 over TLS, so every call shares one connection; over plain HTTP/1.1 each call in
-    /// progress needs a connection of its own, and thousands of launches polling at once would
-    /// hold thousands of connections, with their buffers, that production never has.
-    pub cleartext_http2: bool,
+    /// How to speak to an emulator over plain TCP (see [`protocol`](super::protocol)); `None`
+    /// for Google and `NOTEBOOKS_ENDPOINT`, where TLS negotiates HTTP/2.
+    pub emulator_protocol: Option<EmulatorProtocol>,
 }
 
 /// Calls to the API in progress at once, across all launches. Google's front end serves about
@@ -103,7 +111,7 @@ const SLOW_SLOT: Duration = Duration::from_secs(1);
 /// The Notebooks API client; cheap to clone, holds one connection pool.
 #[derive(Debug, Clone)]
 pub struct NotebooksClient {
-    http: reqwest::Client,
+    http: Connections,
     credentials: Credentials,
     version: ApiVersion,
     /// `{base_url}/{version}/`, parsed once: every call's URL is joined onto it, so the scheme
@@ -145,19 +153,16 @@ impl NotebooksClient {
         version: ApiVersion,
         timeouts: Timeouts,
     ) -> Result<Self, reqwest::Error> {
-        let builder = timeouts.client_builder();
-        let builder = if endpoint.cleartext_http2 {
-            builder.http2_prior_knowledge()
-        } else {
-            builder
-        };
+        let http = Connections::new(endpoint.emulator_protocol, &endpoint.base_url, || {
+            timeouts.client_builder()
+        })?;
         let mut api_root = endpoint.base_url;
         api_root.set_path(&format!(
             "{}/{version}/",
             api_root.path().trim_end_matches('/')
         ));
         Ok(Self {
-            http: builder.build()?,
+            http,
             credentials: endpoint.credentials,
             version,
             api_root,
@@ -267,7 +272,17 @@ impl NotebooksClient {
         path: &str,
         json: Option<&[u8]>,
     ) -> Result<T, ClientError> {
-        let mut request = self.http.request(method, self.url(path)?);
+        let url = self.url(path)?;
+        let transport = |spoken: Option<&'static str>| {
+            move |source: reqwest::Error| ClientError::Transport {
+                url: self.shown_url(path),
+                spoken,
+                source: source.without_url(),
+            }
+        };
+        let speaker = self.http.speaker().await.map_err(transport(None))?;
+        let transport = transport(speaker.spoken);
+        let mut request = speaker.http.request(method, url);
         if let Some(authorization) = self.credentials.authorization().await? {
             request = request.header(reqwest::header::AUTHORIZATION, authorization);
         }
@@ -277,13 +292,7 @@ impl NotebooksClient {
                 .body(json.to_vec());
         }
         // The URL is in the error once, ours; reqwest's copy would repeat it in the chain.
-        let response = request
-            .send()
-            .await
-            .map_err(|source| ClientError::Transport {
-                url: self.shown_url(path),
-                source: source.without_url(),
-            })?;
+        let response = request.send().await.map_err(transport)?;
         let http = response.status().as_u16();
         // Bytes, not text: a success is parsed straight from them, without a UTF-8 pass and a
         // copy into a String on every call.
@@ -312,7 +321,7 @@ mod tests {
         let endpoint = Endpoint {
             base_url: Url::parse(base).unwrap(),
             credentials: Credentials::Anonymous,
-            cleartext_http2: false,
+            emulator_protocol: None,
         };
         let timeouts = Timeouts {
             connect: Duration::from_secs(1),
@@ -399,7 +408,7 @@ mod tests {
         let endpoint = Endpoint {
             base_url: Url::parse(&format!("http://{}", server.addr)).unwrap(),
             credentials: Credentials::Anonymous,
-            cleartext_http2: true,
+            emulator_protocol: Some(EmulatorProtocol::H2c),
         };
         let timeouts = Timeouts {
             connect: Duration::from_secs(2),
