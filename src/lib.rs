@@ -14,6 +14,8 @@
 //! - [`rejection`] is every refusal before a launch begins (token, envelope, payload).
 //! - [`launch`] runs one launch end to end; [`answer`] maps every outcome to an HTTP status;
 //!   [`cause`] tells an error with every cause under it, in answers and logs.
+//! - [`runs`] is the product's idea of a run; [`completion`] takes a runner's report and
+//!   [`reap`] cleans up after runs nobody reported.
 //! - [`http`], [`startup`], [`config`], [`telemetry`], [`shutdown`], [`cli`]: the service.
 //! - The local Notebooks API for demos, tests and users' CI is the `notebooks-emulator` crate.
 //! - [`pubsub`] publishes trigger messages and replays dead-lettered ones.
@@ -22,6 +24,7 @@ pub mod answer;
 pub mod cause;
 pub mod cli;
 pub mod commands;
+pub mod completion;
 pub mod config;
 pub mod credentials;
 pub mod http;

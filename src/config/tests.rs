@@ -343,7 +343,10 @@ fn an_unset_variable_does_what_its_documented_default_says() {
                 assert_eq!(nothing.runs.service_url, None);
                 let pushed = settings(&[
                     ("PUSH_AUTH_AUDIENCE", "https://trigger.example/"),
-                    ("PUSH_AUTH_SERVICE_ACCOUNTS", "push@p.iam.gserviceaccount.com"),
+                    (
+                        "PUSH_AUTH_SERVICE_ACCOUNTS",
+                        "push@p.iam.gserviceaccount.com",
+                    ),
                 ])
                 .unwrap();
                 assert_eq!(
@@ -352,6 +355,11 @@ fn an_unset_variable_does_what_its_documented_default_says() {
                 );
             }
             (None, "RUNNER_SCRIPT") => assert_eq!(nothing.runs.runner_script, None),
+            (None, "STORAGE_EMULATOR_HOST") => {
+                assert_eq!(nothing.runs.storage_emulator, None);
+                let error = settings(&[("STORAGE_EMULATOR_HOST", "ftp://x")]).unwrap_err();
+                assert_eq!(error.variable, name);
+            }
             (None, "PROFILES_FILE") => assert_eq!(nothing.profiles_file, None),
             (None, "ALLOWED_OVERRIDES") => assert_eq!(nothing.policy.allowed().count(), 0),
             (None, "ALLOWED_IMAGE_PREFIXES") => {
