@@ -38,6 +38,7 @@ pub mod profile;
 pub mod pubsub;
 pub mod push;
 pub mod push_token;
+pub mod reap;
 pub mod rejection;
 pub mod runner;
 pub mod runs;
