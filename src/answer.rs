@@ -62,17 +62,18 @@ fn token_status(error: &TokenError) -> StatusCode {
 }
 
 /// The status of each way a completion report can be refused: exhaustive, like the others.
-/// The runner retries anything but 2xx, 400, 401 and 403 until `REPORT_WITHIN`, so 503 is for
-/// what may pass later, 409 for a run whose record cannot be found or trusted.
+/// The runner gives up on 400, 401, 403 and 409 (and then stops its own instance) and retries
+/// 503 until `REPORT_WITHIN`: so 503 is for what may pass later, including a record the launch
+/// has not written yet, and 409 for a run whose record cannot be found or trusted.
 pub fn completion_status(error: &CompletionError) -> StatusCode {
     match error {
         CompletionError::Token(error) => token_status(error),
         CompletionError::Refused(_) => StatusCode::FORBIDDEN,
         CompletionError::RunId(_) | CompletionError::Report(_) => StatusCode::BAD_REQUEST,
-        CompletionError::Lookup { .. } => StatusCode::SERVICE_UNAVAILABLE,
-        CompletionError::NoOutput(..)
-        | CompletionError::NoRecord { .. }
-        | CompletionError::OtherRecord { .. } => StatusCode::CONFLICT,
+        CompletionError::Lookup { .. } | CompletionError::NoRecord { .. } => {
+            StatusCode::SERVICE_UNAVAILABLE
+        }
+        CompletionError::NoOutput(..) | CompletionError::OtherRecord { .. } => StatusCode::CONFLICT,
         CompletionError::Store(error) => match error {
             StoreError::Credentials(_) | StoreError::Storage { .. } => {
                 StatusCode::SERVICE_UNAVAILABLE
@@ -351,7 +352,7 @@ mod tests {
                     run: run.clone(),
                     folder: "gs://b/r/".into(),
                 },
-                409,
+                503,
             ),
             (
                 CompletionError::OtherRecord {

@@ -160,16 +160,14 @@ async fn reap(dry_run: bool) -> anyhow::Result<()> {
     let settings = settings()?;
     let runs = settings.runs.clone();
     let backing = startup::backing(settings, shutdown::token_on_signal()).await?;
-    let reaper = Reaper::from_settings(&runs, &backing).await;
-    let result = match reaper {
-        Ok(reaper) => Ok(reaper.reap(jiff::Timestamp::now(), dry_run).await),
-        Err(error) => Err(error),
-    };
+    let reaped = Reaper::from_settings(&runs, &backing)
+        .reap(jiff::Timestamp::now(), dry_run)
+        .await;
     if let Some(emulator) = backing.embedded {
         emulator.shutdown().await;
     }
     let mut stdout = std::io::stdout().lock();
-    for reaped in result? {
+    for reaped in reaped {
         writeln!(stdout, "{}", reaped.line())?;
     }
     Ok(())

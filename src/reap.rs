@@ -14,7 +14,6 @@
 use std::collections::BTreeSet;
 use std::time::Duration;
 
-use anyhow::Context as _;
 use jiff::Timestamp;
 use serde::Serialize;
 
@@ -67,10 +66,7 @@ pub fn managed_filter() -> String {
 
 impl Reaper {
     /// The reaper of the service the settings describe, over its launcher's client.
-    ///
-    /// # Errors
-    /// Cloud Storage needs credentials that are not found.
-    pub async fn from_settings(runs: &RunSettings, backing: &Backing) -> anyhow::Result<Self> {
+    pub fn from_settings(runs: &RunSettings, backing: &Backing) -> Self {
         let launcher = &backing.launcher;
         let zones = launcher
             .profiles
@@ -78,10 +74,8 @@ impl Reaper {
             .filter_map(|name| launcher.profiles.get(Some(name))?.location.clone())
             .collect();
         let records =
-            RunStore::from_settings(runs.storage_emulator.as_ref(), backing.local_storage())
-                .await
-                .context("Cloud Storage for run records")?;
-        Ok(Self {
+            RunStore::from_settings(runs.storage_emulator.as_ref(), backing.local_storage());
+        Self {
             client: launcher.client.clone(),
             records,
             project: launcher.project.clone(),
@@ -91,7 +85,7 @@ impl Reaper {
                 keep_stopped: runs.keep_stopped,
                 cleanup: runs.cleanup,
             },
-        })
+        }
     }
 
     /// Observes, judges at `now` and, unless `dry_run`, acts; one [`Reaped`] per verdict.

@@ -172,7 +172,7 @@ fn announce_push_auth(mode: &PushAuthMode, on_cloud_run: bool) {
 /// What takes runners' reports, when the service has a URL to be reported to.
 ///
 /// # Errors
-/// The JWKS client cannot be built, or Cloud Storage needs credentials that are not found.
+/// The JWKS client cannot be built.
 pub async fn completion(
     runs: &RunSettings,
     timeouts: crate::notebooks::client::Timeouts,
@@ -187,9 +187,7 @@ pub async fn completion(
         jwks_url: runs.token_jwks_url.clone(),
     };
     let tokens = TokenVerifier::new(&verify, timeouts).context("building the JWKS client")?;
-    let records = RunStore::from_settings(runs.storage_emulator.as_ref(), backing.local_storage())
-        .await
-        .context("Cloud Storage for run records")?;
+    let records = RunStore::from_settings(runs.storage_emulator.as_ref(), backing.local_storage());
     tracing::info!(audience = %service_url, "runs report to /runs/ID/complete");
     Ok(Some(Arc::new(Completer {
         client: backing.launcher.client.clone(),

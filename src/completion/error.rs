@@ -24,7 +24,7 @@ pub enum CompletionError {
         "instance {0} names no output folder (notebook-trigger-output), so run {1} has no record"
     )]
     NoOutput(String, RunId),
-    #[error("run {run} has no record in {folder}")]
+    #[error("run {run} has no record in {folder} yet; try again")]
     NoRecord { run: RunId, folder: String },
     #[error("the record in {folder} is for run {found}, not {run}")]
     OtherRecord {

@@ -4,8 +4,11 @@
 //! reader never sees half of one. A record that is not there is `None` rather than an error:
 //! the reaper meets instances whose launch never wrote one.
 
+use std::sync::Arc;
+
 use reqwest::StatusCode;
 use storage_client::{GsUri, StorageClient, StorageError};
+use tokio::sync::OnceCell;
 
 use super::{RunId, RunRecord};
 use crate::credentials::{Credentials, CredentialsError};
@@ -38,35 +41,30 @@ pub enum StoreError {
 #[derive(Debug, Clone)]
 pub struct RunStore {
     storage: StorageClient,
-    credentials: Credentials,
+    /// Found on first use for Google's store: a service that never takes a report (or runs
+    /// against emulators) needs no Cloud Storage credentials to start.
+    credentials: Arc<OnceCell<Credentials>>,
 }
 
 impl RunStore {
     pub fn new(storage: StorageClient, credentials: Credentials) -> Self {
         Self {
             storage,
-            credentials,
+            credentials: Arc::new(OnceCell::new_with(Some(credentials))),
         }
     }
 
     /// The store the settings name: `STORAGE_EMULATOR_HOST` or `local` (an embedded
     /// emulator's) without credentials, else Google's with Application Default Credentials.
-    ///
-    /// # Errors
-    /// [`CredentialsError`] when Google's store is meant and no credentials are found.
-    pub async fn from_settings(
-        emulator: Option<&reqwest::Url>,
-        local: Option<reqwest::Url>,
-    ) -> Result<Self, CredentialsError> {
+    pub fn from_settings(emulator: Option<&reqwest::Url>, local: Option<reqwest::Url>) -> Self {
         match emulator.cloned().or(local) {
-            Some(base) => Ok(Self::new(StorageClient::new(base), Credentials::Anonymous)),
-            None => {
-                let base = reqwest::Url::parse(GOOGLE_STORAGE).expect("Google's storage URL");
-                Ok(Self::new(
-                    StorageClient::new(base),
-                    Credentials::detect().await?,
-                ))
-            }
+            Some(base) => Self::new(StorageClient::new(base), Credentials::Anonymous),
+            None => Self {
+                storage: StorageClient::new(
+                    reqwest::Url::parse(GOOGLE_STORAGE).expect("Google's storage URL"),
+                ),
+                credentials: Arc::new(OnceCell::new()),
+            },
         }
     }
 
@@ -122,8 +120,12 @@ impl RunStore {
 
     /// The client with a fresh token (the credentials cache it), or anonymous.
     async fn client(&self) -> Result<StorageClient, StoreError> {
-        let authorization = self
+        let credentials = self
             .credentials
+            .get_or_try_init(Credentials::detect)
+            .await
+            .map_err(StoreError::Credentials)?;
+        let authorization = credentials
             .authorization()
             .await
             .map_err(StoreError::Credentials)?;
