@@ -19,10 +19,12 @@ use axum::response::{IntoResponse, Response};
 use serde_json::json;
 
 use crate::cause;
+use crate::completion::{Completed, CompletionError};
 use crate::launch::{Failure, LaunchError, Launched};
 use crate::push::DecodeError;
 use crate::push_token::TokenError;
 use crate::rejection::Rejection;
+use crate::runs::StoreError;
 
 /// Seconds a client should wait before retrying a 503 or 429 (Pub/Sub applies its own backoff).
 const RETRY_AFTER_SECONDS: &str = "10";
@@ -38,20 +40,46 @@ pub fn status(failure: &Failure) -> StatusCode {
 /// The status of each refusal before a launch: exhaustive, so a new variant cannot go unmapped.
 pub fn rejection_status(rejection: &Rejection) -> StatusCode {
     match rejection {
-        Rejection::Token(error) => match error {
-            TokenError::Missing | TokenError::Unreadable(_) | TokenError::Rejected(_) => {
-                StatusCode::UNAUTHORIZED
-            }
-            TokenError::AccountNotAllowed(_) | TokenError::EmailNotVerified(_) => {
-                StatusCode::FORBIDDEN
-            }
-            TokenError::KeysUnavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
-        },
+        Rejection::Token(error) => token_status(error),
         Rejection::Request(DecodeError::PayloadTooLarge { .. }) => StatusCode::PAYLOAD_TOO_LARGE,
         Rejection::Request(_)
         | Rejection::Payload(_)
         | Rejection::UnknownProfile { .. }
         | Rejection::Field(_) => StatusCode::BAD_REQUEST,
+    }
+}
+
+/// 401 for a token that is missing or fails a check, 403 for a valid one that may not do
+/// this, 503 when the keys to check it cannot be fetched.
+fn token_status(error: &TokenError) -> StatusCode {
+    match error {
+        TokenError::Missing | TokenError::Unreadable(_) | TokenError::Rejected(_) => {
+            StatusCode::UNAUTHORIZED
+        }
+        TokenError::AccountNotAllowed(_) | TokenError::EmailNotVerified(_) => StatusCode::FORBIDDEN,
+        TokenError::KeysUnavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+    }
+}
+
+/// The status of each way a completion report can be refused: exhaustive, like the others.
+/// The runner gives up on 400, 401, 403 and 409 (and then stops its own instance) and retries
+/// 503 until `REPORT_WITHIN`: so 503 is for what may pass later, including a record the launch
+/// has not written yet, and 409 for a run whose record cannot be found or trusted.
+pub fn completion_status(error: &CompletionError) -> StatusCode {
+    match error {
+        CompletionError::Token(error) => token_status(error),
+        CompletionError::Refused(_) => StatusCode::FORBIDDEN,
+        CompletionError::RunId(_) | CompletionError::Report(_) => StatusCode::BAD_REQUEST,
+        CompletionError::Lookup { .. } | CompletionError::NoRecord { .. } => {
+            StatusCode::SERVICE_UNAVAILABLE
+        }
+        CompletionError::NoOutput(..) | CompletionError::OtherRecord { .. } => StatusCode::CONFLICT,
+        CompletionError::Store(error) => match error {
+            StoreError::Credentials(_) | StoreError::Storage { .. } => {
+                StatusCode::SERVICE_UNAVAILABLE
+            }
+            StoreError::Folder(_) | StoreError::Corrupt { .. } => StatusCode::CONFLICT,
+        },
     }
 }
 
@@ -85,25 +113,42 @@ impl IntoResponse for Launched {
     }
 }
 
+impl IntoResponse for Completed {
+    fn into_response(self) -> Response {
+        (StatusCode::OK, Json(self)).into_response()
+    }
+}
+
 /// `{"error": …}` with the error and all its causes, and the headers its status calls for.
 impl IntoResponse for Failure {
     fn into_response(self) -> Response {
         let status = status(&self);
-        let error = cause::chain(&self).to_string();
-        let mut response = (status, Json(json!({ "error": error }))).into_response();
-        if status == StatusCode::SERVICE_UNAVAILABLE || status == StatusCode::TOO_MANY_REQUESTS {
-            response.headers_mut().insert(
-                header::RETRY_AFTER,
-                HeaderValue::from_static(RETRY_AFTER_SECONDS),
-            );
-        }
-        if status == StatusCode::UNAUTHORIZED {
-            response
-                .headers_mut()
-                .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
-        }
-        response
+        error_response(status, &self)
     }
+}
+
+impl IntoResponse for CompletionError {
+    fn into_response(self) -> Response {
+        let status = completion_status(&self);
+        error_response(status, &self)
+    }
+}
+
+fn error_response(status: StatusCode, error: &(dyn std::error::Error + 'static)) -> Response {
+    let error = cause::chain(error).to_string();
+    let mut response = (status, Json(json!({ "error": error }))).into_response();
+    if status == StatusCode::SERVICE_UNAVAILABLE || status == StatusCode::TOO_MANY_REQUESTS {
+        response.headers_mut().insert(
+            header::RETRY_AFTER,
+            HeaderValue::from_static(RETRY_AFTER_SECONDS),
+        );
+    }
+    if status == StatusCode::UNAUTHORIZED {
+        response
+            .headers_mut()
+            .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+    }
+    response
 }
 
 #[cfg(test)]
@@ -256,6 +301,83 @@ mod tests {
                 expected == 503 || expected == 429,
                 "{said}"
             );
+            assert_eq!(
+                response.headers().contains_key(header::WWW_AUTHENTICATE),
+                expected == 401,
+                "{said}"
+            );
+        }
+    }
+
+    #[test]
+    fn every_refused_report_has_its_status() {
+        use crate::completion::Refusal;
+        use crate::runs::{InvalidRunId, ReportError, RunId};
+        let run = RunId::parse("r0123456789abcdef").unwrap();
+        let body = serde_json::from_str::<serde_json::Value>("{").unwrap_err();
+        let corrupt = serde_json::from_str::<serde_json::Value>("{").unwrap_err();
+        let cases: [(CompletionError, u16); 14] = [
+            (CompletionError::Token(TokenError::Missing), 401),
+            (
+                CompletionError::Token(TokenError::Rejected("aud".into())),
+                401,
+            ),
+            (
+                CompletionError::Token(TokenError::AccountNotAllowed("a".into())),
+                403,
+            ),
+            (
+                CompletionError::Token(TokenError::KeysUnavailable(Arc::new(
+                    KeysError::NoSigningKey { url: "u".into() },
+                ))),
+                503,
+            ),
+            (CompletionError::Refused(Refusal::NotAnInstance), 403),
+            (
+                CompletionError::Refused(Refusal::NoSuchInstance("i".into())),
+                403,
+            ),
+            (CompletionError::RunId(InvalidRunId("x".into())), 400),
+            (CompletionError::Report(ReportError::Body(body)), 400),
+            (
+                CompletionError::Lookup {
+                    instance: "i".into(),
+                    source: api(Code::Unavailable),
+                },
+                503,
+            ),
+            (CompletionError::NoOutput("i".into(), run.clone()), 409),
+            (
+                CompletionError::NoRecord {
+                    run: run.clone(),
+                    folder: "gs://b/r/".into(),
+                },
+                503,
+            ),
+            (
+                CompletionError::OtherRecord {
+                    run: run.clone(),
+                    found: RunId::parse("rffffffffffffffff").unwrap(),
+                    folder: "gs://b/r/".into(),
+                },
+                409,
+            ),
+            (
+                CompletionError::Store(StoreError::Credentials(CredentialsError::Anonymous)),
+                503,
+            ),
+            (
+                CompletionError::Store(StoreError::Corrupt {
+                    uri: "gs://b/r/run.json".into(),
+                    source: corrupt,
+                }),
+                409,
+            ),
+        ];
+        for (error, expected) in cases {
+            let said = cause::chain(&error).to_string();
+            let response = error.into_response();
+            assert_eq!(response.status().as_u16(), expected, "{said}");
             assert_eq!(
                 response.headers().contains_key(header::WWW_AUTHENTICATE),
                 expected == 401,

@@ -1,4 +1,4 @@
-//! The command line: `serve` (default), `launch`, `emulator`, `scheduler plan`.
+//! The command line: `serve` (default), `launch`, `reap`, `emulator`, `scheduler plan`.
 
 use std::path::PathBuf;
 
@@ -82,6 +82,16 @@ pub enum Command {
     /// uploads what it wrote, reports the outcome and stops its instance when it cannot:
     /// `notebook-trigger runner > runner.sh && gcloud storage cp runner.sh gs://BUCKET/`.
     Runner,
+    /// Stop or delete managed instances whose run ended without cleanup: past max_run_time
+    /// and RUN_GRACE with no report, a cleanup that failed, stopped longer than KEEP_STOPPED.
+    /// Prints one line per verdict: ACTION INSTANCE: REASON (RESULT). Same configuration as
+    /// `serve`; instances without the managed-by label are never touched.
+    #[command(after_long_help = crate::config::variables_help())]
+    Reap {
+        /// Judge and print, but stop and delete nothing.
+        #[arg(long)]
+        dry_run: bool,
+    },
     /// Cloud Scheduler jobs from scheduler.yaml.
     Scheduler {
         #[command(subcommand)]
@@ -166,6 +176,17 @@ mod tests {
                 }
             })
         ));
+    }
+
+    #[test]
+    fn reap_takes_dry_run() {
+        for (args, dry) in [(&["reap"][..], false), (&["reap", "--dry-run"][..], true)] {
+            let cli = Cli::try_parse_from(
+                std::iter::once("notebook-trigger").chain(args.iter().copied()),
+            )
+            .unwrap();
+            assert!(matches!(cli.command, Some(Command::Reap { dry_run }) if dry_run == dry));
+        }
     }
 
     #[test]

@@ -13,6 +13,7 @@ use crate::config::{self, LogFormat, Settings};
 use crate::launch::Progress;
 use crate::pubsub::{self, Outgoing};
 use crate::push::Trigger;
+use crate::reap::Reaper;
 use crate::{runner, scheduler, shutdown, startup, telemetry};
 
 /// Runs one command to its end; `None` is `serve`.
@@ -61,6 +62,7 @@ pub async fn run(command: Option<Command>) -> anyhow::Result<()> {
             telemetry::init(LogFormat::Text, "info,notebooks_emulator=debug");
             notebooks_emulator::run(args, shutdown::signal()).await
         }
+        Command::Reap { dry_run } => reap(dry_run).await,
         Command::Runner => {
             std::io::stdout().write_all(runner::SCRIPT.as_bytes())?;
             Ok(())
@@ -150,6 +152,24 @@ async fn launch(profile: Option<String>, payload: Option<String>) -> anyhow::Res
         "{}",
         serde_json::to_string_pretty(&launched)?
     )?;
+    Ok(())
+}
+
+/// One reap; stdout holds one line per verdict, the log says the same with its fields.
+async fn reap(dry_run: bool) -> anyhow::Result<()> {
+    let settings = settings()?;
+    let runs = settings.runs.clone();
+    let backing = startup::backing(settings, shutdown::token_on_signal()).await?;
+    let reaped = Reaper::from_settings(&runs, &backing)
+        .reap(jiff::Timestamp::now(), dry_run)
+        .await;
+    if let Some(emulator) = backing.embedded {
+        emulator.shutdown().await;
+    }
+    let mut stdout = std::io::stdout().lock();
+    for reaped in reaped {
+        writeln!(stdout, "{}", reaped.line())?;
+    }
     Ok(())
 }
 

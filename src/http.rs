@@ -1,4 +1,5 @@
-//! The HTTP surface: `POST /` takes triggers, `GET /healthz` says the process is up.
+//! The HTTP surface: `POST /` takes triggers, `POST /runs/{run id}/complete` takes runners'
+//! reports (when `SERVICE_URL` is set), `GET /healthz` says the process is up.
 //!
 //! The handler only decodes, hands over to the [`Launcher`], and lets `answer` pick the
 //! status. The body is read as bytes under a size limit (413 beyond it) and parsed by `push`,
@@ -6,7 +7,8 @@
 //!
 //! With `PUSH_AUTH_AUDIENCE` set, a middleware on `POST /` checks the bearer token before the
 //! body is read: a refused request never reaches the decoder, whatever it carries.
-//! `GET /healthz` stays open for probes.
+//! `GET /healthz` stays open for probes. Reports carry a token of their own, checked by the
+//! [`Completer`] against the run's instance, so the push middleware does not apply to them.
 //!
 //! Launches hold a permit of a semaphore for as long as they run: one beyond
 //! `MAX_CONCURRENT_LAUNCHES` is answered 429 at once, so Pub/Sub backs off instead of the
@@ -16,7 +18,7 @@ use std::sync::Arc;
 
 use axum::Router;
 use axum::body::Bytes;
-use axum::extract::{DefaultBodyLimit, Request, State};
+use axum::extract::{DefaultBodyLimit, Path, Request, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::middleware::{Next, from_fn_with_state};
 use axum::response::{IntoResponse, Response};
@@ -25,6 +27,7 @@ use tokio::sync::Semaphore;
 use tracing::Instrument;
 
 use crate::cause;
+use crate::completion::Completer;
 use crate::launch::{Failure, LaunchError, Launcher, Progress};
 use crate::push;
 use crate::push_token::TokenVerifier;
@@ -42,6 +45,8 @@ pub struct Limits {
 #[derive(Debug, Clone)]
 pub struct AppState {
     pub launcher: Arc<Launcher>,
+    /// `None` without `SERVICE_URL`: no run can report, so the route is not served.
+    pub completion: Option<Arc<Completer>>,
     limits: Limits,
     launches: Arc<Semaphore>,
 }
@@ -50,9 +55,17 @@ impl AppState {
     pub fn new(launcher: Arc<Launcher>, limits: Limits) -> Self {
         Self {
             launcher,
+            completion: None,
             limits,
             launches: Arc::new(Semaphore::new(limits.max_concurrent_launches)),
         }
+    }
+
+    /// Serves `POST /runs/{run id}/complete` with `completer`.
+    #[must_use]
+    pub fn with_completion(mut self, completer: Arc<Completer>) -> Self {
+        self.completion = Some(completer);
+        self
     }
 }
 
@@ -63,8 +76,12 @@ pub fn router(state: AppState, tokens: Option<Arc<TokenVerifier>>) -> Router {
         Some(verifier) => post(trigger).route_layer(from_fn_with_state(verifier, authenticate)),
         None => post(trigger),
     };
-    Router::new()
-        .route("/", trigger)
+    let routes = Router::new().route("/", trigger);
+    let routes = match state.completion {
+        Some(_) => routes.route("/runs/{run}/complete", post(complete)),
+        None => routes,
+    };
+    routes
         .route("/healthz", get(healthz))
         .layer(DefaultBodyLimit::max(state.limits.max_body_bytes))
         .with_state(state)
@@ -90,6 +107,26 @@ async fn authenticate(
             let error = Failure::Rejected(error.into());
             let status = crate::answer::status(&error);
             tracing::warn!(status = status.as_u16(), error = %cause::chain(&error), "push request refused");
+            error.into_response()
+        }
+    }
+}
+
+/// A runner's report; `answer` picks the status of a refusal.
+async fn complete(
+    State(state): State<AppState>,
+    Path(run): Path<String>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let Some(completer) = state.completion else {
+        return StatusCode::NOT_FOUND.into_response();
+    };
+    match completer.complete(&run, &headers, &body).await {
+        Ok(completed) => completed.into_response(),
+        Err(error) => {
+            let status = crate::answer::completion_status(&error);
+            tracing::warn!(run = %run, status = status.as_u16(), error = %cause::chain(&error), "report refused");
             error.into_response()
         }
     }

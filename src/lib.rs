@@ -17,8 +17,9 @@
 //! - [`http`], [`startup`], [`config`], [`telemetry`], [`shutdown`]: the service;
 //!   [`cli`] and [`commands`]: the command line and what each subcommand does.
 //! - [`runner`] is the post-startup script that executes a run's notebook on its instance;
-//!   [`runs`] holds run ids, completion reports, cleanup, run records and the reaper's
-//!   judgement.
+//!   [`runs`] is the product's idea of a run (ids, reports, cleanup, records, the reaper's
+//!   judgement); [`completion`] takes a runner's report and [`reap`] cleans up after runs
+//!   nobody reported.
 //! - The local Notebooks API for demos, tests and users' CI is the `notebooks-emulator` crate.
 //! - [`pubsub`] publishes trigger messages and replays dead-lettered ones.
 //! - [`scheduler`] validates `scheduler.yaml` and plans the gcloud commands of the deploy.
@@ -26,6 +27,7 @@ pub mod answer;
 pub mod cause;
 pub mod cli;
 pub mod commands;
+pub mod completion;
 pub mod config;
 pub mod credentials;
 pub mod http;
@@ -39,6 +41,7 @@ pub mod profile;
 pub mod pubsub;
 pub mod push;
 pub mod push_token;
+pub mod reap;
 pub mod rejection;
 pub mod runner;
 pub mod runs;

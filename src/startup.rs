@@ -13,7 +13,8 @@ use reqwest::Url;
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
-use crate::config::{self, Backend, SettingError, Settings};
+use crate::completion::Completer;
+use crate::config::{self, Backend, RunSettings, SettingError, Settings};
 use crate::credentials::Credentials;
 use crate::http::{AppState, Limits, router};
 use crate::launch::Launcher;
@@ -21,7 +22,8 @@ use crate::notebooks::NotebooksClient;
 use crate::notebooks::client::Endpoint;
 use crate::notebooks::protocol::EmulatorProtocol;
 use crate::profile::{LaunchSpec, Profiles};
-use crate::push_token::{PushAuthMode, TokenVerifier};
+use crate::push_token::{PushAuthMode, TokenVerifier, VerifySettings};
+use crate::runs::RunStore;
 use notebooks_emulator::storage::GsUri;
 use notebooks_emulator::{DEMO_SCRIPT, Emulator, EmulatorConfig};
 
@@ -37,6 +39,15 @@ const GOOGLE_ENDPOINT: &str = "https://notebooks.googleapis.com";
 pub struct Backing {
     pub launcher: Arc<Launcher>,
     pub embedded: Option<Emulator>,
+}
+
+impl Backing {
+    /// The embedded emulator's Cloud Storage, in demo mode.
+    pub fn local_storage(&self) -> Option<Url> {
+        self.embedded
+            .as_ref()
+            .and_then(|e| Url::parse(&e.storage_url()).ok())
+    }
 }
 
 /// Resolves the backend, credentials, project and profiles; validates every profile.
@@ -162,10 +173,40 @@ fn announce_push_auth(mode: &PushAuthMode, on_cloud_run: bool) {
     }
 }
 
+/// What takes runners' reports, when the service has a URL to be reported to.
+///
+/// # Errors
+/// The JWKS client cannot be built.
+pub async fn completion(
+    runs: &RunSettings,
+    timeouts: crate::notebooks::client::Timeouts,
+    backing: &Backing,
+) -> anyhow::Result<Option<Arc<Completer>>> {
+    let Some(service_url) = &runs.service_url else {
+        return Ok(None);
+    };
+    let verify = VerifySettings {
+        audience: service_url.clone(),
+        service_accounts: std::collections::BTreeSet::new(),
+        jwks_url: runs.token_jwks_url.clone(),
+    };
+    let tokens = TokenVerifier::new(&verify, timeouts).context("building the JWKS client")?;
+    let records = RunStore::from_settings(runs.storage_emulator.as_ref(), backing.local_storage());
+    tracing::info!(audience = %service_url, "runs report to /runs/ID/complete");
+    Ok(Some(Arc::new(Completer {
+        client: backing.launcher.client.clone(),
+        records,
+        tokens,
+        project: backing.launcher.project.clone(),
+        cleanup: runs.cleanup,
+    })))
+}
+
 /// The HTTP service, bound and ready to run.
 pub struct Application {
     listener: TcpListener,
     backing: Backing,
+    completion: Option<Arc<Completer>>,
     limits: Limits,
     push_auth: Option<Arc<TokenVerifier>>,
     cancel: CancellationToken,
@@ -191,13 +232,16 @@ impl Application {
             PushAuthMode::Off | PushAuthMode::Unset => None,
         };
         announce_push_auth(&settings.push_auth, settings.on_cloud_run);
+        let (runs, timeouts) = (settings.runs.clone(), settings.timeouts);
         let backing = backing(settings, cancel.clone()).await?;
+        let completion = completion(&runs, timeouts, &backing).await?;
         let listener = TcpListener::bind(SocketAddr::from(([0, 0, 0, 0], port)))
             .await
             .with_context(|| format!("PORT: cannot listen on 0.0.0.0:{port}"))?;
         Ok(Self {
             listener,
             backing,
+            completion,
             limits,
             push_auth,
             cancel,
@@ -226,10 +270,12 @@ impl Application {
     /// When the server fails.
     pub async fn run_until_stopped(self) -> anyhow::Result<()> {
         let port = self.port();
-        let app = router(
-            AppState::new(self.backing.launcher.clone(), self.limits),
-            self.push_auth.clone(),
-        );
+        let state = AppState::new(self.backing.launcher.clone(), self.limits);
+        let state = match &self.completion {
+            Some(completer) => state.with_completion(completer.clone()),
+            None => state,
+        };
+        let app = router(state, self.push_auth.clone());
         if let Some(emulator) = &self.backing.embedded {
             tracing::info!(
                 "no GOOGLE_CLOUD_PROJECT or Notebooks endpoint configured: demo mode, instances are created in the embedded Notebooks emulator at {}. Try: curl -d '{{\"data\":\"TweetiNoteStartTopic\"}}' localhost:{port}/",

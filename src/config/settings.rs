@@ -83,6 +83,10 @@ pub struct RunSettings {
     pub report_within: Duration,
     pub grace: Duration,
     pub keep_stopped: Duration,
+    /// `RUN_TOKEN_JWKS_URL`: the keys that sign runners' identity tokens.
+    pub token_jwks_url: String,
+    /// `STORAGE_EMULATOR_HOST`, as a base URL: run records go there without credentials.
+    pub storage_emulator: Option<Url>,
 }
 
 /// A variable with a value that cannot be used.
@@ -258,6 +262,20 @@ fn run_settings(vars: &Env<'_>) -> Result<RunSettings, SettingError> {
         report_within: vars.duration(&var::REPORT_WITHIN)?,
         grace: vars.duration(&var::RUN_GRACE)?,
         keep_stopped: vars.duration(&var::KEEP_STOPPED)?,
+        token_jwks_url: vars.parse(&var::RUN_TOKEN_JWKS_URL, |url| {
+            if url.starts_with("https://") || url.starts_with("http://") {
+                Ok(url.to_owned())
+            } else {
+                Err(format!("`{url}` is not an http(s):// URL"))
+            }
+        })?,
+        storage_emulator: vars
+            .get(&var::STORAGE_EMULATOR_HOST)
+            .map(|host| {
+                storage_client::emulator_base_url(&host)
+                    .map_err(|e| SettingError::new(var::STORAGE_EMULATOR_HOST.name, e))
+            })
+            .transpose()?,
     })
 }
 

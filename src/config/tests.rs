@@ -393,6 +393,11 @@ fn an_unset_variable_does_what_its_documented_default_says() {
                 );
             }
             (None, "RUNNER_SCRIPT") => assert_eq!(nothing.runs.runner_script, None),
+            (None, "STORAGE_EMULATOR_HOST") => {
+                assert_eq!(nothing.runs.storage_emulator, None);
+                let error = settings(&[("STORAGE_EMULATOR_HOST", "ftp://x")]).unwrap_err();
+                assert_eq!(error.variable, name);
+            }
             (None, "PROFILES_FILE") => assert_eq!(nothing.profiles_file, None),
             (None, "ALLOWED_OVERRIDES") => assert_eq!(nothing.policy.allowed().count(), 0),
             (None, "ALLOWED_IMAGE_PREFIXES") => {

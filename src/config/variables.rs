@@ -120,6 +120,10 @@ service_variables! {
         "how long a runner tries to report before it stops its own instance";
     RUN_GRACE, Value("10m"), "time past max_run_time before the reaper stops a run that never reported";
     KEEP_STOPPED, Value("72h"), "how long the reaper keeps a stopped instance before deleting it";
+    RUN_TOKEN_JWKS_URL, Value(push_token::GOOGLE_JWKS_URL),
+        "where the keys of runners' identity tokens are fetched (tests point it elsewhere)";
+    STORAGE_EMULATOR_HOST, Absent,
+        "host:port of a Cloud Storage JSON API emulator for run records (no credentials)";
     PROFILES_FILE, Absent, "TOML or YAML file of named profiles";
     ALLOWED_OVERRIDES, Empty, "fields a message may override, e.g. machine_type,labels";
     ALLOWED_IMAGE_PREFIXES, Empty,

@@ -79,7 +79,6 @@ pub(super) enum CreateError {
 fn instance_from(response: serde_json::Value, name: &str) -> Instance {
     serde_json::from_value(response).unwrap_or_else(|_| Instance {
         name: name.to_owned(),
-        state: None,
-        labels: Default::default(),
+        ..Instance::default()
     })
 }

@@ -11,7 +11,7 @@ use tokio::sync::Semaphore;
 use uuid::Uuid;
 
 use super::ApiVersion;
-use super::model::{self, Code, Instance, Operation, Status};
+use super::model::{self, Code, Instance, InstancePage, Operation, Status};
 use super::protocol::{Connections, EmulatorProtocol};
 use crate::credentials::{Credentials, CredentialsError};
 
@@ -223,6 +223,48 @@ impl NotebooksClient {
             ApiVersion::V1 => name.to_owned(),
         };
         self.call(reqwest::Method::DELETE, &path, None).await
+    }
+
+    /// `instances.stop`; stopping a stopped instance is the API's business (it answers the
+    /// same operation shape either way).
+    ///
+    /// # Errors
+    /// [`ClientError`].
+    pub async fn stop_instance(&self, name: &str) -> Result<Operation, ClientError> {
+        self.call(reqwest::Method::POST, &format!("{name}:stop"), Some(b"{}"))
+            .await
+    }
+
+    /// `instances.list` under `parent` (`projects/P/locations/Z`) with a filter such as
+    /// `labels.managed-by=notebook-trigger`, following every page.
+    ///
+    /// # Errors
+    /// [`ClientError`] of the first page that fails.
+    pub async fn list_instances(
+        &self,
+        parent: &str,
+        filter: &str,
+    ) -> Result<Vec<Instance>, ClientError> {
+        let mut instances = Vec::new();
+        let mut page_token: Option<String> = None;
+        loop {
+            // The root's own (empty) query is a form encoder for the page token's characters.
+            let mut encoder = self.api_root.clone();
+            {
+                let mut query = encoder.query_pairs_mut();
+                query.append_pair("filter", filter);
+                if let Some(token) = &page_token {
+                    query.append_pair("pageToken", token);
+                }
+            }
+            let path = format!("{parent}/instances?{}", encoder.query().unwrap_or_default());
+            let page: InstancePage = self.call(reqwest::Method::GET, &path, None).await?;
+            instances.extend(page.instances);
+            match page.next_page_token.filter(|t| !t.is_empty()) {
+                Some(token) => page_token = Some(token),
+                None => return Ok(instances),
+            }
+        }
     }
 
     /// One API call. Boxed because a launch keeps its future for as long as it waits, with

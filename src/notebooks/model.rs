@@ -111,16 +111,84 @@ impl Operation {
 }
 
 /// The part of an instance the service reads back.
-#[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "camelCase")]
 pub struct Instance {
     pub name: String,
     #[serde(default)]
     pub state: Option<String>,
     #[serde(default)]
     pub labels: BTreeMap<String, String>,
+    #[serde(default)]
+    pub create_time: Option<jiff::Timestamp>,
+    /// When the instance last changed (a stop sets it).
+    #[serde(default)]
+    pub update_time: Option<jiff::Timestamp>,
+    /// v2: where the metadata and the service account are.
+    #[serde(default)]
+    pub gce_setup: GceSetup,
+    /// v1: the metadata at the top level.
+    #[serde(default)]
+    pub metadata: BTreeMap<String, String>,
+    /// v1: the service account at the top level.
+    #[serde(default)]
+    pub service_account: Option<String>,
+}
+
+/// The part of v2's `gceSetup` the service reads back.
+#[derive(Debug, Clone, Default, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "camelCase")]
+pub struct GceSetup {
+    #[serde(default)]
+    pub metadata: BTreeMap<String, String>,
+    #[serde(default)]
+    pub service_accounts: Vec<ServiceAccount>,
+}
+
+#[derive(Debug, Clone, Default, Deserialize, PartialEq, Eq)]
+pub struct ServiceAccount {
+    #[serde(default)]
+    pub email: String,
+}
+
+/// One page of `instances.list`.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct InstancePage {
+    #[serde(default)]
+    pub instances: Vec<Instance>,
+    #[serde(default)]
+    pub next_page_token: Option<String>,
 }
 
 impl Instance {
+    /// One metadata value, wherever the instance's API version keeps it.
+    pub fn metadata_value(&self, key: &str) -> Option<&str> {
+        self.gce_setup
+            .metadata
+            .get(key)
+            .or_else(|| self.metadata.get(key))
+            .map(String::as_str)
+    }
+
+    /// The service account the VM runs as, when the API names one.
+    pub fn service_account(&self) -> Option<&str> {
+        self.gce_setup
+            .service_accounts
+            .first()
+            .map(|a| a.email.as_str())
+            .or(self.service_account.as_deref())
+            .filter(|email| !email.is_empty())
+    }
+
+    /// `(project, zone, id)` of `projects/P/locations/Z/instances/I`.
+    pub fn name_parts(&self) -> Option<(&str, &str, &str)> {
+        match self.name.split('/').collect::<Vec<_>>()[..] {
+            ["projects", project, "locations", zone, "instances", id] => Some((project, zone, id)),
+            _ => None,
+        }
+    }
+
     /// States from which the instance will not become ACTIVE without someone acting.
     pub fn is_settled(&self) -> bool {
         matches!(
@@ -152,6 +220,28 @@ mod tests {
         );
         assert!(op(r#"{"name":"o","done":true}"#).is_err());
         assert!(op(r#"{"name":"o","done":true,"response":{},"error":{"code":1}}"#).is_err());
+    }
+
+    #[test]
+    fn an_instance_tells_its_metadata_account_and_name_in_either_version() {
+        let v2: Instance = serde_json::from_value(serde_json::json!({
+            "name": "projects/p/locations/z/instances/i",
+            "createTime": "2026-12-01T10:00:00Z",
+            "gceSetup": {"metadata": {"k": "v2"}, "serviceAccounts": [{"email": "a@p.iam"}]},
+        }))
+        .unwrap();
+        assert_eq!(v2.metadata_value("k"), Some("v2"));
+        assert_eq!(v2.service_account(), Some("a@p.iam"));
+        assert_eq!(v2.name_parts(), Some(("p", "z", "i")));
+        assert!(v2.create_time.is_some() && v2.update_time.is_none());
+        let v1: Instance = serde_json::from_value(serde_json::json!({
+            "name": "projects/p/instances/i",
+            "metadata": {"k": "v1"}, "serviceAccount": "",
+        }))
+        .unwrap();
+        assert_eq!(v1.metadata_value("k"), Some("v1"));
+        assert_eq!(v1.service_account(), None);
+        assert_eq!(v1.name_parts(), None);
     }
 
     #[test]

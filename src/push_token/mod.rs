@@ -35,6 +35,7 @@ use crate::notebooks::client::Timeouts;
 use jwks::Jwks;
 
 pub use jwks::{FAILED_FETCH_PAUSE, KeysError, UNKNOWN_KID_REFRESH};
+pub use verify::{Claims, ComputeEngine, GoogleClaims};
 
 /// Where Google publishes the keys that sign its ID tokens.
 pub const GOOGLE_JWKS_URL: &str = "https://www.googleapis.com/oauth2/v3/certs";
@@ -70,7 +71,7 @@ pub struct VerifySettings {
 /// Why a request was not let through. `answer` maps each to 401, 403 or 503.
 #[derive(Debug, Clone, thiserror::Error)]
 pub enum TokenError {
-    #[error("no `Authorization: Bearer` token (PUSH_AUTH_AUDIENCE is set)")]
+    #[error("no `Authorization: Bearer` token")]
     Missing,
     #[error("the bearer token is not a readable JWT: {0}")]
     Unreadable(String),
@@ -119,5 +120,15 @@ impl TokenVerifier {
     /// [`TokenError`] saying which check failed; never the token itself.
     pub async fn check(&self, headers: &HeaderMap) -> Result<String, TokenError> {
         self.verify(verify::bearer(headers)?).await
+    }
+
+    /// Checks the request's bearer token but not its account, and returns what it says: for
+    /// callers whose account is decided elsewhere (a run's VM, by its instance). The verifier's
+    /// `service_accounts` are not consulted.
+    ///
+    /// # Errors
+    /// [`TokenError`] saying which check failed; never the token itself.
+    pub async fn claims(&self, headers: &HeaderMap) -> Result<Claims, TokenError> {
+        self.verify_claims(verify::bearer(headers)?).await
     }
 }

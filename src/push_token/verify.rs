@@ -8,15 +8,61 @@ use serde::Deserialize;
 
 use super::{ISSUERS, LEEWAY, TokenError, TokenVerifier};
 
-#[derive(Deserialize)]
-struct Claims {
+/// What a checked token says about its bearer, for checks beyond the push account's.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+pub struct Claims {
+    #[serde(default)]
     iat: Option<i64>,
-    email: Option<String>,
+    #[serde(default)]
+    pub email: Option<String>,
+    #[serde(default)]
     email_verified: Option<serde_json::Value>,
+    /// Present in Compute Engine identity tokens asked for with `format=full`.
+    #[serde(default)]
+    pub google: Option<GoogleClaims>,
+}
+
+impl Claims {
+    /// Whether Google vouches for the email (a JSON `true`, not the string).
+    pub fn email_verified(&self) -> bool {
+        self.email_verified == Some(serde_json::Value::Bool(true))
+    }
+}
+
+/// The `google` claim.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+pub struct GoogleClaims {
+    #[serde(default)]
+    pub compute_engine: Option<ComputeEngine>,
+}
+
+/// The VM a Compute Engine identity token was issued to.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+pub struct ComputeEngine {
+    pub instance_name: String,
+    pub zone: String,
+    pub project_id: String,
+    #[serde(default)]
+    pub instance_id: String,
 }
 
 impl TokenVerifier {
     pub(super) async fn verify(&self, token: &str) -> Result<String, TokenError> {
+        let claims = self.verify_claims(token).await?;
+        let email = claims.email.clone().ok_or_else(|| {
+            TokenError::AccountNotAllowed("(none: the token has no email)".into())
+        })?;
+        if !self.service_accounts.contains(&email) {
+            return Err(TokenError::AccountNotAllowed(email));
+        }
+        if !claims.email_verified() {
+            return Err(TokenError::EmailNotVerified(email));
+        }
+        Ok(email)
+    }
+
+    /// Every check but the account's: header, signature, issuer, audience and times.
+    pub(super) async fn verify_claims(&self, token: &str) -> Result<Claims, TokenError> {
         let header = jsonwebtoken::decode_header(token)
             .map_err(|e| TokenError::Unreadable(e.to_string()))?;
         if header.alg != Algorithm::RS256 {
@@ -45,22 +91,10 @@ impl TokenVerifier {
             .claims;
         let now = jsonwebtoken::get_current_timestamp();
         match claims.iat {
-            Some(iat) if iat <= (now + LEEWAY.as_secs()) as i64 => {}
-            Some(_) => {
-                return Err(TokenError::Rejected("issued in the future (`iat`)".into()));
-            }
-            None => return Err(TokenError::Rejected("no `iat` claim".into())),
+            Some(iat) if iat <= (now + LEEWAY.as_secs()) as i64 => Ok(claims),
+            Some(_) => Err(TokenError::Rejected("issued in the future (`iat`)".into())),
+            None => Err(TokenError::Rejected("no `iat` claim".into())),
         }
-        let email = claims.email.ok_or_else(|| {
-            TokenError::AccountNotAllowed("(none: the token has no email)".into())
-        })?;
-        if !self.service_accounts.contains(&email) {
-            return Err(TokenError::AccountNotAllowed(email));
-        }
-        if claims.email_verified != Some(serde_json::Value::Bool(true)) {
-            return Err(TokenError::EmailNotVerified(email));
-        }
-        Ok(email)
     }
 }
 

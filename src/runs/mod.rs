@@ -6,18 +6,22 @@
 //! [`CompletionReport`] is what the runner on the VM says when it is done; [`Cleanup`] says
 //! what becomes of the instance after a success or a failure; [`RunRecord`] is the run's story,
 //! kept beside its outputs so it outlives the instance; [`reaper`] decides what to do with
-//! instances whose run ended without anyone cleaning up.
+//! instances whose run ended without anyone cleaning up. [`RunStore`] keeps records in Cloud
+//! Storage and [`act`] does a cleanup to an instance.
 
+pub mod act;
 mod cleanup;
 mod id;
 pub mod reaper;
 mod record;
 mod report;
+mod store;
 
 pub use cleanup::{Cleanup, CleanupPolicy};
 pub use id::{InvalidRunId, RunId};
 pub use record::{CleanupRecord, RunRecord, RunState, SCHEMA};
 pub use report::{CompletionReport, Outcome, ReportError};
+pub use store::{RunStore, StoreError};
 
 /// The label that carries the run id on the instance.
 pub const LABEL_RUN_ID: &str = "run-id";

@@ -198,6 +198,11 @@ jobs:
         let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("scheduler.yaml");
         let jobs = load(&path).expect("scheduler.yaml is valid");
         assert!(jobs.iter().any(|j| j.payload == "TweetiNoteStartTopic"));
+        let reap = jobs
+            .iter()
+            .find(|j| j.payload == r#"{"action":"reap"}"#)
+            .expect("a job publishes the reaper's message");
+        assert_eq!(reap.schedule, "*/15 * * * *");
     }
 
     #[test]

@@ -58,14 +58,24 @@ pub async fn spawn_app(vars: &[(&str, &str)]) -> TestApp {
 }
 
 pub async fn spawn_app_with(config: EmulatorConfig, vars: &[(&str, &str)]) -> TestApp {
+    let vars: Vec<(String, String)> = vars
+        .iter()
+        .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+        .collect();
+    spawn_app_around(config, |_| vars).await
+}
+
+/// Like [`spawn_app_with`], with variables that name the emulator (its JWKS, its storage).
+pub async fn spawn_app_around(
+    config: EmulatorConfig,
+    vars: impl FnOnce(&Emulator) -> Vec<(String, String)>,
+) -> TestApp {
     crate::test_log::init();
     let emulator = Emulator::start(SocketAddr::from(([127, 0, 0, 1], 0)), config)
         .await
         .expect("emulator starts");
     let mut env = base_env(&emulator);
-    for (k, v) in vars {
-        env.insert((*k).to_owned(), (*v).to_owned());
-    }
+    env.extend(vars(&emulator));
     let settings =
         Settings::from_env(&move |name| env.get(name).cloned()).expect("test settings are valid");
     let cancel = CancellationToken::new();

@@ -1,9 +1,5 @@
 //! Integration tests: the service on a free port against the Notebooks emulator on another.
 #[path = "../support/child.rs"]
-#[expect(
-    dead_code,
-    reason = "only logs.rs starts a process here, and it keeps it running: run_bounded is for commands that finish"
-)]
 mod child;
 mod helpers;
 mod hostile;
@@ -14,6 +10,8 @@ mod logs;
 #[path = "../support/openssl.rs"]
 mod openssl;
 mod protocol;
+mod reap;
+mod runs;
 mod surface;
 #[path = "../support/test_log.rs"]
 mod test_log;

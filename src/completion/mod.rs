@@ -1,0 +1,142 @@
+//! `POST /runs/{run id}/complete`: the runner's report, taken only from the run's own VM.
+//!
+//! The order matters more than anything here: first the token (a Google-signed identity
+//! token for this service's URL), then the instance it names, fetched from the Notebooks API
+//! and checked against the run (`check`). Only then is the run's record read, the report
+//! parsed against it, the completed record written, and the cleanup the policy asks for done
+//! and recorded. A refusal at any step changes nothing.
+//!
+//! A report for a run whose record already tells an outcome changes nothing and is answered
+//! 200, so a runner that lost an answer can repeat itself. A cleanup that fails is recorded
+//! with its error and still answered 200: the runner cannot help, the reaper tries again.
+//!
+//! - `check`: whether a token speaks for a run's instance.
+//! - `error`: why a report was not taken.
+
+pub mod check;
+mod error;
+
+use axum::http::HeaderMap;
+use serde::Serialize;
+
+use crate::cause;
+use crate::notebooks::{Code, NotebooksClient};
+use crate::push_token::TokenVerifier;
+use crate::runner::KEY_PREFIX;
+use crate::runs::{CleanupPolicy, CleanupRecord, CompletionReport, RunId, RunState, RunStore, act};
+
+pub use check::Refusal;
+pub use error::CompletionError;
+
+/// Takes reports; shared by every request.
+#[derive(Debug)]
+pub struct Completer {
+    pub client: NotebooksClient,
+    pub records: RunStore,
+    /// Checks runners' tokens: audience the service's URL, keys from `RUN_TOKEN_JWKS_URL`.
+    pub tokens: TokenVerifier,
+    pub project: String,
+    pub cleanup: CleanupPolicy,
+}
+
+/// The answer to a report that was taken (or had been).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Completed {
+    pub run_id: RunId,
+    pub state: RunState,
+    /// `true` when an earlier report had already been taken and nothing changed.
+    pub repeated: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cleanup: Option<CleanupRecord>,
+}
+
+impl Completer {
+    /// Takes the report `body` sent to `/runs/{run}/complete` with `headers`.
+    ///
+    /// # Errors
+    /// [`CompletionError`]; nothing was changed when one is returned.
+    pub async fn complete(
+        &self,
+        run: &str,
+        headers: &HeaderMap,
+        body: &[u8],
+    ) -> Result<Completed, CompletionError> {
+        let claims = self
+            .tokens
+            .claims(headers)
+            .await
+            .map_err(CompletionError::Token)?;
+        let run = RunId::parse(run).map_err(CompletionError::RunId)?;
+        let name =
+            check::instance_name(&claims, &self.project).map_err(CompletionError::Refused)?;
+        let instance = match self.client.get_instance(&name).await {
+            Ok(instance) => instance,
+            Err(error) if error.code() == Some(Code::NotFound) => {
+                return Err(CompletionError::Refused(Refusal::NoSuchInstance(name)));
+            }
+            Err(source) => {
+                return Err(CompletionError::Lookup {
+                    instance: name,
+                    source,
+                });
+            }
+        };
+        check::speaks_for(&instance, &claims, &run).map_err(CompletionError::Refused)?;
+        let output = instance
+            .metadata_value(&format!("{KEY_PREFIX}output"))
+            .ok_or_else(|| CompletionError::NoOutput(instance.name.clone(), run.clone()))?;
+        let folder = RunStore::folder(output, &run);
+        let record = self
+            .records
+            .read(&folder)
+            .await
+            .map_err(CompletionError::Store)?
+            .ok_or_else(|| CompletionError::NoRecord {
+                run: run.clone(),
+                folder: folder.clone(),
+            })?;
+        if record.run_id != run {
+            return Err(CompletionError::OtherRecord {
+                run,
+                found: record.run_id,
+                folder,
+            });
+        }
+        if record.is_complete() {
+            tracing::info!(run = %run, state = record.state.as_str(), "repeated report: the run's record already tells its end");
+            return Ok(Completed {
+                run_id: run,
+                state: record.state,
+                repeated: true,
+                cleanup: record.cleanup,
+            });
+        }
+        let report =
+            CompletionReport::parse(body, &run, &folder).map_err(CompletionError::Report)?;
+        let record = record.completed(&report);
+        self.records
+            .write(&record)
+            .await
+            .map_err(CompletionError::Store)?;
+        let action = self.cleanup.for_outcome(report.outcome);
+        let cleanup = act::apply_recorded(&self.client, &instance.name, action, "report").await;
+        match &cleanup.error {
+            None => {
+                tracing::info!(run = %run, outcome = report.outcome.as_str(), instance = %instance.name, cleanup = %action, "run reported; cleanup accepted")
+            }
+            Some(error) => {
+                tracing::warn!(run = %run, outcome = report.outcome.as_str(), instance = %instance.name, cleanup = %action, %error, "run reported; cleanup failed, the reaper tries again")
+            }
+        }
+        let record = record.cleaned(cleanup.clone());
+        if let Err(error) = self.records.write(&record).await {
+            tracing::warn!(run = %run, error = %cause::chain(&error), "the cleanup is not recorded; the reaper records it when it looks again");
+        }
+        Ok(Completed {
+            run_id: run,
+            state: record.state,
+            repeated: false,
+            cleanup: Some(cleanup),
+        })
+    }
+}

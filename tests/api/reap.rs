@@ -1,0 +1,140 @@
+//! The reaper over real sockets: a stray run past max_run_time and RUN_GRACE is stopped and
+//! its record says so; an unmanaged instance and a run within its time are left alone;
+//! `reap --dry-run` (the real binary) prints the same verdict and changes nothing.
+
+use std::process::Command;
+use std::time::Duration;
+
+use notebook_trigger::credentials::Credentials;
+use notebook_trigger::notebooks::client::{Endpoint, Timeouts};
+use notebook_trigger::notebooks::protocol::EmulatorProtocol;
+use notebook_trigger::notebooks::{ApiVersion, NotebooksClient};
+use notebook_trigger::reap::Reaper;
+use notebook_trigger::runs::reaper::ReaperPolicy;
+use notebook_trigger::runs::{CleanupPolicy, RunStore};
+use notebooks_emulator::storage::StorageClient;
+
+use crate::child::run_bounded;
+use crate::helpers::{PROJECT, TestApp, ZONE};
+use crate::runs::{create_instance, record, run_id, runs_app, state_of, write_record};
+
+const GRACE: Duration = Duration::from_secs(1);
+
+fn reaper(app: &TestApp) -> Reaper {
+    let timeouts = Timeouts {
+        connect: Duration::from_secs(5),
+        request: Duration::from_secs(10),
+    };
+    let endpoint = Endpoint {
+        base_url: app.emulator.base_url().parse().unwrap(),
+        credentials: Credentials::Anonymous,
+        emulator_protocol: Some(EmulatorProtocol::H2c),
+    };
+    Reaper {
+        client: NotebooksClient::new(endpoint, ApiVersion::V2, timeouts).unwrap(),
+        records: RunStore::new(
+            StorageClient::new(app.emulator.storage_url().parse().unwrap()),
+            Credentials::Anonymous,
+        ),
+        project: PROJECT.to_owned(),
+        zones: [ZONE.to_owned()].into(),
+        policy: ReaperPolicy {
+            grace: GRACE,
+            keep_stopped: Duration::from_secs(72 * 3600),
+            cleanup: CleanupPolicy::default(),
+        },
+    }
+}
+
+/// `notebook-trigger reap ARGS` against the test's emulator, with a clean environment.
+fn reap_command(app: &TestApp, args: &[&str]) -> crate::child::Finished {
+    let home = tempfile::tempdir().unwrap();
+    let mut command = Command::new(env!("CARGO_BIN_EXE_notebook-trigger"));
+    command
+        .env_clear()
+        .env("PATH", std::env::var("PATH").unwrap_or_default())
+        .env("HOME", home.path())
+        .env(
+            "NOTEBOOKS_EMULATOR_HOST",
+            app.emulator.local_addr().to_string(),
+        )
+        .env("STORAGE_EMULATOR_HOST", app.emulator.storage_url())
+        .env("GOOGLE_CLOUD_PROJECT", PROJECT)
+        .env("NOTEBOOK_LOCATION", ZONE)
+        .env(
+            "CONTAINER_IMAGE",
+            "europe-west3-docker.pkg.dev/p/r/python-docker",
+        )
+        .env("RUN_GRACE", "1s")
+        .arg("reap")
+        .args(args);
+    run_bounded(&mut command, Duration::from_secs(30))
+}
+
+async fn wait_active(app: &TestApp, ids: &[&str]) {
+    for _ in 0..100 {
+        if ids
+            .iter()
+            .all(|id| state_of(app, id).as_deref() == Some("ACTIVE"))
+        {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!("not ACTIVE: {:?}", app.instances());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_reaper_stops_a_stray_run_and_leaves_what_it_does_not_own() {
+    let app = runs_app(&[]).await;
+    let (stray, unmanaged, fresh) = (run_id(0x5), run_id(0x6), run_id(0x7));
+    create_instance(&app, "nb-stray", &stray, true, false).await;
+    create_instance(&app, "nb-unmanaged", &unmanaged, false, false).await;
+    // A run within its time: its script keeps max_run_time at an hour.
+    create_instance(&app, "nb-fresh", &fresh, true, true).await;
+    write_record(&app, &stray, "nb-stray").await;
+    write_record(&app, &fresh, "nb-fresh").await;
+    wait_active(&app, &["nb-stray", "nb-unmanaged", "nb-fresh"]).await;
+    // Past max_run_time (1 s) and RUN_GRACE (1 s).
+    tokio::time::sleep(Duration::from_secs(3)).await;
+
+    let dry = tokio::task::block_in_place(|| reap_command(&app, &["--dry-run"]));
+    assert!(dry.status.success(), "{}", dry.stderr);
+    let lines: Vec<&str> = dry.stdout.lines().collect();
+    assert_eq!(lines.len(), 1, "{}", dry.stdout);
+    assert!(
+        lines[0].starts_with(
+            "stop projects/test-project/locations/us-central1-a/instances/nb-stray: up for"
+        ) && lines[0].contains("with no report")
+            && lines[0].ends_with("(dry-run)"),
+        "{}",
+        lines[0]
+    );
+    assert_eq!(
+        state_of(&app, "nb-stray").as_deref(),
+        Some("ACTIVE"),
+        "a dry run stops nothing"
+    );
+    assert!(record(&app, &stray).await.get("cleanup").is_none());
+
+    let reaped = reaper(&app).reap(jiff::Timestamp::now(), false).await;
+    assert_eq!(reaped.len(), 1, "{reaped:?}");
+    assert_eq!(reaped[0].result, "done", "{reaped:?}");
+    let stopped = state_of(&app, "nb-stray");
+    assert!(
+        matches!(stopped.as_deref(), Some("STOPPING" | "STOPPED")),
+        "{stopped:?}"
+    );
+    let recorded = record(&app, &stray).await;
+    assert_eq!(recorded["cleanup"]["action"], "stop");
+    assert_eq!(recorded["cleanup"]["by"], "reaper");
+    assert_eq!(state_of(&app, "nb-unmanaged").as_deref(), Some("ACTIVE"));
+    assert_eq!(state_of(&app, "nb-fresh").as_deref(), Some("ACTIVE"));
+    assert!(record(&app, &fresh).await.get("cleanup").is_none());
+
+    // Another reaper right after finds nothing left to do.
+    let again = reaper(&app).reap(jiff::Timestamp::now(), false).await;
+    assert!(again.is_empty(), "{again:?}");
+    assert_eq!(state_of(&app, "nb-unmanaged").as_deref(), Some("ACTIVE"));
+    app.stop().await;
+}
