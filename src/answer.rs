@@ -65,6 +65,7 @@ pub fn launch_status(error: &LaunchError) -> StatusCode {
         | LaunchError::Vanished { .. }
         | LaunchError::Recreated { .. }
         | LaunchError::PollTimeout { .. }
+        | LaunchError::Record { .. }
         | LaunchError::ShuttingDown => StatusCode::SERVICE_UNAVAILABLE,
         LaunchError::Busy { .. } => StatusCode::TOO_MANY_REQUESTS,
     }
@@ -156,7 +157,7 @@ mod tests {
 
     #[test]
     fn every_failure_has_its_status() {
-        let cases: [(Failure, u16); 28] = [
+        let cases: [(Failure, u16); 29] = [
             (rejected(DecodeError::UnknownShape), 400),
             (rejected(DecodeError::TooDeep), 400),
             (
@@ -244,6 +245,14 @@ mod tests {
                 503,
             ),
             (LaunchError::ShuttingDown.into(), 503),
+            (
+                LaunchError::Record {
+                    uri: "gs://b/runs/r/run.json".into(),
+                    source: CredentialsError::Anonymous.into(),
+                }
+                .into(),
+                503,
+            ),
             (LaunchError::Busy { limit: 1 }.into(), 429),
             (call(Code::Internal), 503),
         ];

@@ -16,13 +16,14 @@ use tokio_util::sync::CancellationToken;
 use crate::config::{self, Backend, SettingError, Settings};
 use crate::credentials::Credentials;
 use crate::http::{AppState, Limits, router};
-use crate::launch::Launcher;
+use crate::launch::{GOOGLE_STORAGE, Launcher, RecordStore, RunConfig};
 use crate::notebooks::NotebooksClient;
 use crate::notebooks::client::Endpoint;
 use crate::profile::{LaunchSpec, Profiles};
 use crate::push_token::{PushAuthMode, TokenVerifier};
 use notebooks_emulator::storage::GsUri;
 use notebooks_emulator::{DEMO_SCRIPT, Emulator, EmulatorConfig};
+use storage_client::StorageClient;
 
 /// Cloud Run sends SIGKILL 10 s after SIGTERM; in-flight requests get this long to answer.
 pub const SHUTDOWN_GRACE: Duration = Duration::from_secs(8);
@@ -90,12 +91,26 @@ pub async fn backing(settings: Settings, cancel: CancellationToken) -> anyhow::R
             )
         })?,
     };
-    LaunchSpec::parse(&settings.default_profile, &project).map_err(config::field_error)?;
+    let runs = run_config(&settings, &credentials).await?;
+    let default =
+        LaunchSpec::parse(&settings.default_profile, &project).map_err(config::field_error)?;
+    runs.check(&default).map_err(config::field_error)?;
     let profiles = match &settings.profiles_file {
         Some(path) => Profiles::load(settings.default_profile.clone(), path, &project)
             .map_err(|e| SettingError::new("PROFILES_FILE", e.to_string()))?,
         None => Profiles::new(settings.default_profile.clone()),
     };
+    for name in profiles.names().filter(|name| *name != "default") {
+        let fields = profiles.get(Some(name)).expect("a listed profile exists");
+        LaunchSpec::parse(fields, &project)
+            .and_then(|spec| runs.check(&spec))
+            .map_err(|e| {
+                SettingError::new(
+                    "PROFILES_FILE",
+                    format!("profile `{name}`: field `{}`: {}", e.field, e.reason),
+                )
+            })?;
+    }
     let client = NotebooksClient::new(
         Endpoint {
             base_url,
@@ -114,11 +129,43 @@ pub async fn backing(settings: Settings, cancel: CancellationToken) -> anyhow::R
         prefix: settings.prefix.clone(),
         on_existing: settings.on_existing,
         poll: settings.poll,
+        runs,
         cancel,
     };
     Ok(Backing {
         launcher: Arc::new(launcher),
         embedded,
+    })
+}
+
+/// Where runs report and their records go. Records go to `STORAGE_EMULATOR_HOST` without
+/// credentials, else to Google's Cloud Storage with the service's own (the Notebooks API's
+/// when they are Google's; otherwise found only when runs are configured at all).
+async fn run_config(settings: &Settings, notebooks: &Credentials) -> anyhow::Result<RunConfig> {
+    let runs = &settings.runs;
+    let (base, credentials) = match (&runs.storage_emulator, notebooks) {
+        (Some(url), _) => (url.clone(), Credentials::Anonymous),
+        (None, Credentials::Google(_)) => (
+            Url::parse(GOOGLE_STORAGE).context("Google's Cloud Storage")?,
+            notebooks.clone(),
+        ),
+        (None, Credentials::Anonymous) => (
+            Url::parse(GOOGLE_STORAGE).context("Google's Cloud Storage")?,
+            if runs.runner_script.is_some() {
+                Credentials::detect().await?
+            } else {
+                Credentials::Anonymous
+            },
+        ),
+    };
+    Ok(RunConfig {
+        service_url: runs.service_url.clone(),
+        runner_script: runs.runner_script.clone(),
+        report_within: runs.report_within,
+        store: RecordStore {
+            client: StorageClient::new(base),
+            credentials,
+        },
     })
 }
 

@@ -77,6 +77,9 @@ pub struct RunSettings {
     pub service_url: Option<String>,
     /// `gs://…` of the runner.
     pub runner_script: Option<String>,
+    /// `STORAGE_EMULATOR_HOST` as a base URL: run records go there, without credentials.
+    /// `None`: Google's Cloud Storage, with the service's credentials.
+    pub storage_emulator: Option<Url>,
     pub cleanup: CleanupPolicy,
     pub report_within: Duration,
     pub grace: Duration,
@@ -246,9 +249,17 @@ fn run_settings(vars: &Env<'_>) -> Result<RunSettings, SettingError> {
                 .map_err(|e| SettingError::new(var::RUNNER_SCRIPT.name, e))
         })
         .transpose()?;
+    let storage_emulator = vars
+        .get(&var::STORAGE_EMULATOR_HOST)
+        .map(|host| {
+            storage_client::emulator_base_url(&host)
+                .map_err(|e| SettingError::new(var::STORAGE_EMULATOR_HOST.name, e))
+        })
+        .transpose()?;
     Ok(RunSettings {
         service_url,
         runner_script,
+        storage_emulator,
         cleanup: CleanupPolicy {
             on_complete: vars.parse(&var::ON_COMPLETE, str::parse)?,
             on_failure: vars.parse(&var::ON_FAILURE, str::parse)?,

@@ -322,6 +322,14 @@ fn an_unset_variable_does_what_its_documented_default_says() {
             (Some(Field::Labels), _) => assert!(minimal.labels.is_empty()),
             (Some(Field::Metadata), _) => assert!(minimal.metadata.is_empty()),
             (Some(Field::InstanceId), _) => assert_eq!(minimal.instance_id, None),
+            (Some(Field::Notebook | Field::Parameters), _) => assert_eq!(minimal.run, None),
+            (Some(Field::Output), _) => {
+                let notebook = ("NOTEBOOK", "/home/jupyter/seed.ipynb");
+                assert_eq!(
+                    launch(&[location, image, notebook]).unwrap_err().field,
+                    Field::Output
+                );
+            }
             // Start-up asks the credentials for their project.
             (None, "GOOGLE_CLOUD_PROJECT") => {
                 let on_cloud_run = settings(&[("K_SERVICE", "trigger")]).unwrap();
@@ -343,7 +351,10 @@ fn an_unset_variable_does_what_its_documented_default_says() {
                 assert_eq!(nothing.runs.service_url, None);
                 let pushed = settings(&[
                     ("PUSH_AUTH_AUDIENCE", "https://trigger.example/"),
-                    ("PUSH_AUTH_SERVICE_ACCOUNTS", "push@p.iam.gserviceaccount.com"),
+                    (
+                        "PUSH_AUTH_SERVICE_ACCOUNTS",
+                        "push@p.iam.gserviceaccount.com",
+                    ),
                 ])
                 .unwrap();
                 assert_eq!(
@@ -352,6 +363,7 @@ fn an_unset_variable_does_what_its_documented_default_says() {
                 );
             }
             (None, "RUNNER_SCRIPT") => assert_eq!(nothing.runs.runner_script, None),
+            (None, "STORAGE_EMULATOR_HOST") => assert_eq!(nothing.runs.storage_emulator, None),
             (None, "PROFILES_FILE") => assert_eq!(nothing.profiles_file, None),
             (None, "ALLOWED_OVERRIDES") => assert_eq!(nothing.policy.allowed().count(), 0),
             (None, "ALLOWED_IMAGE_PREFIXES") => {

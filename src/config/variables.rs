@@ -111,6 +111,8 @@ service_variables! {
         "this service's URL: where runners report (/runs/ID/complete) and the audience of their tokens";
     RUNNER_SCRIPT, Required("(required to run a notebook)"),
         "gs:// URI of the runner (notebook-trigger runner), the post-startup script of runs";
+    STORAGE_EMULATOR_HOST, Decided("https://storage.googleapis.com"),
+        "Cloud Storage for run records: an emulator's HOST:PORT, called without credentials";
     ON_COMPLETE, Value("delete"), "what a run's instance becomes after a success: delete | stop | keep";
     ON_FAILURE, Value("stop"),
         "after a failure or time-out: stop (the disk stays for debugging) | delete | keep";

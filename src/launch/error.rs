@@ -64,6 +64,13 @@ pub enum LaunchError {
     },
     #[error("shutting down; the next delivery resumes the launch")]
     ShuttingDown,
+    /// The run's record could not be written; the create waits for it, so nothing is lost.
+    #[error("cannot write the run record {uri}")]
+    Record {
+        uri: String,
+        #[source]
+        source: super::RecordError,
+    },
     #[error("{limit} launches are already running (MAX_CONCURRENT_LAUNCHES); try again later")]
     Busy { limit: usize },
 }

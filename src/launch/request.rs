@@ -2,13 +2,14 @@
 //! under the override policy, the profile chosen and layered, the spec checked, the names and
 //! the request body. A refusal here is a [`Rejection`]: nothing was asked of the API yet.
 
-use super::Launcher;
+use super::{Launcher, PendingRecord};
 use crate::naming::{self, InstanceId};
 use crate::notebooks::{ApiVersion, body};
 use crate::payload;
 use crate::profile::LaunchSpec;
 use crate::push::Trigger;
 use crate::rejection::Rejection;
+use crate::runs::RunId;
 
 /// Everything a launch derives from its trigger before the first call upstream: what it will
 /// ask the API for. Public so that the fuzz target and its stable replay drive every check a
@@ -26,6 +27,10 @@ pub struct CreateRequest {
     /// The provenance label that recognises our own instance on a later delivery.
     pub key_hash: String,
     pub profile: String,
+    /// The run this launch starts, when the profile names a notebook.
+    pub run_id: Option<RunId>,
+    /// The run's record, written before the create (and then dropped).
+    pub record: Option<PendingRecord>,
 }
 
 impl Launcher {
@@ -45,10 +50,16 @@ impl Launcher {
                 name: profile.to_owned(),
                 known: self.profiles.names().collect::<Vec<_>>().join(", "),
             })?;
-        let spec = LaunchSpec::parse(&base.overlay(&request.overrides), &self.project)?;
+        let mut spec = LaunchSpec::parse(&base.overlay(&request.overrides), &self.project)?;
         let id = naming::instance_id(spec.instance_id.as_ref(), &self.prefix, trigger);
+        let parent = format!("projects/{}/locations/{}", self.project, spec.location);
+        let name = format!("{parent}/instances/{id}");
         let mut labels = spec.labels.clone();
         labels.extend(naming::provenance(trigger, profile));
+        let run = self
+            .runs
+            .prepare(&mut spec, &mut labels, trigger, None, profile, &name)?;
+        let (run_id, record) = run.map_or((None, None), |(id, record)| (Some(id), Some(record)));
         // Kept as JSON text: a few hundred bytes instead of a tree of maps for every waiting
         // launch, and serialised once rather than for every create.
         let body = match self.client.version() {
@@ -57,14 +68,13 @@ impl Launcher {
         }
         .to_string()
         .into_bytes();
-        let parent = format!("projects/{}/locations/{}", self.project, spec.location);
-        let name = format!("{parent}/instances/{id}");
         tracing::Span::current().record("instance", name.as_str());
         tracing::info!(
             instance = %name,
             profile,
             trigger = %trigger.data.display(),
             source = trigger.source.label(),
+            run_id = run_id.as_ref().map(RunId::as_str),
             "launching"
         );
         Ok(CreateRequest {
@@ -75,6 +85,8 @@ impl Launcher {
             request_id: naming::request_id(&trigger.key),
             key_hash: naming::key_hash(&trigger.key),
             profile: profile.to_owned(),
+            run_id,
+            record,
         })
     }
 }

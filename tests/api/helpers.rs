@@ -12,6 +12,9 @@ use tokio_util::sync::CancellationToken;
 
 pub const PROJECT: &str = "test-project";
 pub const ZONE: &str = "us-central1-a";
+/// A variable's value that stands for the emulator's own Cloud Storage URL, known only once
+/// the emulator runs.
+pub const EMULATOR_STORAGE: &str = "(the emulator's storage)";
 
 /// The service and its emulator; both stop when this is dropped.
 pub struct TestApp {
@@ -64,7 +67,12 @@ pub async fn spawn_app_with(config: EmulatorConfig, vars: &[(&str, &str)]) -> Te
         .expect("emulator starts");
     let mut env = base_env(&emulator);
     for (k, v) in vars {
-        env.insert((*k).to_owned(), (*v).to_owned());
+        let value = if *v == EMULATOR_STORAGE {
+            emulator.storage_url()
+        } else {
+            (*v).to_owned()
+        };
+        env.insert((*k).to_owned(), value);
     }
     let settings =
         Settings::from_env(&move |name| env.get(name).cloned()).expect("test settings are valid");

@@ -13,6 +13,7 @@ mod local_server;
 mod logs;
 #[path = "../support/openssl.rs"]
 mod openssl;
+mod runs;
 mod surface;
 #[path = "../support/test_log.rs"]
 mod test_log;
