@@ -157,7 +157,7 @@ mod tests {
 
     #[test]
     fn every_failure_has_its_status() {
-        let cases: [(Failure, u16); 29] = [
+        let cases: [(Failure, u16); 33] = [
             (rejected(DecodeError::UnknownShape), 400),
             (rejected(DecodeError::TooDeep), 400),
             (
@@ -166,6 +166,22 @@ mod tests {
             ),
             (rejected(PayloadError::BrokenJson("x".into())), 400),
             (rejected(PayloadError::TooDeep), 400),
+            (
+                rejected(PayloadError::ParameterNotAllowed {
+                    name: "x".into(),
+                    allowed: "y".into(),
+                }),
+                400,
+            ),
+            (
+                rejected(PayloadError::ParametersTooLarge { size: 2, limit: 1 }),
+                400,
+            ),
+            (rejected(PayloadError::DryRunNotAllowed), 400),
+            (
+                rejected(PayloadError::NotALaunch(crate::payload::Action::Reap)),
+                400,
+            ),
             (
                 rejected(Rejection::UnknownProfile {
                     name: "x".into(),

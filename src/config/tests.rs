@@ -113,6 +113,14 @@ fn each_bad_value_names_its_variable() {
             "NOTEBOOKS_ENDPOINT",
         ),
         (&[("ALLOWED_OVERRIDES", "colour")], "ALLOWED_OVERRIDES"),
+        (&[("ALLOWED_PARAMETERS", "date")], "ALLOWED_PARAMETERS"),
+        (
+            &[
+                ("ALLOWED_OVERRIDES", "parameters"),
+                ("ALLOWED_PARAMETERS", "a b"),
+            ],
+            "ALLOWED_PARAMETERS",
+        ),
         (&[("INSTANCE_ID_PREFIX", "Bad")], "INSTANCE_ID_PREFIX"),
         (&[("ON_EXISTING", "crash")], "ON_EXISTING"),
         (&[("POLL_TIMEOUT", "soon")], "POLL_TIMEOUT"),
@@ -366,6 +374,14 @@ fn an_unset_variable_does_what_its_documented_default_says() {
             (None, "STORAGE_EMULATOR_HOST") => assert_eq!(nothing.runs.storage_emulator, None),
             (None, "PROFILES_FILE") => assert_eq!(nothing.profiles_file, None),
             (None, "ALLOWED_OVERRIDES") => assert_eq!(nothing.policy.allowed().count(), 0),
+            (None, "ALLOWED_PARAMETERS") => {
+                let any = settings(&[("ALLOWED_OVERRIDES", "parameters")]).unwrap();
+                let request = crate::payload::parse(
+                    &crate::push::Data::Text(r#"{"parameters":{"whatever":1}}"#.into()),
+                    &any.policy,
+                );
+                assert!(request.is_ok(), "{request:?}");
+            }
             (None, "ALLOWED_IMAGE_PREFIXES") => {
                 assert_eq!(nothing.policy, OverridePolicy::default());
             }

@@ -121,9 +121,12 @@ service_variables! {
     RUN_GRACE, Value("10m"), "time past max_run_time before the reaper stops a run that never reported";
     KEEP_STOPPED, Value("72h"), "how long the reaper keeps a stopped instance before deleting it";
     PROFILES_FILE, Absent, "TOML or YAML file of named profiles";
-    ALLOWED_OVERRIDES, Empty, "fields a message may override, e.g. machine_type,labels";
+    ALLOWED_OVERRIDES, Empty,
+        "fields a message may override, e.g. machine_type,labels,parameters (dry_run: may ask for a dry run)";
     ALLOWED_IMAGE_PREFIXES, Empty,
         "registry paths an overridden container_image must start with, ending in / (required when container_image is allowed)";
+    ALLOWED_PARAMETERS, Empty,
+        "papermill parameters a message may set, e.g. date,region (none listed: any, once parameters is allowed)";
     POLL_TIMEOUT, Value("540s"),
         "longest wait for the create and its operation (keep below the ack deadline)";
     POLL_INITIAL_DELAY, Value("1s"), "first delay between polls (doubles)";

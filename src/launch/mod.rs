@@ -83,6 +83,8 @@ pub enum Outcome {
     Skipped,
     /// A fixed id was taken by another trigger's instance, deleted and created anew.
     Replaced,
+    /// The message asked for a dry run: nothing was written or created.
+    DryRun,
 }
 
 impl fmt::Display for Outcome {
@@ -92,6 +94,7 @@ impl fmt::Display for Outcome {
             Outcome::AlreadyLaunched => "already-launched",
             Outcome::Skipped => "skipped",
             Outcome::Replaced => "replaced",
+            Outcome::DryRun => "dry-run",
         })
     }
 }
@@ -152,6 +155,17 @@ impl Launcher {
     ) -> Result<Launched, Failure> {
         let poller = Poller::new(self.poll.backoff, self.poll.timeout, self.cancel.clone());
         let mut request = self.create_request(trigger)?;
+        if request.dry_run {
+            return Ok(Launched {
+                outcome: Outcome::DryRun,
+                instance: request.name,
+                state: "NOT_CREATED".to_owned(),
+                profile: request.profile,
+                trigger: trigger.data.display(),
+                run_id: request.run_id,
+                elapsed_ms: poller.elapsed().as_millis(),
+            });
+        }
         if let Some(record) = request.record.take() {
             self.runs.store.ensure(record).await?;
         }

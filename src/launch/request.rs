@@ -5,7 +5,7 @@
 use super::{Launcher, PendingRecord};
 use crate::naming::{self, InstanceId};
 use crate::notebooks::{ApiVersion, body};
-use crate::payload;
+use crate::payload::{self, PayloadError};
 use crate::profile::LaunchSpec;
 use crate::push::Trigger;
 use crate::rejection::Rejection;
@@ -31,6 +31,8 @@ pub struct CreateRequest {
     pub run_id: Option<RunId>,
     /// The run's record, written before the create (and then dropped).
     pub record: Option<PendingRecord>,
+    /// Answer with what would be created, and create nothing.
+    pub dry_run: bool,
 }
 
 impl Launcher {
@@ -42,6 +44,9 @@ impl Launcher {
     /// [`Rejection`] for a payload, profile or field the policy or the API rules refuse.
     pub fn create_request(&self, trigger: &Trigger) -> Result<CreateRequest, Rejection> {
         let request = payload::parse(&trigger.data, &self.policy)?;
+        if let Some(action) = request.action {
+            return Err(PayloadError::NotALaunch(action).into());
+        }
         let profile = request.profile.as_deref().unwrap_or("default");
         let base = self
             .profiles
@@ -56,10 +61,21 @@ impl Launcher {
         let name = format!("{parent}/instances/{id}");
         let mut labels = spec.labels.clone();
         labels.extend(naming::provenance(trigger, profile));
-        let run = self
-            .runs
-            .prepare(&mut spec, &mut labels, trigger, None, profile, &name)?;
+        let run = self.runs.prepare(
+            &mut spec,
+            &mut labels,
+            trigger,
+            request.event.as_ref(),
+            profile,
+            &name,
+        )?;
         let (run_id, record) = run.map_or((None, None), |(id, record)| (Some(id), Some(record)));
+        if request.event.is_some() && run_id.is_none() {
+            tracing::info!(
+                profile,
+                "the profile runs no notebook: the event only triggers the launch"
+            );
+        }
         // Kept as JSON text: a few hundred bytes instead of a tree of maps for every waiting
         // launch, and serialised once rather than for every create.
         let body = match self.client.version() {
@@ -87,6 +103,7 @@ impl Launcher {
             profile: profile.to_owned(),
             run_id,
             record,
+            dry_run: request.dry_run,
         })
     }
 }

@@ -5,6 +5,7 @@
     reason = "only logs.rs starts a process here, and it keeps it running: run_bounded is for commands that finish"
 )]
 mod child;
+mod events;
 mod helpers;
 mod hostile;
 mod launch;
