@@ -13,7 +13,9 @@ use reqwest::Url;
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
-use crate::config::{self, Backend, SettingError, Settings};
+use std::os::unix::fs::PermissionsExt as _;
+
+use crate::config::{self, Backend, SettingError, Settings, demo};
 use crate::credentials::Credentials;
 use crate::http::{AppState, Limits, router};
 use crate::launch::{GOOGLE_STORAGE, Launcher, RecordStore, RunConfig};
@@ -21,6 +23,7 @@ use crate::notebooks::NotebooksClient;
 use crate::notebooks::client::Endpoint;
 use crate::profile::{LaunchSpec, Profiles};
 use crate::push_token::{PushAuthMode, TokenVerifier};
+use crate::runner;
 use notebooks_emulator::storage::GsUri;
 use notebooks_emulator::{DEMO_SCRIPT, Emulator, EmulatorConfig};
 use storage_client::StorageClient;
@@ -59,10 +62,14 @@ pub async fn backing(settings: Settings, cancel: CancellationToken) -> anyhow::R
             let emulator = Emulator::start(SocketAddr::from(([127, 0, 0, 1], 0)), config)
                 .await
                 .context("starting the embedded Notebooks emulator")?;
-            let script_chosen = settings.default_profile.post_startup_script.is_some();
-            let settings = settings.with_demo_defaults();
-            if !script_chosen {
-                install_demo_script(&emulator, &settings);
+            let chosen = settings.default_profile.post_startup_script.is_some()
+                || settings.default_profile.notebook.is_some();
+            let papermill = on_path("papermill");
+            let service_url = format!("http://127.0.0.1:{}", settings.port);
+            let settings =
+                settings.with_demo_defaults(papermill, &emulator.storage_url(), &service_url);
+            if !chosen {
+                install_demo(&emulator, papermill);
             }
             (settings, Some(emulator))
         }
@@ -169,21 +176,67 @@ async fn run_config(settings: &Settings, notebooks: &Credentials) -> anyhow::Res
     })
 }
 
-/// Puts the demo's post-startup script where the demo profile says it is, in the embedded
-/// emulator's own Cloud Storage, so that demo instances run it.
-fn install_demo_script(emulator: &Emulator, settings: &Settings) {
-    let uri = settings.default_profile.post_startup_script.as_deref();
-    let (Some(storage), Some(Ok(uri))) = (emulator.state().local_storage(), uri.map(GsUri::parse))
-    else {
+/// The demo notebook, its input and the runner.
+const DEMO_NOTEBOOK: &str = include_str!("demo/seed.ipynb");
+const DEMO_INPUT: &str = include_str!("demo/input.csv");
+
+/// Puts what demo instances run into the embedded emulator's own Cloud Storage: the notebook,
+/// its input and the runner where papermill can run it, the shell demo script otherwise.
+fn install_demo(emulator: &Emulator, papermill: bool) {
+    let Some(storage) = emulator.state().local_storage() else {
         return;
     };
-    storage.put(&uri.bucket, &uri.object, "text/x-sh", DEMO_SCRIPT.into());
-    tracing::info!(
-        "demo instances run {uri} when ACTIVE; for the instance projects/P/locations/ZONE/instances/ID in an answer, its console: curl -s {base}/compute/v1/projects/P/zones/ZONE/instances/ID/serialPort, the file it writes: curl -s '{storage_url}/storage/v1/b/{bucket}/o?prefix=runs/'",
-        base = emulator.base_url(),
-        storage_url = emulator.storage_url(),
-        bucket = uri.bucket,
-    );
+    let storage_url = emulator.storage_url();
+    let folder = demo::DEMO_NOTEBOOK_FOLDER;
+    if papermill {
+        for (name, kind, text) in [
+            ("seed.ipynb", "application/x-ipynb+json", DEMO_NOTEBOOK),
+            ("input.csv", "text/csv", DEMO_INPUT),
+        ] {
+            storage.put(
+                demo::DEMO_BUCKET,
+                &format!("{folder}/{name}"),
+                kind,
+                text.into(),
+            );
+        }
+        let runner = GsUri::parse(demo::DEMO_RUNNER).expect("the demo runner's URI");
+        storage.put(
+            &runner.bucket,
+            &runner.object,
+            "text/x-sh",
+            runner::SCRIPT.into(),
+        );
+        tracing::info!(
+            "demo launches are runs: the runner executes {notebook} with papermill and saves what it wrote under {output}/RUN_ID/ (list: curl -s '{storage_url}/storage/v1/b/{bucket}/o?prefix=runs/'); the run's record is {output}/RUN_ID/run.json",
+            notebook = demo::DEMO_NOTEBOOK,
+            output = demo::DEMO_OUTPUT,
+            bucket = demo::DEMO_BUCKET,
+        );
+    } else {
+        let script = GsUri::parse(demo::DEMO_SCRIPT_URI).expect("the demo script's URI");
+        storage.put(
+            &script.bucket,
+            &script.object,
+            "text/x-sh",
+            DEMO_SCRIPT.into(),
+        );
+        tracing::info!(
+            "papermill is not installed, so demo instances run the shell script {script} instead of a notebook (pip install papermill for whole runs); for the instance projects/P/locations/ZONE/instances/ID in an answer, its console: curl -s {base}/compute/v1/projects/P/zones/ZONE/instances/ID/serialPort, the file it writes: curl -s '{storage_url}/storage/v1/b/{bucket}/o?prefix=runs/'",
+            base = emulator.base_url(),
+            bucket = script.bucket,
+        );
+    }
+}
+
+/// Whether an executable of this name is on `PATH`.
+fn on_path(name: &str) -> bool {
+    std::env::var_os("PATH").is_some_and(|path| {
+        std::env::split_paths(&path).any(|dir| {
+            std::fs::metadata(dir.join(name))
+                .is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
+        })
+    })
 }
 
 /// Says at start-up who may push. Unchecked on Cloud Run is a warning unless `PUSH_AUTH=off`
@@ -234,10 +287,13 @@ impl Application {
             PushAuthMode::Off | PushAuthMode::Unset => None,
         };
         announce_push_auth(&settings.push_auth, settings.on_cloud_run);
-        let backing = backing(settings, cancel.clone()).await?;
         let listener = TcpListener::bind(SocketAddr::from(([0, 0, 0, 0], port)))
             .await
             .with_context(|| format!("PORT: cannot listen on 0.0.0.0:{port}"))?;
+        // The bound port, which the demo's runners report to (PORT may be 0).
+        let mut settings = settings;
+        settings.port = listener.local_addr().map_or(port, |a| a.port());
+        let backing = backing(settings, cancel.clone()).await?;
         Ok(Self {
             listener,
             backing,
