@@ -93,6 +93,7 @@ pub fn launch_status(error: &LaunchError) -> StatusCode {
         | LaunchError::Vanished { .. }
         | LaunchError::Recreated { .. }
         | LaunchError::PollTimeout { .. }
+        | LaunchError::Record { .. }
         | LaunchError::ShuttingDown => StatusCode::SERVICE_UNAVAILABLE,
         LaunchError::Busy { .. } => StatusCode::TOO_MANY_REQUESTS,
     }
@@ -201,7 +202,7 @@ mod tests {
 
     #[test]
     fn every_failure_has_its_status() {
-        let cases: [(Failure, u16); 28] = [
+        let cases: [(Failure, u16); 33] = [
             (rejected(DecodeError::UnknownShape), 400),
             (rejected(DecodeError::TooDeep), 400),
             (
@@ -210,6 +211,22 @@ mod tests {
             ),
             (rejected(PayloadError::BrokenJson("x".into())), 400),
             (rejected(PayloadError::TooDeep), 400),
+            (
+                rejected(PayloadError::ParameterNotAllowed {
+                    name: "x".into(),
+                    allowed: "y".into(),
+                }),
+                400,
+            ),
+            (
+                rejected(PayloadError::ParametersTooLarge { size: 2, limit: 1 }),
+                400,
+            ),
+            (rejected(PayloadError::DryRunNotAllowed), 400),
+            (
+                rejected(PayloadError::NotALaunch(crate::payload::Action::Reap)),
+                400,
+            ),
             (
                 rejected(Rejection::UnknownProfile {
                     name: "x".into(),
@@ -289,6 +306,10 @@ mod tests {
                 503,
             ),
             (LaunchError::ShuttingDown.into(), 503),
+            (
+                LaunchError::Record(StoreError::Folder("gs://b/runs".into())).into(),
+                503,
+            ),
             (LaunchError::Busy { limit: 1 }.into(), 429),
             (call(Code::Internal), 503),
         ];

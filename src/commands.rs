@@ -158,9 +158,8 @@ async fn launch(profile: Option<String>, payload: Option<String>) -> anyhow::Res
 /// One reap; stdout holds one line per verdict, the log says the same with its fields.
 async fn reap(dry_run: bool) -> anyhow::Result<()> {
     let settings = settings()?;
-    let runs = settings.runs.clone();
     let backing = startup::backing(settings, shutdown::token_on_signal()).await?;
-    let reaped = Reaper::from_settings(&runs, &backing)
+    let reaped = Reaper::from_settings(&backing)
         .reap(jiff::Timestamp::now(), dry_run)
         .await;
     if let Some(emulator) = backing.embedded {

@@ -63,6 +63,17 @@ impl Credentials {
     /// [`CredentialsError::Token`] when a token cannot be obtained (a transient condition: the
     /// metadata server or the token endpoint did not answer).
     pub async fn authorization(&self) -> Result<Option<String>, CredentialsError> {
+        Ok(self
+            .access_token()
+            .await?
+            .map(|token| format!("Bearer {token}")))
+    }
+
+    /// The access token itself, for clients that set the header themselves.
+    ///
+    /// # Errors
+    /// As [`Credentials::authorization`].
+    pub async fn access_token(&self) -> Result<Option<String>, CredentialsError> {
         match self {
             Credentials::Anonymous => Ok(None),
             Credentials::Google(provider) => {
@@ -70,7 +81,7 @@ impl Credentials {
                     .token(&[SCOPE])
                     .await
                     .map_err(CredentialsError::Token)?;
-                Ok(Some(format!("Bearer {}", token.as_str())))
+                Ok(Some(token.as_str().to_owned()))
             }
         }
     }

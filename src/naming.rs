@@ -134,7 +134,7 @@ pub fn provenance(trigger: &Trigger, profile: &str) -> BTreeMap<String, String> 
 }
 
 pub fn is_provenance_label(key: &str) -> bool {
-    PROVENANCE.contains(&key)
+    PROVENANCE.contains(&key) || key == crate::runs::LABEL_RUN_ID
 }
 
 /// Makes any text a valid label value (lowercase, `[a-z0-9_-]`, ≤ 63).

@@ -18,7 +18,6 @@ use jiff::Timestamp;
 use serde::Serialize;
 
 use crate::cause;
-use crate::config::RunSettings;
 use crate::naming::{LABEL_MANAGED_BY, MANAGED_BY};
 use crate::notebooks::{Instance, NotebooksClient};
 use crate::runner::KEY_PREFIX;
@@ -66,15 +65,14 @@ pub fn managed_filter() -> String {
 
 impl Reaper {
     /// The reaper of the service the settings describe, over its launcher's client.
-    pub fn from_settings(runs: &RunSettings, backing: &Backing) -> Self {
-        let launcher = &backing.launcher;
+    pub fn from_settings(backing: &Backing) -> Self {
+        let (launcher, runs) = (&backing.launcher, &backing.runs);
         let zones = launcher
             .profiles
             .names()
             .filter_map(|name| launcher.profiles.get(Some(name))?.location.clone())
             .collect();
-        let records =
-            RunStore::from_settings(runs.storage_emulator.as_ref(), backing.local_storage());
+        let records = launcher.runs.store.clone();
         Self {
             client: launcher.client.clone(),
             records,

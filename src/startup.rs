@@ -13,16 +13,19 @@ use reqwest::Url;
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
+use std::os::unix::fs::PermissionsExt as _;
+
 use crate::completion::Completer;
-use crate::config::{self, Backend, RunSettings, SettingError, Settings};
+use crate::config::{self, Backend, RunSettings, SettingError, Settings, demo};
 use crate::credentials::Credentials;
 use crate::http::{AppState, Limits, router};
-use crate::launch::Launcher;
+use crate::launch::{Launcher, RunConfig};
 use crate::notebooks::NotebooksClient;
 use crate::notebooks::client::Endpoint;
 use crate::notebooks::protocol::EmulatorProtocol;
 use crate::profile::{LaunchSpec, Profiles};
 use crate::push_token::{PushAuthMode, TokenVerifier, VerifySettings};
+use crate::runner;
 use crate::runs::RunStore;
 use notebooks_emulator::storage::GsUri;
 use notebooks_emulator::{DEMO_SCRIPT, Emulator, EmulatorConfig};
@@ -39,6 +42,8 @@ const GOOGLE_ENDPOINT: &str = "https://notebooks.googleapis.com";
 pub struct Backing {
     pub launcher: Arc<Launcher>,
     pub embedded: Option<Emulator>,
+    /// The run settings in force (the demo fills some in).
+    pub runs: RunSettings,
 }
 
 impl Backing {
@@ -70,10 +75,18 @@ pub async fn backing(settings: Settings, cancel: CancellationToken) -> anyhow::R
             let emulator = Emulator::start(SocketAddr::from(([127, 0, 0, 1], 0)), config)
                 .await
                 .context("starting the embedded Notebooks emulator")?;
-            let script_chosen = settings.default_profile.post_startup_script.is_some();
-            let settings = settings.with_demo_defaults();
-            if !script_chosen {
-                install_demo_script(&emulator, &settings);
+            let chosen = settings.default_profile.post_startup_script.is_some()
+                || settings.default_profile.notebook.is_some();
+            let papermill = on_path("papermill");
+            let service_url = format!("http://127.0.0.1:{}", settings.port);
+            let settings = settings.with_demo_defaults(
+                papermill,
+                &emulator.storage_url(),
+                &emulator.jwks_url(),
+                &service_url,
+            );
+            if !chosen {
+                install_demo(&emulator, papermill);
             }
             (settings, Some(emulator))
         }
@@ -105,12 +118,26 @@ pub async fn backing(settings: Settings, cancel: CancellationToken) -> anyhow::R
             )
         })?,
     };
-    LaunchSpec::parse(&settings.default_profile, &project).map_err(config::field_error)?;
+    let runs = run_config(&settings);
+    let default =
+        LaunchSpec::parse(&settings.default_profile, &project).map_err(config::field_error)?;
+    runs.check(&default).map_err(config::field_error)?;
     let profiles = match &settings.profiles_file {
         Some(path) => Profiles::load(settings.default_profile.clone(), path, &project)
             .map_err(|e| SettingError::new("PROFILES_FILE", e.to_string()))?,
         None => Profiles::new(settings.default_profile.clone()),
     };
+    for name in profiles.names().filter(|name| *name != "default") {
+        let fields = profiles.get(Some(name)).expect("a listed profile exists");
+        LaunchSpec::parse(fields, &project)
+            .and_then(|spec| runs.check(&spec))
+            .map_err(|e| {
+                SettingError::new(
+                    "PROFILES_FILE",
+                    format!("profile `{name}`: field `{}`: {}", e.field, e.reason),
+                )
+            })?;
+    }
     let client = NotebooksClient::new(
         Endpoint {
             base_url,
@@ -129,29 +156,89 @@ pub async fn backing(settings: Settings, cancel: CancellationToken) -> anyhow::R
         prefix: settings.prefix.clone(),
         on_existing: settings.on_existing,
         poll: settings.poll,
+        runs,
         cancel,
     };
     Ok(Backing {
         launcher: Arc::new(launcher),
         embedded,
+        runs: settings.runs,
     })
 }
 
-/// Puts the demo's post-startup script where the demo profile says it is, in the embedded
-/// emulator's own Cloud Storage, so that demo instances run it.
-fn install_demo_script(emulator: &Emulator, settings: &Settings) {
-    let uri = settings.default_profile.post_startup_script.as_deref();
-    let (Some(storage), Some(Ok(uri))) = (emulator.state().local_storage(), uri.map(GsUri::parse))
-    else {
+/// Where runs report and their records go: `STORAGE_EMULATOR_HOST` without credentials, else
+/// Google's Cloud Storage with Application Default Credentials, found on first use.
+fn run_config(settings: &Settings) -> RunConfig {
+    let runs = &settings.runs;
+    RunConfig {
+        service_url: runs.service_url.clone(),
+        runner_script: runs.runner_script.clone(),
+        report_within: runs.report_within,
+        store: RunStore::from_settings(runs.storage_emulator.as_ref(), None),
+    }
+}
+
+/// The demo notebook, its input and the runner.
+const DEMO_NOTEBOOK: &str = include_str!("demo/seed.ipynb");
+const DEMO_INPUT: &str = include_str!("demo/input.csv");
+
+/// Puts what demo instances run into the embedded emulator's own Cloud Storage: the notebook,
+/// its input and the runner where papermill can run it, the shell demo script otherwise.
+fn install_demo(emulator: &Emulator, papermill: bool) {
+    let Some(storage) = emulator.state().local_storage() else {
         return;
     };
-    storage.put(&uri.bucket, &uri.object, "text/x-sh", DEMO_SCRIPT.into());
-    tracing::info!(
-        "demo instances run {uri} when ACTIVE; for the instance projects/P/locations/ZONE/instances/ID in an answer, its console: curl -s {base}/compute/v1/projects/P/zones/ZONE/instances/ID/serialPort, the file it writes: curl -s '{storage_url}/storage/v1/b/{bucket}/o?prefix=runs/'",
-        base = emulator.base_url(),
-        storage_url = emulator.storage_url(),
-        bucket = uri.bucket,
-    );
+    let storage_url = emulator.storage_url();
+    let folder = demo::DEMO_NOTEBOOK_FOLDER;
+    if papermill {
+        for (name, kind, text) in [
+            ("seed.ipynb", "application/x-ipynb+json", DEMO_NOTEBOOK),
+            ("input.csv", "text/csv", DEMO_INPUT),
+        ] {
+            storage.put(
+                demo::DEMO_BUCKET,
+                &format!("{folder}/{name}"),
+                kind,
+                text.into(),
+            );
+        }
+        let runner = GsUri::parse(demo::DEMO_RUNNER).expect("the demo runner's URI");
+        storage.put(
+            &runner.bucket,
+            &runner.object,
+            "text/x-sh",
+            runner::SCRIPT.into(),
+        );
+        tracing::info!(
+            "demo launches are runs: the runner executes {notebook} with papermill and saves what it wrote under {output}/RUN_ID/ (list: curl -s '{storage_url}/storage/v1/b/{bucket}/o?prefix=runs/'); the run's record is {output}/RUN_ID/run.json",
+            notebook = demo::DEMO_NOTEBOOK,
+            output = demo::DEMO_OUTPUT,
+            bucket = demo::DEMO_BUCKET,
+        );
+    } else {
+        let script = GsUri::parse(demo::DEMO_SCRIPT_URI).expect("the demo script's URI");
+        storage.put(
+            &script.bucket,
+            &script.object,
+            "text/x-sh",
+            DEMO_SCRIPT.into(),
+        );
+        tracing::info!(
+            "papermill is not installed, so demo instances run the shell script {script} instead of a notebook (pip install papermill for whole runs); for the instance projects/P/locations/ZONE/instances/ID in an answer, its console: curl -s {base}/compute/v1/projects/P/zones/ZONE/instances/ID/serialPort, the file it writes: curl -s '{storage_url}/storage/v1/b/{bucket}/o?prefix=runs/'",
+            base = emulator.base_url(),
+            bucket = script.bucket,
+        );
+    }
+}
+
+/// Whether an executable of this name is on `PATH`.
+fn on_path(name: &str) -> bool {
+    std::env::var_os("PATH").is_some_and(|path| {
+        std::env::split_paths(&path).any(|dir| {
+            std::fs::metadata(dir.join(name))
+                .is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
+        })
+    })
 }
 
 /// Says at start-up who may push. Unchecked on Cloud Run is a warning unless `PUSH_AUTH=off`
@@ -177,11 +264,11 @@ fn announce_push_auth(mode: &PushAuthMode, on_cloud_run: bool) {
 ///
 /// # Errors
 /// The JWKS client cannot be built.
-pub async fn completion(
-    runs: &RunSettings,
+pub fn completion(
     timeouts: crate::notebooks::client::Timeouts,
     backing: &Backing,
 ) -> anyhow::Result<Option<Arc<Completer>>> {
+    let runs = &backing.runs;
     let Some(service_url) = &runs.service_url else {
         return Ok(None);
     };
@@ -191,7 +278,7 @@ pub async fn completion(
         jwks_url: runs.token_jwks_url.clone(),
     };
     let tokens = TokenVerifier::new(&verify, timeouts).context("building the JWKS client")?;
-    let records = RunStore::from_settings(runs.storage_emulator.as_ref(), backing.local_storage());
+    let records = backing.launcher.runs.store.clone();
     tracing::info!(audience = %service_url, "runs report to /runs/ID/complete");
     Ok(Some(Arc::new(Completer {
         client: backing.launcher.client.clone(),
@@ -232,12 +319,15 @@ impl Application {
             PushAuthMode::Off | PushAuthMode::Unset => None,
         };
         announce_push_auth(&settings.push_auth, settings.on_cloud_run);
-        let (runs, timeouts) = (settings.runs.clone(), settings.timeouts);
-        let backing = backing(settings, cancel.clone()).await?;
-        let completion = completion(&runs, timeouts, &backing).await?;
         let listener = TcpListener::bind(SocketAddr::from(([0, 0, 0, 0], port)))
             .await
             .with_context(|| format!("PORT: cannot listen on 0.0.0.0:{port}"))?;
+        // The bound port, which the demo's runners report to (PORT may be 0).
+        let mut settings = settings;
+        settings.port = listener.local_addr().map_or(port, |a| a.port());
+        let timeouts = settings.timeouts;
+        let backing = backing(settings, cancel.clone()).await?;
+        let completion = completion(timeouts, &backing)?;
         Ok(Self {
             listener,
             backing,

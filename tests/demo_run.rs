@@ -1,6 +1,7 @@
 //! `cargo run` with nothing configured: the manual message creates an instance in the embedded
-//! emulator, whose post-startup script (the demo's) writes a file to the emulator's Cloud
-//! Storage, as the README's "A whole run on one machine" shows.
+//! emulator. With papermill installed it is a run of the demo notebook, whose record and output
+//! land in the emulator's Cloud Storage; without, the demo's shell script writes a file there,
+//! as the README's "A whole run on one machine" shows.
 
 use std::time::{Duration, Instant};
 
@@ -39,24 +40,40 @@ async fn the_demo_instance_runs_its_script_and_writes_a_file() {
         .expect("the answer names the instance")
         .to_owned();
 
-    let object = format!("runs/{id}/hello.txt");
     let client = notebooks_emulator::storage::StorageClient::new(storage);
-    let deadline = Instant::now() + Duration::from_secs(30);
-    let hello = loop {
-        if let Ok(bytes) = client.download("demo-bucket", &object).await {
-            break String::from_utf8(bytes).unwrap();
+    let download = |object: String| {
+        let client = client.clone();
+        async move {
+            let deadline = Instant::now() + Duration::from_secs(90);
+            loop {
+                if let Ok(bytes) = client.download("demo-bucket", &object).await {
+                    break String::from_utf8(bytes).unwrap();
+                }
+                assert!(Instant::now() < deadline, "no gs://demo-bucket/{object}");
+                tokio::time::sleep(Duration::from_millis(200)).await;
+            }
         }
-        assert!(Instant::now() < deadline, "no gs://demo-bucket/{object}");
-        tokio::time::sleep(Duration::from_millis(100)).await;
     };
-    assert!(
-        hello.starts_with(&format!("Hello from {id} in project demo-project.")),
-        "{hello}"
-    );
-    assert!(
-        hello.contains("\"iss\":\"https://accounts.google.com\""),
-        "{hello}"
-    );
+    match answer["run_id"].as_str() {
+        // papermill is installed: the launch is a run of the demo notebook.
+        Some(run_id) => {
+            let record = download(format!("runs/{run_id}/run.json")).await;
+            assert!(record.contains("\"state\": \"launched\""), "{record}");
+            let output = download(format!("runs/{run_id}/outputs/output.csv")).await;
+            assert!(output.starts_with("Text,Output\n"), "{output}");
+        }
+        None => {
+            let hello = download(format!("runs/{id}/hello.txt")).await;
+            assert!(
+                hello.starts_with(&format!("Hello from {id} in project demo-project.")),
+                "{hello}"
+            );
+            assert!(
+                hello.contains("\"iss\":\"https://accounts.google.com\""),
+                "{hello}"
+            );
+        }
+    }
     cancel.cancel();
     server.await.unwrap().expect("the demo stops cleanly");
 }

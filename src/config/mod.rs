@@ -8,7 +8,7 @@
 //! [`VARIABLES`] declares each variable once (name, default, meaning); [`Settings::from_env`]
 //! parses them, taking every default from that declaration, and `--help` prints them.
 
-mod demo;
+pub mod demo;
 mod settings;
 #[cfg(test)]
 mod tests;

@@ -79,14 +79,15 @@ pub struct RunSettings {
     pub service_url: Option<String>,
     /// `gs://…` of the runner.
     pub runner_script: Option<String>,
+    /// `STORAGE_EMULATOR_HOST` as a base URL: run records go there, without credentials.
+    /// `None`: Google's Cloud Storage, with the service's credentials.
+    pub storage_emulator: Option<Url>,
     pub cleanup: CleanupPolicy,
     pub report_within: Duration,
     pub grace: Duration,
     pub keep_stopped: Duration,
     /// `RUN_TOKEN_JWKS_URL`: the keys that sign runners' identity tokens.
     pub token_jwks_url: String,
-    /// `STORAGE_EMULATOR_HOST`, as a base URL: run records go there without credentials.
-    pub storage_emulator: Option<Url>,
 }
 
 /// A variable with a value that cannot be used.
@@ -167,7 +168,9 @@ impl Settings {
         let policy = vars
             .parse(&var::ALLOWED_OVERRIDES, OverridePolicy::parse)?
             .with_image_prefixes(&vars.or_default(&var::ALLOWED_IMAGE_PREFIXES))
-            .map_err(|e| SettingError::new(var::ALLOWED_IMAGE_PREFIXES.name, e))?;
+            .map_err(|e| SettingError::new(var::ALLOWED_IMAGE_PREFIXES.name, e))?
+            .with_parameter_names(&vars.or_default(&var::ALLOWED_PARAMETERS))
+            .map_err(|e| SettingError::new(var::ALLOWED_PARAMETERS.name, e))?;
         let prefix = vars.parse(&var::INSTANCE_ID_PREFIX, IdPrefix::parse)?;
         let on_existing = vars.parse(&var::ON_EXISTING, str::parse)?;
         let backoff = Backoff {
@@ -252,9 +255,17 @@ fn run_settings(vars: &Env<'_>) -> Result<RunSettings, SettingError> {
                 .map_err(|e| SettingError::new(var::RUNNER_SCRIPT.name, e))
         })
         .transpose()?;
+    let storage_emulator = vars
+        .get(&var::STORAGE_EMULATOR_HOST)
+        .map(|host| {
+            storage_client::emulator_base_url(&host)
+                .map_err(|e| SettingError::new(var::STORAGE_EMULATOR_HOST.name, e))
+        })
+        .transpose()?;
     Ok(RunSettings {
         service_url,
         runner_script,
+        storage_emulator,
         cleanup: CleanupPolicy {
             on_complete: vars.parse(&var::ON_COMPLETE, str::parse)?,
             on_failure: vars.parse(&var::ON_FAILURE, str::parse)?,
@@ -269,13 +280,6 @@ fn run_settings(vars: &Env<'_>) -> Result<RunSettings, SettingError> {
                 Err(format!("`{url}` is not an http(s):// URL"))
             }
         })?,
-        storage_emulator: vars
-            .get(&var::STORAGE_EMULATOR_HOST)
-            .map(|host| {
-                storage_client::emulator_base_url(&host)
-                    .map_err(|e| SettingError::new(var::STORAGE_EMULATOR_HOST.name, e))
-            })
-            .transpose()?,
     })
 }
 

@@ -151,6 +151,14 @@ fn each_bad_value_names_its_variable() {
             "NOTEBOOKS_ENDPOINT",
         ),
         (&[("ALLOWED_OVERRIDES", "colour")], "ALLOWED_OVERRIDES"),
+        (&[("ALLOWED_PARAMETERS", "date")], "ALLOWED_PARAMETERS"),
+        (
+            &[
+                ("ALLOWED_OVERRIDES", "parameters"),
+                ("ALLOWED_PARAMETERS", "a b"),
+            ],
+            "ALLOWED_PARAMETERS",
+        ),
         (&[("INSTANCE_ID_PREFIX", "Bad")], "INSTANCE_ID_PREFIX"),
         (&[("ON_EXISTING", "crash")], "ON_EXISTING"),
         (&[("POLL_TIMEOUT", "soon")], "POLL_TIMEOUT"),
@@ -360,6 +368,14 @@ fn an_unset_variable_does_what_its_documented_default_says() {
             (Some(Field::Labels), _) => assert!(minimal.labels.is_empty()),
             (Some(Field::Metadata), _) => assert!(minimal.metadata.is_empty()),
             (Some(Field::InstanceId), _) => assert_eq!(minimal.instance_id, None),
+            (Some(Field::Notebook | Field::Parameters), _) => assert_eq!(minimal.run, None),
+            (Some(Field::Output), _) => {
+                let notebook = ("NOTEBOOK", "/home/jupyter/seed.ipynb");
+                assert_eq!(
+                    launch(&[location, image, notebook]).unwrap_err().field,
+                    Field::Output
+                );
+            }
             // Start-up asks the credentials for their project.
             (None, "GOOGLE_CLOUD_PROJECT") => {
                 let on_cloud_run = settings(&[("K_SERVICE", "trigger")]).unwrap();
@@ -400,6 +416,14 @@ fn an_unset_variable_does_what_its_documented_default_says() {
             }
             (None, "PROFILES_FILE") => assert_eq!(nothing.profiles_file, None),
             (None, "ALLOWED_OVERRIDES") => assert_eq!(nothing.policy.allowed().count(), 0),
+            (None, "ALLOWED_PARAMETERS") => {
+                let any = settings(&[("ALLOWED_OVERRIDES", "parameters")]).unwrap();
+                let request = crate::payload::parse(
+                    &crate::push::Data::Text(r#"{"parameters":{"whatever":1}}"#.into()),
+                    &any.policy,
+                );
+                assert!(request.is_ok(), "{request:?}");
+            }
             (None, "ALLOWED_IMAGE_PREFIXES") => {
                 assert_eq!(nothing.policy, OverridePolicy::default());
             }

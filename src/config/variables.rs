@@ -113,6 +113,8 @@ service_variables! {
         "this service's URL: where runners report (/runs/ID/complete) and the audience of their tokens";
     RUNNER_SCRIPT, Required("(required to run a notebook)"),
         "gs:// URI of the runner (notebook-trigger runner), the post-startup script of runs";
+    STORAGE_EMULATOR_HOST, Decided("https://storage.googleapis.com"),
+        "Cloud Storage for run records: an emulator's HOST:PORT, called without credentials";
     ON_COMPLETE, Value("delete"), "what a run's instance becomes after a success: delete | stop | keep";
     ON_FAILURE, Value("stop"),
         "after a failure or time-out: stop (the disk stays for debugging) | delete | keep";
@@ -122,12 +124,13 @@ service_variables! {
     KEEP_STOPPED, Value("72h"), "how long the reaper keeps a stopped instance before deleting it";
     RUN_TOKEN_JWKS_URL, Value(push_token::GOOGLE_JWKS_URL),
         "where the keys of runners' identity tokens are fetched (tests point it elsewhere)";
-    STORAGE_EMULATOR_HOST, Absent,
-        "host:port of a Cloud Storage JSON API emulator for run records (no credentials)";
     PROFILES_FILE, Absent, "TOML or YAML file of named profiles";
-    ALLOWED_OVERRIDES, Empty, "fields a message may override, e.g. machine_type,labels";
+    ALLOWED_OVERRIDES, Empty,
+        "fields a message may override, e.g. machine_type,labels,parameters (dry_run: may ask for a dry run)";
     ALLOWED_IMAGE_PREFIXES, Empty,
         "registry paths an overridden container_image must start with, ending in / (required when container_image is allowed)";
+    ALLOWED_PARAMETERS, Empty,
+        "papermill parameters a message may set, e.g. date,region (none listed: any, once parameters is allowed)";
     POLL_TIMEOUT, Value("540s"),
         "longest wait for the create and its operation (keep below the ack deadline)";
     POLL_INITIAL_DELAY, Value("1s"), "first delay between polls (doubles)";

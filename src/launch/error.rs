@@ -64,6 +64,9 @@ pub enum LaunchError {
     },
     #[error("shutting down; the next delivery resumes the launch")]
     ShuttingDown,
+    /// The run's record could not be written; the create waits for it, so nothing is lost.
+    #[error("the run's record is not written, so its instance is not created yet")]
+    Record(#[source] crate::runs::StoreError),
     #[error("{limit} launches are already running (MAX_CONCURRENT_LAUNCHES); try again later")]
     Busy { limit: usize },
 }

@@ -10,12 +10,14 @@
 //! - `create`: the create call and its operation, with the request id's replay.
 //! - `existing`: the id is taken: follow our own instance, skip or replace a foreign one.
 //! - `wait`: following an operation or an instance to its end, under one deadline.
+//! - `run`: a profile with a notebook makes the launch a run: runner, metadata, run record.
 //! - `error`: why a launch that began did not end with an instance.
 
 mod create;
 mod error;
 mod existing;
 mod request;
+mod run;
 mod wait;
 
 use std::fmt;
@@ -31,10 +33,12 @@ use crate::payload::OverridePolicy;
 use crate::poll::{Backoff, Poller};
 use crate::profile::Profiles;
 use crate::push::Trigger;
+use crate::runs::RunId;
 
 use create::CreateError;
 pub use error::{Failure, LaunchError};
 pub use request::CreateRequest;
+pub use run::{EVENT_PARAMETER, RunConfig};
 
 /// What to do when a fixed instance id is taken by an instance another trigger made.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -77,6 +81,8 @@ pub enum Outcome {
     Skipped,
     /// A fixed id was taken by another trigger's instance, deleted and created anew.
     Replaced,
+    /// The message asked for a dry run: nothing was written or created.
+    DryRun,
 }
 
 impl fmt::Display for Outcome {
@@ -86,6 +92,7 @@ impl fmt::Display for Outcome {
             Outcome::AlreadyLaunched => "already-launched",
             Outcome::Skipped => "skipped",
             Outcome::Replaced => "replaced",
+            Outcome::DryRun => "dry-run",
         })
     }
 }
@@ -98,6 +105,9 @@ pub struct Launched {
     pub state: String,
     pub profile: String,
     pub trigger: String,
+    /// The run this launch started, when its profile names a notebook.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub run_id: Option<RunId>,
     pub elapsed_ms: u128,
 }
 
@@ -120,6 +130,7 @@ pub struct Launcher {
     pub prefix: IdPrefix,
     pub on_existing: OnExisting,
     pub poll: PollSettings,
+    pub runs: RunConfig,
     pub cancel: CancellationToken,
 }
 
@@ -141,8 +152,27 @@ impl Launcher {
         progress: &(dyn Fn(Progress<'_>) + Sync),
     ) -> Result<Launched, Failure> {
         let poller = Poller::new(self.poll.backoff, self.poll.timeout, self.cancel.clone());
+        let mut request = self.create_request(trigger)?;
+        if request.dry_run {
+            return Ok(Launched {
+                outcome: Outcome::DryRun,
+                instance: request.name,
+                state: "NOT_CREATED".to_owned(),
+                profile: request.profile,
+                trigger: trigger.data.display(),
+                run_id: request.run_id,
+                elapsed_ms: poller.elapsed().as_millis(),
+            });
+        }
+        if let Some(record) = request.record.take() {
+            self.runs
+                .store
+                .ensure(&record)
+                .await
+                .map_err(LaunchError::Record)?;
+        }
         let plan = Plan {
-            request: self.create_request(trigger)?,
+            request,
             progress,
             poller,
         };
@@ -159,6 +189,7 @@ impl Launcher {
             instance: instance.name,
             profile: plan.request.profile,
             trigger: trigger.data.display(),
+            run_id: plan.request.run_id,
             elapsed_ms: plan.poller.elapsed().as_millis(),
         })
     }

@@ -5,10 +5,12 @@
 use super::Launcher;
 use crate::naming::{self, InstanceId};
 use crate::notebooks::{ApiVersion, body};
-use crate::payload;
+use crate::payload::{self, PayloadError};
 use crate::profile::LaunchSpec;
 use crate::push::Trigger;
 use crate::rejection::Rejection;
+use crate::runs::RunId;
+use crate::runs::RunRecord;
 
 /// Everything a launch derives from its trigger before the first call upstream: what it will
 /// ask the API for. Public so that the fuzz target and its stable replay drive every check a
@@ -26,6 +28,12 @@ pub struct CreateRequest {
     /// The provenance label that recognises our own instance on a later delivery.
     pub key_hash: String,
     pub profile: String,
+    /// The run this launch starts, when the profile names a notebook.
+    pub run_id: Option<RunId>,
+    /// The run's record, written before the create (and then dropped).
+    pub record: Option<RunRecord>,
+    /// Answer with what would be created, and create nothing.
+    pub dry_run: bool,
 }
 
 impl Launcher {
@@ -37,6 +45,9 @@ impl Launcher {
     /// [`Rejection`] for a payload, profile or field the policy or the API rules refuse.
     pub fn create_request(&self, trigger: &Trigger) -> Result<CreateRequest, Rejection> {
         let request = payload::parse(&trigger.data, &self.policy)?;
+        if let Some(action) = request.action {
+            return Err(PayloadError::NotALaunch(action).into());
+        }
         let profile = request.profile.as_deref().unwrap_or("default");
         let base = self
             .profiles
@@ -45,10 +56,27 @@ impl Launcher {
                 name: profile.to_owned(),
                 known: self.profiles.names().collect::<Vec<_>>().join(", "),
             })?;
-        let spec = LaunchSpec::parse(&base.overlay(&request.overrides), &self.project)?;
+        let mut spec = LaunchSpec::parse(&base.overlay(&request.overrides), &self.project)?;
         let id = naming::instance_id(spec.instance_id.as_ref(), &self.prefix, trigger);
+        let parent = format!("projects/{}/locations/{}", self.project, spec.location);
+        let name = format!("{parent}/instances/{id}");
         let mut labels = spec.labels.clone();
         labels.extend(naming::provenance(trigger, profile));
+        let run = self.runs.prepare(
+            &mut spec,
+            &mut labels,
+            trigger,
+            request.event.as_ref(),
+            profile,
+            &name,
+        )?;
+        let (run_id, record) = run.map_or((None, None), |(id, record)| (Some(id), Some(record)));
+        if request.event.is_some() && run_id.is_none() {
+            tracing::info!(
+                profile,
+                "the profile runs no notebook: the event only triggers the launch"
+            );
+        }
         // Kept as JSON text: a few hundred bytes instead of a tree of maps for every waiting
         // launch, and serialised once rather than for every create.
         let body = match self.client.version() {
@@ -57,14 +85,13 @@ impl Launcher {
         }
         .to_string()
         .into_bytes();
-        let parent = format!("projects/{}/locations/{}", self.project, spec.location);
-        let name = format!("{parent}/instances/{id}");
         tracing::Span::current().record("instance", name.as_str());
         tracing::info!(
             instance = %name,
             profile,
             trigger = %trigger.data.display(),
             source = trigger.source.label(),
+            run_id = run_id.as_ref().map(RunId::as_str),
             "launching"
         );
         Ok(CreateRequest {
@@ -75,6 +102,9 @@ impl Launcher {
             request_id: naming::request_id(&trigger.key),
             key_hash: naming::key_hash(&trigger.key),
             profile: profile.to_owned(),
+            run_id,
+            record,
+            dry_run: request.dry_run,
         })
     }
 }

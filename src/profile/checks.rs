@@ -194,6 +194,11 @@ pub(super) fn check_metadata_key(key: &str) -> Result<(), String> {
             "metadata key `{key}` has its own setting or is overwritten by Workbench; use the dedicated field"
         ));
     }
+    if key.starts_with(crate::runner::KEY_PREFIX) {
+        return Err(format!(
+            "metadata key `{key}` belongs to the runner: notebook-trigger sets it from the profile's notebook fields"
+        ));
+    }
     let ok = !key.is_empty()
         && key.len() <= 128
         && key

@@ -10,6 +10,7 @@ use std::collections::BTreeMap;
 use std::fmt;
 
 use serde::Deserialize;
+use serde_json::Map;
 
 use crate::config::Variable;
 use crate::config::WhenUnset::{Absent, Decided, Required, Value};
@@ -18,6 +19,8 @@ use crate::config::WhenUnset::{Absent, Decided, Required, Value};
 pub const DEFAULT_MACHINE_TYPE: &str = "n1-standard-4";
 /// The container tag of an image that names none.
 pub const DEFAULT_CONTAINER_TAG: &str = "latest";
+/// How long a notebook may run when its profile says nothing.
+pub const DEFAULT_MAX_RUN_TIME: &str = "1h";
 
 /// Expands the table of fields. A row is
 /// `Variant name: Type, "ENVIRONMENT_VARIABLE", when-unset, "meaning";`
@@ -132,6 +135,14 @@ profile_fields! {
         "extra metadata, k=v,k2=v2";
     InstanceId instance_id: String, "INSTANCE_ID", Absent,
         "fixed instance id for every message; otherwise derived per message";
+    Notebook notebook: String, "NOTEBOOK", Absent,
+        "notebook each run executes: gs://BUCKET/PATH/NAME.ipynb or an absolute path in the container (its folder is the run's working directory)";
+    Parameters parameters: Map<String, serde_json::Value>, "NOTEBOOK_PARAMETERS", Absent,
+        "default papermill parameters, a JSON object";
+    Output output: String, "NOTEBOOK_OUTPUT", Required("(required with a notebook)"),
+        "gs://BUCKET/PREFIX: each run's files go under PREFIX/RUN_ID/";
+    MaxRunTime max_run_time: String, "MAX_RUN_TIME", Value(DEFAULT_MAX_RUN_TIME),
+        "longest a notebook may run, at most 24h";
 }
 
 impl Field {
@@ -155,7 +166,7 @@ pub struct FieldError {
 }
 
 impl FieldError {
-    pub(super) fn new(field: Field, reason: impl Into<String>) -> Self {
+    pub fn new(field: Field, reason: impl Into<String>) -> Self {
         Self {
             field,
             reason: reason.into(),
@@ -200,6 +211,28 @@ impl FieldValue for bool {
 impl FieldValue for BTreeMap<String, String> {
     fn from_env_text(text: &str) -> Result<Self, String> {
         parse_pairs(text)
+    }
+
+    fn overlay(base: &Option<Self>, top: &Option<Self>) -> Option<Self> {
+        match (base, top) {
+            (Some(base), Some(top)) => {
+                let mut merged = base.clone();
+                merged.extend(top.clone());
+                Some(merged)
+            }
+            _ => top.clone().or_else(|| base.clone()),
+        }
+    }
+}
+
+/// Parameters: a profile adds to the defaults' parameters, a message to the profile's.
+impl FieldValue for Map<String, serde_json::Value> {
+    fn from_env_text(text: &str) -> Result<Self, String> {
+        match serde_json::from_str(text) {
+            Ok(serde_json::Value::Object(map)) => Ok(map),
+            Ok(_) => Err(format!("`{text}` is not a JSON object")),
+            Err(error) => Err(format!("not a JSON object: {error}")),
+        }
     }
 
     fn overlay(base: &Option<Self>, top: &Option<Self>) -> Option<Self> {

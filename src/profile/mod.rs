@@ -7,11 +7,12 @@
 //! cannot hold an invalid value: the request builders never validate anything.
 //!
 //! `fields` declares every field once; `spec` parses a layered profile with the rules of
-//! `checks`; `files` loads the named profiles.
+//! `checks`, and `run` the notebook it runs, if any; `files` loads the named profiles.
 
 mod checks;
 mod fields;
 mod files;
+mod run;
 mod spec;
 #[cfg(test)]
 mod tests;
@@ -21,4 +22,5 @@ pub use fields::{
     DEFAULT_CONTAINER_TAG, DEFAULT_MACHINE_TYPE, Field, FieldError, Fields, VARIABLES, parse_bool,
 };
 pub use files::{Profiles, ProfilesError};
+pub use run::{MAX_PARAMETERS_BYTES, MAX_RUN_TIME_LIMIT, RunTarget};
 pub use spec::{Accelerator, BootDisk, LaunchSpec, ScriptBehavior};

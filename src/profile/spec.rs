@@ -11,6 +11,7 @@ use super::checks::{
     check_service_account, check_tag, expand_resource, parse_behavior, parse_zone, split_image,
 };
 use super::fields::{DEFAULT_CONTAINER_TAG, DEFAULT_MACHINE_TYPE, Field, FieldError, Fields};
+use super::run::{RunTarget, parse_run};
 use crate::naming::{self, InstanceId};
 
 /// When the post-startup script runs (the `post-startup-script-behavior` metadata key).
@@ -67,6 +68,8 @@ pub struct LaunchSpec {
     pub labels: BTreeMap<String, String>,
     pub metadata: BTreeMap<String, String>,
     pub instance_id: Option<InstanceId>,
+    /// The notebook every launch of this profile runs; `None`: the instance is the result.
+    pub run: Option<RunTarget>,
 }
 
 impl LaunchSpec {
@@ -175,6 +178,7 @@ impl LaunchSpec {
             .map(InstanceId::parse)
             .transpose()
             .map_err(|e| FieldError::new(Field::InstanceId, e.to_string()))?;
+        let run = parse_run(fields)?;
         Ok(LaunchSpec {
             location,
             container_repository,
@@ -192,6 +196,7 @@ impl LaunchSpec {
             labels,
             metadata,
             instance_id,
+            run,
         })
     }
 }

@@ -97,6 +97,19 @@ impl RunStore {
         }
     }
 
+    /// Writes the record unless its run has one already (a redelivery): the run may have ended
+    /// since, and its record says so.
+    ///
+    /// # Errors
+    /// [`StoreError`] when the record cannot be read or written.
+    pub async fn ensure(&self, record: &RunRecord) -> Result<(), StoreError> {
+        if self.read(&record.output).await?.is_some() {
+            tracing::info!(run = %record.run_id, "the run has a record already; left as it is");
+            return Ok(());
+        }
+        self.write(record).await
+    }
+
     /// Replaces the record in its own folder (`record.output`).
     ///
     /// # Errors

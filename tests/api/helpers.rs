@@ -12,6 +12,9 @@ use tokio_util::sync::CancellationToken;
 
 pub const PROJECT: &str = "test-project";
 pub const ZONE: &str = "us-central1-a";
+/// A variable's value that stands for the emulator's own Cloud Storage URL, known only once
+/// the emulator runs.
+pub const EMULATOR_STORAGE: &str = "(the emulator's storage)";
 
 /// The service and its emulator; both stop when this is dropped.
 pub struct TestApp {
@@ -58,11 +61,19 @@ pub async fn spawn_app(vars: &[(&str, &str)]) -> TestApp {
 }
 
 pub async fn spawn_app_with(config: EmulatorConfig, vars: &[(&str, &str)]) -> TestApp {
-    let vars: Vec<(String, String)> = vars
-        .iter()
-        .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
-        .collect();
-    spawn_app_around(config, |_| vars).await
+    spawn_app_around(config, |emulator| {
+        vars.iter()
+            .map(|(k, v)| {
+                let value = if *v == EMULATOR_STORAGE {
+                    emulator.storage_url()
+                } else {
+                    (*v).to_owned()
+                };
+                ((*k).to_owned(), value)
+            })
+            .collect()
+    })
+    .await
 }
 
 /// Like [`spawn_app_with`], with variables that name the emulator (its JWKS, its storage).

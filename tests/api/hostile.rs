@@ -196,7 +196,7 @@ fn cases() -> Vec<Case> {
         ),
         payload("payload is broken JSON", r#"{"machine_type":"#, 400),
         // Overrides.
-        payload("unknown override", r#"{"colour":"red"}"#, 400),
+        payload("unknown override", r#"{"overrides":{"colour":"red"}}"#, 400),
         payload(
             "service account is not overridable",
             r#"{"service_account":"evil@x.iam.gserviceaccount.com"}"#,

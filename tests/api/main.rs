@@ -1,6 +1,7 @@
 //! Integration tests: the service on a free port against the Notebooks emulator on another.
 #[path = "../support/child.rs"]
 mod child;
+mod events;
 mod helpers;
 mod hostile;
 mod launch;
@@ -11,6 +12,7 @@ mod logs;
 mod openssl;
 mod protocol;
 mod reap;
+mod run_launch;
 mod runs;
 mod surface;
 #[path = "../support/test_log.rs"]

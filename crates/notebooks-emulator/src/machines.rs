@@ -68,6 +68,8 @@ struct Machine {
 pub struct Machines {
     /// Loopback address metadata servers bind to.
     ip: IpAddr,
+    /// The emulator's own Notebooks API, where scripts stop their own instance.
+    api: Url,
     /// Cloud Storage the scripts are fetched from, and pointed at.
     storage: Url,
     /// Each instance's scratch directory lies under it.
@@ -83,9 +85,10 @@ fn signal_group(group: i32, signal: Signal) {
 }
 
 impl Machines {
-    pub fn new(ip: IpAddr, storage: Url, root: PathBuf) -> Self {
+    pub fn new(ip: IpAddr, api: Url, storage: Url, root: PathBuf) -> Self {
         Self {
             ip,
+            api,
             storage,
             root,
             running: Mutex::new(HashMap::new()),
@@ -114,6 +117,7 @@ impl Machines {
             at,
             why,
             ip: self.ip,
+            api: self.api.clone(),
             storage: self.storage.clone(),
             dir: self.root.join(name),
             cancel: cancel.clone(),

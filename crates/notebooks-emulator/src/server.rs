@@ -55,7 +55,7 @@ impl Emulator {
         let base = reqwest::Url::parse(&format!("http://{addr}"))
             .map_err(|error| invalid(EmulatorConfigError::StorageHost(error.to_string())))?;
         if config.run_scripts {
-            let storage = state.0.storage_host.clone().unwrap_or(base);
+            let storage = state.0.storage_host.clone().unwrap_or_else(|| base.clone());
             let root = std::env::temp_dir().join(format!(
                 "notebooks-emulator-{}-{}",
                 addr.port(),
@@ -64,7 +64,7 @@ impl Emulator {
             let _ = state
                 .0
                 .machines
-                .set(Machines::new(addr.ip(), storage, root));
+                .set(Machines::new(addr.ip(), base, storage, root));
             // The signing key, made now in the background: the first identity token then
             // need not wait for RSA key generation.
             let signing = state.clone();

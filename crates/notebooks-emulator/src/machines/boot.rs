@@ -37,6 +37,8 @@ pub struct BootJob {
     pub at: Timestamp,
     pub why: Boot,
     pub ip: IpAddr,
+    /// The emulator's Notebooks API (`http://HOST:PORT/`).
+    pub api: Url,
     pub storage: Url,
     pub dir: PathBuf,
     pub cancel: CancellationToken,
@@ -171,6 +173,11 @@ async fn execute(job: &BootJob, path: &Path, metadata_host: &str) -> std::io::Re
         .env(
             "CLOUDSDK_API_ENDPOINT_OVERRIDES_STORAGE",
             format!("{storage}/storage/v1/"),
+        )
+        // gcloud's override of the Notebooks API root: where a script stops its own instance.
+        .env(
+            "CLOUDSDK_API_ENDPOINT_OVERRIDES_NOTEBOOKS",
+            job.api.as_str(),
         )
         // On a VM, libraries find credentials on the metadata server, not in a key file.
         .env_remove("GOOGLE_APPLICATION_CREDENTIALS")

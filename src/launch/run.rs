@@ -1,0 +1,244 @@
+//! A launch whose profile names a notebook is a run: the instance gets the runner as its
+//! post-startup script and the run's spec as metadata, and the run's record is written to Cloud
+//! Storage before the create, so a run that reports, or an instance the reaper finds, always
+//! has a record to update.
+//!
+//! The run id is derived from the trigger's dedupe key, so a redelivery names the same run,
+//! the same metadata and the same record; a record that exists already is left as it is (the
+//! run may have ended since, and its record says so).
+
+use std::time::Duration;
+
+use serde_json::{Map, Value};
+
+use crate::profile::{Field, FieldError, LaunchSpec};
+use crate::push::Trigger;
+use crate::runner::RunSpec;
+use crate::runs::{LABEL_RUN_ID, RunId, RunRecord, RunState, RunStore, SCHEMA};
+
+/// The papermill parameter that carries a web app's event.
+pub const EVENT_PARAMETER: &str = "event";
+
+/// The largest value Compute Engine keeps under one metadata key.
+const MAX_METADATA_VALUE_BYTES: usize = 256 * 1024;
+
+/// What runs need from the service: where runners report, the runner, and the record store.
+#[derive(Debug)]
+pub struct RunConfig {
+    /// The service's own URL, without a trailing slash.
+    pub service_url: Option<String>,
+    /// `gs://…` of the runner.
+    pub runner_script: Option<String>,
+    pub report_within: Duration,
+    pub store: RunStore,
+}
+
+impl RunConfig {
+    /// Refuses a profile with a notebook when runs cannot report here, naming what is missing.
+    ///
+    /// # Errors
+    /// A [`FieldError`] on `notebook`.
+    pub fn check(&self, spec: &LaunchSpec) -> Result<(), FieldError> {
+        if spec.run.is_none() {
+            return Ok(());
+        }
+        let missing: Vec<&str> = [
+            (
+                self.service_url.is_none(),
+                "SERVICE_URL (or PUSH_AUTH_AUDIENCE)",
+            ),
+            (self.runner_script.is_none(), "RUNNER_SCRIPT"),
+        ]
+        .into_iter()
+        .filter_map(|(absent, name)| absent.then_some(name))
+        .collect();
+        if missing.is_empty() {
+            Ok(())
+        } else {
+            Err(FieldError::new(
+                Field::Notebook,
+                format!(
+                    "a run needs {} set on the service: its runner and the URL it reports to",
+                    missing.join(" and ")
+                ),
+            ))
+        }
+    }
+
+    /// Turns the spec into the run's instance (runner, metadata, run-id label) and returns the
+    /// run's id and record; `None` when the profile runs no notebook. `labels` are the
+    /// instance's labels, `instance` its full name.
+    ///
+    /// # Errors
+    /// A [`FieldError`] when runs are not configured or the parameters do not fit.
+    pub fn prepare(
+        &self,
+        spec: &mut LaunchSpec,
+        labels: &mut std::collections::BTreeMap<String, String>,
+        trigger: &Trigger,
+        event: Option<&Value>,
+        profile: &str,
+        instance: &str,
+    ) -> Result<Option<(RunId, RunRecord)>, FieldError> {
+        self.check(spec)?;
+        let (Some(target), Some(service_url), Some(runner)) =
+            (&spec.run, &self.service_url, &self.runner_script)
+        else {
+            return Ok(None);
+        };
+        let run_id = RunId::derive(trigger.key.as_str());
+        let parameters = with_event(target.parameters.clone(), event)?;
+        let run = RunSpec {
+            run_id: run_id.to_string(),
+            notebook: target.notebook.clone(),
+            output: target.output.clone(),
+            parameters,
+            max_run_time: target.max_run_time,
+            report_url: format!("{service_url}/runs/{run_id}/complete"),
+            report_audience: service_url.clone(),
+            report_within: self.report_within,
+        };
+        let folder = format!("{}/{run_id}/", target.output);
+        let record = RunRecord {
+            schema: SCHEMA,
+            run_id: run_id.clone(),
+            trigger: trigger.source.label().to_owned(),
+            message_id: trigger.message_id.clone(),
+            profile: profile.to_owned(),
+            notebook: run.notebook.clone(),
+            parameters: run.parameters.clone(),
+            instance: instance.to_owned(),
+            output: folder.clone(),
+            launched: jiff::Timestamp::now(),
+            state: RunState::Launched,
+            started: None,
+            finished: None,
+            exit_code: None,
+            error: String::new(),
+            outputs: Vec::new(),
+            log_tail: String::new(),
+            cleanup: None,
+        };
+        spec.metadata.extend(run.metadata());
+        spec.post_startup_script = Some(runner.clone());
+        labels.insert(LABEL_RUN_ID.to_owned(), run_id.to_string());
+        Ok(Some((run_id, record)))
+    }
+}
+
+/// The parameters with the event on top; all of it must fit one metadata value.
+fn with_event(
+    mut parameters: Map<String, Value>,
+    event: Option<&Value>,
+) -> Result<Map<String, Value>, FieldError> {
+    if let Some(event) = event {
+        parameters.insert(EVENT_PARAMETER.to_owned(), event.clone());
+    }
+    let size = Value::Object(parameters.clone()).to_string().len();
+    if size > MAX_METADATA_VALUE_BYTES {
+        return Err(FieldError::new(
+            Field::Parameters,
+            format!(
+                "{size} bytes of parameters and event exceed the {MAX_METADATA_VALUE_BYTES} a metadata value holds"
+            ),
+        ));
+    }
+    Ok(parameters)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::profile::Fields;
+
+    fn config(service_url: Option<&str>, runner: Option<&str>) -> RunConfig {
+        RunConfig {
+            service_url: service_url.map(str::to_owned),
+            runner_script: runner.map(str::to_owned),
+            report_within: Duration::from_secs(600),
+            store: RunStore::from_settings(None, None),
+        }
+    }
+
+    fn spec(notebook: bool) -> LaunchSpec {
+        let fields = Fields {
+            location: Some("us-central1-a".into()),
+            container_image: Some("us-docker.pkg.dev/p/r/img".into()),
+            notebook: notebook.then(|| "gs://bkt/nb/seed.ipynb".into()),
+            output: notebook.then(|| "gs://bkt/runs".into()),
+            parameters: notebook.then(|| Map::from_iter([("rows".to_owned(), Value::from(3))])),
+            ..Fields::default()
+        };
+        LaunchSpec::parse(&fields, "p").unwrap()
+    }
+
+    #[test]
+    fn a_run_needs_the_service_url_and_the_runner_named() {
+        let error = config(None, None).check(&spec(true)).unwrap_err();
+        assert_eq!(error.field, Field::Notebook);
+        assert!(
+            error.reason.contains("SERVICE_URL") && error.reason.contains("RUNNER_SCRIPT"),
+            "{error}"
+        );
+        let error = config(Some("https://s"), None)
+            .check(&spec(true))
+            .unwrap_err();
+        assert!(
+            !error.reason.contains("SERVICE_URL") && error.reason.contains("RUNNER_SCRIPT"),
+            "{error}"
+        );
+        assert!(config(None, None).check(&spec(false)).is_ok());
+        assert!(
+            config(Some("https://s"), Some("gs://b/r.sh"))
+                .check(&spec(true))
+                .is_ok()
+        );
+    }
+
+    #[test]
+    fn prepare_makes_the_instance_a_run_and_names_its_record() {
+        let config = config(Some("https://svc.run.app"), Some("gs://bkt/runner.sh"));
+        let trigger = Trigger::from_cli(None);
+        let mut spec = spec(true);
+        let mut labels = std::collections::BTreeMap::new();
+        let event = serde_json::json!({"upload": "gs://b/new.csv"});
+        let (run_id, record) = config
+            .prepare(
+                &mut spec,
+                &mut labels,
+                &trigger,
+                Some(&event),
+                "default",
+                "projects/p/locations/z/instances/i",
+            )
+            .unwrap()
+            .unwrap();
+        assert_eq!(run_id, RunId::derive(trigger.key.as_str()));
+        assert_eq!(labels[LABEL_RUN_ID], run_id.as_str());
+        assert_eq!(
+            spec.post_startup_script.as_deref(),
+            Some("gs://bkt/runner.sh")
+        );
+        let key = |k: &str| spec.metadata[&format!("notebook-trigger-{k}")].clone();
+        assert_eq!(
+            key("report-url"),
+            format!("https://svc.run.app/runs/{run_id}/complete")
+        );
+        assert_eq!(key("report-audience"), "https://svc.run.app");
+        assert_eq!(key("output"), "gs://bkt/runs");
+        assert_eq!(
+            key("parameters"),
+            r#"{"event":{"upload":"gs://b/new.csv"},"rows":3}"#
+        );
+        assert_eq!(record.output, format!("gs://bkt/runs/{run_id}/"));
+        assert_eq!(record.state, RunState::Launched);
+        assert_eq!(record.parameters["event"], event);
+    }
+
+    #[test]
+    fn an_event_too_large_for_the_metadata_is_refused() {
+        let huge = Value::from("x".repeat(MAX_METADATA_VALUE_BYTES));
+        let error = with_event(Map::new(), Some(&huge)).unwrap_err();
+        assert_eq!(error.field, Field::Parameters);
+    }
+}

@@ -1,0 +1,125 @@
+//! Who may set what: the fields of `ALLOWED_OVERRIDES`, the registries of
+//! `ALLOWED_IMAGE_PREFIXES` and the parameter names of `ALLOWED_PARAMETERS`.
+
+use std::collections::BTreeSet;
+
+use crate::profile::Field;
+
+/// The name in `ALLOWED_OVERRIDES` that lets a message ask for a dry run.
+pub const DRY_RUN: &str = "dry_run";
+
+/// Which fields a message may set. Empty by default: messages only trigger.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct OverridePolicy {
+    allowed: BTreeSet<Field>,
+    /// Where an overridden `container_image` may come from (`ALLOWED_IMAGE_PREFIXES`).
+    pub(super) image_prefixes: Vec<String>,
+    /// The parameters a message may set (`ALLOWED_PARAMETERS`); `None`: any name.
+    pub(super) parameter_names: Option<BTreeSet<String>>,
+    /// `dry_run` is in `ALLOWED_OVERRIDES`.
+    pub(super) dry_run: bool,
+}
+
+impl OverridePolicy {
+    /// Parses `ALLOWED_OVERRIDES` (`machine_type,labels`).
+    ///
+    /// # Errors
+    /// A message naming the unknown field and listing the valid names.
+    pub fn parse(text: &str) -> Result<Self, String> {
+        let mut policy = Self::default();
+        for name in text.split(',').map(str::trim).filter(|n| !n.is_empty()) {
+            if name == DRY_RUN {
+                policy.dry_run = true;
+                continue;
+            }
+            let field = Field::from_name(name).ok_or_else(|| {
+                format!(
+                    "`{name}` is not a field; expected a comma-separated list of: {}, {DRY_RUN}",
+                    Field::ALL.map(Field::name).join(", ")
+                )
+            })?;
+            policy.allowed.insert(field);
+        }
+        Ok(policy)
+    }
+
+    /// Adds `ALLOWED_IMAGE_PREFIXES` (`europe-docker.pkg.dev/PROJECT/REPO/,gcr.io/PROJECT/`).
+    ///
+    /// Each prefix must end with `/`, so that `gcr.io/team/` does not also admit
+    /// `gcr.io/team-evil/…`. A policy that allows `container_image` needs at least one.
+    ///
+    /// # Errors
+    /// A message naming the bad prefix, or saying that one is needed.
+    pub fn with_image_prefixes(mut self, text: &str) -> Result<Self, String> {
+        for prefix in text.split(',').map(str::trim).filter(|p| !p.is_empty()) {
+            let segments: Vec<&str> = prefix.strip_suffix('/').unwrap_or("").split('/').collect();
+            let path_has_port = segments.iter().skip(1).any(|s| s.contains(':'));
+            if segments
+                .iter()
+                .any(|s| s.is_empty() || *s == "." || *s == "..")
+                || path_has_port
+                || prefix.contains('@')
+                || prefix.chars().any(|c| c.is_whitespace() || c.is_control())
+            {
+                return Err(format!(
+                    "`{prefix}` is not an image prefix: expected a registry path ending with `/`, e.g. europe-docker.pkg.dev/PROJECT/REPO/"
+                ));
+            }
+            self.image_prefixes.push(prefix.to_owned());
+        }
+        if self.allows(Field::ContainerImage) && self.image_prefixes.is_empty() {
+            return Err(
+                "is required when ALLOWED_OVERRIDES lists container_image: name the registries a message may take images from".to_owned(),
+            );
+        }
+        Ok(self)
+    }
+
+    /// Adds `ALLOWED_PARAMETERS` (`date,region`): the only parameter names a message may send.
+    /// Empty: any name, once `ALLOWED_OVERRIDES` lists `parameters`.
+    ///
+    /// # Errors
+    /// A message naming a name that no parameter can have.
+    pub fn with_parameter_names(mut self, text: &str) -> Result<Self, String> {
+        let names: BTreeSet<String> = text
+            .split(',')
+            .map(str::trim)
+            .filter(|n| !n.is_empty())
+            .map(str::to_owned)
+            .collect();
+        if let Some(bad) = names.iter().find(|name| {
+            !name.starts_with(|c: char| c.is_ascii_alphabetic() || c == '_')
+                || !name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
+        }) {
+            return Err(format!(
+                "`{bad}` is not a parameter name (a Python identifier)"
+            ));
+        }
+        if !names.is_empty() && !self.allows(Field::Parameters) {
+            return Err(
+                "names parameters, but ALLOWED_OVERRIDES does not list parameters".to_owned(),
+            );
+        }
+        self.parameter_names = (!names.is_empty()).then_some(names);
+        Ok(self)
+    }
+
+    /// Whether a message may name this image.
+    pub(super) fn image_allowed(&self, image: &str) -> bool {
+        !image
+            .split('/')
+            .any(|segment| segment == ".." || segment == ".")
+            && self
+                .image_prefixes
+                .iter()
+                .any(|prefix| image.starts_with(prefix.as_str()) && image.len() > prefix.len())
+    }
+
+    pub fn allows(&self, field: Field) -> bool {
+        self.allowed.contains(&field)
+    }
+
+    pub fn allowed(&self) -> impl Iterator<Item = Field> + '_ {
+        self.allowed.iter().copied()
+    }
+}
