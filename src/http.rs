@@ -29,8 +29,10 @@ use tracing::Instrument;
 use crate::cause;
 use crate::completion::Completer;
 use crate::launch::{Failure, LaunchError, Launcher, Progress};
+use crate::payload::Action;
 use crate::push;
 use crate::push_token::TokenVerifier;
+use crate::reap::Reaper;
 use crate::telemetry::TraceContext;
 
 /// What one request may cost.
@@ -47,6 +49,8 @@ pub struct AppState {
     pub launcher: Arc<Launcher>,
     /// `None` without `SERVICE_URL`: no run can report, so the route is not served.
     pub completion: Option<Arc<Completer>>,
+    /// Carries out `{"action": "reap"}` messages; `None`: they are refused.
+    pub reaper: Option<Arc<Reaper>>,
     limits: Limits,
     launches: Arc<Semaphore>,
 }
@@ -56,6 +60,7 @@ impl AppState {
         Self {
             launcher,
             completion: None,
+            reaper: None,
             limits,
             launches: Arc::new(Semaphore::new(limits.max_concurrent_launches)),
         }
@@ -65,6 +70,12 @@ impl AppState {
     #[must_use]
     pub fn with_completion(mut self, completer: Arc<Completer>) -> Self {
         self.completion = Some(completer);
+        self
+    }
+
+    #[must_use]
+    pub fn with_reaper(mut self, reaper: Arc<Reaper>) -> Self {
+        self.reaper = Some(reaper);
         self
     }
 }
@@ -153,6 +164,14 @@ async fn trigger(State(state): State<AppState>, headers: HeaderMap, body: Bytes)
     // wait minutes next to thousands of others, so give the buffer back to the connection now.
     drop((headers, body));
     async move {
+        if let (Ok(trigger), Some(reaper)) = (&decoded, &state.reaper) {
+            if state.launcher.action(trigger) == Some(Action::Reap) {
+                // The reaper logs each verdict; the answer lists them for whoever asked.
+                let reaped = reaper.reap(jiff::Timestamp::now(), false).await;
+                return axum::Json(serde_json::json!({"outcome": "reaped", "verdicts": reaped}))
+                    .into_response();
+            }
+        }
         let result = match decoded {
             Ok(trigger) => {
                 if let Some(id) = &trigger.message_id {

@@ -25,6 +25,7 @@ use crate::notebooks::client::Endpoint;
 use crate::notebooks::protocol::EmulatorProtocol;
 use crate::profile::{LaunchSpec, Profiles};
 use crate::push_token::{PushAuthMode, TokenVerifier, VerifySettings};
+use crate::reap::Reaper;
 use crate::runner;
 use crate::runs::RunStore;
 use notebooks_emulator::storage::GsUri;
@@ -364,7 +365,8 @@ impl Application {
         let state = match &self.completion {
             Some(completer) => state.with_completion(completer.clone()),
             None => state,
-        };
+        }
+        .with_reaper(Arc::new(Reaper::from_settings(&self.backing)));
         let app = router(state, self.push_auth.clone());
         if let Some(emulator) = &self.backing.embedded {
             tracing::info!(

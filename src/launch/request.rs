@@ -43,6 +43,11 @@ impl Launcher {
     ///
     /// # Errors
     /// [`Rejection`] for a payload, profile or field the policy or the API rules refuse.
+    /// What a message asks for instead of a launch, if anything (`{"action": "reap"}`).
+    pub fn action(&self, trigger: &Trigger) -> Option<payload::Action> {
+        payload::parse(&trigger.data, &self.policy).ok()?.action
+    }
+
     pub fn create_request(&self, trigger: &Trigger) -> Result<CreateRequest, Rejection> {
         let request = payload::parse(&trigger.data, &self.policy)?;
         if let Some(action) = request.action {

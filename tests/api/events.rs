@@ -173,9 +173,10 @@ async fn a_dry_run_creates_and_writes_nothing() {
 }
 
 #[tokio::test]
-async fn a_reap_action_is_not_a_launch() {
+async fn a_reap_action_reaps_and_launches_nothing() {
     let app = spawn_runs(&[]).await;
     let (status, answer) = app.push("8401", r#"{"action": "reap"}"#).await;
-    assert_eq!(status, 400, "{answer}");
+    assert_eq!(status, 200, "{answer}");
+    assert_eq!(answer["outcome"], "reaped", "{answer}");
     assert!(app.emulator.create_requests().is_empty());
 }

@@ -86,7 +86,7 @@ async fn wait_active(app: &TestApp, ids: &[&str]) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_reaper_stops_a_stray_run_and_leaves_what_it_does_not_own() {
-    let app = runs_app(&[]).await;
+    let app = runs_app(&[("RUN_GRACE", "1s")]).await;
     let (stray, unmanaged, fresh) = (run_id(0x5), run_id(0x6), run_id(0x7));
     create_instance(&app, "nb-stray", &stray, true, false).await;
     create_instance(&app, "nb-unmanaged", &unmanaged, false, false).await;
@@ -117,9 +117,20 @@ async fn the_reaper_stops_a_stray_run_and_leaves_what_it_does_not_own() {
     );
     assert!(record(&app, &stray).await.get("cleanup").is_none());
 
-    let reaped = reaper(&app).reap(jiff::Timestamp::now(), false).await;
-    assert_eq!(reaped.len(), 1, "{reaped:?}");
-    assert_eq!(reaped[0].result, "done", "{reaped:?}");
+    // The scheduler's message: the service reaps and answers what it did.
+    let (status, answer) = app.push("reap-1", r#"{"action":"reap"}"#).await;
+    assert_eq!(status, 200, "{answer}");
+    assert_eq!(answer["outcome"], "reaped", "{answer}");
+    let reaped = answer["verdicts"].as_array().unwrap();
+    assert_eq!(reaped.len(), 1, "{answer}");
+    assert_eq!(reaped[0]["result"], "done", "{answer}");
+    assert!(
+        reaped[0]["instance"]
+            .as_str()
+            .unwrap()
+            .ends_with("/nb-stray"),
+        "{answer}"
+    );
     let stopped = state_of(&app, "nb-stray");
     assert!(
         matches!(stopped.as_deref(), Some("STOPPING" | "STOPPED")),

@@ -133,7 +133,7 @@ async fn a_record_that_cannot_be_written_is_answered_503_and_nothing_is_created(
         answer["error"]
             .as_str()
             .unwrap()
-            .contains("cannot write the run record gs://no-such-bucket/runs/"),
+            .contains("the run record gs://no-such-bucket/runs/"),
         "{answer}"
     );
     assert!(app.emulator.create_requests().is_empty());
