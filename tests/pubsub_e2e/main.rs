@@ -8,12 +8,15 @@
 //!   files in Cloud Storage, the report, the cleanup.
 //! - `service`: the service binary as a process; `topology`: topics and subscriptions.
 
+#[path = "../support/fake_gcs.rs"]
+mod fake_gcs;
 #[path = "../support/pubsub_emulator.rs"]
 mod pubsub_emulator;
 #[path = "../support/test_log.rs"]
 mod test_log;
 
 mod chain;
+mod runs;
 mod service;
 mod topology;
 
