@@ -90,12 +90,20 @@ pub fn speaks_for(instance: &Instance, claims: &Claims, run: &RunId) -> Result<(
         });
     }
     let token = claims.email.as_deref().filter(|_| claims.email_verified());
-    match (token, instance.service_account()) {
+    // An instance created without an account runs as the project's Compute Engine default.
+    let runs_as = instance.service_account().map(str::to_owned).or_else(|| {
+        claims
+            .google
+            .as_ref()
+            .and_then(|g| g.compute_engine.as_ref())
+            .and_then(|vm| vm.default_account())
+    });
+    match (token, runs_as) {
         (Some(token), Some(runs_as)) if token == runs_as => Ok(()),
         (token, runs_as) => Err(Refusal::OtherAccount {
             token: token.unwrap_or("(no verified email)").to_owned(),
             instance: instance.name.clone(),
-            runs_as: runs_as.unwrap_or("(no account named)").to_owned(),
+            runs_as: runs_as.unwrap_or_else(|| "(no account named)".to_owned()),
         }),
     }
 }
@@ -188,6 +196,23 @@ mod tests {
         }
         assert!(matches!(
             speaks_for(&instance(managed(), ""), &claims_ok, &run()),
+            Err(Refusal::OtherAccount { .. })
+        ));
+    }
+
+    #[test]
+    fn an_instance_without_an_account_runs_as_the_compute_engine_default() {
+        let bare = instance(managed(), "");
+        let vm = |email: &str| {
+            claims(json!({"email": email, "google": {"compute_engine": {
+                "instance_name": "nb-1", "zone": "us-central1-a", "project_id": "p",
+                "project_number": 745_104_034_005_u64,
+            }}}))
+        };
+        let default = vm("745104034005-compute@developer.gserviceaccount.com");
+        assert_eq!(speaks_for(&bare, &default, &run()), Ok(()));
+        assert!(matches!(
+            speaks_for(&bare, &vm(ACCOUNT), &run()),
             Err(Refusal::OtherAccount { .. })
         ));
     }

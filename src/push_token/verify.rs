@@ -44,6 +44,22 @@ pub struct ComputeEngine {
     pub project_id: String,
     #[serde(default)]
     pub instance_id: String,
+    /// Names the project's Compute Engine default account, which a VM created without an
+    /// account of its own runs as.
+    #[serde(default)]
+    pub project_number: Option<serde_json::Value>,
+}
+
+impl ComputeEngine {
+    /// `{project number}-compute@developer.gserviceaccount.com`, when the token says the number.
+    pub fn default_account(&self) -> Option<String> {
+        let number = match self.project_number.as_ref()? {
+            serde_json::Value::Number(n) => n.to_string(),
+            serde_json::Value::String(s) if s.chars().all(|c| c.is_ascii_digit()) => s.clone(),
+            _ => return None,
+        };
+        Some(format!("{number}-compute@developer.gserviceaccount.com"))
+    }
 }
 
 impl TokenVerifier {

@@ -154,7 +154,9 @@ command -v papermill >/dev/null 2>&1 || hand_over
 
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/run-$RUN_ID.XXXXXX")
 LOG="$WORK.log"
-exec > >(tee -a "$LOG") 2>&1
+# tee ignores the TERM a stopping VM sends its group, so the runner's last lines still reach
+# the log and the console (the runner itself reports before it goes).
+exec > >(trap '' TERM INT HUP && exec tee -a "$LOG") 2>&1
 STARTED=$(date -u +%Y-%m-%dT%H:%M:%SZ)
 NOTEBOOK=$(attribute "$KEY-notebook")
 OUTPUT=$(attribute "$KEY-output")
@@ -268,7 +270,7 @@ stop_self() {
 }
 
 finish() {
-  trap '' TERM INT HUP
+  trap '' TERM INT HUP PIPE
   TOKEN=$(access_token)
   if [ -n "$OUTPUT" ]; then upload_outputs; fi
   say "outcome $OUTCOME (exit code $EXIT_CODE)${ERROR:+: $ERROR}"
