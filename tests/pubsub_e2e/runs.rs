@@ -126,38 +126,20 @@ async fn a_message_becomes_a_finished_run_and_no_instance_outlives_it() {
     let Some(pubsub) = PubSubEmulator::start(PROJECT) else {
         return;
     };
-    test_log::init();
-    let storage = StorageClient::new(gcs.url.parse().unwrap());
-    storage.ensure_bucket(PROJECT, BUCKET).await.unwrap();
-    for (name, bytes) in [
-        ("nb/seed/seed.ipynb", seed_notebook()),
-        ("nb/seed/input.csv", b"name,value\na,1\nb,2\n".to_vec()),
-        (
-            "nb/failing/failing.ipynb",
-            notebook("x = 1", &["raise ValueError('the data is bad')"]),
-        ),
-        (
-            "nb/slow/slow.ipynb",
-            notebook("x = 1", &["import time\ntime.sleep(120)"]),
-        ),
-        ("runner.sh", runner::SCRIPT.as_bytes().to_vec()),
-    ] {
-        storage
-            .upload(BUCKET, name, "application/octet-stream", bytes)
-            .await
-            .unwrap();
-    }
-    let notebooks = Emulator::start(
-        SocketAddr::from(([127, 0, 0, 1], 0)),
-        EmulatorConfig {
-            provision_time: Duration::from_millis(300),
-            run_scripts: true,
-            storage_emulator_host: Some(gcs.url.clone()),
-            ..EmulatorConfig::default()
-        },
+    let (storage, notebooks) = stage(
+        &gcs,
+        vec![
+            (
+                "nb/failing/failing.ipynb",
+                notebook("x = 1", &["raise ValueError('the data is bad')"]),
+            ),
+            (
+                "nb/slow/slow.ipynb",
+                notebook("x = 1", &["import time\ntime.sleep(120)"]),
+            ),
+        ],
     )
-    .await
-    .unwrap();
+    .await;
     let profiles = tempfile::NamedTempFile::with_suffix(".toml").unwrap();
     std::fs::write(
         profiles.path(),
@@ -277,30 +259,7 @@ async fn a_runner_that_cannot_report_stops_its_own_instance() {
     let Some(gcs) = FakeGcs::start().await else {
         return;
     };
-    test_log::init();
-    let storage = StorageClient::new(gcs.url.parse().unwrap());
-    storage.ensure_bucket(PROJECT, BUCKET).await.unwrap();
-    for (name, bytes) in [
-        ("nb/seed/seed.ipynb", seed_notebook()),
-        ("nb/seed/input.csv", b"name,value\na,1\n".to_vec()),
-        ("runner.sh", runner::SCRIPT.as_bytes().to_vec()),
-    ] {
-        storage
-            .upload(BUCKET, name, "application/octet-stream", bytes)
-            .await
-            .unwrap();
-    }
-    let notebooks = Emulator::start(
-        SocketAddr::from(([127, 0, 0, 1], 0)),
-        EmulatorConfig {
-            provision_time: Duration::from_millis(300),
-            run_scripts: true,
-            storage_emulator_host: Some(gcs.url.clone()),
-            ..EmulatorConfig::default()
-        },
-    )
-    .await
-    .unwrap();
+    let (_storage, notebooks) = stage(&gcs, Vec::new()).await;
     let nobody = format!("http://127.0.0.1:{}", free_port());
     let profiles = tempfile::NamedTempFile::with_suffix(".toml").unwrap();
     std::fs::write(profiles.path(), "[profiles.none]\n").unwrap();
@@ -323,6 +282,37 @@ async fn a_runner_that_cannot_report_stops_its_own_instance() {
         "{}",
         notebooks.console(&instance)
     );
+}
+
+/// The seed's notebook, its input and the runner in fake-gcs-server, with `more` objects, and a
+/// Notebooks emulator whose instances run their scripts against it.
+async fn stage(gcs: &FakeGcs, more: Vec<(&str, Vec<u8>)>) -> (StorageClient, Emulator) {
+    test_log::init();
+    let storage = StorageClient::new(gcs.url.parse().unwrap());
+    storage.ensure_bucket(PROJECT, BUCKET).await.unwrap();
+    let objects = [
+        ("nb/seed/seed.ipynb", seed_notebook()),
+        ("nb/seed/input.csv", b"name,value\na,1\nb,2\n".to_vec()),
+        ("runner.sh", runner::SCRIPT.as_bytes().to_vec()),
+    ];
+    for (name, bytes) in objects.into_iter().chain(more) {
+        storage
+            .upload(BUCKET, name, "application/octet-stream", bytes)
+            .await
+            .unwrap();
+    }
+    let notebooks = Emulator::start(
+        SocketAddr::from(([127, 0, 0, 1], 0)),
+        EmulatorConfig {
+            provision_time: Duration::from_millis(300),
+            run_scripts: true,
+            storage_emulator_host: Some(gcs.url.clone()),
+            ..EmulatorConfig::default()
+        },
+    )
+    .await
+    .unwrap();
+    (storage, notebooks)
 }
 
 fn free_port() -> u16 {
