@@ -288,3 +288,42 @@ async fn without_a_service_url_there_is_no_report_route() {
     assert_eq!(status, 404);
     app.stop().await;
 }
+
+/// Tokens from an issuer the test controls, to reach what the emulator's tokens cannot: an
+/// expired token, and a valid one for another account. The valid token for the instance's own
+/// account is taken, so the refusals are not the test's doing.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_expired_token_or_another_account_changes_nothing() {
+    let issuer = tokens::Issuer::start().await;
+    let app = runs_app(&[("RUN_TOKEN_JWKS_URL", issuer.jwks_url.as_str())]).await;
+    let run = run_id(0xd);
+    create_instance(&app, "nb-d", &run, true, false).await;
+    write_record(&app, &run, "nb-d").await;
+    let launched = record(&app, &run).await;
+    let now = jsonwebtoken::get_current_timestamp() as i64;
+    let vm = |changes: Value| {
+        let mut claims = json!({"google": {"compute_engine": {
+            "instance_name": "nb-d", "zone": ZONE, "project_id": PROJECT, "instance_id": "4"}},
+            "aud": SERVICE, "email": ACCOUNT});
+        for (k, v) in changes.as_object().unwrap() {
+            claims[k] = v.clone();
+        }
+        tokens::google(&tokens::claims_with(claims))
+    };
+    let expired = vm(json!({"exp": now - 3600, "iat": now - 7200}));
+    let other_account = vm(json!({"email": "someone@test-project.iam.gserviceaccount.com"}));
+    let body = report(&run, "succeeded");
+    let (status, answer) = send(&app, &run, Some(&expired), &body).await;
+    assert_eq!(status, 401, "expired: {answer}");
+    let (status, answer) = send(&app, &run, Some(&other_account), &body).await;
+    assert_eq!(status, 403, "another account: {answer}");
+    assert_eq!(
+        record(&app, &run).await,
+        launched,
+        "a refusal changes no record"
+    );
+    let (status, answer) = send(&app, &run, Some(&vm(json!({}))), &body).await;
+    assert_eq!(status, 200, "the instance's own account, in time: {answer}");
+    assert_eq!(record(&app, &run).await["state"], "succeeded");
+    app.stop().await;
+}
