@@ -8,7 +8,7 @@
 //!
 //! It may run while another reaper runs (a scheduled message redelivered, a person at a
 //! terminal): each action is one the API takes twice without harm (see
-//! [`act`](crate::runs::act)), and records are replaced whole. An instance without the
+//! [`act`]), and records are replaced whole. An instance without the
 //! managed-by label is never touched, even if the API ignored the list filter.
 
 use std::collections::BTreeSet;
