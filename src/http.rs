@@ -167,7 +167,8 @@ async fn trigger(State(state): State<AppState>, headers: HeaderMap, body: Bytes)
         if let (Ok(trigger), Some(reaper)) = (&decoded, &state.reaper) {
             if state.launcher.action(trigger) == Some(Action::Reap) {
                 // The reaper logs each verdict; the answer lists them for whoever asked.
-                let reaped = reaper.reap(jiff::Timestamp::now(), false).await;
+                // Boxed: a reap's listing and calls would otherwise size every push's state.
+                let reaped = Box::pin(reaper.reap(jiff::Timestamp::now(), false)).await;
                 return axum::Json(serde_json::json!({"outcome": "reaped", "verdicts": reaped}))
                     .into_response();
             }

@@ -165,9 +165,9 @@ impl Launcher {
             });
         }
         if let Some(record) = request.record.take() {
-            self.runs
-                .store
-                .ensure(&record)
+            // Boxed: Cloud Storage and credential futures would otherwise size the state of
+            // every waiting launch, runs or not.
+            Box::pin(self.runs.store.ensure(&record))
                 .await
                 .map_err(LaunchError::Record)?;
         }
