@@ -30,8 +30,9 @@ pub struct CreateRequest {
     pub profile: String,
     /// The run this launch starts, when the profile names a notebook.
     pub run_id: Option<RunId>,
-    /// The run's record, written before the create (and then dropped).
-    pub record: Option<RunRecord>,
+    /// The run's record, written before the create (and then dropped). Boxed: the request
+    /// stays with every waiting launch, and most launches are not runs.
+    pub record: Option<Box<RunRecord>>,
     /// Answer with what would be created, and create nothing.
     pub dry_run: bool,
 }
@@ -75,7 +76,9 @@ impl Launcher {
             profile,
             &name,
         )?;
-        let (run_id, record) = run.map_or((None, None), |(id, record)| (Some(id), Some(record)));
+        let (run_id, record) = run.map_or((None, None), |(id, record)| {
+            (Some(id), Some(Box::new(record)))
+        });
         if request.event.is_some() && run_id.is_none() {
             tracing::info!(
                 profile,
