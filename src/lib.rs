@@ -24,7 +24,7 @@
 //! - [`pubsub`] publishes trigger messages and replays dead-lettered ones.
 //! - [`scheduler`] validates `scheduler.yaml` and plans the gcloud commands of the deploy.
 pub mod answer;
-pub mod cause;
+pub use notebooks_wire::cause;
 pub mod cli;
 pub mod commands;
 pub mod completion;

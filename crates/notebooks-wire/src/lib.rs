@@ -5,8 +5,10 @@
 //! - [`api_version`]: v1 (user-managed notebooks) or v2 (Workbench instances).
 //! - [`duration`]: the `30s` / `1m30s` syntax every timeout flag and variable takes.
 //! - [`net`]: how both servers accept connections.
+//! - [`cause`]: an error told with every cause under it, in answers and logs.
 
 pub mod api_version;
+pub mod cause;
 pub mod duration;
 pub mod net;
 pub mod rpc;

@@ -142,22 +142,11 @@ async fn fetch(job: &BootJob, uri: &str, path: &Path) -> Result<(), String> {
     let bytes = StorageClient::new(job.storage.clone())
         .download(&uri.bucket, &uri.object)
         .await
-        .map_err(|error| error_chain(&error))?;
+        .map_err(|error| notebooks_wire::cause::chain(&error).to_string())?;
     // A script is small: writing it in place costs less than a trip to a blocking thread.
     std::fs::create_dir_all(&job.dir)
         .map_err(|error| format!("scratch directory {}: {error}", job.dir.display()))?;
     std::fs::write(path, &bytes).map_err(|error| format!("{}: {error}", path.display()))
-}
-
-/// The error and its causes, one after the other.
-fn error_chain(error: &dyn std::error::Error) -> String {
-    let mut text = error.to_string();
-    let mut source = error.source();
-    while let Some(cause) = source {
-        text.push_str(&format!(": {cause}"));
-        source = cause.source();
-    }
-    text
 }
 
 /// `bash SCRIPT` in the scratch directory, in a process group of its own, its output on the
