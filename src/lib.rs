@@ -19,7 +19,7 @@
 //! - [`runner`] is the post-startup script that executes a run's notebook on its instance;
 //!   [`runs`] is the product's idea of a run (ids, reports, cleanup, records, the reaper's
 //!   judgement); [`completion`] takes a runner's report and [`reap`] cleans up after runs
-//!   nobody reported.
+//!   nobody reported; [`history`] lists runs from their records with their live states.
 //! - The local Notebooks API for demos, tests and users' CI is the `notebooks-emulator` crate.
 //! - [`pubsub`] publishes trigger messages and replays dead-lettered ones.
 //! - [`scheduler`] validates `scheduler.yaml` and plans the gcloud commands of the deploy.
@@ -30,6 +30,7 @@ pub mod commands;
 pub mod completion;
 pub mod config;
 pub mod credentials;
+pub mod history;
 pub mod http;
 pub mod json_depth;
 pub mod launch;

@@ -27,6 +27,15 @@ pub enum RunState {
 }
 
 impl RunState {
+    /// Every state, in the order a run can reach them.
+    pub const ALL: [RunState; 5] = [
+        RunState::Launched,
+        RunState::Succeeded,
+        RunState::Failed,
+        RunState::TimedOut,
+        RunState::Cancelled,
+    ];
+
     pub fn as_str(self) -> &'static str {
         match self {
             RunState::Launched => "launched",

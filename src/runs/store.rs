@@ -6,6 +6,7 @@
 
 use std::sync::Arc;
 
+use jiff::Timestamp;
 use reqwest::StatusCode;
 use storage_client::{GsUri, StorageClient, StorageError};
 use tokio::sync::OnceCell;
@@ -131,6 +132,82 @@ impl RunStore {
             })
     }
 
+    /// Every record under an output prefix (`gs://B/PREFIX`): one listing, then the records
+    /// downloaded [`READ_CONCURRENCY`] at a time. With `since`, a record last written before it
+    /// is not downloaded at all: its run was launched before `since` too.
+    ///
+    /// A record that cannot be read or parsed is logged and left out: one damaged object must
+    /// not hide the history of every other run.
+    ///
+    /// # Errors
+    /// [`StoreError`] when the prefix cannot be listed.
+    pub async fn records(
+        &self,
+        output: &str,
+        since: Option<Timestamp>,
+    ) -> Result<Vec<RunRecord>, StoreError> {
+        let prefix = prefix_uri(output)?;
+        let storage = self.client().await?;
+        let listed = storage
+            .list_objects(&prefix.bucket, &prefix.object)
+            .await
+            .map_err(|source| StoreError::Storage {
+                uri: prefix.to_string(),
+                source,
+            })?;
+        let folders: Vec<String> = listed
+            .into_iter()
+            .filter(|object| is_record_name(&object.name, &prefix.object))
+            .filter(|object| {
+                let updated = object
+                    .updated
+                    .as_deref()
+                    .and_then(|u| u.parse::<Timestamp>().ok());
+                since
+                    .zip(updated)
+                    .is_none_or(|(since, updated)| updated >= since)
+            })
+            .map(|object| {
+                let folder = object.name.trim_end_matches(RunRecord::FILE);
+                format!("gs://{}/{folder}", prefix.bucket)
+            })
+            .collect();
+        let mut records = Vec::with_capacity(folders.len());
+        let mut reading = tokio::task::JoinSet::new();
+        for folder in folders {
+            while reading.len() >= READ_CONCURRENCY {
+                collect(reading.join_next().await, &mut records);
+            }
+            let store = self.clone();
+            reading.spawn(async move { (store.read(&folder).await, folder) });
+        }
+        while let Some(done) = reading.join_next().await {
+            collect(Some(done), &mut records);
+        }
+        Ok(records)
+    }
+
+    /// The objects in a run's folder (`gs://B/PREFIX/{run id}/`), as `gs://` URIs.
+    ///
+    /// # Errors
+    /// [`StoreError`] when the folder cannot be listed.
+    pub async fn objects(&self, folder: &str) -> Result<Vec<String>, StoreError> {
+        let uri = record_uri(folder)?;
+        let object_prefix = uri.object.trim_end_matches(RunRecord::FILE);
+        let storage = self.client().await?;
+        let names = storage
+            .list(&uri.bucket, object_prefix)
+            .await
+            .map_err(|source| StoreError::Storage {
+                uri: folder.to_owned(),
+                source,
+            })?;
+        Ok(names
+            .into_iter()
+            .map(|name| format!("gs://{}/{name}", uri.bucket))
+            .collect())
+    }
+
     /// The client with a fresh token (the credentials cache it), or anonymous.
     async fn client(&self) -> Result<StorageClient, StoreError> {
         let credentials = self
@@ -152,6 +229,50 @@ impl RunStore {
             },
         )
     }
+}
+
+/// How many records are downloaded at once: enough to hide the latency of one request each,
+/// few enough that a listing of thousands does not open thousands of connections.
+pub const READ_CONCURRENCY: usize = 32;
+
+/// Keeps a record that was read; says why one was not.
+fn collect(
+    done: Option<Result<(Result<Option<RunRecord>, StoreError>, String), tokio::task::JoinError>>,
+    records: &mut Vec<RunRecord>,
+) {
+    match done {
+        Some(Ok((Ok(Some(record)), _))) => records.push(record),
+        Some(Ok((Ok(None), _))) | None => {}
+        Some(Ok((Err(error), folder))) => {
+            tracing::warn!(folder = %folder, error = %crate::cause::chain(&error), "a run record is left out of the history");
+        }
+        Some(Err(error)) => tracing::warn!(%error, "a run record's read did not finish"),
+    }
+}
+
+/// `PREFIX/{run id}/run.json` directly under the prefix, not a file a notebook wrote deeper.
+fn is_record_name(name: &str, prefix: &str) -> bool {
+    name.strip_prefix(prefix)
+        .and_then(|rest| rest.strip_suffix(RunRecord::FILE))
+        .and_then(|run| run.strip_suffix('/'))
+        .is_some_and(|run| RunId::parse(run).is_ok())
+}
+
+/// The output prefix as a bucket and an object prefix ending in `/` (empty for a bucket).
+fn prefix_uri(output: &str) -> Result<GsUri, StoreError> {
+    let rest = output
+        .strip_prefix("gs://")
+        .map(|rest| rest.trim_end_matches('/'))
+        .filter(|rest| !rest.is_empty() && !rest.starts_with('/'))
+        .ok_or_else(|| StoreError::Folder(output.to_owned()))?;
+    let (bucket, object) = match rest.split_once('/') {
+        Some((bucket, object)) => (bucket, format!("{object}/")),
+        None => (rest, String::new()),
+    };
+    Ok(GsUri {
+        bucket: bucket.to_owned(),
+        object,
+    })
 }
 
 fn record_uri(folder: &str) -> Result<GsUri, StoreError> {
@@ -182,6 +303,34 @@ mod tests {
                 matches!(record_uri(bad), Err(StoreError::Folder(_))),
                 "{bad}"
             );
+        }
+    }
+
+    #[test]
+    fn a_history_reads_only_the_records_directly_under_its_prefix() {
+        let prefix = prefix_uri("gs://b/runs/").unwrap();
+        assert_eq!(
+            (prefix.bucket.as_str(), prefix.object.as_str()),
+            ("b", "runs/")
+        );
+        let bucket = prefix_uri("gs://b").unwrap();
+        assert_eq!((bucket.bucket.as_str(), bucket.object.as_str()), ("b", ""));
+        for bad in ["b/runs", "gs://", "gs:///runs"] {
+            assert!(
+                matches!(prefix_uri(bad), Err(StoreError::Folder(_))),
+                "{bad}"
+            );
+        }
+        assert!(is_record_name("runs/r0123456789abcdef/run.json", "runs/"));
+        assert!(is_record_name("r0123456789abcdef/run.json", ""));
+        for not in [
+            "runs/r0123456789abcdef/outputs/run.json",
+            "runs/r0123456789abcdef/seed.ipynb",
+            "runs/run.json",
+            "runs/not-a-run/run.json",
+            "other/r0123456789abcdef/run.json",
+        ] {
+            assert!(!is_record_name(not, "runs/"), "{not}");
         }
     }
 }

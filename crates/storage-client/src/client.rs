@@ -192,7 +192,25 @@ impl StorageClient {
     /// # Errors
     /// The bucket cannot be listed.
     pub async fn list(&self, bucket: &str, prefix: &str) -> Result<Vec<String>, StorageError> {
-        let mut names = Vec::new();
+        Ok(self
+            .list_objects(bucket, prefix)
+            .await?
+            .into_iter()
+            .map(|object| object.name)
+            .collect())
+    }
+
+    /// The objects in `bucket` that start with `prefix`, with what a listing tells of each,
+    /// following every page.
+    ///
+    /// # Errors
+    /// The bucket cannot be listed.
+    pub async fn list_objects(
+        &self,
+        bucket: &str,
+        prefix: &str,
+    ) -> Result<Vec<ObjectInfo>, StorageError> {
+        let mut objects = Vec::new();
         let mut page_token: Option<String> = None;
         loop {
             let mut url = self.url(&["storage", "v1", "b", bucket, "o"]);
@@ -207,18 +225,42 @@ impl StorageClient {
                 .send(format!("gs://{bucket}/{prefix}*"), self.http.get(url))
                 .await?;
             let page = json_of(response, bucket, prefix).await?;
-            names.extend(
+            objects.extend(
                 page["items"]
                     .as_array()
                     .into_iter()
                     .flatten()
-                    .filter_map(|item| item["name"].as_str().map(str::to_owned)),
+                    .filter_map(ObjectInfo::from_item),
             );
             match page["nextPageToken"].as_str() {
                 Some(token) if !token.is_empty() => page_token = Some(token.to_owned()),
-                _ => return Ok(names),
+                _ => return Ok(objects),
             }
         }
+    }
+}
+
+/// One object of a listing.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ObjectInfo {
+    pub name: String,
+    /// When the object was last written (RFC 3339), as the listing says.
+    pub updated: Option<String>,
+    pub size: Option<u64>,
+}
+
+impl ObjectInfo {
+    /// From an item of `objects.list`; `None` without a name. The JSON API sends `size` as a
+    /// decimal string.
+    fn from_item(item: &Value) -> Option<Self> {
+        Some(Self {
+            name: item["name"].as_str()?.to_owned(),
+            updated: item["updated"].as_str().map(str::to_owned),
+            size: item["size"]
+                .as_str()
+                .and_then(|s| s.parse().ok())
+                .or_else(|| item["size"].as_u64()),
+        })
     }
 }
 

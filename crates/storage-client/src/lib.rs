@@ -13,5 +13,5 @@
 mod client;
 mod uri;
 
-pub use client::{StorageClient, StorageError};
+pub use client::{ObjectInfo, StorageClient, StorageError};
 pub use uri::{GsUri, emulator_base_url};
