@@ -235,11 +235,11 @@ impl RunStore {
 /// few enough that a listing of thousands does not open thousands of connections.
 pub const READ_CONCURRENCY: usize = 32;
 
+/// One record's read, with the folder it was read from.
+type Read = (Result<Option<RunRecord>, StoreError>, String);
+
 /// Keeps a record that was read; says why one was not.
-fn collect(
-    done: Option<Result<(Result<Option<RunRecord>, StoreError>, String), tokio::task::JoinError>>,
-    records: &mut Vec<RunRecord>,
-) {
+fn collect(done: Option<Result<Read, tokio::task::JoinError>>, records: &mut Vec<RunRecord>) {
     match done {
         Some(Ok((Ok(Some(record)), _))) => records.push(record),
         Some(Ok((Ok(None), _))) | None => {}
