@@ -26,12 +26,19 @@ pub enum Command {
     #[command(after_long_help = crate::config::variables_help())]
     Serve,
     /// Launch one instance from the terminal, with the same configuration as `serve`, and
-    /// show progress until it is up.
+    /// show progress until it is up; with --dry-run, show the create it would send instead.
     #[command(after_long_help = crate::config::variables_help())]
     Launch {
         /// Named profile from PROFILES_FILE (default: the profile set by environment variables).
         #[arg(long)]
         profile: Option<String>,
+        /// Check everything a push with this payload would meet (payload, profile, fields, and
+        /// for a run its runner, report URL and parameters), then print the answer with the
+        /// exact create request that would be sent (method, URL, query, body) and stop:
+        /// nothing is created and no run record is written. Needs no `dry_run` in
+        /// ALLOWED_OVERRIDES.
+        #[arg(long)]
+        dry_run: bool,
         /// The message payload, as a push would carry it: text, or a JSON object of overrides
         /// (only fields listed in ALLOWED_OVERRIDES).
         payload: Option<String>,
@@ -186,6 +193,20 @@ mod tests {
             )
             .unwrap();
             assert!(matches!(cli.command, Some(Command::Reap { dry_run }) if dry_run == dry));
+        }
+    }
+
+    #[test]
+    fn launch_takes_dry_run() {
+        for (args, dry) in [
+            (&["launch", "go"][..], false),
+            (&["launch", "--dry-run", "go"][..], true),
+        ] {
+            let cli = Cli::try_parse_from(
+                std::iter::once("notebook-trigger").chain(args.iter().copied()),
+            )
+            .unwrap();
+            assert!(matches!(cli.command, Some(Command::Launch { dry_run, .. }) if dry_run == dry));
         }
     }
 

@@ -23,7 +23,11 @@ use crate::{runner, scheduler, shutdown, startup, telemetry};
 pub async fn run(command: Option<Command>) -> anyhow::Result<()> {
     match command.unwrap_or(Command::Serve) {
         Command::Serve => serve().await,
-        Command::Launch { profile, payload } => launch(profile, payload).await,
+        Command::Launch {
+            profile,
+            dry_run,
+            payload,
+        } => launch(profile, payload, dry_run).await,
         Command::Publish {
             pubsub,
             topic,
@@ -127,7 +131,13 @@ async fn serve() -> anyhow::Result<()> {
         .await
 }
 
-async fn launch(profile: Option<String>, payload: Option<String>) -> anyhow::Result<()> {
+/// One launch, or with `dry_run` the answer of one that creates nothing; stdout holds only the
+/// answer, progress goes to stderr.
+async fn launch(
+    profile: Option<String>,
+    payload: Option<String>,
+    dry_run: bool,
+) -> anyhow::Result<()> {
     let settings = settings()?;
     let cancel = shutdown::token_on_signal();
     let backing = startup::backing(settings, cancel).await?;
@@ -142,7 +152,11 @@ async fn launch(profile: Option<String>, payload: Option<String>) -> anyhow::Res
             p.instance
         );
     };
-    let result = backing.launcher.launch(&trigger, &print).await;
+    let result = if dry_run {
+        backing.launcher.dry_run(&trigger)
+    } else {
+        backing.launcher.launch(&trigger, &print).await
+    };
     if let Some(emulator) = backing.embedded {
         emulator.shutdown().await;
     }

@@ -91,6 +91,9 @@ fn help_teaches_every_subcommand_and_variable() {
                 assert!(text.contains(variable), "{args:?} --help lacks {variable}");
             }
         }
+        if args[0] == "launch" {
+            assert!(text.contains("--dry-run") && text.contains("nothing is created"));
+        }
         if args[0] == "emulator" {
             for flag in [
                 "--provision-time",
@@ -282,6 +285,67 @@ async fn launch_command_shows_progress_and_the_instance() {
     assert_eq!(instances.len(), 1);
     assert_eq!(instances[0]["gceSetup"]["machineType"], "n1-standard-8");
     assert_eq!(instances[0]["labels"]["trigger-source"], "cli");
+    emulator.shutdown().await;
+}
+
+/// `launch --dry-run` with nothing configured: the embedded demo's create, shown on stdout.
+#[test]
+fn launch_dry_run_prints_the_create_request_on_the_embedded_default() {
+    let home = tempfile::tempdir().unwrap();
+    let mut command = command(home.path());
+    command.args(["launch", "--dry-run"]);
+    let output = run_bounded(&mut command, Duration::from_secs(30));
+    assert!(output.status.success(), "{}", output.stderr);
+    assert!(!output.stderr.contains("creating"), "{}", output.stderr);
+    let answer: Value = serde_json::from_str(&output.stdout).unwrap();
+    assert_eq!(answer["outcome"], "dry-run", "{answer}");
+    assert_eq!(answer["state"], "NOT_CREATED", "{answer}");
+    let request = &answer["request"];
+    let instance = answer["instance"].as_str().unwrap();
+    let (parent, id) = instance.split_once("/instances/").unwrap();
+    assert_eq!(request["method"], "POST", "{answer}");
+    assert_eq!(request["query"]["instanceId"], id, "{answer}");
+    let request_id = request["query"]["requestId"].as_str().unwrap();
+    let url = request["url"].as_str().unwrap();
+    assert!(url.starts_with("http://127.0.0.1:"), "{url}");
+    assert!(
+        url.ends_with(&format!(
+            "/v2/{parent}/instances?instanceId={id}&requestId={request_id}"
+        )),
+        "{url}"
+    );
+    assert!(request["body"]["gceSetup"].is_object(), "{answer}");
+}
+
+/// `--dry-run` needs no `dry_run` in ALLOWED_OVERRIDES; every other check of the policy stays.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn launch_dry_run_creates_nothing_and_keeps_the_policy() {
+    let emulator = emulator(Duration::from_millis(100)).await;
+    let home = tempfile::tempdir().unwrap();
+    let run = |payload: &str| {
+        let mut command = command(home.path());
+        service_env(&mut command, &emulator);
+        command
+            .env("ALLOWED_OVERRIDES", "machine_type")
+            .args(["launch", "--dry-run", payload]);
+        tokio::task::block_in_place(|| run_bounded(&mut command, Duration::from_secs(30)))
+    };
+    let output = run(r#"{"dry_run": true, "machine_type": "n1-standard-8"}"#);
+    assert!(output.status.success(), "{}", output.stderr);
+    let answer: Value = serde_json::from_str(&output.stdout).unwrap();
+    assert_eq!(
+        answer["request"]["body"]["gceSetup"]["machineType"], "n1-standard-8",
+        "{answer}"
+    );
+    let refused = run(r#"{"network": "elsewhere"}"#);
+    assert!(!refused.status.success(), "{}", refused.stdout);
+    assert!(
+        refused.stderr.contains("ALLOWED_OVERRIDES"),
+        "{}",
+        refused.stderr
+    );
+    assert!(emulator.create_requests().is_empty(), "nothing was sent");
+    assert!(emulator.instances().is_empty());
     emulator.shutdown().await;
 }
 

@@ -11,9 +11,11 @@
 //! - `existing`: the id is taken: follow our own instance, skip or replace a foreign one.
 //! - `wait`: following an operation or an instance to its end, under one deadline.
 //! - `run`: a profile with a notebook makes the launch a run: runner, metadata, run record.
+//! - `dry_run`: the create a launch would send, shown instead of sent.
 //! - `error`: why a launch that began did not end with an instance.
 
 mod create;
+mod dry_run;
 mod error;
 mod existing;
 mod request;
@@ -36,6 +38,7 @@ use crate::push::Trigger;
 use crate::runs::RunId;
 
 use create::CreateError;
+pub use dry_run::DryRunRequest;
 pub use error::{Failure, LaunchError};
 pub use request::CreateRequest;
 pub use run::{EVENT_PARAMETER, RunConfig};
@@ -81,7 +84,7 @@ pub enum Outcome {
     Skipped,
     /// A fixed id was taken by another trigger's instance, deleted and created anew.
     Replaced,
-    /// The message asked for a dry run: nothing was written or created.
+    /// A dry run (`{"dry_run": true}` or `launch --dry-run`): nothing was written or created.
     DryRun,
 }
 
@@ -109,6 +112,11 @@ pub struct Launched {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub run_id: Option<RunId>,
     pub elapsed_ms: u128,
+    /// The create a dry run would have sent. Boxed, and absent from every other answer: an
+    /// answer is one type whatever its outcome (one status in `answer`), and inline a URL, a
+    /// query and a body would widen every launch's answer for the rare one that fills them.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub request: Option<Box<DryRunRequest>>,
 }
 
 /// Progress while a launch waits, for logs and the terminal.
@@ -154,15 +162,7 @@ impl Launcher {
         let poller = Poller::new(self.poll.backoff, self.poll.timeout, self.cancel.clone());
         let mut request = self.create_request(trigger)?;
         if request.dry_run {
-            return Ok(Launched {
-                outcome: Outcome::DryRun,
-                instance: request.name,
-                state: "NOT_CREATED".to_owned(),
-                profile: request.profile,
-                trigger: trigger.data.display(),
-                run_id: request.run_id,
-                elapsed_ms: poller.elapsed().as_millis(),
-            });
+            return self.dry_run_answer(request, trigger, poller.elapsed());
         }
         if let Some(record) = request.record.take() {
             // Boxed: Cloud Storage and credential futures would otherwise size the state of
@@ -191,6 +191,7 @@ impl Launcher {
             trigger: trigger.data.display(),
             run_id: plan.request.run_id,
             elapsed_ms: plan.poller.elapsed().as_millis(),
+            request: None,
         })
     }
 }

@@ -5,7 +5,7 @@
 use super::Launcher;
 use crate::naming::{self, InstanceId};
 use crate::notebooks::{ApiVersion, body};
-use crate::payload::{self, PayloadError};
+use crate::payload::{self, OverridePolicy, PayloadError};
 use crate::profile::LaunchSpec;
 use crate::push::Trigger;
 use crate::rejection::Rejection;
@@ -38,19 +38,28 @@ pub struct CreateRequest {
 }
 
 impl Launcher {
+    /// What a message asks for instead of a launch, if anything (`{"action": "reap"}`).
+    pub fn action(&self, trigger: &Trigger) -> Option<payload::Action> {
+        payload::parse(&trigger.data, &self.policy).ok()?.action
+    }
+
     /// Payload → profile → spec → names and body. Synchronous, so that the payload, the spec
     /// and the labels are gone before the launch starts to wait: thousands of launches may wait
     /// at once, and each keeps only what its calls need.
     ///
     /// # Errors
     /// [`Rejection`] for a payload, profile or field the policy or the API rules refuse.
-    /// What a message asks for instead of a launch, if anything (`{"action": "reap"}`).
-    pub fn action(&self, trigger: &Trigger) -> Option<payload::Action> {
-        payload::parse(&trigger.data, &self.policy).ok()?.action
+    pub fn create_request(&self, trigger: &Trigger) -> Result<CreateRequest, Rejection> {
+        self.create_request_under(trigger, &self.policy)
     }
 
-    pub fn create_request(&self, trigger: &Trigger) -> Result<CreateRequest, Rejection> {
-        let request = payload::parse(&trigger.data, &self.policy)?;
+    /// [`create_request`](Self::create_request) with the payload read under `policy`.
+    pub(super) fn create_request_under(
+        &self,
+        trigger: &Trigger,
+        policy: &OverridePolicy,
+    ) -> Result<CreateRequest, Rejection> {
+        let request = payload::parse(&trigger.data, policy)?;
         if let Some(action) = request.action {
             return Err(PayloadError::NotALaunch(action).into());
         }

@@ -120,6 +120,14 @@ pub struct NotebooksClient {
     calls: Arc<Semaphore>,
 }
 
+/// An API call as it goes on the wire, without its body.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Call {
+    pub method: reqwest::Method,
+    /// The full URL, with its query.
+    pub url: Url,
+}
+
 /// Timeouts for every call.
 #[derive(Debug, Clone, Copy)]
 pub struct Timeouts {
@@ -174,8 +182,8 @@ impl NotebooksClient {
         self.version
     }
 
-    /// `instances.create` with the `Instance` as JSON text (see [`body`](super::body)). v1 has
-    /// no `requestId`: it is only sent to v2.
+    /// `instances.create` with the `Instance` as JSON text (see [`body`](super::body)), sent
+    /// as [`create_call`](Self::create_call) says.
     ///
     /// # Errors
     /// [`ClientError`]; an existing id comes back as `Api` with [`Code::AlreadyExists`].
@@ -186,11 +194,43 @@ impl NotebooksClient {
         request_id: Uuid,
         body: &[u8],
     ) -> Result<Operation, ClientError> {
+        let (method, path) = self.create_path(parent, instance_id, request_id);
+        self.call(method, &path, Some(body)).await
+    }
+
+    /// The `instances.create` that [`create_instance`](Self::create_instance) sends, without
+    /// its body: what a dry run shows. Both come from one declaration, so what is shown is
+    /// what would be sent.
+    ///
+    /// # Errors
+    /// [`ClientError::Path`] when the path cannot sit under the API root, as the create would.
+    pub fn create_call(
+        &self,
+        parent: &str,
+        instance_id: &str,
+        request_id: Uuid,
+    ) -> Result<Call, ClientError> {
+        let (method, path) = self.create_path(parent, instance_id, request_id);
+        Ok(Call {
+            method,
+            url: self.url(&path)?,
+        })
+    }
+
+    /// The method and the path with its query of `instances.create`. v1 has no `requestId`:
+    /// it is only sent to v2. A path rather than a URL, because that is what a call carries
+    /// while it waits for a slot (see [`call`](Self::call)).
+    fn create_path(
+        &self,
+        parent: &str,
+        instance_id: &str,
+        request_id: Uuid,
+    ) -> (reqwest::Method, String) {
         let mut path = format!("{parent}/instances?instanceId={instance_id}");
         if self.version == ApiVersion::V2 {
             path.push_str(&format!("&requestId={request_id}"));
         }
-        self.call(reqwest::Method::POST, &path, Some(body)).await
+        (reqwest::Method::POST, path)
     }
 
     /// `operations.get`.
@@ -356,122 +396,4 @@ impl NotebooksClient {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn client(base: &str, version: ApiVersion) -> NotebooksClient {
-        let endpoint = Endpoint {
-            base_url: Url::parse(base).unwrap(),
-            credentials: Credentials::Anonymous,
-            emulator_protocol: None,
-        };
-        let timeouts = Timeouts {
-            connect: Duration::from_secs(1),
-            request: Duration::from_secs(1),
-        };
-        NotebooksClient::new(endpoint, version, timeouts).unwrap()
-    }
-
-    #[test]
-    fn call_urls_sit_under_the_version_root_of_the_endpoint() {
-        let cases = [
-            ("https://notebooks.googleapis.com", ApiVersion::V2),
-            ("https://notebooks.googleapis.com/", ApiVersion::V2),
-            ("https://proxy.example/notebooks", ApiVersion::V1),
-            ("https://proxy.example/notebooks/", ApiVersion::V1),
-        ];
-        for (base, version) in cases {
-            let root = base.trim_end_matches('/');
-            let url = client(base, version)
-                .url("projects/p/locations/z/instances?instanceId=nb&requestId=r")
-                .unwrap();
-            assert_eq!(
-                url.as_str(),
-                format!(
-                    "{root}/{version}/projects/p/locations/z/instances?instanceId=nb&requestId=r"
-                ),
-                "{base}"
-            );
-        }
-    }
-
-    #[test]
-    fn a_name_from_the_server_cannot_leave_the_endpoint() {
-        let client = client("http://127.0.0.1:8090", ApiVersion::V2);
-        for name in [
-            "//evil.example/x",
-            "https://evil.example/x",
-            "evil:8080/x",
-            "projects/p/locations/z/operations/op-1:cancel",
-        ] {
-            let url = client.url(name).unwrap();
-            assert_eq!(url.host_str(), Some("127.0.0.1"), "{name}: {url}");
-            assert_eq!(url.port(), Some(8090), "{name}: {url}");
-            assert!(url.path().starts_with("/v2/"), "{name}: {url}");
-        }
-    }
-
-    /// A server that speaks HTTP/1.1 only: it answers whatever arrives as an HTTP/1.1 server
-    /// answers what it cannot parse, and holds the connection until the client lets go.
-    /// Stopped when dropped.
-    struct Http1Only {
-        addr: std::net::SocketAddr,
-        task: tokio::task::JoinHandle<()>,
-    }
-
-    impl Http1Only {
-        async fn start() -> Self {
-            use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
-            let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-            let addr = listener.local_addr().unwrap();
-            let task = tokio::spawn(async move {
-                while let Ok((mut stream, _)) = listener.accept().await {
-                    let mut buffer = [0; 1024];
-                    let _ = stream.read(&mut buffer).await;
-                    let _ = stream
-                        .write_all(b"HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\nConnection: close\r\n\r\n")
-                        .await;
-                    while stream.read(&mut buffer).await.is_ok_and(|n| n > 0) {}
-                }
-            });
-            Self { addr, task }
-        }
-    }
-
-    impl Drop for Http1Only {
-        fn drop(&mut self) {
-            self.task.abort();
-        }
-    }
-
-    #[tokio::test]
-    async fn a_transport_failure_keeps_what_the_connection_said() {
-        let server = Http1Only::start().await;
-        let endpoint = Endpoint {
-            base_url: Url::parse(&format!("http://{}", server.addr)).unwrap(),
-            credentials: Credentials::Anonymous,
-            emulator_protocol: Some(EmulatorProtocol::H2c),
-        };
-        let timeouts = Timeouts {
-            connect: Duration::from_secs(2),
-            request: Duration::from_secs(2),
-        };
-        let client = NotebooksClient::new(endpoint, ApiVersion::V2, timeouts).unwrap();
-        let error = client
-            .get_instance("projects/p/locations/z/instances/nb")
-            .await
-            .unwrap_err();
-        let told = crate::cause::chain(&error).to_string();
-        assert!(matches!(error, ClientError::Transport { .. }), "{told}");
-        assert!(error.is_transient(), "{told}");
-        assert!(
-            told.contains("http2 error") && told.contains("frame with invalid size"),
-            "the h2 protocol error is named: {told}"
-        );
-        assert_eq!(
-            told.matches(&server.addr.to_string()).count(),
-            1,
-            "the URL is told once: {told}"
-        );
-    }
-}
+mod tests;

@@ -11,7 +11,7 @@ pub mod client;
 pub mod model;
 pub mod protocol;
 
-pub use client::{ClientError, NotebooksClient};
+pub use client::{Call, ClientError, NotebooksClient};
 pub use model::{Code, Instance, Operation, Status};
 
 pub use notebooks_wire::ApiVersion;

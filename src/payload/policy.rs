@@ -104,6 +104,12 @@ impl OverridePolicy {
         Ok(self)
     }
 
+    /// This policy with dry runs allowed, for a dry run asked for outside any message.
+    pub fn allowing_dry_run(mut self) -> Self {
+        self.dry_run = true;
+        self
+    }
+
     /// Whether a message may name this image.
     pub(super) fn image_allowed(&self, image: &str) -> bool {
         !image
