@@ -109,7 +109,9 @@ impl Launcher {
             trigger = %trigger.data.display(),
             source = trigger.source.label(),
             run_id = run_id.as_ref().map(RunId::as_str),
-            "launching"
+            dry_run = request.dry_run,
+            "{}",
+            if request.dry_run { "checked for a dry run" } else { "launching" }
         );
         Ok(CreateRequest {
             parent,
