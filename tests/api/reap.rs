@@ -43,6 +43,7 @@ fn reaper(app: &TestApp) -> Reaper {
             keep_stopped: Duration::from_secs(72 * 3600),
             cleanup: CleanupPolicy::default(),
         },
+        events: None,
     }
 }
 
