@@ -64,6 +64,7 @@ SERVICE_VARIABLES=(
   ALLOWED_IMAGE_PREFIXES PUSH_AUTH_JWKS_URL MAX_PAYLOAD_BYTES
   SERVICE_URL RUNNER_SCRIPT ON_COMPLETE ON_FAILURE REPORT_WITHIN RUN_GRACE KEEP_STOPPED
   RUN_TOKEN_JWKS_URL STORAGE_EMULATOR_HOST NOTEBOOKS_EMULATOR_PROTOCOL
+  RUN_EVENTS_TOPIC PUBSUB_EMULATOR_HOST
   NOTEBOOK NOTEBOOK_PARAMETERS NOTEBOOK_OUTPUT MAX_RUN_TIME ALLOWED_PARAMETERS
 )
 
@@ -232,7 +233,8 @@ step_pubsub() {
   fi
   [ -n "$SERVICE_URL" ] || die "no service URL: deploy the service first or pass --service-url"
   local topic
-  for topic in "$TOPIC" "$DEAD_LETTER_TOPIC"; do
+  # The run events topic, when asked for: teams subscribe to it themselves.
+  for topic in "$TOPIC" "$DEAD_LETTER_TOPIC" ${RUN_EVENTS_TOPIC:+"$RUN_EVENTS_TOPIC"}; do
     exists gcloud pubsub topics describe "$topic" "${gc[@]}" ||
       run gcloud pubsub topics create "$topic" "${gc[@]}"
   done
@@ -272,6 +274,11 @@ step_pubsub_iam() {
     --member="serviceAccount:$agent" --role=roles/pubsub.publisher "${gc[@]}"
   run gcloud pubsub subscriptions add-iam-policy-binding "$SUBSCRIPTION" \
     --member="serviceAccount:$agent" --role=roles/pubsub.subscriber "${gc[@]}"
+  if [ -n "$RUN_EVENTS_TOPIC" ]; then
+    say "the service publishes run events to $RUN_EVENTS_TOPIC, and to no other topic"
+    run gcloud pubsub topics add-iam-policy-binding "$RUN_EVENTS_TOPIC" \
+      --member="serviceAccount:$RUNTIME_EMAIL" --role=roles/pubsub.publisher "${gc[@]}"
+  fi
 }
 
 # The planner is this repository's binary: $NOTEBOOK_TRIGGER, or built with cargo.

@@ -93,6 +93,7 @@ derive_names() {
     NOTEBOOKS_ROLE=roles/notebooks.runner
   fi
   RUNS_BUCKET=${RUNS_BUCKET:-}
+  RUN_EVENTS_TOPIC=${RUN_EVENTS_TOPIC:-}
   RUNNER_ROLE=${RUNNER_ROLE:-notebookTriggerRunner}
   if [ -n "$RUNS_BUCKET" ]; then
     RUNNER_SCRIPT=${RUNNER_SCRIPT:-gs://$RUNS_BUCKET/notebook-trigger/runner.sh}

@@ -32,7 +32,7 @@ gc=(--project="$PROJECT" --quiet)
 
 if [ "$yes" -eq 0 ] && [ "$DRY_RUN" -eq 0 ]; then
   echo "This deletes from project $PROJECT: Scheduler jobs publishing to $TOPIC, subscriptions"
-  echo "$SUBSCRIPTION and $DEAD_LETTER_SUBSCRIPTION, topics $TOPIC and $DEAD_LETTER_TOPIC, Cloud Run"
+  echo "$SUBSCRIPTION and $DEAD_LETTER_SUBSCRIPTION, topics $TOPIC and $DEAD_LETTER_TOPIC${RUN_EVENTS_TOPIC:+ and $RUN_EVENTS_TOPIC}, Cloud Run"
   echo "service $SERVICE, repository $REPOSITORY and its images, and the service accounts"
   echo "$RUNTIME_EMAIL, $INVOKER_EMAIL and $VM_EMAIL."
   read -r -p "Type the project id to confirm: " answer
@@ -52,7 +52,7 @@ for subscription in "$SUBSCRIPTION" "$DEAD_LETTER_SUBSCRIPTION"; do
     run gcloud pubsub subscriptions delete "$subscription" "${gc[@]}"
   fi
 done
-for topic in "$TOPIC" "$DEAD_LETTER_TOPIC"; do
+for topic in "$TOPIC" "$DEAD_LETTER_TOPIC" ${RUN_EVENTS_TOPIC:+"$RUN_EVENTS_TOPIC"}; do
   if exists gcloud pubsub topics describe "$topic" "${gc[@]}" || [ "$DRY_RUN" -eq 1 ]; then
     run gcloud pubsub topics delete "$topic" "${gc[@]}"
   fi

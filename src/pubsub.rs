@@ -65,27 +65,10 @@ impl PubSubEndpoint {
     }
 
     fn resource(&self, name: &str, kind: &str) -> Result<String, PubSubError> {
-        let full = if name.starts_with("projects/") {
-            name.to_owned()
-        } else {
-            format!("projects/{}/{kind}/{name}", self.project)
-        };
-        let parts: Vec<&str> = full.split('/').collect();
-        let ok = parts.len() == 4
-            && parts[0] == "projects"
-            && parts[2] == kind
-            && parts.iter().all(|p| !p.is_empty());
-        if ok && parts[3].len() >= 3 {
-            Ok(full)
-        } else {
-            Err(PubSubError::Usage(format!(
-                "`{name}` is not a {} name (a short name of at least 3 characters, or projects/P/{kind}/NAME)",
-                &kind[..kind.len() - 1]
-            )))
-        }
+        qualified(&self.project, name, kind)
     }
 
-    async fn publisher(&self, topic: &str) -> Result<Publisher, PubSubError> {
+    pub(crate) async fn publisher(&self, topic: &str) -> Result<Publisher, PubSubError> {
         self.emulated(
             Publisher::builder(topic.to_owned()),
             |builder, url, anonymous| builder.with_endpoint(url).with_credentials(anonymous),
@@ -118,6 +101,37 @@ impl PubSubEndpoint {
             None => builder,
         }
     }
+}
+
+/// `projects/P/{kind}/NAME` from a short name in `project` or a full name, checked.
+fn qualified(project: &str, name: &str, kind: &str) -> Result<String, PubSubError> {
+    let full = if name.starts_with("projects/") {
+        name.to_owned()
+    } else {
+        format!("projects/{project}/{kind}/{name}")
+    };
+    let parts: Vec<&str> = full.split('/').collect();
+    let ok = parts.len() == 4
+        && parts[0] == "projects"
+        && parts[2] == kind
+        && parts.iter().all(|p| !p.is_empty());
+    if ok && parts[3].len() >= 3 {
+        Ok(full)
+    } else {
+        Err(PubSubError::Usage(format!(
+            "`{name}` is not a {} name (a short name of at least 3 characters, or projects/P/{kind}/NAME)",
+            &kind[..kind.len() - 1]
+        )))
+    }
+}
+
+/// Whether `name` names a topic (short or full), checked before the project is known: a
+/// short name is well formed or not whatever project it lands in.
+///
+/// # Errors
+/// A usage error for a malformed name.
+pub fn check_topic(name: &str) -> Result<(), PubSubError> {
+    qualified("project", name, "topics").map(drop)
 }
 
 /// One message to publish.
@@ -153,17 +167,26 @@ pub async fn publish(
     let topic = endpoint.topic(topic)?;
     let work = async {
         let publisher = endpoint.publisher(&topic).await?;
-        publisher
-            .publish(message.into_message())
-            .await
-            .map_err(|e| PubSubError::Publish {
-                topic: topic.clone(),
-                reason: e.to_string(),
-            })
+        send(&publisher, &topic, message).await
     };
     tokio::time::timeout(timeout, work)
         .await
         .map_err(|_| PubSubError::Timeout(timeout))?
+}
+
+/// Publishes one message with a publisher of `topic`, and returns its id.
+pub(crate) async fn send(
+    publisher: &Publisher,
+    topic: &str,
+    message: Outgoing,
+) -> Result<String, PubSubError> {
+    publisher
+        .publish(message.into_message())
+        .await
+        .map_err(|e| PubSubError::Publish {
+            topic: topic.to_owned(),
+            reason: e.to_string(),
+        })
 }
 
 /// What a replay did.

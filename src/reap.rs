@@ -4,7 +4,8 @@
 //! It lists instances with the managed-by label in every zone a profile launches in (the
 //! default profile's and those of `PROFILES_FILE`), reads the record of each one whose
 //! metadata names an output folder, judges, stops or deletes, and records the cleanup
-//! (`by: reaper`) in the run's record. Every verdict is logged and returned with its reason.
+//! (`by: reaper`) in the run's record, announcing it as a run event when they are published.
+//! Every verdict is logged and returned with its reason.
 //!
 //! It may run while another reaper runs (a scheduled message redelivered, a person at a
 //! terminal): each action is one the API takes twice without harm (see
@@ -12,6 +13,7 @@
 //! managed-by label is never touched, even if the API ignored the list filter.
 
 use std::collections::BTreeSet;
+use std::sync::Arc;
 use std::time::Duration;
 
 use jiff::Timestamp;
@@ -22,7 +24,7 @@ use crate::naming::{LABEL_MANAGED_BY, MANAGED_BY};
 use crate::notebooks::{Instance, NotebooksClient};
 use crate::runner::KEY_PREFIX;
 use crate::runs::reaper::{Observed, ReaperPolicy, Verdict, judge};
-use crate::runs::{LABEL_RUN_ID, RunId, RunRecord, RunStore, act};
+use crate::runs::{LABEL_RUN_ID, RunEvent, RunEvents, RunId, RunRecord, RunStore, act};
 use crate::startup::Backing;
 
 /// Who a reaper's cleanup is recorded as.
@@ -37,6 +39,8 @@ pub struct Reaper {
     /// The zones the profiles launch in.
     pub zones: BTreeSet<String>,
     pub policy: ReaperPolicy,
+    /// Where a recorded cleanup is announced, when `RUN_EVENTS_TOPIC` is set.
+    pub events: Option<Arc<RunEvents>>,
 }
 
 /// One verdict and what became of it.
@@ -76,6 +80,7 @@ impl Reaper {
         Self {
             client: launcher.client.clone(),
             records,
+            events: launcher.runs.events.clone(),
             project: launcher.project.clone(),
             zones,
             policy: ReaperPolicy {
@@ -136,9 +141,16 @@ impl Reaper {
             Some(error) => format!("failed: {error}"),
         };
         if let Some(record) = record {
-            let run = record.run_id.clone();
-            if let Err(error) = self.records.write(&record.cleaned(cleanup)).await {
-                tracing::warn!(run = %run, error = %cause::chain(&error), "the reaper's cleanup is not recorded");
+            let record = record.cleaned(cleanup);
+            match self.records.write(&record).await {
+                Ok(()) => {
+                    if let Some(events) = &self.events {
+                        events.publish(RunEvent::CleanedUp, &record).await;
+                    }
+                }
+                Err(error) => {
+                    tracing::warn!(run = %record.run_id, error = %cause::chain(&error), "the reaper's cleanup is not recorded");
+                }
             }
         }
         result

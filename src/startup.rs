@@ -24,10 +24,11 @@ use crate::notebooks::NotebooksClient;
 use crate::notebooks::client::Endpoint;
 use crate::notebooks::protocol::EmulatorProtocol;
 use crate::profile::{LaunchSpec, Profiles};
+use crate::pubsub::PubSubEndpoint;
 use crate::push_token::{PushAuthMode, TokenVerifier, VerifySettings};
 use crate::reap::Reaper;
 use crate::runner;
-use crate::runs::RunStore;
+use crate::runs::{RunEvents, RunStore};
 use notebooks_emulator::storage::GsUri;
 use notebooks_emulator::{DEMO_SCRIPT, Emulator, EmulatorConfig};
 
@@ -119,7 +120,7 @@ pub async fn backing(settings: Settings, cancel: CancellationToken) -> anyhow::R
             )
         })?,
     };
-    let runs = run_config(&settings);
+    let runs = run_config(&settings, &project)?;
     let default =
         LaunchSpec::parse(&settings.default_profile, &project).map_err(config::field_error)?;
     runs.check(&default).map_err(config::field_error)?;
@@ -167,16 +168,34 @@ pub async fn backing(settings: Settings, cancel: CancellationToken) -> anyhow::R
     })
 }
 
-/// Where runs report and their records go: `STORAGE_EMULATOR_HOST` without credentials, else
-/// Google's Cloud Storage with Application Default Credentials, found on first use.
-fn run_config(settings: &Settings) -> RunConfig {
+/// Where runs report, their records go (`STORAGE_EMULATOR_HOST` without credentials, else
+/// Google's Cloud Storage with Application Default Credentials, found on first use) and their
+/// events are published (`RUN_EVENTS_TOPIC`, on `PUBSUB_EMULATOR_HOST` or Google's Pub/Sub).
+fn run_config(settings: &Settings, project: &str) -> Result<RunConfig, SettingError> {
     let runs = &settings.runs;
-    RunConfig {
+    let events = runs
+        .events_topic
+        .as_deref()
+        .map(|topic| {
+            let endpoint = PubSubEndpoint {
+                project: project.to_owned(),
+                emulator: runs.pubsub_emulator.clone(),
+            };
+            RunEvents::new(endpoint, topic, settings.timeouts.request)
+                .map(Arc::new)
+                .map_err(|e| SettingError::new("RUN_EVENTS_TOPIC", e.to_string()))
+        })
+        .transpose()?;
+    if let Some(events) = &events {
+        tracing::info!(topic = events.topic(), "run events are published");
+    }
+    Ok(RunConfig {
         service_url: runs.service_url.clone(),
         runner_script: runs.runner_script.clone(),
         report_within: runs.report_within,
         store: RunStore::from_settings(runs.storage_emulator.as_ref(), None),
-    }
+        events,
+    })
 }
 
 /// The demo notebook, its input and the runner.
@@ -287,6 +306,7 @@ pub fn completion(
         tokens,
         project: backing.launcher.project.clone(),
         cleanup: runs.cleanup,
+        events: backing.launcher.runs.events.clone(),
     })))
 }
 

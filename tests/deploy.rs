@@ -268,6 +268,44 @@ fn runs_get_their_bucket_the_runner_and_least_privilege() {
     );
 }
 
+/// With `RUN_EVENTS_TOPIC` the deploy makes the topic, hands the variable to the service and
+/// lets the service's account publish to that topic, not to the project's topics at large.
+#[test]
+fn run_events_get_their_topic_and_a_grant_on_it_alone() {
+    let sandbox = Sandbox::new("RUN_EVENTS_TOPIC=\"run-events\"\n");
+    let only = "service,pubsub,pubsub-iam";
+    let outcome = sandbox.run("deploy.sh", &["--dry-run", "--only", only], &[]);
+    assert!(outcome.status.success(), "{}", outcome.stderr);
+    let out = &outcome.stdout;
+    line_with(out, &["gcloud run deploy", "RUN_EVENTS_TOPIC=run-events"]);
+    line_with(out, &["? gcloud pubsub topics describe run-events "]);
+    line_with(out, &["+ gcloud pubsub topics create run-events "]);
+    let runtime = format!("serviceAccount:notebook-trigger-run@{PROJECT}.iam.gserviceaccount.com");
+    let grants: Vec<&str> = out
+        .lines()
+        .filter(|l| l.contains("add-iam-policy-binding") && l.contains(&runtime))
+        .filter(|l| l.contains("pubsub"))
+        .collect();
+    assert_eq!(grants.len(), 1, "{out}");
+    assert!(
+        grants[0].starts_with("+ gcloud pubsub topics add-iam-policy-binding run-events ")
+            && grants[0].contains("--role=roles/pubsub.publisher"),
+        "{}",
+        grants[0]
+    );
+
+    let without = Sandbox::new("").run("deploy.sh", &["--dry-run", "--only", only], &[]);
+    assert!(without.status.success(), "{}", without.stderr);
+    assert!(
+        !without
+            .stdout
+            .lines()
+            .any(|l| l.contains(&runtime) && l.contains("roles/pubsub.")),
+        "without run events the service gets no Pub/Sub role: {}",
+        without.stdout
+    );
+}
+
 #[test]
 fn the_service_gets_every_variable_it_reads() {
     let script = std::fs::read_to_string(Path::new(ROOT).join("deploy/deploy.sh")).expect("read");
@@ -344,7 +382,7 @@ async fn pubsub_part_runs_against_the_emulator_twice() {
     let Some(emulator) = pubsub_emulator::PubSubEmulator::start(PROJECT) else {
         return;
     };
-    let sandbox = Arc::new(Sandbox::new(""));
+    let sandbox = Arc::new(Sandbox::new("RUN_EVENTS_TOPIC=\"run-events\"\n"));
     let service = "https://notebook-trigger-test-ew.a.run.app";
     let env = vec![
         ("CLOUDSDK_AUTH_DISABLE_CREDENTIALS", "true".to_owned()),
@@ -384,16 +422,21 @@ async fn pubsub_part_runs_against_the_emulator_twice() {
                 .stdout
                 .matches("+ gcloud pubsub subscriptions create")
                 .count();
-        // Round 1 creates two topics and two subscriptions; round 2 only re-applies settings.
+        // Round 1 creates three topics (one for run events) and two subscriptions; round 2
+        // only re-applies settings.
         assert_eq!(
             creates,
-            if round == 1 { 4 } else { 0 },
+            if round == 1 { 5 } else { 0 },
             "{}",
             outcome.stdout
         );
     }
 
-    for topic in ["notebook-trigger", "notebook-trigger-dead-letter"] {
+    for topic in [
+        "notebook-trigger",
+        "notebook-trigger-dead-letter",
+        "run-events",
+    ] {
         get_json(&emulator.url(&format!("topics/{topic}"))).await;
     }
     let dead = get_json(&emulator.url("subscriptions/notebook-trigger-dead-letter-pull")).await;

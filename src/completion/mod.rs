@@ -9,12 +9,16 @@
 //! A report for a run whose record already tells an outcome changes nothing and is answered
 //! 200, so a runner that lost an answer can repeat itself. A cleanup that fails is recorded
 //! with its error and still answered 200: the runner cannot help, the reaper tries again.
+//! With run events, the outcome is announced once its record is written, and the cleanup once
+//! it is recorded; a repeated report announces nothing.
 //!
 //! - `check`: whether a token speaks for a run's instance.
 //! - `error`: why a report was not taken.
 
 pub mod check;
 mod error;
+
+use std::sync::Arc;
 
 use axum::http::HeaderMap;
 use serde::Serialize;
@@ -23,7 +27,10 @@ use crate::cause;
 use crate::notebooks::{Code, NotebooksClient};
 use crate::push_token::TokenVerifier;
 use crate::runner::KEY_PREFIX;
-use crate::runs::{CleanupPolicy, CleanupRecord, CompletionReport, RunId, RunState, RunStore, act};
+use crate::runs::{
+    CleanupPolicy, CleanupRecord, CompletionReport, RunEvent, RunEvents, RunId, RunState, RunStore,
+    act,
+};
 
 pub use check::Refusal;
 pub use error::CompletionError;
@@ -37,6 +44,8 @@ pub struct Completer {
     pub tokens: TokenVerifier,
     pub project: String,
     pub cleanup: CleanupPolicy,
+    /// Where the outcome and the cleanup are announced, when `RUN_EVENTS_TOPIC` is set.
+    pub events: Option<Arc<RunEvents>>,
 }
 
 /// The answer to a report that was taken (or had been).
@@ -118,6 +127,11 @@ impl Completer {
             .write(&record)
             .await
             .map_err(CompletionError::Store)?;
+        if let Some(events) = &self.events {
+            events
+                .publish(RunEvent::Reached(record.state), &record)
+                .await;
+        }
         let action = self.cleanup.for_outcome(report.outcome);
         let cleanup = act::apply_recorded(&self.client, &instance.name, action, "report").await;
         match &cleanup.error {
@@ -129,8 +143,15 @@ impl Completer {
             }
         }
         let record = record.cleaned(cleanup.clone());
-        if let Err(error) = self.records.write(&record).await {
-            tracing::warn!(run = %run, error = %cause::chain(&error), "the cleanup is not recorded; the reaper records it when it looks again");
+        match self.records.write(&record).await {
+            Ok(()) => {
+                if let Some(events) = &self.events {
+                    events.publish(RunEvent::CleanedUp, &record).await;
+                }
+            }
+            Err(error) => {
+                tracing::warn!(run = %run, error = %cause::chain(&error), "the cleanup is not recorded; the reaper records it when it looks again");
+            }
         }
         Ok(Completed {
             run_id: run,

@@ -88,6 +88,10 @@ pub struct RunSettings {
     pub keep_stopped: Duration,
     /// `RUN_TOKEN_JWKS_URL`: the keys that sign runners' identity tokens.
     pub token_jwks_url: String,
+    /// `RUN_EVENTS_TOPIC`, checked: a topic id or `projects/P/topics/T`. `None`: no events.
+    pub events_topic: Option<String>,
+    /// `PUBSUB_EMULATOR_HOST`: `HOST:PORT` of the emulator run events go to.
+    pub pubsub_emulator: Option<String>,
 }
 
 /// A variable with a value that cannot be used.
@@ -262,7 +266,30 @@ fn run_settings(vars: &Env<'_>) -> Result<RunSettings, SettingError> {
                 .map_err(|e| SettingError::new(var::STORAGE_EMULATOR_HOST.name, e))
         })
         .transpose()?;
+    let events_topic = vars
+        .get(&var::RUN_EVENTS_TOPIC)
+        .map(|topic| {
+            crate::pubsub::check_topic(&topic)
+                .map(|()| topic)
+                .map_err(|e| SettingError::new(var::RUN_EVENTS_TOPIC.name, e.to_string()))
+        })
+        .transpose()?;
+    let pubsub_emulator = vars
+        .get(&var::PUBSUB_EMULATOR_HOST)
+        .map(|host| {
+            if host.contains(':') && !host.contains('/') {
+                Ok(host)
+            } else {
+                Err(SettingError::new(
+                    var::PUBSUB_EMULATOR_HOST.name,
+                    format!("`{host}` is not HOST:PORT (e.g. 127.0.0.1:8085)"),
+                ))
+            }
+        })
+        .transpose()?;
     Ok(RunSettings {
+        events_topic,
+        pubsub_emulator,
         service_url,
         runner_script,
         storage_emulator,

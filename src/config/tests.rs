@@ -414,6 +414,16 @@ fn an_unset_variable_does_what_its_documented_default_says() {
                 let error = settings(&[("STORAGE_EMULATOR_HOST", "ftp://x")]).unwrap_err();
                 assert_eq!(error.variable, name);
             }
+            (None, "RUN_EVENTS_TOPIC" | "PUBSUB_EMULATOR_HOST") => {
+                assert_eq!(nothing.runs.events_topic, None);
+                assert_eq!(nothing.runs.pubsub_emulator, None);
+                let bad = if name == "RUN_EVENTS_TOPIC" {
+                    "projects/p/subscriptions/s"
+                } else {
+                    "http://127.0.0.1:8085/"
+                };
+                assert_eq!(settings(&[(name, bad)]).unwrap_err().variable, name);
+            }
             (None, "PROFILES_FILE") => assert_eq!(nothing.profiles_file, None),
             (None, "ALLOWED_OVERRIDES") => assert_eq!(nothing.policy.allowed().count(), 0),
             (None, "ALLOWED_PARAMETERS") => {

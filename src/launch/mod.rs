@@ -35,7 +35,7 @@ use crate::payload::OverridePolicy;
 use crate::poll::{Backoff, Poller};
 use crate::profile::Profiles;
 use crate::push::Trigger;
-use crate::runs::RunId;
+use crate::runs::{RunEvent, RunId, RunState};
 
 use create::CreateError;
 pub use dry_run::DryRunRequest;
@@ -164,12 +164,16 @@ impl Launcher {
         if request.dry_run {
             return self.dry_run_answer(request, trigger, poller.elapsed());
         }
-        if let Some(record) = request.record.take() {
+        if let Some(record) = &request.record {
             // Boxed: Cloud Storage and credential futures would otherwise size the state of
             // every waiting launch, runs or not.
-            Box::pin(self.runs.store.ensure(&record))
+            Box::pin(self.runs.store.ensure(record))
                 .await
                 .map_err(LaunchError::Record)?;
+        }
+        if self.runs.events.is_none() {
+            // Nothing announces the launch: the record need not wait with it.
+            request.record = None;
         }
         let plan = Plan {
             request,
@@ -183,6 +187,13 @@ impl Launcher {
             Err(CreateError::Launch(error)) => return Err(error.into()),
             Ok(instance) => (Outcome::Created, instance),
         };
+        if let (Some(events), Some(record), Outcome::Created | Outcome::Replaced) =
+            (&self.runs.events, &plan.request.record, outcome)
+        {
+            // Boxed: the Pub/Sub client's futures would otherwise size the state of every
+            // waiting launch.
+            Box::pin(events.publish(RunEvent::Reached(RunState::Launched), record)).await;
+        }
         Ok(Launched {
             outcome,
             state: instance.state.unwrap_or_else(|| "UNKNOWN".to_owned()),

@@ -30,8 +30,9 @@ pub struct CreateRequest {
     pub profile: String,
     /// The run this launch starts, when the profile names a notebook.
     pub run_id: Option<RunId>,
-    /// The run's record, written before the create (and then dropped). Boxed: the request
-    /// stays with every waiting launch, and most launches are not runs.
+    /// The run's record, written before the create, then dropped, or kept until the instance
+    /// exists when run events announce the launch. Boxed: the request stays with every waiting
+    /// launch, and most launches are not runs.
     pub record: Option<Box<RunRecord>>,
     /// Answer with what would be created, and create nothing.
     pub dry_run: bool,

@@ -7,6 +7,7 @@
 //! the same metadata and the same record; a record that exists already is left as it is (the
 //! run may have ended since, and its record says so).
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use serde_json::{Map, Value};
@@ -14,7 +15,7 @@ use serde_json::{Map, Value};
 use crate::profile::{Field, FieldError, LaunchSpec};
 use crate::push::Trigger;
 use crate::runner::RunSpec;
-use crate::runs::{LABEL_RUN_ID, RunId, RunRecord, RunState, RunStore, SCHEMA};
+use crate::runs::{LABEL_RUN_ID, RunEvents, RunId, RunRecord, RunState, RunStore, SCHEMA};
 
 /// The papermill parameter that carries a web app's event.
 pub const EVENT_PARAMETER: &str = "event";
@@ -31,6 +32,8 @@ pub struct RunConfig {
     pub runner_script: Option<String>,
     pub report_within: Duration,
     pub store: RunStore,
+    /// Where run events go, when `RUN_EVENTS_TOPIC` is set; shared with reports and reaps.
+    pub events: Option<Arc<RunEvents>>,
 }
 
 impl RunConfig {
@@ -157,6 +160,7 @@ mod tests {
             runner_script: runner.map(str::to_owned),
             report_within: Duration::from_secs(600),
             store: RunStore::from_settings(None, None),
+            events: None,
         }
     }
 

@@ -7,10 +7,12 @@
 //! what becomes of the instance after a success or a failure; [`RunRecord`] is the run's story,
 //! kept beside its outputs so it outlives the instance; [`reaper`] decides what to do with
 //! instances whose run ended without anyone cleaning up. [`RunStore`] keeps records in Cloud
-//! Storage and [`act`] does a cleanup to an instance.
+//! Storage and [`act`] does a cleanup to an instance. [`RunEvents`] announces each
+//! [`RunEvent`] on Pub/Sub, for whoever wants to hear of it.
 
 pub mod act;
 mod cleanup;
+mod events;
 mod id;
 pub mod reaper;
 mod record;
@@ -18,6 +20,7 @@ mod report;
 mod store;
 
 pub use cleanup::{Cleanup, CleanupPolicy};
+pub use events::{RunEvent, RunEvents};
 pub use id::{InvalidRunId, RunId};
 pub use record::{CleanupRecord, RunRecord, RunState, SCHEMA};
 pub use report::{CompletionReport, Outcome, ReportError};

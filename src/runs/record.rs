@@ -27,7 +27,7 @@ pub enum RunState {
 }
 
 impl RunState {
-    /// Every state, in the order a run can reach them.
+    /// Every state, in the order a run goes through them (the four ends in any order).
     pub const ALL: [RunState; 5] = [
         RunState::Launched,
         RunState::Succeeded,
@@ -168,6 +168,19 @@ mod tests {
             log_tail: String::new(),
             cleanup: None,
         }
+    }
+
+    #[test]
+    fn every_state_is_named_once_as_the_record_writes_it() {
+        for state in RunState::ALL {
+            assert_eq!(
+                serde_json::to_value(state).unwrap(),
+                serde_json::Value::from(state.as_str())
+            );
+        }
+        let names: std::collections::BTreeSet<_> =
+            RunState::ALL.iter().map(|s| s.as_str()).collect();
+        assert_eq!(names.len(), RunState::ALL.len());
     }
 
     #[test]

@@ -12,6 +12,10 @@ mod logs;
 #[path = "../support/openssl.rs"]
 mod openssl;
 mod protocol;
+#[path = "../support/pubsub_emulator.rs"]
+mod pubsub_emulator;
+#[path = "../support/pubsub_pull.rs"]
+mod pubsub_pull;
 mod reap;
 mod run_launch;
 mod runs;

@@ -1,6 +1,7 @@
 //! The reaper over real sockets: a stray run past max_run_time and RUN_GRACE is stopped and
-//! its record says so; an unmanaged instance and a run within its time are left alone;
-//! `reap --dry-run` (the real binary) prints the same verdict and changes nothing.
+//! its record says so (and, where Google's Pub/Sub emulator is installed, a run event on it);
+//! an unmanaged instance and a run within its time are left alone; `reap --dry-run` (the real
+//! binary) prints the same verdict and changes nothing.
 
 use std::process::Command;
 use std::time::Duration;
@@ -16,6 +17,8 @@ use notebooks_emulator::storage::StorageClient;
 
 use crate::child::run_bounded;
 use crate::helpers::{PROJECT, TestApp, ZONE};
+use crate::pubsub_emulator::PubSubEmulator;
+use crate::pubsub_pull::PullSubscription;
 use crate::runs::{create_instance, record, run_id, runs_app, state_of, write_record};
 
 const GRACE: Duration = Duration::from_secs(1);
@@ -43,6 +46,7 @@ fn reaper(app: &TestApp) -> Reaper {
             keep_stopped: Duration::from_secs(72 * 3600),
             cleanup: CleanupPolicy::default(),
         },
+        events: None,
     }
 }
 
@@ -86,7 +90,20 @@ async fn wait_active(app: &TestApp, ids: &[&str]) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_reaper_stops_a_stray_run_and_leaves_what_it_does_not_own() {
-    let app = runs_app(&[("RUN_GRACE", "1s")]).await;
+    let pubsub = PubSubEmulator::start(PROJECT);
+    let mut vars = vec![("RUN_GRACE", "1s".to_owned())];
+    if let Some(pubsub) = &pubsub {
+        vars.push(("RUN_EVENTS_TOPIC", "run-events".to_owned()));
+        vars.push(("PUBSUB_EMULATOR_HOST", pubsub.host.clone()));
+    }
+    let vars: Vec<(&str, &str)> = vars.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let app = runs_app(&vars).await;
+    let events = match &pubsub {
+        Some(pubsub) => {
+            Some(PullSubscription::create(pubsub, "run-events", "run-events-pull").await)
+        }
+        None => None,
+    };
     let (stray, unmanaged, fresh) = (run_id(0x5), run_id(0x6), run_id(0x7));
     create_instance(&app, "nb-stray", &stray, true, false).await;
     create_instance(&app, "nb-unmanaged", &unmanaged, false, false).await;
@@ -139,6 +156,17 @@ async fn the_reaper_stops_a_stray_run_and_leaves_what_it_does_not_own() {
     let recorded = record(&app, &stray).await;
     assert_eq!(recorded["cleanup"]["action"], "stop");
     assert_eq!(recorded["cleanup"]["by"], "reaper");
+    if let Some(events) = &events {
+        let announced = events.take(1, Duration::from_secs(30)).await;
+        let attributes = &announced[0].attributes;
+        assert_eq!(attributes["event"], "cleaned_up", "{announced:#?}");
+        assert_eq!(attributes["run_id"], stray);
+        assert_eq!(attributes["state"], "launched");
+        assert_eq!(attributes["action"], "stop");
+        assert_eq!(attributes["by"], "reaper");
+        let data: serde_json::Value = serde_json::from_slice(&announced[0].data).unwrap();
+        assert_eq!(data, recorded);
+    }
     assert_eq!(state_of(&app, "nb-unmanaged").as_deref(), Some("ACTIVE"));
     assert_eq!(state_of(&app, "nb-fresh").as_deref(), Some("ACTIVE"));
     assert!(record(&app, &fresh).await.get("cleanup").is_none());

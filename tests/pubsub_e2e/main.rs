@@ -12,6 +12,8 @@
 mod fake_gcs;
 #[path = "../support/pubsub_emulator.rs"]
 mod pubsub_emulator;
+#[path = "../support/pubsub_pull.rs"]
+mod pubsub_pull;
 #[path = "../support/test_log.rs"]
 mod test_log;
 

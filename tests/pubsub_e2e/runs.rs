@@ -2,25 +2,28 @@
 //! binary, which launches an instance on the Notebooks emulator; the instance runs the shipped
 //! runner, which executes the notebook with real papermill, saves its files to fake-gcs-server
 //! and reports with the instance's identity token; the service verifies the report, records it
-//! and cleans the instance up. Needs papermill (with ipykernel) and fake-gcs-server: skipped
+//! and cleans the instance up, announcing each step on a run events topic. Needs papermill (with ipykernel) and fake-gcs-server: skipped
 //! with the reason printed where they are missing, unless `CI=true` or `REQUIRE_PAPERMILL=1`.
 
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
 use notebook_trigger::runner;
+use notebook_trigger::runs::RunRecord;
 use notebooks_emulator::{Emulator, EmulatorConfig};
 use serde_json::{Value, json};
 use storage_client::StorageClient;
 
 use crate::fake_gcs::FakeGcs;
 use crate::pubsub_emulator::PubSubEmulator;
+use crate::pubsub_pull::{PullSubscription, Pulled};
 use crate::service::Service;
 use crate::topology::{Backoff, Topology};
 use crate::{PROJECT, cli, test_log};
 
 const BUCKET: &str = "runs";
 const ACCOUNT: &str = "runner@e2e-project.iam.gserviceaccount.com";
+const EVENTS_TOPIC: &str = "run-events";
 
 /// A notebook whose first cell, tagged `parameters`, holds `parameters` and whose other cells
 /// are `cells`.
@@ -151,10 +154,14 @@ async fn a_message_becomes_a_finished_run_and_no_instance_outlives_it() {
     .unwrap();
     let port = free_port();
     let service_url = format!("http://127.0.0.1:{port}");
-    let env = run_env(&gcs, &notebooks, &service_url, profiles.path());
+    let mut env = run_env(&gcs, &notebooks, &service_url, profiles.path());
+    env.push(("RUN_EVENTS_TOPIC", EVENTS_TOPIC.to_owned()));
+    env.push(("PUBSUB_EMULATOR_HOST", pubsub.host.clone()));
     let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
     let service = Service::start_on(port, &notebooks, &env);
     let _topology = Topology::create(&pubsub, &service.endpoint(), 5, Backoff::Exponential).await;
+    let events = PullSubscription::create(&pubsub, EVENTS_TOPIC, "run-events-pull").await;
+    let mut ended = Vec::new();
 
     // The seed's message: the notebook runs, its files are saved, the instance is deleted.
     let started = Instant::now();
@@ -179,6 +186,7 @@ async fn a_message_becomes_a_finished_run_and_no_instance_outlives_it() {
     assert_eq!(record["exit_code"], 0);
     assert_eq!(record["cleanup"]["action"], "delete", "{record:#}");
     assert!(record["cleanup"]["error"].is_null(), "{record:#}");
+    ended.push(record.clone());
     let folder = record["output"]
         .as_str()
         .unwrap()
@@ -217,6 +225,7 @@ async fn a_message_becomes_a_finished_run_and_no_instance_outlives_it() {
     let record = finished_record(&storage, Duration::from_secs(120), "failing").await;
     assert_eq!(record["state"], "failed", "{record:#}");
     assert_eq!(record["cleanup"]["action"], "stop");
+    ended.push(record.clone());
     assert!(
         record["log_tail"]
             .as_str()
@@ -241,6 +250,7 @@ async fn a_message_becomes_a_finished_run_and_no_instance_outlives_it() {
     assert!(published.status.success());
     let record = finished_record(&storage, Duration::from_secs(120), "slow").await;
     assert_eq!(record["state"], "timed_out", "{record:#}");
+    ended.push(record.clone());
     until_state(
         &notebooks,
         record["instance"].as_str().unwrap(),
@@ -248,6 +258,46 @@ async fn a_message_becomes_a_finished_run_and_no_instance_outlives_it() {
         Duration::from_secs(10),
     )
     .await;
+
+    // Each run was announced three times, in order: its launch, its end, its cleanup.
+    let messages = events.take(3 * ended.len(), Duration::from_secs(30)).await;
+    for record in &ended {
+        announced(&messages, record);
+    }
+}
+
+/// The events of the run of `record`: launched, its outcome, cleaned up (as its record says),
+/// each with the attributes a subscription filters on and the record as written then.
+fn announced(messages: &[Pulled], record: &Value) {
+    let run = record["run_id"].as_str().unwrap();
+    let of_run: Vec<&Pulled> = messages
+        .iter()
+        .filter(|m| m.attributes.get("run_id").map(String::as_str) == Some(run))
+        .collect();
+    let names: Vec<&str> = of_run
+        .iter()
+        .map(|m| m.attributes["event"].as_str())
+        .collect();
+    let outcome = record["state"].as_str().unwrap();
+    assert_eq!(names, ["launched", outcome, "cleaned_up"], "{of_run:#?}");
+    for message in &of_run {
+        let data: RunRecord = serde_json::from_slice(&message.data).expect("a run record");
+        assert_eq!(data.run_id.as_str(), run);
+        assert_eq!(message.attributes["state"], data.state.as_str());
+        assert_eq!(message.attributes["profile"], record["profile"]);
+        assert_eq!(message.attributes["instance"], record["instance"]);
+    }
+    assert_eq!(of_run[0].attributes["state"], "launched");
+    assert_eq!(of_run[1].attributes["state"], outcome);
+    let cleaned = of_run[2];
+    assert_eq!(cleaned.attributes["action"], record["cleanup"]["action"]);
+    assert_eq!(cleaned.attributes["by"], "report");
+    assert!(!cleaned.attributes.contains_key("error"), "{cleaned:#?}");
+    let data: RunRecord = serde_json::from_slice(&cleaned.data).unwrap();
+    assert_eq!(
+        serde_json::to_value(data.cleanup).unwrap(),
+        record["cleanup"]
+    );
 }
 
 /// A runner that cannot reach the service stops its own instance.

@@ -62,18 +62,7 @@ impl Topology {
     }
 
     pub async fn put(&self, pubsub: &PubSubEmulator, path: &str, body: Value) {
-        let response = self
-            .http
-            .put(pubsub.url(path))
-            .json(&body)
-            .send()
-            .await
-            .unwrap();
-        assert!(
-            response.status().is_success(),
-            "PUT {path}: {}",
-            response.text().await.unwrap()
-        );
+        crate::pubsub_pull::put(&self.http, pubsub, path, body).await;
     }
 
     pub async fn publish_batch(&self, pubsub: &PubSubEmulator, data: &[String]) {

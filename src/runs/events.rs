@@ -1,0 +1,308 @@
+//! Run events: one Pub/Sub message per change of a run's state, so a team can route what
+//! matters to it (failures to mail or chat, say) with a subscription and a filter of its own,
+//! without polling records.
+//!
+//! A message's attributes say what happened (`run_id`, `event`, `state`, `profile`, and for a
+//! cleanup `action`, `by` and `error`), so a subscription filter can pick events without
+//! reading the data; the data is the run record as it was written at that step. Events are
+//! published at least once and, for one run, one after another: a subscriber that must not act
+//! twice keys on `run_id` and `event`.
+//!
+//! Publishing never decides a launch or a report: it runs under a timeout, and a failure is
+//! logged and otherwise ignored (the record in Cloud Storage stays the run's story).
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use google_cloud_pubsub::client::Publisher;
+use tokio::sync::OnceCell;
+
+use super::{RunRecord, RunState};
+use crate::cause;
+use crate::pubsub::{self, Outgoing, PubSubEndpoint, PubSubError};
+
+/// The largest attribute value Pub/Sub takes, in bytes.
+const MAX_ATTRIBUTE_BYTES: usize = 1024;
+
+/// One change of a run's state, as a message announces it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RunEvent {
+    /// The run reached this state: `launched` when its instance was created, the others when
+    /// its report was taken.
+    Reached(RunState),
+    /// A cleanup was done (or tried) and recorded, by the report or by the reaper.
+    CleanedUp,
+}
+
+impl RunEvent {
+    /// Every event, in the order a run meets them: the states of a run, then its cleanup.
+    pub const ALL: [RunEvent; RunState::ALL.len() + 1] = {
+        let mut all = [RunEvent::CleanedUp; RunState::ALL.len() + 1];
+        let mut i = 0;
+        while i < RunState::ALL.len() {
+            all[i] = RunEvent::Reached(RunState::ALL[i]);
+            i += 1;
+        }
+        all
+    };
+
+    /// The `event` attribute.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RunEvent::Reached(state) => state.as_str(),
+            RunEvent::CleanedUp => "cleaned_up",
+        }
+    }
+
+    /// The message announcing this event of `record`: attributes to filter on, the record as
+    /// data.
+    pub fn message(self, record: &RunRecord) -> Outgoing {
+        let mut attributes = BTreeMap::from([
+            ("run_id".to_owned(), record.run_id.to_string()),
+            ("event".to_owned(), self.as_str().to_owned()),
+            ("state".to_owned(), record.state.as_str().to_owned()),
+            ("profile".to_owned(), record.profile.clone()),
+            ("trigger".to_owned(), record.trigger.clone()),
+            ("instance".to_owned(), record.instance.clone()),
+        ]);
+        if let (RunEvent::CleanedUp, Some(cleanup)) = (self, &record.cleanup) {
+            attributes.insert("action".to_owned(), cleanup.action.as_str().to_owned());
+            attributes.insert("by".to_owned(), cleanup.by.clone());
+            if let Some(error) = &cleanup.error {
+                attributes.insert("error".to_owned(), truncated(error).to_owned());
+            }
+        }
+        Outgoing {
+            data: serde_json::to_vec(record).expect("a run record serialises"),
+            attributes,
+            ordering_key: None,
+        }
+    }
+}
+
+/// `text` cut to what an attribute value holds, on a character boundary.
+fn truncated(text: &str) -> &str {
+    let mut end = text.len().min(MAX_ATTRIBUTE_BYTES);
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    &text[..end]
+}
+
+/// Publishes run events to `RUN_EVENTS_TOPIC`; built once at start-up and shared.
+#[derive(Debug)]
+pub struct RunEvents {
+    endpoint: PubSubEndpoint,
+    /// `projects/P/topics/T`.
+    topic: String,
+    timeout: Duration,
+    /// Built on first use, under the timeout: a service that never publishes needs no Pub/Sub
+    /// credentials to start, and one that could not build it tries again at the next event.
+    publisher: OnceCell<Publisher>,
+}
+
+impl RunEvents {
+    /// Events to `topic` (a topic id in the endpoint's project, or `projects/P/topics/T`),
+    /// each publish given at most `timeout`.
+    ///
+    /// # Errors
+    /// A usage error when `topic` is not a topic name.
+    pub fn new(
+        endpoint: PubSubEndpoint,
+        topic: &str,
+        timeout: Duration,
+    ) -> Result<Self, PubSubError> {
+        Ok(Self {
+            topic: endpoint.topic(topic)?,
+            endpoint,
+            timeout,
+            publisher: OnceCell::new(),
+        })
+    }
+
+    /// `projects/P/topics/T`.
+    pub fn topic(&self) -> &str {
+        &self.topic
+    }
+
+    /// Announces `event` of `record` and returns the message id. Never fails and never waits
+    /// longer than the timeout: a message that could not be published is logged with its
+    /// cause, and `None` returned.
+    pub async fn publish(&self, event: RunEvent, record: &RunRecord) -> Option<String> {
+        let message = event.message(record);
+        let outcome = tokio::time::timeout(self.timeout, self.send(message))
+            .await
+            .unwrap_or(Err(PubSubError::Timeout(self.timeout)));
+        match outcome {
+            Ok(id) => {
+                tracing::info!(run = %record.run_id, event = event.as_str(), topic = %self.topic, message_id = %id, "run event published");
+                Some(id)
+            }
+            Err(error) => {
+                tracing::warn!(run = %record.run_id, event = event.as_str(), topic = %self.topic, error = %cause::chain(&error), "run event not published");
+                None
+            }
+        }
+    }
+
+    async fn send(&self, message: Outgoing) -> Result<String, PubSubError> {
+        let publisher = self
+            .publisher
+            .get_or_try_init(|| self.endpoint.publisher(&self.topic))
+            .await?;
+        pubsub::send(publisher, &self.topic, message).await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::runs::{Cleanup, CleanupRecord, RunId, SCHEMA};
+
+    fn record(state: RunState, cleanup: Option<CleanupRecord>) -> RunRecord {
+        RunRecord {
+            schema: SCHEMA,
+            run_id: RunId::derive("pubsub:7"),
+            trigger: "pubsub".into(),
+            message_id: Some("7".into()),
+            profile: "nightly".into(),
+            notebook: "gs://b/nb/seed.ipynb".into(),
+            parameters: serde_json::Map::new(),
+            instance: "projects/p/locations/z/instances/i".into(),
+            output: "gs://b/runs/r/".into(),
+            launched: "2026-12-01T10:00:00Z".parse().unwrap(),
+            state,
+            started: None,
+            finished: None,
+            exit_code: None,
+            error: String::new(),
+            outputs: Vec::new(),
+            log_tail: String::new(),
+            cleanup,
+        }
+    }
+
+    fn cleanup(error: Option<String>) -> CleanupRecord {
+        CleanupRecord {
+            action: Cleanup::Stop,
+            at: "2026-12-01T10:05:00Z".parse().unwrap(),
+            error,
+            by: "reaper".into(),
+        }
+    }
+
+    #[test]
+    fn every_state_is_an_event_and_cleanup_comes_last() {
+        let names: Vec<&str> = RunEvent::ALL.iter().map(|e| e.as_str()).collect();
+        let states: Vec<&str> = RunState::ALL.iter().map(|s| s.as_str()).collect();
+        assert_eq!(names[..states.len()], states[..]);
+        assert_eq!(names.last(), Some(&"cleaned_up"));
+        let distinct: std::collections::BTreeSet<_> = names.iter().collect();
+        assert_eq!(distinct.len(), names.len());
+    }
+
+    #[test]
+    fn a_state_becomes_attributes_to_filter_on_and_the_record_as_data() {
+        let record = record(RunState::Failed, None);
+        let message = RunEvent::Reached(RunState::Failed).message(&record);
+        let attribute = |k: &str| message.attributes.get(k).map(String::as_str);
+        assert_eq!(attribute("run_id"), Some(record.run_id.as_str()));
+        assert_eq!(attribute("event"), Some("failed"));
+        assert_eq!(attribute("state"), Some("failed"));
+        assert_eq!(attribute("profile"), Some("nightly"));
+        assert_eq!(attribute("trigger"), Some("pubsub"));
+        assert_eq!(attribute("instance"), Some(record.instance.as_str()));
+        for absent in ["action", "by", "error"] {
+            assert_eq!(attribute(absent), None, "{absent}");
+        }
+        let data: RunRecord = serde_json::from_slice(&message.data).unwrap();
+        assert_eq!(data, record);
+        assert_eq!(message.ordering_key, None);
+    }
+
+    #[test]
+    fn a_cleanup_says_what_was_done_by_whom_and_why_it_failed() {
+        let done = record(RunState::Succeeded, Some(cleanup(None)));
+        let message = RunEvent::CleanedUp.message(&done);
+        assert_eq!(message.attributes["event"], "cleaned_up");
+        assert_eq!(message.attributes["state"], "succeeded");
+        assert_eq!(message.attributes["action"], "stop");
+        assert_eq!(message.attributes["by"], "reaper");
+        assert!(!message.attributes.contains_key("error"));
+
+        let long = format!("UNAVAILABLE: {}", "é".repeat(MAX_ATTRIBUTE_BYTES));
+        let failed = record(RunState::TimedOut, Some(cleanup(Some(long.clone()))));
+        let message = RunEvent::CleanedUp.message(&failed);
+        let error = &message.attributes["error"];
+        assert!(error.len() <= MAX_ATTRIBUTE_BYTES && error.len() > MAX_ATTRIBUTE_BYTES - 2);
+        assert!(long.starts_with(error.as_str()));
+        let data: RunRecord = serde_json::from_slice(&message.data).unwrap();
+        assert_eq!(data.cleanup.unwrap().error, Some(long));
+    }
+
+    #[test]
+    fn a_state_event_leaves_an_earlier_cleanup_out_of_its_attributes() {
+        let record = record(RunState::Failed, Some(cleanup(None)));
+        let message = RunEvent::Reached(RunState::Failed).message(&record);
+        assert!(!message.attributes.contains_key("action"));
+    }
+
+    #[test]
+    fn help_and_the_readme_name_every_event() {
+        let names: Vec<&str> = RunEvent::ALL.iter().map(|e| e.as_str()).collect();
+        let help = crate::config::VARIABLES
+            .iter()
+            .find(|v| v.name == "RUN_EVENTS_TOPIC")
+            .expect("RUN_EVENTS_TOPIC is declared")
+            .meaning;
+        assert!(help.contains(&names.join(", ")), "{help}");
+        let readme = include_str!("../../README.md");
+        let table = readme
+            .split("| Event | When |\n|---|---|\n")
+            .nth(1)
+            .expect("the README has the table of run events");
+        let listed: Vec<&str> = table
+            .lines()
+            .take_while(|l| l.starts_with('|'))
+            .filter_map(|l| l.split('`').nth(1))
+            .collect();
+        assert_eq!(listed, names);
+    }
+
+    #[test]
+    fn a_topic_is_named_in_the_service_project_or_in_full() {
+        let endpoint = |emulator: Option<&str>| PubSubEndpoint {
+            project: "p".into(),
+            emulator: emulator.map(str::to_owned),
+        };
+        let short = RunEvents::new(endpoint(None), "run-events", Duration::from_secs(1)).unwrap();
+        assert_eq!(short.topic(), "projects/p/topics/run-events");
+        let full = RunEvents::new(
+            endpoint(None),
+            "projects/q/topics/ops",
+            Duration::from_secs(1),
+        )
+        .unwrap();
+        assert_eq!(full.topic(), "projects/q/topics/ops");
+        assert!(
+            RunEvents::new(endpoint(None), "projects/q/subscriptions/x", Duration::ZERO).is_err()
+        );
+    }
+
+    #[tokio::test]
+    async fn an_unreachable_topic_ends_in_a_log_line_not_an_error_or_a_hang() {
+        // A closed local port: the client retries; the timeout must end it.
+        let endpoint = PubSubEndpoint {
+            project: "p".into(),
+            emulator: Some("127.0.0.1:9".into()),
+        };
+        let events = RunEvents::new(endpoint, "run-events", Duration::from_millis(300)).unwrap();
+        let published = tokio::time::timeout(
+            Duration::from_secs(60),
+            events.publish(RunEvent::CleanedUp, &record(RunState::Succeeded, None)),
+        )
+        .await
+        .expect("publishing is bounded by its own timeout");
+        assert_eq!(published, None);
+    }
+}
