@@ -24,7 +24,7 @@ use crate::naming::{LABEL_MANAGED_BY, MANAGED_BY};
 use crate::notebooks::{Instance, NotebooksClient};
 use crate::runner::KEY_PREFIX;
 use crate::runs::reaper::{Observed, ReaperPolicy, Verdict, judge};
-use crate::runs::{LABEL_RUN_ID, RunEvent, RunEvents, RunId, RunRecord, RunStore, act};
+use crate::runs::{LABEL_RUN_ID, RunEvent, RunEvents, RunId, RunRecord, RunState, RunStore, act};
 use crate::startup::Backing;
 
 /// Who a reaper's cleanup is recorded as.
@@ -141,10 +141,16 @@ impl Reaper {
             Some(error) => format!("failed: {error}"),
         };
         if let Some(record) = record {
-            let record = record.cleaned(cleanup);
+            let ended = record.state == RunState::Launched;
+            let record = record.unreported(&verdict.reason).cleaned(cleanup);
             match self.records.write(&record).await {
                 Ok(()) => {
                     if let Some(events) = &self.events {
+                        if ended {
+                            events
+                                .publish(RunEvent::Reached(RunState::Unreported), &record)
+                                .await;
+                        }
                         events.publish(RunEvent::CleanedUp, &record).await;
                     }
                 }

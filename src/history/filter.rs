@@ -202,7 +202,7 @@ mod tests {
         .unwrap_err();
         assert_eq!(
             error.to_string(),
-            "state: `done` is not a run state (one of launched, succeeded, failed, timed_out, cancelled, running)"
+            "state: `done` is not a run state (one of launched, succeeded, failed, timed_out, cancelled, unreported, running)"
         );
     }
 }

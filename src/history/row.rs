@@ -3,6 +3,7 @@
 use jiff::Timestamp;
 use serde::Serialize;
 
+use crate::notebooks::Instance;
 use crate::runs::{RunRecord, RunState};
 
 /// What a run that has not reported is shown as while its instance exists.
@@ -13,8 +14,8 @@ pub const RUNNING: &str = "running";
 pub struct RunRow {
     #[serde(flatten)]
     pub record: RunRecord,
-    /// The record's state, or [`RUNNING`] for a run that has not reported while its instance
-    /// is up: `launched` alone then means the instance is gone or could not be looked at.
+    /// The record's state, or `running` for a run that has not reported while its instance
+    /// is up: `launched` then means its instance is stopped, gone or could not be looked at.
     pub status: String,
     /// The instance's own state (`PROVISIONING`, `ACTIVE`, `STOPPED`, …) while it exists.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -26,7 +27,8 @@ pub struct RunRow {
 
 impl RunRow {
     pub fn new(record: RunRecord, instance_state: Option<String>, now: Timestamp) -> Self {
-        let running = record.state == RunState::Launched && instance_state.is_some();
+        let running = record.state == RunState::Launched
+            && instance_state.as_deref().is_some_and(Instance::is_up);
         let status = if running {
             RUNNING.to_owned()
         } else {
@@ -104,6 +106,11 @@ pub(crate) mod tests {
             ("launched", None)
         );
         assert_eq!(gone.duration_text(), "-");
+        let stopped = RunRow::new(launched.clone(), Some("STOPPED".into()), now);
+        assert_eq!(
+            stopped.status, "launched",
+            "a stopped instance runs nothing"
+        );
 
         let mut failed = launched;
         failed.state = RunState::Failed;

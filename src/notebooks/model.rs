@@ -189,6 +189,15 @@ impl Instance {
         }
     }
 
+    /// Whether an instance in `state` is running or on its way to it: what the reaper holds
+    /// to a run's time limit, and what a history shows as a run still going.
+    pub fn is_up(state: &str) -> bool {
+        matches!(
+            state,
+            "ACTIVE" | "PROVISIONING" | "STARTING" | "INITIALIZING"
+        )
+    }
+
     /// States from which the instance will not become ACTIVE without someone acting.
     pub fn is_settled(&self) -> bool {
         matches!(

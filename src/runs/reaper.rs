@@ -60,10 +60,7 @@ pub fn judge(observed: &[Observed], now: Timestamp, policy: ReaperPolicy) -> Vec
 }
 
 fn verdict(instance: &Observed, now: Timestamp, policy: ReaperPolicy) -> Option<Verdict> {
-    let running = matches!(
-        instance.state.as_str(),
-        "ACTIVE" | "PROVISIONING" | "STARTING" | "INITIALIZING"
-    );
+    let running = crate::notebooks::Instance::is_up(&instance.state);
     let stopped = instance.state == "STOPPED";
     let say = |action: Cleanup, reason: String| Verdict {
         instance: instance.name.clone(),

@@ -24,16 +24,21 @@ pub enum RunState {
     Failed,
     TimedOut,
     Cancelled,
+    /// No report came: the reaper cleaned up the instance (past `max_run_time` and
+    /// `RUN_GRACE`, or stopped longer than `KEEP_STOPPED`), and `error` says why. A report
+    /// that arrives later still tells the run's end.
+    Unreported,
 }
 
 impl RunState {
-    /// Every state, in the order a run goes through them (the four ends in any order).
-    pub const ALL: [RunState; 5] = [
+    /// Every state, in the order a run goes through them (the ends in any order).
+    pub const ALL: [RunState; 6] = [
         RunState::Launched,
         RunState::Succeeded,
         RunState::Failed,
         RunState::TimedOut,
         RunState::Cancelled,
+        RunState::Unreported,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -43,6 +48,7 @@ impl RunState {
             RunState::Failed => "failed",
             RunState::TimedOut => "timed_out",
             RunState::Cancelled => "cancelled",
+            RunState::Unreported => "unreported",
         }
     }
 }
@@ -112,7 +118,17 @@ impl RunRecord {
 
     /// Whether a report was already taken: a repeated report changes nothing.
     pub fn is_complete(&self) -> bool {
-        self.state != RunState::Launched
+        !matches!(self.state, RunState::Launched | RunState::Unreported)
+    }
+
+    /// The record after the reaper cleaned up a run that never reported, for `reason`; a
+    /// reported run stays as it is.
+    pub fn unreported(mut self, reason: &str) -> Self {
+        if self.state == RunState::Launched {
+            self.state = RunState::Unreported;
+            self.error = format!("no report: {reason}");
+        }
+        self
     }
 
     /// The record after the runner's report.
@@ -186,6 +202,13 @@ mod tests {
     #[test]
     fn a_record_round_trips_at_every_step_and_says_how_far_the_run_got() {
         let record = launched();
+        let lost = record.clone().unreported("up for 2h, past max_run_time");
+        assert_eq!(lost.state, RunState::Unreported);
+        assert_eq!(lost.error, "no report: up for 2h, past max_run_time");
+        assert!(
+            !lost.is_complete(),
+            "a late report still tells the run's end"
+        );
         let json = serde_json::to_string(&record).unwrap();
         assert!(
             !json.contains("cleanup") && !json.contains("exit_code"),

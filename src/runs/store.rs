@@ -133,7 +133,7 @@ impl RunStore {
     }
 
     /// Every record under an output prefix (`gs://B/PREFIX`): one listing, then the records
-    /// downloaded [`READ_CONCURRENCY`] at a time. With `since`, a record last written before it
+    /// downloaded `READ_CONCURRENCY` at a time. With `since`, a record last written before it
     /// is not downloaded at all: its run was launched before `since` too.
     ///
     /// A record that cannot be read or parsed is logged and left out: one damaged object must
@@ -233,7 +233,7 @@ impl RunStore {
 
 /// How many records are downloaded at once: enough to hide the latency of one request each,
 /// few enough that a listing of thousands does not open thousands of connections.
-pub const READ_CONCURRENCY: usize = 32;
+const READ_CONCURRENCY: usize = 32;
 
 /// One record's read, with the folder it was read from.
 type Read = (Result<Option<RunRecord>, StoreError>, String);

@@ -156,16 +156,29 @@ async fn the_reaper_stops_a_stray_run_and_leaves_what_it_does_not_own() {
     let recorded = record(&app, &stray).await;
     assert_eq!(recorded["cleanup"]["action"], "stop");
     assert_eq!(recorded["cleanup"]["by"], "reaper");
+    assert_eq!(recorded["state"], "unreported", "{recorded}");
+    assert!(
+        recorded["error"]
+            .as_str()
+            .is_some_and(|e| e.starts_with("no report: up for")),
+        "{recorded}"
+    );
     if let Some(events) = &events {
-        let announced = events.take(1, Duration::from_secs(30)).await;
-        let attributes = &announced[0].attributes;
-        assert_eq!(attributes["event"], "cleaned_up", "{announced:#?}");
+        let announced = events.take(2, Duration::from_secs(30)).await;
+        let said: Vec<_> = announced
+            .iter()
+            .map(|m| m.attributes["event"].as_str())
+            .collect();
+        assert_eq!(said, ["unreported", "cleaned_up"], "{announced:#?}");
+        let attributes = &announced[1].attributes;
         assert_eq!(attributes["run_id"], stray);
-        assert_eq!(attributes["state"], "launched");
+        assert_eq!(attributes["state"], "unreported");
         assert_eq!(attributes["action"], "stop");
         assert_eq!(attributes["by"], "reaper");
-        let data: serde_json::Value = serde_json::from_slice(&announced[0].data).unwrap();
-        assert_eq!(data, recorded);
+        for message in &announced {
+            let data: serde_json::Value = serde_json::from_slice(&message.data).unwrap();
+            assert_eq!(data, recorded);
+        }
     }
     assert_eq!(state_of(&app, "nb-unmanaged").as_deref(), Some("ACTIVE"));
     assert_eq!(state_of(&app, "nb-fresh").as_deref(), Some("ACTIVE"));
