@@ -50,9 +50,10 @@ pub enum Readers {
     /// The embedded demo with nothing configured: callers on this machine.
     Loopback,
     /// `RUNS_READERS`.
+    /// Boxed: held once for the service's life, it need not size the other variants.
     Listed {
         accounts: BTreeSet<String>,
-        verifier: TokenVerifier,
+        verifier: Box<TokenVerifier>,
     },
 }
 
@@ -115,14 +116,14 @@ impl Readers {
                 jwks_url,
             }) => Readers::Listed {
                 accounts: readers.clone(),
-                verifier: TokenVerifier::new(
+                verifier: Box::new(TokenVerifier::new(
                     &VerifySettings {
                         audience: audience.clone(),
                         service_accounts: BTreeSet::new(),
                         jwks_url: jwks_url.clone(),
                     },
                     timeouts,
-                )?,
+                )?),
             },
         })
     }
@@ -253,18 +254,20 @@ mod tests {
     fn listed(accounts: &[&str]) -> Readers {
         Readers::Listed {
             accounts: accounts.iter().map(|a| (*a).to_owned()).collect(),
-            verifier: TokenVerifier::new(
-                &VerifySettings {
-                    audience: GCLOUD_CLIENT_ID.into(),
-                    service_accounts: BTreeSet::new(),
-                    jwks_url: "http://127.0.0.1:9/certs".into(),
-                },
-                Timeouts {
-                    connect: Duration::from_millis(200),
-                    request: Duration::from_millis(200),
-                },
-            )
-            .unwrap(),
+            verifier: Box::new(
+                TokenVerifier::new(
+                    &VerifySettings {
+                        audience: GCLOUD_CLIENT_ID.into(),
+                        service_accounts: BTreeSet::new(),
+                        jwks_url: "http://127.0.0.1:9/certs".into(),
+                    },
+                    Timeouts {
+                        connect: Duration::from_millis(200),
+                        request: Duration::from_millis(200),
+                    },
+                )
+                .unwrap(),
+            ),
         }
     }
 

@@ -3,6 +3,7 @@
 mod child;
 mod events;
 mod helpers;
+mod history;
 mod hostile;
 mod launch;
 #[path = "../support/local_server.rs"]

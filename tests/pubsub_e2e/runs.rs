@@ -173,7 +173,8 @@ async fn a_message_becomes_a_finished_run_and_no_instance_outlives_it() {
         "{}",
         String::from_utf8_lossy(&published.stderr)
     );
-    let record = finished_record(&storage, Duration::from_secs(120), "default").await;
+    let succeeded = finished_record(&storage, Duration::from_secs(120), "default").await;
+    let record = succeeded.clone();
     let took = started.elapsed();
     assert_eq!(record["state"], "succeeded", "{record:#}");
     assert_eq!(record["exit_code"], 0);
@@ -214,7 +215,8 @@ async fn a_message_becomes_a_finished_run_and_no_instance_outlives_it() {
     )
     .await;
     assert!(published.status.success());
-    let record = finished_record(&storage, Duration::from_secs(120), "failing").await;
+    let failed = finished_record(&storage, Duration::from_secs(120), "failing").await;
+    let record = failed.clone();
     assert_eq!(record["state"], "failed", "{record:#}");
     assert_eq!(record["cleanup"]["action"], "stop");
     assert!(
@@ -248,6 +250,13 @@ async fn a_message_becomes_a_finished_run_and_no_instance_outlives_it() {
         Duration::from_secs(10),
     )
     .await;
+
+    // The service shows these runs to a browser.
+    crate::history_page::renders_the_runs(
+        &service.endpoint(),
+        &[&succeeded, &failed, &record],
+        &failed,
+    );
 }
 
 /// A runner that cannot reach the service stops its own instance.
@@ -342,5 +351,6 @@ fn run_env(
         ("PROFILES_FILE", profiles.display().to_string()),
         ("ALLOWED_OVERRIDES", "parameters".to_owned()),
         ("POLL_TIMEOUT", "60s".to_owned()),
+        ("RUNS_AUTH", "off".to_owned()),
     ]
 }
