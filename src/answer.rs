@@ -11,7 +11,8 @@
 //!
 //! A [`Rejection`] comes before any launch, a [`LaunchError`] from one that began; each has its
 //! exhaustive match below. Whether an API failure is worth another delivery is the error's own
-//! judgement (`is_transient`); this is where that judgement becomes 503 or 422.
+//! judgement (`is_transient`); this is where that judgement becomes 503 or 422. The run
+//! history's answers (`GET /runs`) have theirs in `reading`.
 
 use axum::Json;
 use axum::http::{HeaderValue, StatusCode, header};
@@ -25,6 +26,9 @@ use crate::push::DecodeError;
 use crate::push_token::TokenError;
 use crate::rejection::Rejection;
 use crate::runs::StoreError;
+
+mod reading;
+pub use reading::{read_status, runs_status};
 
 /// Seconds a client should wait before retrying a 503 or 429 (Pub/Sub applies its own backoff).
 const RETRY_AFTER_SECONDS: &str = "10";

@@ -18,7 +18,8 @@ use std::os::unix::fs::PermissionsExt as _;
 use crate::completion::Completer;
 use crate::config::{self, Backend, RunSettings, SettingError, Settings, demo};
 use crate::credentials::Credentials;
-use crate::http::{AppState, Limits, router};
+use crate::history::History;
+use crate::http::{AppState, Limits, ObjectLinks, Peer, Peered, Readers, Reading, router};
 use crate::launch::{Launcher, RunConfig};
 use crate::notebooks::NotebooksClient;
 use crate::notebooks::client::Endpoint;
@@ -310,6 +311,15 @@ pub fn completion(
     })))
 }
 
+/// Where the history's pages link objects to: the Cloud Storage emulator the records are in,
+/// when there is one, else the Cloud Console.
+fn object_links(backing: &Backing) -> ObjectLinks {
+    match &backing.runs.storage_emulator {
+        Some(url) => ObjectLinks::Emulator(url.as_str().trim_end_matches('/').to_owned()),
+        None => ObjectLinks::Console,
+    }
+}
+
 /// The HTTP service, bound and ready to run.
 pub struct Application {
     listener: TcpListener,
@@ -317,6 +327,7 @@ pub struct Application {
     completion: Option<Arc<Completer>>,
     limits: Limits,
     push_auth: Option<Arc<TokenVerifier>>,
+    readers: Readers,
     cancel: CancellationToken,
 }
 
@@ -340,6 +351,10 @@ impl Application {
             PushAuthMode::Off | PushAuthMode::Unset => None,
         };
         announce_push_auth(&settings.push_auth, settings.on_cloud_run);
+        let embedded = matches!(settings.backend, Backend::Embedded);
+        let readers = Readers::new(&settings.runs_auth, embedded, settings.timeouts)
+            .context("building the JWKS client")?;
+        tracing::info!("{}", readers.describe());
         let listener = TcpListener::bind(SocketAddr::from(([0, 0, 0, 0], port)))
             .await
             .with_context(|| format!("PORT: cannot listen on 0.0.0.0:{port}"))?;
@@ -355,6 +370,7 @@ impl Application {
             completion,
             limits,
             push_auth,
+            readers,
             cancel,
         })
     }
@@ -386,8 +402,14 @@ impl Application {
             Some(completer) => state.with_completion(completer.clone()),
             None => state,
         }
-        .with_reaper(Arc::new(Reaper::from_settings(&self.backing)));
-        let app = router(state, self.push_auth.clone());
+        .with_reaper(Arc::new(Reaper::from_settings(&self.backing)))
+        .with_reading(Arc::new(Reading {
+            history: History::from_backing(&self.backing),
+            readers: self.readers,
+            links: object_links(&self.backing),
+        }));
+        let app =
+            router(state, self.push_auth.clone()).into_make_service_with_connect_info::<Peer>();
         if let Some(emulator) = &self.backing.embedded {
             tracing::info!(
                 "no GOOGLE_CLOUD_PROJECT or Notebooks endpoint configured: demo mode, instances are created in the embedded Notebooks emulator at {}. Try: curl -d '{{\"data\":\"TweetiNoteStartTopic\"}}' localhost:{port}/",
@@ -396,8 +418,11 @@ impl Application {
         }
         tracing::info!(port, project = %self.backing.launcher.project, api = %self.backing.launcher.client.version(), "listening");
         let cancel = self.cancel.clone();
-        let server = axum::serve(notebooks_wire::net::without_nagle(self.listener), app)
-            .with_graceful_shutdown(cancel.clone().cancelled_owned());
+        let server = axum::serve(
+            Peered(notebooks_wire::net::without_nagle(self.listener)),
+            app,
+        )
+        .with_graceful_shutdown(cancel.clone().cancelled_owned());
         let grace = async {
             cancel.cancelled().await;
             tokio::time::sleep(SHUTDOWN_GRACE).await;

@@ -9,10 +9,12 @@
 //! parses them, taking every default from that declaration, and `--help` prints them.
 
 pub mod demo;
+mod readers;
 mod settings;
 #[cfg(test)]
 mod tests;
 mod variables;
 
+pub use readers::{ReaderSettings, RunsAuthMode};
 pub use settings::{Backend, LogFormat, RunSettings, SettingError, Settings, field_error};
 pub use variables::{RUST_LOG, VARIABLES, Variable, WhenUnset, variables_help};

@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use reqwest::Url;
 
+use super::readers::RunsAuthMode;
 use super::variables::{self as var, Variable};
 use crate::launch::{OnExisting, PollSettings};
 use crate::naming::IdPrefix;
@@ -65,6 +66,8 @@ pub struct Settings {
     pub log_format: LogFormat,
     /// Whether and how push requests are authenticated.
     pub push_auth: PushAuthMode,
+    /// Who may read the run history (`GET /runs`).
+    pub runs_auth: RunsAuthMode,
     /// `K_SERVICE` is set: we run on Cloud Run.
     pub on_cloud_run: bool,
     pub runs: RunSettings,
@@ -112,7 +115,7 @@ impl SettingError {
 }
 
 /// The variables as the parser reads them: trimmed, blank meaning unset.
-struct Env<'a>(&'a dyn Fn(&str) -> Option<String>);
+pub(super) struct Env<'a>(pub(super) &'a dyn Fn(&str) -> Option<String>);
 
 impl Env<'_> {
     /// A variable's value by name; `None` when unset or blank.
@@ -122,18 +125,18 @@ impl Env<'_> {
             .filter(|v| !v.is_empty())
     }
 
-    fn get(&self, variable: &Variable) -> Option<String> {
+    pub(super) fn get(&self, variable: &Variable) -> Option<String> {
         self.named(variable.name)
     }
 
     /// The value, or for an unset variable the text of its declared default.
-    fn or_default(&self, variable: &Variable) -> String {
+    pub(super) fn or_default(&self, variable: &Variable) -> String {
         self.get(variable)
             .unwrap_or_else(|| variable.unset.read_as().to_owned())
     }
 
     /// Parses the value or, unset, the declared default, the same way; errors name the variable.
-    fn parse<T>(
+    pub(super) fn parse<T>(
         &self,
         variable: &Variable,
         parse: impl FnOnce(&str) -> Result<T, String>,
@@ -199,6 +202,7 @@ impl Settings {
         let max_payload_bytes = vars.count(&var::MAX_PAYLOAD_BYTES, 1024)?;
         let max_concurrent_launches = vars.count(&var::MAX_CONCURRENT_LAUNCHES, 1)?;
         let push_auth = push_auth_mode(&vars)?;
+        let runs_auth = super::readers::runs_auth_mode(&vars)?;
         let log_format = match vars.get(&var::LOG_FORMAT).as_deref() {
             None if on_cloud_run => LogFormat::Json,
             None | Some("text") => LogFormat::Text,
@@ -228,6 +232,7 @@ impl Settings {
             max_concurrent_launches,
             log_format,
             push_auth,
+            runs_auth,
             on_cloud_run,
             runs,
         })
@@ -387,35 +392,14 @@ fn push_auth_mode(vars: &Env<'_>) -> Result<PushAuthMode, SettingError> {
         )),
         (None, None) => Ok(PushAuthMode::Unset),
         (None, Some(audience)) => {
-            let service_accounts: BTreeSet<String> = accounts
-                .unwrap_or_default()
-                .split(',')
-                .map(str::trim)
-                .filter(|a| !a.is_empty())
-                .map(str::to_owned)
-                .collect();
+            let service_accounts = emails(&var::PUSH_AUTH_SERVICE_ACCOUNTS, accounts)?;
             if service_accounts.is_empty() {
                 return Err(SettingError::new(
                     var::PUSH_AUTH_SERVICE_ACCOUNTS.name,
                     "is required with PUSH_AUTH_AUDIENCE: the emails of the push service accounts",
                 ));
             }
-            if let Some(bad) = service_accounts.iter().find(|a| {
-                !matches!(a.split_once('@'), Some((user, domain)) if !user.is_empty() && domain.contains('.'))
-                    || a.chars().any(char::is_whitespace)
-            }) {
-                return Err(SettingError::new(
-                    var::PUSH_AUTH_SERVICE_ACCOUNTS.name,
-                    format!("`{bad}` is not an email address"),
-                ));
-            }
-            let jwks_url = vars.or_default(&var::PUSH_AUTH_JWKS_URL);
-            if !(jwks_url.starts_with("https://") || jwks_url.starts_with("http://")) {
-                return Err(SettingError::new(
-                    var::PUSH_AUTH_JWKS_URL.name,
-                    format!("`{jwks_url}` is not an http(s):// URL"),
-                ));
-            }
+            let jwks_url = jwks_url(vars)?;
             Ok(PushAuthMode::Verify(VerifySettings {
                 audience,
                 service_accounts,
@@ -423,6 +407,41 @@ fn push_auth_mode(vars: &Env<'_>) -> Result<PushAuthMode, SettingError> {
             }))
         }
     }
+}
+
+/// A comma-separated list of email addresses; an entry that is not one is named.
+pub(super) fn emails(
+    variable: &Variable,
+    value: Option<String>,
+) -> Result<BTreeSet<String>, SettingError> {
+    let list: BTreeSet<String> = value
+        .unwrap_or_default()
+        .split(',')
+        .map(str::trim)
+        .filter(|a| !a.is_empty())
+        .map(str::to_owned)
+        .collect();
+    match list.iter().find(|a| {
+        !matches!(a.split_once('@'), Some((user, domain)) if !user.is_empty() && domain.contains('.'))
+            || a.chars().any(char::is_whitespace)
+    }) {
+        Some(bad) => Err(SettingError::new(
+            variable.name,
+            format!("`{bad}` is not an email address"),
+        )),
+        None => Ok(list),
+    }
+}
+
+/// `PUSH_AUTH_JWKS_URL`: where Google's token signing keys are fetched.
+pub(super) fn jwks_url(vars: &Env<'_>) -> Result<String, SettingError> {
+    vars.parse(&var::PUSH_AUTH_JWKS_URL, |url| {
+        if url.starts_with("https://") || url.starts_with("http://") {
+            Ok(url.to_owned())
+        } else {
+            Err(format!("`{url}` is not an http(s):// URL"))
+        }
+    })
 }
 
 /// Maps a default-profile field error to its variable.

@@ -389,6 +389,9 @@ fn an_unset_variable_does_what_its_documented_default_says() {
             (None, "PUSH_AUTH_AUDIENCE" | "PUSH_AUTH") => {
                 assert_eq!(nothing.push_auth, PushAuthMode::Unset);
             }
+            (None, "RUNS_READERS" | "RUNS_AUTH") => {
+                assert_eq!(nothing.runs_auth, crate::config::RunsAuthMode::Unset);
+            }
             (None, "PUSH_AUTH_SERVICE_ACCOUNTS") => {
                 let error = settings(&[("PUSH_AUTH_AUDIENCE", "https://x")]).unwrap_err();
                 assert_eq!(error.variable, name);

@@ -106,9 +106,15 @@ service_variables! {
     PUSH_AUTH_SERVICE_ACCOUNTS, Required("(required with the audience)"),
         "emails of the service accounts that may push, comma-separated";
     PUSH_AUTH_JWKS_URL, Value(push_token::GOOGLE_JWKS_URL),
-        "where the token signing keys are fetched (tests point it elsewhere)";
+        "where the signing keys of push and reader tokens are fetched (tests point it elsewhere)";
     PUSH_AUTH, Absent,
         "off: no token check here, stated explicitly (Cloud Run IAM protects the endpoint)";
+    RUNS_READERS, Empty,
+        "emails of the accounts that may read GET /runs, comma-separated, checked on Google-signed ID tokens";
+    RUNS_AUTH, Absent,
+        "off: GET /runs is not checked here, stated explicitly (Cloud Run IAM alone decides); neither set: 403";
+    RUNS_AUTH_AUDIENCE, Value(crate::http::GCLOUD_CLIENT_ID),
+        "aud of a reader's signed token in Authorization (default: gcloud's, as print-identity-token gives it)";
     SERVICE_URL, Decided("PUSH_AUTH_AUDIENCE"),
         "this service's URL: where runners report (/runs/ID/complete) and the audience of their tokens";
     RUNNER_SCRIPT, Required("(required to run a notebook)"),

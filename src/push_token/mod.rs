@@ -35,7 +35,7 @@ use crate::notebooks::client::Timeouts;
 use jwks::Jwks;
 
 pub use jwks::{FAILED_FETCH_PAUSE, KeysError, UNKNOWN_KID_REFRESH};
-pub use verify::{Claims, ComputeEngine, GoogleClaims};
+pub use verify::{Claims, ComputeEngine, GoogleClaims, bearer_in};
 
 /// Where Google publishes the keys that sign its ID tokens.
 pub const GOOGLE_JWKS_URL: &str = "https://www.googleapis.com/oauth2/v3/certs";
@@ -130,5 +130,14 @@ impl TokenVerifier {
     /// [`TokenError`] saying which check failed; never the token itself.
     pub async fn claims(&self, headers: &HeaderMap) -> Result<Claims, TokenError> {
         self.verify_claims(verify::bearer(headers)?).await
+    }
+
+    /// Checks `token` as [`TokenVerifier::claims`] checks a request's: for tokens carried
+    /// elsewhere than `Authorization`.
+    ///
+    /// # Errors
+    /// [`TokenError`] saying which check failed; never the token itself.
+    pub async fn claims_of(&self, token: &str) -> Result<Claims, TokenError> {
+        self.verify_claims(token).await
     }
 }

@@ -2,7 +2,7 @@
 //! `Bearer` JWT, RS256 with a `kid` and nothing critical, the signature under Google's key of
 //! that id, `iss`, `aud`, `exp`/`nbf`/`iat` within the leeway, then the email.
 
-use axum::http::{HeaderMap, header};
+use axum::http::{HeaderMap, HeaderName, header};
 use jsonwebtoken::{Algorithm, Validation};
 use serde::Deserialize;
 
@@ -116,21 +116,24 @@ impl TokenVerifier {
 
 /// The token from `Authorization: Bearer <token>`.
 pub(super) fn bearer(headers: &HeaderMap) -> Result<&str, TokenError> {
-    let value = headers
-        .get(header::AUTHORIZATION)
-        .ok_or(TokenError::Missing)?;
+    bearer_in(headers, &header::AUTHORIZATION)
+}
+
+/// The token from `NAME: Bearer <token>`: Cloud Run also reads `X-Serverless-Authorization`.
+pub fn bearer_in<'a>(headers: &'a HeaderMap, name: &HeaderName) -> Result<&'a str, TokenError> {
+    let value = headers.get(name).ok_or(TokenError::Missing)?;
     let text = value
         .to_str()
-        .map_err(|_| TokenError::Unreadable("the Authorization header is not ASCII".into()))?;
+        .map_err(|_| TokenError::Unreadable(format!("the {name} header is not ASCII")))?;
     match text.split_once(' ') {
         Some((scheme, token))
             if scheme.eq_ignore_ascii_case("bearer") && !token.trim().is_empty() =>
         {
             Ok(token.trim())
         }
-        _ => Err(TokenError::Unreadable(
-            "the Authorization header is not `Bearer <token>`".into(),
-        )),
+        _ => Err(TokenError::Unreadable(format!(
+            "the {name} header is not `Bearer <token>`"
+        ))),
     }
 }
 

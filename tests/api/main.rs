@@ -4,6 +4,7 @@ mod child;
 mod dry_run;
 mod events;
 mod helpers;
+mod history;
 mod hostile;
 mod launch;
 #[path = "../support/local_server.rs"]

@@ -5,9 +5,12 @@
 //! - `chain`: messages to instances: what they ask for, dead letters and replay, faults and
 //!   crashes.
 //! - `runs`: messages to finished runs: the notebook executed on the emulated instance, its
-//!   files in Cloud Storage, the report, the cleanup.
+//!   files in Cloud Storage, the report, the cleanup; `history_page`: those runs in a real
+//!   browser (headless chromium) on the service's `/runs` page.
 //! - `service`: the service binary as a process; `topology`: topics and subscriptions.
 
+#[path = "../support/chromium.rs"]
+mod chromium;
 #[path = "../support/fake_gcs.rs"]
 mod fake_gcs;
 #[path = "../support/pubsub_emulator.rs"]
@@ -18,6 +21,7 @@ mod pubsub_pull;
 mod test_log;
 
 mod chain;
+mod history_page;
 mod runs;
 mod service;
 mod topology;

@@ -180,7 +180,8 @@ async fn a_message_becomes_a_finished_run_and_no_instance_outlives_it() {
         "{}",
         String::from_utf8_lossy(&published.stderr)
     );
-    let record = finished_record(&storage, Duration::from_secs(120), "default").await;
+    let succeeded = finished_record(&storage, Duration::from_secs(120), "default").await;
+    let record = succeeded.clone();
     let took = started.elapsed();
     assert_eq!(record["state"], "succeeded", "{record:#}");
     assert_eq!(record["exit_code"], 0);
@@ -222,7 +223,8 @@ async fn a_message_becomes_a_finished_run_and_no_instance_outlives_it() {
     )
     .await;
     assert!(published.status.success());
-    let record = finished_record(&storage, Duration::from_secs(120), "failing").await;
+    let failed = finished_record(&storage, Duration::from_secs(120), "failing").await;
+    let record = failed.clone();
     assert_eq!(record["state"], "failed", "{record:#}");
     assert_eq!(record["cleanup"]["action"], "stop");
     ended.push(record.clone());
@@ -264,6 +266,10 @@ async fn a_message_becomes_a_finished_run_and_no_instance_outlives_it() {
     for record in &ended {
         announced(&messages, record);
     }
+
+    // The service shows these runs to a browser.
+    let shown: Vec<&Value> = ended.iter().collect();
+    crate::history_page::renders_the_runs(&service.endpoint(), &shown, &failed);
 }
 
 /// The events of the run of `record`: launched, its outcome, cleaned up (as its record says),
@@ -392,5 +398,6 @@ fn run_env(
         ("PROFILES_FILE", profiles.display().to_string()),
         ("ALLOWED_OVERRIDES", "parameters".to_owned()),
         ("POLL_TIMEOUT", "60s".to_owned()),
+        ("RUNS_AUTH", "off".to_owned()),
     ]
 }

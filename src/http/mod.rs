@@ -1,5 +1,6 @@
 //! The HTTP surface: `POST /` takes triggers, `POST /runs/{run id}/complete` takes runners'
-//! reports (when `SERVICE_URL` is set), `GET /healthz` says the process is up.
+//! reports (when `SERVICE_URL` is set), `GET /runs` and `GET /runs/{run id}` show the run
+//! history to its readers, `GET /healthz` says the process is up.
 //!
 //! The handler only decodes, hands over to the [`Launcher`], and lets `answer` pick the
 //! status. The body is read as bytes under a size limit (413 beyond it) and parsed by `push`,
@@ -13,6 +14,9 @@
 //! Launches hold a permit of a semaphore for as long as they run: one beyond
 //! `MAX_CONCURRENT_LAUNCHES` is answered 429 at once, so Pub/Sub backs off instead of the
 //! service queueing work until it falls over.
+//!
+//! - `runs`: the history routes and their content negotiation; `pages`: their HTML;
+//!   `readers`: who may read them (`RUNS_READERS`, `RUNS_AUTH`).
 
 use std::sync::Arc;
 
@@ -35,6 +39,14 @@ use crate::push_token::TokenVerifier;
 use crate::reap::Reaper;
 use crate::telemetry::TraceContext;
 
+mod pages;
+mod readers;
+mod runs;
+
+pub use pages::{ObjectLinks, escape};
+pub use readers::{GCLOUD_CLIENT_ID, ReadError, Reader, Readers, SERVERLESS_AUTHORIZATION};
+pub use runs::{Peer, Peered, Reading, RunsError, wants_html};
+
 /// What one request may cost.
 #[derive(Debug, Clone, Copy)]
 pub struct Limits {
@@ -51,6 +63,8 @@ pub struct AppState {
     pub completion: Option<Arc<Completer>>,
     /// Carries out `{"action": "reap"}` messages; `None`: they are refused.
     pub reaper: Option<Arc<Reaper>>,
+    /// Serves `GET /runs`; `None`: the routes are not served.
+    pub reading: Option<Arc<Reading>>,
     limits: Limits,
     launches: Arc<Semaphore>,
 }
@@ -61,6 +75,7 @@ impl AppState {
             launcher,
             completion: None,
             reaper: None,
+            reading: None,
             limits,
             launches: Arc::new(Semaphore::new(limits.max_concurrent_launches)),
         }
@@ -78,6 +93,13 @@ impl AppState {
         self.reaper = Some(reaper);
         self
     }
+
+    /// Serves `GET /runs` and `GET /runs/{run id}` from `reading`, behind its readers' check.
+    #[must_use]
+    pub fn with_reading(mut self, reading: Arc<Reading>) -> Self {
+        self.reading = Some(reading);
+        self
+    }
 }
 
 /// The router, without a listener: tests drive it with `oneshot`. With `tokens`, `POST /`
@@ -92,10 +114,21 @@ pub fn router(state: AppState, tokens: Option<Arc<TokenVerifier>>) -> Router {
         Some(_) => routes.route("/runs/{run}/complete", post(complete)),
         None => routes,
     };
-    routes
+    let history = state.reading.clone().map(|reading| {
+        Router::new()
+            .route("/runs", get(runs::list))
+            .route("/runs/{run}", get(runs::show))
+            .route_layer(from_fn_with_state(reading.clone(), runs::authorize))
+            .with_state(reading)
+    });
+    let routes = routes
         .route("/healthz", get(healthz))
         .layer(DefaultBodyLimit::max(state.limits.max_body_bytes))
-        .with_state(state)
+        .with_state(state);
+    match history {
+        Some(history) => routes.merge(history),
+        None => routes,
+    }
 }
 
 /// Answers without calling anything upstream: a probe must not depend on Google being up.

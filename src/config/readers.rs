@@ -1,0 +1,104 @@
+//! `RUNS_READERS`, `RUNS_AUTH`, `RUNS_AUTH_AUDIENCE`: who may read the run history.
+//!
+//! A run's record names its notebook, parameters, errors and log lines, which are the users'
+//! data: the history is closed until the deployment says who reads it, and saying nothing is
+//! not taken to mean "everyone Cloud Run lets in" (the push and runner accounts are invokers
+//! too). Either an allow-list checked on Google-signed tokens, or `RUNS_AUTH=off` to state that
+//! Cloud Run IAM alone decides.
+
+use std::collections::BTreeSet;
+
+use super::settings::{Env, SettingError, emails, jwks_url};
+use super::variables as var;
+
+/// What the deployment said about reading runs.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RunsAuthMode {
+    /// Neither variable: refused with 403 naming both, except in the embedded demo (start-up
+    /// opens it to loopback callers there).
+    Unset,
+    /// `RUNS_AUTH=off`: not checked here; Cloud Run IAM must protect the service.
+    Off,
+    /// `RUNS_READERS`: only these accounts, on tokens checked here.
+    Readers(ReaderSettings),
+}
+
+/// The checks a reader's token must pass.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ReaderSettings {
+    /// Emails of the accounts that may read.
+    pub readers: BTreeSet<String>,
+    /// `aud` of a signed token in `Authorization` (`RUNS_AUTH_AUDIENCE`).
+    pub audience: String,
+    /// `PUSH_AUTH_JWKS_URL`: Google's keys, or a test server's.
+    pub jwks_url: String,
+}
+
+pub(super) fn runs_auth_mode(vars: &Env<'_>) -> Result<RunsAuthMode, SettingError> {
+    let readers = emails(&var::RUNS_READERS, vars.get(&var::RUNS_READERS))?;
+    match vars.get(&var::RUNS_AUTH).as_deref() {
+        Some("off") if readers.is_empty() => Ok(RunsAuthMode::Off),
+        Some("off") => Err(SettingError::new(
+            var::RUNS_AUTH.name,
+            "is off, but RUNS_READERS is set: choose one",
+        )),
+        Some(other) => Err(SettingError::new(
+            var::RUNS_AUTH.name,
+            format!("`{other}` is not `off`; readers are checked when RUNS_READERS is set"),
+        )),
+        None if readers.is_empty() => Ok(RunsAuthMode::Unset),
+        None => Ok(RunsAuthMode::Readers(ReaderSettings {
+            readers,
+            audience: vars.or_default(&var::RUNS_AUTH_AUDIENCE),
+            jwks_url: jwks_url(vars)?,
+        })),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::Settings;
+
+    fn mode(vars: &[(&str, &str)]) -> Result<RunsAuthMode, SettingError> {
+        let env = |name: &str| {
+            vars.iter()
+                .find(|(k, _)| *k == name)
+                .map(|(_, v)| (*v).to_owned())
+        };
+        Settings::from_env(&env).map(|s| s.runs_auth)
+    }
+
+    #[test]
+    fn reading_runs_is_an_allow_list_or_explicitly_off_and_nothing_else() {
+        assert_eq!(mode(&[]), Ok(RunsAuthMode::Unset));
+        assert_eq!(mode(&[("RUNS_AUTH", "off")]), Ok(RunsAuthMode::Off));
+        let Ok(RunsAuthMode::Readers(settings)) = mode(&[(
+            "RUNS_READERS",
+            " ana@example.com , ops@p.iam.gserviceaccount.com",
+        )]) else {
+            panic!("an allow-list");
+        };
+        assert_eq!(
+            settings.readers.iter().collect::<Vec<_>>(),
+            ["ana@example.com", "ops@p.iam.gserviceaccount.com"]
+        );
+        assert_eq!(settings.audience, var::RUNS_AUTH_AUDIENCE.unset.read_as());
+        assert_eq!(settings.jwks_url, crate::push_token::GOOGLE_JWKS_URL);
+
+        let error = |vars: &[(&str, &str)]| mode(vars).unwrap_err().to_string();
+        assert_eq!(
+            error(&[("RUNS_AUTH", "off"), ("RUNS_READERS", "a@b.c")]),
+            "RUNS_AUTH: is off, but RUNS_READERS is set: choose one"
+        );
+        assert!(error(&[("RUNS_AUTH", "iam")]).starts_with("RUNS_AUTH: `iam` is not `off`"));
+        assert_eq!(
+            error(&[("RUNS_READERS", "ana")]),
+            "RUNS_READERS: `ana` is not an email address"
+        );
+        assert!(
+            error(&[("RUNS_READERS", "a@b.c"), ("PUSH_AUTH_JWKS_URL", "ftp://x")])
+                .starts_with("PUSH_AUTH_JWKS_URL:")
+        );
+    }
+}

@@ -1,0 +1,325 @@
+//! The run history as HTML, for a browser: the list of runs, and one run with its log tail.
+//!
+//! Written by hand rather than with a template engine: two small pages do not pay for a
+//! dependency. Everything a record holds is the users' data (notebook paths, parameters,
+//! errors, log lines) and goes through [`escape`] on its way in, attribute values included;
+//! links are built only from `gs://` URIs taken apart and percent-encoded, so no value from a
+//! record can become a scheme or break out of an attribute. No JavaScript: a filter is a form.
+
+use std::fmt::Write as _;
+
+use jiff::Timestamp;
+use storage_client::GsUri;
+
+use crate::history::{FilterText, Listing, RunDetail, RunRow};
+
+/// Where a `gs://` object is opened from the page.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ObjectLinks {
+    /// The Cloud Console's object page, which asks the viewer to sign in.
+    Console,
+    /// A Cloud Storage emulator (`STORAGE_EMULATOR_HOST`): the object's media URL there.
+    Emulator(String),
+}
+
+impl ObjectLinks {
+    /// The link to `uri`, or `None` for something that is not a `gs://` object.
+    pub fn href(&self, uri: &str) -> Option<String> {
+        let object = GsUri::parse(uri).ok()?;
+        Some(match self {
+            ObjectLinks::Console => format!(
+                "https://console.cloud.google.com/storage/browser/_details/{}/{}",
+                encode(&object.bucket, false),
+                encode(&object.object, true)
+            ),
+            ObjectLinks::Emulator(base) => format!(
+                "{}/storage/v1/b/{}/o/{}?alt=media",
+                base.trim_end_matches('/'),
+                encode(&object.bucket, false),
+                encode(&object.object, false)
+            ),
+        })
+    }
+}
+
+/// Percent-encodes all but unreserved characters (and `/` when `keep_slash`).
+fn encode(text: &str, keep_slash: bool) -> String {
+    let mut out = String::with_capacity(text.len());
+    for byte in text.bytes() {
+        if byte.is_ascii_alphanumeric()
+            || matches!(byte, b'-' | b'_' | b'.' | b'~')
+            || (keep_slash && byte == b'/')
+        {
+            out.push(char::from(byte));
+        } else {
+            let _ = write!(out, "%{byte:02X}");
+        }
+    }
+    out
+}
+
+/// Text safe in an element and in a double- or single-quoted attribute.
+pub fn escape(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&#39;"),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+const STYLE: &str = "body{font:14px/1.4 system-ui,sans-serif;margin:1.5rem;color:#1f2328}\
+h1{font-size:1.4rem}table{border-collapse:collapse;width:100%}\
+th,td{text-align:left;padding:.35rem .6rem;border-bottom:1px solid #d0d7de;vertical-align:top}\
+th{background:#f6f8fa}td.num{text-align:right;font-variant-numeric:tabular-nums}\
+.state{display:inline-block;padding:.1rem .5rem;border-radius:1rem;font-weight:600;color:#fff}\
+.succeeded{background:#1a7f37}.failed{background:#cf222e}.timed_out{background:#bc4c00}\
+.cancelled{background:#6e7781}.running{background:#0969da}.launched{background:#8250df}\
+pre{background:#f6f8fa;padding:.8rem;overflow:auto;max-height:32rem}\
+.warning{background:#fff8c5;padding:.5rem;border:1px solid #d4a72c}\
+form{margin:.8rem 0}input,select{margin-right:.6rem}ul{margin:0;padding-left:1rem}";
+
+fn page(title: &str, body: &str) -> String {
+    format!(
+        "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">\
+         <meta name=\"viewport\" content=\"width=device-width\">\
+         <title>{}</title><style>{STYLE}</style></head><body>{body}</body></html>\n",
+        escape(title)
+    )
+}
+
+fn time(at: Option<Timestamp>) -> String {
+    at.map_or_else(
+        || "-".to_owned(),
+        |t| t.strftime("%Y-%m-%d %H:%M:%S UTC").to_string(),
+    )
+}
+
+fn state(row: &RunRow) -> String {
+    // The class is one of the known states; anything else gets no colour, never markup.
+    let known = [
+        "succeeded",
+        "failed",
+        "timed_out",
+        "cancelled",
+        "running",
+        "launched",
+    ];
+    let class = known
+        .iter()
+        .find(|k| **k == row.status)
+        .copied()
+        .unwrap_or("");
+    format!(
+        "<span class=\"state {class}\">{}</span>",
+        escape(&row.status)
+    )
+}
+
+/// The link to an object, or its URI as text when it is not one.
+fn object(links: &ObjectLinks, uri: &str, label: &str) -> String {
+    match links.href(uri) {
+        Some(href) => format!("<a href=\"{}\">{}</a>", escape(&href), escape(label)),
+        None => escape(uri),
+    }
+}
+
+/// An object's name below its run's folder: `outputs/output.csv` for
+/// `gs://b/runs/RUN/outputs/output.csv`.
+fn short<'a>(uri: &'a str, folder: &str) -> &'a str {
+    uri.strip_prefix(folder)
+        .filter(|rest| !rest.is_empty())
+        .unwrap_or(uri)
+}
+
+fn warnings(out: &mut String, warnings: &[String]) {
+    for warning in warnings {
+        let _ = write!(out, "<p class=\"warning\">{}</p>", escape(warning));
+    }
+}
+
+/// The filter form, holding what was asked.
+fn form(asked: &FilterText) -> String {
+    let value = |v: &Option<String>| escape(v.as_deref().unwrap_or(""));
+    let states = [
+        "",
+        "running",
+        "launched",
+        "succeeded",
+        "failed",
+        "timed_out",
+        "cancelled",
+    ];
+    let mut options = String::new();
+    for s in states {
+        let selected = if asked.state.as_deref().unwrap_or("") == s {
+            " selected"
+        } else {
+            ""
+        };
+        let label = if s.is_empty() { "any state" } else { s };
+        let _ = write!(options, "<option value=\"{s}\"{selected}>{label}</option>");
+    }
+    let limit = asked
+        .limit
+        .map(|l| format!("<input type=\"hidden\" name=\"limit\" value=\"{l}\">"))
+        .unwrap_or_default();
+    format!(
+        "<form method=\"get\" action=\"/runs\">\
+         <label>since <input name=\"since\" size=\"12\" placeholder=\"7d\" value=\"{}\"></label>\
+         <label>profile <input name=\"profile\" size=\"12\" value=\"{}\"></label>\
+         <label>state <select name=\"state\">{options}</select></label>{limit}\
+         <button type=\"submit\">Show</button></form>",
+        value(&asked.since),
+        value(&asked.profile)
+    )
+}
+
+/// `GET /runs`: a row per run, newest first.
+pub fn listing(listing: &Listing, asked: &FilterText, links: &ObjectLinks) -> String {
+    let mut body = String::from("<h1>Runs</h1>");
+    body.push_str(&form(asked));
+    let _ = write!(
+        body,
+        "<p id=\"count\">{} of {} matching runs</p>",
+        listing.runs.len(),
+        listing.matched
+    );
+    warnings(&mut body, &listing.warnings);
+    body.push_str(
+        "<table id=\"runs\"><thead><tr><th>Run</th><th>State</th><th>Started</th>\
+         <th>Duration</th><th>Profile</th><th>Trigger</th><th>Exit code</th><th>Outputs</th>\
+         </tr></thead><tbody>",
+    );
+    for row in &listing.runs {
+        let record = &row.record;
+        let id = escape(record.run_id.as_str());
+        let mut outputs = String::new();
+        for uri in &record.outputs {
+            let _ = write!(
+                outputs,
+                "<li>{}</li>",
+                object(links, uri, short(uri, &record.output))
+            );
+        }
+        let _ = write!(
+            body,
+            "<tr data-run=\"{id}\"><td><a href=\"/runs/{id}\">{id}</a></td><td>{}</td>\
+             <td>{}</td><td class=\"num\">{}</td><td>{}</td><td>{}</td><td class=\"num\">{}</td>\
+             <td><ul>{outputs}</ul></td></tr>",
+            state(row),
+            time(record.started.or(Some(record.launched))),
+            escape(&row.duration_text()),
+            escape(&record.profile),
+            escape(&record.trigger),
+            record
+                .exit_code
+                .map_or_else(|| "-".to_owned(), |c| c.to_string()),
+        );
+    }
+    body.push_str("</tbody></table>");
+    if listing.runs.is_empty() {
+        body.push_str("<p>No run matches.</p>");
+    }
+    page("Runs", &body)
+}
+
+/// `GET /runs/{run id}`: every field, the error, the log tail and the run's objects.
+pub fn run(detail: &RunDetail, links: &ObjectLinks) -> String {
+    let row = &detail.row;
+    let record = &row.record;
+    let id = escape(record.run_id.as_str());
+    let mut body = format!(
+        "<p><a href=\"/runs\">&larr; all runs</a></p><h1>Run {id} {}</h1>",
+        state(row)
+    );
+    warnings(&mut body, &detail.warnings);
+    let parameters = serde_json::to_string(&record.parameters).unwrap_or_default();
+    let cleanup = record.cleanup.as_ref().map_or_else(
+        || "-".to_owned(),
+        |c| {
+            let outcome = c
+                .error
+                .as_deref()
+                .map_or("done".to_owned(), |e| format!("failed: {e}"));
+            format!(
+                "{} by {} at {}: {outcome}",
+                c.action,
+                c.by,
+                time(Some(c.at))
+            )
+        },
+    );
+    let fields: [(&str, String); 14] = [
+        ("Status", row.status.clone()),
+        (
+            "Instance state",
+            row.instance_state.clone().unwrap_or_else(|| "-".into()),
+        ),
+        ("Profile", record.profile.clone()),
+        ("Trigger", record.trigger.clone()),
+        (
+            "Message id",
+            record.message_id.clone().unwrap_or_else(|| "-".into()),
+        ),
+        ("Notebook", record.notebook.clone()),
+        ("Parameters", parameters),
+        ("Instance", record.instance.clone()),
+        ("Launched", time(Some(record.launched))),
+        ("Started", time(record.started)),
+        ("Finished", time(record.finished)),
+        ("Duration", row.duration_text()),
+        (
+            "Exit code",
+            record
+                .exit_code
+                .map_or_else(|| "-".into(), |c| c.to_string()),
+        ),
+        ("Cleanup", cleanup),
+    ];
+    body.push_str("<table id=\"fields\"><tbody>");
+    for (name, value) in fields {
+        let _ = write!(body, "<tr><th>{name}</th><td>{}</td></tr>", escape(&value));
+    }
+    let _ = write!(
+        body,
+        "<tr><th>Output</th><td>{}</td></tr></tbody></table>",
+        escape(&record.output)
+    );
+    if !record.error.is_empty() {
+        let _ = write!(
+            body,
+            "<h2>Error</h2><pre id=\"error\">{}</pre>",
+            escape(&record.error)
+        );
+    }
+    let _ = write!(
+        body,
+        "<h2>Log tail</h2><pre id=\"log\">{}</pre>",
+        if record.log_tail.is_empty() {
+            "(no log: the run has not reported)".to_owned()
+        } else {
+            escape(&record.log_tail)
+        }
+    );
+    body.push_str("<h2>Objects</h2><ul id=\"objects\">");
+    for uri in &detail.objects {
+        let _ = write!(
+            body,
+            "<li>{}</li>",
+            object(links, uri, short(uri, &record.output))
+        );
+    }
+    body.push_str("</ul>");
+    page(&format!("Run {}", record.run_id), &body)
+}
+
+#[cfg(test)]
+#[path = "pages_tests.rs"]
+mod tests;

@@ -1,0 +1,182 @@
+use super::*;
+use crate::history::RunRow;
+use crate::runs::RunRecord;
+
+const HOSTILE: &str = "<script>alert(1)</script>\"'><img src=x onerror=alert(2)>";
+
+fn now() -> Timestamp {
+    "2026-12-01T10:10:00Z".parse().unwrap()
+}
+
+fn record(changes: serde_json::Value) -> RunRecord {
+    let mut record = serde_json::json!({
+        "schema": 1, "run_id": "r0123456789abcdef", "trigger": "pubsub", "message_id": "17",
+        "profile": "nightly", "notebook": "gs://b/nb/seed.ipynb", "parameters": {"rows": 3},
+        "instance": "projects/p/locations/z/instances/i",
+        "output": "gs://b/runs/r0123456789abcdef/",
+        "launched": "2026-12-01T10:00:00Z", "state": "succeeded",
+        "started": "2026-12-01T10:01:00Z", "finished": "2026-12-01T10:04:07Z", "exit_code": 0,
+        "outputs": ["gs://b/runs/r0123456789abcdef/outputs/output.csv"],
+        "log_tail": "done",
+    });
+    for (k, v) in changes.as_object().unwrap() {
+        record[k] = v.clone();
+    }
+    serde_json::from_value(record).unwrap()
+}
+
+fn listing_of(rows: Vec<RunRow>) -> Listing {
+    Listing {
+        matched: rows.len() + 1,
+        runs: rows,
+        warnings: vec![format!("zone z: {HOSTILE}")],
+    }
+}
+
+#[test]
+fn a_listing_shows_each_run_with_its_state_colour_duration_and_links() {
+    let succeeded = RunRow::new(record(serde_json::json!({})), None, now());
+    let running = RunRow::new(
+        record(
+            serde_json::json!({"run_id": "rfedcba9876543210", "state": "launched",
+            "started": null, "finished": null, "exit_code": null, "outputs": []}),
+        ),
+        Some("ACTIVE".into()),
+        now(),
+    );
+    let html = listing(
+        &listing_of(vec![succeeded, running]),
+        &FilterText::default(),
+        &ObjectLinks::Console,
+    );
+    assert!(html.starts_with("<!DOCTYPE html>"), "{html}");
+    assert!(
+        html.contains("<p id=\"count\">2 of 3 matching runs</p>"),
+        "{html}"
+    );
+    assert!(
+        html.contains("<a href=\"/runs/r0123456789abcdef\">r0123456789abcdef</a>"),
+        "{html}"
+    );
+    assert!(html.contains("<span class=\"state succeeded\">succeeded</span>"));
+    assert!(html.contains("<span class=\"state running\">running</span>"));
+    assert!(html.contains(">3m 07s<"), "the run's own duration: {html}");
+    assert!(
+        html.contains(">10m 00s<"),
+        "a running run's, from launch: {html}"
+    );
+    assert!(html.contains(">2026-12-01 10:01:00 UTC<"), "{html}");
+    assert!(
+        html.contains(
+            "<a href=\"https://console.cloud.google.com/storage/browser/_details/b/runs/r0123456789abcdef/outputs/output.csv\">outputs/output.csv</a>"
+        ),
+        "{html}"
+    );
+    assert!(
+        html.contains(".succeeded{background:#1a7f37}"),
+        "state colours"
+    );
+    assert!(!html.contains("<script"), "no script of its own: {html}");
+}
+
+#[test]
+fn hostile_record_values_are_text_never_markup() {
+    let hostile = record(serde_json::json!({
+        "profile": HOSTILE, "trigger": HOSTILE, "notebook": HOSTILE, "error": HOSTILE,
+        "log_tail": format!("line 1\n{HOSTILE}"), "parameters": {"x": HOSTILE},
+        "instance": HOSTILE, "message_id": HOSTILE,
+        "outputs": [format!("gs://b/runs/r0123456789abcdef/{HOSTILE}"), HOSTILE,
+                    "javascript:alert(3)"],
+    }));
+    let mut row = RunRow::new(hostile, Some(HOSTILE.into()), now());
+    row.status = HOSTILE.into();
+    let detail = RunDetail {
+        row: row.clone(),
+        objects: vec![format!("gs://b/runs/r0123456789abcdef/{HOSTILE}")],
+        warnings: vec![HOSTILE.into()],
+    };
+    let asked = FilterText {
+        since: Some(HOSTILE.into()),
+        profile: Some(HOSTILE.into()),
+        state: Some(HOSTILE.into()),
+        limit: Some(5),
+    };
+    for links in [
+        ObjectLinks::Console,
+        ObjectLinks::Emulator("http://127.0.0.1:4443".into()),
+    ] {
+        for html in [
+            listing(&listing_of(vec![row.clone()]), &asked, &links),
+            run(&detail, &links),
+        ] {
+            for bad in ["<script", "<img", "onerror=alert(2)>", "href=\"javascript:"] {
+                assert!(!html.contains(bad), "`{bad}` got through:\n{html}");
+            }
+            assert!(html.contains("&lt;script&gt;alert(1)&lt;/script&gt;&quot;&#39;&gt;"));
+            // Attribute values cannot be closed by a value: every `"` inside is escaped, so
+            // the count of quotes is even per tag.
+            for tag in html.split('<').skip(1) {
+                let tag = tag.split('>').next().unwrap_or("");
+                assert_eq!(
+                    tag.matches('"').count() % 2,
+                    0,
+                    "unbalanced quotes in <{tag}>"
+                );
+            }
+        }
+    }
+}
+
+#[test]
+fn a_run_page_has_its_fields_error_log_tail_and_objects() {
+    let failed = record(serde_json::json!({
+        "state": "failed", "exit_code": 1, "error": "papermill exited with 1",
+        "log_tail": "Traceback (most recent call last):\nValueError: the data is bad",
+        "cleanup": {"action": "stop", "at": "2026-12-01T10:04:09Z", "by": "report"},
+    }));
+    let detail = RunDetail {
+        row: RunRow::new(failed, Some("STOPPED".into()), now()),
+        objects: vec![
+            "gs://b/runs/r0123456789abcdef/run.json".into(),
+            "gs://b/runs/r0123456789abcdef/seed.ipynb".into(),
+        ],
+        warnings: Vec::new(),
+    };
+    let html = run(
+        &detail,
+        &ObjectLinks::Emulator("http://127.0.0.1:4443/".into()),
+    );
+    assert!(
+        html.contains("<title>Run r0123456789abcdef</title>"),
+        "{html}"
+    );
+    assert!(html.contains("<span class=\"state failed\">failed</span>"));
+    assert!(html.contains("<tr><th>Instance state</th><td>STOPPED</td></tr>"));
+    assert!(html.contains("<tr><th>Exit code</th><td>1</td></tr>"));
+    assert!(html.contains("<pre id=\"error\">papermill exited with 1</pre>"));
+    assert!(html.contains(
+        "<pre id=\"log\">Traceback (most recent call last):\nValueError: the data is bad</pre>"
+    ));
+    assert!(
+        html.contains("stop by report at 2026-12-01 10:04:09 UTC: done"),
+        "{html}"
+    );
+    assert!(
+        html.contains(
+            "<a href=\"http://127.0.0.1:4443/storage/v1/b/b/o/runs%2Fr0123456789abcdef%2Fseed.ipynb?alt=media\">seed.ipynb</a>"
+        ),
+        "{html}"
+    );
+}
+
+#[test]
+fn object_links_encode_names_and_refuse_what_is_not_an_object() {
+    let console = ObjectLinks::Console;
+    assert_eq!(
+        console.href("gs://b/a dir/x#y?.csv").as_deref(),
+        Some("https://console.cloud.google.com/storage/browser/_details/b/a%20dir/x%23y%3F.csv")
+    );
+    for not_an_object in ["javascript:alert(1)", "https://x/y", "gs://b", "gs:///o"] {
+        assert_eq!(console.href(not_an_object), None, "{not_an_object}");
+    }
+}

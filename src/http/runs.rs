@@ -1,0 +1,224 @@
+//! `GET /runs` and `GET /runs/{run id}`: the run history, as JSON for programs and as HTML
+//! for a browser (the `Accept` header decides), behind the [`Readers`] check.
+//!
+//! The query takes the command line's filter words (`since`, `profile`, `state`, `limit`)
+//! through the same [`FilterText`], so both accept the same forms and refuse them alike.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use axum::Json;
+use axum::extract::connect_info::Connected;
+use axum::extract::{ConnectInfo, Path, Query, Request, State};
+use axum::http::{HeaderMap, HeaderValue, Uri, header};
+use axum::middleware::Next;
+use axum::response::{Html, IntoResponse, Response};
+use axum::serve::{IncomingStream, Listener};
+use jiff::Timestamp;
+
+use super::pages::{self, ObjectLinks};
+use super::readers::{self, Readers};
+use crate::cause;
+use crate::history::{FilterError, FilterText, History, HistoryError};
+use crate::runs::{InvalidRunId, RunId};
+
+/// What the history routes share.
+#[derive(Debug)]
+pub struct Reading {
+    pub history: History,
+    pub readers: Readers,
+    pub links: ObjectLinks,
+}
+
+/// The caller's address, for the demo's loopback check.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Peer(pub SocketAddr);
+
+/// A listener whose connections carry their caller's address as [`Peer`]: serve the router
+/// on it with `into_make_service_with_connect_info::<Peer>()`.
+pub struct Peered<L>(pub L);
+
+impl<L: Listener<Addr = SocketAddr>> Listener for Peered<L> {
+    type Io = L::Io;
+    type Addr = Peer;
+
+    async fn accept(&mut self) -> (Self::Io, Peer) {
+        let (io, addr) = self.0.accept().await;
+        (io, Peer(addr))
+    }
+
+    fn local_addr(&self) -> std::io::Result<Peer> {
+        self.0.local_addr().map(Peer)
+    }
+}
+
+impl<L: Listener<Addr = SocketAddr>> Connected<IncomingStream<'_, Peered<L>>> for Peer {
+    fn connect_info(stream: IncomingStream<'_, Peered<L>>) -> Self {
+        *stream.remote_addr()
+    }
+}
+
+/// Why a history request has no answer. `answer` maps each to one status.
+#[derive(Debug, thiserror::Error)]
+pub enum RunsError {
+    /// The query string is not `since`, `profile`, `state`, `limit` with their forms.
+    #[error("{0}")]
+    Query(String),
+    #[error(transparent)]
+    Filter(#[from] FilterError),
+    #[error(transparent)]
+    RunId(#[from] InvalidRunId),
+    #[error("no record of run {0} under any output")]
+    NotFound(RunId),
+    #[error(transparent)]
+    History(#[from] HistoryError),
+}
+
+/// Whether the caller prefers `text/html` to JSON: a browser does (`text/html,…,*/*;q=0.8`),
+/// curl's `*/*` and a program's `application/json` do not, and a tie goes to JSON.
+pub fn wants_html(headers: &HeaderMap) -> bool {
+    let mut html = 0.0_f32;
+    let mut json = 0.0_f32;
+    for accept in headers.get_all(header::ACCEPT) {
+        let Ok(accept) = accept.to_str() else {
+            continue;
+        };
+        for range in accept.split(',') {
+            let mut parts = range.split(';');
+            let media = parts.next().unwrap_or("").trim().to_ascii_lowercase();
+            let q = parts
+                .filter_map(|p| p.trim().strip_prefix("q="))
+                .find_map(|q| q.trim().parse::<f32>().ok())
+                .unwrap_or(1.0);
+            match media.as_str() {
+                "text/html" | "application/xhtml+xml" => html = html.max(q),
+                "application/json" | "application/*" | "*/*" => json = json.max(q),
+                _ => {}
+            }
+        }
+    }
+    html > json
+}
+
+/// Lets a request through only when [`Readers`] says it may read.
+pub(super) async fn authorize(
+    State(reading): State<Arc<Reading>>,
+    request: Request,
+    next: Next,
+) -> Response {
+    let peer = request
+        .extensions()
+        .get::<ConnectInfo<Peer>>()
+        .map(|info| info.0.0);
+    match reading.readers.check(request.headers(), peer).await {
+        Ok(reader) => {
+            tracing::debug!(?reader, path = %request.uri().path(), "runs read");
+            next.run(request).await
+        }
+        Err(error) => {
+            let status = crate::answer::read_status(&error);
+            tracing::warn!(
+                status = status.as_u16(),
+                header = readers::carried(request.headers()),
+                error = %cause::chain(&error),
+                "reading runs refused"
+            );
+            error.into_response()
+        }
+    }
+}
+
+pub(super) async fn list(
+    State(reading): State<Arc<Reading>>,
+    headers: HeaderMap,
+    uri: Uri,
+) -> Response {
+    let asked = match Query::<FilterText>::try_from_uri(&uri) {
+        Ok(Query(asked)) => asked,
+        Err(rejection) => return refused(RunsError::Query(rejection.body_text())),
+    };
+    let now = Timestamp::now();
+    let filter = match asked.parse(now) {
+        Ok(filter) => filter,
+        Err(error) => return refused(error.into()),
+    };
+    match reading.history.list(&filter, now).await {
+        Ok(listing) if wants_html(&headers) => {
+            negotiated(Html(pages::listing(&listing, &asked, &reading.links)))
+        }
+        Ok(listing) => negotiated(Json(listing)),
+        Err(error) => refused(error.into()),
+    }
+}
+
+pub(super) async fn show(
+    State(reading): State<Arc<Reading>>,
+    Path(run): Path<String>,
+    headers: HeaderMap,
+) -> Response {
+    let run = match RunId::parse(&run) {
+        Ok(run) => run,
+        Err(error) => return refused(error.into()),
+    };
+    match reading.history.show(&run, Timestamp::now()).await {
+        Ok(Some(detail)) if wants_html(&headers) => {
+            negotiated(Html(pages::run(&detail, &reading.links)))
+        }
+        Ok(Some(detail)) => negotiated(Json(detail)),
+        Ok(None) => refused(RunsError::NotFound(run)),
+        Err(error) => refused(error.into()),
+    }
+}
+
+/// The answer, marked as depending on `Accept` and not to be cached (runs change).
+fn negotiated(answer: impl IntoResponse) -> Response {
+    let mut response = answer.into_response();
+    let headers = response.headers_mut();
+    headers.insert(header::VARY, HeaderValue::from_static("accept"));
+    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    response
+}
+
+fn refused(error: RunsError) -> Response {
+    let status = crate::answer::runs_status(&error);
+    if status.is_server_error() {
+        tracing::error!(status = status.as_u16(), error = %cause::chain(&error), "runs not shown");
+    } else {
+        tracing::info!(status = status.as_u16(), error = %cause::chain(&error), "runs not shown");
+    }
+    error.into_response()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn accept(value: &str) -> HeaderMap {
+        let mut headers = HeaderMap::new();
+        headers.insert(header::ACCEPT, HeaderValue::from_str(value).unwrap());
+        headers
+    }
+
+    #[test]
+    fn browsers_get_html_and_everyone_else_json() {
+        let cases = [
+            (
+                "text/html,application/xhtml+xml,application/xml;q=0.9,image/avif,image/webp,*/*;q=0.8",
+                true,
+            ),
+            ("text/html", true),
+            ("application/json;q=0.5, text/html", true),
+            ("*/*", false),
+            ("application/json", false),
+            ("text/html;q=0.4, application/json", false),
+            ("text/html, application/json", false),
+            ("text/html;q=0.9, */*", false),
+            ("text/plain", false),
+            ("", false),
+        ];
+        for (value, html) in cases {
+            assert_eq!(wants_html(&accept(value)), html, "{value}");
+        }
+        assert!(!wants_html(&HeaderMap::new()), "no Accept: JSON");
+    }
+}
