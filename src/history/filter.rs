@@ -95,8 +95,8 @@ impl RunFilter {
     }
 }
 
-/// Every state a filter may name: the record's, and [`RUNNING`].
-fn statuses() -> impl Iterator<Item = &'static str> {
+/// Every state a filter may name and a row may show: the record's, and `running`.
+pub fn statuses() -> impl Iterator<Item = &'static str> {
     RunState::ALL
         .iter()
         .map(|state| state.as_str())

@@ -27,7 +27,7 @@ use crate::reap::managed_filter;
 use crate::runs::{LABEL_RUN_ID, RunId, RunStore, StoreError};
 use crate::startup::Backing;
 
-pub use filter::{FilterError, FilterText, RunFilter, parse_since};
+pub use filter::{FilterError, FilterText, RunFilter, parse_since, statuses};
 pub use row::RunRow;
 
 /// Why there is no history to show.

@@ -11,7 +11,7 @@ use std::fmt::Write as _;
 use jiff::Timestamp;
 use storage_client::GsUri;
 
-use crate::history::{FilterText, Listing, RunDetail, RunRow};
+use crate::history::{FilterText, Listing, RunDetail, RunRow, statuses};
 
 /// Where a `gs://` object is opened from the page.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -81,6 +81,7 @@ th{background:#f6f8fa}td.num{text-align:right;font-variant-numeric:tabular-nums}
 .state{display:inline-block;padding:.1rem .5rem;border-radius:1rem;font-weight:600;color:#fff}\
 .succeeded{background:#1a7f37}.failed{background:#cf222e}.timed_out{background:#bc4c00}\
 .cancelled{background:#6e7781}.running{background:#0969da}.launched{background:#8250df}\
+.unreported{background:#953800}\
 pre{background:#f6f8fa;padding:.8rem;overflow:auto;max-height:32rem}\
 .warning{background:#fff8c5;padding:.5rem;border:1px solid #d4a72c}\
 form{margin:.8rem 0}input,select{margin-right:.6rem}ul{margin:0;padding-left:1rem}";
@@ -103,19 +104,7 @@ fn time(at: Option<Timestamp>) -> String {
 
 fn state(row: &RunRow) -> String {
     // The class is one of the known states; anything else gets no colour, never markup.
-    let known = [
-        "succeeded",
-        "failed",
-        "timed_out",
-        "cancelled",
-        "running",
-        "launched",
-    ];
-    let class = known
-        .iter()
-        .find(|k| **k == row.status)
-        .copied()
-        .unwrap_or("");
+    let class = statuses().find(|k| *k == row.status).unwrap_or("");
     format!(
         "<span class=\"state {class}\">{}</span>",
         escape(&row.status)
@@ -147,17 +136,8 @@ fn warnings(out: &mut String, warnings: &[String]) {
 /// The filter form, holding what was asked.
 fn form(asked: &FilterText) -> String {
     let value = |v: &Option<String>| escape(v.as_deref().unwrap_or(""));
-    let states = [
-        "",
-        "running",
-        "launched",
-        "succeeded",
-        "failed",
-        "timed_out",
-        "cancelled",
-    ];
     let mut options = String::new();
-    for s in states {
+    for s in std::iter::once("").chain(statuses()) {
         let selected = if asked.state.as_deref().unwrap_or("") == s {
             " selected"
         } else {
