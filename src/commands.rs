@@ -10,6 +10,7 @@ use anyhow::Context as _;
 
 use crate::cli::{Command, SchedulerCommand};
 use crate::config::{self, LogFormat, Settings};
+use crate::history::{History, RunsArgs, RunsCommand, table};
 use crate::launch::Progress;
 use crate::pubsub::{self, Outgoing};
 use crate::push::Trigger;
@@ -63,6 +64,7 @@ pub async fn run(command: Option<Command>) -> anyhow::Result<()> {
             notebooks_emulator::run(args, shutdown::signal()).await
         }
         Command::Reap { dry_run } => reap(dry_run).await,
+        Command::Runs(args) => runs(args).await,
         Command::Runner => {
             std::io::stdout().write_all(runner::SCRIPT.as_bytes())?;
             Ok(())
@@ -170,6 +172,70 @@ async fn reap(dry_run: bool) -> anyhow::Result<()> {
         writeln!(stdout, "{}", reaped.line())?;
     }
     Ok(())
+}
+
+/// The history, or one run: a table or JSON on stdout, what could not be looked at on stderr.
+/// Logs only errors (as text, on stderr), so that stdout holds nothing but the answer.
+async fn runs(args: RunsArgs) -> anyhow::Result<()> {
+    let settings = Settings::from_env(&|name| std::env::var(name).ok())?;
+    telemetry::init(LogFormat::Text, "error");
+    let backing = startup::backing(settings, shutdown::token_on_signal()).await?;
+    let history = History::from_backing(&backing);
+    let now = jiff::Timestamp::now();
+    let shown = match &args.command {
+        None => runs_listing(&history, &args, now).await,
+        Some(RunsCommand::Show { run, json }) => match history.show(run, now).await {
+            Ok(Some(detail)) => {
+                warn_all(&detail.warnings);
+                if *json {
+                    serde_json::to_string_pretty(&detail).map_err(anyhow::Error::from)
+                } else {
+                    Ok(table::detail(&detail))
+                }
+            }
+            Ok(None) => Err(anyhow::anyhow!(
+                "no run {run}: no record under {}",
+                history
+                    .outputs
+                    .iter()
+                    .map(String::as_str)
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            )),
+            Err(error) => Err(error.into()),
+        },
+    };
+    if let Some(emulator) = backing.embedded {
+        emulator.shutdown().await;
+    }
+    let shown = shown?;
+    let mut stdout = std::io::stdout().lock();
+    stdout.write_all(shown.as_bytes())?;
+    if !shown.ends_with('\n') {
+        writeln!(stdout)?;
+    }
+    Ok(())
+}
+
+async fn runs_listing(
+    history: &History,
+    args: &RunsArgs,
+    now: jiff::Timestamp,
+) -> anyhow::Result<String> {
+    let filter = args.filter_text().parse(now)?;
+    let listing = history.list(&filter, now).await?;
+    warn_all(&listing.warnings);
+    if args.json {
+        Ok(serde_json::to_string_pretty(&listing)?)
+    } else {
+        Ok(table::listing(&listing, filter.limit))
+    }
+}
+
+fn warn_all(warnings: &[String]) {
+    for warning in warnings {
+        eprintln!("warning: {warning}");
+    }
 }
 
 /// `--profile P` joins the payload: into its JSON object, or as the only field.
