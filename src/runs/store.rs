@@ -133,7 +133,7 @@ impl RunStore {
     }
 
     /// Every record under an output prefix (`gs://B/PREFIX`): one listing, then the records
-    /// downloaded [`READ_CONCURRENCY`] at a time. With `since`, a record last written before it
+    /// downloaded `READ_CONCURRENCY` at a time. With `since`, a record last written before it
     /// is not downloaded at all: its run was launched before `since` too.
     ///
     /// A record that cannot be read or parsed is left out and said in [`Records::unreadable`]:
