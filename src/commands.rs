@@ -15,6 +15,7 @@ use crate::launch::Progress;
 use crate::pubsub::{self, Outgoing};
 use crate::push::Trigger;
 use crate::reap::Reaper;
+use crate::runs::RunId;
 use crate::{runner, scheduler, shutdown, startup, telemetry};
 
 /// Runs one command to its end; `None` is `serve`.
@@ -184,26 +185,7 @@ async fn runs(args: RunsArgs) -> anyhow::Result<()> {
     let now = jiff::Timestamp::now();
     let shown = match &args.command {
         None => runs_listing(&history, &args, now).await,
-        Some(RunsCommand::Show { run, json }) => match history.show(run, now).await {
-            Ok(Some(detail)) => {
-                warn_all(&detail.warnings);
-                if *json {
-                    serde_json::to_string_pretty(&detail).map_err(anyhow::Error::from)
-                } else {
-                    Ok(table::detail(&detail))
-                }
-            }
-            Ok(None) => Err(anyhow::anyhow!(
-                "no run {run}: no record under {}",
-                history
-                    .outputs
-                    .iter()
-                    .map(String::as_str)
-                    .collect::<Vec<_>>()
-                    .join(", ")
-            )),
-            Err(error) => Err(error.into()),
-        },
+        Some(RunsCommand::Show { run, json }) => runs_show(&history, run, *json, now).await,
     };
     if let Some(emulator) = backing.embedded {
         emulator.shutdown().await;
@@ -229,6 +211,24 @@ async fn runs_listing(
         Ok(serde_json::to_string_pretty(&listing)?)
     } else {
         Ok(table::listing(&listing, filter.limit))
+    }
+}
+
+async fn runs_show(
+    history: &History,
+    run: &RunId,
+    json: bool,
+    now: jiff::Timestamp,
+) -> anyhow::Result<String> {
+    let Some(detail) = history.show(run, now).await? else {
+        let outputs: Vec<&str> = history.outputs.iter().map(String::as_str).collect();
+        anyhow::bail!("no run {run}: no record under {}", outputs.join(", "));
+    };
+    warn_all(&detail.warnings);
+    if json {
+        Ok(serde_json::to_string_pretty(&detail)?)
+    } else {
+        Ok(table::detail(&detail))
     }
 }
 

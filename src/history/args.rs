@@ -7,7 +7,8 @@ use clap::{Args, Subcommand};
 use super::filter::{DEFAULT_LIMIT, FilterText, SINCE_FORMS, state_names};
 use crate::runs::RunId;
 
-/// `notebook-trigger runs [FILTERS] [--json]`, or `runs show RUN`.
+/// The listing's flags, or `show` and a run: the two do not mix, so a flag is never silently
+/// ignored.
 #[derive(Debug, Args)]
 #[command(args_conflicts_with_subcommands = true)]
 pub struct RunsArgs {

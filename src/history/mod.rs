@@ -34,7 +34,7 @@ pub use args::{RunsArgs, RunsCommand};
 pub use filter::{
     DEFAULT_LIMIT, FilterError, FilterText, RunFilter, SINCE_FORMS, parse_since, state_names,
 };
-pub use row::{RUNNING, RunRow};
+pub use row::RunRow;
 
 /// Why there is no history to show.
 #[derive(Debug, thiserror::Error)]
