@@ -1,4 +1,4 @@
-//! The command line: `serve` (default), `launch`, `reap`, `emulator`, `scheduler plan`.
+//! The command line: `serve` (default), `launch`, `reap`, `runs`, `emulator`, `scheduler plan`.
 
 use std::path::PathBuf;
 
@@ -99,6 +99,15 @@ pub enum Command {
         #[arg(long)]
         dry_run: bool,
     },
+    /// The runs, newest first, with the live state of those still up; `runs show RUN` prints
+    /// one.
+    ///
+    /// Runs are read from their records in Cloud Storage, under each profile's NOTEBOOK_OUTPUT,
+    /// and joined with the managed instances of the profiles' zones. Same configuration as
+    /// `serve`: Google's Cloud Storage with Application Default Credentials, or
+    /// STORAGE_EMULATOR_HOST.
+    #[command(after_long_help = crate::config::variables_help())]
+    Runs(crate::history::RunsArgs),
     /// Cloud Scheduler jobs from scheduler.yaml.
     Scheduler {
         #[command(subcommand)]

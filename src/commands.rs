@@ -10,10 +10,12 @@ use anyhow::Context as _;
 
 use crate::cli::{Command, SchedulerCommand};
 use crate::config::{self, LogFormat, Settings};
+use crate::history::{History, RunsArgs, RunsCommand, table};
 use crate::launch::Progress;
 use crate::pubsub::{self, Outgoing};
 use crate::push::Trigger;
 use crate::reap::Reaper;
+use crate::runs::RunId;
 use crate::{runner, scheduler, shutdown, startup, telemetry};
 
 /// Runs one command to its end; `None` is `serve`.
@@ -67,6 +69,7 @@ pub async fn run(command: Option<Command>) -> anyhow::Result<()> {
             notebooks_emulator::run(args, shutdown::signal()).await
         }
         Command::Reap { dry_run } => reap(dry_run).await,
+        Command::Runs(args) => runs(args).await,
         Command::Runner => {
             std::io::stdout().write_all(runner::SCRIPT.as_bytes())?;
             Ok(())
@@ -184,6 +187,69 @@ async fn reap(dry_run: bool) -> anyhow::Result<()> {
         writeln!(stdout, "{}", reaped.line())?;
     }
     Ok(())
+}
+
+/// The history, or one run: a table or JSON on stdout, what could not be looked at on stderr.
+/// Logs only errors (as text, on stderr), so that stdout holds nothing but the answer.
+async fn runs(args: RunsArgs) -> anyhow::Result<()> {
+    let settings = Settings::from_env(&|name| std::env::var(name).ok())?;
+    telemetry::init(LogFormat::Text, "error");
+    let backing = startup::backing(settings, shutdown::token_on_signal()).await?;
+    let history = History::from_backing(&backing);
+    let now = jiff::Timestamp::now();
+    let shown = match &args.command {
+        None => runs_listing(&history, &args, now).await,
+        Some(RunsCommand::Show { run, json }) => runs_show(&history, run, *json, now).await,
+    };
+    if let Some(emulator) = backing.embedded {
+        emulator.shutdown().await;
+    }
+    let shown = shown?;
+    let mut stdout = std::io::stdout().lock();
+    stdout.write_all(shown.as_bytes())?;
+    if !shown.ends_with('\n') {
+        writeln!(stdout)?;
+    }
+    Ok(())
+}
+
+async fn runs_listing(
+    history: &History,
+    args: &RunsArgs,
+    now: jiff::Timestamp,
+) -> anyhow::Result<String> {
+    let filter = args.filter_text().parse(now)?;
+    let listing = history.list(&filter, now).await?;
+    warn_all(&listing.warnings);
+    if args.json {
+        Ok(serde_json::to_string_pretty(&listing)?)
+    } else {
+        Ok(table::listing(&listing, filter.limit))
+    }
+}
+
+async fn runs_show(
+    history: &History,
+    run: &RunId,
+    json: bool,
+    now: jiff::Timestamp,
+) -> anyhow::Result<String> {
+    let Some(detail) = history.show(run, now).await? else {
+        let outputs: Vec<&str> = history.outputs.iter().map(String::as_str).collect();
+        anyhow::bail!("no run {run}: no record under {}", outputs.join(", "));
+    };
+    warn_all(&detail.warnings);
+    if json {
+        Ok(serde_json::to_string_pretty(&detail)?)
+    } else {
+        Ok(table::detail(&detail))
+    }
+}
+
+fn warn_all(warnings: &[String]) {
+    for warning in warnings {
+        eprintln!("warning: {warning}");
+    }
 }
 
 /// `--profile P` joins the payload: into its JSON object, or as the only field.

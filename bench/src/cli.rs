@@ -45,12 +45,15 @@ pub struct RunArgs {
     /// CPU of the load generator and the emulator.
     #[arg(long, default_value = "1")]
     pub load_cpu: String,
-    /// Only these parts: cold, throughput, inflight, size (comma-separated).
+    /// Only these parts: cold, throughput, inflight, history, size (comma-separated).
     #[arg(long, value_delimiter = ',')]
     pub only: Vec<String>,
     /// Launches in flight at once (default: 10000, smoke: 100).
     #[arg(long)]
     pub inflight: Option<usize>,
+    /// Run records `runs` lists (default: 3000, smoke: 200).
+    #[arg(long)]
+    pub history_runs: Option<usize>,
 }
 
 #[derive(Args)]

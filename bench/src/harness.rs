@@ -26,6 +26,9 @@ pub struct Workload {
     pub concurrency: [u32; 3],
     pub inflight: usize,
     pub provision: Duration,
+    /// Run records seeded for `runs`, and how often each listing is timed.
+    pub history_runs: usize,
+    pub history_repeats: usize,
 }
 
 impl Workload {
@@ -40,6 +43,8 @@ impl Workload {
                 concurrency: [1, 32, 256],
                 inflight: args.inflight.unwrap_or(100),
                 provision: Duration::from_secs(2),
+                history_runs: args.history_runs.unwrap_or(200),
+                history_repeats: 1,
             }
         } else {
             Self {
@@ -51,6 +56,8 @@ impl Workload {
                 concurrency: [1, 32, 256],
                 inflight: args.inflight.unwrap_or(10_000),
                 provision: Duration::from_secs(60),
+                history_runs: args.history_runs.unwrap_or(3000),
+                history_repeats: 5,
             }
         }
     }

@@ -1,7 +1,7 @@
 //! The load benchmark: the release binary against the Notebooks emulator (a separate
 //! process), wrk as the load generator, and a bare axum server as the ceiling. It measures cold
-//! start, memory, throughput and latency, ten thousand launches in flight and the binary's size,
-//! and writes the figures into BENCHMARKS.md. `bench/run.sh` builds everything and runs it.
+//! start, memory, throughput and latency, ten thousand launches in flight, the run history
+//! over thousands of records and the binary's size, and writes the figures into BENCHMARKS.md. `bench/run.sh` builds everything and runs it.
 //!
 //! Why a program and not a shell script: a cold start is a few milliseconds, so the clock has to
 //! start at `spawn` and stop at the first accepted connection and the first answered push, with
@@ -9,13 +9,14 @@
 //! medians, spreads and /proc arithmetic are easier to get right, and to review, typed.
 //!
 //! The parts, in the order a run takes them: [`cold_start`], [`throughput`], [`inflight`] (with
-//! [`burst`] as its client process) and [`size`], each started through the [`harness`] and
+//! [`burst`] as its client process), [`history`] and [`size`], each started through the [`harness`] and
 //! owning its processes through [`process`]; [`report`] turns the figures into BENCHMARKS.md.
 
 mod burst;
 mod cli;
 mod cold_start;
 mod harness;
+mod history;
 mod inflight;
 mod machine;
 mod process;

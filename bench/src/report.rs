@@ -6,6 +6,7 @@ use std::path::Path;
 
 use crate::cold_start::StartFigures;
 use crate::harness::Bench;
+use crate::history::{self, HistoryFigures};
 use crate::inflight::InflightFigures;
 use crate::machine::{command_output, machine, read_trimmed};
 use crate::procfs::clock_ticks_per_second;
@@ -24,6 +25,7 @@ pub struct Figures {
     pub start: Option<StartFigures>,
     pub loads: Option<Vec<LoadRow>>,
     pub inflight: Vec<InflightFigures>,
+    pub history: Option<HistoryFigures>,
     pub size: Option<SizeFigures>,
 }
 
@@ -148,6 +150,9 @@ pub fn report(bench: &Bench<'_>, figures: &Figures, load_before: &str, started: 
             verdict(inflight.report.created == n)
         );
     }
+    if let Some(figures) = &figures.history {
+        history::rows(w, figures);
+    }
     if let Some(size) = &figures.size {
         let _ = writeln!(
             w,
@@ -171,6 +176,9 @@ pub fn report(bench: &Bench<'_>, figures: &Figures, load_before: &str, started: 
     }
     for inflight in &figures.inflight {
         write_inflight(w, inflight);
+    }
+    if let Some(figures) = &figures.history {
+        history::detail(w, figures);
     }
     if let Some(size) = &figures.size {
         let _ = writeln!(w, "### Size");

@@ -7,6 +7,7 @@ use anyhow::ensure;
 use crate::cli::RunArgs;
 use crate::cold_start::start_figures;
 use crate::harness::{Bench, Workload};
+use crate::history::history;
 use crate::inflight::{Transport, inflight};
 use crate::machine::read_trimmed;
 use crate::procfs::clock_ticks_per_second;
@@ -62,6 +63,11 @@ pub fn run(args: &RunArgs) -> anyhow::Result<()> {
             ]
         } else {
             Vec::new()
+        },
+        history: if wanted("history") {
+            Some(history(&mut bench)?)
+        } else {
+            None
         },
         size: if wanted("size") {
             Some(size(&bench)?)

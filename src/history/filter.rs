@@ -11,6 +11,13 @@ use super::RunRow;
 use super::row::RUNNING;
 use crate::runs::RunState;
 
+/// What `since` takes, for help texts and the error that refuses anything else.
+pub const SINCE_FORMS: &str =
+    "a time back from now (7d, 12h, 30m) or a date or time (2026-11-24, 2026-11-24T08:00:00Z)";
+
+/// How many runs a listing shows unless told otherwise: a screenful, the newest.
+pub const DEFAULT_LIMIT: usize = 50;
+
 /// A filter as typed.
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -18,6 +25,7 @@ pub struct FilterText {
     pub since: Option<String>,
     pub profile: Option<String>,
     pub state: Option<String>,
+    /// At most this many runs; `0` means all of them.
     pub limit: Option<usize>,
 }
 
@@ -35,10 +43,7 @@ pub struct RunFilter {
 /// A filter value that means nothing.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum FilterError {
-    #[error(
-        "since: `{0}` is not a time: give a time back from now (7d, 12h, 30m) or a date or \
-         time (2026-11-24, 2026-11-24T08:00:00Z)"
-    )]
+    #[error("since: `{0}` is not a time: give {forms}", forms = SINCE_FORMS)]
     Since(String),
     #[error("state: `{given}` is not a run state (one of {known})")]
     State { given: String, known: String },
@@ -66,7 +71,7 @@ impl FilterText {
                 if !statuses().any(|known| known == given) {
                     return Err(FilterError::State {
                         given,
-                        known: statuses().collect::<Vec<_>>().join(", "),
+                        known: state_names(),
                     });
                 }
                 Some(given)
@@ -76,7 +81,7 @@ impl FilterText {
             since,
             profile: self.profile.clone().filter(|p| !p.trim().is_empty()),
             state,
-            limit: self.limit,
+            limit: self.limit.filter(|limit| *limit > 0),
         })
     }
 }
@@ -93,6 +98,11 @@ impl RunFilter {
                 .as_deref()
                 .is_none_or(|s| row.status == s || row.record.state.as_str() == s)
     }
+}
+
+/// Every state a filter may name, for help texts: `launched, succeeded, …, running`.
+pub fn state_names() -> String {
+    statuses().collect::<Vec<_>>().join(", ")
 }
 
 /// Every state a filter may name and a row may show: the record's, and `running`.
@@ -193,6 +203,12 @@ mod tests {
         let launched = record("2", "nightly", "2026-12-01T09:00:00Z");
         assert!(running.matches(&RunRow::new(launched.clone(), Some("ACTIVE".into()), now())));
         assert!(!running.matches(&RunRow::new(launched, None, now())));
+
+        let every = FilterText {
+            limit: Some(0),
+            ..FilterText::default()
+        };
+        assert_eq!(every.parse(now()).unwrap().limit, None, "0 is no limit");
 
         let error = FilterText {
             state: Some("done".into()),

@@ -12,9 +12,12 @@
 //!
 //! - `filter`: which runs to show (`--since 7d`, `--profile`, `--state`, `--limit`).
 //! - `row`: one run as shown, with its live state and duration.
+//! - `args`: the `runs` command line; `table`: what it prints for a person.
 
+mod args;
 mod filter;
 mod row;
+pub mod table;
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -27,7 +30,11 @@ use crate::reap::managed_filter;
 use crate::runs::{LABEL_RUN_ID, RunId, RunStore, StoreError};
 use crate::startup::Backing;
 
-pub use filter::{FilterError, FilterText, RunFilter, parse_since, statuses};
+pub use args::{RunsArgs, RunsCommand};
+pub use filter::{
+    DEFAULT_LIMIT, FilterError, FilterText, RunFilter, SINCE_FORMS, parse_since, state_names,
+    statuses,
+};
 pub use row::RunRow;
 
 /// Why there is no history to show.
@@ -113,8 +120,9 @@ impl History {
             return Err(HistoryError::NoOutputs);
         }
         let mut records = Vec::new();
+        let mut unreadable = Vec::new();
         for output in &self.outputs {
-            let found = self
+            let read = self
                 .store
                 .records(output, filter.since)
                 .await
@@ -122,9 +130,11 @@ impl History {
                     output: output.clone(),
                     source,
                 })?;
-            records.extend(found);
+            records.extend(read.found);
+            unreadable.extend(read.unreadable);
         }
-        let (live, warnings) = self.live().await;
+        let (live, mut warnings) = self.live().await;
+        warnings.extend(unreadable);
         let mut rows: Vec<RunRow> = records
             .into_iter()
             .map(|record| {

@@ -136,8 +136,8 @@ impl RunStore {
     /// downloaded `READ_CONCURRENCY` at a time. With `since`, a record last written before it
     /// is not downloaded at all: its run was launched before `since` too.
     ///
-    /// A record that cannot be read or parsed is logged and left out: one damaged object must
-    /// not hide the history of every other run.
+    /// A record that cannot be read or parsed is left out and said in [`Records::unreadable`]:
+    /// one damaged object must not hide the history of every other run.
     ///
     /// # Errors
     /// [`StoreError`] when the prefix cannot be listed.
@@ -145,7 +145,7 @@ impl RunStore {
         &self,
         output: &str,
         since: Option<Timestamp>,
-    ) -> Result<Vec<RunRecord>, StoreError> {
+    ) -> Result<Records, StoreError> {
         let prefix = prefix_uri(output)?;
         let storage = self.client().await?;
         let listed = storage
@@ -172,14 +172,17 @@ impl RunStore {
                 format!("gs://{}/{folder}", prefix.bucket)
             })
             .collect();
-        let mut records = Vec::with_capacity(folders.len());
+        let mut records = Records {
+            found: Vec::with_capacity(folders.len()),
+            unreadable: Vec::new(),
+        };
         let mut reading = tokio::task::JoinSet::new();
         for folder in folders {
             while reading.len() >= READ_CONCURRENCY {
                 collect(reading.join_next().await, &mut records);
             }
             let store = self.clone();
-            reading.spawn(async move { (store.read(&folder).await, folder) });
+            reading.spawn(async move { store.read(&folder).await });
         }
         while let Some(done) = reading.join_next().await {
             collect(Some(done), &mut records);
@@ -235,19 +238,32 @@ impl RunStore {
 /// few enough that a listing of thousands does not open thousands of connections.
 const READ_CONCURRENCY: usize = 32;
 
-/// One record's read, with the folder it was read from.
-type Read = (Result<Option<RunRecord>, StoreError>, String);
+/// The records under an output prefix, and why some could not be had.
+#[derive(Debug, Default)]
+pub struct Records {
+    pub found: Vec<RunRecord>,
+    /// One line per record left out: its folder and why.
+    pub unreadable: Vec<String>,
+}
+
+/// One record's read (its error names the record).
+type Read = Result<Option<RunRecord>, StoreError>;
 
 /// Keeps a record that was read; says why one was not.
-fn collect(done: Option<Result<Read, tokio::task::JoinError>>, records: &mut Vec<RunRecord>) {
-    match done {
-        Some(Ok((Ok(Some(record)), _))) => records.push(record),
-        Some(Ok((Ok(None), _))) | None => {}
-        Some(Ok((Err(error), folder))) => {
-            tracing::warn!(folder = %folder, error = %crate::cause::chain(&error), "a run record is left out of the history");
+fn collect(done: Option<Result<Read, tokio::task::JoinError>>, records: &mut Records) {
+    let left_out = match done {
+        Some(Ok(Ok(Some(record)))) => {
+            records.found.push(record);
+            return;
         }
-        Some(Err(error)) => tracing::warn!(%error, "a run record's read did not finish"),
-    }
+        Some(Ok(Ok(None))) | None => return,
+        Some(Ok(Err(error))) => {
+            format!("a run record is left out: {}", crate::cause::chain(&error))
+        }
+        Some(Err(error)) => format!("a run record's read did not finish: {error}"),
+    };
+    tracing::warn!("{left_out}");
+    records.unreadable.push(left_out);
 }
 
 /// `PREFIX/{run id}/run.json` directly under the prefix, not a file a notebook wrote deeper.

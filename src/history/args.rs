@@ -1,0 +1,120 @@
+//! The `runs` command line. Its filter flags are the fields of [`FilterText`], read by the same
+//! parser as the service's URL; the forms they accept are shown from the constants that parser
+//! states them in.
+
+use clap::{Args, Subcommand};
+
+use super::filter::{DEFAULT_LIMIT, FilterText, SINCE_FORMS, state_names};
+use crate::runs::RunId;
+
+/// The listing's flags, or `show` and a run: the two do not mix, so a flag is never silently
+/// ignored.
+#[derive(Debug, Args)]
+#[command(args_conflicts_with_subcommands = true)]
+pub struct RunsArgs {
+    #[command(subcommand)]
+    pub command: Option<RunsCommand>,
+    #[arg(
+        long,
+        value_name = "WHEN",
+        help = format!("Only runs launched since then: {SINCE_FORMS}")
+    )]
+    pub since: Option<String>,
+    /// Only runs of this profile.
+    #[arg(long)]
+    pub profile: Option<String>,
+    #[arg(
+        long,
+        value_name = "STATE",
+        help = format!("Only runs in this state: {}", state_names())
+    )]
+    pub state: Option<String>,
+    /// At most this many runs, the newest; 0 shows every run that matches.
+    #[arg(long, value_name = "N", default_value_t = DEFAULT_LIMIT)]
+    pub limit: usize,
+    /// Print the listing as JSON (`runs`, `matched`, `warnings`) instead of a table.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum RunsCommand {
+    /// One run: its record, the tail of its log, and the objects in its folder.
+    Show {
+        /// The run id (r followed by 16 lowercase hex digits), as `runs` lists it.
+        #[arg(value_parser = RunId::parse)]
+        run: RunId,
+        /// Print the run as JSON instead of text.
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+impl RunsArgs {
+    /// The filter flags as typed, for [`FilterText::parse`].
+    pub fn filter_text(&self) -> FilterText {
+        FilterText {
+            since: self.since.clone(),
+            profile: self.profile.clone(),
+            state: self.state.clone(),
+            limit: Some(self.limit),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::Parser;
+
+    #[derive(Debug, Parser)]
+    struct Runs {
+        #[command(flatten)]
+        args: RunsArgs,
+    }
+
+    fn parse(args: &[&str]) -> Result<RunsArgs, clap::Error> {
+        Runs::try_parse_from(std::iter::once("runs").chain(args.iter().copied())).map(|r| r.args)
+    }
+
+    #[test]
+    fn the_filter_flags_fill_the_filter_text_and_the_limit_has_a_default() {
+        let args = parse(&["--since", "7d", "--profile", "nightly", "--state", "failed"]).unwrap();
+        let text = args.filter_text();
+        assert_eq!(text.since.as_deref(), Some("7d"));
+        assert_eq!(text.profile.as_deref(), Some("nightly"));
+        assert_eq!(text.state.as_deref(), Some("failed"));
+        assert_eq!(text.limit, Some(DEFAULT_LIMIT));
+        assert!(!args.json && args.command.is_none());
+        assert_eq!(
+            parse(&["--limit", "3"]).unwrap().filter_text().limit,
+            Some(3)
+        );
+    }
+
+    #[test]
+    fn show_takes_a_run_id_and_refuses_anything_else_naming_the_form() {
+        let run = RunId::derive("pubsub:1");
+        let args = parse(&["show", run.as_str(), "--json"]).unwrap();
+        assert!(matches!(
+            args.command,
+            Some(RunsCommand::Show { run: shown, json: true }) if shown == run
+        ));
+        let error = parse(&["show", "r123"]).unwrap_err().to_string();
+        assert!(error.contains("16 lowercase hex digits"), "{error}");
+        assert!(
+            parse(&["--json", "show", run.as_str()]).is_err(),
+            "listing flags belong to the listing"
+        );
+    }
+
+    #[test]
+    fn the_help_shows_the_forms_the_parser_takes() {
+        use clap::CommandFactory as _;
+        // Wrapped to the terminal's width: compared word by word.
+        let words = |text: &str| text.split_whitespace().collect::<Vec<_>>().join(" ");
+        let help = words(&Runs::command().render_long_help().to_string());
+        assert!(help.contains(&words(SINCE_FORMS)), "{help}");
+        assert!(help.contains(&words(&state_names())), "{help}");
+    }
+}

@@ -1,0 +1,290 @@
+//! What `notebook-trigger runs` prints for a person: the listing as an aligned table with a
+//! count under it, and one run as its fields, its log tail and its objects. Scripts take the
+//! JSON of [`Listing`] and [`RunDetail`] instead; this text may change.
+
+use std::fmt::Write as _;
+
+use jiff::Timestamp;
+
+use super::{Listing, RunDetail, RunRow};
+
+const HEADER: [&str; 8] = [
+    "RUN", "PROFILE", "TRIGGER", "STATE", "STARTED", "DURATION", "EXIT", "OUTPUT",
+];
+
+/// The table, newest first as listed, and how many of the matching runs it shows; `limit` is
+/// the limit the listing was cut at, named in the count when it cut.
+pub fn listing(listing: &Listing, limit: Option<usize>) -> String {
+    if listing.runs.is_empty() {
+        return "no runs\n".to_owned();
+    }
+    let rows: Vec<[String; 8]> = listing.runs.iter().map(cells).collect();
+    let mut widths = HEADER.map(|title| title.chars().count());
+    for row in &rows {
+        for (width, cell) in widths.iter_mut().zip(row) {
+            *width = (*width).max(cell.chars().count());
+        }
+    }
+    let mut out = String::new();
+    line(&mut out, &HEADER.map(str::to_owned), &widths);
+    for row in &rows {
+        line(&mut out, row, &widths);
+    }
+    let shown = listing.runs.len();
+    let runs = if listing.matched == 1 { "run" } else { "runs" };
+    match limit {
+        Some(limit) if shown < listing.matched => {
+            let _ = writeln!(
+                out,
+                "{shown} of {} {runs} (--limit {limit})",
+                listing.matched
+            );
+        }
+        _ => {
+            let _ = writeln!(out, "{shown} {runs}");
+        }
+    }
+    out
+}
+
+/// One run: a field a line (those it has), then its log tail and the objects in its folder.
+pub fn detail(detail: &RunDetail) -> String {
+    let row = &detail.row;
+    let record = &row.record;
+    let trigger = match &record.message_id {
+        Some(id) => format!("{} (message {id})", record.trigger),
+        None => record.trigger.clone(),
+    };
+    let mut fields: Vec<(&str, String)> = vec![
+        ("run", record.run_id.to_string()),
+        ("state", state(row)),
+        ("profile", record.profile.clone()),
+        ("trigger", trigger),
+        ("notebook", record.notebook.clone()),
+        ("instance", record.instance.clone()),
+        ("output", record.output.clone()),
+        ("launched", time(record.launched)),
+    ];
+    let optional = [
+        ("started", record.started.map(time)),
+        ("finished", record.finished.map(time)),
+        (
+            "duration",
+            row.duration_seconds.map(|_| row.duration_text()),
+        ),
+        ("exit code", record.exit_code.map(|code| code.to_string())),
+        (
+            "error",
+            Some(record.error.clone()).filter(|e| !e.is_empty()),
+        ),
+        (
+            "parameters",
+            Some(&record.parameters)
+                .filter(|p| !p.is_empty())
+                .map(|p| serde_json::Value::Object(p.clone()).to_string()),
+        ),
+        (
+            "cleanup",
+            record.cleanup.as_ref().map(|cleanup| {
+                let result = cleanup
+                    .error
+                    .as_deref()
+                    .map_or(String::new(), |error| format!(", failed: {error}"));
+                format!(
+                    "{} by {} at {}{result}",
+                    cleanup.action.as_str(),
+                    cleanup.by,
+                    time(cleanup.at)
+                )
+            }),
+        ),
+    ];
+    fields.extend(
+        optional
+            .into_iter()
+            .filter_map(|(name, value)| value.map(|value| (name, value))),
+    );
+    let width = fields.iter().map(|(name, _)| name.len()).max().unwrap_or(0);
+    let mut out = String::new();
+    for (name, value) in &fields {
+        let _ = writeln!(out, "{name:<width$}  {value}");
+    }
+    let _ = writeln!(out, "\nlog tail:");
+    if record.log_tail.is_empty() {
+        let _ = writeln!(out, "  (none reported)");
+    }
+    for log in record.log_tail.lines() {
+        let _ = writeln!(out, "  {log}");
+    }
+    let _ = writeln!(out, "\nobjects:");
+    for object in &detail.objects {
+        let _ = writeln!(out, "{object}");
+    }
+    out
+}
+
+/// The row's cells, in [`HEADER`]'s order.
+fn cells(row: &RunRow) -> [String; 8] {
+    let record = &row.record;
+    [
+        record.run_id.to_string(),
+        record.profile.clone(),
+        record.trigger.clone(),
+        state(row),
+        time(record.launched),
+        row.duration_text(),
+        record
+            .exit_code
+            .map_or_else(|| "-".to_owned(), |code| code.to_string()),
+        record.output.clone(),
+    ]
+}
+
+/// The run's status, with its instance's own state while it has one: `running (ACTIVE)`.
+fn state(row: &RunRow) -> String {
+    match &row.instance_state {
+        Some(instance) => format!("{} ({instance})", row.status),
+        None => row.status.clone(),
+    }
+}
+
+/// To the second, in UTC: the listing's times line up and sort as text.
+fn time(at: Timestamp) -> String {
+    at.strftime("%Y-%m-%dT%H:%M:%SZ").to_string()
+}
+
+/// One line of cells padded to their columns; the last one is not padded.
+fn line(out: &mut String, cells: &[String; 8], widths: &[usize; 8]) {
+    let last = cells.len() - 1;
+    for (i, (cell, width)) in cells.iter().zip(widths).enumerate() {
+        if i == last {
+            let _ = writeln!(out, "{cell}");
+        } else {
+            let _ = write!(out, "{cell:<width$}  ");
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::history::row::tests::record;
+    use crate::runs::{Cleanup, CleanupRecord, RunState};
+
+    fn now() -> Timestamp {
+        "2026-12-01T10:05:00Z".parse().unwrap()
+    }
+
+    fn rows() -> Vec<RunRow> {
+        let running = record("1", "nightly", "2026-12-01T10:00:00Z");
+        let mut failed = record("2", "default", "2026-11-30T08:00:00Z");
+        failed.state = RunState::Failed;
+        failed.started = Some("2026-11-30T08:01:00Z".parse().unwrap());
+        failed.finished = Some("2026-11-30T08:04:07Z".parse().unwrap());
+        failed.exit_code = Some(1);
+        vec![
+            RunRow::new(running, Some("ACTIVE".into()), now()),
+            RunRow::new(failed, None, now()),
+        ]
+    }
+
+    #[test]
+    fn the_table_lines_up_its_columns_and_shows_live_states() {
+        let runs = rows();
+        let text = listing(
+            &Listing {
+                matched: runs.len(),
+                runs: runs.clone(),
+                warnings: Vec::new(),
+            },
+            Some(50),
+        );
+        let lines: Vec<&str> = text.lines().collect();
+        assert_eq!(lines.len(), runs.len() + 2, "{text}");
+        assert_eq!(
+            lines[0].split_whitespace().collect::<Vec<_>>(),
+            HEADER,
+            "{text}"
+        );
+        // Every column starts where its title does.
+        for title in ["STATE", "STARTED", "DURATION", "EXIT", "OUTPUT"] {
+            let at = lines[0].find(title).unwrap();
+            for (line, row) in lines[1..=runs.len()].iter().zip(&runs) {
+                assert!(
+                    line.len() > at && line.as_bytes()[at - 1] == b' ',
+                    "{title} in {line}"
+                );
+                let cell = cells(row)[HEADER.iter().position(|t| *t == title).unwrap()].clone();
+                assert!(line[at..].starts_with(&cell), "{title}: {line}");
+            }
+        }
+        assert!(lines[1].contains("running (ACTIVE)"), "{text}");
+        assert!(lines[1].contains(&runs[0].duration_text()), "{text}");
+        assert!(lines[2].contains("  failed  "), "{text}");
+        assert!(lines[2].contains("2026-11-30T08:00:00Z"), "{text}");
+        assert!(lines[2].contains("3m 07s"), "{text}");
+        assert!(lines.iter().all(|line| !line.ends_with(' ')), "{text:?}");
+        assert_eq!(lines[3], "2 runs");
+    }
+
+    #[test]
+    fn a_cut_listing_says_how_many_matched_and_an_empty_one_says_so() {
+        let runs = rows();
+        let cut = Listing {
+            runs: runs[..1].to_vec(),
+            matched: 340,
+            warnings: Vec::new(),
+        };
+        let text = listing(&cut, Some(1));
+        assert_eq!(text.lines().last(), Some("1 of 340 runs (--limit 1)"));
+        let none = Listing {
+            runs: Vec::new(),
+            matched: 0,
+            warnings: Vec::new(),
+        };
+        assert_eq!(listing(&none, Some(50)), "no runs\n");
+    }
+
+    #[test]
+    fn a_run_in_full_shows_its_fields_its_log_tail_and_its_objects() {
+        let mut row = rows().remove(1);
+        row.record.log_tail = "Executing cell 3\nValueError: no rows".into();
+        row.record.error = "papermill exited with 1".into();
+        row.record.cleanup = Some(CleanupRecord {
+            action: Cleanup::Stop,
+            at: "2026-11-30T08:04:09Z".parse().unwrap(),
+            error: None,
+            by: "report".into(),
+        });
+        let objects = vec![
+            format!("{}run.json", row.record.output),
+            format!("{}seed.ipynb", row.record.output),
+        ];
+        let text = detail(&RunDetail {
+            row: row.clone(),
+            objects: objects.clone(),
+            warnings: Vec::new(),
+        });
+        let field = |name: &str| {
+            text.lines()
+                .find(|line| line.starts_with(&format!("{name} ")))
+                .map(|line| line[name.len()..].trim().to_owned())
+        };
+        assert_eq!(field("run"), Some(row.record.run_id.to_string()));
+        assert_eq!(field("state"), Some("failed".into()));
+        assert_eq!(field("exit code"), Some("1".into()));
+        assert_eq!(field("duration"), Some(row.duration_text()));
+        assert_eq!(
+            field("cleanup"),
+            Some("stop by report at 2026-11-30T08:04:09Z".into())
+        );
+        assert_eq!(field("parameters"), None, "no parameters, no line");
+        let tail = text.split("log tail:\n").nth(1).unwrap();
+        assert!(
+            tail.starts_with("  Executing cell 3\n  ValueError: no rows\n"),
+            "{text}"
+        );
+        let listed: Vec<&str> = text.split("objects:\n").nth(1).unwrap().lines().collect();
+        assert_eq!(listed, objects);
+    }
+}
