@@ -10,7 +10,7 @@ use anyhow::Context as _;
 
 use crate::cli::{Command, SchedulerCommand};
 use crate::config::{self, LogFormat, Settings};
-use crate::history::{History, RunsArgs, RunsCommand, table};
+use crate::history::{History, RunFilter, RunsArgs, RunsCommand, table};
 use crate::launch::Progress;
 use crate::pubsub::{self, Outgoing};
 use crate::push::Trigger;
@@ -191,14 +191,23 @@ async fn reap(dry_run: bool) -> anyhow::Result<()> {
 
 /// The history, or one run: a table or JSON on stdout, what could not be looked at on stderr.
 /// Logs only errors (as text, on stderr), so that stdout holds nothing but the answer.
+/// No logging is set up: stdout holds the answer, stderr its warnings and, on failure, one
+/// `error:` line.
 async fn runs(args: RunsArgs) -> anyhow::Result<()> {
     let settings = Settings::from_env(&|name| std::env::var(name).ok())?;
-    telemetry::init(LogFormat::Text, "error");
-    let backing = startup::backing(settings, shutdown::token_on_signal()).await?;
-    let history = History::from_backing(&backing);
     let now = jiff::Timestamp::now();
+    let filter = args.filter_text().parse(now)?;
+    let backing = startup::backing(settings, shutdown::token_on_signal()).await?;
+    if backing.embedded.is_some() {
+        eprintln!(
+            "note: nothing is configured, so these are the runs of a fresh embedded emulator; \
+             a serving demo shows its own at http://127.0.0.1:8080/runs, and the emulators' \
+             addresses (NOTEBOOKS_EMULATOR_HOST, STORAGE_EMULATOR_HOST) show theirs"
+        );
+    }
+    let history = History::from_backing(&backing);
     let shown = match &args.command {
-        None => runs_listing(&history, &args, now).await,
+        None => runs_listing(&history, &filter, args.json, now).await,
         Some(RunsCommand::Show { run, json }) => runs_show(&history, run, *json, now).await,
     };
     if let Some(emulator) = backing.embedded {
@@ -215,13 +224,13 @@ async fn runs(args: RunsArgs) -> anyhow::Result<()> {
 
 async fn runs_listing(
     history: &History,
-    args: &RunsArgs,
+    filter: &RunFilter,
+    json: bool,
     now: jiff::Timestamp,
 ) -> anyhow::Result<String> {
-    let filter = args.filter_text().parse(now)?;
-    let listing = history.list(&filter, now).await?;
+    let listing = history.list(filter, now).await?;
     warn_all(&listing.warnings);
-    if args.json {
+    if json {
         Ok(serde_json::to_string_pretty(&listing)?)
     } else {
         Ok(table::listing(&listing, filter.limit))
