@@ -162,6 +162,19 @@ fn form(asked: &FilterText) -> String {
 }
 
 /// `GET /runs`: a row per run, newest first.
+/// A refusal, for a browser: the status and the same message a program gets as JSON.
+pub fn refusal(status: u16, reason: &str, message: &str) -> String {
+    page(
+        &format!("{status} {reason}"),
+        &format!(
+            "<h1>{status} {}</h1><p class=\"warning\" id=\"error\">{}</p>\
+             <p><a href=\"/runs\">All runs</a></p>",
+            escape(reason),
+            escape(message)
+        ),
+    )
+}
+
 pub fn listing(listing: &Listing, asked: &FilterText, links: &ObjectLinks) -> String {
     let mut body = String::from("<h1>Runs</h1>");
     body.push_str(&form(asked));

@@ -117,13 +117,18 @@ pub(super) async fn authorize(
         }
         Err(error) => {
             let status = crate::answer::read_status(&error);
+            let message = cause::chain(&error).to_string();
             tracing::warn!(
                 status = status.as_u16(),
                 header = readers::carried(request.headers()),
-                error = %cause::chain(&error),
+                error = %message,
                 "reading runs refused"
             );
-            error.into_response()
+            shown(
+                error.into_response(),
+                wants_html(request.headers()),
+                &message,
+            )
         }
     }
 }
@@ -135,19 +140,19 @@ pub(super) async fn list(
 ) -> Response {
     let asked = match Query::<FilterText>::try_from_uri(&uri) {
         Ok(Query(asked)) => asked,
-        Err(rejection) => return refused(RunsError::Query(rejection.body_text())),
+        Err(rejection) => return refused(RunsError::Query(rejection.body_text()), &headers),
     };
     let now = Timestamp::now();
     let filter = match asked.parse(now) {
         Ok(filter) => filter,
-        Err(error) => return refused(error.into()),
+        Err(error) => return refused(error.into(), &headers),
     };
     match reading.history.list(&filter, now).await {
         Ok(listing) if wants_html(&headers) => {
             negotiated(Html(pages::listing(&listing, &asked, &reading.links)))
         }
         Ok(listing) => negotiated(Json(listing)),
-        Err(error) => refused(error.into()),
+        Err(error) => refused(error.into(), &headers),
     }
 }
 
@@ -158,15 +163,15 @@ pub(super) async fn show(
 ) -> Response {
     let run = match RunId::parse(&run) {
         Ok(run) => run,
-        Err(error) => return refused(error.into()),
+        Err(error) => return refused(error.into(), &headers),
     };
     match reading.history.show(&run, Timestamp::now()).await {
         Ok(Some(detail)) if wants_html(&headers) => {
             negotiated(Html(pages::run(&detail, &reading.links)))
         }
         Ok(Some(detail)) => negotiated(Json(detail)),
-        Ok(None) => refused(RunsError::NotFound(run)),
-        Err(error) => refused(error.into()),
+        Ok(None) => refused(RunsError::NotFound(run), &headers),
+        Err(error) => refused(error.into(), &headers),
     }
 }
 
@@ -179,14 +184,36 @@ fn negotiated(answer: impl IntoResponse) -> Response {
     response
 }
 
-fn refused(error: RunsError) -> Response {
+fn refused(error: RunsError, headers: &HeaderMap) -> Response {
     let status = crate::answer::runs_status(&error);
+    let message = cause::chain(&error).to_string();
     if status.is_server_error() {
-        tracing::error!(status = status.as_u16(), error = %cause::chain(&error), "runs not shown");
+        tracing::error!(status = status.as_u16(), error = %message, "runs not shown");
     } else {
-        tracing::info!(status = status.as_u16(), error = %cause::chain(&error), "runs not shown");
+        tracing::info!(status = status.as_u16(), error = %message, "runs not shown");
     }
-    error.into_response()
+    shown(error.into_response(), wants_html(headers), &message)
+}
+
+/// A refusal as `answer` made it (status and headers: `Retry-After`, `WWW-Authenticate`),
+/// with its JSON body replaced by a page for a browser.
+fn shown(response: Response, html: bool, message: &str) -> Response {
+    if !html {
+        return response;
+    }
+    let (mut parts, _) = response.into_parts();
+    let status = parts.status;
+    parts.headers.remove(header::CONTENT_LENGTH);
+    parts.headers.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("text/html; charset=utf-8"),
+    );
+    let page = pages::refusal(
+        status.as_u16(),
+        status.canonical_reason().unwrap_or(""),
+        message,
+    );
+    Response::from_parts(parts, axum::body::Body::from(page))
 }
 
 #[cfg(test)]

@@ -286,3 +286,34 @@ async fn unconfigured_reading_is_refused_naming_both_settings() {
     let (status, _) = json(get(&app, &format!("/runs/{}", id(1)), &[]).await).await;
     assert_eq!(status, 403);
 }
+
+#[tokio::test]
+async fn a_browser_is_refused_with_a_page_that_says_why() {
+    let closed = with_runs(&[]).await;
+    let refused = get(&closed, "/runs", &[("accept", BROWSER)]).await;
+    assert_eq!(refused.status(), 403);
+    assert!(
+        refused.headers()["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with("text/html")
+    );
+    let html = refused.text().await.unwrap();
+    assert!(html.contains("<h1>403 Forbidden</h1>"), "{html}");
+    assert!(html.contains("RUNS_READERS"), "{html}");
+
+    let open = with_runs(&[("RUNS_AUTH", "off")]).await;
+    let unknown = id(9);
+    let missing = format!("/runs/{unknown}");
+    for (path, status, said) in [
+        ("/runs?since=yesterday", 400, "since: `yesterday`"),
+        ("/runs/%3Cb%3E", 400, "`&lt;b&gt;` is not a run id"),
+        (missing.as_str(), 404, unknown.as_str()),
+    ] {
+        let answer = get(&open, path, &[("accept", BROWSER)]).await;
+        assert_eq!(answer.status(), status, "{path}");
+        let html = answer.text().await.unwrap();
+        assert!(html.contains(said), "{path}: {html}");
+        assert!(!html.contains("<b>"), "{path}: {html}");
+    }
+}
