@@ -54,6 +54,7 @@ pub struct Measured {
     pub wall_ms: Spread,
     pub rss_mb: Spread,
     pub rows: usize,
+    /// Matching runs among the records read: all of them unless the limit let reading stop.
     pub matched: usize,
 }
 
@@ -172,27 +173,54 @@ pub fn history(bench: &mut Bench<'_>) -> anyhow::Result<HistoryFigures> {
         "history: {objects} objects seeded in {:.1} s",
         seeded.elapsed().as_secs_f64()
     ));
-    let recent = runs
+    // What each listing must show, newest first, from the seeded records alone.
+    let mut newest: Vec<&Value> = runs.iter().collect();
+    newest.sort_by_key(|run| std::cmp::Reverse(launched(run)));
+    let ids = |runs: &[&Value]| -> Vec<String> {
+        runs.iter()
+            .map(|run| run["run_id"].as_str().unwrap_or_default().to_owned())
+            .collect()
+    };
+    let recent: Vec<&Value> = newest
         .iter()
+        .copied()
         .filter(|run| launched(run) >= now - SignedDuration::from_hours(24 * SINCE_DAYS))
-        .count();
+        .collect();
     let mut measured = Vec::new();
-    for (args, rows, matched) in [
-        (vec!["--limit", "0"], count, count),
-        (vec![], 50.min(count), count),
-        (vec!["--since", SINCE, "--limit", "0"], recent, recent),
+    // Each way of asking: the runs it must show, and how many match in all.
+    for (args, expected, matching) in [
+        (vec!["--limit", "0"], ids(&newest), count),
+        (vec![], ids(&newest[..50.min(count)]), count),
+        (
+            vec!["--since", SINCE, "--limit", "0"],
+            ids(&recent),
+            recent.len(),
+        ),
     ] {
         let mut walls = Vec::new();
         let mut peaks = Vec::new();
+        let mut matched = 0;
         for _ in 0..bench.workload.history_repeats {
             let (wall, peak, listing) = list(bench, &emulator, &args)?;
+            let shown: Vec<&str> = listing["runs"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .filter_map(|run| run["run_id"].as_str())
+                .collect();
             ensure!(
-                listing["matched"] == matched
-                    && listing["runs"].as_array().map(Vec::len) == Some(rows),
-                "runs {args:?}: {} of {} runs, expected {rows} of {matched}",
-                listing["runs"].as_array().map_or(0, Vec::len),
-                listing["matched"]
+                shown == expected,
+                "runs {args:?}: {} runs shown, not the {} newest expected",
+                shown.len(),
+                expected.len()
             );
+            matched = listing["matched"].as_u64().unwrap_or_default() as usize;
+            let complete = listing["complete"] == true;
+            ensure!(
+                (complete || !args.contains(&"0")) && (!complete || matched == matching),
+                "runs {args:?}: complete {complete}, {matched} matched, expected {matching}"
+            );
+            let rows = shown.len();
             let running = listing["runs"]
                 .as_array()
                 .into_iter()
@@ -210,7 +238,7 @@ pub fn history(bench: &mut Bench<'_>) -> anyhow::Result<HistoryFigures> {
             args,
             wall_ms: spread(&walls),
             rss_mb: spread(&peaks),
-            rows,
+            rows: expected.len(),
             matched,
         });
     }

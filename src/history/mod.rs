@@ -65,15 +65,49 @@ pub struct History {
     pub zones: BTreeSet<String>,
 }
 
+/// How many records are read at once, at least: a batch or two cover the default limit.
+const READ_BATCH: usize = 64;
+
+/// How far a record's `launched` (the service's clock) may be ahead of its write time (Cloud
+/// Storage's clock).
+const CLOCK_SKEW: jiff::SignedDuration = jiff::SignedDuration::from_secs(60);
+
 /// The runs a filter chose, newest first.
 #[derive(Debug, Clone, Serialize)]
 pub struct Listing {
     pub runs: Vec<RunRow>,
-    /// How many runs matched before `limit` cut the list.
+    /// How many runs matched among the records read, before `limit` cut the list.
     pub matched: usize,
+    /// Whether every record was read: when not, `limit` runs newer than any unread record
+    /// were found first, and older runs may match too (`limit` 0 reads them all).
+    pub complete: bool,
     /// What could not be looked at; the rows are shown without it.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub warnings: Vec<String>,
+}
+
+impl Listing {
+    /// How many runs these are, of how many, for a person: `2 runs`, `3 of 340 runs`, or
+    /// `the 50 newest runs` when older records were not read.
+    pub fn count(&self) -> String {
+        let shown = self.runs.len();
+        let runs = |n: usize| if n == 1 { "run" } else { "runs" };
+        if !self.complete {
+            format!(
+                "the {shown} newest {} (older records not read)",
+                runs(shown)
+            )
+        } else if shown < self.matched {
+            format!("{shown} of {} {}", self.matched, runs(self.matched))
+        } else {
+            format!("{shown} {}", runs(shown))
+        }
+    }
+
+    /// Whether `limit` left runs out.
+    pub fn is_cut(&self) -> bool {
+        !self.complete || self.runs.len() < self.matched
+    }
 }
 
 /// One run in full: its row, and the objects in its folder.
@@ -113,42 +147,52 @@ impl History {
 
     /// The runs `filter` chooses, newest first, with the live state of those still up.
     ///
+    /// Records are read newest write first, a batch at a time, and reading stops once `limit`
+    /// runs are in hand that were launched after the newest write still unread: a record is
+    /// written at its run's launch or later, so no unread record can show a newer run. With
+    /// a few thousand records and the default limit, that is a batch or two instead of all.
+    ///
     /// # Errors
     /// [`HistoryError`] when no output is configured or one cannot be listed.
     pub async fn list(&self, filter: &RunFilter, now: Timestamp) -> Result<Listing, HistoryError> {
         if self.outputs.is_empty() {
             return Err(HistoryError::NoOutputs);
         }
-        let mut records = Vec::new();
-        let mut unreadable = Vec::new();
+        let mut listed = Vec::new();
         for output in &self.outputs {
-            let read = self
+            let found = self
                 .store
-                .records(output, filter.since)
+                .listed(output, filter.since)
                 .await
                 .map_err(|source| HistoryError::Records {
                     output: output.clone(),
                     source,
                 })?;
-            records.extend(read.found);
-            unreadable.extend(read.unreadable);
+            listed.extend(found);
         }
+        // Newest write first; a record whose write time is unknown could be any, so first.
+        listed.sort_by_key(|l| std::cmp::Reverse(l.updated.map_or(Timestamp::MAX, |t| t)));
         let (live, mut warnings) = self.live().await;
-        warnings.extend(unreadable);
-        let mut rows: Vec<RunRow> = records
-            .into_iter()
-            .map(|record| {
-                let instance = live.get(record.run_id.as_str()).cloned();
-                RunRow::new(record, instance, now)
-            })
-            .filter(|row| filter.matches(row))
-            .collect();
-        rows.sort_by(|a, b| {
-            b.record
-                .launched
-                .cmp(&a.record.launched)
-                .then_with(|| a.record.run_id.cmp(&b.record.run_id))
-        });
+        let batch = filter.limit.unwrap_or(0).max(READ_BATCH);
+        let mut rows: Vec<RunRow> = Vec::new();
+        let mut unread = listed.as_slice();
+        while !unread.is_empty() && !enough(&mut rows, filter.limit, unread[0].updated) {
+            let (next, rest) = unread.split_at(batch.min(unread.len()));
+            unread = rest;
+            let folders: Vec<String> = next.iter().map(|l| l.folder.clone()).collect();
+            let read = self.store.read_all(folders).await;
+            warnings.extend(read.unreadable);
+            rows.extend(
+                read.found
+                    .into_iter()
+                    .map(|record| {
+                        let instance = live.get(record.run_id.as_str()).cloned();
+                        RunRow::new(record, instance, now)
+                    })
+                    .filter(|row| filter.matches(row)),
+            );
+        }
+        newest_first(&mut rows);
         let matched = rows.len();
         if let Some(limit) = filter.limit {
             rows.truncate(limit);
@@ -156,6 +200,7 @@ impl History {
         Ok(Listing {
             runs: rows,
             matched,
+            complete: unread.is_empty(),
             warnings,
         })
     }
@@ -218,5 +263,81 @@ impl History {
             }
         }
         (live, warnings)
+    }
+}
+
+/// Whether `limit` rows are in hand that were all launched after `newest_unread`, the latest
+/// write among the records not read yet (plus [`CLOCK_SKEW`]): then none of those can be
+/// newer. Without a limit every record is read. Sorts `rows` newest first.
+fn enough(rows: &mut [RunRow], limit: Option<usize>, newest_unread: Option<Timestamp>) -> bool {
+    let Some(limit) = limit.filter(|l| *l > 0) else {
+        return false;
+    };
+    if rows.len() < limit {
+        return false;
+    }
+    newest_first(rows);
+    let Some(newest_unread) = newest_unread else {
+        return false;
+    };
+    newest_unread
+        .checked_add(CLOCK_SKEW)
+        .is_ok_and(|bound| rows[limit - 1].record.launched > bound)
+}
+
+fn newest_first(rows: &mut [RunRow]) {
+    rows.sort_by(|a, b| {
+        b.record
+            .launched
+            .cmp(&a.record.launched)
+            .then_with(|| a.record.run_id.cmp(&b.record.run_id))
+    });
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::history::row::tests::record;
+
+    #[test]
+    fn reading_stops_only_when_no_unread_record_can_hold_a_newer_run() {
+        let now: Timestamp = "2026-12-01T12:00:00Z".parse().unwrap();
+        let row =
+            |key: &str, launched: &str| RunRow::new(record(key, "default", launched), None, now);
+        let mut rows = vec![
+            row("1", "2026-12-01T10:00:00Z"),
+            row("2", "2026-12-01T11:00:00Z"),
+            row("3", "2026-12-01T09:00:00Z"),
+        ];
+        let at = |t: &str| Some(t.parse::<Timestamp>().unwrap());
+        assert!(
+            !enough(&mut rows, Some(4), at("2026-11-01T00:00:00Z")),
+            "too few"
+        );
+        assert!(
+            !enough(&mut rows, None, at("2026-11-01T00:00:00Z")),
+            "no limit"
+        );
+        assert!(
+            !enough(&mut rows, Some(0), at("2026-11-01T00:00:00Z")),
+            "0 is no limit"
+        );
+        assert!(enough(&mut rows, Some(2), at("2026-12-01T09:30:00Z")));
+        assert_eq!(
+            rows[0].record.launched,
+            "2026-12-01T11:00:00Z".parse().unwrap()
+        );
+        assert!(
+            !enough(&mut rows, Some(2), at("2026-12-01T10:00:00Z")),
+            "an unread record written as the second run launched may be newer"
+        );
+        assert!(
+            !enough(&mut rows, Some(2), at("2026-12-01T09:59:30Z")),
+            "within the clock skew"
+        );
+        assert!(
+            !enough(&mut rows, Some(2), None),
+            "an unknown write time could be any"
+        );
     }
 }

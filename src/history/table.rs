@@ -30,18 +30,12 @@ pub fn listing(listing: &Listing, limit: Option<usize>) -> String {
     for row in &rows {
         line(&mut out, row, &widths);
     }
-    let shown = listing.runs.len();
-    let runs = if listing.matched == 1 { "run" } else { "runs" };
     match limit {
-        Some(limit) if shown < listing.matched => {
-            let _ = writeln!(
-                out,
-                "{shown} of {} {runs} (--limit {limit})",
-                listing.matched
-            );
+        Some(limit) if listing.is_cut() => {
+            let _ = writeln!(out, "{} (--limit {limit})", listing.count());
         }
         _ => {
-            let _ = writeln!(out, "{shown} {runs}");
+            let _ = writeln!(out, "{}", listing.count());
         }
     }
     out
@@ -194,6 +188,7 @@ mod tests {
         let text = listing(
             &Listing {
                 matched: runs.len(),
+                complete: true,
                 runs: runs.clone(),
                 warnings: Vec::new(),
             },
@@ -233,13 +228,25 @@ mod tests {
         let cut = Listing {
             runs: runs[..1].to_vec(),
             matched: 340,
+            complete: true,
             warnings: Vec::new(),
         };
         let text = listing(&cut, Some(1));
         assert_eq!(text.lines().last(), Some("1 of 340 runs (--limit 1)"));
+        let unread = Listing {
+            runs: runs.clone(),
+            matched: 2,
+            complete: false,
+            warnings: Vec::new(),
+        };
+        assert_eq!(
+            listing(&unread, Some(2)).lines().last(),
+            Some("the 2 newest runs (older records not read) (--limit 2)")
+        );
         let none = Listing {
             runs: Vec::new(),
             matched: 0,
+            complete: true,
             warnings: Vec::new(),
         };
         assert_eq!(listing(&none, Some(50)), "no runs\n");

@@ -178,12 +178,7 @@ pub fn refusal(status: u16, reason: &str, message: &str) -> String {
 pub fn listing(listing: &Listing, asked: &FilterText, links: &ObjectLinks) -> String {
     let mut body = String::from("<h1>Runs</h1>");
     body.push_str(&form(asked));
-    let _ = write!(
-        body,
-        "<p id=\"count\">{} of {} matching runs</p>",
-        listing.runs.len(),
-        listing.matched
-    );
+    let _ = write!(body, "<p id=\"count\">{}</p>", escape(&listing.count()));
     warnings(&mut body, &listing.warnings);
     body.push_str(
         "<table id=\"runs\"><thead><tr><th>Run</th><th>State</th><th>Started</th>\

@@ -24,7 +24,7 @@ pub use events::{RunEvent, RunEvents};
 pub use id::{InvalidRunId, RunId};
 pub use record::{CleanupRecord, RunRecord, RunState, SCHEMA};
 pub use report::{CompletionReport, Outcome, ReportError};
-pub use store::{Records, RunStore, StoreError};
+pub use store::{Listed, Records, RunStore, StoreError};
 
 /// The label that carries the run id on the instance.
 pub const LABEL_RUN_ID: &str = "run-id";

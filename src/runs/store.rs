@@ -132,50 +132,51 @@ impl RunStore {
             })
     }
 
-    /// Every record under an output prefix (`gs://B/PREFIX`): one listing, then the records
-    /// downloaded `READ_CONCURRENCY` at a time. With `since`, a record last written before it
-    /// is not downloaded at all: its run was launched before `since` too.
-    ///
-    /// A record that cannot be read or parsed is left out and said in [`Records::unreadable`]:
-    /// one damaged object must not hide the history of every other run.
+    /// The records under an output prefix (`gs://B/PREFIX`), as one listing finds them: not
+    /// read yet, so that a history reads only as many as it shows. With `since`, a record last
+    /// written before it is left out: its run was launched before `since` too.
     ///
     /// # Errors
     /// [`StoreError`] when the prefix cannot be listed.
-    pub async fn records(
+    pub async fn listed(
         &self,
         output: &str,
         since: Option<Timestamp>,
-    ) -> Result<Records, StoreError> {
+    ) -> Result<Vec<Listed>, StoreError> {
         let prefix = prefix_uri(output)?;
         let storage = self.client().await?;
-        let listed = storage
+        let objects = storage
             .list_objects(&prefix.bucket, &prefix.object)
             .await
             .map_err(|source| StoreError::Storage {
                 uri: prefix.to_string(),
                 source,
             })?;
-        let folders: Vec<String> = listed
+        Ok(objects
             .into_iter()
             .filter(|object| is_record_name(&object.name, &prefix.object))
-            .filter(|object| {
-                let updated = object
-                    .updated
-                    .as_deref()
-                    .and_then(|u| u.parse::<Timestamp>().ok());
+            .map(|object| Listed {
+                folder: format!(
+                    "gs://{}/{}",
+                    prefix.bucket,
+                    object.name.trim_end_matches(RunRecord::FILE)
+                ),
+                updated: object.updated.as_deref().and_then(|u| u.parse().ok()),
+            })
+            .filter(|listed| {
                 since
-                    .zip(updated)
+                    .zip(listed.updated)
                     .is_none_or(|(since, updated)| updated >= since)
             })
-            .map(|object| {
-                let folder = object.name.trim_end_matches(RunRecord::FILE);
-                format!("gs://{}/{folder}", prefix.bucket)
-            })
-            .collect();
-        let mut records = Records {
-            found: Vec::with_capacity(folders.len()),
-            unreadable: Vec::new(),
-        };
+            .collect())
+    }
+
+    /// The records in `folders`, read `READ_CONCURRENCY` at a time.
+    ///
+    /// A record that cannot be read or parsed is left out and said in [`Records::unreadable`]:
+    /// one damaged object must not hide the history of every other run.
+    pub async fn read_all(&self, folders: impl IntoIterator<Item = String>) -> Records {
+        let mut records = Records::default();
         let mut reading = tokio::task::JoinSet::new();
         for folder in folders {
             while reading.len() >= READ_CONCURRENCY {
@@ -187,7 +188,7 @@ impl RunStore {
         while let Some(done) = reading.join_next().await {
             collect(Some(done), &mut records);
         }
-        Ok(records)
+        records
     }
 
     /// The objects in a run's folder (`gs://B/PREFIX/{run id}/`), as `gs://` URIs.
@@ -238,7 +239,16 @@ impl RunStore {
 /// few enough that a listing of thousands does not open thousands of connections.
 const READ_CONCURRENCY: usize = 32;
 
-/// The records under an output prefix, and why some could not be had.
+/// A record a listing found: its run's folder, and when the record was last written.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Listed {
+    /// `gs://B/PREFIX/{run id}/`.
+    pub folder: String,
+    /// `None` when the listing did not say.
+    pub updated: Option<Timestamp>,
+}
+
+/// Records that were read, and why some could not be.
 #[derive(Debug, Default)]
 pub struct Records {
     pub found: Vec<RunRecord>,

@@ -3,12 +3,14 @@
 //! Notebooks emulator, one damaged record. The listing's order, filters, limit and JSON, the
 //! table, and `runs show` are checked against what was seeded.
 
-#[path = "support/child.rs"]
+#[path = "../support/child.rs"]
 mod child;
-#[path = "support/fake_gcs.rs"]
+#[path = "../support/fake_gcs.rs"]
 mod fake_gcs;
-#[path = "support/test_log.rs"]
+#[path = "../support/test_log.rs"]
 mod test_log;
+
+mod reading;
 
 use std::net::SocketAddr;
 use std::process::Command;
