@@ -190,6 +190,23 @@ step_service() {
   fi
   run gcloud run services add-iam-policy-binding "$SERVICE" --region="$REGION" \
     --member="serviceAccount:$INVOKER_EMAIL" --role=roles/run.invoker "${gc[@]}"
+  # The run history's readers get past Cloud Run's IAM (the service then checks their email).
+  local reader readers
+  IFS=',' read -ra readers <<<"${RUNS_READERS:-}"
+  for reader in "${readers[@]}"; do
+    reader=${reader//[[:space:]]/}
+    [ -n "$reader" ] || continue
+    run gcloud run services add-iam-policy-binding "$SERVICE" --region="$REGION" \
+      --member="$(principal "$reader")" --role=roles/run.invoker "${gc[@]}"
+  done
+}
+
+# The IAM principal of an account's email: a service account or a person.
+principal() {
+  case "$1" in
+    *.gserviceaccount.com) echo "serviceAccount:$1" ;;
+    *) echo "user:$1" ;;
+  esac
 }
 
 # Notebook runs: the bucket of the runner and the runs' files, the runner itself (the binary

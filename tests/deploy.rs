@@ -306,6 +306,40 @@ fn run_events_get_their_topic_and_a_grant_on_it_alone() {
     );
 }
 
+/// Each account in `RUNS_READERS` may invoke the service (a person as `user:`, a service
+/// account as `serviceAccount:`), so it reaches the history; nobody else is added.
+#[test]
+fn history_readers_are_let_through_cloud_run_and_no_one_else() {
+    let readers = "ana@example.com, ops@p.iam.gserviceaccount.com";
+    let sandbox = Sandbox::new(&format!("RUNS_READERS=\"{readers}\"\n"));
+    let outcome = sandbox.run("deploy.sh", &["--dry-run", "--only", "service"], &[]);
+    assert!(outcome.status.success(), "{}", outcome.stderr);
+    let out = &outcome.stdout;
+    line_with(out, &["gcloud run deploy", "RUNS_READERS=ana@example.com"]);
+    let invokers: Vec<&str> = out
+        .lines()
+        .filter(|l| l.contains("run services add-iam-policy-binding"))
+        .filter(|l| l.contains("--role=roles/run.invoker"))
+        .filter_map(|l| l.split("--member=").nth(1)?.split(' ').next())
+        .collect();
+    assert_eq!(
+        invokers[1..],
+        [
+            "user:ana@example.com",
+            "serviceAccount:ops@p.iam.gserviceaccount.com"
+        ],
+        "{out}"
+    );
+    let without = Sandbox::new("").run("deploy.sh", &["--dry-run", "--only", "service"], &[]);
+    assert!(without.status.success(), "{}", without.stderr);
+    let invokers = without
+        .stdout
+        .lines()
+        .filter(|l| l.contains("--role=roles/run.invoker"))
+        .count();
+    assert_eq!(invokers, 1, "only the push account: {}", without.stdout);
+}
+
 #[test]
 fn the_service_gets_every_variable_it_reads() {
     let script = std::fs::read_to_string(Path::new(ROOT).join("deploy/deploy.sh")).expect("read");
