@@ -173,7 +173,12 @@ impl History {
         // Newest write first; a record whose write time is unknown could be any, so first.
         listed.sort_by_key(|l| std::cmp::Reverse(l.updated.map_or(Timestamp::MAX, |t| t)));
         let (live, mut warnings) = self.live().await;
-        let batch = filter.limit.unwrap_or(0).max(READ_BATCH);
+        // Without a limit every record is read, so all at once: batches would only wait for
+        // each other's slowest read.
+        let batch = match filter.limit.filter(|l| *l > 0) {
+            Some(limit) => limit.max(READ_BATCH),
+            None => listed.len().max(1),
+        };
         let mut rows: Vec<RunRow> = Vec::new();
         let mut unread = listed.as_slice();
         while !unread.is_empty() && !enough(&mut rows, filter.limit, unread[0].updated) {
