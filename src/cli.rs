@@ -11,8 +11,10 @@ use notebooks_emulator::EmulatorArgs;
 /// Turns a Pub/Sub message into a running Vertex AI Workbench notebook instance.
 ///
 /// `serve` (the default) takes Pub/Sub push requests on POST /, creates the instance the
-/// message asks for through the Notebooks API and waits until it is ACTIVE. With nothing
-/// configured it runs a self-contained demo against an embedded Notebooks API emulator.
+/// message asks for through the Notebooks API and waits until it is ACTIVE; a profile with a
+/// notebook makes that a run, which reports its end, cleans up after itself and is kept in a
+/// history (`runs`, GET /runs). With nothing configured it runs a self-contained demo against
+/// an embedded Notebooks API emulator.
 #[derive(Debug, Parser)]
 #[command(name = "notebook-trigger", version, propagate_version = true)]
 pub struct Cli {

@@ -32,7 +32,7 @@ pub struct RunsArgs {
     /// At most this many runs, the newest; 0 shows every run that matches.
     #[arg(long, value_name = "N", default_value_t = DEFAULT_LIMIT)]
     pub limit: usize,
-    /// Print the listing as JSON (`runs`, `matched`, `warnings`) instead of a table.
+    /// Print the listing as JSON (`runs`, `matched`, `complete`, `warnings`) instead of a table.
     #[arg(long)]
     pub json: bool,
 }
