@@ -10,12 +10,13 @@ use anyhow::Context as _;
 
 use crate::cli::{Command, SchedulerCommand};
 use crate::config::{self, LogFormat, Settings};
-use crate::history::{History, RunFilter, RunsArgs, RunsCommand, table};
+use crate::history::{
+    History, Listing, RunDetail, RunFilter, RunsArgs, RunsCommand, remote, table,
+};
 use crate::launch::Progress;
 use crate::pubsub::{self, Outgoing};
 use crate::push::Trigger;
 use crate::reap::Reaper;
-use crate::runs::RunId;
 use crate::{runner, scheduler, shutdown, startup, telemetry};
 
 /// Runs one command to its end; `None` is `serve`.
@@ -192,67 +193,90 @@ async fn reap(dry_run: bool) -> anyhow::Result<()> {
 /// The history, or one run: a table or JSON on stdout, what could not be looked at on stderr.
 /// Logs only errors (as text, on stderr), so that stdout holds nothing but the answer.
 /// No logging is set up: stdout holds the answer, stderr its warnings and, on failure, one
-/// `error:` line.
+/// `error:` line. With `--service`, the service's `GET /runs` answers instead of Cloud Storage.
 async fn runs(args: RunsArgs) -> anyhow::Result<()> {
-    let settings = Settings::from_env(&|name| std::env::var(name).ok())?;
     let now = jiff::Timestamp::now();
     let filter = args.filter_text().parse(now)?;
-    let backing = startup::backing(settings, shutdown::token_on_signal()).await?;
-    if backing.embedded.is_some() {
-        eprintln!(
-            "note: nothing is configured, so these are the runs of a fresh embedded emulator; \
-             a serving demo shows its own at http://127.0.0.1:8080/runs, and the emulators' \
-             addresses (NOTEBOOKS_EMULATOR_HOST, STORAGE_EMULATOR_HOST) show theirs"
-        );
-    }
-    let history = History::from_backing(&backing);
-    let shown = match &args.command {
-        None => runs_listing(&history, &filter, args.json, now).await,
-        Some(RunsCommand::Show { run, json }) => runs_show(&history, run, *json, now).await,
+    let shown = match &args.service {
+        Some(service) => match &args.command {
+            None => Shown::Listing(remote::listing(service, &args.filter_text()).await?),
+            Some(RunsCommand::Show { run, .. }) => {
+                Shown::Run(Box::new(remote::run(service, run).await?))
+            }
+        },
+        None => runs_from_storage(&args, &filter, now).await?,
     };
-    if let Some(emulator) = backing.embedded {
-        emulator.shutdown().await;
-    }
-    let shown = shown?;
+    let text = match (&shown, &args.command) {
+        (Shown::Listing(listing), _) => {
+            warn_all(&listing.warnings);
+            if args.json {
+                serde_json::to_string_pretty(listing)?
+            } else {
+                table::listing(listing, filter.limit)
+            }
+        }
+        (Shown::Run(detail), command) => {
+            warn_all(&detail.warnings);
+            if matches!(command, Some(RunsCommand::Show { json: true, .. })) {
+                serde_json::to_string_pretty(detail)?
+            } else {
+                table::detail(detail)
+            }
+        }
+    };
     let mut stdout = std::io::stdout().lock();
-    stdout.write_all(shown.as_bytes())?;
-    if !shown.ends_with('\n') {
+    stdout.write_all(text.as_bytes())?;
+    if !text.ends_with('\n') {
         writeln!(stdout)?;
     }
     Ok(())
 }
 
-async fn runs_listing(
-    history: &History,
-    filter: &RunFilter,
-    json: bool,
-    now: jiff::Timestamp,
-) -> anyhow::Result<String> {
-    let listing = history.list(filter, now).await?;
-    warn_all(&listing.warnings);
-    if json {
-        Ok(serde_json::to_string_pretty(&listing)?)
-    } else {
-        Ok(table::listing(&listing, filter.limit))
-    }
+/// What `runs` shows: a listing, or one run.
+enum Shown {
+    Listing(Listing),
+    Run(Box<RunDetail>),
 }
 
-async fn runs_show(
-    history: &History,
-    run: &RunId,
-    json: bool,
+/// The history from the records themselves, with the service's configuration.
+async fn runs_from_storage(
+    args: &RunsArgs,
+    filter: &RunFilter,
     now: jiff::Timestamp,
-) -> anyhow::Result<String> {
-    let Some(detail) = history.show(run, now).await? else {
-        let outputs: Vec<&str> = history.outputs.iter().map(String::as_str).collect();
-        anyhow::bail!("no run {run}: no record under {}", outputs.join(", "));
-    };
-    warn_all(&detail.warnings);
-    if json {
-        Ok(serde_json::to_string_pretty(&detail)?)
-    } else {
-        Ok(table::detail(&detail))
+) -> anyhow::Result<Shown> {
+    let settings = Settings::from_env(&|name| std::env::var(name).ok())?;
+    let backing = startup::backing(settings, shutdown::token_on_signal()).await?;
+    if backing.embedded.is_some() {
+        eprintln!(
+            "note: nothing is configured, so these are the runs of a fresh embedded emulator; \
+             a serving demo shows its own at http://127.0.0.1:8080/runs (or runs --service \
+             http://127.0.0.1:8080), and the emulators' addresses (NOTEBOOKS_EMULATOR_HOST, \
+             STORAGE_EMULATOR_HOST) show theirs"
+        );
     }
+    let history = History::from_backing(&backing);
+    let shown = match &args.command {
+        None => history
+            .list(filter, now)
+            .await
+            .map(Shown::Listing)
+            .map_err(anyhow::Error::from),
+        Some(RunsCommand::Show { run, .. }) => match history.show(run, now).await {
+            Ok(Some(detail)) => Ok(Shown::Run(Box::new(detail))),
+            Ok(None) => {
+                let outputs: Vec<&str> = history.outputs.iter().map(String::as_str).collect();
+                Err(anyhow::anyhow!(
+                    "no run {run}: no record under {}",
+                    outputs.join(", ")
+                ))
+            }
+            Err(error) => Err(error.into()),
+        },
+    };
+    if let Some(emulator) = backing.embedded {
+        emulator.shutdown().await;
+    }
+    shown
 }
 
 fn warn_all(warnings: &[String]) {

@@ -35,6 +35,20 @@ pub struct RunsArgs {
     /// Print the listing as JSON (`runs`, `matched`, `complete`, `warnings`) instead of a table.
     #[arg(long)]
     pub json: bool,
+    /// Ask a running service for its history (GET /runs) instead of reading Cloud Storage:
+    /// its configuration and credentials then apply, and none is needed here. Through
+    /// `gcloud run services proxy SERVICE --port=8080`, this is http://localhost:8080.
+    #[arg(long, value_name = "URL", global = true, value_parser = service_url)]
+    pub service: Option<reqwest::Url>,
+}
+
+/// An http(s) URL with a host: `localhost:8080` alone would parse as a URL of scheme
+/// `localhost`.
+fn service_url(text: &str) -> Result<reqwest::Url, String> {
+    reqwest::Url::parse(text)
+        .ok()
+        .filter(|url| matches!(url.scheme(), "http" | "https") && url.host().is_some())
+        .ok_or_else(|| format!("`{text}` is not an http(s) URL such as http://localhost:8080"))
 }
 
 #[derive(Debug, Subcommand)]
@@ -105,6 +119,22 @@ mod tests {
         assert!(
             parse(&["--json", "show", run.as_str()]).is_err(),
             "listing flags belong to the listing"
+        );
+    }
+
+    #[test]
+    fn a_service_is_asked_for_the_listing_and_for_one_run() {
+        let run = RunId::derive("pubsub:1");
+        let listing = parse(&["--service", "http://localhost:8080", "--since", "7d"]).unwrap();
+        assert_eq!(
+            listing.service.as_ref().map(reqwest::Url::as_str),
+            Some("http://localhost:8080/")
+        );
+        let shown = parse(&["show", run.as_str(), "--service", "http://localhost:8080"]).unwrap();
+        assert!(shown.service.is_some() && shown.command.is_some());
+        assert!(
+            parse(&["--service", "localhost:8080"]).is_err(),
+            "a URL, with its scheme"
         );
     }
 

@@ -12,17 +12,19 @@
 //!
 //! - `filter`: which runs to show (`--since 7d`, `--profile`, `--state`, `--limit`).
 //! - `row`: one run as shown, with its live state and duration.
+//! - `remote`: the same history from a running service's `GET /runs`.
 //! - `args`: the `runs` command line; `table`: what it prints for a person.
 
 mod args;
 mod filter;
+pub mod remote;
 mod row;
 pub mod table;
 
 use std::collections::{BTreeMap, BTreeSet};
 
 use jiff::Timestamp;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::cause;
 use crate::notebooks::NotebooksClient;
@@ -73,7 +75,7 @@ const READ_BATCH: usize = 64;
 const CLOCK_SKEW: jiff::SignedDuration = jiff::SignedDuration::from_secs(60);
 
 /// The runs a filter chose, newest first.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Listing {
     pub runs: Vec<RunRow>,
     /// How many runs matched among the records read, before `limit` cut the list.
@@ -82,7 +84,7 @@ pub struct Listing {
     /// were found first, and older runs may match too (`limit` 0 reads them all).
     pub complete: bool,
     /// What could not be looked at; the rows are shown without it.
-    #[serde(skip_serializing_if = "Vec::is_empty")]
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub warnings: Vec<String>,
 }
 
@@ -111,13 +113,13 @@ impl Listing {
 }
 
 /// One run in full: its row, and the objects in its folder.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct RunDetail {
     #[serde(flatten)]
     pub row: RunRow,
     /// Every object in the run's folder (`gs://…`), the record included.
     pub objects: Vec<String>,
-    #[serde(skip_serializing_if = "Vec::is_empty")]
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub warnings: Vec<String>,
 }
 

@@ -1,7 +1,7 @@
 //! One run as a history shows it.
 
 use jiff::Timestamp;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::notebooks::Instance;
 use crate::runs::{RunRecord, RunState};
@@ -10,7 +10,7 @@ use crate::runs::{RunRecord, RunState};
 pub const RUNNING: &str = "running";
 
 /// A run's record with what only the present can add: its instance, and how long so far.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct RunRow {
     #[serde(flatten)]
     pub record: RunRecord,

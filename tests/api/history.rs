@@ -317,3 +317,56 @@ async fn a_browser_is_refused_with_a_page_that_says_why() {
         assert!(!html.contains("<b>"), "{path}: {html}");
     }
 }
+
+/// `notebook-trigger runs ARGS --service ADDRESS` with nothing else configured.
+async fn runs_via(app: &TestApp, args: &[&str]) -> crate::child::Finished {
+    let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_notebook-trigger"));
+    command
+        .env_clear()
+        .env("PATH", std::env::var("PATH").unwrap_or_default())
+        .arg("runs")
+        .args(args)
+        .args(["--service", &app.address]);
+    tokio::task::spawn_blocking(move || {
+        crate::child::run_bounded(&mut command, std::time::Duration::from_secs(30))
+    })
+    .await
+    .unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_command_line_shows_what_the_service_shows_and_its_refusals() {
+    let app = with_runs(&[("RUNS_AUTH", "off")]).await;
+    let (_, served) = json(get(&app, "/runs?state=succeeded", &[]).await).await;
+    let listed = runs_via(&app, &["--state", "succeeded", "--json"]).await;
+    assert!(listed.status.success(), "{}", listed.stderr);
+    let listed: Value = serde_json::from_str(&listed.stdout).unwrap();
+    assert_eq!(run_ids(&listed), run_ids(&served));
+    assert_eq!(run_ids(&listed), [id(1), id(3)]);
+
+    let table = runs_via(&app, &["--limit", "1"]).await;
+    assert!(table.status.success(), "{}", table.stderr);
+    let lines: Vec<&str> = table.stdout.lines().collect();
+    assert!(lines[1].starts_with(&id(2)), "{}", table.stdout);
+    assert_eq!(lines[2], "1 of 3 runs (--limit 1)");
+
+    let shown = runs_via(&app, &["show", &id(2)]).await;
+    assert!(shown.status.success(), "{}", shown.stderr);
+    assert!(shown.stdout.contains("ValueError: bad"), "{}", shown.stdout);
+    let unknown = runs_via(&app, &["show", &id(9)]).await;
+    assert!(!unknown.status.success());
+    assert!(
+        unknown.stderr.contains("404") && unknown.stderr.contains(&id(9)),
+        "{}",
+        unknown.stderr
+    );
+
+    let closed = with_runs(&[]).await;
+    let refused = runs_via(&closed, &[]).await;
+    assert!(!refused.status.success());
+    assert!(
+        refused.stderr.contains("403") && refused.stderr.contains("RUNS_READERS"),
+        "{}",
+        refused.stderr
+    );
+}
