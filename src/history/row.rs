@@ -63,30 +63,12 @@ impl RunRow {
 #[cfg(test)]
 pub(crate) mod tests {
     use super::*;
-    use crate::runs::{RunId, SCHEMA};
 
     /// A record launched at `launched` by `profile`, nothing more.
     pub(crate) fn record(key: &str, profile: &str, launched: &str) -> RunRecord {
-        let run_id = RunId::derive(key);
         RunRecord {
-            schema: SCHEMA,
-            output: format!("gs://b/runs/{run_id}/"),
-            run_id,
-            trigger: "pubsub".into(),
-            message_id: Some(key.into()),
             profile: profile.into(),
-            notebook: "gs://b/nb/seed.ipynb".into(),
-            parameters: serde_json::Map::new(),
-            instance: format!("projects/p/locations/z/instances/{key}"),
-            launched: launched.parse().unwrap(),
-            state: RunState::Launched,
-            started: None,
-            finished: None,
-            exit_code: None,
-            error: String::new(),
-            outputs: Vec::new(),
-            log_tail: String::new(),
-            cleanup: None,
+            ..RunRecord::example(key, launched)
         }
     }
 

@@ -157,28 +157,14 @@ impl RunEvents {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::runs::{Cleanup, CleanupRecord, RunId, SCHEMA};
+    use crate::runs::{Cleanup, CleanupRecord};
 
     fn record(state: RunState, cleanup: Option<CleanupRecord>) -> RunRecord {
         RunRecord {
-            schema: SCHEMA,
-            run_id: RunId::derive("pubsub:7"),
-            trigger: "pubsub".into(),
-            message_id: Some("7".into()),
             profile: "nightly".into(),
-            notebook: "gs://b/nb/seed.ipynb".into(),
-            parameters: serde_json::Map::new(),
-            instance: "projects/p/locations/z/instances/i".into(),
-            output: "gs://b/runs/r/".into(),
-            launched: "2026-12-01T10:00:00Z".parse().unwrap(),
             state,
-            started: None,
-            finished: None,
-            exit_code: None,
-            error: String::new(),
-            outputs: Vec::new(),
-            log_tail: String::new(),
             cleanup,
+            ..RunRecord::example("7", "2026-12-01T10:00:00Z")
         }
     }
 

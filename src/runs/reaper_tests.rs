@@ -1,7 +1,7 @@
 use std::collections::BTreeMap;
 
 use super::*;
-use crate::runs::{CleanupRecord, RunId, RunState};
+use crate::runs::{CleanupRecord, RunState};
 
 const NOW: &str = "2026-12-01T12:00:00Z";
 
@@ -27,24 +27,9 @@ fn managed(name: &str, state: &str, created: &str, updated: &str) -> Observed {
 
 fn record(state: RunState, cleanup: Option<CleanupRecord>) -> RunRecord {
     RunRecord {
-        schema: 1,
-        run_id: RunId::derive("pubsub:1"),
-        trigger: "pubsub".into(),
-        message_id: None,
-        profile: "default".into(),
-        notebook: "gs://b/n.ipynb".into(),
-        parameters: serde_json::Map::new(),
-        instance: "projects/p/locations/z/instances/i".into(),
-        output: "gs://b/runs/r/".into(),
-        launched: "2026-12-01T10:00:00Z".parse().unwrap(),
         state,
-        started: None,
-        finished: None,
-        exit_code: None,
-        error: String::new(),
-        outputs: Vec::new(),
-        log_tail: String::new(),
         cleanup,
+        ..RunRecord::example("1", "2026-12-01T10:00:00Z")
     }
 }
 

@@ -160,21 +160,23 @@ impl RunRecord {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn launched() -> RunRecord {
+impl RunRecord {
+    /// The record a launch writes for the message `key` at `launched` (default profile, a
+    /// seed notebook), before anything else happened: the one fixture of the tests that
+    /// need a record, which change what they are about.
+    pub(crate) fn example(key: &str, launched: &str) -> Self {
+        let run_id = RunId::derive(&format!("pubsub:{key}"));
         RunRecord {
             schema: SCHEMA,
-            run_id: RunId::derive("pubsub:1"),
+            output: format!("gs://b/runs/{run_id}/"),
+            run_id,
             trigger: "pubsub".into(),
-            message_id: Some("1".into()),
+            message_id: Some(key.into()),
             profile: "default".into(),
             notebook: "gs://b/nb/seed.ipynb".into(),
             parameters: serde_json::Map::new(),
-            instance: "projects/p/locations/z/instances/i".into(),
-            output: "gs://b/runs/r/".into(),
-            launched: "2026-12-01T10:00:00Z".parse().unwrap(),
+            instance: format!("projects/p/locations/z/instances/{key}"),
+            launched: launched.parse().expect("an RFC 3339 time"),
             state: RunState::Launched,
             started: None,
             finished: None,
@@ -184,6 +186,15 @@ mod tests {
             log_tail: String::new(),
             cleanup: None,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn launched() -> RunRecord {
+        RunRecord::example("1", "2026-12-01T10:00:00Z")
     }
 
     #[test]
