@@ -27,9 +27,9 @@ use jiff::Timestamp;
 use serde::{Deserialize, Serialize};
 
 use crate::cause;
-use crate::notebooks::NotebooksClient;
+use crate::notebooks::{Code, NotebooksClient};
 use crate::reap::managed_filter;
-use crate::runs::{LABEL_RUN_ID, RunId, RunStore, StoreError};
+use crate::runs::{LABEL_RUN_ID, RunId, RunRecord, RunStore, StoreError};
 use crate::startup::Backing;
 
 pub use args::{RunsArgs, RunsCommand};
@@ -234,8 +234,7 @@ impl History {
                 continue;
             };
             let objects = self.store.objects(&folder).await.map_err(failed)?;
-            let (live, warnings) = self.live().await;
-            let instance = live.get(run.as_str()).cloned();
+            let (instance, warnings) = self.instance_of(&record).await;
             return Ok(Some(RunDetail {
                 row: RunRow::new(record, instance, now),
                 objects,
@@ -243,6 +242,29 @@ impl History {
             }));
         }
         Ok(None)
+    }
+
+    /// The state of the run's own instance, asked of it by the name its record keeps (in
+    /// whichever zone it is): `None` once it is gone, or when the name now belongs to another
+    /// run's instance (a fixed `INSTANCE_ID`).
+    async fn instance_of(&self, record: &RunRecord) -> (Option<String>, Vec<String>) {
+        match self.client.get_instance(&record.instance).await {
+            Ok(instance) => {
+                let ours = instance.labels.get(LABEL_RUN_ID).map(String::as_str)
+                    == Some(record.run_id.as_str());
+                (ours.then(|| instance.state.unwrap_or_default()), Vec::new())
+            }
+            Err(error) if error.code() == Some(Code::NotFound) => (None, Vec::new()),
+            Err(error) => {
+                let warning = format!(
+                    "the instance {} cannot be looked at, so its live state is not shown: {}",
+                    record.instance,
+                    cause::chain(&error)
+                );
+                tracing::warn!("{warning}");
+                (None, vec![warning])
+            }
+        }
     }
 
     /// The state of every managed instance that carries a run id, by run id.

@@ -365,6 +365,13 @@ fn check_table(emulator: &Emulator, storage: &str, seeds: &[Seed]) {
     assert!(table.stderr.contains("warning: "), "{}", table.stderr);
 }
 
+/// `runs show RUN --json`, and what it said on stderr.
+fn shown_json(emulator: &Emulator, storage: &str, run: &str) -> (Value, String) {
+    let done = runs(emulator, storage, &["show", run, "--json"]);
+    assert!(done.status.success(), "{}", done.stderr);
+    (serde_json::from_str(&done.stdout).unwrap(), done.stderr)
+}
+
 fn check_show(emulator: &Emulator, storage: &str, seeds: &[Seed]) {
     let seed = seeds.iter().find(|s| s.files.len() > 1).unwrap();
     let shown = runs(emulator, storage, &["show", &seed.run]);
@@ -384,12 +391,21 @@ fn check_show(emulator: &Emulator, storage: &str, seeds: &[Seed]) {
     listed.sort_unstable();
     assert_eq!(listed, objects, "{text}");
 
-    let json = runs(emulator, storage, &["show", &seed.run, "--json"]);
-    assert!(json.status.success(), "{}", json.stderr);
-    let detail: Value = serde_json::from_str(&json.stdout).unwrap();
+    let (detail, _) = shown_json(emulator, storage, &seed.run);
     assert_eq!(detail["run_id"], seed.run.as_str());
     assert_eq!(detail["log_tail"], seed.log_tail);
     assert_eq!(detail["objects"].as_array().unwrap().len(), objects.len());
+
+    // The live run's own instance, asked for by the name its record keeps.
+    let live = seeds.iter().find(|s| s.live).unwrap();
+    let (detail, _) = shown_json(emulator, storage, &live.run);
+    assert_eq!(
+        (detail["status"].as_str(), detail["instance_state"].as_str()),
+        (Some("running"), Some("ACTIVE")),
+        "{detail:#}"
+    );
+    let (detail, _) = shown_json(emulator, storage, &seed.run);
+    assert!(detail.get("instance_state").is_none(), "{detail:#}");
 
     let malformed = runs(emulator, storage, &["show", "r123"]);
     assert!(!malformed.status.success());
