@@ -156,6 +156,26 @@ fn error_response(status: StatusCode, error: &(dyn std::error::Error + 'static))
     response
 }
 
+/// Each error answers its status, with the headers `error_response` adds to it: the table
+/// tests of every kind of refusal share it.
+#[cfg(test)]
+fn assert_answers<E: IntoResponse + std::error::Error + 'static>(
+    cases: impl IntoIterator<Item = (E, u16)>,
+) {
+    for (error, expected) in cases {
+        let said = cause::chain(&error).to_string();
+        let response = error.into_response();
+        assert_eq!(response.status().as_u16(), expected, "{said}");
+        let has = |name| response.headers().contains_key(name);
+        assert_eq!(has(header::WWW_AUTHENTICATE), expected == 401, "{said}");
+        assert_eq!(
+            has(header::RETRY_AFTER),
+            matches!(expected, 429 | 503),
+            "{said}"
+        );
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -399,16 +419,7 @@ mod tests {
                 409,
             ),
         ];
-        for (error, expected) in cases {
-            let said = cause::chain(&error).to_string();
-            let response = error.into_response();
-            assert_eq!(response.status().as_u16(), expected, "{said}");
-            assert_eq!(
-                response.headers().contains_key(header::WWW_AUTHENTICATE),
-                expected == 401,
-                "{said}"
-            );
-        }
+        assert_answers(cases);
     }
 
     #[tokio::test]

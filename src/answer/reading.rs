@@ -55,10 +55,7 @@ impl IntoResponse for RunsError {
 mod tests {
     use std::sync::Arc;
 
-    use axum::http::header;
-
     use super::*;
-    use crate::cause;
     use crate::credentials::CredentialsError;
     use crate::history::FilterError;
     use crate::push_token::{KeysError, TokenError};
@@ -88,16 +85,7 @@ mod tests {
                 503,
             ),
         ];
-        for (error, expected) in cases {
-            let said = cause::chain(&error).to_string();
-            let response = error.into_response();
-            assert_eq!(response.status().as_u16(), expected, "{said}");
-            assert_eq!(
-                response.headers().contains_key(header::WWW_AUTHENTICATE),
-                expected == 401,
-                "{said}"
-            );
-        }
+        crate::answer::assert_answers(cases);
     }
 
     #[test]
@@ -132,15 +120,6 @@ mod tests {
             ),
             (records(StoreError::Folder("gs://b".into())), 500),
         ];
-        for (error, expected) in cases {
-            let said = cause::chain(&error).to_string();
-            let response = error.into_response();
-            assert_eq!(response.status().as_u16(), expected, "{said}");
-            assert_eq!(
-                response.headers().contains_key(header::RETRY_AFTER),
-                expected == 503,
-                "{said}"
-            );
-        }
+        crate::answer::assert_answers(cases);
     }
 }
