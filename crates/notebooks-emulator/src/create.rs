@@ -4,10 +4,10 @@ use serde_json::Value;
 
 use super::lifecycle::Verb;
 use super::request::{json_body, query_value};
-use super::routes::{started, transition};
 use super::schema::Discovery;
 use super::status::{ApiError, Code};
 use super::store::{Creation, RecordedCreate};
+use super::transitions::{started, transition};
 use super::{ApiVersion, EmulatorState};
 
 const V1_DEPRECATED: &str = "Vertex AI Workbench user-managed notebooks have been deprecated and new \

@@ -26,14 +26,16 @@
 //! # Layout
 //! - `server`: the emulator on a socket, and the `notebook-trigger emulator` subcommand;
 //!   `config`: its flags; `state`: what the router and the test handle share.
-//! - `routes`: routing, fault injection and the orchestration of each method; `request`:
+//! - `routes`: routing, fault injection and which handler answers each method; `request`:
 //!   Google's resource paths (custom methods like `instances/ID:stop`), query and body;
 //!   `system`: the system parameters every method takes (`$alt`, `prettyPrint`, `fields`, …)
 //!   and the rendering of every answer; `fields`: partial responses; `create`: the checks
 //!   `instances.create` makes; `update`: `instances.patch` and its update mask; `iam`: IAM
-//!   policy methods; `locations`: the locations methods; `schema`: the vendored discovery
-//!   documents (validation, methods, enum numbers); `filter`: list filters; `paging`: list
-//!   order and page tokens.
+//!   policy methods; `locations`: the locations methods; `transitions`: how a lifecycle
+//!   operation will go (injected failures) and what it sets off on running instances;
+//!   `list_request`: the page size, filter and order a list method was asked for; `schema`:
+//!   the vendored discovery documents (validation, methods, enum numbers); `filter`: list
+//!   filters; `paging`: list order and page tokens.
 //! - `store`: instances, operations, policies and the create log; `lifecycle`: which verb
 //!   leads from which state to which; `records`: how stored instances and operations are
 //!   rendered.
@@ -55,6 +57,7 @@ mod guest;
 mod iam;
 mod identity;
 mod lifecycle;
+mod list_request;
 mod locations;
 mod machines;
 mod metadata;
@@ -71,6 +74,7 @@ pub mod storage;
 mod store;
 mod system;
 mod tokens;
+mod transitions;
 mod update;
 
 pub use clock::{Clock, ManualClock, SystemClock};

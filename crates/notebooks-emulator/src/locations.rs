@@ -4,7 +4,7 @@
 
 use serde_json::{Value, json};
 
-use super::routes::list_query;
+use super::list_request::list_query;
 use super::status::{ApiError, Code};
 use super::store::StoreError;
 use super::{paging, schema::Discovery};

@@ -1,6 +1,8 @@
-//! The HTTP surface of the Notebooks API: routing, fault injection and the orchestration of
-//! each method. Handlers are synchronous: the store's lock is never held across an await
-//! because there is no await.
+//! The HTTP surface of the Notebooks API: routing, fault injection, and one handler per kind of
+//! resource path (locations, the instances and operations collections, one instance, its
+//! custom methods, one operation), each checking the method's parameters before it hands the
+//! request to the store. Handlers are synchronous: the store's lock is never held across an
+//! await because there is no await.
 
 use axum::Router;
 use axum::body::Bytes;
@@ -14,24 +16,18 @@ use serde_json::{Value, json};
 use super::ApiVersion;
 use super::console::serial_port_output;
 use super::create::create;
-use super::filter::Filter;
 use super::identity::JWKS_PATH;
-use super::lifecycle::{Transition, Verb};
-use super::machines::Boot;
-use super::paging::Order;
+use super::lifecycle::Verb;
+use super::list_request::list_query;
 use super::request::{
     Collection, Target, decode_colons, json_body, parse_path, query_pairs, query_value,
 };
-use super::schema::discovery;
+use super::schema::{Discovery, discovery};
 use super::status::{ApiError, Code};
 use super::storage;
-use super::store::{Accepted, ListQuery};
 use super::system::{SystemParameters, method_parameters};
+use super::transitions::{started, transition};
 use super::{EmulatorState, faults, iam, locations, update};
-
-/// Page size when the client sets none (or ≤ 0), and the most one page returns.
-const DEFAULT_PAGE_SIZE: usize = 500;
-const MAX_PAGE_SIZE: usize = 1000;
 
 /// The emulator's HTTP routes over `state`, for `axum::serve` or in-process `oneshot` tests.
 ///
@@ -74,53 +70,6 @@ async fn jwks(State(state): State<EmulatorState>) -> Response {
     }
 }
 
-/// Tells the running instances about an accepted transition: a create or start boots the
-/// instance when the operation is done, a stop or delete ends its script now, a reset does
-/// both, an update touches nothing that runs. Failing
-/// operations change nothing, and replays start nothing.
-pub fn started(
-    state: &EmulatorState,
-    version: ApiVersion,
-    name: &str,
-    verb: Verb,
-    fails: bool,
-    accepted: Accepted,
-) -> Value {
-    if let (Some(machines), Some(done_at), false) =
-        (state.0.machines.get(), accepted.done_at, fails)
-    {
-        match verb {
-            Verb::Create => machines.boot(state, version, name, done_at, Boot::Created),
-            Verb::Start => machines.boot(state, version, name, done_at, Boot::Started),
-            // A reset is a reboot: the script ends now and the start runs it again.
-            Verb::Reset => {
-                let halted = state.clone();
-                let instance = name.to_owned();
-                tokio::spawn(async move {
-                    if let Some(machines) = halted.0.machines.get() {
-                        machines.halt(&instance).await;
-                    }
-                });
-                machines.boot(state, version, name, done_at, Boot::Started);
-            }
-            Verb::Update => {}
-            Verb::Stop | Verb::Delete => {
-                let state = state.clone();
-                let name = name.to_owned();
-                tokio::spawn(async move {
-                    if let Some(machines) = state.0.machines.get() {
-                        machines.halt(&name).await;
-                    }
-                    if verb == Verb::Delete {
-                        state.0.consoles.remove(&name);
-                    }
-                });
-            }
-        }
-    }
-    accepted.operation
-}
-
 async fn count_request(
     State(state): State<EmulatorState>,
     request: Request,
@@ -138,10 +87,7 @@ async fn readiness() -> &'static str {
 }
 
 async fn not_found(method: Method, uri: Uri) -> ApiError {
-    ApiError::new(
-        Code::NotFound,
-        format!("Method not found: {method} {}", uri.path()),
-    )
+    method_not_found(&method, &uri)
 }
 
 async fn dispatch(
@@ -191,209 +137,253 @@ fn handle(
     uri: &Uri,
     body: &[u8],
 ) -> Result<Value, ApiError> {
-    let not_found = || {
-        ApiError::new(
-            Code::NotFound,
-            format!("Method not found: {method} {}", uri.path()),
-        )
+    let (version, target) = parse_path(uri.path()).ok_or_else(|| method_not_found(method, uri))?;
+    let call = Call {
+        state,
+        method,
+        uri,
+        version,
+        api: discovery(version),
+        query: method_parameters(query_pairs(uri)?),
+        body,
     };
-    let (version, target) = parse_path(uri.path()).ok_or_else(not_found)?;
-    let api = discovery(version);
-    let query = method_parameters(query_pairs(uri)?);
-    let store = &state.0.store;
-    let unimplemented = |resource: &str, name: &str| -> Result<Value, ApiError> {
-        if !api.has_method(resource, name) {
-            return Err(not_found());
+    match target {
+        Target::Locations { project } => match *method {
+            Method::GET => locations::list(call.api, &project, &call.query),
+            _ => Err(call.not_allowed("GET")),
+        },
+        Target::Location { name } => match *method {
+            Method::GET => locations::get(call.api, &name, &call.query),
+            _ => Err(call.not_allowed("GET")),
+        },
+        Target::Collection {
+            parent,
+            collection: Collection::Instances,
+            verb: None,
+        } => list_or_create_instances(&call, parent),
+        Target::Collection {
+            collection: Collection::Instances,
+            verb: Some(verb),
+            ..
+        } => call.unimplemented("instances", &verb),
+        Target::Collection {
+            parent,
+            collection: Collection::Operations,
+            verb,
+        } => list_operations(&call, &parent, verb.as_deref()),
+        Target::Item {
+            name,
+            collection: Collection::Instances,
+            verb: None,
+            ..
+        } => get_delete_or_patch_instance(&call, &name),
+        Target::Item {
+            name,
+            collection: Collection::Instances,
+            verb: Some(verb),
+            ..
+        } => instance_custom_method(&call, &name, &verb),
+        Target::Item {
+            name,
+            collection: Collection::Operations,
+            verb,
+            ..
+        } => operation_method(&call, &name, verb.as_deref()),
+    }
+}
+
+/// One request under `/{version}/`, once its path is understood: every method's handler needs
+/// the same few things, and answers an unknown or unimplemented method the same way.
+struct Call<'a> {
+    state: &'a EmulatorState,
+    method: &'a Method,
+    uri: &'a Uri,
+    version: ApiVersion,
+    api: &'static Discovery,
+    /// The method's own parameters, the system parameters left out.
+    query: Vec<(String, String)>,
+    body: &'a [u8],
+}
+
+impl Call<'_> {
+    fn not_found(&self) -> ApiError {
+        method_not_found(self.method, self.uri)
+    }
+
+    /// A method the published API has but the emulator does not serve is UNIMPLEMENTED, so a
+    /// client can tell it from a typo (NOT_FOUND).
+    fn unimplemented(&self, resource: &str, name: &str) -> Result<Value, ApiError> {
+        if !self.api.has_method(resource, name) {
+            return Err(self.not_found());
         }
         Err(ApiError::new(
             Code::Unimplemented,
             format!("The emulator does not implement projects.locations.{resource}.{name}."),
         ))
-    };
-    match target {
-        Target::Locations { project } => match *method {
-            Method::GET => locations::list(api, &project, &query),
-            _ => Err(ApiError::method_not_allowed(method.as_str(), "GET")),
-        },
-        Target::Location { name } => match *method {
-            Method::GET => locations::get(api, &name, &query),
-            _ => Err(ApiError::method_not_allowed(method.as_str(), "GET")),
-        },
-        Target::Collection {
-            parent,
-            collection: Collection::Instances,
-            verb: None,
-        } => match *method {
-            Method::GET => {
-                api.check_query("instances", "list", &query)?;
-                let list = list_query(&query, ORDER_FIELDS)?;
-                Ok(store.list(version, &parent, &list)?)
-            }
-            Method::POST => create(state, api, version, parent, &query, body),
-            _ => Err(ApiError::method_not_allowed(method.as_str(), "GET, POST")),
-        },
-        Target::Collection {
-            collection: Collection::Instances,
-            verb: Some(verb),
-            ..
-        } => unimplemented("instances", &verb),
-        Target::Collection {
-            parent,
-            collection: Collection::Operations,
-            verb,
-        } => match (verb, method) {
-            (None, &Method::GET) => {
-                api.check_query("operations", "list", &query)?;
-                if query_value(&query, "returnPartialSuccess") == Some("true") {
-                    return Err(ApiError::new(
-                        Code::Unimplemented,
-                        "returnPartialSuccess is not supported by this service.",
-                    ));
-                }
-                let list = list_query(&query, &[])?;
-                Ok(store.operations(version, &parent, &list)?)
-            }
-            (None, _) => Err(ApiError::method_not_allowed(method.as_str(), "GET")),
-            (Some(_), _) => Err(not_found()),
-        },
-        Target::Item {
-            name,
-            collection: Collection::Instances,
-            verb: None,
-            ..
-        } => match *method {
-            Method::GET => {
-                api.check_query("instances", "get", &query)?;
-                Ok(store.instance(version, &name)?)
-            }
-            Method::DELETE => {
-                api.check_query("instances", "delete", &query)?;
-                let request_id = query_value(&query, "requestId").map(str::to_owned);
-                let transition = transition(state, Verb::Delete, &name);
-                let fails = transition.failure.is_some();
-                let accepted =
-                    store.mutate(version, &name, Verb::Delete, request_id, transition)?;
-                Ok(started(
-                    state,
-                    version,
-                    &name,
-                    Verb::Delete,
-                    fails,
-                    accepted,
-                ))
-            }
-            Method::PATCH if api.has_method("instances", "patch") => {
-                update::patch(state, api, version, &name, &query, body)
-            }
-            _ if api.has_method("instances", "patch") => Err(ApiError::method_not_allowed(
-                method.as_str(),
-                "GET, DELETE, PATCH",
-            )),
-            _ => Err(ApiError::method_not_allowed(method.as_str(), "GET, DELETE")),
-        },
-        Target::Item {
-            name,
-            collection: Collection::Instances,
-            verb: Some(verb),
-            ..
-        } => {
-            let Some(spec) = api.method_named("instances", &verb) else {
-                return Err(not_found());
-            };
-            if !spec.http_method.eq_ignore_ascii_case(method.as_str()) {
-                return Err(ApiError::method_not_allowed(
-                    method.as_str(),
-                    &spec.http_method,
-                ));
-            }
-            api.check_query("instances", &verb, &query)?;
-            let lifecycle = match verb.as_str() {
-                "start" => Verb::Start,
-                "stop" => Verb::Stop,
-                "reset" => Verb::Reset,
-                "checkUpgradability" => {
-                    store.instance(version, &name)?;
-                    return Ok(json!({
-                        "upgradeable": false,
-                        "upgradeInfo": "The instance runs the latest image the emulator knows.",
-                    }));
-                }
-                "getIamPolicy" => return iam::get_policy(store, version, &name, &query),
-                "setIamPolicy" => return iam::set_policy(store, api, spec, version, &name, body),
-                "testIamPermissions" => {
-                    return iam::test_permissions(store, api, spec, version, &name, body);
-                }
-                other => return unimplemented("instances", other),
-            };
-            api.check_request(spec, &json_body(body)?)?;
-            let transition = transition(state, lifecycle, &name);
-            let fails = transition.failure.is_some();
-            let accepted = store.mutate(version, &name, lifecycle, None, transition)?;
-            Ok(started(state, version, &name, lifecycle, fails, accepted))
-        }
-        Target::Item {
-            name,
-            collection: Collection::Operations,
-            verb,
-            ..
-        } => match (verb.as_deref(), method) {
-            (None, &Method::GET) => {
-                api.check_query("operations", "get", &query)?;
-                Ok(store.operation(version, &name)?)
-            }
-            (None, &Method::DELETE) => {
-                api.check_query("operations", "delete", &query)?;
-                Ok(store.delete_operation(version, &name)?)
-            }
-            (None, _) => Err(ApiError::method_not_allowed(method.as_str(), "GET, DELETE")),
-            (Some("cancel"), &Method::POST) => {
-                api.check_query("operations", "cancel", &query)?;
-                if let Some(spec) = api.method_named("operations", "cancel") {
-                    api.check_request(spec, &json_body(body)?)?;
-                }
-                Ok(store.cancel_operation(version, &name)?)
-            }
-            (Some("cancel"), _) => Err(ApiError::method_not_allowed(method.as_str(), "POST")),
-            (Some(verb), _) => unimplemented("operations", verb),
-        },
+    }
+
+    fn not_allowed(&self, allowed: &str) -> ApiError {
+        ApiError::method_not_allowed(self.method.as_str(), allowed)
     }
 }
 
-/// How an operation on `name` will go, from the current knobs and the seed.
-pub fn transition(state: &EmulatorState, verb: Verb, name: &str) -> Transition {
-    let (rate, code) = state.0.knobs.operation_failure();
-    let fails = faults::operation_fails(state.0.seed, verb.as_str(), name, rate);
-    Transition {
-        duration: state.0.knobs.provision_time(),
-        failure: fails.then(|| faults::operation_error(code, name)),
+fn method_not_found(method: &Method, uri: &Uri) -> ApiError {
+    ApiError::new(
+        Code::NotFound,
+        format!("Method not found: {method} {}", uri.path()),
+    )
+}
+
+/// `instances.list` and `instances.create` share their path, `…/instances`.
+fn list_or_create_instances(call: &Call<'_>, parent: String) -> Result<Value, ApiError> {
+    match *call.method {
+        Method::GET => {
+            call.api.check_query("instances", "list", &call.query)?;
+            let list = list_query(&call.query, ORDER_FIELDS)?;
+            Ok(call.state.0.store.list(call.version, &parent, &list)?)
+        }
+        Method::POST => create(
+            call.state,
+            call.api,
+            call.version,
+            parent,
+            &call.query,
+            call.body,
+        ),
+        _ => Err(call.not_allowed("GET, POST")),
+    }
+}
+
+/// `operations.list`; the collection has no custom methods.
+fn list_operations(call: &Call<'_>, parent: &str, verb: Option<&str>) -> Result<Value, ApiError> {
+    match (verb, call.method) {
+        (None, &Method::GET) => {
+            call.api.check_query("operations", "list", &call.query)?;
+            if query_value(&call.query, "returnPartialSuccess") == Some("true") {
+                return Err(ApiError::new(
+                    Code::Unimplemented,
+                    "returnPartialSuccess is not supported by this service.",
+                ));
+            }
+            let list = list_query(&call.query, &[])?;
+            Ok(call.state.0.store.operations(call.version, parent, &list)?)
+        }
+        (None, _) => Err(call.not_allowed("GET")),
+        (Some(_), _) => Err(call.not_found()),
+    }
+}
+
+/// The standard methods on one instance; `patch` exists in v2 only, and the allowed methods a
+/// 405 names follow the version.
+fn get_delete_or_patch_instance(call: &Call<'_>, name: &str) -> Result<Value, ApiError> {
+    let (api, query) = (call.api, &call.query);
+    let patchable = api.has_method("instances", "patch");
+    match *call.method {
+        Method::GET => {
+            api.check_query("instances", "get", query)?;
+            Ok(call.state.0.store.instance(call.version, name)?)
+        }
+        Method::DELETE => {
+            api.check_query("instances", "delete", query)?;
+            let request_id = query_value(query, "requestId").map(str::to_owned);
+            change_lifecycle(call, name, Verb::Delete, request_id)
+        }
+        Method::PATCH if patchable => {
+            update::patch(call.state, api, call.version, name, query, call.body)
+        }
+        _ if patchable => Err(call.not_allowed("GET, DELETE, PATCH")),
+        _ => Err(call.not_allowed("GET, DELETE")),
+    }
+}
+
+/// Custom methods are looked up in the discovery document first, so a wrong HTTP method gets
+/// the 405 the real API gives, and a documented verb the emulator lacks is UNIMPLEMENTED rather
+/// than NOT_FOUND.
+fn instance_custom_method(call: &Call<'_>, name: &str, verb: &str) -> Result<Value, ApiError> {
+    let (api, store, version) = (call.api, &call.state.0.store, call.version);
+    let Some(spec) = api.method_named("instances", verb) else {
+        return Err(call.not_found());
+    };
+    if !spec.http_method.eq_ignore_ascii_case(call.method.as_str()) {
+        return Err(call.not_allowed(&spec.http_method));
+    }
+    api.check_query("instances", verb, &call.query)?;
+    let lifecycle = match verb {
+        "start" => Verb::Start,
+        "stop" => Verb::Stop,
+        "reset" => Verb::Reset,
+        "checkUpgradability" => {
+            store.instance(version, name)?;
+            return Ok(json!({
+                "upgradeable": false,
+                "upgradeInfo": "The instance runs the latest image the emulator knows.",
+            }));
+        }
+        "getIamPolicy" => return iam::get_policy(store, version, name, &call.query),
+        "setIamPolicy" => return iam::set_policy(store, api, spec, version, name, call.body),
+        "testIamPermissions" => {
+            return iam::test_permissions(store, api, spec, version, name, call.body);
+        }
+        other => return call.unimplemented("instances", other),
+    };
+    api.check_request(spec, &json_body(call.body)?)?;
+    change_lifecycle(call, name, lifecycle, None)
+}
+
+/// Delete and the lifecycle verbs: the store records the transition, then the running
+/// instance hears of it. The failure is decided before the store sees it, so a failing
+/// operation never boots or halts anything.
+fn change_lifecycle(
+    call: &Call<'_>,
+    name: &str,
+    verb: Verb,
+    request_id: Option<String>,
+) -> Result<Value, ApiError> {
+    let transition = transition(call.state, verb, name);
+    let fails = transition.failure.is_some();
+    let accepted = call
+        .state
+        .0
+        .store
+        .mutate(call.version, name, verb, request_id, transition)?;
+    Ok(started(
+        call.state,
+        call.version,
+        name,
+        verb,
+        fails,
+        accepted,
+    ))
+}
+
+/// An operation has one custom method, `cancel`, in both versions, so it is matched here; any
+/// other verb is answered as the discovery document says (UNIMPLEMENTED or NOT_FOUND).
+fn operation_method(call: &Call<'_>, name: &str, verb: Option<&str>) -> Result<Value, ApiError> {
+    let (api, store, version) = (call.api, &call.state.0.store, call.version);
+    match (verb, call.method) {
+        (None, &Method::GET) => {
+            api.check_query("operations", "get", &call.query)?;
+            Ok(store.operation(version, name)?)
+        }
+        (None, &Method::DELETE) => {
+            api.check_query("operations", "delete", &call.query)?;
+            Ok(store.delete_operation(version, name)?)
+        }
+        (None, _) => Err(call.not_allowed("GET, DELETE")),
+        (Some("cancel"), &Method::POST) => {
+            api.check_query("operations", "cancel", &call.query)?;
+            if let Some(spec) = api.method_named("operations", "cancel") {
+                api.check_request(spec, &json_body(call.body)?)?;
+            }
+            Ok(store.cancel_operation(version, name)?)
+        }
+        (Some("cancel"), _) => Err(call.not_allowed("POST")),
+        (Some(verb), _) => call.unimplemented("operations", verb),
     }
 }
 
 /// The fields `instances.list` sorts on: the documented `name`, and the timestamps.
 const ORDER_FIELDS: &[&str] = &["name", "createTime", "updateTime"];
-
-/// Paging, filter and order of a list method; `order_fields` are those it may sort on.
-pub fn list_query(
-    query: &[(String, String)],
-    order_fields: &[&str],
-) -> Result<ListQuery, ApiError> {
-    let page_size = query_value(query, "pageSize")
-        .and_then(|size| size.trim().parse::<i64>().ok())
-        .and_then(|size| usize::try_from(size).ok())
-        .filter(|size| *size > 0)
-        .map_or(DEFAULT_PAGE_SIZE, |size| size.min(MAX_PAGE_SIZE));
-    Ok(ListQuery {
-        filter: Filter::parse(query_value(query, "filter").unwrap_or_default())?,
-        order: Order::parse(
-            query_value(query, "orderBy").unwrap_or_default(),
-            order_fields,
-        )?,
-        page_size,
-        page_token: query_value(query, "pageToken")
-            .filter(|token| !token.is_empty())
-            .map(str::to_owned),
-    })
-}
 
 #[cfg(test)]
 mod tests {

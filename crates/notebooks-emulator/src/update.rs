@@ -9,9 +9,9 @@ use serde_json::{Map, Value};
 
 use super::lifecycle::Verb;
 use super::request::{json_body, query_value};
-use super::routes::transition;
 use super::schema::{Discovery, snake_case};
 use super::status::{ApiError, Code};
+use super::transitions::transition;
 use super::{ApiVersion, EmulatorState};
 
 /// Fields that may only be set to `true` by an update (the description's "one-way" note).
