@@ -1,6 +1,6 @@
 //! `instances.create`: the checks the real API makes before it accepts an instance.
 
-use serde_json::Value;
+use serde_json::{Map, Value};
 
 use super::lifecycle::Verb;
 use super::request::{json_body, query_value};
@@ -28,6 +28,9 @@ fn invalid_argument(field: &str, message: String) -> ApiError {
     ApiError::new(Code::InvalidArgument, message.clone()).with_field_violation(field, &message)
 }
 
+/// `instances.create`. The order of the checks (the request's shape, then the API version,
+/// then the fields a valid shape can still leave out) decides which error a request with
+/// several faults gets.
 pub fn create(
     state: &EmulatorState,
     api: &Discovery,
@@ -38,6 +41,7 @@ pub fn create(
 ) -> Result<Value, ApiError> {
     let instance_id = query_value(query, "instanceId").map(str::to_owned);
     let request_id = query_value(query, "requestId").map(str::to_owned);
+    // Before any check, so that tests also see the requests the emulator turned away.
     state.0.store.record_create(RecordedCreate {
         api_version: version,
         parent: parent.clone(),
@@ -47,29 +51,58 @@ pub fn create(
     });
     api.check_query("instances", "create", query)?;
     let body = api.check_body("Instance", "instance", &json_body(body)?)?;
+    refuse_deprecated_v1(state, version)?;
+    let instance_id = required_instance_id(instance_id)?;
+    check_container_repository(version, &body)?;
+    check_v1_machine_type(version, &body)?;
+    start_creation(
+        state,
+        Creation {
+            version,
+            parent,
+            instance_id,
+            request_id,
+            body,
+        },
+    )
+}
+
+/// Google no longer creates v1 (user-managed) instances; `v1_legacy` emulates the time it did.
+fn refuse_deprecated_v1(state: &EmulatorState, version: ApiVersion) -> Result<(), ApiError> {
     if version == ApiVersion::V1 && !state.0.v1_legacy {
         return Err(ApiError::new(Code::FailedPrecondition, V1_DEPRECATED));
     }
-    let instance_id = match instance_id.filter(|id| !id.is_empty()) {
-        None => {
-            return Err(invalid_argument(
-                "instance_id",
-                "Field 'instance_id' is required.".to_owned(),
-            ));
-        }
-        Some(id) if !valid_instance_id(&id) => {
-            return Err(invalid_argument(
-                "instance_id",
-                format!(
-                    "Invalid instance_id \"{id}\": it must be 1 to 63 characters long, start with a lowercase \
-                     letter, contain only lowercase letters, digits and hyphens, and not end with a hyphen."
-                ),
-            ));
-        }
-        Some(id) => id,
-    };
+    Ok(())
+}
+
+/// Discovery calls `instanceId` required only in its prose, which the schema check cannot
+/// see; an empty `instanceId=` counts as missing.
+fn required_instance_id(instance_id: Option<String>) -> Result<String, ApiError> {
+    match instance_id.filter(|id| !id.is_empty()) {
+        None => Err(invalid_argument(
+            "instance_id",
+            "Field 'instance_id' is required.".to_owned(),
+        )),
+        Some(id) if !valid_instance_id(&id) => Err(invalid_argument(
+            "instance_id",
+            format!(
+                "Invalid instance_id \"{id}\": it must be 1 to 63 characters long, start with a lowercase \
+                 letter, contain only lowercase letters, digits and hyphens, and not end with a hyphen."
+            ),
+        )),
+        Some(id) => Ok(id),
+    }
+}
+
+/// Discovery calls a container image's repository required only in its prose, which the
+/// schema check cannot see. The image sits on the instance in v1 and under `gceSetup` in v2,
+/// and the error names the path where the client put it.
+fn check_container_repository(
+    version: ApiVersion,
+    body: &Map<String, Value>,
+) -> Result<(), ApiError> {
     let (setup, setup_path) = match version {
-        ApiVersion::V1 => (Some(&body), "instance"),
+        ApiVersion::V1 => (Some(body), "instance"),
         ApiVersion::V2 => (
             body.get("gceSetup").and_then(Value::as_object),
             "instance.gce_setup",
@@ -84,6 +117,12 @@ pub fn create(
             ));
         }
     }
+    Ok(())
+}
+
+/// v1 requires a machine type, v2 makes it optional; discovery says so only in its prose,
+/// which the schema check cannot see.
+fn check_v1_machine_type(version: ApiVersion, body: &Map<String, Value>) -> Result<(), ApiError> {
     if version == ApiVersion::V1
         && body
             .get("machineType")
@@ -95,14 +134,14 @@ pub fn create(
             "Field 'instance.machine_type' is required.".to_owned(),
         ));
     }
-    let name = format!("{parent}/instances/{instance_id}");
-    let creation = Creation {
-        version,
-        parent,
-        instance_id,
-        request_id,
-        body,
-    };
+    Ok(())
+}
+
+/// Called only once every check has passed, so a rejected create leaves neither an instance
+/// nor an operation behind.
+fn start_creation(state: &EmulatorState, creation: Creation) -> Result<Value, ApiError> {
+    let version = creation.version;
+    let name = format!("{}/instances/{}", creation.parent, creation.instance_id);
     let transition = transition(state, Verb::Create, &name);
     let fails = transition.failure.is_some();
     let accepted = state.0.store.create(creation, transition)?;

@@ -217,6 +217,8 @@ impl Discovery {
         Ok(Some(Value::Object(out)))
     }
 
+    /// Checks one field value against its spec and returns it in canonical form (`None` for a
+    /// null, which the real API treats as an unset field).
     fn check_value(
         &self,
         value: &Value,
@@ -229,86 +231,63 @@ impl Discovery {
         if let Some(reference) = spec["$ref"].as_str() {
             return self.check_message(value, reference, path);
         }
-        let format = spec["format"].as_str().unwrap_or_default();
         let checked = match spec["type"].as_str().unwrap_or_default() {
             "any" => value.clone(),
-            "object" => {
-                // Discovery objects with `additionalProperties` are proto maps; Google reports
-                // their entries as `field[i].value`.
-                let Some(entries) = value.as_object() else {
-                    return Err(invalid_value(path, "TYPE_MESSAGE", value));
-                };
-                let mut out = Map::new();
-                for (index, (key, entry)) in entries.iter().enumerate() {
-                    let entry_path = format!("{path}[{index}].value");
-                    if let Some(entry) =
-                        self.check_value(entry, &spec["additionalProperties"], &entry_path)?
-                    {
-                        out.insert(key.clone(), entry);
-                    }
-                }
-                Value::Object(out)
-            }
-            "array" => {
-                let Some(items) = value.as_array() else {
-                    return Err(invalid_value(path, &self.type_name(&spec["items"]), value));
-                };
-                let mut out = Vec::with_capacity(items.len());
-                for (index, item) in items.iter().enumerate() {
-                    out.extend(self.check_value(
-                        item,
-                        &spec["items"],
-                        &format!("{path}[{index}]"),
-                    )?);
-                }
-                Value::Array(out)
-            }
+            "object" => self.check_map(value, spec, path)?,
+            "array" => self.check_array(value, spec, path)?,
             "boolean" if value.is_boolean() => value.clone(),
-            "integer" => match integer(value) {
-                Some(n) if i32::try_from(n).is_ok() => Value::from(n),
-                _ => return Err(invalid_value(path, "TYPE_INT32", value)),
-            },
-            "number" => match value {
-                Value::Number(_) => value.clone(),
-                Value::String(text) if text.trim().parse::<f64>().is_ok() => value.clone(),
-                _ => return Err(invalid_value(path, "TYPE_DOUBLE", value)),
-            },
-            "string" if format == "int64" => match integer(value) {
-                Some(n) => Value::String(n.to_string()),
-                None => return Err(invalid_value(path, "TYPE_INT64", value)),
-            },
-            "string" if spec["enum"].is_array() && value.is_number() => {
-                match value.as_i64().and_then(|number| enums::name(spec, number)) {
-                    Some(name) => Value::String(name.to_owned()),
-                    None => return Err(invalid_value(path, "TYPE_ENUM", value)),
-                }
-            }
-            "string" => {
-                let Some(text) = value.as_str() else {
-                    return Err(invalid_value(path, &self.type_name(spec), value));
-                };
-                let valid = match (spec["enum"].as_array(), format) {
-                    (Some(names), _) => names.iter().any(|name| name == text),
-                    (None, "google-datetime") => text.parse::<jiff::Timestamp>().is_ok(),
-                    (None, "byte") => {
-                        use base64::Engine as _;
-                        base64::engine::general_purpose::STANDARD
-                            .decode(text)
-                            .is_ok()
-                            || base64::engine::general_purpose::URL_SAFE
-                                .decode(text)
-                                .is_ok()
-                    }
-                    (None, _) => true,
-                };
-                if !valid {
-                    return Err(invalid_value(path, &self.type_name(spec), value));
-                }
-                value.clone()
-            }
+            "integer" => check_int32(value, path)?,
+            "number" => check_double(value, path)?,
+            "string" => self.check_string(value, spec, path)?,
             _ => return Err(invalid_value(path, &self.type_name(spec), value)),
         };
         Ok(Some(checked))
+    }
+
+    /// Discovery objects with `additionalProperties` are proto maps; Google reports their
+    /// entries as `field[i].value`.
+    fn check_map(&self, value: &Value, spec: &Value, path: &str) -> Result<Value, ApiError> {
+        let Some(entries) = value.as_object() else {
+            return Err(invalid_value(path, "TYPE_MESSAGE", value));
+        };
+        let mut out = Map::new();
+        for (index, (key, entry)) in entries.iter().enumerate() {
+            let entry_path = format!("{path}[{index}].value");
+            if let Some(entry) =
+                self.check_value(entry, &spec["additionalProperties"], &entry_path)?
+            {
+                out.insert(key.clone(), entry);
+            }
+        }
+        Ok(Value::Object(out))
+    }
+
+    /// A repeated field: a non-array is reported with the type of its items, as Google does.
+    fn check_array(&self, value: &Value, spec: &Value, path: &str) -> Result<Value, ApiError> {
+        let Some(items) = value.as_array() else {
+            return Err(invalid_value(path, &self.type_name(&spec["items"]), value));
+        };
+        let mut out = Vec::with_capacity(items.len());
+        for (index, item) in items.iter().enumerate() {
+            out.extend(self.check_value(item, &spec["items"], &format!("{path}[{index}]"))?);
+        }
+        Ok(Value::Array(out))
+    }
+
+    /// Discovery types int64 fields, enums, timestamps and bytes all as strings; each keeps the
+    /// proto type's rules and its name in the error.
+    fn check_string(&self, value: &Value, spec: &Value, path: &str) -> Result<Value, ApiError> {
+        let format = spec["format"].as_str().unwrap_or_default();
+        if format == "int64" {
+            return check_int64(value, path);
+        }
+        if spec["enum"].is_array() && value.is_number() {
+            return enum_by_number(value, spec, path);
+        }
+        match value.as_str() {
+            Some(text) if text_fits(text, spec, format) => Ok(value.clone()),
+            _ => Err(invalid_value(path, &self.type_name(spec), value)),
+        }
     }
 
     /// The type Google names in an invalid-value message for this field spec.
@@ -330,6 +309,58 @@ impl Discovery {
             _ => "TYPE_STRING",
         }
         .to_owned()
+    }
+}
+
+/// Discovery's `integer` is proto int32: a wider number is an invalid value, not a wrapped one.
+fn check_int32(value: &Value, path: &str) -> Result<Value, ApiError> {
+    match integer(value) {
+        Some(n) if i32::try_from(n).is_ok() => Ok(Value::from(n)),
+        _ => Err(invalid_value(path, "TYPE_INT32", value)),
+    }
+}
+
+/// Google's JSON parser takes a double as a number or as a numeric string, and keeps it as sent.
+fn check_double(value: &Value, path: &str) -> Result<Value, ApiError> {
+    match value {
+        Value::Number(_) => Ok(value.clone()),
+        Value::String(text) if text.trim().parse::<f64>().is_ok() => Ok(value.clone()),
+        _ => Err(invalid_value(path, "TYPE_DOUBLE", value)),
+    }
+}
+
+/// An int64 may come as a number or a string; Google's JSON always writes it as a string.
+fn check_int64(value: &Value, path: &str) -> Result<Value, ApiError> {
+    match integer(value) {
+        Some(n) => Ok(Value::String(n.to_string())),
+        None => Err(invalid_value(path, "TYPE_INT64", value)),
+    }
+}
+
+/// Google's JSON parser accepts an enum by its proto number and answers with its name.
+fn enum_by_number(value: &Value, spec: &Value, path: &str) -> Result<Value, ApiError> {
+    match value.as_i64().and_then(|number| enums::name(spec, number)) {
+        Some(name) => Ok(Value::String(name.to_owned())),
+        None => Err(invalid_value(path, "TYPE_ENUM", value)),
+    }
+}
+
+/// Whether a string is one of the enum's names, or parses as the type its `format` stands for
+/// (an RFC 3339 timestamp, base64 bytes in either alphabet); other strings take any text.
+fn text_fits(text: &str, spec: &Value, format: &str) -> bool {
+    match (spec["enum"].as_array(), format) {
+        (Some(names), _) => names.iter().any(|name| name == text),
+        (None, "google-datetime") => text.parse::<jiff::Timestamp>().is_ok(),
+        (None, "byte") => {
+            use base64::Engine as _;
+            base64::engine::general_purpose::STANDARD
+                .decode(text)
+                .is_ok()
+                || base64::engine::general_purpose::URL_SAFE
+                    .decode(text)
+                    .is_ok()
+        }
+        (None, _) => true,
     }
 }
 
