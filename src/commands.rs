@@ -8,15 +8,14 @@ use std::io::Write as _;
 
 use anyhow::Context as _;
 
-use crate::cli::{Command, SchedulerCommand};
-use crate::config::{self, LogFormat, Settings};
-use crate::history::{
-    History, Listing, RunDetail, RunFilter, RunsArgs, RunsCommand, remote, table,
-};
+use crate::cli::{Command, RunsArgs, RunsCommand, SchedulerCommand};
+use crate::config::{self, Settings};
+use crate::history::{Listing, RunDetail, RunFilter, remote, table};
 use crate::launch::Progress;
 use crate::pubsub::{self, Outgoing};
 use crate::push::Trigger;
-use crate::reap::Reaper;
+use crate::startup::Services;
+use crate::telemetry::LogFormat;
 use crate::{runner, scheduler, shutdown, startup, telemetry};
 
 /// Runs one command to its end; `None` is `serve`.
@@ -144,7 +143,7 @@ async fn launch(
 ) -> anyhow::Result<()> {
     let settings = settings()?;
     let cancel = shutdown::token_on_signal();
-    let backing = startup::backing(settings, cancel).await?;
+    let services = Services::build(settings, cancel).await?;
     let payload = with_profile(profile, payload)?;
     let trigger = Trigger::from_cli(payload);
     let print = |p: Progress<'_>| {
@@ -156,14 +155,8 @@ async fn launch(
             p.instance
         );
     };
-    let result = if dry_run {
-        backing.launcher.dry_run(&trigger)
-    } else {
-        backing.launcher.launch(&trigger, &print).await
-    };
-    if let Some(emulator) = backing.embedded {
-        emulator.shutdown().await;
-    }
+    let result = services.dispatcher.launch(&trigger, dry_run, &print).await;
+    services.shutdown().await;
     let launched = result?;
     writeln!(
         std::io::stdout(),
@@ -176,13 +169,9 @@ async fn launch(
 /// One reap; stdout holds one line per verdict, the log says the same with its fields.
 async fn reap(dry_run: bool) -> anyhow::Result<()> {
     let settings = settings()?;
-    let backing = startup::backing(settings, shutdown::token_on_signal()).await?;
-    let reaped = Reaper::from_settings(&backing)
-        .reap(jiff::Timestamp::now(), dry_run)
-        .await;
-    if let Some(emulator) = backing.embedded {
-        emulator.shutdown().await;
-    }
+    let services = Services::build(settings, shutdown::token_on_signal()).await?;
+    let reaped = services.reaper.reap(jiff::Timestamp::now(), dry_run).await;
+    services.shutdown().await;
     let mut stdout = std::io::stdout().lock();
     for reaped in reaped {
         writeln!(stdout, "{}", reaped.line())?;
@@ -190,9 +179,8 @@ async fn reap(dry_run: bool) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// The history, or one run: a table or JSON on stdout, what could not be looked at on stderr.
-/// Logs only errors (as text, on stderr), so that stdout holds nothing but the answer.
-/// No logging is set up: stdout holds the answer, stderr its warnings and, on failure, one
+/// The history, or one run: a table or JSON on stdout. No logging is set up, so stdout holds
+/// nothing but the answer, and stderr what could not be looked at and, on failure, one
 /// `error:` line. With `--service`, the service's `GET /runs` answers instead of Cloud Storage.
 async fn runs(args: RunsArgs) -> anyhow::Result<()> {
     let now = jiff::Timestamp::now();
@@ -245,8 +233,8 @@ async fn runs_from_storage(
     now: jiff::Timestamp,
 ) -> anyhow::Result<Shown> {
     let settings = Settings::from_env(&|name| std::env::var(name).ok())?;
-    let backing = startup::backing(settings, shutdown::token_on_signal()).await?;
-    if backing.embedded.is_some() {
+    let services = Services::build(settings, shutdown::token_on_signal()).await?;
+    if services.embedded.is_some() {
         eprintln!(
             "note: nothing is configured, so these are the runs of a fresh embedded emulator; \
              a serving demo shows its own at http://127.0.0.1:8080/runs (or runs --service \
@@ -254,7 +242,7 @@ async fn runs_from_storage(
              STORAGE_EMULATOR_HOST) show theirs"
         );
     }
-    let history = History::from_backing(&backing);
+    let history = &services.history;
     let shown = match &args.command {
         None => history
             .list(filter, now)
@@ -264,7 +252,7 @@ async fn runs_from_storage(
         Some(RunsCommand::Show { run, .. }) => match history.show(run, now).await {
             Ok(Some(detail)) => Ok(Shown::Run(Box::new(detail))),
             Ok(None) => {
-                let outputs: Vec<&str> = history.outputs.iter().map(String::as_str).collect();
+                let outputs: Vec<&str> = history.outputs().iter().map(String::as_str).collect();
                 Err(anyhow::anyhow!(
                     "no run {run}: no record under {}",
                     outputs.join(", ")
@@ -273,9 +261,7 @@ async fn runs_from_storage(
             Err(error) => Err(error.into()),
         },
     };
-    if let Some(emulator) = backing.embedded {
-        emulator.shutdown().await;
-    }
+    services.shutdown().await;
     shown
 }
 

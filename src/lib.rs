@@ -1,35 +1,52 @@
-//! notebook-trigger: a Pub/Sub push endpoint that launches Vertex AI Workbench instances.
+//! notebook-trigger: a Pub/Sub push endpoint that turns a message into a notebook run on a
+//! Vertex AI Workbench instance.
 //!
-//! # Layout
-//! - [`push_token`] checks the OIDC token Pub/Sub attaches, before anything else is read.
-//! - [`push`] decodes what arrives on `POST /` (push envelope, manual message, CloudEvent)
-//!   into a [`push::Trigger`] with a dedupe key; [`json_depth`] bounds nesting first.
-//! - [`payload`] reads the message data: a profile choice and policy-checked overrides.
-//! - [`profile`] layers env defaults, named profiles and overrides into a valid
-//!   [`profile::LaunchSpec`].
-//! - [`naming`] derives the instance id, the request id and provenance labels.
-//! - [`notebooks`] builds v1/v2 request bodies and calls the API; [`credentials`] supplies
-//!   its access tokens.
-//! - [`poll`] waits on operations with backoff, a deadline and cancellation.
-//! - [`rejection`] is every refusal before a launch begins (token, envelope, payload).
-//! - [`launch`] runs one launch end to end; [`answer`] maps every outcome to an HTTP status;
-//!   [`cause`] tells an error with every cause under it, in answers and logs.
-//! - [`http`], [`startup`], [`config`], [`telemetry`], [`shutdown`]: the service;
-//!   [`cli`] and [`commands`]: the command line and what each subcommand does.
-//! - [`runner`] is the post-startup script that executes a run's notebook on its instance;
-//!   [`runs`] is the product's idea of a run (ids, reports, cleanup, records, the reaper's
-//!   judgement); [`completion`] takes a runner's report and [`reap`] cleans up after runs
-//!   nobody reported; [`history`] lists runs from their records with their live states.
-//! - The local Notebooks API for demos, tests and users' CI is the `notebooks-emulator` crate.
-//! - [`pubsub`] publishes trigger messages and replays dead-lettered ones.
-//! - [`scheduler`] validates `scheduler.yaml` and plans the gcloud commands of the deploy.
-pub mod answer;
+//! # Layers
+//! Each line is a layer, top first; a module imports only from its own layer or those below,
+//! and no modules import each other in a circle (`tests/layers.rs` reads this picture and holds
+//! the code to it; `cargo test --test layers -- --nocapture` prints the graph).
+//!
+//! ```text layers
+//! root:      commands cli startup config
+//! surface:   http
+//! use-cases: dispatch launch reap completion history
+//! run-model: run
+//! message:   rejection payload profile naming push json_depth
+//! clients:   push_token notebooks credentials poll pubsub runner telemetry variable scheduler shutdown
+//! ```
+//!
+//! - **root**: [`commands`] does what each subcommand of [`cli`] says; [`startup`] is the
+//!   composition root that builds every service once from [`config`], the settings read from
+//!   the environment, for `serve` and for each command.
+//! - **surface**: [`http`] is the router, its handlers, the history pages and the table that
+//!   maps every outcome to one HTTP status.
+//! - **use cases**, each built from its dependencies passed in: [`dispatch`] reads a message
+//!   once and hands it to a [`launch`] (or a dry run) or a [`reap`]; [`completion`] takes a
+//!   runner's report; [`history`] lists runs from their records with their live states.
+//! - **run model**: [`run`] is the product's idea of a run: its id, record, store, events,
+//!   report, cleanup, the one transition that ends a run and cleans up after it, the reaper's
+//!   judgement and the listing of managed instances.
+//! - **what a message asks for**, with no I/O: [`push`] decodes what arrives on `POST /` into a
+//!   trigger with a dedupe key ([`json_depth`] bounds nesting first); [`payload`] reads a
+//!   profile choice and policy-checked overrides; [`profile`] layers defaults, named profiles
+//!   and overrides into a valid launch spec; [`naming`] derives instance ids, request ids and
+//!   provenance labels; [`rejection`] is every refusal before a launch begins.
+//! - **clients and vocabulary**: [`notebooks`] calls the Notebooks API with [`credentials`];
+//!   [`poll`] waits on operations; [`push_token`] checks Google-signed tokens; [`pubsub`]
+//!   publishes and replays messages; [`runner`] is the script that runs a notebook on its
+//!   instance, with the metadata keys it reads; [`telemetry`] sets up logs; [`variable`] is
+//!   what a documented environment variable is; [`scheduler`] validates `scheduler.yaml` and
+//!   plans the deploy's gcloud commands; [`shutdown`] turns signals into a cancellation.
+//!
+//! The local Notebooks API for demos, tests and users' CI is the `notebooks-emulator` crate;
+//! what it shares with this crate on the wire (API versions, [`cause`]) is `notebooks-wire`.
 pub use notebooks_wire::cause;
 pub mod cli;
 pub mod commands;
 pub mod completion;
 pub mod config;
 pub mod credentials;
+pub mod dispatch;
 pub mod history;
 pub mod http;
 pub mod json_depth;
@@ -44,9 +61,10 @@ pub mod push;
 pub mod push_token;
 pub mod reap;
 pub mod rejection;
+pub mod run;
 pub mod runner;
-pub mod runs;
 pub mod scheduler;
 pub mod shutdown;
 pub mod startup;
 pub mod telemetry;
+pub mod variable;

@@ -22,6 +22,8 @@ pub const LABEL_SOURCE: &str = "trigger-source";
 pub const LABEL_KEY: &str = "trigger-key";
 pub const LABEL_PROFILE: &str = "trigger-profile";
 pub const MANAGED_BY: &str = "notebook-trigger";
+/// The label that carries the run id on a run's instance.
+pub const LABEL_RUN_ID: &str = "run-id";
 
 const PROVENANCE: [&str; 4] = [LABEL_MANAGED_BY, LABEL_SOURCE, LABEL_KEY, LABEL_PROFILE];
 
@@ -134,7 +136,7 @@ pub fn provenance(trigger: &Trigger, profile: &str) -> BTreeMap<String, String> 
 }
 
 pub fn is_provenance_label(key: &str) -> bool {
-    PROVENANCE.contains(&key) || key == crate::runs::LABEL_RUN_ID
+    PROVENANCE.contains(&key) || key == LABEL_RUN_ID
 }
 
 /// Makes any text a valid label value (lowercase, `[a-z0-9_-]`, ≤ 63).

@@ -17,7 +17,14 @@ use tracing_subscriber::fmt::{FmtContext, FormatEvent, FormatFields, FormattedFi
 use tracing_subscriber::registry::LookupSpan;
 use tracing_subscriber::{EnvFilter, prelude::*};
 
-use crate::config::LogFormat;
+/// Log line format.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LogFormat {
+    /// Readable lines for a terminal.
+    Text,
+    /// One JSON object per line with `severity`, as Cloud Logging reads it.
+    Json,
+}
 
 const TRACE_KEY: &str = "logging.googleapis.com/trace";
 const SPAN_KEY: &str = "logging.googleapis.com/spanId";

@@ -276,7 +276,7 @@ async fn gcloud_notebooks_v1_create_is_deprecated_unless_legacy() {
 /// parameters (captured by the emulator): the discovery document and gcloud agree with us.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn service_v2_body_matches_the_body_gcloud_sends() {
-    use notebook_trigger::notebooks::body;
+    use notebook_trigger::launch::body;
     use notebook_trigger::profile::{Fields, LaunchSpec};
 
     let Some(binary) = gcloud() else { return };

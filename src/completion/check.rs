@@ -7,10 +7,11 @@
 //! account the instance runs as. Each check is pure, so every refusal is tested without a
 //! network.
 
+use crate::naming::LABEL_RUN_ID;
 use crate::naming::{LABEL_MANAGED_BY, MANAGED_BY};
 use crate::notebooks::Instance;
 use crate::push_token::Claims;
-use crate::runs::{LABEL_RUN_ID, RunId};
+use crate::run::RunId;
 
 /// Why a valid token may not report on this run (answered 403).
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

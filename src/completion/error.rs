@@ -2,7 +2,7 @@
 
 use crate::notebooks::ClientError;
 use crate::push_token::TokenError;
-use crate::runs::{InvalidRunId, ReportError, RunId, StoreError};
+use crate::run::{InvalidRunId, ReportError, RunId, StoreError};
 
 use super::check::Refusal;
 

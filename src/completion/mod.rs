@@ -18,18 +18,15 @@
 pub mod check;
 mod error;
 
-use std::sync::Arc;
-
 use axum::http::HeaderMap;
 use serde::Serialize;
 
-use crate::cause;
-use crate::notebooks::{Code, NotebooksClient};
-use crate::push_token::TokenVerifier;
-use crate::runner::KEY_PREFIX;
-use crate::runs::{
-    CleanupPolicy, CleanupRecord, CompletionReport, RunEvent, RunEvents, RunId, RunState, RunStore,
-    act,
+use crate::notebooks::{Code, Instance, NotebooksClient};
+use crate::push_token::{Claims, TokenVerifier};
+use crate::run::instances::run_folder;
+use crate::run::{
+    Actor, CleanupPolicy, CleanupRecord, CompletionReport, RunId, RunRecord, RunState, RunStore,
+    Transitions,
 };
 
 pub use check::Refusal;
@@ -38,14 +35,13 @@ pub use error::CompletionError;
 /// Takes reports; shared by every request.
 #[derive(Debug)]
 pub struct Completer {
-    pub client: NotebooksClient,
-    pub records: RunStore,
+    client: NotebooksClient,
+    records: RunStore,
     /// Checks runners' tokens: audience the service's URL, keys from `RUN_TOKEN_JWKS_URL`.
-    pub tokens: TokenVerifier,
-    pub project: String,
-    pub cleanup: CleanupPolicy,
-    /// Where the outcome and the cleanup are announced, when `RUN_EVENTS_TOPIC` is set.
-    pub events: Option<Arc<RunEvents>>,
+    tokens: TokenVerifier,
+    project: String,
+    cleanup: CleanupPolicy,
+    transitions: Transitions,
 }
 
 /// The answer to a report that was taken (or had been).
@@ -60,6 +56,24 @@ pub struct Completed {
 }
 
 impl Completer {
+    pub fn new(
+        client: NotebooksClient,
+        records: RunStore,
+        tokens: TokenVerifier,
+        project: String,
+        cleanup: CleanupPolicy,
+        transitions: Transitions,
+    ) -> Self {
+        Self {
+            client,
+            records,
+            tokens,
+            project,
+            cleanup,
+            transitions,
+        }
+    }
+
     /// Takes the report `body` sent to `/runs/{run}/complete` with `headers`.
     ///
     /// # Errors
@@ -76,8 +90,53 @@ impl Completer {
             .await
             .map_err(CompletionError::Token)?;
         let run = RunId::parse(run).map_err(CompletionError::RunId)?;
-        let name =
-            check::instance_name(&claims, &self.project).map_err(CompletionError::Refused)?;
+        let instance = self.reporting_instance(&claims, &run).await?;
+        let (folder, record) = self.record_of(&instance, &run).await?;
+        if record.is_complete() {
+            tracing::info!(run = %run, state = record.state.as_str(), "repeated report: the run's record already tells its end");
+            return Ok(Completed {
+                run_id: run,
+                state: record.state,
+                repeated: true,
+                cleanup: record.cleanup,
+            });
+        }
+        let report =
+            CompletionReport::parse(body, &run, &folder).map_err(CompletionError::Report)?;
+        let ended = record.completed(&report);
+        self.transitions
+            .end(&ended)
+            .await
+            .map_err(CompletionError::Store)?;
+        let action = self.cleanup.for_outcome(report.outcome);
+        let state = ended.state;
+        let cleanup = self
+            .transitions
+            .clean_up(&instance.name, action, Actor::Report, Some(ended))
+            .await;
+        match &cleanup.error {
+            None => {
+                tracing::info!(run = %run, outcome = report.outcome.as_str(), instance = %instance.name, cleanup = %action, "run reported; cleanup accepted")
+            }
+            Some(error) => {
+                tracing::warn!(run = %run, outcome = report.outcome.as_str(), instance = %instance.name, cleanup = %action, %error, "run reported; cleanup failed, the reaper tries again")
+            }
+        }
+        Ok(Completed {
+            run_id: run,
+            state,
+            repeated: false,
+            cleanup: Some(cleanup),
+        })
+    }
+
+    /// The instance the token speaks for, fetched and checked to be the run's own.
+    async fn reporting_instance(
+        &self,
+        claims: &Claims,
+        run: &RunId,
+    ) -> Result<Instance, CompletionError> {
+        let name = check::instance_name(claims, &self.project).map_err(CompletionError::Refused)?;
         let instance = match self.client.get_instance(&name).await {
             Ok(instance) => instance,
             Err(error) if error.code() == Some(Code::NotFound) => {
@@ -90,11 +149,18 @@ impl Completer {
                 });
             }
         };
-        check::speaks_for(&instance, &claims, &run).map_err(CompletionError::Refused)?;
-        let output = instance
-            .metadata_value(&format!("{KEY_PREFIX}output"))
+        check::speaks_for(&instance, claims, run).map_err(CompletionError::Refused)?;
+        Ok(instance)
+    }
+
+    /// The run's folder, from its instance, and the record in it, which must be the run's.
+    async fn record_of(
+        &self,
+        instance: &Instance,
+        run: &RunId,
+    ) -> Result<(String, RunRecord), CompletionError> {
+        let folder = run_folder(instance)
             .ok_or_else(|| CompletionError::NoOutput(instance.name.clone(), run.clone()))?;
-        let folder = RunStore::folder(output, &run);
         let record = self
             .records
             .read(&folder)
@@ -104,60 +170,13 @@ impl Completer {
                 run: run.clone(),
                 folder: folder.clone(),
             })?;
-        if record.run_id != run {
+        if record.run_id != *run {
             return Err(CompletionError::OtherRecord {
-                run,
+                run: run.clone(),
                 found: record.run_id,
                 folder,
             });
         }
-        if record.is_complete() {
-            tracing::info!(run = %run, state = record.state.as_str(), "repeated report: the run's record already tells its end");
-            return Ok(Completed {
-                run_id: run,
-                state: record.state,
-                repeated: true,
-                cleanup: record.cleanup,
-            });
-        }
-        let report =
-            CompletionReport::parse(body, &run, &folder).map_err(CompletionError::Report)?;
-        let record = record.completed(&report);
-        self.records
-            .write(&record)
-            .await
-            .map_err(CompletionError::Store)?;
-        if let Some(events) = &self.events {
-            events
-                .publish(RunEvent::Reached(record.state), &record)
-                .await;
-        }
-        let action = self.cleanup.for_outcome(report.outcome);
-        let cleanup = act::apply_recorded(&self.client, &instance.name, action, "report").await;
-        match &cleanup.error {
-            None => {
-                tracing::info!(run = %run, outcome = report.outcome.as_str(), instance = %instance.name, cleanup = %action, "run reported; cleanup accepted")
-            }
-            Some(error) => {
-                tracing::warn!(run = %run, outcome = report.outcome.as_str(), instance = %instance.name, cleanup = %action, %error, "run reported; cleanup failed, the reaper tries again")
-            }
-        }
-        let record = record.cleaned(cleanup.clone());
-        match self.records.write(&record).await {
-            Ok(()) => {
-                if let Some(events) = &self.events {
-                    events.publish(RunEvent::CleanedUp, &record).await;
-                }
-            }
-            Err(error) => {
-                tracing::warn!(run = %run, error = %cause::chain(&error), "the cleanup is not recorded; the reaper records it when it looks again");
-            }
-        }
-        Ok(Completed {
-            run_id: run,
-            state: record.state,
-            repeated: false,
-            cleanup: Some(cleanup),
-        })
+        Ok((folder, record))
     }
 }

@@ -7,14 +7,19 @@
 //!
 //! [`VARIABLES`] declares each variable once (name, default, meaning); [`Settings::from_env`]
 //! parses them, taking every default from that declaration, and `--help` prints them.
+//!
+//! - `variables`: the table; `env`: reading one variable, with errors that name it;
+//!   `settings`: the service's settings; `readers`: who may read the run history; `demo`:
+//!   what the embedded demo fills in.
 
 pub mod demo;
+mod env;
 mod readers;
 mod settings;
 #[cfg(test)]
 mod tests;
 mod variables;
 
-pub use readers::{ReaderSettings, RunsAuthMode};
-pub use settings::{Backend, LogFormat, RunSettings, SettingError, Settings, field_error};
-pub use variables::{RUST_LOG, VARIABLES, Variable, WhenUnset, variables_help};
+pub use env::{SettingError, field_error};
+pub use settings::{Backend, RunSettings, Settings};
+pub use variables::{RUST_LOG, VARIABLES, variables_help};

@@ -6,33 +6,9 @@
 //! too). Either an allow-list checked on Google-signed tokens, or `RUNS_AUTH=off` to state that
 //! Cloud Run IAM alone decides.
 
-use std::collections::BTreeSet;
-
-use super::settings::{Env, SettingError, emails, jwks_url};
+use super::env::{Env, SettingError, emails, jwks_url};
 use super::variables as var;
-
-/// What the deployment said about reading runs.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum RunsAuthMode {
-    /// Neither variable: refused with 403 naming both, except in the embedded demo (start-up
-    /// opens it to loopback callers there).
-    Unset,
-    /// `RUNS_AUTH=off`: not checked here; Cloud Run IAM must protect the service.
-    Off,
-    /// `RUNS_READERS`: only these accounts, on tokens checked here.
-    Readers(ReaderSettings),
-}
-
-/// The checks a reader's token must pass.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ReaderSettings {
-    /// Emails of the accounts that may read.
-    pub readers: BTreeSet<String>,
-    /// `aud` of a signed token in `Authorization` (`RUNS_AUTH_AUDIENCE`).
-    pub audience: String,
-    /// `PUSH_AUTH_JWKS_URL`: Google's keys, or a test server's.
-    pub jwks_url: String,
-}
+use crate::http::{ReaderSettings, RunsAuthMode};
 
 pub(super) fn runs_auth_mode(vars: &Env<'_>) -> Result<RunsAuthMode, SettingError> {
     let readers = emails(&var::RUNS_READERS, vars.get(&var::RUNS_READERS))?;

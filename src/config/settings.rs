@@ -1,14 +1,14 @@
 //! Parsing the environment into [`Settings`]: every variable checked at start-up, every
 //! error naming the variable, so no message ever meets a half-understood configuration.
 
-use std::collections::BTreeSet;
 use std::path::PathBuf;
 use std::time::Duration;
 
 use reqwest::Url;
 
-use super::readers::RunsAuthMode;
-use super::variables::{self as var, Variable};
+use super::env::{Env, SettingError, emails, field_error, jwks_url};
+use super::variables as var;
+use crate::http::RunsAuthMode;
 use crate::launch::{OnExisting, PollSettings};
 use crate::naming::IdPrefix;
 use crate::notebooks::ApiVersion;
@@ -16,9 +16,10 @@ use crate::notebooks::client::Timeouts;
 use crate::notebooks::protocol::EmulatorProtocol;
 use crate::payload::OverridePolicy;
 use crate::poll::Backoff;
-use crate::profile::{self, Fields};
+use crate::profile::Fields;
 use crate::push_token::{PushAuthMode, VerifySettings};
-use crate::runs::CleanupPolicy;
+use crate::run::CleanupPolicy;
+use crate::telemetry::LogFormat;
 
 /// Where the Notebooks API is.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -32,15 +33,6 @@ pub enum Backend {
     Emulator(Url, EmulatorProtocol),
     /// Nothing configured and not on Cloud Run: an in-process emulator with demo settings.
     Embedded,
-}
-
-/// Log line format.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum LogFormat {
-    /// Readable lines for a terminal.
-    Text,
-    /// One JSON object per line with `severity`, as Cloud Logging reads it.
-    Json,
 }
 
 /// Everything `serve` and `launch` need, parsed.
@@ -95,65 +87,6 @@ pub struct RunSettings {
     pub events_topic: Option<String>,
     /// `PUBSUB_EMULATOR_HOST`: `HOST:PORT` of the emulator run events go to.
     pub pubsub_emulator: Option<String>,
-}
-
-/// A variable with a value that cannot be used.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("{variable}: {reason}")]
-pub struct SettingError {
-    pub variable: String,
-    pub reason: String,
-}
-
-impl SettingError {
-    pub fn new(variable: impl Into<String>, reason: impl Into<String>) -> Self {
-        Self {
-            variable: variable.into(),
-            reason: reason.into(),
-        }
-    }
-}
-
-/// The variables as the parser reads them: trimmed, blank meaning unset.
-pub(super) struct Env<'a>(pub(super) &'a dyn Fn(&str) -> Option<String>);
-
-impl Env<'_> {
-    /// A variable's value by name; `None` when unset or blank.
-    fn named(&self, name: &str) -> Option<String> {
-        (self.0)(name)
-            .map(|v| v.trim().to_owned())
-            .filter(|v| !v.is_empty())
-    }
-
-    pub(super) fn get(&self, variable: &Variable) -> Option<String> {
-        self.named(variable.name)
-    }
-
-    /// The value, or for an unset variable the text of its declared default.
-    pub(super) fn or_default(&self, variable: &Variable) -> String {
-        self.get(variable)
-            .unwrap_or_else(|| variable.unset.read_as().to_owned())
-    }
-
-    /// Parses the value or, unset, the declared default, the same way; errors name the variable.
-    pub(super) fn parse<T>(
-        &self,
-        variable: &Variable,
-        parse: impl FnOnce(&str) -> Result<T, String>,
-    ) -> Result<T, SettingError> {
-        parse(&self.or_default(variable)).map_err(|reason| SettingError::new(variable.name, reason))
-    }
-
-    fn duration(&self, variable: &Variable) -> Result<Duration, SettingError> {
-        self.parse(variable, notebooks_wire::duration::parse)
-    }
-
-    fn count(&self, variable: &Variable, minimum: usize) -> Result<usize, SettingError> {
-        self.parse(variable, |v| match v.parse::<usize>() {
-            Ok(n) if n >= minimum => Ok(n),
-            _ => Err(format!("`{v}` is not a whole number of at least {minimum}")),
-        })
-    }
 }
 
 impl Settings {
@@ -407,44 +340,4 @@ fn push_auth_mode(vars: &Env<'_>) -> Result<PushAuthMode, SettingError> {
             }))
         }
     }
-}
-
-/// A comma-separated list of email addresses; an entry that is not one is named.
-pub(super) fn emails(
-    variable: &Variable,
-    value: Option<String>,
-) -> Result<BTreeSet<String>, SettingError> {
-    let list: BTreeSet<String> = value
-        .unwrap_or_default()
-        .split(',')
-        .map(str::trim)
-        .filter(|a| !a.is_empty())
-        .map(str::to_owned)
-        .collect();
-    match list.iter().find(|a| {
-        !matches!(a.split_once('@'), Some((user, domain)) if !user.is_empty() && domain.contains('.'))
-            || a.chars().any(char::is_whitespace)
-    }) {
-        Some(bad) => Err(SettingError::new(
-            variable.name,
-            format!("`{bad}` is not an email address"),
-        )),
-        None => Ok(list),
-    }
-}
-
-/// `PUSH_AUTH_JWKS_URL`: where Google's token signing keys are fetched.
-pub(super) fn jwks_url(vars: &Env<'_>) -> Result<String, SettingError> {
-    vars.parse(&var::PUSH_AUTH_JWKS_URL, |url| {
-        if url.starts_with("https://") || url.starts_with("http://") {
-            Ok(url.to_owned())
-        } else {
-            Err(format!("`{url}` is not an http(s):// URL"))
-        }
-    })
-}
-
-/// Maps a default-profile field error to its variable.
-pub fn field_error(error: profile::FieldError) -> SettingError {
-    SettingError::new(error.field.env_var(), error.reason)
 }

@@ -4,10 +4,13 @@ use std::time::Duration;
 use reqwest::Url;
 
 use super::*;
+use crate::http::RunsAuthMode;
 use crate::notebooks::protocol::EmulatorProtocol;
 use crate::payload::OverridePolicy;
 use crate::profile::{Field, LaunchSpec};
 use crate::push_token::{self, PushAuthMode};
+use crate::telemetry::LogFormat;
+use crate::variable::WhenUnset;
 
 /// The README's configuration table is the `--help` table as Markdown: one row per variable,
 /// in the same order, with the same words (a `|` in a cell escaped).
@@ -390,7 +393,7 @@ fn an_unset_variable_does_what_its_documented_default_says() {
                 assert_eq!(nothing.push_auth, PushAuthMode::Unset);
             }
             (None, "RUNS_READERS" | "RUNS_AUTH") => {
-                assert_eq!(nothing.runs_auth, crate::config::RunsAuthMode::Unset);
+                assert_eq!(nothing.runs_auth, RunsAuthMode::Unset);
             }
             (None, "PUSH_AUTH_SERVICE_ACCOUNTS") => {
                 let error = settings(&[("PUSH_AUTH_AUDIENCE", "https://x")]).unwrap_err();

@@ -4,53 +4,7 @@
 
 use crate::profile;
 use crate::push_token;
-
-/// One documented variable. Rendered into `serve --help`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Variable {
-    pub name: &'static str,
-    pub unset: WhenUnset,
-    pub meaning: &'static str,
-}
-
-/// What the service does when a variable is unset or blank.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum WhenUnset {
-    /// Reads this text as if the variable were set to it.
-    Value(&'static str),
-    /// Leaves the setting out (the feature stays off). Shown as `-`.
-    Absent,
-    /// An empty list. Shown as `(none)`.
-    Empty,
-    /// Refuses to start or to launch; the text says when, e.g. `(required)`.
-    Required(&'static str),
-    /// Takes the value from elsewhere (the credentials, the platform, the API, other
-    /// fields); the text says where.
-    Decided(&'static str),
-}
-
-impl WhenUnset {
-    /// The default column of `--help` and of the README.
-    pub const fn shown(self) -> &'static str {
-        match self {
-            WhenUnset::Value(text) | WhenUnset::Required(text) | WhenUnset::Decided(text) => text,
-            WhenUnset::Absent => "-",
-            WhenUnset::Empty => "(none)",
-        }
-    }
-
-    /// The text the parser reads for an unset variable: the declared value, or blank (which
-    /// the parser reads as unset) when there is none.
-    pub const fn read_as(self) -> &'static str {
-        match self {
-            WhenUnset::Value(text) => text,
-            WhenUnset::Absent
-            | WhenUnset::Empty
-            | WhenUnset::Required(_)
-            | WhenUnset::Decided(_) => "",
-        }
-    }
-}
+use crate::variable::{Variable, WhenUnset};
 
 /// Declares the service's variables in `--help` order, with the default profile's rows
 /// spliced in at `..`: a `const` per variable, named as the variable, and [`VARIABLES`].

@@ -9,7 +9,7 @@ use serde::Deserialize;
 
 use super::RunRow;
 use super::row::RUNNING;
-use crate::runs::RunState;
+use crate::run::RunState;
 
 /// What `since` takes, for help texts and the error that refuses anything else.
 pub const SINCE_FORMS: &str =

@@ -13,9 +13,8 @@
 //! - `filter`: which runs to show (`--since 7d`, `--profile`, `--state`, `--limit`).
 //! - `row`: one run as shown, with its live state and duration.
 //! - `remote`: the same history from a running service's `GET /runs`.
-//! - `args`: the `runs` command line; `table`: what it prints for a person.
+//! - `table`: what the `runs` command prints for a person.
 
-mod args;
 mod filter;
 pub mod remote;
 mod row;
@@ -27,12 +26,10 @@ use jiff::Timestamp;
 use serde::{Deserialize, Serialize};
 
 use crate::cause;
+use crate::naming::LABEL_RUN_ID;
 use crate::notebooks::{Code, NotebooksClient};
-use crate::reap::managed_filter;
-use crate::runs::{LABEL_RUN_ID, RunId, RunRecord, RunStore, StoreError};
-use crate::startup::Backing;
+use crate::run::{ManagedInstances, RunId, RunRecord, RunStore, StoreError};
 
-pub use args::{RunsArgs, RunsCommand};
 pub use filter::{
     DEFAULT_LIMIT, FilterError, FilterText, RunFilter, SINCE_FORMS, parse_since, state_names,
     statuses,
@@ -58,13 +55,13 @@ pub enum HistoryError {
 /// Where runs are recorded and where their instances live.
 #[derive(Debug, Clone)]
 pub struct History {
-    pub store: RunStore,
-    pub client: NotebooksClient,
-    pub project: String,
+    store: RunStore,
+    /// Asks a run's own instance for its state, by the name its record keeps.
+    client: NotebooksClient,
+    /// Where live instances are looked for.
+    instances: ManagedInstances,
     /// The output prefixes of the profiles (`gs://B/PREFIX`), each read once.
-    pub outputs: BTreeSet<String>,
-    /// The zones the profiles launch in, where live instances are looked for.
-    pub zones: BTreeSet<String>,
+    outputs: BTreeSet<String>,
 }
 
 /// How many records are read at once, at least: a batch or two cover the default limit.
@@ -124,27 +121,23 @@ pub struct RunDetail {
 }
 
 impl History {
-    /// The history of the service the settings describe: its profiles' outputs and zones.
-    pub fn from_backing(backing: &Backing) -> Self {
-        let launcher = &backing.launcher;
-        let profiles = || {
-            launcher
-                .profiles
-                .names()
-                .filter_map(|name| launcher.profiles.get(Some(name)))
-        };
+    pub fn new(
+        store: RunStore,
+        client: NotebooksClient,
+        instances: ManagedInstances,
+        outputs: BTreeSet<String>,
+    ) -> Self {
         Self {
-            store: launcher.runs.store.clone(),
-            client: launcher.client.clone(),
-            project: launcher.project.clone(),
-            outputs: profiles()
-                .filter_map(|fields| fields.output.as_deref())
-                .map(|output| output.trim_end_matches('/').to_owned())
-                .collect(),
-            zones: profiles()
-                .filter_map(|fields| fields.location.clone())
-                .collect(),
+            store,
+            client,
+            instances,
+            outputs,
         }
+    }
+
+    /// The output prefixes whose records are read.
+    pub fn outputs(&self) -> &BTreeSet<String> {
+        &self.outputs
     }
 
     /// The runs `filter` chooses, newest first, with the live state of those still up.
@@ -269,28 +262,27 @@ impl History {
 
     /// The state of every managed instance that carries a run id, by run id.
     async fn live(&self) -> (BTreeMap<String, String>, Vec<String>) {
-        let mut live = BTreeMap::new();
-        let mut warnings = Vec::new();
-        for zone in &self.zones {
-            let parent = format!("projects/{}/locations/{zone}", self.project);
-            match self.client.list_instances(&parent, &managed_filter()).await {
-                Ok(instances) => {
-                    for instance in instances {
-                        if let Some(run) = instance.labels.get(LABEL_RUN_ID) {
-                            live.insert(run.clone(), instance.state.unwrap_or_default());
-                        }
-                    }
-                }
-                Err(error) => {
-                    let warning = format!(
-                        "the instances in {zone} cannot be listed, so their live states are not shown: {}",
-                        cause::chain(&error)
-                    );
-                    tracing::warn!("{warning}");
-                    warnings.push(warning);
-                }
-            }
-        }
+        let found = self.instances.list().await;
+        let live = found
+            .instances
+            .into_iter()
+            .filter_map(|instance| {
+                let run = instance.labels.get(LABEL_RUN_ID)?.clone();
+                Some((run, instance.state.unwrap_or_default()))
+            })
+            .collect();
+        let warnings = found
+            .unlisted
+            .iter()
+            .map(|(zone, error)| {
+                let warning = format!(
+                    "the instances in {zone} cannot be listed, so their live states are not shown: {}",
+                    cause::chain(error)
+                );
+                tracing::warn!("{warning}");
+                warning
+            })
+            .collect();
         (live, warnings)
     }
 }

@@ -8,7 +8,7 @@
 use reqwest::{StatusCode, Url};
 
 use super::{FilterText, Listing, RunDetail};
-use crate::runs::RunId;
+use crate::run::RunId;
 
 /// How long the service gets to answer: it reads Cloud Storage and lists instances first.
 const TIMEOUT: std::time::Duration = std::time::Duration::from_secs(60);

@@ -4,7 +4,7 @@ use jiff::Timestamp;
 use serde::{Deserialize, Serialize};
 
 use crate::notebooks::Instance;
-use crate::runs::{RunRecord, RunState};
+use crate::run::{RunRecord, RunState};
 
 /// What a run that has not reported is shown as while its instance exists.
 pub const RUNNING: &str = "running";

@@ -163,7 +163,7 @@ fn line(out: &mut String, cells: &[String; 8], widths: &[usize; 8]) {
 mod tests {
     use super::*;
     use crate::history::row::tests::record;
-    use crate::runs::{Cleanup, CleanupRecord, RunState};
+    use crate::run::{Cleanup, CleanupRecord, RunState};
 
     fn now() -> Timestamp {
         "2026-12-01T10:05:00Z".parse().unwrap()

@@ -2,7 +2,8 @@
 //! reports (when `SERVICE_URL` is set), `GET /runs` and `GET /runs/{run id}` show the run
 //! history to its readers, `GET /healthz` says the process is up.
 //!
-//! The handler only decodes, hands over to the [`Launcher`], and lets `answer` pick the
+//! A handler decodes the request, hands it to its use case (the [`Dispatcher`] for `POST /`,
+//! the [`Completer`] for reports, the history for `GET /runs`) and lets `answer` pick the
 //! status. The body is read as bytes under a size limit (413 beyond it) and parsed by `push`,
 //! so a malformed body gets the product's own 400 with the field named, not a framework's.
 //!
@@ -11,12 +12,9 @@
 //! `GET /healthz` stays open for probes. Reports carry a token of their own, checked by the
 //! [`Completer`] against the run's instance, so the push middleware does not apply to them.
 //!
-//! Launches hold a permit of a semaphore for as long as they run: one beyond
-//! `MAX_CONCURRENT_LAUNCHES` is answered 429 at once, so Pub/Sub backs off instead of the
-//! service queueing work until it falls over.
-//!
-//! - `runs`: the history routes and their content negotiation; `pages`: their HTML;
-//!   `readers`: who may read them (`RUNS_READERS`, `RUNS_AUTH`).
+//! - `answer`: every outcome's status, in one place; `history`: the history routes and their
+//!   content negotiation; `pages`: their HTML; `readers`: who may read them (`RUNS_READERS`,
+//!   `RUNS_AUTH`).
 
 use std::sync::Arc;
 
@@ -27,57 +25,56 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::middleware::{Next, from_fn_with_state};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
-use tokio::sync::Semaphore;
 use tracing::Instrument;
 
 use crate::cause;
 use crate::completion::Completer;
-use crate::launch::{Failure, LaunchError, Launcher, Progress};
-use crate::payload::Action;
+use crate::dispatch::{Dispatched, Dispatcher};
+use crate::launch::{Failure, Progress};
 use crate::push;
 use crate::push_token::TokenVerifier;
-use crate::reap::Reaper;
 use crate::telemetry::TraceContext;
 
+pub mod answer;
+mod history;
 mod pages;
 mod readers;
-mod runs;
 
+pub use history::{HistoryRoutes, Peer, Peered, RunsError, wants_html};
 pub use pages::{ObjectLinks, escape};
-pub use readers::{GCLOUD_CLIENT_ID, ReadError, Reader, Readers, SERVERLESS_AUTHORIZATION};
-pub use runs::{Peer, Peered, Reading, RunsError, wants_html};
+pub use readers::{
+    GCLOUD_CLIENT_ID, ReadError, Reader, ReaderSettings, Readers, RunsAuthMode,
+    SERVERLESS_AUTHORIZATION,
+};
 
 /// What one request may cost.
 #[derive(Debug, Clone, Copy)]
 pub struct Limits {
     pub max_body_bytes: usize,
     pub max_payload_bytes: usize,
-    pub max_concurrent_launches: usize,
 }
 
 /// Shared by every request.
 #[derive(Debug, Clone)]
 pub struct AppState {
-    pub launcher: Arc<Launcher>,
+    dispatcher: Arc<Dispatcher>,
+    /// The project traces are filed under in the logs.
+    project: String,
     /// `None` without `SERVICE_URL`: no run can report, so the route is not served.
-    pub completion: Option<Arc<Completer>>,
-    /// Carries out `{"action": "reap"}` messages; `None`: they are refused.
-    pub reaper: Option<Arc<Reaper>>,
+    completion: Option<Arc<Completer>>,
     /// Serves `GET /runs`; `None`: the routes are not served.
-    pub reading: Option<Arc<Reading>>,
+    history: Option<Arc<HistoryRoutes>>,
     limits: Limits,
-    launches: Arc<Semaphore>,
 }
 
 impl AppState {
-    pub fn new(launcher: Arc<Launcher>, limits: Limits) -> Self {
+    pub fn new(dispatcher: Arc<Dispatcher>, project: String, limits: Limits) -> Self {
         Self {
-            launcher,
+            dispatcher,
+            project,
             completion: None,
-            reaper: None,
-            reading: None,
+            history: None,
             limits,
-            launches: Arc::new(Semaphore::new(limits.max_concurrent_launches)),
         }
     }
 
@@ -88,16 +85,10 @@ impl AppState {
         self
     }
 
+    /// Serves `GET /runs` and `GET /runs/{run id}` from `history`, behind its readers' check.
     #[must_use]
-    pub fn with_reaper(mut self, reaper: Arc<Reaper>) -> Self {
-        self.reaper = Some(reaper);
-        self
-    }
-
-    /// Serves `GET /runs` and `GET /runs/{run id}` from `reading`, behind its readers' check.
-    #[must_use]
-    pub fn with_reading(mut self, reading: Arc<Reading>) -> Self {
-        self.reading = Some(reading);
+    pub fn with_history(mut self, history: Arc<HistoryRoutes>) -> Self {
+        self.history = Some(history);
         self
     }
 }
@@ -114,12 +105,12 @@ pub fn router(state: AppState, tokens: Option<Arc<TokenVerifier>>) -> Router {
         Some(_) => routes.route("/runs/{run}/complete", post(complete)),
         None => routes,
     };
-    let history = state.reading.clone().map(|reading| {
+    let history = state.history.clone().map(|routes| {
         Router::new()
-            .route("/runs", get(runs::list))
-            .route("/runs/{run}", get(runs::show))
-            .route_layer(from_fn_with_state(reading.clone(), runs::authorize))
-            .with_state(reading)
+            .route("/runs", get(history::list))
+            .route("/runs/{run}", get(history::show))
+            .route_layer(from_fn_with_state(routes.clone(), history::authorize))
+            .with_state(routes)
     });
     let routes = routes
         .route("/healthz", get(healthz))
@@ -149,7 +140,7 @@ async fn authenticate(
         }
         Err(error) => {
             let error = Failure::Rejected(error.into());
-            let status = crate::answer::status(&error);
+            let status = answer::status(&error);
             tracing::warn!(status = status.as_u16(), error = %cause::chain(&error), "push request refused");
             error.into_response()
         }
@@ -169,7 +160,7 @@ async fn complete(
     match completer.complete(&run, &headers, &body).await {
         Ok(completed) => completed.into_response(),
         Err(error) => {
-            let status = crate::answer::completion_status(&error);
+            let status = answer::completion_status(&error);
             tracing::warn!(run = %run, status = status.as_u16(), error = %cause::chain(&error), "report refused");
             error.into_response()
         }
@@ -186,7 +177,7 @@ async fn trigger(State(state): State<AppState>, headers: HeaderMap, body: Bytes)
         instance = tracing::field::Empty,
     );
     if let Some(trace) = TraceContext::from_headers(&headers) {
-        span.record("trace", trace.resource(&state.launcher.project));
+        span.record("trace", trace.resource(&state.project));
         if let Some(span_id) = &trace.span_id {
             span.record("span_id", span_id.as_str());
         }
@@ -197,37 +188,27 @@ async fn trigger(State(state): State<AppState>, headers: HeaderMap, body: Bytes)
     // wait minutes next to thousands of others, so give the buffer back to the connection now.
     drop((headers, body));
     async move {
-        if let (Ok(trigger), Some(reaper)) = (&decoded, &state.reaper) {
-            if state.launcher.action(trigger) == Some(Action::Reap) {
-                // The reaper logs each verdict; the answer lists them for whoever asked.
-                // Boxed: a reap's listing and calls would otherwise size every push's state.
-                let reaped = Box::pin(reaper.reap(jiff::Timestamp::now(), false)).await;
-                return axum::Json(serde_json::json!({"outcome": "reaped", "verdicts": reaped}))
-                    .into_response();
-            }
-        }
         let result = match decoded {
             Ok(trigger) => {
                 if let Some(id) = &trigger.message_id {
                     tracing::Span::current().record("message_id", id.as_str());
                 }
-                // Held until the launch ends, whichever way it ends.
-                match state.launches.try_acquire() {
-                    Ok(_permit) => state.launcher.launch(&trigger, &log_progress).await,
-                    Err(_) => Err(Failure::from(LaunchError::Busy {
-                        limit: state.limits.max_concurrent_launches,
-                    })),
-                }
+                state.dispatcher.dispatch(&trigger, &log_progress).await
             }
             Err(error) => Err(Failure::Rejected(error.into())),
         };
         match result {
-            Ok(launched) => {
+            Ok(Dispatched::Launched(launched)) => {
                 tracing::info!(outcome = %launched.outcome, state = %launched.state, elapsed_ms = launched.elapsed_ms as u64, "instance ready");
                 launched.into_response()
             }
+            Ok(Dispatched::Reaped(reaped)) => {
+                // The reaper logs each verdict; the answer lists them for whoever asked.
+                axum::Json(serde_json::json!({"outcome": "reaped", "verdicts": reaped}))
+                    .into_response()
+            }
             Err(error) => {
-                let status = crate::answer::status(&error);
+                let status = answer::status(&error);
                 if matches!(status, StatusCode::SERVICE_UNAVAILABLE | StatusCode::TOO_MANY_REQUESTS) {
                     tracing::warn!(status = status.as_u16(), error = %cause::chain(&error), "not launched yet; Pub/Sub will redeliver");
                 } else {

@@ -12,6 +12,7 @@ use jiff::Timestamp;
 use storage_client::GsUri;
 
 use crate::history::{FilterText, Listing, RunDetail, RunRow, statuses};
+use crate::run::CleanupRecord;
 
 /// Where a `gs://` object is opened from the page.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -228,51 +229,8 @@ pub fn run(detail: &RunDetail, links: &ObjectLinks) -> String {
         state(row)
     );
     warnings(&mut body, &detail.warnings);
-    let parameters = serde_json::to_string(&record.parameters).unwrap_or_default();
-    let cleanup = record.cleanup.as_ref().map_or_else(
-        || "-".to_owned(),
-        |c| {
-            let outcome = c
-                .error
-                .as_deref()
-                .map_or("done".to_owned(), |e| format!("failed: {e}"));
-            format!(
-                "{} by {} at {}: {outcome}",
-                c.action,
-                c.by,
-                time(Some(c.at))
-            )
-        },
-    );
-    let fields: [(&str, String); 14] = [
-        ("Status", row.status.clone()),
-        (
-            "Instance state",
-            row.instance_state.clone().unwrap_or_else(|| "-".into()),
-        ),
-        ("Profile", record.profile.clone()),
-        ("Trigger", record.trigger.clone()),
-        (
-            "Message id",
-            record.message_id.clone().unwrap_or_else(|| "-".into()),
-        ),
-        ("Notebook", record.notebook.clone()),
-        ("Parameters", parameters),
-        ("Instance", record.instance.clone()),
-        ("Launched", time(Some(record.launched))),
-        ("Started", time(record.started)),
-        ("Finished", time(record.finished)),
-        ("Duration", row.duration_text()),
-        (
-            "Exit code",
-            record
-                .exit_code
-                .map_or_else(|| "-".into(), |c| c.to_string()),
-        ),
-        ("Cleanup", cleanup),
-    ];
     body.push_str("<table id=\"fields\"><tbody>");
-    for (name, value) in fields {
+    for (name, value) in run_fields(row) {
         let _ = write!(body, "<tr><th>{name}</th><td>{}</td></tr>", escape(&value));
     }
     let _ = write!(
@@ -306,6 +264,53 @@ pub fn run(detail: &RunDetail, links: &ObjectLinks) -> String {
     }
     body.push_str("</ul>");
     page(&format!("Run {}", record.run_id), &body)
+}
+
+/// The run's fields as the page's table shows them, unescaped, in order.
+fn run_fields(row: &RunRow) -> [(&'static str, String); 14] {
+    let record = &row.record;
+    let or_dash = |value: Option<String>| value.unwrap_or_else(|| "-".into());
+    [
+        ("Status", row.status.clone()),
+        ("Instance state", or_dash(row.instance_state.clone())),
+        ("Profile", record.profile.clone()),
+        ("Trigger", record.trigger.clone()),
+        ("Message id", or_dash(record.message_id.clone())),
+        ("Notebook", record.notebook.clone()),
+        (
+            "Parameters",
+            serde_json::to_string(&record.parameters).unwrap_or_default(),
+        ),
+        ("Instance", record.instance.clone()),
+        ("Launched", time(Some(record.launched))),
+        ("Started", time(record.started)),
+        ("Finished", time(record.finished)),
+        ("Duration", row.duration_text()),
+        (
+            "Exit code",
+            or_dash(record.exit_code.map(|c| c.to_string())),
+        ),
+        ("Cleanup", cleanup_text(record.cleanup.as_ref())),
+    ]
+}
+
+/// What became of the instance: `stop by reaper at …: done`, or `-` before any cleanup.
+fn cleanup_text(cleanup: Option<&CleanupRecord>) -> String {
+    cleanup.map_or_else(
+        || "-".to_owned(),
+        |c| {
+            let outcome = c
+                .error
+                .as_deref()
+                .map_or("done".to_owned(), |e| format!("failed: {e}"));
+            format!(
+                "{} by {} at {}: {outcome}",
+                c.action,
+                c.by,
+                time(Some(c.at))
+            )
+        },
+    )
 }
 
 #[cfg(test)]

@@ -1,6 +1,6 @@
 use super::*;
 use crate::history::RunRow;
-use crate::runs::RunRecord;
+use crate::run::RunRecord;
 
 const HOSTILE: &str = "<script>alert(1)</script>\"'><img src=x onerror=alert(2)>";
 

@@ -25,9 +25,31 @@ use axum::http::{HeaderMap, HeaderName, header};
 use base64::Engine as _;
 use serde::Deserialize;
 
-use crate::config::{ReaderSettings, RunsAuthMode};
 use crate::notebooks::client::Timeouts;
 use crate::push_token::{self, ISSUERS, LEEWAY, TokenError, TokenVerifier, VerifySettings};
+
+/// What the deployment said about reading runs.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RunsAuthMode {
+    /// Neither variable: refused with 403 naming both, except in the embedded demo (start-up
+    /// opens it to loopback callers there).
+    Unset,
+    /// `RUNS_AUTH=off`: not checked here; Cloud Run IAM must protect the service.
+    Off,
+    /// `RUNS_READERS`: only these accounts, on tokens checked here.
+    Readers(ReaderSettings),
+}
+
+/// The checks a reader's token must pass.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ReaderSettings {
+    /// Emails of the accounts that may read.
+    pub readers: BTreeSet<String>,
+    /// `aud` of a signed token in `Authorization` (`RUNS_AUTH_AUDIENCE`).
+    pub audience: String,
+    /// `PUSH_AUTH_JWKS_URL`: Google's keys, or a test server's.
+    pub jwks_url: String,
+}
 
 /// gcloud's OAuth client id: the `aud` of every ID token gcloud mints for its active account
 /// (`gcloud auth print-identity-token`, and what `gcloud run services proxy` sends).

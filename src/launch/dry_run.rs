@@ -8,6 +8,7 @@ use serde::{Serialize, Serializer};
 
 use super::error::call_error;
 use super::{CreateRequest, Failure, Launched, Launcher, Outcome};
+use crate::payload::LaunchRequest;
 use crate::push::Trigger;
 
 /// The `instances.create` a dry run would have sent. The method and URL are the client's own
@@ -26,18 +27,13 @@ pub struct DryRunRequest {
 }
 
 impl Launcher {
-    /// A dry run whatever the payload says: `launch --dry-run` in a terminal. Whoever runs it
-    /// there holds the deployment's configuration already, so it needs no `dry_run` in
-    /// `ALLOWED_OVERRIDES` (a payload's own `"dry_run": true` is accepted too); every other
-    /// check of the policy stays. A push gets a dry run only through [`launch`](Self::launch),
-    /// under the policy as configured.
+    /// A dry run of `request` whatever it says: `launch --dry-run` in a terminal.
     ///
     /// # Errors
     /// [`Failure`], as the same trigger's launch would fail before its first call.
-    pub fn dry_run(&self, trigger: &Trigger) -> Result<Launched, Failure> {
+    pub fn dry_run(&self, trigger: &Trigger, request: LaunchRequest) -> Result<Launched, Failure> {
         let started = Instant::now();
-        let policy = self.policy.clone().allowing_dry_run();
-        let request = self.create_request_under(trigger, &policy)?;
+        let request = self.create_request(trigger, request)?;
         self.dry_run_answer(request, trigger, started.elapsed())
     }
 

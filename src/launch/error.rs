@@ -66,7 +66,7 @@ pub enum LaunchError {
     ShuttingDown,
     /// The run's record could not be written; the create waits for it, so nothing is lost.
     #[error("the run's record is not written, so its instance is not created yet")]
-    Record(#[source] crate::runs::StoreError),
+    Record(#[source] crate::run::StoreError),
     #[error("{limit} launches are already running (MAX_CONCURRENT_LAUNCHES); try again later")]
     Busy { limit: usize },
 }

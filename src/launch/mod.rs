@@ -6,6 +6,7 @@
 //! recognised as this message's own, and followed instead of refused). A fixed `INSTANCE_ID`
 //! that belongs to another trigger is skipped or replaced as `ON_EXISTING` says.
 //!
+//! - `body`: the create request's `Instance` from a validated profile, as the API takes it.
 //! - `request`: what a trigger asks of the API, derived before the first call.
 //! - `create`: the create call and its operation, with the request id's replay.
 //! - `existing`: the id is taken: follow our own instance, skip or replace a foreign one.
@@ -14,6 +15,7 @@
 //! - `dry_run`: the create a launch would send, shown instead of sent.
 //! - `error`: why a launch that began did not end with an instance.
 
+pub mod body;
 mod create;
 mod dry_run;
 mod error;
@@ -31,11 +33,11 @@ use tokio_util::sync::CancellationToken;
 
 use crate::naming::IdPrefix;
 use crate::notebooks::NotebooksClient;
-use crate::payload::OverridePolicy;
+use crate::payload::LaunchRequest;
 use crate::poll::{Backoff, Poller};
 use crate::profile::Profiles;
 use crate::push::Trigger;
-use crate::runs::{RunEvent, RunId, RunState};
+use crate::run::{RunEvent, RunId, RunState};
 
 use create::CreateError;
 pub use dry_run::DryRunRequest;
@@ -134,7 +136,6 @@ pub struct Launcher {
     pub client: NotebooksClient,
     pub project: String,
     pub profiles: Profiles,
-    pub policy: OverridePolicy,
     pub prefix: IdPrefix,
     pub on_existing: OnExisting,
     pub poll: PollSettings,
@@ -150,17 +151,19 @@ struct Plan<'a> {
 }
 
 impl Launcher {
-    /// Launches the instance a trigger asks for and waits until it is up.
+    /// Launches the instance `request` (read from `trigger`) asks for and waits until it is
+    /// up; a dry run answers with the create it would send instead.
     ///
     /// # Errors
-    /// [`Failure`]; see `answer` for what each means to Pub/Sub.
+    /// [`Failure`]; see `http::answer` for what each means to Pub/Sub.
     pub async fn launch(
         &self,
         trigger: &Trigger,
+        request: LaunchRequest,
         progress: &(dyn Fn(Progress<'_>) + Sync),
     ) -> Result<Launched, Failure> {
         let poller = Poller::new(self.poll.backoff, self.poll.timeout, self.cancel.clone());
-        let mut request = self.create_request(trigger)?;
+        let mut request = self.create_request(trigger, request)?;
         if request.dry_run {
             return self.dry_run_answer(request, trigger, poller.elapsed());
         }

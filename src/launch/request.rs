@@ -1,16 +1,17 @@
-//! What a trigger asks of the API, derived in full before the first call: the payload read
-//! under the override policy, the profile chosen and layered, the spec checked, the names and
-//! the request body. A refusal here is a [`Rejection`]: nothing was asked of the API yet.
+//! What a trigger asks of the API, derived in full before the first call from the message as
+//! the override policy let it be read: the profile chosen and layered, the spec checked, the
+//! names and the request body. A refusal here is a [`Rejection`]: nothing was asked of the API yet.
 
 use super::Launcher;
+use super::body;
 use crate::naming::{self, InstanceId};
-use crate::notebooks::{ApiVersion, body};
-use crate::payload::{self, OverridePolicy, PayloadError};
+use crate::notebooks::ApiVersion;
+use crate::payload::{LaunchRequest, PayloadError};
 use crate::profile::LaunchSpec;
 use crate::push::Trigger;
 use crate::rejection::Rejection;
-use crate::runs::RunId;
-use crate::runs::RunRecord;
+use crate::run::RunId;
+use crate::run::RunRecord;
 
 /// Everything a launch derives from its trigger before the first call upstream: what it will
 /// ask the API for. Public so that the fuzz target and its stable replay drive every check a
@@ -39,28 +40,18 @@ pub struct CreateRequest {
 }
 
 impl Launcher {
-    /// What a message asks for instead of a launch, if anything (`{"action": "reap"}`).
-    pub fn action(&self, trigger: &Trigger) -> Option<payload::Action> {
-        payload::parse(&trigger.data, &self.policy).ok()?.action
-    }
-
-    /// Payload → profile → spec → names and body. Synchronous, so that the payload, the spec
-    /// and the labels are gone before the launch starts to wait: thousands of launches may wait
-    /// at once, and each keeps only what its calls need.
+    /// What the message `request` read from `trigger` asks of the API: profile → spec → names
+    /// and body. Synchronous, so that the payload, the spec and the labels are gone before the
+    /// launch starts to wait: thousands of launches may wait at once, and each keeps only what
+    /// its calls need.
     ///
     /// # Errors
-    /// [`Rejection`] for a payload, profile or field the policy or the API rules refuse.
-    pub fn create_request(&self, trigger: &Trigger) -> Result<CreateRequest, Rejection> {
-        self.create_request_under(trigger, &self.policy)
-    }
-
-    /// [`create_request`](Self::create_request) with the payload read under `policy`.
-    pub(super) fn create_request_under(
+    /// [`Rejection`] for an action, or a profile or field the API rules refuse.
+    pub fn create_request(
         &self,
         trigger: &Trigger,
-        policy: &OverridePolicy,
+        request: LaunchRequest,
     ) -> Result<CreateRequest, Rejection> {
-        let request = payload::parse(&trigger.data, policy)?;
         if let Some(action) = request.action {
             return Err(PayloadError::NotALaunch(action).into());
         }

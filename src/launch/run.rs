@@ -12,10 +12,11 @@ use std::time::Duration;
 
 use serde_json::{Map, Value};
 
+use crate::naming::LABEL_RUN_ID;
 use crate::profile::{Field, FieldError, LaunchSpec};
 use crate::push::Trigger;
+use crate::run::{Launch, RunEvents, RunId, RunRecord, RunStore};
 use crate::runner::RunSpec;
-use crate::runs::{LABEL_RUN_ID, RunEvents, RunId, RunRecord, RunState, RunStore, SCHEMA};
 
 /// The papermill parameter that carries a web app's event.
 pub const EVENT_PARAMETER: &str = "event";
@@ -101,9 +102,7 @@ impl RunConfig {
             report_audience: service_url.clone(),
             report_within: self.report_within,
         };
-        let folder = format!("{}/{run_id}/", target.output);
-        let record = RunRecord {
-            schema: SCHEMA,
+        let launch = Launch {
             run_id: run_id.clone(),
             trigger: trigger.source.label().to_owned(),
             message_id: trigger.message_id.clone(),
@@ -111,17 +110,9 @@ impl RunConfig {
             notebook: run.notebook.clone(),
             parameters: run.parameters.clone(),
             instance: instance.to_owned(),
-            output: folder.clone(),
-            launched: jiff::Timestamp::now(),
-            state: RunState::Launched,
-            started: None,
-            finished: None,
-            exit_code: None,
-            error: String::new(),
-            outputs: Vec::new(),
-            log_tail: String::new(),
-            cleanup: None,
+            output_prefix: target.output.clone(),
         };
+        let record = RunRecord::launched(launch, jiff::Timestamp::now());
         spec.metadata.extend(run.metadata());
         spec.post_startup_script = Some(runner.clone());
         labels.insert(LABEL_RUN_ID.to_owned(), run_id.to_string());
@@ -153,6 +144,7 @@ fn with_event(
 mod tests {
     use super::*;
     use crate::profile::Fields;
+    use crate::run::RunState;
 
     fn config(service_url: Option<&str>, runner: Option<&str>) -> RunConfig {
         RunConfig {

@@ -182,7 +182,7 @@ impl NotebooksClient {
         self.version
     }
 
-    /// `instances.create` with the `Instance` as JSON text (see [`body`](super::body)), sent
+    /// `instances.create` with the `Instance` as JSON text (as `launch` builds it), sent
     /// as [`create_call`](Self::create_call) says.
     ///
     /// # Errors

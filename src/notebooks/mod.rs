@@ -1,12 +1,11 @@
-//! The Notebooks REST API, as far as launching an instance needs it.
+//! The Notebooks REST API, as far as launching and cleaning up after an instance needs it: v2
+//! (Workbench instances) or v1 (user-managed notebooks, create shut down since 2025-04).
 //!
-//! `body` turns a validated [`LaunchSpec`](crate::profile::LaunchSpec) into the exact JSON the
-//! v2 (Workbench instances) or v1 (user-managed notebooks, create shut down since 2025-04) API
-//! takes; `model` holds the operation, status and instance shapes; `client` speaks HTTP with
+//! `model` holds the operation, status and instance shapes; `client` speaks HTTP with
 //! credentials, one shared connection pool and timeouts on every call; `protocol` chooses the
-//! HTTP version an emulator is spoken to in.
+//! HTTP version an emulator is spoken to in. It knows nothing of profiles or runs: the bodies
+//! it sends are built by `launch`.
 
-pub mod body;
 pub mod client;
 pub mod model;
 pub mod protocol;

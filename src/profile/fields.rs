@@ -12,8 +12,8 @@ use std::fmt;
 use serde::Deserialize;
 use serde_json::Map;
 
-use crate::config::Variable;
-use crate::config::WhenUnset::{Absent, Decided, Required, Value};
+use crate::variable::Variable;
+use crate::variable::WhenUnset::{Absent, Decided, Required, Value};
 
 /// The machine type of a profile that names none.
 pub const DEFAULT_MACHINE_TYPE: &str = "n1-standard-4";

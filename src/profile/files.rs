@@ -1,7 +1,7 @@
 //! Named profiles from `PROFILES_FILE`: read and checked at start-up, so a bad profile stops
 //! the service before a message can select it.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 
 use serde::Deserialize;
@@ -118,5 +118,26 @@ impl Profiles {
 
     pub fn names(&self) -> impl Iterator<Item = &str> {
         std::iter::once("default").chain(self.named.keys().map(String::as_str))
+    }
+
+    /// Every profile's layered fields, the default's first.
+    fn all(&self) -> impl Iterator<Item = &Fields> {
+        std::iter::once(&self.default).chain(self.named.values())
+    }
+
+    /// The zones the profiles launch in: where their instances are looked for.
+    pub fn zones(&self) -> BTreeSet<String> {
+        self.all()
+            .filter_map(|fields| fields.location.clone())
+            .collect()
+    }
+
+    /// The output prefixes the profiles' runs write to (`gs://B/PREFIX`, without a trailing
+    /// slash): where their records are.
+    pub fn outputs(&self) -> BTreeSet<String> {
+        self.all()
+            .filter_map(|fields| fields.output.as_deref())
+            .map(|output| output.trim_end_matches('/').to_owned())
+            .collect()
     }
 }

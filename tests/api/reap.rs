@@ -11,8 +11,8 @@ use notebook_trigger::notebooks::client::{Endpoint, Timeouts};
 use notebook_trigger::notebooks::protocol::EmulatorProtocol;
 use notebook_trigger::notebooks::{ApiVersion, NotebooksClient};
 use notebook_trigger::reap::Reaper;
-use notebook_trigger::runs::reaper::ReaperPolicy;
-use notebook_trigger::runs::{CleanupPolicy, RunStore};
+use notebook_trigger::run::reaper::ReaperPolicy;
+use notebook_trigger::run::{CleanupPolicy, ManagedInstances, RunStore, Transitions};
 use notebooks_emulator::storage::StorageClient;
 
 use crate::child::run_bounded;
@@ -33,21 +33,20 @@ fn reaper(app: &TestApp) -> Reaper {
         credentials: Credentials::Anonymous,
         emulator_protocol: Some(EmulatorProtocol::H2c),
     };
-    Reaper {
-        client: NotebooksClient::new(endpoint, ApiVersion::V2, timeouts).unwrap(),
-        records: RunStore::new(
-            StorageClient::new(app.emulator.storage_url().parse().unwrap()),
-            Credentials::Anonymous,
-        ),
-        project: PROJECT.to_owned(),
-        zones: [ZONE.to_owned()].into(),
-        policy: ReaperPolicy {
-            grace: GRACE,
-            keep_stopped: Duration::from_secs(72 * 3600),
-            cleanup: CleanupPolicy::default(),
-        },
-        events: None,
-    }
+    let client = NotebooksClient::new(endpoint, ApiVersion::V2, timeouts).unwrap();
+    let records = RunStore::new(
+        StorageClient::new(app.emulator.storage_url().parse().unwrap()),
+        Credentials::Anonymous,
+    );
+    let instances =
+        ManagedInstances::new(client.clone(), PROJECT.to_owned(), [ZONE.to_owned()].into());
+    let transitions = Transitions::new(client, records.clone(), None);
+    let policy = ReaperPolicy {
+        grace: GRACE,
+        keep_stopped: Duration::from_secs(72 * 3600),
+        cleanup: CleanupPolicy::default(),
+    };
+    Reaper::new(instances, records, transitions, policy)
 }
 
 /// `notebook-trigger reap ARGS` against the test's emulator, with a clean environment.
@@ -175,10 +174,13 @@ async fn the_reaper_stops_a_stray_run_and_leaves_what_it_does_not_own() {
         assert_eq!(attributes["state"], "unreported");
         assert_eq!(attributes["action"], "stop");
         assert_eq!(attributes["by"], "reaper");
-        for message in &announced {
-            let data: serde_json::Value = serde_json::from_slice(&message.data).unwrap();
-            assert_eq!(data, recorded);
-        }
+        // The run's end is recorded and announced before the cleanup, as after a report.
+        let data =
+            |i: usize| -> serde_json::Value { serde_json::from_slice(&announced[i].data).unwrap() };
+        let mut ended = recorded.clone();
+        ended.as_object_mut().unwrap().remove("cleanup");
+        assert_eq!(data(0), ended);
+        assert_eq!(data(1), recorded);
     }
     assert_eq!(state_of(&app, "nb-unmanaged").as_deref(), Some("ACTIVE"));
     assert_eq!(state_of(&app, "nb-fresh").as_deref(), Some("ACTIVE"));

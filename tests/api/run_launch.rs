@@ -1,7 +1,7 @@
 //! A profile with a notebook: the create carries the runner and the run's spec, and the run's
 //! record is in Cloud Storage before the instance exists.
 
-use notebook_trigger::runs::RunId;
+use notebook_trigger::run::RunId;
 use notebooks_emulator::storage::StorageClient;
 use serde_json::Value;
 

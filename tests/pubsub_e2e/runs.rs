@@ -8,8 +8,8 @@
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
+use notebook_trigger::run::RunRecord;
 use notebook_trigger::runner;
-use notebook_trigger::runs::RunRecord;
 use notebooks_emulator::{Emulator, EmulatorConfig};
 use serde_json::{Value, json};
 use storage_client::StorageClient;

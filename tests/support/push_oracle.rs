@@ -3,7 +3,7 @@
 //! `tests/push_decode.rs`, so the three cannot drift apart.
 //!
 //! A request goes through everything the service does with it before anything leaves the
-//! process, in the handler's order: the decoder, then `Launcher::create_request` (the payload
+//! process, in the handler's order: the decoder, then `Dispatcher::create_request` (the payload
 //! policy, the profile, the launch spec, the instance id and the request body). Whatever it
 //! carries, that must not panic, and a refusal must be the client's (4xx): a 5xx would make
 //! Pub/Sub redeliver something that can never work, where a 4xx sends it to the dead-letter
@@ -17,13 +17,13 @@
 use std::sync::OnceLock;
 
 use axum::http::{HeaderMap, HeaderName, HeaderValue, StatusCode};
-use notebook_trigger::answer;
 use notebook_trigger::config::Settings;
-use notebook_trigger::launch::Launcher;
+use notebook_trigger::dispatch::Dispatcher;
+use notebook_trigger::http::answer;
 use notebook_trigger::naming::InstanceId;
 use notebook_trigger::push;
 use notebook_trigger::rejection::Rejection;
-use notebook_trigger::startup;
+use notebook_trigger::startup::Services;
 use tokio_util::sync::CancellationToken;
 
 /// The lowest `MAX_PAYLOAD_BYTES` the service accepts: inputs of fuzzing size then reach 413.
@@ -35,14 +35,14 @@ const PROJECT: &str = "fuzz-project";
 const PROFILES: &str =
     "[profiles.gpu]\naccelerator_type = \"NVIDIA_TESLA_T4\"\nmachine_type = \"n1-standard-8\"\n";
 
-/// The launcher the service builds from its configuration, with the policy of
+/// The dispatcher the service builds from its configuration, with the policy of
 /// `tests/api/hostile.rs`: most overrides allowed, so values reach their checks, while the
 /// service account and the network stay forbidden, so refusals are reached too. Its API
 /// address is never called. Built once: the fuzzer calls [`check`] millions of times.
-fn launcher() -> &'static Launcher {
-    static LAUNCHER: OnceLock<Launcher> = OnceLock::new();
-    LAUNCHER.get_or_init(|| {
-        // Read while the launcher is built, removed right after.
+fn dispatcher() -> &'static Dispatcher {
+    static DISPATCHER: OnceLock<Dispatcher> = OnceLock::new();
+    DISPATCHER.get_or_init(|| {
+        // Read while the services are built, removed right after.
         let profiles = std::env::temp_dir().join(format!(
             "notebook-trigger-oracle-{}.toml",
             std::process::id()
@@ -69,11 +69,11 @@ fn launcher() -> &'static Launcher {
         let runtime = tokio::runtime::Builder::new_current_thread()
             .enable_all()
             .build()
-            .expect("a runtime to build the launcher");
-        let backing = runtime.block_on(startup::backing(settings, CancellationToken::new()));
+            .expect("a runtime to build the services");
+        let services = runtime.block_on(Services::build(settings, CancellationToken::new()));
         std::fs::remove_file(&profiles).expect("the oracle's profiles file is removed");
-        let backing = backing.expect("the oracle's launcher builds without calling out");
-        std::sync::Arc::into_inner(backing.launcher).expect("nothing else holds the launcher")
+        let services = services.expect("the oracle's services build without calling out");
+        std::sync::Arc::into_inner(services.dispatcher).expect("nothing else holds the dispatcher")
     })
 }
 
@@ -109,7 +109,7 @@ pub fn request(input: &[u8]) -> (HeaderMap, &[u8]) {
 pub fn check(headers: &HeaderMap, body: &[u8]) -> Option<StatusCode> {
     let prepared = push::decode(headers, body, MAX_PAYLOAD_BYTES)
         .map_err(Rejection::from)
-        .and_then(|trigger| launcher().create_request(&trigger));
+        .and_then(|trigger| dispatcher().create_request(&trigger));
     let error = match prepared {
         Ok(create) => {
             assert!(

@@ -7,24 +7,25 @@
 //! what becomes of the instance after a success or a failure; [`RunRecord`] is the run's story,
 //! kept beside its outputs so it outlives the instance; [`reaper`] decides what to do with
 //! instances whose run ended without anyone cleaning up. [`RunStore`] keeps records in Cloud
-//! Storage and [`act`] does a cleanup to an instance. [`RunEvents`] announces each
-//! [`RunEvent`] on Pub/Sub, for whoever wants to hear of it.
+//! Storage. [`RunEvents`] announces each [`RunEvent`] on Pub/Sub, for whoever wants to hear of
+//! it. [`Transitions`] is the one way a run ends and is cleaned up (record, event, cleanup),
+//! and [`ManagedInstances`] the one listing of the instances the product made.
 
-pub mod act;
 mod cleanup;
 mod events;
 mod id;
+pub mod instances;
 pub mod reaper;
 mod record;
 mod report;
 mod store;
+mod transition;
 
 pub use cleanup::{Cleanup, CleanupPolicy};
 pub use events::{RunEvent, RunEvents};
 pub use id::{InvalidRunId, RunId};
-pub use record::{CleanupRecord, RunRecord, RunState, SCHEMA};
+pub use instances::ManagedInstances;
+pub use record::{CleanupRecord, Launch, RunRecord, RunState};
 pub use report::{CompletionReport, Outcome, ReportError};
 pub use store::{Listed, Records, RunStore, StoreError};
-
-/// The label that carries the run id on the instance.
-pub const LABEL_RUN_ID: &str = "run-id";
+pub use transition::{Actor, Transitions};

@@ -4,8 +4,8 @@
 
 use clap::{Args, Subcommand};
 
-use super::filter::{DEFAULT_LIMIT, FilterText, SINCE_FORMS, state_names};
-use crate::runs::RunId;
+use crate::history::{DEFAULT_LIMIT, FilterText, SINCE_FORMS, state_names};
+use crate::run::RunId;
 
 /// The listing's flags, or `show` and a run: the two do not mix, so a flag is never silently
 /// ignored.

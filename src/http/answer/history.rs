@@ -8,7 +8,7 @@ use axum::response::{IntoResponse, Response};
 use super::{error_response, token_status};
 use crate::history::HistoryError;
 use crate::http::{ReadError, RunsError};
-use crate::runs::StoreError;
+use crate::run::StoreError;
 
 /// 403 for reading that is not configured or an account not listed; a token's own failures
 /// as for push.
@@ -59,7 +59,7 @@ mod tests {
     use crate::credentials::CredentialsError;
     use crate::history::FilterError;
     use crate::push_token::{KeysError, TokenError};
-    use crate::runs::{InvalidRunId, RunId};
+    use crate::run::{InvalidRunId, RunId};
 
     fn records(source: StoreError) -> RunsError {
         RunsError::History(HistoryError::Records {
@@ -85,7 +85,7 @@ mod tests {
                 503,
             ),
         ];
-        crate::answer::assert_answers(cases);
+        crate::http::answer::assert_answers(cases);
     }
 
     #[test]
@@ -120,6 +120,6 @@ mod tests {
             ),
             (records(StoreError::Folder("gs://b".into())), 500),
         ];
-        crate::answer::assert_answers(cases);
+        crate::http::answer::assert_answers(cases);
     }
 }

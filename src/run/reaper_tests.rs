@@ -1,7 +1,7 @@
 use std::collections::BTreeMap;
 
 use super::*;
-use crate::runs::{CleanupRecord, RunState};
+use crate::run::{CleanupRecord, RunState};
 
 const NOW: &str = "2026-12-01T12:00:00Z";
 

@@ -1,4 +1,5 @@
-//! The command line: `serve` (default), `launch`, `reap`, `runs`, `emulator`, `scheduler plan`.
+//! The command line: `serve` (default), `launch`, `reap`, `runs`, `publish`, `replay`,
+//! `runner`, `emulator` and `scheduler plan`; `runs` has its arguments in `runs`.
 
 use std::path::PathBuf;
 
@@ -7,6 +8,10 @@ use std::time::Duration;
 use clap::{Args, Parser, Subcommand};
 
 use notebooks_emulator::EmulatorArgs;
+
+mod runs;
+
+pub use runs::{RunsArgs, RunsCommand};
 
 /// Turns a Pub/Sub message into a running Vertex AI Workbench notebook instance.
 ///
@@ -109,7 +114,7 @@ pub enum Command {
     /// `serve`: Google's Cloud Storage with Application Default Credentials, or
     /// STORAGE_EMULATOR_HOST.
     #[command(after_long_help = crate::config::variables_help())]
-    Runs(crate::history::RunsArgs),
+    Runs(RunsArgs),
     /// Cloud Scheduler jobs from scheduler.yaml.
     Scheduler {
         #[command(subcommand)]

@@ -20,11 +20,11 @@ use super::pages::{self, ObjectLinks};
 use super::readers::{self, Readers};
 use crate::cause;
 use crate::history::{FilterError, FilterText, History, HistoryError};
-use crate::runs::{InvalidRunId, RunId};
+use crate::run::{InvalidRunId, RunId};
 
-/// What the history routes share.
+/// What the history routes share: the history, who may read it, and where objects link to.
 #[derive(Debug)]
-pub struct Reading {
+pub struct HistoryRoutes {
     pub history: History,
     pub readers: Readers,
     pub links: ObjectLinks,
@@ -102,7 +102,7 @@ pub fn wants_html(headers: &HeaderMap) -> bool {
 
 /// Lets a request through only when [`Readers`] says it may read.
 pub(super) async fn authorize(
-    State(reading): State<Arc<Reading>>,
+    State(routes): State<Arc<HistoryRoutes>>,
     request: Request,
     next: Next,
 ) -> Response {
@@ -110,13 +110,13 @@ pub(super) async fn authorize(
         .extensions()
         .get::<ConnectInfo<Peer>>()
         .map(|info| info.0.0);
-    match reading.readers.check(request.headers(), peer).await {
+    match routes.readers.check(request.headers(), peer).await {
         Ok(reader) => {
             tracing::debug!(?reader, path = %request.uri().path(), "runs read");
             next.run(request).await
         }
         Err(error) => {
-            let status = crate::answer::read_status(&error);
+            let status = super::answer::read_status(&error);
             let message = cause::chain(&error).to_string();
             tracing::warn!(
                 status = status.as_u16(),
@@ -134,7 +134,7 @@ pub(super) async fn authorize(
 }
 
 pub(super) async fn list(
-    State(reading): State<Arc<Reading>>,
+    State(routes): State<Arc<HistoryRoutes>>,
     headers: HeaderMap,
     uri: Uri,
 ) -> Response {
@@ -147,9 +147,9 @@ pub(super) async fn list(
         Ok(filter) => filter,
         Err(error) => return refused(error.into(), &headers),
     };
-    match reading.history.list(&filter, now).await {
+    match routes.history.list(&filter, now).await {
         Ok(listing) if wants_html(&headers) => {
-            negotiated(Html(pages::listing(&listing, &asked, &reading.links)))
+            negotiated(Html(pages::listing(&listing, &asked, &routes.links)))
         }
         Ok(listing) => negotiated(Json(listing)),
         Err(error) => refused(error.into(), &headers),
@@ -157,7 +157,7 @@ pub(super) async fn list(
 }
 
 pub(super) async fn show(
-    State(reading): State<Arc<Reading>>,
+    State(routes): State<Arc<HistoryRoutes>>,
     Path(run): Path<String>,
     headers: HeaderMap,
 ) -> Response {
@@ -165,9 +165,9 @@ pub(super) async fn show(
         Ok(run) => run,
         Err(error) => return refused(error.into(), &headers),
     };
-    match reading.history.show(&run, Timestamp::now()).await {
+    match routes.history.show(&run, Timestamp::now()).await {
         Ok(Some(detail)) if wants_html(&headers) => {
-            negotiated(Html(pages::run(&detail, &reading.links)))
+            negotiated(Html(pages::run(&detail, &routes.links)))
         }
         Ok(Some(detail)) => negotiated(Json(detail)),
         Ok(None) => refused(RunsError::NotFound(run), &headers),
@@ -185,7 +185,7 @@ fn negotiated(answer: impl IntoResponse) -> Response {
 }
 
 fn refused(error: RunsError, headers: &HeaderMap) -> Response {
-    let status = crate::answer::runs_status(&error);
+    let status = super::answer::runs_status(&error);
     let message = cause::chain(&error).to_string();
     if status.is_server_error() {
         tracing::error!(status = status.as_u16(), error = %message, "runs not shown");

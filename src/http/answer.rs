@@ -12,7 +12,7 @@
 //! A [`Rejection`] comes before any launch, a [`LaunchError`] from one that began; each has its
 //! exhaustive match below. Whether an API failure is worth another delivery is the error's own
 //! judgement (`is_transient`); this is where that judgement becomes 503 or 422. The run
-//! history's answers (`GET /runs`) have theirs in `reading`.
+//! history's answers (`GET /runs`) have theirs in `history`.
 
 use axum::Json;
 use axum::http::{HeaderValue, StatusCode, header};
@@ -25,10 +25,10 @@ use crate::launch::{Failure, LaunchError, Launched};
 use crate::push::DecodeError;
 use crate::push_token::TokenError;
 use crate::rejection::Rejection;
-use crate::runs::StoreError;
+use crate::run::StoreError;
 
-mod reading;
-pub use reading::{read_status, runs_status};
+mod history;
+pub use history::{read_status, runs_status};
 
 /// Seconds a client should wait before retrying a 503 or 429 (Pub/Sub applies its own backoff).
 const RETRY_AFTER_SECONDS: &str = "10";
@@ -357,7 +357,7 @@ mod tests {
     #[test]
     fn every_refused_report_has_its_status() {
         use crate::completion::Refusal;
-        use crate::runs::{InvalidRunId, ReportError, RunId};
+        use crate::run::{InvalidRunId, ReportError, RunId};
         let run = RunId::parse("r0123456789abcdef").unwrap();
         let body = serde_json::from_str::<serde_json::Value>("{").unwrap_err();
         let corrupt = serde_json::from_str::<serde_json::Value>("{").unwrap_err();

@@ -157,7 +157,7 @@ impl RunEvents {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::runs::{Cleanup, CleanupRecord};
+    use crate::run::{Cleanup, CleanupRecord};
 
     fn record(state: RunState, cleanup: Option<CleanupRecord>) -> RunRecord {
         RunRecord {

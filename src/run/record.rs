@@ -9,10 +9,10 @@
 use jiff::Timestamp;
 use serde::{Deserialize, Serialize};
 
-use super::{Cleanup, CompletionReport, Outcome, RunId};
+use super::{Cleanup, CompletionReport, Outcome, RunId, RunStore};
 
 /// The version of the record's layout.
-pub const SCHEMA: u32 = 1;
+const SCHEMA: u32 = 1;
 
 /// Where a run is in its life, as its record last said.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -112,9 +112,49 @@ pub struct RunRecord {
     pub cleanup: Option<CleanupRecord>,
 }
 
+/// What a run's record says from its launch on: who asked for which notebook, where.
+#[derive(Debug, Clone)]
+pub struct Launch {
+    pub run_id: RunId,
+    /// `pubsub`, `cloudevent`, `manual` or `cli`.
+    pub trigger: String,
+    pub message_id: Option<String>,
+    pub profile: String,
+    pub notebook: String,
+    pub parameters: serde_json::Map<String, serde_json::Value>,
+    /// `projects/P/locations/Z/instances/I`.
+    pub instance: String,
+    /// The output prefix (`gs://B/PREFIX`) the run's folder is made under.
+    pub output_prefix: String,
+}
+
 impl RunRecord {
     /// The object name of the record under a run's output folder.
     pub const FILE: &'static str = "run.json";
+
+    /// The record a launch writes at `at`, before anything else happened to the run.
+    pub fn launched(launch: Launch, at: Timestamp) -> Self {
+        RunRecord {
+            schema: SCHEMA,
+            output: RunStore::folder(&launch.output_prefix, &launch.run_id),
+            run_id: launch.run_id,
+            trigger: launch.trigger,
+            message_id: launch.message_id,
+            profile: launch.profile,
+            notebook: launch.notebook,
+            parameters: launch.parameters,
+            instance: launch.instance,
+            launched: at,
+            state: RunState::Launched,
+            started: None,
+            finished: None,
+            exit_code: None,
+            error: String::new(),
+            outputs: Vec::new(),
+            log_tail: String::new(),
+            cleanup: None,
+        }
+    }
 
     /// Whether a report was already taken: a repeated report changes nothing.
     pub fn is_complete(&self) -> bool {
@@ -165,27 +205,17 @@ impl RunRecord {
     /// seed notebook), before anything else happened: the one fixture of the tests that
     /// need a record, which change what they are about.
     pub(crate) fn example(key: &str, launched: &str) -> Self {
-        let run_id = RunId::derive(&format!("pubsub:{key}"));
-        RunRecord {
-            schema: SCHEMA,
-            output: format!("gs://b/runs/{run_id}/"),
-            run_id,
+        let launch = Launch {
+            run_id: RunId::derive(&format!("pubsub:{key}")),
             trigger: "pubsub".into(),
             message_id: Some(key.into()),
             profile: "default".into(),
             notebook: "gs://b/nb/seed.ipynb".into(),
             parameters: serde_json::Map::new(),
             instance: format!("projects/p/locations/z/instances/{key}"),
-            launched: launched.parse().expect("an RFC 3339 time"),
-            state: RunState::Launched,
-            started: None,
-            finished: None,
-            exit_code: None,
-            error: String::new(),
-            outputs: Vec::new(),
-            log_tail: String::new(),
-            cleanup: None,
-        }
+            output_prefix: "gs://b/runs".into(),
+        };
+        RunRecord::launched(launch, launched.parse().expect("an RFC 3339 time"))
     }
 }
 

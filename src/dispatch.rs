@@ -1,0 +1,122 @@
+//! What a message asks for, read once and handed to the use case that does it: a launch, a
+//! dry run or a reap.
+//!
+//! `POST /` and `notebook-trigger launch` both come here. The payload says which use case
+//! runs, so it is read here and only here, under the deployment's override policy, and the
+//! launcher and the reaper are handed what it said instead of reading it again.
+//!
+//! Launches hold a permit of a semaphore for as long as they run: one beyond
+//! `MAX_CONCURRENT_LAUNCHES` is refused at once ([`LaunchError::Busy`], 429), so Pub/Sub backs
+//! off instead of the service queueing work until it falls over. A reap holds none: it is
+//! one listing, scheduled, and refusing it would only delay the cleanup it exists for.
+
+use std::sync::Arc;
+
+use jiff::Timestamp;
+use tokio::sync::Semaphore;
+
+use crate::launch::{CreateRequest, Failure, LaunchError, Launched, Launcher, Progress};
+use crate::payload::{self, Action, LaunchRequest, OverridePolicy};
+use crate::push::Trigger;
+use crate::reap::{Reaped, Reaper};
+use crate::rejection::Rejection;
+
+/// Reads messages and hands each to its use case; one for the whole service.
+#[derive(Debug)]
+pub struct Dispatcher {
+    launcher: Arc<Launcher>,
+    /// Carries out `{"action": "reap"}`; `None`: such a message is refused as not a launch.
+    reaper: Option<Arc<Reaper>>,
+    policy: OverridePolicy,
+    launches: Semaphore,
+    max_launches: usize,
+}
+
+/// What a message led to.
+#[derive(Debug)]
+pub enum Dispatched {
+    Launched(Launched),
+    /// One entry per verdict, as the reaper logged it.
+    Reaped(Vec<Reaped>),
+}
+
+impl Dispatcher {
+    pub fn new(
+        launcher: Arc<Launcher>,
+        reaper: Option<Arc<Reaper>>,
+        policy: OverridePolicy,
+        max_concurrent_launches: usize,
+    ) -> Self {
+        Self {
+            launcher,
+            reaper,
+            policy,
+            launches: Semaphore::new(max_concurrent_launches),
+            max_launches: max_concurrent_launches,
+        }
+    }
+
+    /// Does what `trigger` asks for: a reap, or a launch (a dry run when it asks for one).
+    ///
+    /// # Errors
+    /// [`Failure`]; `http::answer` says what each means to Pub/Sub.
+    pub async fn dispatch(
+        &self,
+        trigger: &Trigger,
+        progress: &(dyn Fn(Progress<'_>) + Sync),
+    ) -> Result<Dispatched, Failure> {
+        let request = read(trigger, &self.policy)?;
+        if let (Some(Action::Reap), Some(reaper)) = (request.action, &self.reaper) {
+            // Boxed: a reap's listing and calls would otherwise size every push's state.
+            let reaped = Box::pin(reaper.reap(Timestamp::now(), false)).await;
+            return Ok(Dispatched::Reaped(reaped));
+        }
+        // Held until the launch ends, whichever way it ends.
+        let Ok(_permit) = self.launches.try_acquire() else {
+            return Err(LaunchError::Busy {
+                limit: self.max_launches,
+            }
+            .into());
+        };
+        self.launcher
+            .launch(trigger, request, progress)
+            .await
+            .map(Dispatched::Launched)
+    }
+
+    /// `launch` in a terminal: a launch, never a reap. With `dry_run`, a dry run whatever the
+    /// payload says: whoever runs it there holds the deployment's configuration already, so it
+    /// needs no `dry_run` in `ALLOWED_OVERRIDES`; every other check of the policy stays.
+    ///
+    /// # Errors
+    /// [`Failure`], as for a push.
+    pub async fn launch(
+        &self,
+        trigger: &Trigger,
+        dry_run: bool,
+        progress: &(dyn Fn(Progress<'_>) + Sync),
+    ) -> Result<Launched, Failure> {
+        if dry_run {
+            let policy = self.policy.clone().allowing_dry_run();
+            let request = read(trigger, &policy)?;
+            return self.launcher.dry_run(trigger, request);
+        }
+        let request = read(trigger, &self.policy)?;
+        self.launcher.launch(trigger, request, progress).await
+    }
+
+    /// The create a push of `trigger` would send, derived as [`dispatch`](Self::dispatch)
+    /// derives it, without a call: every check a hostile message meets inside the process.
+    ///
+    /// # Errors
+    /// [`Rejection`], as the push would be refused.
+    pub fn create_request(&self, trigger: &Trigger) -> Result<CreateRequest, Rejection> {
+        let request = read(trigger, &self.policy)?;
+        self.launcher.create_request(trigger, request)
+    }
+}
+
+/// The message's payload, as `policy` lets it be read.
+fn read(trigger: &Trigger, policy: &OverridePolicy) -> Result<LaunchRequest, Rejection> {
+    Ok(payload::parse(&trigger.data, policy)?)
+}

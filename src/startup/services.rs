@@ -1,0 +1,255 @@
+//! The composition root: every service built once from the settings, each handed what it
+//! depends on.
+//!
+//! `serve` and every command build the same [`Services`], so a command does what the service
+//! would do, with the same configuration. Nothing below this module knows it exists: the
+//! launcher, the reaper, the history and the completer take their clients, stores and
+//! settings as arguments, and the profiles say where runs live (their zones and outputs).
+
+use std::collections::BTreeSet;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context as _;
+use notebooks_emulator::Emulator;
+use reqwest::Url;
+use tokio_util::sync::CancellationToken;
+
+use super::demo;
+use crate::completion::Completer;
+use crate::config::{self, Backend, SettingError, Settings};
+use crate::credentials::Credentials;
+use crate::dispatch::Dispatcher;
+use crate::history::History;
+use crate::http::ObjectLinks;
+use crate::launch::{Launcher, RunConfig};
+use crate::notebooks::client::Endpoint;
+use crate::notebooks::protocol::EmulatorProtocol;
+use crate::notebooks::{ApiVersion, NotebooksClient};
+use crate::profile::{LaunchSpec, Profiles};
+use crate::pubsub::PubSubEndpoint;
+use crate::push_token::{TokenVerifier, VerifySettings};
+use crate::reap::Reaper;
+use crate::run::reaper::ReaperPolicy;
+use crate::run::{ManagedInstances, RunEvents, RunStore, Transitions};
+
+const GOOGLE_ENDPOINT: &str = "https://notebooks.googleapis.com";
+
+/// Every service of the product, built once.
+#[derive(Debug)]
+pub struct Services {
+    pub project: String,
+    pub api_version: ApiVersion,
+    pub dispatcher: Arc<Dispatcher>,
+    pub reaper: Arc<Reaper>,
+    pub history: History,
+    /// Takes runners' reports; `None` without a URL to be reported to.
+    pub completer: Option<Arc<Completer>>,
+    /// Where the history's pages link objects to.
+    pub links: ObjectLinks,
+    /// The embedded emulator, in demo mode; whoever built the services shuts it down.
+    pub embedded: Option<Emulator>,
+}
+
+impl Services {
+    /// Resolves the backend, credentials, project and profiles; validates every profile; and
+    /// builds every service over one Notebooks client and one run store.
+    ///
+    /// # Errors
+    /// A configuration error naming the variable, or a failure to reach the credentials.
+    pub async fn build(settings: Settings, cancel: CancellationToken) -> anyhow::Result<Self> {
+        if settings.poll.timeout >= Duration::from_secs(600) {
+            tracing::warn!(
+                "POLL_TIMEOUT is 600 s or more: Pub/Sub's push deadline is at most 600 s, so it redelivers before the poll ends"
+            );
+        }
+        let (settings, embedded) = match settings.backend {
+            Backend::Embedded => {
+                let (settings, emulator) = demo::start(settings).await?;
+                (settings, Some(emulator))
+            }
+            Backend::Google | Backend::Endpoint(_) | Backend::Emulator(..) => (settings, None),
+        };
+        let endpoint = endpoint(&settings, embedded.as_ref()).await?;
+        let project = project(&settings, &endpoint.credentials).await?;
+        let store = RunStore::from_settings(settings.runs.storage_emulator.as_ref(), None);
+        let events = events(&settings, &project)?;
+        let runs = RunConfig {
+            service_url: settings.runs.service_url.clone(),
+            runner_script: settings.runs.runner_script.clone(),
+            report_within: settings.runs.report_within,
+            store: store.clone(),
+            events: events.clone(),
+        };
+        let profiles = profiles(&settings, &project, &runs)?;
+        let client = NotebooksClient::new(endpoint, settings.api_version, settings.timeouts)
+            .context("building the HTTP client")?;
+        let transitions = Transitions::new(client.clone(), store.clone(), events);
+        let instances = ManagedInstances::new(client.clone(), project.clone(), profiles.zones());
+        let policy = ReaperPolicy {
+            grace: settings.runs.grace,
+            keep_stopped: settings.runs.keep_stopped,
+            cleanup: settings.runs.cleanup,
+        };
+        let reaper = Arc::new(Reaper::new(
+            instances.clone(),
+            store.clone(),
+            transitions.clone(),
+            policy,
+        ));
+        let history = History::new(store.clone(), client.clone(), instances, profiles.outputs());
+        let completer = completer(&settings, &client, &store, &project, transitions)?;
+        let launcher = Launcher {
+            client,
+            project: project.clone(),
+            profiles,
+            prefix: settings.prefix.clone(),
+            on_existing: settings.on_existing,
+            poll: settings.poll,
+            runs,
+            cancel,
+        };
+        let dispatcher = Dispatcher::new(
+            Arc::new(launcher),
+            Some(reaper.clone()),
+            settings.policy.clone(),
+            settings.max_concurrent_launches,
+        );
+        Ok(Self {
+            project,
+            api_version: settings.api_version,
+            dispatcher: Arc::new(dispatcher),
+            reaper,
+            history,
+            completer,
+            links: object_links(&settings),
+            embedded,
+        })
+    }
+
+    /// Shuts the embedded emulator down, when there is one.
+    pub async fn shutdown(self) {
+        if let Some(emulator) = self.embedded {
+            emulator.shutdown().await;
+        }
+    }
+}
+
+/// Where the Notebooks API is and how to speak to it: the embedded emulator (h2c, nothing to
+/// ask), another emulator, another endpoint or Google's, with credentials where it is real.
+async fn endpoint(settings: &Settings, embedded: Option<&Emulator>) -> anyhow::Result<Endpoint> {
+    let (base_url, credentials, emulator_protocol) = match (&settings.backend, embedded) {
+        (_, Some(emulator)) => (
+            Url::parse(&emulator.base_url()).context("the embedded emulator's address")?,
+            Credentials::Anonymous,
+            Some(EmulatorProtocol::H2c),
+        ),
+        (Backend::Emulator(url, protocol), None) => {
+            (url.clone(), Credentials::Anonymous, Some(*protocol))
+        }
+        (Backend::Endpoint(url), None) => (url.clone(), Credentials::detect().await?, None),
+        (Backend::Google | Backend::Embedded, None) => (
+            Url::parse(GOOGLE_ENDPOINT).context("Google's endpoint")?,
+            Credentials::detect().await?,
+            None,
+        ),
+    };
+    Ok(Endpoint {
+        base_url,
+        credentials,
+        emulator_protocol,
+    })
+}
+
+/// `GOOGLE_CLOUD_PROJECT`, else the credentials' own project.
+async fn project(settings: &Settings, credentials: &Credentials) -> Result<String, SettingError> {
+    match &settings.project {
+        Some(project) => Ok(project.clone()),
+        None => credentials.project_id().await.map_err(|e| {
+            SettingError::new(
+                "GOOGLE_CLOUD_PROJECT",
+                format!("not set, and {}", crate::cause::chain(&e)),
+            )
+        }),
+    }
+}
+
+/// The default profile and those of `PROFILES_FILE`, each checked as a launch would check it,
+/// so a profile that can never launch stops start-up instead of a message at night.
+fn profiles(settings: &Settings, project: &str, runs: &RunConfig) -> anyhow::Result<Profiles> {
+    let default =
+        LaunchSpec::parse(&settings.default_profile, project).map_err(config::field_error)?;
+    runs.check(&default).map_err(config::field_error)?;
+    let profiles = match &settings.profiles_file {
+        Some(path) => Profiles::load(settings.default_profile.clone(), path, project)
+            .map_err(|e| SettingError::new("PROFILES_FILE", e.to_string()))?,
+        None => Profiles::new(settings.default_profile.clone()),
+    };
+    for name in profiles.names().filter(|name| *name != "default") {
+        let fields = profiles.get(Some(name)).expect("a listed profile exists");
+        LaunchSpec::parse(fields, project)
+            .and_then(|spec| runs.check(&spec))
+            .map_err(|e| {
+                SettingError::new(
+                    "PROFILES_FILE",
+                    format!("profile `{name}`: field `{}`: {}", e.field, e.reason),
+                )
+            })?;
+    }
+    Ok(profiles)
+}
+
+/// Where run events are published (`RUN_EVENTS_TOPIC`, on `PUBSUB_EMULATOR_HOST` or Google's
+/// Pub/Sub); `None` when they are not.
+fn events(settings: &Settings, project: &str) -> Result<Option<Arc<RunEvents>>, SettingError> {
+    let runs = &settings.runs;
+    let Some(topic) = runs.events_topic.as_deref() else {
+        return Ok(None);
+    };
+    let endpoint = PubSubEndpoint {
+        project: project.to_owned(),
+        emulator: runs.pubsub_emulator.clone(),
+    };
+    let events = RunEvents::new(endpoint, topic, settings.timeouts.request)
+        .map_err(|e| SettingError::new("RUN_EVENTS_TOPIC", e.to_string()))?;
+    tracing::info!(topic = events.topic(), "run events are published");
+    Ok(Some(Arc::new(events)))
+}
+
+/// What takes runners' reports, when the service has a URL to be reported to.
+fn completer(
+    settings: &Settings,
+    client: &NotebooksClient,
+    store: &RunStore,
+    project: &str,
+    transitions: Transitions,
+) -> anyhow::Result<Option<Arc<Completer>>> {
+    let runs = &settings.runs;
+    let Some(service_url) = &runs.service_url else {
+        return Ok(None);
+    };
+    let verify = VerifySettings {
+        audience: service_url.clone(),
+        service_accounts: BTreeSet::new(),
+        jwks_url: runs.token_jwks_url.clone(),
+    };
+    let tokens =
+        TokenVerifier::new(&verify, settings.timeouts).context("building the JWKS client")?;
+    Ok(Some(Arc::new(Completer::new(
+        client.clone(),
+        store.clone(),
+        tokens,
+        project.to_owned(),
+        runs.cleanup,
+        transitions,
+    ))))
+}
+
+/// Where the history's pages link objects to: the Cloud Storage emulator the records are in,
+/// when there is one, else the Cloud Console.
+fn object_links(settings: &Settings) -> ObjectLinks {
+    match &settings.runs.storage_emulator {
+        Some(url) => ObjectLinks::Emulator(url.as_str().trim_end_matches('/').to_owned()),
+        None => ObjectLinks::Console,
+    }
+}
