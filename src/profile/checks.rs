@@ -1,10 +1,9 @@
 //! Single-value checks: whether one text is a form the Notebooks API accepts.
 //!
 //! Each check knows one rule (a zone, a tag, a Cloud Storage URI, …) and says in its message
-//! what was expected; [`super::spec`] names the field. Kept apart so the rules can be read
-//! without the layering around them.
-
-use super::spec::ScriptBehavior;
+//! what was expected; the caller (`spec`, `run`) names the field. Kept apart so the rules can
+//! be read without the layering around them, and so that they take and return plain values
+//! only: this module depends on no other part of the profile.
 
 /// Accelerator types the v2 API lists (discovery `AcceleratorConfig.type`).
 pub(super) const ACCELERATOR_TYPES: &[&str] = &[
@@ -143,17 +142,6 @@ pub fn check_gcs_uri(text: &str) -> Result<(), String> {
         Err(format!(
             "`{text}` is not a Cloud Storage object URI (expected gs://BUCKET/path/script.sh)"
         ))
-    }
-}
-
-pub(super) fn parse_behavior(text: &str) -> Result<ScriptBehavior, String> {
-    match text {
-        "run_once" => Ok(ScriptBehavior::RunOnce),
-        "run_every_start" => Ok(ScriptBehavior::RunEveryStart),
-        "download_and_run_every_start" => Ok(ScriptBehavior::DownloadAndRunEveryStart),
-        other => Err(format!(
-            "`{other}` is not one of run_once, run_every_start, download_and_run_every_start"
-        )),
     }
 }
 

@@ -8,7 +8,7 @@ use std::collections::BTreeMap;
 
 use super::checks::{
     ACCELERATOR_TYPES, DISK_TYPES, check_gcs_uri, check_machine_type, check_metadata_key,
-    check_service_account, check_tag, expand_resource, parse_behavior, parse_zone, split_image,
+    check_service_account, check_tag, expand_resource, parse_zone, split_image,
 };
 use super::fields::{DEFAULT_CONTAINER_TAG, DEFAULT_MACHINE_TYPE, Field, FieldError, Fields};
 use super::run::{RunTarget, parse_run};
@@ -28,6 +28,19 @@ impl ScriptBehavior {
             ScriptBehavior::RunOnce => "run_once",
             ScriptBehavior::RunEveryStart => "run_every_start",
             ScriptBehavior::DownloadAndRunEveryStart => "download_and_run_every_start",
+        }
+    }
+
+    /// The inverse of [`ScriptBehavior::as_str`], kept beside it so that the two spellings
+    /// cannot drift apart.
+    pub(super) fn parse(text: &str) -> Result<ScriptBehavior, String> {
+        match text {
+            "run_once" => Ok(ScriptBehavior::RunOnce),
+            "run_every_start" => Ok(ScriptBehavior::RunEveryStart),
+            "download_and_run_every_start" => Ok(ScriptBehavior::DownloadAndRunEveryStart),
+            other => Err(format!(
+                "`{other}` is not one of run_once, run_every_start, download_and_run_every_start"
+            )),
         }
     }
 }
@@ -78,106 +91,18 @@ impl LaunchSpec {
     /// # Errors
     /// The first [`FieldError`], naming the field and the expected form.
     pub fn parse(fields: &Fields, project: &str) -> Result<LaunchSpec, FieldError> {
-        let location = required(
-            &fields.location,
-            Field::Location,
-            "a zone such as us-central1-a",
-        )?;
-        let location = parse_zone(location).map_err(|e| FieldError::new(Field::Location, e))?;
-        let image = required(
-            &fields.container_image,
-            Field::ContainerImage,
-            "a container repository such as us-docker.pkg.dev/PROJECT/REPO/IMAGE",
-        )?;
-        let (container_repository, tag_in_image) =
-            split_image(image).map_err(|e| FieldError::new(Field::ContainerImage, e))?;
-        let container_tag = match (tag_in_image, &fields.container_tag) {
-            (Some(_), Some(_)) => {
-                return Err(FieldError::new(
-                    Field::ContainerTag,
-                    "the image already names a tag; set the tag in one place only",
-                ));
-            }
-            (Some(tag), None) => tag,
-            (None, Some(tag)) => tag.clone(),
-            (None, None) => DEFAULT_CONTAINER_TAG.to_owned(),
-        };
-        check_tag(&container_tag).map_err(|e| FieldError::new(Field::ContainerTag, e))?;
-        let machine_type = fields
-            .machine_type
-            .clone()
-            .unwrap_or_else(|| DEFAULT_MACHINE_TYPE.to_owned());
-        check_machine_type(&machine_type).map_err(|e| FieldError::new(Field::MachineType, e))?;
-        let post_startup_script = fields
-            .post_startup_script
-            .as_deref()
-            .map(|s| check_gcs_uri(s).map(|()| s.to_owned()))
-            .transpose()
-            .map_err(|e| FieldError::new(Field::PostStartupScript, e))?;
-        let post_startup_script_behavior = fields
-            .post_startup_script_behavior
-            .as_deref()
-            .map(parse_behavior)
-            .transpose()
-            .map_err(|e| FieldError::new(Field::PostStartupScriptBehavior, e))?;
-        if let Some(seconds) = fields.idle_timeout_seconds {
-            if seconds != 0 && !(600..=86_400).contains(&seconds) {
-                return Err(FieldError::new(
-                    Field::IdleTimeoutSeconds,
-                    format!(
-                        "{seconds} is outside 600–86400 seconds (10 min to 24 h; 0 disables idle shutdown)"
-                    ),
-                ));
-            }
-        }
-        let service_account = fields
-            .service_account
-            .as_deref()
-            .map(|s| check_service_account(s).map(|()| s.to_owned()))
-            .transpose()
-            .map_err(|e| FieldError::new(Field::ServiceAccount, e))?;
-        let region = location
-            .rsplit_once('-')
-            .map_or(location.as_str(), |(r, _)| r);
-        let network = fields
-            .network
-            .as_deref()
-            .map(|n| expand_resource(n, &format!("projects/{project}/global/networks/")))
-            .transpose()
-            .map_err(|e| FieldError::new(Field::Network, e))?;
-        let subnet = fields
-            .subnet
-            .as_deref()
-            .map(|s| {
-                expand_resource(
-                    s,
-                    &format!("projects/{project}/regions/{region}/subnetworks/"),
-                )
-            })
-            .transpose()
-            .map_err(|e| FieldError::new(Field::Subnet, e))?;
+        let location = parse_location(fields)?;
+        let (container_repository, container_tag) = parse_container(fields)?;
+        let machine_type = parse_machine_type(fields)?;
+        let (post_startup_script, post_startup_script_behavior) = parse_post_startup(fields)?;
+        check_idle_timeout(fields.idle_timeout_seconds)?;
+        let service_account = parse_service_account(fields)?;
+        let (network, subnet) = parse_network(fields, project, &location)?;
         let accelerator = parse_accelerator(fields)?;
         let boot_disk = parse_boot_disk(fields)?;
-        let labels = fields.labels.clone().unwrap_or_default();
-        for (key, value) in &labels {
-            naming::check_label(key, value).map_err(|e| FieldError::new(Field::Labels, e))?;
-            if naming::is_provenance_label(key) {
-                return Err(FieldError::new(
-                    Field::Labels,
-                    format!("label `{key}` is set by notebook-trigger itself (provenance)"),
-                ));
-            }
-        }
-        let metadata = fields.metadata.clone().unwrap_or_default();
-        for key in metadata.keys() {
-            check_metadata_key(key).map_err(|e| FieldError::new(Field::Metadata, e))?;
-        }
-        let instance_id = fields
-            .instance_id
-            .as_deref()
-            .map(InstanceId::parse)
-            .transpose()
-            .map_err(|e| FieldError::new(Field::InstanceId, e.to_string()))?;
+        let labels = parse_labels(fields)?;
+        let metadata = parse_metadata(fields)?;
+        let instance_id = parse_instance_id(fields)?;
         let run = parse_run(fields)?;
         Ok(LaunchSpec {
             location,
@@ -199,6 +124,155 @@ impl LaunchSpec {
             run,
         })
     }
+}
+
+fn parse_location(fields: &Fields) -> Result<String, FieldError> {
+    let location = required(
+        &fields.location,
+        Field::Location,
+        "a zone such as us-central1-a",
+    )?;
+    parse_zone(location).map_err(|e| FieldError::new(Field::Location, e))
+}
+
+/// The repository and the tag: the API takes them apart, while a profile may write the tag
+/// in the image (`repo:tag`) or in its own field, but not in both, since one would silently
+/// win over the other.
+fn parse_container(fields: &Fields) -> Result<(String, String), FieldError> {
+    let image = required(
+        &fields.container_image,
+        Field::ContainerImage,
+        "a container repository such as us-docker.pkg.dev/PROJECT/REPO/IMAGE",
+    )?;
+    let (repository, tag_in_image) =
+        split_image(image).map_err(|e| FieldError::new(Field::ContainerImage, e))?;
+    let tag = match (tag_in_image, &fields.container_tag) {
+        (Some(_), Some(_)) => {
+            return Err(FieldError::new(
+                Field::ContainerTag,
+                "the image already names a tag; set the tag in one place only",
+            ));
+        }
+        (Some(tag), None) => tag,
+        (None, Some(tag)) => tag.clone(),
+        (None, None) => DEFAULT_CONTAINER_TAG.to_owned(),
+    };
+    check_tag(&tag).map_err(|e| FieldError::new(Field::ContainerTag, e))?;
+    Ok((repository, tag))
+}
+
+fn parse_machine_type(fields: &Fields) -> Result<String, FieldError> {
+    let machine_type = fields
+        .machine_type
+        .clone()
+        .unwrap_or_else(|| DEFAULT_MACHINE_TYPE.to_owned());
+    check_machine_type(&machine_type).map_err(|e| FieldError::new(Field::MachineType, e))?;
+    Ok(machine_type)
+}
+
+/// The post-startup script and when it runs; whether a notebook leaves room for a script of
+/// the profile's own is the run's rule, judged with the run.
+fn parse_post_startup(
+    fields: &Fields,
+) -> Result<(Option<String>, Option<ScriptBehavior>), FieldError> {
+    let script = fields
+        .post_startup_script
+        .as_deref()
+        .map(|s| check_gcs_uri(s).map(|()| s.to_owned()))
+        .transpose()
+        .map_err(|e| FieldError::new(Field::PostStartupScript, e))?;
+    let behavior = fields
+        .post_startup_script_behavior
+        .as_deref()
+        .map(ScriptBehavior::parse)
+        .transpose()
+        .map_err(|e| FieldError::new(Field::PostStartupScriptBehavior, e))?;
+    Ok((script, behavior))
+}
+
+/// 0 is not out of range: it is how a profile turns idle shutdown off.
+fn check_idle_timeout(seconds: Option<u32>) -> Result<(), FieldError> {
+    if let Some(seconds) = seconds {
+        if seconds != 0 && !(600..=86_400).contains(&seconds) {
+            return Err(FieldError::new(
+                Field::IdleTimeoutSeconds,
+                format!(
+                    "{seconds} is outside 600–86400 seconds (10 min to 24 h; 0 disables idle shutdown)"
+                ),
+            ));
+        }
+    }
+    Ok(())
+}
+
+fn parse_service_account(fields: &Fields) -> Result<Option<String>, FieldError> {
+    fields
+        .service_account
+        .as_deref()
+        .map(|s| check_service_account(s).map(|()| s.to_owned()))
+        .transpose()
+        .map_err(|e| FieldError::new(Field::ServiceAccount, e))
+}
+
+/// The network and the subnet as full resource names, as gcloud expands short ones: the
+/// network under `project`, the subnet under the region of the zone `location`.
+fn parse_network(
+    fields: &Fields,
+    project: &str,
+    location: &str,
+) -> Result<(Option<String>, Option<String>), FieldError> {
+    let region = location.rsplit_once('-').map_or(location, |(r, _)| r);
+    let network = fields
+        .network
+        .as_deref()
+        .map(|n| expand_resource(n, &format!("projects/{project}/global/networks/")))
+        .transpose()
+        .map_err(|e| FieldError::new(Field::Network, e))?;
+    let subnet = fields
+        .subnet
+        .as_deref()
+        .map(|s| {
+            expand_resource(
+                s,
+                &format!("projects/{project}/regions/{region}/subnetworks/"),
+            )
+        })
+        .transpose()
+        .map_err(|e| FieldError::new(Field::Subnet, e))?;
+    Ok((network, subnet))
+}
+
+/// A profile may not set the provenance labels: they tell notebook-trigger's own instances
+/// (and runs) apart, so a profile that set them could pass another instance off as one.
+fn parse_labels(fields: &Fields) -> Result<BTreeMap<String, String>, FieldError> {
+    let labels = fields.labels.clone().unwrap_or_default();
+    for (key, value) in &labels {
+        naming::check_label(key, value).map_err(|e| FieldError::new(Field::Labels, e))?;
+        if naming::is_provenance_label(key) {
+            return Err(FieldError::new(
+                Field::Labels,
+                format!("label `{key}` is set by notebook-trigger itself (provenance)"),
+            ));
+        }
+    }
+    Ok(labels)
+}
+
+fn parse_metadata(fields: &Fields) -> Result<BTreeMap<String, String>, FieldError> {
+    let metadata = fields.metadata.clone().unwrap_or_default();
+    for key in metadata.keys() {
+        check_metadata_key(key).map_err(|e| FieldError::new(Field::Metadata, e))?;
+    }
+    Ok(metadata)
+}
+
+fn parse_instance_id(fields: &Fields) -> Result<Option<InstanceId>, FieldError> {
+    fields
+        .instance_id
+        .as_deref()
+        .map(InstanceId::parse)
+        .transpose()
+        .map_err(|e| FieldError::new(Field::InstanceId, e.to_string()))
 }
 
 fn required<'a>(

@@ -1,14 +1,16 @@
-//! Reading `scheduler.yaml`: the YAML shape of the file and of one job, and the walk over the
-//! jobs that collects every problem before refusing the file.
+//! Reading `scheduler.yaml`: the YAML shape of the file (a `jobs:` list), and the walk over
+//! the jobs that reads each into a `JobSpec`, hands it to `validate` and collects every
+//! problem before refusing the file.
 //!
 //! Each job is read on its own (`serde_path_to_error`), not the file in one go, so that one
 //! bad job does not hide the problems of the others and each problem names its job and field.
 
-use std::collections::{BTreeMap, HashSet};
+use std::collections::HashSet;
 use std::path::Path;
 
 use serde::Deserialize;
 
+use super::job_spec::JobSpec;
 use super::validate::validate;
 use super::{Job, Problem, SchedulerError};
 
@@ -17,37 +19,6 @@ use super::{Job, Problem, SchedulerError};
 #[serde(deny_unknown_fields)]
 struct File {
     jobs: Vec<serde_yaml_ng::Value>,
-}
-
-/// One job as written.
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub(super) struct JobSpec {
-    pub(super) name: String,
-    pub(super) schedule: String,
-    #[serde(default)]
-    pub(super) time_zone: Option<String>,
-    #[serde(default)]
-    pub(super) payload: Option<serde_json::Value>,
-    #[serde(default)]
-    pub(super) attributes: BTreeMap<String, String>,
-    #[serde(default)]
-    pub(super) description: Option<String>,
-    #[serde(default)]
-    pub(super) retry: Option<RetrySpec>,
-    #[serde(default)]
-    pub(super) paused: bool,
-}
-
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub(super) struct RetrySpec {
-    #[serde(default)]
-    pub(super) count: u32,
-    #[serde(default)]
-    pub(super) min_backoff: Option<String>,
-    #[serde(default)]
-    pub(super) max_backoff: Option<String>,
 }
 
 /// Reads and validates `path`.
@@ -140,14 +111,14 @@ fn unknown_field(error: &serde_yaml_ng::Error) -> Option<String> {
 }
 
 #[cfg(test)]
-pub(super) mod tests {
+mod tests {
     use std::time::Duration;
 
     use super::*;
     use crate::scheduler::Retry;
 
     /// The problems [`parse`] found in `text`, which must be invalid.
-    pub(in crate::scheduler) fn problems(text: &str) -> Vec<Problem> {
+    fn problems(text: &str) -> Vec<Problem> {
         match parse(text) {
             Err(ParseError::Invalid(problems)) => problems,
             other => panic!("expected Invalid, got {other:?}"),
@@ -243,6 +214,31 @@ jobs:
             message.starts_with("s.yaml: job `a`, field `schedule`"),
             "{message}"
         );
+    }
+
+    /// What serde refuses while reading a job (a wrong type, an unknown key) is reported like
+    /// what `validate` refuses: naming the job and the path to the field.
+    #[test]
+    fn reading_errors_name_the_job_and_the_field() {
+        let cases: &[(&str, &str, &str)] = &[
+            ("    retry: {count: -1}\n", "retry.count", "invalid value"),
+            ("    retry: {tries: 2}\n", "retry.tries", "unknown field"),
+            ("    colour: blue\n", "colour", "unknown field"),
+            ("    description: 7\n", "description", "invalid type"),
+        ];
+        for (extra, field, needle) in cases {
+            let found = problems(&format!(
+                "jobs:\n  - name: j1\n    schedule: \"0 6 * * *\"\n    payload: x\n{extra}"
+            ));
+            assert_eq!(found.len(), 1, "{extra}: {found:?}");
+            assert_eq!(found[0].job, "j1", "{extra}");
+            assert_eq!(found[0].field, *field, "{extra}: {}", found[0].reason);
+            assert!(
+                found[0].reason.contains(needle),
+                "{extra}: {}",
+                found[0].reason
+            );
+        }
     }
 
     #[test]

@@ -6,16 +6,18 @@
 //! job and the field), and "create missing, update changed, pause/resume" needs a real diff
 //! against what `gcloud scheduler jobs list --format=json` reports.
 //!
-//! The rooms, in the order a deploy goes through them: [`file`](mod@file) reads the YAML, `validate`
-//! checks each job (with [`cron`] for the schedule) and yields a [`Job`]; [`current`] reads
-//! what exists; [`plan()`] diffs the two for a [`SchedulerTarget`], with `flags` spelling the gcloud
-//! flags and [`shell`] quoting each command onto one line.
+//! The rooms, in the order a deploy goes through them: [`file`](mod@file) reads the YAML into
+//! one `job_spec::JobSpec` per job (the job as written), `validate` checks each (with [`cron`]
+//! for the schedule) and yields a [`Job`]; [`current`] reads what exists; [`plan()`] diffs the
+//! two for a [`SchedulerTarget`], with `flags` spelling the gcloud flags and [`shell`] quoting
+//! each command onto one line.
 
 pub mod cron;
 pub mod current;
 pub mod file;
 mod flags;
 pub mod job;
+mod job_spec;
 pub mod plan;
 pub mod shell;
 pub mod target;
