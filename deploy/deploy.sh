@@ -62,7 +62,7 @@ SERVICE_VARIABLES=(
   HTTP_REQUEST_TIMEOUT MAX_BODY_BYTES LOG_FORMAT RUST_LOG
   PUSH_AUTH PUSH_AUTH_AUDIENCE PUSH_AUTH_SERVICE_ACCOUNTS MAX_CONCURRENT_LAUNCHES
   ALLOWED_IMAGE_PREFIXES PUSH_AUTH_JWKS_URL MAX_PAYLOAD_BYTES
-  SERVICE_URL RUNNER_SCRIPT ON_COMPLETE ON_FAILURE REPORT_WITHIN RUN_GRACE KEEP_STOPPED
+  SERVICE_URL RUNNER_SCRIPT ON_COMPLETE ON_FAILURE REPORT_WITHIN RUN_GRACE KEEP_STOPPED RUN_LOST_AFTER
   RUN_TOKEN_JWKS_URL STORAGE_EMULATOR_HOST NOTEBOOKS_EMULATOR_PROTOCOL
   RUN_EVENTS_TOPIC PUBSUB_EMULATOR_HOST
   NOTEBOOK NOTEBOOK_PARAMETERS NOTEBOOK_OUTPUT MAX_RUN_TIME ALLOWED_PARAMETERS
@@ -222,11 +222,18 @@ step_runs() {
       --uniform-bucket-level-access "${gc[@]}"
   planner runner >"$workdir/runner.sh"
   run gcloud storage cp "$workdir/runner.sh" "$RUNNER_SCRIPT" "${gc[@]}"
-  # VM: read the runner and the notebooks, add the runs' files (never overwrite or delete).
+  # VM: read the runner and the notebooks, add the runs' files (never overwrite or delete),
+  # all except the run records: they decide a run's outcome and cleanup, so nothing a notebook
+  # runs may read or plant one. An IAM condition on the object name (uniform bucket-level
+  # access, which the bucket is created with) keeps the grant off their prefix.
+  local records="projects/_/buckets/$RUNS_BUCKET/objects/notebook-trigger-records/"
+  local outside="expression=!resource.name.startsWith(\"$records\"),title=not-run-records"
   run gcloud storage buckets add-iam-policy-binding "gs://$RUNS_BUCKET" \
-    --member="serviceAccount:$VM_EMAIL" --role=roles/storage.objectViewer "${gc[@]}"
+    --member="serviceAccount:$VM_EMAIL" --role=roles/storage.objectViewer \
+    --condition="$outside" "${gc[@]}"
   run gcloud storage buckets add-iam-policy-binding "gs://$RUNS_BUCKET" \
-    --member="serviceAccount:$VM_EMAIL" --role=roles/storage.objectCreator "${gc[@]}"
+    --member="serviceAccount:$VM_EMAIL" --role=roles/storage.objectCreator \
+    --condition="$outside" "${gc[@]}"
   # VM: stop its own instance when its report cannot be delivered. IAM cannot say "its own",
   # so the role holds only what a stop needs.
   exists gcloud iam roles describe "$RUNNER_ROLE" --project="$PROJECT" ||

@@ -173,8 +173,8 @@ async fn reap(dry_run: bool) -> anyhow::Result<()> {
     let reaped = services.reaper.reap(jiff::Timestamp::now(), dry_run).await;
     services.shutdown().await;
     let mut stdout = std::io::stdout().lock();
-    for reaped in reaped {
-        writeln!(stdout, "{}", reaped.line())?;
+    for line in reaped.lines() {
+        writeln!(stdout, "{line}")?;
     }
     Ok(())
 }

@@ -18,7 +18,7 @@ use tokio::sync::Semaphore;
 use crate::launch::{CreateRequest, Failure, LaunchError, Launched, Launcher, Progress};
 use crate::payload::{self, Action, LaunchRequest, OverridePolicy};
 use crate::push::Trigger;
-use crate::reap::{Reaped, Reaper};
+use crate::reap::{Reap, Reaper};
 use crate::rejection::Rejection;
 
 /// Reads messages and hands each to its use case; one for the whole service.
@@ -36,8 +36,8 @@ pub struct Dispatcher {
 #[derive(Debug)]
 pub enum Dispatched {
     Launched(Launched),
-    /// One entry per verdict, as the reaper logged it.
-    Reaped(Vec<Reaped>),
+    /// What the reap did, as the reaper logged it.
+    Reaped(Reap),
 }
 
 impl Dispatcher {
@@ -68,7 +68,7 @@ impl Dispatcher {
         let request = read(trigger, &self.policy)?;
         if let (Some(Action::Reap), Some(reaper)) = (request.action, &self.reaper) {
             // Boxed: a reap's listing and calls would otherwise size every push's state.
-            let reaped = Box::pin(reaper.reap(Timestamp::now(), false)).await;
+            let reaped = Box::pin(reaper.reap(Timestamp::now(), request.dry_run)).await;
             return Ok(Dispatched::Reaped(reaped));
         }
         // Held until the launch ends, whichever way it ends.

@@ -261,6 +261,25 @@ fn runs_get_their_bucket_the_runner_and_least_privilege() {
             r"--permissions=notebooks.instances.get\,notebooks.instances.stop\,notebooks.operations.get",
         ],
     );
+    // The VM's bucket grants stop short of the run records, which it may neither read nor
+    // plant; the service's does not.
+    let records = "objects/notebook-trigger-records/";
+    for role in ["objectViewer", "objectCreator"] {
+        line_with(
+            out,
+            &[
+                &sa("notebook-trigger-vm"),
+                role,
+                "--condition=expression=",
+                "!resource.name.startsWith",
+                records,
+            ],
+        );
+    }
+    assert!(
+        !line_with(out, &[&sa("notebook-trigger-run"), "objectUser"]).contains("--condition"),
+        "{out}"
+    );
     assert!(
         !out.lines().any(|l| l.contains(&sa("notebook-trigger-vm"))
             && (l.contains("objectAdmin")

@@ -350,7 +350,11 @@ async fn seed(
         storage
             .upload(
                 BUCKET,
-                &format!("{object}run.json"),
+                // Where the service keeps a run's record, apart from its files.
+                &format!(
+                    "notebook-trigger-records/{}.json",
+                    object.trim_end_matches('/')
+                ),
                 "application/json",
                 body,
             )

@@ -6,11 +6,15 @@
 //! parsed against it, the completed record written, and the cleanup the policy asks for done
 //! and recorded. A refusal at any step changes nothing.
 //!
-//! A report for a run whose record already tells an outcome changes nothing and is answered
-//! 200, so a runner that lost an answer can repeat itself. A cleanup that fails is recorded
-//! with its error and still answered 200: the runner cannot help, the reaper tries again.
-//! With run events, the outcome is announced once its record is written, and the cleanup once
-//! it is recorded; a repeated report announces nothing.
+//! The record moves by compare-and-swap, so of two reports sent at once one is taken and the
+//! other is a repeat. A report for a run whose record already tells its end changes nothing
+//! and is answered 200, so a runner that lost an answer can repeat itself; if the cleanup that
+//! end calls for was never recorded (the process died in between), the repeat does it. A
+//! report after the reaper recorded the run `unreported` (or `lost`) is kept beside that
+//! outcome, which stands. A cleanup that fails is recorded with its error and still answered
+//! 200: the runner cannot help, the reaper tries again. With run events, the outcome is
+//! announced once its record is written, and the cleanup once it is recorded; a repeated or
+//! late report announces nothing new.
 //!
 //! - `check`: whether a token speaks for a run's instance.
 //! - `error`: why a report was not taken.
@@ -26,7 +30,7 @@ use crate::push_token::{Claims, TokenVerifier};
 use crate::run::instances::run_folder;
 use crate::run::{
     Actor, CleanupPolicy, CleanupRecord, CompletionReport, RunId, RunRecord, RunState, RunStore,
-    Transitions,
+    Transitions, Updated,
 };
 
 pub use check::Refusal;
@@ -92,27 +96,37 @@ impl Completer {
         let run = RunId::parse(run).map_err(CompletionError::RunId)?;
         let instance = self.reporting_instance(&claims, &run).await?;
         let (folder, record) = self.record_of(&instance, &run).await?;
-        if record.is_complete() {
-            tracing::info!(run = %run, state = record.state.as_str(), "repeated report: the run's record already tells its end");
-            return Ok(Completed {
-                run_id: run,
-                state: record.state,
-                repeated: true,
-                cleanup: record.cleanup,
-            });
+        if record.completed_by_report() {
+            return Ok(self.repeated(&instance, &folder, record).await);
         }
         let report =
             CompletionReport::parse(body, &run, &folder).map_err(CompletionError::Report)?;
-        let ended = record.completed(&report);
-        self.transitions
-            .end(&ended)
+        let updated = self
+            .transitions
+            .end(&folder, |record| record.completed(&report))
             .await
             .map_err(CompletionError::Store)?;
+        let ended = match updated {
+            Some(Updated::Written(ended)) => ended,
+            // Another report of the same run came first: this one is a repeat.
+            Some(Updated::Unchanged(record)) => {
+                return Ok(self.repeated(&instance, &folder, record).await);
+            }
+            None => {
+                return Err(CompletionError::NoRecord {
+                    run: run.clone(),
+                    folder: folder.clone(),
+                });
+            }
+        };
+        if ended.late_report.is_some() {
+            tracing::warn!(run = %run, state = ended.state.as_str(), outcome = report.outcome.as_str(), "late report: kept beside the run's recorded end, which stands");
+            return Ok(self.finish(&instance, &folder, ended, false).await);
+        }
         let action = self.cleanup.for_outcome(report.outcome);
-        let state = ended.state;
         let cleanup = self
             .transitions
-            .clean_up(&instance.name, action, Actor::Report, Some(ended))
+            .clean_up(&instance.name, action, Actor::Report, Some(&folder))
             .await;
         match &cleanup.error {
             None => {
@@ -124,10 +138,44 @@ impl Completer {
         }
         Ok(Completed {
             run_id: run,
-            state,
+            state: ended.state,
             repeated: false,
             cleanup: Some(cleanup),
         })
+    }
+
+    /// The answer to a report whose run's end is recorded already; changes nothing but the
+    /// cleanup when one is still owed (the process that recorded the end died before it).
+    async fn repeated(&self, instance: &Instance, folder: &str, record: RunRecord) -> Completed {
+        tracing::info!(run = %record.run_id, state = record.state.as_str(), "repeated report: the run's record already tells its end");
+        self.finish(instance, folder, record, true).await
+    }
+
+    /// Answers for `record`, doing the cleanup it still owes first.
+    async fn finish(
+        &self,
+        instance: &Instance,
+        folder: &str,
+        record: RunRecord,
+        repeated: bool,
+    ) -> Completed {
+        let cleanup = if record.needs_cleanup() {
+            let action = self.cleanup.for_state(record.state);
+            tracing::info!(run = %record.run_id, cleanup = %action, "the run's cleanup is owed: done now");
+            Some(
+                self.transitions
+                    .clean_up(&instance.name, action, Actor::Report, Some(folder))
+                    .await,
+            )
+        } else {
+            record.cleanup
+        };
+        Completed {
+            run_id: record.run_id,
+            state: record.state,
+            repeated,
+            cleanup,
+        }
     }
 
     /// The instance the token speaks for, fetched and checked to be the run's own.

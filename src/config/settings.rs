@@ -81,6 +81,8 @@ pub struct RunSettings {
     pub report_within: Duration,
     pub grace: Duration,
     pub keep_stopped: Duration,
+    /// `RUN_LOST_AFTER`: how long a run may be `launched` without an instance.
+    pub lost_after: Duration,
     /// `RUN_TOKEN_JWKS_URL`: the keys that sign runners' identity tokens.
     pub token_jwks_url: String,
     /// `RUN_EVENTS_TOPIC`, checked: a topic id or `projects/P/topics/T`. `None`: no events.
@@ -238,6 +240,7 @@ fn run_settings(vars: &Env<'_>) -> Result<RunSettings, SettingError> {
         report_within: vars.duration(&var::REPORT_WITHIN)?,
         grace: vars.duration(&var::RUN_GRACE)?,
         keep_stopped: vars.duration(&var::KEEP_STOPPED)?,
+        lost_after: vars.duration(&var::RUN_LOST_AFTER)?,
         token_jwks_url: vars.parse(&var::RUN_TOKEN_JWKS_URL, |url| {
             if url.starts_with("https://") || url.starts_with("http://") {
                 Ok(url.to_owned())

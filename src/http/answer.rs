@@ -79,20 +79,22 @@ pub fn completion_status(error: &CompletionError) -> StatusCode {
         }
         CompletionError::NoOutput(..) | CompletionError::OtherRecord { .. } => StatusCode::CONFLICT,
         CompletionError::Store(error) => match error {
-            StoreError::Credentials(_) | StoreError::Storage { .. } => {
-                StatusCode::SERVICE_UNAVAILABLE
-            }
+            StoreError::Credentials(_)
+            | StoreError::Storage { .. }
+            | StoreError::Contended { .. } => StatusCode::SERVICE_UNAVAILABLE,
             StoreError::Folder(_) | StoreError::Corrupt { .. } => StatusCode::CONFLICT,
         },
     }
 }
 
 /// The status of each way a launch can fail: exhaustive, so a new variant cannot go unmapped.
+/// Whether the API's refusal is for good is the launch's own judgement (`is_permanent`), the
+/// same that ends the run's record.
 pub fn launch_status(error: &LaunchError) -> StatusCode {
     match error {
-        LaunchError::Call { source, .. } => retry_or_refuse(source.is_transient()),
-        LaunchError::Operation { status, .. } => retry_or_refuse(status.code.is_transient()),
-        LaunchError::V1Deprecated(_) => StatusCode::UNPROCESSABLE_ENTITY,
+        LaunchError::Call { .. } | LaunchError::Operation { .. } | LaunchError::V1Deprecated(_) => {
+            retry_or_refuse(!error.is_permanent())
+        }
         LaunchError::Malformed(_)
         | LaunchError::Vanished { .. }
         | LaunchError::Recreated { .. }

@@ -204,8 +204,13 @@ async fn trigger(State(state): State<AppState>, headers: HeaderMap, body: Bytes)
             }
             Ok(Dispatched::Reaped(reaped)) => {
                 // The reaper logs each verdict; the answer lists them for whoever asked.
-                axum::Json(serde_json::json!({"outcome": "reaped", "verdicts": reaped}))
-                    .into_response()
+                axum::Json(serde_json::json!({
+                    "outcome": "reaped",
+                    "dry_run": reaped.dry_run,
+                    "verdicts": reaped.verdicts,
+                    "lost": reaped.lost,
+                }))
+                .into_response()
             }
             Err(error) => {
                 let status = answer::status(&error);

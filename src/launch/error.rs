@@ -71,6 +71,25 @@ pub enum LaunchError {
     Busy { limit: usize },
 }
 
+impl LaunchError {
+    /// Whether no later delivery can succeed: the API refused the launch for good. `answer`
+    /// makes this a 422, and a run whose instance was refused so is over.
+    pub fn is_permanent(&self) -> bool {
+        match self {
+            LaunchError::Call { source, .. } => !source.is_transient(),
+            LaunchError::Operation { status, .. } => !status.code.is_transient(),
+            LaunchError::V1Deprecated(_) => true,
+            LaunchError::Malformed(_)
+            | LaunchError::Vanished { .. }
+            | LaunchError::Recreated { .. }
+            | LaunchError::PollTimeout { .. }
+            | LaunchError::ShuttingDown
+            | LaunchError::Record(_)
+            | LaunchError::Busy { .. } => false,
+        }
+    }
+}
+
 /// A wait that ended without an outcome, as the launch of `instance` reports it.
 pub(super) fn poll_error(error: PollError<LaunchError>, instance: &str) -> LaunchError {
     match error {

@@ -37,7 +37,7 @@ use crate::payload::LaunchRequest;
 use crate::poll::{Backoff, Poller};
 use crate::profile::Profiles;
 use crate::push::Trigger;
-use crate::run::{RunEvent, RunId, RunState};
+use crate::run::{RunId, Transitions};
 
 use create::CreateError;
 pub use dry_run::DryRunRequest;
@@ -88,6 +88,9 @@ pub enum Outcome {
     Replaced,
     /// A dry run (`{"dry_run": true}` or `launch --dry-run`): nothing was written or created.
     DryRun,
+    /// The run this message asked for has ended already, as its record says: a late
+    /// redelivery creates nothing (the instance may be gone), and `state` is the run's.
+    Ended,
 }
 
 impl fmt::Display for Outcome {
@@ -98,6 +101,7 @@ impl fmt::Display for Outcome {
             Outcome::Skipped => "skipped",
             Outcome::Replaced => "replaced",
             Outcome::DryRun => "dry-run",
+            Outcome::Ended => "ended",
         })
     }
 }
@@ -140,6 +144,8 @@ pub struct Launcher {
     pub on_existing: OnExisting,
     pub poll: PollSettings,
     pub runs: RunConfig,
+    /// Writes the run's record at launch, and ends it when the API refuses the instance.
+    pub transitions: Transitions,
     pub cancel: CancellationToken,
 }
 
@@ -170,11 +176,24 @@ impl Launcher {
         if let Some(record) = &request.record {
             // Boxed: Cloud Storage and credential futures would otherwise size the state of
             // every waiting launch, runs or not.
-            Box::pin(self.runs.store.ensure(record))
+            let created = Box::pin(self.transitions.launch(record))
                 .await
                 .map_err(LaunchError::Record)?;
+            if let Some(existing) = created.ended() {
+                tracing::info!(run = %existing.run_id, state = existing.state.as_str(), "the run has ended already; nothing is created");
+                return Ok(Launched {
+                    outcome: Outcome::Ended,
+                    state: existing.state.as_str().to_owned(),
+                    instance: existing.instance,
+                    profile: request.profile,
+                    trigger: trigger.data.display(),
+                    run_id: request.run_id,
+                    elapsed_ms: poller.elapsed().as_millis(),
+                    request: None,
+                });
+            }
         }
-        if self.runs.events.is_none() {
+        if !self.transitions.announces() {
             // Nothing announces the launch: the record need not wait with it.
             request.record = None;
         }
@@ -183,19 +202,28 @@ impl Launcher {
             progress,
             poller,
         };
-        let (outcome, instance) = match self.create_and_wait(&plan).await {
+        let created = match self.create_and_wait(&plan).await {
             // Boxed: the rare path (it may delete and create again) would otherwise size the
             // state of every waiting launch.
-            Err(CreateError::Exists) => Box::pin(self.existing(&plan)).await?,
-            Err(CreateError::Launch(error)) => return Err(error.into()),
-            Ok(instance) => (Outcome::Created, instance),
+            Err(CreateError::Exists) => Box::pin(self.existing(&plan)).await,
+            Err(CreateError::Launch(error)) => Err(error),
+            Ok(instance) => Ok((Outcome::Created, instance)),
         };
-        if let (Some(events), Some(record), Outcome::Created | Outcome::Replaced) =
-            (&self.runs.events, &plan.request.record, outcome)
+        let (outcome, instance) = match created {
+            Ok(created) => created,
+            Err(error) => {
+                if let (true, Some(folder)) = (error.is_permanent(), &plan.request.folder) {
+                    Box::pin(self.not_launched(folder, &error)).await;
+                }
+                return Err(error.into());
+            }
+        };
+        if let (Some(record), Outcome::Created | Outcome::Replaced) =
+            (&plan.request.record, outcome)
         {
             // Boxed: the Pub/Sub client's futures would otherwise size the state of every
             // waiting launch.
-            Box::pin(events.publish(RunEvent::Reached(RunState::Launched), record)).await;
+            Box::pin(self.transitions.announce_launched(record)).await;
         }
         Ok(Launched {
             outcome,
@@ -207,5 +235,25 @@ impl Launcher {
             elapsed_ms: plan.poller.elapsed().as_millis(),
             request: None,
         })
+    }
+
+    /// Ends the record of a run whose instance the API refused for good: no redelivery will
+    /// create it, so the run is over. A record that cannot be ended now is ended as `lost` by a
+    /// later reap.
+    async fn not_launched(&self, folder: &str, error: &LaunchError) {
+        let reason = crate::cause::chain(error).to_string();
+        match self
+            .transitions
+            .end(folder, |record| record.not_launched(&reason))
+            .await
+        {
+            Ok(_) => tracing::info!(
+                folder,
+                "the run is recorded failed: its instance was refused"
+            ),
+            Err(store) => {
+                tracing::warn!(folder, error = %crate::cause::chain(&store), "the refused run's record is not ended; a later reap ends it");
+            }
+        }
     }
 }

@@ -35,6 +35,9 @@ pub struct CreateRequest {
     /// exists when run events announce the launch. Boxed: the request stays with every waiting
     /// launch, and most launches are not runs.
     pub record: Option<Box<RunRecord>>,
+    /// The run's folder (`gs://B/PREFIX/{run id}/`), which names its record: kept when the
+    /// record is dropped, so that a create refused for good can still end it.
+    pub folder: Option<String>,
     /// Answer with what would be created, and create nothing.
     pub dry_run: bool,
 }
@@ -114,6 +117,7 @@ impl Launcher {
             key_hash: naming::key_hash(&trigger.key),
             profile: profile.to_owned(),
             run_id,
+            folder: record.as_ref().map(|record| record.output.clone()),
             record,
             dry_run: request.dry_run,
         })

@@ -7,7 +7,6 @@
 //! the same metadata and the same record; a record that exists already is left as it is (the
 //! run may have ended since, and its record says so).
 
-use std::sync::Arc;
 use std::time::Duration;
 
 use serde_json::{Map, Value};
@@ -15,7 +14,7 @@ use serde_json::{Map, Value};
 use crate::naming::LABEL_RUN_ID;
 use crate::profile::{Field, FieldError, LaunchSpec};
 use crate::push::Trigger;
-use crate::run::{Launch, RunEvents, RunId, RunRecord, RunStore};
+use crate::run::{Launch, RunId, RunRecord};
 use crate::runner::RunSpec;
 
 /// The papermill parameter that carries a web app's event.
@@ -24,7 +23,7 @@ pub const EVENT_PARAMETER: &str = "event";
 /// The largest value Compute Engine keeps under one metadata key.
 const MAX_METADATA_VALUE_BYTES: usize = 256 * 1024;
 
-/// What runs need from the service: where runners report, the runner, and the record store.
+/// What runs need from the service: where runners report, and the runner.
 #[derive(Debug)]
 pub struct RunConfig {
     /// The service's own URL, without a trailing slash.
@@ -32,9 +31,6 @@ pub struct RunConfig {
     /// `gs://…` of the runner.
     pub runner_script: Option<String>,
     pub report_within: Duration,
-    pub store: RunStore,
-    /// Where run events go, when `RUN_EVENTS_TOPIC` is set; shared with reports and reaps.
-    pub events: Option<Arc<RunEvents>>,
 }
 
 impl RunConfig {
@@ -151,8 +147,6 @@ mod tests {
             service_url: service_url.map(str::to_owned),
             runner_script: runner.map(str::to_owned),
             report_within: Duration::from_secs(600),
-            store: RunStore::from_settings(None, None),
-            events: None,
         }
     }
 

@@ -7,7 +7,7 @@
 use std::fmt;
 use std::str::FromStr;
 
-use super::Outcome;
+use super::{Outcome, RunState};
 
 /// One thing to do with a finished run's instance.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
@@ -67,6 +67,16 @@ impl CleanupPolicy {
     /// A time-out or a cancelled run counts as a failure: its disk may explain it.
     pub fn for_outcome(self, outcome: Outcome) -> Cleanup {
         if outcome.is_success() {
+            self.on_complete
+        } else {
+            self.on_failure
+        }
+    }
+
+    /// The cleanup a recorded end calls for: only a success is complete; a run that never
+    /// reported counts as a failure.
+    pub fn for_state(self, state: RunState) -> Cleanup {
+        if state == RunState::Succeeded {
             self.on_complete
         } else {
             self.on_failure

@@ -9,7 +9,7 @@
 use std::collections::BTreeSet;
 
 use crate::naming::{LABEL_MANAGED_BY, LABEL_RUN_ID, MANAGED_BY};
-use crate::notebooks::{ClientError, Instance, NotebooksClient};
+use crate::notebooks::{ClientError, Code, Instance, NotebooksClient};
 use crate::runner::KEY_PREFIX;
 
 use super::{RunId, RunStore};
@@ -52,6 +52,21 @@ impl ManagedInstances {
             }
         }
         found
+    }
+}
+
+impl ManagedInstances {
+    /// The instance named `name` (`projects/P/locations/Z/instances/I`), in whichever zone;
+    /// `None` when there is none.
+    ///
+    /// # Errors
+    /// The API could not be asked.
+    pub async fn get(&self, name: &str) -> Result<Option<Instance>, ClientError> {
+        match self.client.get_instance(name).await {
+            Ok(instance) => Ok(Some(instance)),
+            Err(error) if error.code() == Some(Code::NotFound) => Ok(None),
+            Err(error) => Err(error),
+        }
     }
 }
 

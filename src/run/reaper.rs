@@ -12,7 +12,7 @@ use std::time::Duration;
 
 use jiff::Timestamp;
 
-use super::{Cleanup, CleanupPolicy, RunRecord, RunState};
+use super::{Cleanup, CleanupPolicy, RunRecord};
 use crate::naming::{LABEL_MANAGED_BY, MANAGED_BY};
 
 /// What the reaper knows of one instance.
@@ -38,6 +38,9 @@ pub struct ReaperPolicy {
     pub grace: Duration,
     /// How long a stopped instance is kept before it is deleted.
     pub keep_stopped: Duration,
+    /// How long a run may be recorded `launched` without an instance before it is `lost`:
+    /// past any launch still waiting for its create.
+    pub lost_after: Duration,
     pub cleanup: CleanupPolicy,
 }
 
@@ -68,11 +71,7 @@ fn verdict(instance: &Observed, now: Timestamp, policy: ReaperPolicy) -> Option<
         reason,
     };
     if let Some(record) = instance.record.as_ref().filter(|r| r.needs_cleanup()) {
-        let action = if record.state == RunState::Succeeded {
-            policy.cleanup.on_complete
-        } else {
-            policy.cleanup.on_failure
-        };
+        let action = policy.cleanup.for_state(record.state);
         let already = (action == Cleanup::Stop && stopped) || instance.state == "DELETED";
         let why = match record.cleanup.as_ref().and_then(|c| c.error.as_deref()) {
             Some(error) => format!("its cleanup failed ({error})"),
@@ -89,14 +88,23 @@ fn verdict(instance: &Observed, now: Timestamp, policy: ReaperPolicy) -> Option<
             ));
         }
     }
+    // Up past its time, whatever its record says: a run's record ends it, but only the
+    // instance says whether it still costs money.
     let up_for = duration_between(instance.created, now);
-    if running && instance.record.as_ref().is_none_or(|r| !r.is_complete()) {
+    if running {
         let limit = instance.max_run_time? + policy.grace;
-        if up_for > limit {
+        let (action, since) = match instance.record.as_ref().filter(|r| r.has_outcome()) {
+            Some(record) => (
+                policy.cleanup.for_state(record.state),
+                format!("after its run ended {}", record.state.as_str()),
+            ),
+            None => (policy.cleanup.on_failure, "with no report".to_owned()),
+        };
+        if up_for > limit && action != Cleanup::Keep {
             return Some(say(
-                policy.cleanup.on_failure,
+                action,
                 format!(
-                    "up for {}, past max_run_time and grace ({}), with no report",
+                    "up for {}, past max_run_time and grace ({}), {since}",
                     notebooks_wire::duration::display(up_for),
                     notebooks_wire::duration::display(limit)
                 ),

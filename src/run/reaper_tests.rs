@@ -9,6 +9,7 @@ fn policy() -> ReaperPolicy {
     ReaperPolicy {
         grace: Duration::from_secs(600),
         keep_stopped: Duration::from_secs(86_400),
+        lost_after: Duration::from_secs(3600),
         cleanup: CleanupPolicy::default(),
     }
 }
@@ -190,4 +191,50 @@ fn the_same_observation_gives_the_same_verdicts() {
         judge(&instances, now, policy()),
         judge(&instances, now, policy())
     );
+}
+
+#[test]
+fn no_record_keeps_an_instance_up_past_its_time_and_grace() {
+    let overdue = |name: &str, record: RunRecord| Observed {
+        record: Some(record),
+        ..managed(
+            name,
+            "ACTIVE",
+            "2026-12-01T10:49:00Z",
+            "2026-12-01T10:50:00Z",
+        )
+    };
+    let kept = CleanupRecord {
+        action: Cleanup::Keep,
+        at: "2026-12-01T10:55:00Z".parse().unwrap(),
+        error: None,
+        by: "report".into(),
+    };
+    let stopped = CleanupRecord {
+        action: Cleanup::Stop,
+        ..kept.clone()
+    };
+    assert_eq!(
+        judged(&[
+            overdue("said-kept", record(RunState::Succeeded, Some(kept))),
+            overdue("restarted", record(RunState::Failed, Some(stopped))),
+            overdue("unreported", record(RunState::Unreported, None)),
+        ]),
+        [
+            ("said-kept".to_owned(), Cleanup::Delete),
+            ("restarted".to_owned(), Cleanup::Stop),
+            ("unreported".to_owned(), Cleanup::Stop),
+        ]
+    );
+    // Unless the deployment's own policy keeps what that outcome leaves.
+    let keep = ReaperPolicy {
+        cleanup: CleanupPolicy {
+            on_complete: Cleanup::Keep,
+            on_failure: Cleanup::Stop,
+        },
+        ..policy()
+    };
+    let succeeded = overdue("kept", record(RunState::Succeeded, None));
+    let verdicts = judge(&[succeeded], NOW.parse().unwrap(), keep);
+    assert!(verdicts.is_empty(), "{verdicts:?}");
 }

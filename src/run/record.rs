@@ -1,4 +1,4 @@
-//! The run record: `{output}/{run id}/run.json`, the run's story beside its outputs.
+//! The run record: the run's story, kept where its VM cannot write (`store` says where).
 //!
 //! The instance is deleted when a run ends, so whatever must be known afterwards (who asked,
 //! with which parameters, how it ended, where the files are, what cleanup did) is written to
@@ -26,19 +26,23 @@ pub enum RunState {
     Cancelled,
     /// No report came: the reaper cleaned up the instance (past `max_run_time` and
     /// `RUN_GRACE`, or stopped longer than `KEEP_STOPPED`), and `error` says why. A report
-    /// that arrives later still tells the run's end.
+    /// that arrives later is kept beside it (`late_report`); this state stands.
     Unreported,
+    /// The run can never report: its instance is gone (deleted from outside, or never
+    /// created), and `error` says which. Nothing is left to clean up.
+    Lost,
 }
 
 impl RunState {
     /// Every state, in the order a run goes through them (the ends in any order).
-    pub const ALL: [RunState; 6] = [
+    pub const ALL: [RunState; 7] = [
         RunState::Launched,
         RunState::Succeeded,
         RunState::Failed,
         RunState::TimedOut,
         RunState::Cancelled,
         RunState::Unreported,
+        RunState::Lost,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -49,6 +53,7 @@ impl RunState {
             RunState::TimedOut => "timed_out",
             RunState::Cancelled => "cancelled",
             RunState::Unreported => "unreported",
+            RunState::Lost => "lost",
         }
     }
 }
@@ -110,6 +115,22 @@ pub struct RunRecord {
     pub log_tail: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cleanup: Option<CleanupRecord>,
+    /// A report that came after the run was recorded `unreported` or `lost`: what the runner
+    /// said, kept beside the outcome that was recorded first, which stands.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub late_report: Option<LateReport>,
+}
+
+/// What a late runner said, as a record keeps it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct LateReport {
+    pub outcome: Outcome,
+    pub exit_code: i32,
+    pub finished: Timestamp,
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub error: String,
+    #[serde(default)]
+    pub outputs: Vec<String>,
 }
 
 /// What a run's record says from its launch on: who asked for which notebook, where.
@@ -129,9 +150,6 @@ pub struct Launch {
 }
 
 impl RunRecord {
-    /// The object name of the record under a run's output folder.
-    pub const FILE: &'static str = "run.json";
-
     /// The record a launch writes at `at`, before anything else happened to the run.
     pub fn launched(launch: Launch, at: Timestamp) -> Self {
         RunRecord {
@@ -153,45 +171,105 @@ impl RunRecord {
             outputs: Vec::new(),
             log_tail: String::new(),
             cleanup: None,
+            late_report: None,
         }
     }
 
-    /// Whether a report was already taken: a repeated report changes nothing.
-    pub fn is_complete(&self) -> bool {
-        !matches!(self.state, RunState::Launched | RunState::Unreported)
+    /// Whether the run's outcome is recorded: a record moves only forward, and the first
+    /// outcome written is the one that stands.
+    pub fn has_outcome(&self) -> bool {
+        self.state != RunState::Launched
     }
 
-    /// The record after the reaper cleaned up a run that never reported, for `reason`; a
-    /// reported run stays as it is.
-    pub fn unreported(mut self, reason: &str) -> Self {
-        if self.state == RunState::Launched {
-            self.state = RunState::Unreported;
-            self.error = format!("no report: {reason}");
+    /// Whether a report was taken already: its own outcome, or one kept beside the reaper's.
+    /// A repeated report changes nothing.
+    pub fn completed_by_report(&self) -> bool {
+        !matches!(
+            self.state,
+            RunState::Launched | RunState::Unreported | RunState::Lost
+        ) || self.late_report.is_some()
+    }
+
+    /// The record after the runner's report: its outcome when the run had none yet, or the
+    /// report kept beside an `unreported` or `lost` outcome; `None` when a report was taken
+    /// already.
+    pub fn completed(&self, report: &CompletionReport) -> Option<Self> {
+        let mut next = self.clone();
+        match self.state {
+            RunState::Launched => {
+                next.state = report.outcome.into();
+                next.started = Some(report.started);
+                next.finished = Some(report.finished);
+                next.exit_code = Some(report.exit_code);
+                next.error = report.error.clone();
+                next.outputs = report.outputs.clone();
+                next.log_tail = report.log_tail.clone();
+            }
+            RunState::Unreported | RunState::Lost if self.late_report.is_none() => {
+                next.late_report = Some(LateReport {
+                    outcome: report.outcome,
+                    exit_code: report.exit_code,
+                    finished: report.finished,
+                    error: report.error.clone(),
+                    outputs: report.outputs.clone(),
+                });
+                if next.log_tail.is_empty() {
+                    next.log_tail = report.log_tail.clone();
+                }
+            }
+            _ => return None,
         }
-        self
+        Some(next)
     }
 
-    /// The record after the runner's report.
-    pub fn completed(mut self, report: &CompletionReport) -> Self {
-        self.state = report.outcome.into();
-        self.started = Some(report.started);
-        self.finished = Some(report.finished);
-        self.exit_code = Some(report.exit_code);
-        self.error = report.error.clone();
-        self.outputs = report.outputs.clone();
-        self.log_tail = report.log_tail.clone();
-        self
+    /// The record of a run that never reported, ended by the reaper for `reason`; `None`
+    /// once the run has an outcome.
+    pub fn unreported(&self, reason: &str) -> Option<Self> {
+        self.ended_without_report(RunState::Unreported, format!("no report: {reason}"))
     }
 
-    /// The record after cleanup was tried.
-    pub fn cleaned(mut self, cleanup: CleanupRecord) -> Self {
-        self.cleanup = Some(cleanup);
-        self
+    /// The record of a run whose instance is gone without a report; `None` once the run has
+    /// an outcome.
+    pub fn lost(&self, reason: &str) -> Option<Self> {
+        self.ended_without_report(RunState::Lost, format!("lost: {reason}"))
     }
 
-    /// Cleanup is owed: the run is over and its action was not accepted yet.
+    /// The record of a run whose instance the API refused for good; `None` once the run has
+    /// an outcome.
+    pub fn not_launched(&self, reason: &str) -> Option<Self> {
+        self.ended_without_report(RunState::Failed, format!("not launched: {reason}"))
+    }
+
+    fn ended_without_report(&self, state: RunState, error: String) -> Option<Self> {
+        (self.state == RunState::Launched).then(|| {
+            let mut next = self.clone();
+            next.state = state;
+            next.error = error;
+            next
+        })
+    }
+
+    /// The record with `cleanup` in it; `None` when there is nothing to record: the run has
+    /// no outcome yet, or an earlier cleanup was accepted already (it stays, so that racing
+    /// cleaners record the one that happened first).
+    pub fn cleaned(&self, cleanup: &CleanupRecord) -> Option<Self> {
+        let done = self.cleanup.as_ref().is_some_and(|c| c.error.is_none());
+        (self.has_outcome() && !done).then(|| {
+            let mut next = self.clone();
+            next.cleanup = Some(cleanup.clone());
+            next
+        })
+    }
+
+    /// Cleanup is owed: the run is over, it had an instance (a lost run that reported late
+    /// had one after all), and no cleanup was accepted yet.
     pub fn needs_cleanup(&self) -> bool {
-        self.is_complete()
+        let had_instance = match self.state {
+            RunState::Launched => false,
+            RunState::Lost => self.late_report.is_some(),
+            _ => true,
+        };
+        had_instance
             && self
                 .cleanup
                 .as_ref()
@@ -240,53 +318,98 @@ mod tests {
         assert_eq!(names.len(), RunState::ALL.len());
     }
 
-    #[test]
-    fn a_record_round_trips_at_every_step_and_says_how_far_the_run_got() {
-        let record = launched();
-        let lost = record.clone().unreported("up for 2h, past max_run_time");
-        assert_eq!(lost.state, RunState::Unreported);
-        assert_eq!(lost.error, "no report: up for 2h, past max_run_time");
-        assert!(
-            !lost.is_complete(),
-            "a late report still tells the run's end"
-        );
-        let json = serde_json::to_string(&record).unwrap();
-        assert!(
-            !json.contains("cleanup") && !json.contains("exit_code"),
-            "{json}"
-        );
-        assert_eq!(serde_json::from_str::<RunRecord>(&json).unwrap(), record);
-        assert!(!record.is_complete() && !record.needs_cleanup());
-
-        let report = CompletionReport {
-            run_id: record.run_id.clone(),
-            outcome: Outcome::Failed,
-            exit_code: 1,
+    fn report(outcome: Outcome) -> CompletionReport {
+        CompletionReport {
+            run_id: launched().run_id,
+            outcome,
+            exit_code: i32::from(outcome != Outcome::Succeeded),
             started: "2026-12-01T10:01:00Z".parse().unwrap(),
             finished: "2026-12-01T10:02:00Z".parse().unwrap(),
             outputs: vec!["gs://b/runs/r/seed.ipynb".into()],
             error: "papermill exited with 1".into(),
             log_tail: "Traceback".into(),
-        };
-        let record = record.completed(&report);
-        assert_eq!(record.state, RunState::Failed);
-        assert!(record.needs_cleanup());
+        }
+    }
 
-        let failed = record.clone().cleaned(CleanupRecord {
+    fn cleanup(error: Option<&str>) -> CleanupRecord {
+        CleanupRecord {
             action: Cleanup::Stop,
             at: "2026-12-01T10:02:01Z".parse().unwrap(),
-            error: Some("UNAVAILABLE".into()),
+            error: error.map(str::to_owned),
             by: "report".into(),
-        });
-        assert!(failed.needs_cleanup(), "a failed cleanup is owed again");
-        let done = record.cleaned(CleanupRecord {
-            action: Cleanup::Stop,
-            at: "2026-12-01T10:02:01Z".parse().unwrap(),
-            error: None,
-            by: "report".into(),
-        });
+        }
+    }
+
+    #[test]
+    fn a_record_round_trips_at_every_step_and_says_how_far_the_run_got() {
+        let record = launched();
+        let json = serde_json::to_string(&record).unwrap();
+        assert!(
+            !json.contains("cleanup") && !json.contains("exit_code") && !json.contains("late"),
+            "{json}"
+        );
+        assert_eq!(serde_json::from_str::<RunRecord>(&json).unwrap(), record);
+        assert!(!record.has_outcome() && !record.needs_cleanup());
+        assert_eq!(
+            record.cleaned(&cleanup(None)),
+            None,
+            "no cleanup before an outcome"
+        );
+
+        let failed = record.completed(&report(Outcome::Failed)).unwrap();
+        assert_eq!(failed.state, RunState::Failed);
+        assert!(failed.needs_cleanup());
+        let refused = failed.cleaned(&cleanup(Some("UNAVAILABLE"))).unwrap();
+        assert!(refused.needs_cleanup(), "a failed cleanup is owed again");
+        let done = refused.cleaned(&cleanup(None)).unwrap();
         assert!(!done.needs_cleanup());
+        assert_eq!(
+            done.cleaned(&cleanup(Some("late"))),
+            None,
+            "the cleanup that happened first stays"
+        );
         let json = serde_json::to_string(&done).unwrap();
         assert_eq!(serde_json::from_str::<RunRecord>(&json).unwrap(), done);
+    }
+
+    #[test]
+    fn a_record_moves_only_forward_and_the_first_outcome_stands() {
+        let record = launched();
+        let succeeded = record.completed(&report(Outcome::Succeeded)).unwrap();
+        assert_eq!(succeeded.completed(&report(Outcome::Failed)), None);
+        assert_eq!(succeeded.unreported("past max_run_time"), None);
+        assert_eq!(succeeded.lost("gone"), None);
+        assert_eq!(succeeded.not_launched("refused"), None);
+
+        let unreported = record.unreported("up for 2h, past max_run_time").unwrap();
+        assert_eq!(unreported.state, RunState::Unreported);
+        assert_eq!(unreported.error, "no report: up for 2h, past max_run_time");
+        assert_eq!(unreported.lost("gone"), None);
+        let late = unreported.completed(&report(Outcome::Succeeded)).unwrap();
+        assert_eq!(late.state, RunState::Unreported, "the first outcome stands");
+        assert_eq!(late.error, unreported.error);
+        let kept = late.late_report.as_ref().unwrap();
+        assert_eq!((kept.outcome, kept.exit_code), (Outcome::Succeeded, 0));
+        assert_eq!(late.log_tail, "Traceback");
+        assert_eq!(
+            late.completed(&report(Outcome::Failed)),
+            None,
+            "one late report"
+        );
+        let json = serde_json::to_string(&late).unwrap();
+        assert_eq!(serde_json::from_str::<RunRecord>(&json).unwrap(), late);
+
+        let lost = record.lost("its instance is gone").unwrap();
+        assert_eq!(
+            (lost.state, lost.error.as_str()),
+            (RunState::Lost, "lost: its instance is gone")
+        );
+        assert!(
+            lost.has_outcome() && !lost.needs_cleanup(),
+            "nothing to clean up"
+        );
+        let refused = record.not_launched("INVALID_ARGUMENT").unwrap();
+        assert_eq!(refused.state, RunState::Failed);
+        assert_eq!(refused.error, "not launched: INVALID_ARGUMENT");
     }
 }

@@ -1,22 +1,30 @@
-//! The end of a run and the cleanup after it: the one sequence the runner's report and the
-//! reaper both go through.
+//! Every step of a run's record: its launch, its end and the cleanup after it, the one
+//! sequence the launch, the runner's report and the reaper all go through.
 //!
 //! First the end is recorded and announced, then the cleanup is done, recorded and announced.
 //! In that order, because the end is what must not be lost: a cleanup that fails, or never
-//! happens because the process died, is owed and a later reap does it, while an outcome not
-//! written is gone. A cleanup is done even when its record cannot be written (the instance
-//! costs money whatever the record says); the failure is logged and the next reap records it.
+//! happens because the process died, is owed (the record says so) and a later report or reap
+//! does it, while an outcome not written is gone. A cleanup is done even when its record
+//! cannot be written (the instance costs money whatever the record says); the failure is
+//! logged and the next reap records it.
 //!
-//! The report and the reaper (or two reapers) may clean up the same instance at once, so an
-//! answer meaning "already done" counts as done: deleting an instance that is gone, stopping
-//! one that is stopped or stopping.
+//! Each step is a compare-and-swap on the record ([`RunStore::update`]) that applies only to
+//! a record that has not gone past it, so racing writers cannot undo each other: the first
+//! outcome written stands, the first accepted cleanup stays, and only the writer whose write
+//! made a step announces it. An answer meaning "already done" counts as done: deleting an
+//! instance that is gone or being deleted, stopping one that is stopped or stopping.
 
 use std::sync::Arc;
 
 use jiff::Timestamp;
 use uuid::Uuid;
 
-use super::{Cleanup, CleanupRecord, RunEvent, RunEvents, RunRecord, RunStore, StoreError};
+use std::sync::Mutex;
+
+use super::store::{Created, Updated};
+use super::{
+    Cleanup, CleanupRecord, RunEvent, RunEvents, RunRecord, RunState, RunStore, StoreError,
+};
 use crate::cause;
 use crate::notebooks::{ClientError, Code, NotebooksClient};
 
@@ -56,27 +64,72 @@ impl Transitions {
         }
     }
 
-    /// Writes `ended`, the record of a run that just reached its end, and announces it.
-    ///
-    /// # Errors
-    /// The record could not be written; nothing was announced.
-    pub async fn end(&self, ended: &RunRecord) -> Result<(), StoreError> {
-        self.records.write(ended).await?;
-        if let Some(events) = &self.events {
-            events.publish(RunEvent::Reached(ended.state), ended).await;
-        }
-        Ok(())
+    /// Whether steps are announced (`RUN_EVENTS_TOPIC` is set).
+    pub fn announces(&self) -> bool {
+        self.events.is_some()
     }
 
-    /// Does `action` to `instance`, then records it in the run's `record` (when the instance
-    /// has one) and announces it. The cleanup as recorded, its error included, is returned
-    /// whether or not the record could be written.
+    /// Writes a new run's record, only where the run has none yet.
+    ///
+    /// # Errors
+    /// The record could not be read or written.
+    pub async fn launch(&self, record: &RunRecord) -> Result<Created, StoreError> {
+        self.records.create(record).await
+    }
+
+    /// Announces that a launch's instance exists.
+    pub async fn announce_launched(&self, record: &RunRecord) {
+        if let Some(events) = &self.events {
+            events
+                .publish(RunEvent::Reached(RunState::Launched), record)
+                .await;
+        }
+    }
+
+    /// Moves the record of the run in `folder` by `step` (which returns `None` for a record
+    /// already past it) and announces the state it reached, when this write moved it. `None`
+    /// when the run has no record.
+    ///
+    /// # Errors
+    /// The record could not be read or written; nothing was announced.
+    pub async fn end(
+        &self,
+        folder: &str,
+        step: impl Fn(&RunRecord) -> Option<RunRecord>,
+    ) -> Result<Option<Updated>, StoreError> {
+        // The state the last attempt started from: only a write that changed it is announced.
+        let before = Mutex::new(None);
+        let updated = self
+            .records
+            .update(folder, |record| {
+                *before
+                    .lock()
+                    .unwrap_or_else(std::sync::PoisonError::into_inner) = Some(record.state);
+                step(record)
+            })
+            .await?;
+        let before = before
+            .into_inner()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if let (Some(Updated::Written(record)), Some(events)) = (&updated, &self.events) {
+            if before != Some(record.state) {
+                events
+                    .publish(RunEvent::Reached(record.state), record)
+                    .await;
+            }
+        }
+        Ok(updated)
+    }
+
+    /// Does `action` to `instance`, then records it in the record of the run in `folder`
+    /// (when the instance runs one) and announces it. The cleanup as done, its error
+    /// included, is returned whether or not the record could be written.
     pub async fn clean_up(
         &self,
         instance: &str,
         action: Cleanup,
         by: Actor,
-        record: Option<RunRecord>,
+        folder: Option<&str>,
     ) -> CleanupRecord {
         let error = apply(&self.client, instance, action)
             .await
@@ -88,46 +141,77 @@ impl Transitions {
             error,
             by: by.as_str().to_owned(),
         };
-        if let Some(record) = record {
-            let record = record.cleaned(cleanup.clone());
-            match self.records.write(&record).await {
-                Ok(()) => {
-                    if let Some(events) = &self.events {
-                        events.publish(RunEvent::CleanedUp, &record).await;
-                    }
+        let Some(folder) = folder else {
+            return cleanup;
+        };
+        match self
+            .records
+            .update(folder, |record| record.cleaned(&cleanup))
+            .await
+        {
+            Ok(Some(Updated::Written(record))) => {
+                if let Some(events) = &self.events {
+                    events.publish(RunEvent::CleanedUp, &record).await;
                 }
-                Err(error) => {
-                    tracing::warn!(run = %record.run_id, by = by.as_str(), error = %cause::chain(&error), "the cleanup is not recorded; the next reap records it");
-                }
+            }
+            Ok(Some(Updated::Unchanged(_)) | None) => {}
+            Err(error) => {
+                tracing::warn!(folder, by = by.as_str(), error = %cause::chain(&error), "the cleanup is not recorded; the next reap records it");
             }
         }
         cleanup
     }
 }
 
-/// Does `action` to `instance`; `Ok` once the API accepted it or it was already done.
+/// Does `action` to `instance`; `Ok` once the API accepted it or it was already done, by
+/// this call or by another cleaner whose delete or stop is under way.
 async fn apply(
     client: &NotebooksClient,
     instance: &str,
     action: Cleanup,
 ) -> Result<(), ClientError> {
+    let asked = match action {
+        Cleanup::Keep => return Ok(()),
+        Cleanup::Delete => client
+            .delete_instance(instance, Uuid::new_v4())
+            .await
+            .map(drop),
+        Cleanup::Stop => client.stop_instance(instance).await.map(drop),
+    };
+    let Err(error) = asked else {
+        return Ok(());
+    };
+    if error.code() == Some(Code::NotFound) {
+        return Ok(());
+    }
+    match client.get_instance(instance).await {
+        Err(now) if now.code() == Some(Code::NotFound) => Ok(()),
+        Ok(now) if already(action, now.state.as_deref()) => Ok(()),
+        _ => Err(error),
+    }
+}
+
+/// Whether an instance in `state` is where `action` takes it, or on its way there.
+fn already(action: Cleanup, state: Option<&str>) -> bool {
     match action {
-        Cleanup::Keep => Ok(()),
-        Cleanup::Delete => match client.delete_instance(instance, Uuid::new_v4()).await {
-            Err(error) if error.code() == Some(Code::NotFound) => Ok(()),
-            other => other.map(drop),
-        },
-        Cleanup::Stop => match client.stop_instance(instance).await {
-            Err(error) if error.code() == Some(Code::FailedPrecondition) => {
-                match client.get_instance(instance).await {
-                    Ok(now) if matches!(now.state.as_deref(), Some("STOPPED" | "STOPPING")) => {
-                        Ok(())
-                    }
-                    _ => Err(error),
-                }
-            }
-            Err(error) if error.code() == Some(Code::NotFound) => Ok(()),
-            other => other.map(drop),
-        },
+        Cleanup::Keep => true,
+        Cleanup::Delete => matches!(state, Some("DELETING" | "DELETED")),
+        Cleanup::Stop => matches!(state, Some("STOPPING" | "STOPPED" | "DELETING" | "DELETED")),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_cleanup_under_way_counts_as_done() {
+        assert!(already(Cleanup::Delete, Some("DELETING")));
+        assert!(!already(Cleanup::Delete, Some("STOPPED")));
+        assert!(already(Cleanup::Stop, Some("STOPPING")));
+        assert!(already(Cleanup::Stop, Some("DELETING")));
+        assert!(!already(Cleanup::Stop, Some("ACTIVE")));
+        assert!(!already(Cleanup::Stop, None));
+        assert!(already(Cleanup::Keep, Some("ACTIVE")));
     }
 }

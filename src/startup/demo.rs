@@ -79,10 +79,11 @@ fn install(emulator: &Emulator, papermill: bool) {
             runner::SCRIPT.into(),
         );
         tracing::info!(
-            "demo launches are runs: the runner executes {notebook} with papermill and saves what it wrote under {output}/RUN_ID/ (list: curl -s '{storage_url}/storage/v1/b/{bucket}/o?prefix=runs/'); the run's record is {output}/RUN_ID/run.json",
+            "demo launches are runs: the runner executes {notebook} with papermill and saves what it wrote under {output}/RUN_ID/ (list: curl -s '{storage_url}/storage/v1/b/{bucket}/o?prefix=runs/'); its record is gs://{bucket}/{records}/runs/RUN_ID.json",
             notebook = demo::DEMO_NOTEBOOK,
             output = demo::DEMO_OUTPUT,
             bucket = demo::DEMO_BUCKET,
+            records = crate::run::RECORDS_PREFIX,
         );
     } else {
         let script = GsUri::parse(demo::DEMO_SCRIPT_URI).expect("the demo script's URI");

@@ -78,8 +78,6 @@ impl Services {
             service_url: settings.runs.service_url.clone(),
             runner_script: settings.runs.runner_script.clone(),
             report_within: settings.runs.report_within,
-            store: store.clone(),
-            events: events.clone(),
         };
         let profiles = profiles(&settings, &project, &runs)?;
         let client = NotebooksClient::new(endpoint, settings.api_version, settings.timeouts)
@@ -89,16 +87,18 @@ impl Services {
         let policy = ReaperPolicy {
             grace: settings.runs.grace,
             keep_stopped: settings.runs.keep_stopped,
+            lost_after: settings.runs.lost_after,
             cleanup: settings.runs.cleanup,
         };
         let reaper = Arc::new(Reaper::new(
             instances.clone(),
             store.clone(),
             transitions.clone(),
+            profiles.outputs(),
             policy,
         ));
         let history = History::new(store.clone(), client.clone(), instances, profiles.outputs());
-        let completer = completer(&settings, &client, &store, &project, transitions)?;
+        let completer = completer(&settings, &client, &store, &project, transitions.clone())?;
         let launcher = Launcher {
             client,
             project: project.clone(),
@@ -107,6 +107,7 @@ impl Services {
             on_existing: settings.on_existing,
             poll: settings.poll,
             runs,
+            transitions: transitions.clone(),
             cancel,
         };
         let dispatcher = Dispatcher::new(

@@ -37,17 +37,18 @@ async fn seed(app: &TestApp, n: u8, changes: Value) {
         record[k] = v.clone();
     }
     let storage = app.emulator.state().local_storage().unwrap();
-    for (name, body) in [
-        ("run.json", serde_json::to_vec(&record).unwrap()),
-        ("outputs/output.csv", b"a,b\n".to_vec()),
-    ] {
-        storage.put(
-            "runs-bucket",
-            &format!("runs/{run}/{name}"),
-            "application/octet-stream",
-            body,
-        );
-    }
+    storage.put(
+        "runs-bucket",
+        &format!("{}/runs/{run}.json", notebook_trigger::run::RECORDS_PREFIX),
+        "application/json",
+        serde_json::to_vec(&record).unwrap(),
+    );
+    storage.put(
+        "runs-bucket",
+        &format!("runs/{run}/outputs/output.csv"),
+        "application/octet-stream",
+        b"a,b\n".to_vec(),
+    );
 }
 
 /// A service with three runs: a success an hour ago, a hostile failure of `weekly` just

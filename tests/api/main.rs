@@ -2,7 +2,10 @@
 #[path = "../support/child.rs"]
 mod child;
 mod dry_run;
+mod ending;
 mod events;
+#[path = "../support/fake_gcs.rs"]
+mod fake_gcs;
 mod helpers;
 mod history;
 mod hostile;

@@ -19,11 +19,17 @@ use crate::child::run_bounded;
 use crate::helpers::{PROJECT, TestApp, ZONE};
 use crate::pubsub_emulator::PubSubEmulator;
 use crate::pubsub_pull::PullSubscription;
-use crate::runs::{create_instance, record, run_id, runs_app, state_of, write_record};
+use crate::runs::{BUCKET, create_instance, record, run_id, runs_app, state_of, write_record};
 
 const GRACE: Duration = Duration::from_secs(1);
 
-fn reaper(app: &TestApp) -> Reaper {
+pub fn reaper(app: &TestApp) -> Reaper {
+    reaper_losing_after(app, Duration::from_secs(3600))
+}
+
+/// A reaper of the test's emulator whose runs are `lost` after `lost_after` without an
+/// instance.
+pub fn reaper_losing_after(app: &TestApp, lost_after: Duration) -> Reaper {
     let timeouts = Timeouts {
         connect: Duration::from_secs(5),
         request: Duration::from_secs(10),
@@ -44,9 +50,11 @@ fn reaper(app: &TestApp) -> Reaper {
     let policy = ReaperPolicy {
         grace: GRACE,
         keep_stopped: Duration::from_secs(72 * 3600),
+        lost_after,
         cleanup: CleanupPolicy::default(),
     };
-    Reaper::new(instances, records, transitions, policy)
+    let outputs = [format!("gs://{BUCKET}/runs")].into();
+    Reaper::new(instances, records, transitions, outputs, policy)
 }
 
 /// `notebook-trigger reap ARGS` against the test's emulator, with a clean environment.
@@ -74,7 +82,7 @@ fn reap_command(app: &TestApp, args: &[&str]) -> crate::child::Finished {
     run_bounded(&mut command, Duration::from_secs(30))
 }
 
-async fn wait_active(app: &TestApp, ids: &[&str]) {
+pub async fn wait_active(app: &TestApp, ids: &[&str]) {
     for _ in 0..100 {
         if ids
             .iter()
@@ -188,7 +196,10 @@ async fn the_reaper_stops_a_stray_run_and_leaves_what_it_does_not_own() {
 
     // Another reaper right after finds nothing left to do.
     let again = reaper(&app).reap(jiff::Timestamp::now(), false).await;
-    assert!(again.is_empty(), "{again:?}");
+    assert!(
+        again.verdicts.is_empty() && again.lost.is_empty(),
+        "{again:?}"
+    );
     assert_eq!(state_of(&app, "nb-unmanaged").as_deref(), Some("ACTIVE"));
     app.stop().await;
 }

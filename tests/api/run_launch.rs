@@ -45,11 +45,17 @@ pub fn created(app: &TestApp) -> Value {
     creates[0].body.clone()
 }
 
-/// `run.json` of `run_id`, from the emulator's Cloud Storage.
+/// The record of `run_id`, from the emulator's Cloud Storage.
 pub async fn record(app: &TestApp, run_id: &str) -> Value {
     let client = StorageClient::new(reqwest::Url::parse(&app.emulator.storage_url()).unwrap());
     let bytes = client
-        .download("runs-bucket", &format!("runs/{run_id}/run.json"))
+        .download(
+            "runs-bucket",
+            &format!(
+                "{}/runs/{run_id}.json",
+                notebook_trigger::run::RECORDS_PREFIX
+            ),
+        )
         .await
         .expect("the run record is written");
     serde_json::from_slice(&bytes).expect("the record is JSON")
@@ -133,7 +139,7 @@ async fn a_record_that_cannot_be_written_is_answered_503_and_nothing_is_created(
         answer["error"]
             .as_str()
             .unwrap()
-            .contains("the run record gs://no-such-bucket/runs/"),
+            .contains("the run record gs://no-such-bucket/notebook-trigger-records/runs/"),
         "{answer}"
     );
     assert!(app.emulator.create_requests().is_empty());

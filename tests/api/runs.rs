@@ -1,6 +1,7 @@
 //! Runs ending: a runner's report over a real socket, with the identity token the emulated
 //! instance's metadata server issues, and the forgeries that must change nothing.
 
+use notebook_trigger::run::RECORDS_PREFIX;
 use std::time::{Duration, Instant};
 
 use notebooks_emulator::EmulatorConfig;
@@ -116,7 +117,7 @@ pub async fn write_record(app: &TestApp, run: &str, instance: &str) {
     storage(app)
         .upload(
             BUCKET,
-            &format!("runs/{run}/run.json"),
+            &record_object(run),
             "application/json",
             serde_json::to_vec(&record).unwrap(),
         )
@@ -124,9 +125,14 @@ pub async fn write_record(app: &TestApp, run: &str, instance: &str) {
         .unwrap();
 }
 
+/// Where the record of run `run` under `gs://BUCKET/runs` is.
+pub fn record_object(run: &str) -> String {
+    format!("{RECORDS_PREFIX}/runs/{run}.json")
+}
+
 pub async fn record(app: &TestApp, run: &str) -> Value {
     let bytes = storage(app)
-        .download(BUCKET, &format!("runs/{run}/run.json"))
+        .download(BUCKET, &record_object(run))
         .await
         .unwrap();
     serde_json::from_slice(&bytes).unwrap()
@@ -141,7 +147,7 @@ pub fn state_of(app: &TestApp, id: &str) -> Option<String> {
 }
 
 /// The token instance `id` wrote for `audience` (`service` or `other`).
-async fn token(app: &TestApp, id: &str, audience: &str) -> String {
+pub async fn token(app: &TestApp, id: &str, audience: &str) -> String {
     let deadline = Instant::now() + Duration::from_secs(30);
     loop {
         let object = format!("tokens/{id}.{audience}");
@@ -154,7 +160,7 @@ async fn token(app: &TestApp, id: &str, audience: &str) -> String {
     }
 }
 
-fn report(run: &str, outcome: &str) -> String {
+pub fn report(run: &str, outcome: &str) -> String {
     json!({
         "run_id": run, "outcome": outcome,
         "exit_code": if outcome == "succeeded" { 0 } else { 1 },
@@ -166,7 +172,7 @@ fn report(run: &str, outcome: &str) -> String {
     .to_string()
 }
 
-async fn send(app: &TestApp, run: &str, token: Option<&str>, body: &str) -> (u16, Value) {
+pub async fn send(app: &TestApp, run: &str, token: Option<&str>, body: &str) -> (u16, Value) {
     let mut request = app
         .http
         .post(format!("{}/runs/{run}/complete", app.address))

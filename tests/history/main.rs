@@ -12,6 +12,7 @@ mod test_log;
 
 mod reading;
 
+use notebook_trigger::run::RECORDS_PREFIX;
 use std::net::SocketAddr;
 use std::process::Command;
 use std::time::Duration;
@@ -27,8 +28,8 @@ const ZONE: &str = "us-central1-a";
 const BUCKET: &str = "history-runs";
 /// The default profile's output prefix, and the `nightly` profile's.
 const OUTPUTS: [(&str, &str); 2] = [("default", "runs"), ("nightly", "nightly")];
-/// A run's folder that holds something that is not a record.
-const DAMAGED: &str = "runs/r00000000000000ff/run.json";
+/// A record that is not one, where the runs of `runs/` keep their records.
+const DAMAGED: &str = "notebook-trigger-records/runs/r00000000000000ff.json";
 
 /// One seeded run.
 struct Seed {
@@ -52,6 +53,11 @@ impl Seed {
 
     fn folder(&self) -> String {
         format!("gs://{BUCKET}/{}/{}/", self.prefix(), self.run)
+    }
+
+    /// Where the run's record is, apart from its files.
+    fn record_object(&self) -> String {
+        format!("{RECORDS_PREFIX}/{}/{}.json", self.prefix(), self.run)
     }
 
     fn launched(&self, now: Timestamp) -> Timestamp {
@@ -150,12 +156,7 @@ async fn seeded(storage: Option<&str>) -> (Emulator, String, Vec<Seed>, Timestam
         let object = format!("{}/{}/", seed.prefix(), seed.run);
         let body = serde_json::to_vec(&seed.record(now)).unwrap();
         storage
-            .upload(
-                BUCKET,
-                &format!("{object}run.json"),
-                "application/json",
-                body,
-            )
+            .upload(BUCKET, &seed.record_object(), "application/json", body)
             .await
             .unwrap();
         for file in seed.files {
@@ -280,7 +281,7 @@ fn check_history(emulator: &Emulator, storage: &str, seeds: &[Seed], now: Timest
     let (all, stderr) = listing(emulator, storage, &["--limit", "0"]);
     assert_eq!(ids(&all), expected(seeds, |_| true), "{all:#}");
     assert_eq!(all["matched"], seeds.len());
-    let damaged = format!("gs://{BUCKET}/{}", DAMAGED.trim_end_matches("run.json"));
+    let damaged = format!("gs://{BUCKET}/{DAMAGED}");
     let warnings = all["warnings"]
         .as_array()
         .expect("a warning for the damaged record");
@@ -382,9 +383,14 @@ fn check_show(emulator: &Emulator, storage: &str, seeds: &[Seed]) {
     for line in seed.log_tail.lines() {
         assert!(tail.contains(&format!("  {line}\n")), "{text}");
     }
-    let mut objects: Vec<String> = std::iter::once("run.json")
-        .chain(seed.files.iter().copied())
+    let mut objects: Vec<String> = seed
+        .files
+        .iter()
         .map(|f| format!("{}{f}", seed.folder()))
+        .chain(std::iter::once(format!(
+            "gs://{BUCKET}/{}",
+            seed.record_object()
+        )))
         .collect();
     objects.sort();
     let mut listed: Vec<&str> = text.split("objects:\n").nth(1).unwrap().lines().collect();

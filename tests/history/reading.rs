@@ -3,6 +3,7 @@
 //! emulator's clock at their runs' ends, so each object's `updated` time is what production
 //! shows, and long runs launched early are written last.
 
+use notebook_trigger::run::RECORDS_PREFIX;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
@@ -65,7 +66,7 @@ async fn a_short_listing_stops_reading_with_the_newest_runs_in_hand() {
         storage
             .upload(
                 BUCKET,
-                &format!("{}/{run}/run.json", OUTPUTS[0].1),
+                &format!("{RECORDS_PREFIX}/{}/{run}.json", OUTPUTS[0].1),
                 "application/json",
                 serde_json::to_vec(&record).unwrap(),
             )

@@ -7,6 +7,8 @@
 //! - `runs`: messages to finished runs: the notebook executed on the emulated instance, its
 //!   files in Cloud Storage, the report, the cleanup; `history_page`: those runs in a real
 //!   browser (headless chromium) on the service's `/runs` page.
+//! - `chaos`: many runs of every kind while the service is killed and reapers race the
+//!   reports; afterwards every message has one finished record and no instance is up.
 //! - `service`: the service binary as a process; `topology`: topics and subscriptions.
 
 #[path = "../support/chromium.rs"]
@@ -21,6 +23,7 @@ mod pubsub_pull;
 mod test_log;
 
 mod chain;
+mod chaos;
 mod history_page;
 mod runs;
 mod service;

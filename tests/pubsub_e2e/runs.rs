@@ -21,13 +21,13 @@ use crate::service::Service;
 use crate::topology::{Backoff, Topology};
 use crate::{PROJECT, cli, test_log};
 
-const BUCKET: &str = "runs";
+pub const BUCKET: &str = "runs";
 const ACCOUNT: &str = "runner@e2e-project.iam.gserviceaccount.com";
 const EVENTS_TOPIC: &str = "run-events";
 
 /// A notebook whose first cell, tagged `parameters`, holds `parameters` and whose other cells
 /// are `cells`.
-fn notebook(parameters: &str, cells: &[&str]) -> Vec<u8> {
+pub fn notebook(parameters: &str, cells: &[&str]) -> Vec<u8> {
     let cell = |source: &str, tags: &[&str]| {
         json!({"cell_type": "code", "execution_count": null, "id": uuid::Uuid::new_v4().simple().to_string(),
                "metadata": {"tags": tags}, "outputs": [], "source": source})
@@ -57,7 +57,7 @@ fn seed_notebook() -> Vec<u8> {
     )
 }
 
-fn papermill() -> bool {
+pub fn papermill() -> bool {
     let found = std::process::Command::new("papermill")
         .arg("--version")
         .output()
@@ -78,8 +78,9 @@ fn papermill() -> bool {
 async fn finished_record(storage: &StorageClient, limit: Duration, what: &str) -> Value {
     let deadline = Instant::now() + limit;
     loop {
-        let names = storage.list(BUCKET, "out/").await.unwrap_or_default();
-        for name in names.iter().filter(|n| n.ends_with("/run.json")) {
+        let records = format!("{}/out/", notebook_trigger::run::RECORDS_PREFIX);
+        let names = storage.list(BUCKET, &records).await.unwrap_or_default();
+        for name in &names {
             let record: Value =
                 serde_json::from_slice(&storage.download(BUCKET, name).await.unwrap()).unwrap();
             let finished = record["state"] != "launched" && record["cleanup"].is_object();
@@ -342,7 +343,7 @@ async fn a_runner_that_cannot_report_stops_its_own_instance() {
 
 /// The seed's notebook, its input and the runner in fake-gcs-server, with `more` objects, and a
 /// Notebooks emulator whose instances run their scripts against it.
-async fn stage(gcs: &FakeGcs, more: Vec<(&str, Vec<u8>)>) -> (StorageClient, Emulator) {
+pub async fn stage(gcs: &FakeGcs, more: Vec<(&str, Vec<u8>)>) -> (StorageClient, Emulator) {
     test_log::init();
     let storage = StorageClient::new(gcs.url.parse().unwrap());
     storage.ensure_bucket(PROJECT, BUCKET).await.unwrap();
@@ -371,7 +372,7 @@ async fn stage(gcs: &FakeGcs, more: Vec<(&str, Vec<u8>)>) -> (StorageClient, Emu
     (storage, notebooks)
 }
 
-fn free_port() -> u16 {
+pub fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0")
         .unwrap()
         .local_addr()
@@ -380,7 +381,7 @@ fn free_port() -> u16 {
 }
 
 /// The service's environment for runs against these emulators.
-fn run_env(
+pub fn run_env(
     gcs: &FakeGcs,
     notebooks: &Emulator,
     service_url: &str,

@@ -122,6 +122,25 @@ impl Service {
         self.spawn();
     }
 
+    /// `notebook-trigger reap` with the service's configuration, as a separate process: a
+    /// person at a terminal, or a second scheduler.
+    pub fn reap_cli(&self) -> Child {
+        Command::new(BIN)
+            .arg("reap")
+            .env_clear()
+            .env("PATH", std::env::var("PATH").unwrap_or_default())
+            .envs(
+                self.env
+                    .iter()
+                    .filter(|(k, _)| k != "PORT")
+                    .map(|(k, v)| (k.as_str(), v.as_str())),
+            )
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("reap starts")
+    }
+
     pub fn endpoint(&self) -> String {
         format!("http://127.0.0.1:{}/", self.port)
     }

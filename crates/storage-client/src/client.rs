@@ -35,6 +35,30 @@ impl StorageError {
             StorageError::Unreachable { .. } | StorageError::Unreadable { .. } => None,
         }
     }
+
+    /// Whether a generation precondition did not hold: another write came first.
+    pub fn is_conflict(&self) -> bool {
+        self.status() == Some(StatusCode::PRECONDITION_FAILED)
+    }
+}
+
+/// A boundary part that cannot occur in `data`: a hash of it, retried in the unlikely case
+/// that it does.
+fn boundary_for(data: &[u8]) -> String {
+    use std::hash::{Hash, Hasher};
+    let mut salt = 0u64;
+    loop {
+        let mut hasher = std::collections::hash_map::DefaultHasher::new();
+        (data, salt).hash(&mut hasher);
+        let candidate = format!("{:016x}", hasher.finish());
+        if !data
+            .windows(candidate.len())
+            .any(|w| w == candidate.as_bytes())
+        {
+            return candidate;
+        }
+        salt += 1;
+    }
 }
 
 /// Speaks the JSON API at one base URL (`http://127.0.0.1:PORT/` for an emulator).
@@ -157,6 +181,83 @@ impl StorageClient {
             .body(data);
         let response = self.send(format!("gs://{bucket}/{name}"), request).await?;
         json_of(response, bucket, name).await
+    }
+
+    /// Writes `gs://bucket/name` only if its live generation is `generation` (`0`: only if
+    /// there is none): a compare-and-swap. Sent as a multipart upload, the form every Cloud
+    /// Storage emulator here honours the precondition on as Google does; a precondition that
+    /// does not hold is [`StorageError::Refused`] with 412 ([`StorageError::is_conflict`]).
+    ///
+    /// # Errors
+    /// The object cannot be written, or another write came first.
+    pub async fn upload_if_generation(
+        &self,
+        bucket: &str,
+        name: &str,
+        content_type: &str,
+        data: Vec<u8>,
+        generation: u64,
+    ) -> Result<Value, StorageError> {
+        let mut url = self.url(&["upload", "storage", "v1", "b", bucket, "o"]);
+        url.query_pairs_mut()
+            .append_pair("uploadType", "multipart")
+            .append_pair("ifGenerationMatch", &generation.to_string());
+        let boundary = format!("notebook-trigger-{}", boundary_for(&data));
+        let metadata = json!({"name": name, "contentType": content_type}).to_string();
+        let mut body = Vec::with_capacity(data.len() + metadata.len() + 256);
+        body.extend_from_slice(
+            format!(
+                "--{boundary}\r\ncontent-type: application/json; charset=UTF-8\r\n\r\n{metadata}\r\n--{boundary}\r\ncontent-type: {content_type}\r\n\r\n"
+            )
+            .as_bytes(),
+        );
+        body.extend_from_slice(&data);
+        body.extend_from_slice(format!("\r\n--{boundary}--\r\n").as_bytes());
+        let request = self
+            .http
+            .post(url)
+            .header(
+                reqwest::header::CONTENT_TYPE,
+                format!("multipart/related; boundary={boundary}"),
+            )
+            .body(body);
+        let response = self.send(format!("gs://{bucket}/{name}"), request).await?;
+        json_of(response, bucket, name).await
+    }
+
+    /// The bytes of `gs://bucket/name` and the generation they are (from `x-goog-generation`,
+    /// which Google and the emulators send with every media download).
+    ///
+    /// # Errors
+    /// The object cannot be read (404 if it does not exist), or the answer names no generation.
+    pub async fn download_versioned(
+        &self,
+        bucket: &str,
+        name: &str,
+    ) -> Result<(Vec<u8>, u64), StorageError> {
+        let mut url = self.url(&["storage", "v1", "b", bucket, "o", name]);
+        url.query_pairs_mut().append_pair("alt", "media");
+        let what = format!("gs://{bucket}/{name}");
+        let response = self.send(what.clone(), self.http.get(url)).await?;
+        let generation = response
+            .headers()
+            .get("x-goog-generation")
+            .and_then(|value| value.to_str().ok()?.parse::<u64>().ok());
+        let bytes = response
+            .bytes()
+            .await
+            .map_err(|source| StorageError::Unreadable {
+                what: what.clone(),
+                source,
+            })?;
+        match generation {
+            Some(generation) => Ok((bytes.to_vec(), generation)),
+            None => Err(StorageError::Refused {
+                what,
+                status: StatusCode::BAD_GATEWAY,
+                message: "the download names no generation (x-goog-generation)".to_owned(),
+            }),
+        }
     }
 
     /// The bytes of `gs://bucket/name`.

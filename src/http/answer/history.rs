@@ -30,9 +30,9 @@ pub fn runs_status(error: &RunsError) -> StatusCode {
             StatusCode::NOT_FOUND
         }
         RunsError::History(HistoryError::Records { source, .. }) => match source {
-            StoreError::Credentials(_) | StoreError::Storage { .. } => {
-                StatusCode::SERVICE_UNAVAILABLE
-            }
+            StoreError::Credentials(_)
+            | StoreError::Storage { .. }
+            | StoreError::Contended { .. } => StatusCode::SERVICE_UNAVAILABLE,
             StoreError::Corrupt { .. } => StatusCode::BAD_GATEWAY,
             StoreError::Folder(_) => StatusCode::INTERNAL_SERVER_ERROR,
         },

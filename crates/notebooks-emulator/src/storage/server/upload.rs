@@ -2,6 +2,10 @@
 //! `name` a query parameter, as curl and the emulator's client send it) and
 //! `uploadType=multipart` (a JSON metadata part, then the object: what Google's client
 //! libraries send for small objects).
+//!
+//! Either honours the generation preconditions as Google does (`ifGenerationMatch`, with `0`
+//! meaning "only if there is no live object", and `ifGenerationNotMatch`): a write whose
+//! precondition fails is answered 412 and changes nothing, so a client can compare and swap.
 
 use std::sync::Arc;
 
@@ -117,6 +121,8 @@ pub async fn upload(
     let now = buckets.clock.now();
     let mut all = buckets.lock();
     let target = all.get_mut(&bucket).ok_or_else(|| no_bucket(&bucket))?;
+    let live = target.objects.get(&name).map(|object| object.generation);
+    check_preconditions(&params, live)?;
     let object = insert(target, &name, &content_type, data, now);
     Ok(axum::Json(object_json(
         &origin(&headers),
@@ -126,9 +132,72 @@ pub async fn upload(
     )))
 }
 
+/// Refuses the write (412, nothing changed) when `ifGenerationMatch` or `ifGenerationNotMatch`
+/// does not hold for `live`, the generation of the object there now, if any.
+pub(super) fn check_preconditions(
+    params: &std::collections::BTreeMap<String, String>,
+    live: Option<i64>,
+) -> Result<(), GcsError> {
+    let number = |key: &str| -> Result<Option<i64>, GcsError> {
+        params
+            .get(key)
+            .map(|value| {
+                value.parse::<i64>().map_err(|_| {
+                    bad_request("invalid", format!("Invalid value for {key}: {value}"))
+                })
+            })
+            .transpose()
+    };
+    let holds = match number("ifGenerationMatch")? {
+        Some(0) => live.is_none(),
+        Some(expected) => live == Some(expected),
+        None => true,
+    } && match number("ifGenerationNotMatch")? {
+        Some(0) => live.is_some(),
+        Some(refused) => live != Some(refused),
+        None => true,
+    };
+    if holds {
+        Ok(())
+    } else {
+        Err(GcsError(
+            StatusCode::PRECONDITION_FAILED,
+            "conditionNotMet",
+            "At least one of the pre-conditions you specified did not hold.".to_owned(),
+        ))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_write_holds_only_where_its_generation_precondition_does() {
+        let params = |pairs: &[(&str, &str)]| -> std::collections::BTreeMap<String, String> {
+            pairs
+                .iter()
+                .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+                .collect()
+        };
+        let create = params(&[("ifGenerationMatch", "0")]);
+        assert!(check_preconditions(&create, None).is_ok());
+        let refused = check_preconditions(&create, Some(7)).unwrap_err();
+        assert_eq!(
+            (refused.0, refused.1),
+            (StatusCode::PRECONDITION_FAILED, "conditionNotMet")
+        );
+        let swap = params(&[("ifGenerationMatch", "7")]);
+        assert!(check_preconditions(&swap, Some(7)).is_ok());
+        assert!(check_preconditions(&swap, Some(8)).is_err());
+        assert!(check_preconditions(&swap, None).is_err());
+        let not = params(&[("ifGenerationNotMatch", "7")]);
+        assert!(check_preconditions(&not, Some(8)).is_ok());
+        assert!(check_preconditions(&not, Some(7)).is_err());
+        assert!(check_preconditions(&params(&[]), Some(7)).is_ok());
+        let bad = check_preconditions(&params(&[("ifGenerationMatch", "x")]), None).unwrap_err();
+        assert_eq!(bad.0, StatusCode::BAD_REQUEST);
+    }
 
     #[test]
     fn multipart_bodies_split_into_metadata_and_object() {

@@ -1,14 +1,20 @@
 //! Reading and writing run records in Cloud Storage.
 //!
-//! A record is one object, `{output}/{run id}/run.json`, replaced whole at each step, so a
-//! reader never sees half of one. A record that is not there is `None` rather than an error:
-//! the reaper meets instances whose launch never wrote one.
+//! A record is one object (`layout` says where), replaced whole at each step, so a reader
+//! never sees half of one. Every write is conditional on the generation it read: the launch
+//! creates a record only where there is none (`ifGenerationMatch=0`), and each later step is a
+//! compare-and-swap that is read again and retried when another writer came first. So a
+//! report, a reaper and a second reaper may all act on one run at once, and each step is
+//! applied to the record as it is, never over a newer one. A record that is not there is
+//! `None` rather than an error: the reaper meets instances whose launch never wrote one.
+
+mod layout;
 
 use std::sync::Arc;
 
 use jiff::Timestamp;
 use reqwest::StatusCode;
-use storage_client::{GsUri, StorageClient, StorageError};
+use storage_client::{StorageClient, StorageError};
 use tokio::sync::OnceCell;
 
 use super::{RunId, RunRecord};
@@ -36,6 +42,44 @@ pub enum StoreError {
         #[source]
         source: serde_json::Error,
     },
+    #[error("the run record {uri} kept changing under {attempts} attempts to update it")]
+    Contended { uri: String, attempts: usize },
+}
+
+pub use layout::RECORDS_PREFIX;
+
+/// How many times a change is read and tried again while other writers keep coming first.
+const UPDATE_ATTEMPTS: usize = 16;
+
+/// What became of a run's new record at launch.
+#[derive(Debug)]
+pub enum Created {
+    /// This launch wrote it.
+    New,
+    /// The run had one already (a redelivery): the run may have ended since, and it says so.
+    Existing(Box<RunRecord>),
+}
+
+impl Created {
+    /// The record found, when it tells that the run has ended already. A record still
+    /// `launched` is an earlier delivery's of this same launch, which goes on to follow or
+    /// create its instance.
+    pub fn ended(self) -> Option<RunRecord> {
+        match self {
+            Created::Existing(record) if record.has_outcome() => Some(*record),
+            Created::Existing(_) | Created::New => None,
+        }
+    }
+}
+
+/// What became of a change to a record.
+#[derive(Debug)]
+pub enum Updated {
+    /// This write made the change: the record as written.
+    Written(RunRecord),
+    /// The record is past the change (another writer came first, or it never applied): the
+    /// record as it is.
+    Unchanged(RunRecord),
 }
 
 /// Run records in Cloud Storage (Google's, or an emulator's without credentials).
@@ -74,22 +118,26 @@ impl RunStore {
         format!("{}/{run}/", output.trim_end_matches('/'))
     }
 
-    /// The record in `folder` (`gs://B/PREFIX/{run id}/`), `None` when there is none.
+    /// The record of the run whose folder is `folder` (`gs://B/PREFIX/{run id}/`), `None`
+    /// when there is none.
     ///
     /// # Errors
     /// [`StoreError`] when Cloud Storage cannot be asked or the object is not a record.
     pub async fn read(&self, folder: &str) -> Result<Option<RunRecord>, StoreError> {
-        let uri = record_uri(folder)?;
+        Ok(self.read_versioned(folder).await?.map(|(record, _)| record))
+    }
+
+    /// The record and its generation, which a conditional write names.
+    async fn read_versioned(&self, folder: &str) -> Result<Option<(RunRecord, u64)>, StoreError> {
+        let uri = layout::record_uri(folder)?;
         let storage = self.client().await?;
-        match storage.download(&uri.bucket, &uri.object).await {
-            Ok(bytes) => {
-                serde_json::from_slice(&bytes)
-                    .map(Some)
-                    .map_err(|source| StoreError::Corrupt {
-                        uri: uri.to_string(),
-                        source,
-                    })
-            }
+        match storage.download_versioned(&uri.bucket, &uri.object).await {
+            Ok((bytes, generation)) => serde_json::from_slice(&bytes)
+                .map(|record| Some((record, generation)))
+                .map_err(|source| StoreError::Corrupt {
+                    uri: uri.to_string(),
+                    source,
+                }),
             Err(error) if error.status() == Some(StatusCode::NOT_FOUND) => Ok(None),
             Err(source) => Err(StoreError::Storage {
                 uri: uri.to_string(),
@@ -98,38 +146,82 @@ impl RunStore {
         }
     }
 
-    /// Writes the record unless its run has one already (a redelivery): the run may have ended
-    /// since, and its record says so.
+    /// Writes a launch's record only where its run has none yet: a redelivery, or anything
+    /// that came first, leaves the existing record as it is.
     ///
     /// # Errors
     /// [`StoreError`] when the record cannot be read or written.
-    pub async fn ensure(&self, record: &RunRecord) -> Result<(), StoreError> {
-        if self.read(&record.output).await?.is_some() {
-            tracing::info!(run = %record.run_id, "the run has a record already; left as it is");
-            return Ok(());
+    pub async fn create(&self, record: &RunRecord) -> Result<Created, StoreError> {
+        for _ in 0..UPDATE_ATTEMPTS {
+            if self.write_if(record, 0).await? {
+                return Ok(Created::New);
+            }
+            if let Some(existing) = self.read(&record.output).await? {
+                tracing::info!(run = %record.run_id, "the run has a record already; left as it is");
+                return Ok(Created::Existing(Box::new(existing)));
+            }
         }
-        self.write(record).await
+        Err(StoreError::Contended {
+            uri: layout::record_uri(&record.output)?.to_string(),
+            attempts: UPDATE_ATTEMPTS,
+        })
     }
 
-    /// Replaces the record in its own folder (`record.output`).
+    /// Applies `change` to the record in `folder` as it is now: `change` returns the next
+    /// record, or `None` when the record is past the change already. When another writer
+    /// comes first, the record is read again and `change` asked again. `None` when the run
+    /// has no record.
     ///
     /// # Errors
-    /// [`StoreError`] when the object cannot be written.
-    pub async fn write(&self, record: &RunRecord) -> Result<(), StoreError> {
-        let uri = record_uri(&record.output)?;
+    /// [`StoreError`] when the record cannot be read or written, or kept changing.
+    pub async fn update(
+        &self,
+        folder: &str,
+        change: impl Fn(&RunRecord) -> Option<RunRecord>,
+    ) -> Result<Option<Updated>, StoreError> {
+        for _ in 0..UPDATE_ATTEMPTS {
+            let Some((record, generation)) = self.read_versioned(folder).await? else {
+                return Ok(None);
+            };
+            let Some(next) = change(&record) else {
+                return Ok(Some(Updated::Unchanged(record)));
+            };
+            if self.write_if(&next, generation).await? {
+                return Ok(Some(Updated::Written(next)));
+            }
+        }
+        Err(StoreError::Contended {
+            uri: layout::record_uri(folder)?.to_string(),
+            attempts: UPDATE_ATTEMPTS,
+        })
+    }
+
+    /// Writes `record` if its object's generation is still `generation` (`0`: absent);
+    /// `false` when another write came first.
+    async fn write_if(&self, record: &RunRecord, generation: u64) -> Result<bool, StoreError> {
+        let uri = layout::record_uri(&record.output)?;
         let body = serde_json::to_vec_pretty(record).map_err(|source| StoreError::Corrupt {
             uri: uri.to_string(),
             source,
         })?;
         let storage = self.client().await?;
-        storage
-            .upload(&uri.bucket, &uri.object, "application/json", body)
+        match storage
+            .upload_if_generation(
+                &uri.bucket,
+                &uri.object,
+                "application/json",
+                body,
+                generation,
+            )
             .await
-            .map(drop)
-            .map_err(|source| StoreError::Storage {
+        {
+            Ok(_) => Ok(true),
+            Err(error) if error.is_conflict() => Ok(false),
+            Err(source) => Err(StoreError::Storage {
                 uri: uri.to_string(),
                 source,
-            })
+            }),
+        }
     }
 
     /// The records under an output prefix (`gs://B/PREFIX`), as one listing finds them: not
@@ -143,25 +235,23 @@ impl RunStore {
         output: &str,
         since: Option<Timestamp>,
     ) -> Result<Vec<Listed>, StoreError> {
-        let prefix = prefix_uri(output)?;
+        let prefix = layout::prefix_uri(output)?;
+        let records = layout::records_of(&prefix);
         let storage = self.client().await?;
         let objects = storage
-            .list_objects(&prefix.bucket, &prefix.object)
+            .list_objects(&records.bucket, &records.object)
             .await
             .map_err(|source| StoreError::Storage {
-                uri: prefix.to_string(),
+                uri: records.to_string(),
                 source,
             })?;
         Ok(objects
             .into_iter()
-            .filter(|object| is_record_name(&object.name, &prefix.object))
-            .map(|object| Listed {
-                folder: format!(
-                    "gs://{}/{}",
-                    prefix.bucket,
-                    object.name.trim_end_matches(RunRecord::FILE)
-                ),
-                updated: object.updated.as_deref().and_then(|u| u.parse().ok()),
+            .filter_map(|object| {
+                Some(Listed {
+                    folder: layout::folder_of(&object.name, &records, &prefix)?,
+                    updated: object.updated.as_deref().and_then(|u| u.parse().ok()),
+                })
             })
             .filter(|listed| {
                 since
@@ -191,16 +281,18 @@ impl RunStore {
         records
     }
 
-    /// The objects in a run's folder (`gs://B/PREFIX/{run id}/`), as `gs://` URIs.
+    /// The objects in a run's folder (`gs://B/PREFIX/{run id}/`), as `gs://` URIs, and its
+    /// record last.
     ///
     /// # Errors
     /// [`StoreError`] when the folder cannot be listed.
     pub async fn objects(&self, folder: &str) -> Result<Vec<String>, StoreError> {
-        let uri = record_uri(folder)?;
-        let object_prefix = uri.object.trim_end_matches(RunRecord::FILE);
+        let record = layout::record_uri(folder)?;
+        let uri = storage_client::GsUri::parse(folder)
+            .map_err(|_| StoreError::Folder(folder.to_owned()))?;
         let storage = self.client().await?;
         let names = storage
-            .list(&uri.bucket, object_prefix)
+            .list(&uri.bucket, &uri.object)
             .await
             .map_err(|source| StoreError::Storage {
                 uri: folder.to_owned(),
@@ -209,6 +301,7 @@ impl RunStore {
         Ok(names
             .into_iter()
             .map(|name| format!("gs://{}/{name}", uri.bucket))
+            .chain(std::iter::once(record.to_string()))
             .collect())
     }
 
@@ -274,89 +367,4 @@ fn collect(done: Option<Result<Read, tokio::task::JoinError>>, records: &mut Rec
     };
     tracing::warn!("{left_out}");
     records.unreadable.push(left_out);
-}
-
-/// `PREFIX/{run id}/run.json` directly under the prefix, not a file a notebook wrote deeper.
-fn is_record_name(name: &str, prefix: &str) -> bool {
-    name.strip_prefix(prefix)
-        .and_then(|rest| rest.strip_suffix(RunRecord::FILE))
-        .and_then(|run| run.strip_suffix('/'))
-        .is_some_and(|run| RunId::parse(run).is_ok())
-}
-
-/// The output prefix as a bucket and an object prefix ending in `/` (empty for a bucket).
-fn prefix_uri(output: &str) -> Result<GsUri, StoreError> {
-    let rest = output
-        .strip_prefix("gs://")
-        .map(|rest| rest.trim_end_matches('/'))
-        .filter(|rest| !rest.is_empty() && !rest.starts_with('/'))
-        .ok_or_else(|| StoreError::Folder(output.to_owned()))?;
-    let (bucket, object) = match rest.split_once('/') {
-        Some((bucket, object)) => (bucket, format!("{object}/")),
-        None => (rest, String::new()),
-    };
-    Ok(GsUri {
-        bucket: bucket.to_owned(),
-        object,
-    })
-}
-
-fn record_uri(folder: &str) -> Result<GsUri, StoreError> {
-    if !folder.ends_with('/') {
-        return Err(StoreError::Folder(folder.to_owned()));
-    }
-    GsUri::parse(&format!("{folder}{}", RunRecord::FILE))
-        .map_err(|_| StoreError::Folder(folder.to_owned()))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn a_run_keeps_its_record_in_its_own_folder() {
-        let run = RunId::parse("r0123456789abcdef").unwrap();
-        for output in ["gs://b/runs", "gs://b/runs/"] {
-            assert_eq!(
-                RunStore::folder(output, &run),
-                "gs://b/runs/r0123456789abcdef/"
-            );
-        }
-        let uri = record_uri("gs://b/runs/r0123456789abcdef/").unwrap();
-        assert_eq!(uri.object, "runs/r0123456789abcdef/run.json");
-        for bad in ["gs://b/runs", "https://b/x/", "gs:///x/"] {
-            assert!(
-                matches!(record_uri(bad), Err(StoreError::Folder(_))),
-                "{bad}"
-            );
-        }
-    }
-
-    #[test]
-    fn a_history_reads_only_the_records_directly_under_its_prefix() {
-        let prefix = prefix_uri("gs://b/runs/").unwrap();
-        assert_eq!(
-            (prefix.bucket.as_str(), prefix.object.as_str()),
-            ("b", "runs/")
-        );
-        let bucket = prefix_uri("gs://b").unwrap();
-        assert_eq!((bucket.bucket.as_str(), bucket.object.as_str()), ("b", ""));
-        for bad in ["b/runs", "gs://", "gs:///runs"] {
-            assert!(
-                matches!(prefix_uri(bad), Err(StoreError::Folder(_))),
-                "{bad}"
-            );
-        }
-        assert!(is_record_name("runs/r0123456789abcdef/run.json", "runs/"));
-        assert!(is_record_name("r0123456789abcdef/run.json", ""));
-        for not in [
-            "runs/r0123456789abcdef/outputs/run.json",
-            "runs/r0123456789abcdef/seed.ipynb",
-            "runs/run.json",
-            "runs/not-a-run/run.json",
-            "other/r0123456789abcdef/run.json",
-        ] {
-            assert!(!is_record_name(not, "runs/"), "{not}");
-        }
-    }
 }
