@@ -12,6 +12,7 @@ mod local_server;
 mod logs;
 #[path = "../support/openssl.rs"]
 mod openssl;
+mod policy;
 mod protocol;
 #[path = "../support/pubsub_emulator.rs"]
 mod pubsub_emulator;
