@@ -90,7 +90,7 @@ service_variables! {
         "where the keys of runners' identity tokens are fetched (tests point it elsewhere)";
     PROFILES_FILE, Absent, "TOML or YAML file of named profiles";
     ALLOWED_OVERRIDES, Empty,
-        "fields a message may override, e.g. machine_type,labels,parameters (dry_run: may ask for a dry run)";
+        "fields a message may override, e.g. machine_type,labels,parameters (dry_run: may ask for a dry run); metadata never admits a reserved key";
     ALLOWED_IMAGE_PREFIXES, Empty,
         "registry paths an overridden container_image must start with, ending in / (required when container_image is allowed)";
     ALLOWED_PARAMETERS, Empty,

@@ -228,7 +228,7 @@ mod tests {
 
     #[test]
     fn every_failure_has_its_status() {
-        let cases: [(Failure, u16); 33] = [
+        let cases: [(Failure, u16); 35] = [
             (rejected(DecodeError::UnknownShape), 400),
             (rejected(DecodeError::TooDeep), 400),
             (
@@ -249,6 +249,20 @@ mod tests {
                 400,
             ),
             (rejected(PayloadError::DryRunNotAllowed), 400),
+            (
+                rejected(PayloadError::ReservedMetadata {
+                    key: "startup-script".into(),
+                    reason: "r".into(),
+                }),
+                400,
+            ),
+            (
+                rejected(PayloadError::BadParameter {
+                    name: "__builtins__".into(),
+                    reason: "r".into(),
+                }),
+                400,
+            ),
             (
                 rejected(PayloadError::NotALaunch(crate::payload::Action::Reap)),
                 400,

@@ -14,7 +14,8 @@
 //!
 //! - `answer`: every outcome's status, in one place; `history`: the history routes and their
 //!   content negotiation; `pages`: their HTML; `readers`: who may read them (`RUNS_READERS`,
-//!   `RUNS_AUTH`).
+//!   `RUNS_AUTH`); `headers`: what every answer carries (`nosniff`, and a page's
+//!   `Content-Security-Policy`), one layer over all routes.
 
 use std::sync::Arc;
 
@@ -22,7 +23,7 @@ use axum::Router;
 use axum::body::Bytes;
 use axum::extract::{DefaultBodyLimit, Path, Request, State};
 use axum::http::{HeaderMap, StatusCode};
-use axum::middleware::{Next, from_fn_with_state};
+use axum::middleware::{Next, from_fn_with_state, map_response};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use tracing::Instrument;
@@ -36,10 +37,12 @@ use crate::push_token::TokenVerifier;
 use crate::telemetry::TraceContext;
 
 pub mod answer;
+mod headers;
 mod history;
 mod pages;
 mod readers;
 
+pub use headers::PAGE_POLICY;
 pub use history::{HistoryRoutes, Peer, Peered, RunsError, wants_html};
 pub use pages::{ObjectLinks, escape};
 pub use readers::{
@@ -94,7 +97,7 @@ impl AppState {
 }
 
 /// The router, without a listener: tests drive it with `oneshot`. With `tokens`, `POST /`
-/// needs a valid token.
+/// needs a valid token. Every answer goes through `headers::secure` on its way out.
 pub fn router(state: AppState, tokens: Option<Arc<TokenVerifier>>) -> Router {
     let trigger = match tokens {
         Some(verifier) => post(trigger).route_layer(from_fn_with_state(verifier, authenticate)),
@@ -116,10 +119,12 @@ pub fn router(state: AppState, tokens: Option<Arc<TokenVerifier>>) -> Router {
         .route("/healthz", get(healthz))
         .layer(DefaultBodyLimit::max(state.limits.max_body_bytes))
         .with_state(state);
-    match history {
+    let routes = match history {
         Some(history) => routes.merge(history),
         None => routes,
-    }
+    };
+    // Outermost, so that refusals made by the layers inside (tokens, readers) carry them too.
+    routes.layer(map_response(headers::secure))
 }
 
 /// Answers without calling anything upstream: a probe must not depend on Google being up.

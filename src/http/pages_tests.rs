@@ -178,3 +178,43 @@ fn object_links_encode_names_and_refuse_what_is_not_an_object() {
         assert_eq!(console.href(not_an_object), None, "{not_an_object}");
     }
 }
+
+/// The pages need no more than `headers::PAGE_POLICY` allows: one inline stylesheet, forms
+/// that submit here, links; were a page to grow a script, an image or a style attribute, the
+/// policy would silently block it in every browser, so this fails first.
+#[test]
+fn the_pages_use_only_what_their_content_security_policy_allows() {
+    let policy = crate::http::headers::PAGE_POLICY;
+    assert!(policy.contains("default-src 'none'"), "{policy}");
+    let row = || RunRow::new(record(serde_json::json!({})), None, now());
+    let detail = RunDetail {
+        row: row(),
+        objects: vec!["gs://b/runs/r0123456789abcdef/run.json".into()],
+        warnings: vec![HOSTILE.into()],
+    };
+    let asked = FilterText {
+        since: Some(HOSTILE.into()),
+        ..FilterText::default()
+    };
+    for html in [
+        listing(&listing_of(vec![row()]), &asked, &ObjectLinks::Console),
+        run(&detail, &ObjectLinks::Console),
+        refusal(403, "Forbidden", HOSTILE),
+    ] {
+        assert_eq!(html.matches("<style>").count(), 1, "{html}");
+        assert!(policy.contains("style-src 'unsafe-inline'"), "{policy}");
+        for needs_more in [
+            "<script", "<img", "<iframe", "<link", "<object", "<embed", "<base", " style=",
+            "<frame", "<audio", "<video", "@import", "url(",
+        ] {
+            assert!(!html.contains(needs_more), "{needs_more}: {html}");
+        }
+        for form in html.split("<form").skip(1) {
+            assert!(
+                form.starts_with(" method=\"get\" action=\"/runs\">"),
+                "{form}"
+            );
+            assert!(policy.contains("form-action 'self'"), "{policy}");
+        }
+    }
+}

@@ -9,6 +9,13 @@
 //! to the topic cannot choose the image, the service account, the network or the script
 //! unless the deployment explicitly lets them.
 //!
+//! Two things stay out of a message's reach even when the policy lists their field: the
+//! instance metadata keys that Compute Engine, Workbench and the runner give a meaning to
+//! (`startup-script`, `ssh-keys`, `proxy-mode`, … see [`crate::profile::RESERVED_KEYS`]:
+//! setting one would run code on the VM or decide who logs in), and parameter names starting
+//! with `__`, which would rebind Python's own names in the notebook. Both are refused with 400
+//! naming the key or the name, before the profile is even looked up.
+//!
 //! Profile fields at the top level (`{"machine_type": "…"}`) are overrides too, when every
 //! other key is the product's. An object with any other key is an **event** (a web app's
 //! `{"upload": "gs://b/new.csv"}`): the whole object reaches the notebook as the parameter
@@ -21,7 +28,7 @@ use serde_json::{Map, Value};
 pub use policy::{DRY_RUN, OverridePolicy};
 
 use crate::json_depth::{self, MAX_JSON_DEPTH};
-use crate::profile::{Field, Fields, MAX_PARAMETERS_BYTES};
+use crate::profile::{Field, Fields, MAX_PARAMETERS_BYTES, check_parameter_name, reserved_key};
 use crate::push::Data;
 
 /// The top-level keys the product reads; any other key that is not a profile field makes the
@@ -68,6 +75,13 @@ pub enum PayloadError {
     NotAllowed { field: Field, allowed: String },
     #[error("field `container_image`: `{image}` is not under ALLOWED_IMAGE_PREFIXES ({prefixes})")]
     ImageNotAllowed { image: String, prefixes: String },
+    /// A metadata key that Compute Engine, Workbench or the runner reads: never a message's.
+    #[error("metadata key `{key}` cannot be set by a message: {reason}")]
+    ReservedMetadata { key: String, reason: String },
+    /// A name no profile may use either (`__builtins__`, `class`, `a-b`); the reason names it,
+    /// worded as the same name in a profile is.
+    #[error("field `parameters`: {reason}")]
+    BadParameter { name: String, reason: String },
     #[error("parameter `{name}` is not in ALLOWED_PARAMETERS (allowed: {allowed})")]
     ParameterNotAllowed { name: String, allowed: String },
     #[error("the parameters take {size} bytes as JSON; at most {limit} are accepted")]
@@ -176,7 +190,8 @@ fn fields_of(object: Map<String, Value>, path: &str) -> Result<Fields, PayloadEr
     })
 }
 
-/// The fields, the image and the parameters a message sets, against the deployment's policy.
+/// The fields, the image, the metadata keys and the parameters a message sets, against the
+/// deployment's policy and against what no policy lets a message set.
 fn check_policy(overrides: &Fields, policy: &OverridePolicy) -> Result<(), PayloadError> {
     if let Some(field) = overrides.present().into_iter().find(|f| !policy.allows(*f)) {
         let allowed: Vec<&str> = policy.allowed().map(Field::name).collect();
@@ -197,7 +212,26 @@ fn check_policy(overrides: &Fields, policy: &OverridePolicy) -> Result<(), Paylo
             prefixes: policy.image_prefixes.join(", "),
         });
     }
+    if let Some(metadata) = &overrides.metadata
+        && let Some((key, reserved)) = metadata
+            .keys()
+            .find_map(|key| reserved_key(key).map(|reserved| (key, reserved)))
+    {
+        return Err(PayloadError::ReservedMetadata {
+            key: key.escape_debug().to_string(),
+            reason: reserved.why(),
+        });
+    }
     if let Some(parameters) = &overrides.parameters {
+        if let Some((name, reason)) = parameters
+            .keys()
+            .find_map(|name| check_parameter_name(name).err().map(|e| (name, e)))
+        {
+            return Err(PayloadError::BadParameter {
+                name: name.escape_debug().to_string(),
+                reason,
+            });
+        }
         if let Some(names) = &policy.parameter_names
             && let Some(name) = parameters.keys().find(|name| !names.contains(*name))
         {

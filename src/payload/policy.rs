@@ -3,7 +3,7 @@
 
 use std::collections::BTreeSet;
 
-use crate::profile::Field;
+use crate::profile::{Field, check_parameter_name};
 
 /// The name in `ALLOWED_OVERRIDES` that lets a message ask for a dry run.
 pub const DRY_RUN: &str = "dry_run";
@@ -76,7 +76,8 @@ impl OverridePolicy {
     }
 
     /// Adds `ALLOWED_PARAMETERS` (`date,region`): the only parameter names a message may send.
-    /// Empty: any name, once `ALLOWED_OVERRIDES` lists `parameters`.
+    /// Empty: any name, once `ALLOWED_OVERRIDES` lists `parameters`. Each is held to the rule of
+    /// a profile's names, so the list cannot let in what no profile may use (`__builtins__`).
     ///
     /// # Errors
     /// A message naming a name that no parameter can have.
@@ -87,13 +88,11 @@ impl OverridePolicy {
             .filter(|n| !n.is_empty())
             .map(str::to_owned)
             .collect();
-        if let Some(bad) = names.iter().find(|name| {
-            !name.starts_with(|c: char| c.is_ascii_alphabetic() || c == '_')
-                || !name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
-        }) {
-            return Err(format!(
-                "`{bad}` is not a parameter name (a Python identifier)"
-            ));
+        if let Some(error) = names
+            .iter()
+            .find_map(|name| check_parameter_name(name).err())
+        {
+            return Err(error);
         }
         if !names.is_empty() && !self.allows(Field::Parameters) {
             return Err(

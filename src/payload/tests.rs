@@ -299,6 +299,106 @@ fn actions_and_dry_runs_are_read_and_checked() {
     assert!(parse(&text(r#"{"dry_run":"yes"}"#), &allowed).is_err());
 }
 
+/// One key of each kind Google or the runner reads, in the spellings a sender might try.
+const RESERVED_SAMPLES: [&str; 24] = [
+    "startup-script",
+    "STARTUP-SCRIPT",
+    "startup-script-url",
+    "shutdown-script",
+    "shutdown-script-url",
+    "windows-startup-script-ps1",
+    "windows-shutdown-script-cmd",
+    "sysprep-specialize-script-bat",
+    "user-data",
+    "ssh-keys",
+    "sshKeys",
+    "block-project-ssh-keys",
+    "enable-oslogin",
+    "enable-oslogin-2fa",
+    "serial-port-enable",
+    "post-startup-script",
+    "post-startup-script-behavior",
+    "idle-timeout-seconds",
+    "proxy-mode",
+    "install-nvidia-driver",
+    "custom-container-image",
+    "notebook-disable-root",
+    "enable-guest-attributes",
+    "notebook-trigger-parameters",
+];
+
+#[test]
+fn reserved_metadata_keys_are_refused_even_when_metadata_is_allowed() {
+    use crate::profile::{KeyClass, reserved_key};
+    let policy = OverridePolicy::parse("metadata").unwrap();
+    let mut classes = Vec::new();
+    for key in RESERVED_SAMPLES {
+        classes.push(reserved_key(key).expect("a reserved key").class);
+        for body in [
+            format!(r#"{{"metadata":{{"team":"ml","{key}":"x"}}}}"#),
+            format!(r#"{{"overrides":{{"metadata":{{"{key}":"x"}}}}}}"#),
+            format!(r#"{{"overrides":{{"metadata":{{"{key}":"x"}}}},"upload":"gs://b/x"}}"#),
+        ] {
+            let error = parse(&text(&body), &policy).unwrap_err();
+            assert!(
+                matches!(&error, PayloadError::ReservedMetadata { key: k, .. } if k == key),
+                "{body}: {error:?}"
+            );
+            let said = error.to_string();
+            assert!(
+                said.contains(&format!("`{key}`")) && said.contains("cannot be set by a message"),
+                "{said}"
+            );
+        }
+    }
+    for class in [
+        KeyClass::Code,
+        KeyClass::Access,
+        KeyClass::Field(Field::PostStartupScript),
+        KeyClass::Managed,
+        KeyClass::Runner,
+        KeyClass::Setting,
+    ] {
+        assert!(classes.contains(&class), "no sample of {class:?}");
+    }
+    let said = parse(&text(r#"{"metadata":{"startup-script":"x"}}"#), &policy)
+        .unwrap_err()
+        .to_string();
+    assert!(said.contains("as code on the VM, as root"), "{said}");
+}
+
+#[test]
+fn the_deployments_own_metadata_keys_stay_a_messages_to_set() {
+    let policy = OverridePolicy::parse("metadata").unwrap();
+    let request = parse(
+        &text(r#"{"metadata":{"team":"ml","dataset-version":"7","startup":"x"}}"#),
+        &policy,
+    )
+    .unwrap();
+    let metadata = request.overrides.metadata.unwrap();
+    assert_eq!(metadata["team"], "ml");
+    assert_eq!(metadata.len(), 3);
+}
+
+#[test]
+fn dunder_parameter_names_are_refused_naming_them() {
+    let any = OverridePolicy::parse("parameters").unwrap();
+    for name in ["__builtins__", "__import__", "__x", "__"] {
+        let body = format!(r#"{{"parameters":{{"date":"d","{name}":1}}}}"#);
+        let error = parse(&text(&body), &any).unwrap_err();
+        assert!(
+            matches!(&error, PayloadError::BadParameter { name: n, .. } if n == name),
+            "{body}: {error:?}"
+        );
+        assert!(error.to_string().contains(&format!("`{name}`")), "{error}");
+        let event = format!(r#"{{"upload":"x","parameters":{{"{name}":1}}}}"#);
+        assert!(parse(&text(&event), &any).is_err(), "{event}");
+    }
+    assert!(parse(&text(r#"{"parameters":{"_private":1}}"#), &any).is_ok());
+    let error = any.with_parameter_names("date,__builtins__").unwrap_err();
+    assert!(error.contains("`__builtins__`"), "{error}");
+}
+
 proptest! {
     #[test]
     fn arbitrary_payloads_never_panic(bytes in proptest::collection::vec(any::<u8>(), 0..256)) {

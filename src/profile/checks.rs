@@ -37,21 +37,6 @@ pub(super) const DISK_TYPES: &[&str] = &[
     "HYPERDISK_ML",
 ];
 
-/// Metadata keys with a dedicated field, or that Workbench overwrites anyway.
-const RESERVED_METADATA: &[&str] = &[
-    "post-startup-script",
-    "post-startup-script-behavior",
-    "idle-timeout-seconds",
-    "custom-container-image",
-    "custom-container-payload",
-    "proxy-mode",
-    "shutdown-script",
-    "serial-port-logging-enable",
-    "install-nvidia-driver",
-    "notebooks-api",
-    "version",
-];
-
 pub(super) fn parse_zone(text: &str) -> Result<String, String> {
     let ok = text.len() <= 63
         && text
@@ -173,30 +158,5 @@ pub(super) fn expand_resource(text: &str, prefix: &str) -> Result<String, String
         ))
     } else {
         Ok(format!("{prefix}{text}"))
-    }
-}
-
-pub(super) fn check_metadata_key(key: &str) -> Result<(), String> {
-    if RESERVED_METADATA.contains(&key) {
-        return Err(format!(
-            "metadata key `{key}` has its own setting or is overwritten by Workbench; use the dedicated field"
-        ));
-    }
-    if key.starts_with(crate::runner::KEY_PREFIX) {
-        return Err(format!(
-            "metadata key `{key}` belongs to the runner: notebook-trigger sets it from the profile's notebook fields"
-        ));
-    }
-    let ok = !key.is_empty()
-        && key.len() <= 128
-        && key
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_');
-    if ok {
-        Ok(())
-    } else {
-        Err(format!(
-            "`{key}` is not a metadata key ([A-Za-z0-9_-]{{1,128}})"
-        ))
     }
 }

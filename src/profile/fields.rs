@@ -132,7 +132,7 @@ profile_fields! {
     Labels labels: BTreeMap<String, String>, "INSTANCE_LABELS", Absent,
         "extra labels, k=v,k2=v2";
     Metadata metadata: BTreeMap<String, String>, "INSTANCE_METADATA", Absent,
-        "extra metadata, k=v,k2=v2";
+        "extra metadata, k=v,k2=v2: Workbench settings, never a key that runs code, grants logins or is written by Workbench (README, Security)";
     InstanceId instance_id: String, "INSTANCE_ID", Absent,
         "fixed instance id for every message; otherwise derived per message";
     Notebook notebook: String, "NOTEBOOK", Absent,

@@ -4,7 +4,11 @@
 //!
 //! Parameter names become Python names in the notebook's injected parameters cell (papermill
 //! writes `name = value` there), so they are held to Python identifiers: a name is the only
-//! part of a parameter that papermill does not quote. Values are JSON and stay data.
+//! part of a parameter that papermill does not quote. Values are JSON and stay data. Names
+//! starting with `__` are refused too: Python keeps dunder names for the interpreter
+//! (`__builtins__`, `__name__`, `__spec__`, `__loader__`, …), so assigning one rebinds what
+//! every later cell's lookups and imports go through, and `__x` inside a class body is
+//! name-mangled; no notebook parameter needs either.
 
 use std::time::Duration;
 
@@ -151,7 +155,18 @@ pub(super) fn check_parameters(parameters: &Map<String, Value>) -> Result<(), St
     Ok(())
 }
 
-fn check_parameter_name(name: &str) -> Result<(), String> {
+/// One parameter name: a Python identifier of at most 100 characters, not a keyword and not
+/// starting with `__`. Profiles, messages and `ALLOWED_PARAMETERS` are all held to it.
+///
+/// # Errors
+/// A message naming the parameter and the rule it breaks.
+pub fn check_parameter_name(name: &str) -> Result<(), String> {
+    if name.starts_with("__") {
+        return Err(format!(
+            "`{}` is not a parameter name: names starting with `__` are Python's own (dunder names such as __builtins__)",
+            name.escape_debug()
+        ));
+    }
     let mut chars = name.chars();
     let ok = name.len() <= 100
         && chars
@@ -260,8 +275,15 @@ mod tests {
     #[test]
     fn parameter_names_are_python_identifiers_and_the_object_is_bounded() {
         let one = |name: &str| Map::from_iter([(name.to_owned(), Value::from(1))]);
-        for ok in ["alpha", "_x1", "Event"] {
+        for ok in ["alpha", "_x1", "Event", "_", "x__y__"] {
             assert!(check_parameters(&one(ok)).is_ok(), "{ok}");
+        }
+        for dunder in ["__builtins__", "__name__", "__x", "__", "___"] {
+            let error = check_parameters(&one(dunder)).unwrap_err();
+            assert!(
+                error.contains(&format!("`{dunder}`")) && error.contains("__builtins__"),
+                "{dunder}: {error}"
+            );
         }
         for bad in [
             "",

@@ -7,10 +7,11 @@
 use std::collections::BTreeMap;
 
 use super::checks::{
-    ACCELERATOR_TYPES, DISK_TYPES, check_gcs_uri, check_machine_type, check_metadata_key,
-    check_service_account, check_tag, expand_resource, parse_zone, split_image,
+    ACCELERATOR_TYPES, DISK_TYPES, check_gcs_uri, check_machine_type, check_service_account,
+    check_tag, expand_resource, parse_zone, split_image,
 };
 use super::fields::{DEFAULT_CONTAINER_TAG, DEFAULT_MACHINE_TYPE, Field, FieldError, Fields};
+use super::metadata::check_metadata_key;
 use super::run::{RunTarget, parse_run};
 use crate::naming::{self, InstanceId};
 

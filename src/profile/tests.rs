@@ -273,3 +273,61 @@ fn profiles_file_in_toml_and_yaml_layers_over_the_default() {
         .to_string();
     assert!(error.contains("colour"), "{error}");
 }
+
+#[test]
+fn a_profiles_file_may_choose_workbench_settings_but_no_code_access_or_dunder_parameter() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("p.toml");
+    let load = |profile: &str| {
+        std::fs::write(&path, format!("[profiles.nightly]\n{profile}\n")).unwrap();
+        Profiles::load(base(), &path, "p").map_err(|e| e.to_string())
+    };
+    let profiles =
+        load(r#"metadata = { notebook-disable-root = "true", jupyter-user = "ana", team = "ml" }"#)
+            .unwrap();
+    let metadata = profiles.get(Some("nightly")).unwrap().metadata.clone();
+    assert_eq!(metadata.unwrap()["notebook-disable-root"], "true");
+    for (profile, said) in [
+        (
+            r#"metadata = { startup-script = "curl x | sh" }"#,
+            "`startup-script`",
+        ),
+        (
+            r#"metadata = { Startup-Script-URL = "gs://b/x" }"#,
+            "`Startup-Script-URL`",
+        ),
+        (
+            r#"metadata = { ssh-keys = "root:ssh-ed25519 AAAA" }"#,
+            "`ssh-keys`",
+        ),
+        (
+            r#"metadata = { enable-oslogin = "FALSE" }"#,
+            "`enable-oslogin`",
+        ),
+        (r#"metadata = { proxy-mode = "none" }"#, "`proxy-mode`"),
+    ] {
+        let error = load(profile).unwrap_err();
+        assert!(
+            error.contains("profile `nightly`")
+                && error.contains("field `metadata`")
+                && error.contains(said),
+            "{profile}: {error}"
+        );
+    }
+    // A run profile: the runner is its post-startup script, so the default names none.
+    let runs = Fields {
+        post_startup_script: None,
+        ..base()
+    };
+    std::fs::write(
+        &path,
+        "[profiles.nightly]\nnotebook = \"gs://bkt/nb/a.ipynb\"\noutput = \"gs://bkt/runs\"\n\
+         parameters = { date = \"d\", __builtins__ = 1 }\n",
+    )
+    .unwrap();
+    let error = Profiles::load(runs, &path, "p").unwrap_err().to_string();
+    assert!(
+        error.contains("field `parameters`") && error.contains("`__builtins__`"),
+        "{error}"
+    );
+}

@@ -319,6 +319,63 @@ async fn a_browser_is_refused_with_a_page_that_says_why() {
     }
 }
 
+/// Every page (the list, a run, a refusal) carries the content security policy and its
+/// companions; JSON answers carry `nosniff`.
+#[tokio::test]
+async fn pages_carry_a_content_security_policy_and_every_answer_nosniff() {
+    let open = with_runs(&[("RUNS_AUTH", "off")]).await;
+    let closed = with_runs(&[]).await;
+    let page = format!("/runs/{}", id(1));
+    let pages = [
+        (&open, "/runs", 200),
+        (&open, page.as_str(), 200),
+        (&open, "/runs?since=yesterday", 400),
+        (&closed, "/runs", 403),
+    ];
+    for (app, path, status) in pages {
+        let response = get(app, path, &[("accept", "text/html")]).await;
+        assert_eq!(response.status(), status, "{path}");
+        let headers = response.headers();
+        assert!(
+            headers["content-type"]
+                .to_str()
+                .unwrap()
+                .starts_with("text/html")
+        );
+        assert_eq!(
+            headers["content-security-policy"],
+            notebook_trigger::http::PAGE_POLICY,
+            "{path}"
+        );
+        let policy = headers["content-security-policy"].to_str().unwrap();
+        for directive in [
+            "default-src 'none'",
+            "frame-ancestors 'none'",
+            "base-uri 'none'",
+        ] {
+            assert!(policy.contains(directive), "{policy}");
+        }
+        assert_eq!(headers["x-content-type-options"], "nosniff", "{path}");
+        assert_eq!(headers["referrer-policy"], "no-referrer", "{path}");
+    }
+    for path in ["/runs", page.as_str(), "/runs/not-a-run"] {
+        let response = get(&open, path, &[("accept", "application/json")]).await;
+        assert!(
+            response.headers()["content-type"]
+                .to_str()
+                .unwrap()
+                .starts_with("application/json")
+        );
+        assert_eq!(
+            response.headers()["x-content-type-options"],
+            "nosniff",
+            "{path}"
+        );
+    }
+    let pushed = open.post(&crate::helpers::push_body("h-1", "x")).await;
+    assert_eq!(pushed.headers()["x-content-type-options"], "nosniff");
+}
+
 /// `notebook-trigger runs ARGS --service ADDRESS` with nothing else configured.
 async fn runs_via(app: &TestApp, args: &[&str]) -> crate::child::Finished {
     let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_notebook-trigger"));

@@ -15,6 +15,7 @@ mod local_server;
 mod logs;
 #[path = "../support/openssl.rs"]
 mod openssl;
+mod policy;
 mod protocol;
 #[path = "../support/pubsub_emulator.rs"]
 mod pubsub_emulator;
