@@ -8,6 +8,12 @@
 //! run and the version that executes it are the same. Everything it needs arrives as instance
 //! metadata under `notebook-trigger-*` keys, built by [`RunSpec::metadata`]: values are data
 //! the script reads, never code it runs.
+//!
+//! What a notebook leaves behind is as untrusted as the metadata: any byte in a file name,
+//! links out of the work directory, thousands of files. The script saves regular files inside
+//! the work directory under their exact names (or names the ones it cannot save in its log),
+//! fails the run when an upload fails, and lists a bounded number of files in its report so
+//! that the service, which refuses a report with too many outputs, takes it.
 
 use std::collections::BTreeMap;
 use std::time::Duration;
@@ -88,5 +94,31 @@ mod tests {
             "readonly KEY={}",
             KEY_PREFIX.trim_end_matches('-')
         )));
+    }
+
+    /// The report lists the executed notebook, the log and at most `LIST_AT_MOST` files the
+    /// run wrote; the service must take that many.
+    #[test]
+    fn the_script_lists_no_more_outputs_than_the_service_takes() {
+        let listed: usize = SCRIPT
+            .lines()
+            .find_map(|line| line.strip_prefix("readonly LIST_AT_MOST="))
+            .expect("runner.sh bounds the outputs it lists")
+            .parse()
+            .unwrap();
+        let run = "r0123456789abcdef";
+        let folder = format!("gs://b/out/{run}/");
+        let outputs: Vec<String> = (0..listed + 2).map(|i| format!("{folder}{i}")).collect();
+        let body = serde_json::json!({
+            "run_id": run, "outcome": "succeeded", "exit_code": 0,
+            "started": "2026-12-01T10:00:00Z", "finished": "2026-12-01T10:05:00Z",
+            "outputs": outputs, "error": "", "log_tail": "",
+        });
+        let parsed = crate::run::CompletionReport::parse(
+            body.to_string().as_bytes(),
+            &crate::run::RunId::parse(run).unwrap(),
+            &folder,
+        );
+        assert!(parsed.is_ok(), "{listed} files listed: {parsed:?}");
     }
 }

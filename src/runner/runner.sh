@@ -8,6 +8,11 @@
 # an identity token of the instance. When the report cannot be delivered in time it stops its
 # own instance through the Notebooks API, so no compute outlives the run.
 #
+# What the notebook wrote is untrusted: file names may hold any byte, files may be links, and
+# there may be many. Names travel NUL-separated, never as lines; only regular files inside the
+# work directory are read; an upload that fails makes the run fail; the report, sent from a
+# file, lists a bounded number of them. Parameter values are never printed, only their names.
+#
 # On a container instance it may start on the host, which has no papermill: it then hands
 # itself over to the notebook container (nerdctl or docker) and runs there.
 #
@@ -24,6 +29,11 @@ STORAGE="${STORAGE_EMULATOR_HOST:-https://storage.googleapis.com}"
 STORAGE="${STORAGE%/}"
 NOTEBOOKS="${CLOUDSDK_API_ENDPOINT_OVERRIDES_NOTEBOOKS:-https://notebooks.googleapis.com/}"
 NOTEBOOKS="${NOTEBOOKS%/}"
+# The most files from outputs/ a report lists (the service keeps at most 1000 outputs); the
+# rest are uploaded all the same, and counted in the log.
+readonly LIST_AT_MOST=500
+# The most files the log names as not uploaded; the rest are counted.
+readonly NAME_AT_MOST=20
 
 say() { printf '%s runner: %s\n' "$(date -u +%Y-%m-%dT%H:%M:%SZ)" "$*" >&2; }
 
@@ -46,17 +56,31 @@ urlencode() {
   printf '%s' "$out"
 }
 
-# A JSON string of $1: quotes, backslashes and control characters escaped, invalid UTF-8 dropped.
+# A JSON string of $1: quotes, backslashes and control characters escaped, invalid UTF-8 dropped
+# (bytes past ASCII are dropped too where iconv is missing). Plain ASCII forks nothing: a
+# report lists hundreds of names.
 json_string() {
-  local s
-  s=$(printf '%s' "$1" | iconv -c -f UTF-8 -t UTF-8 2>/dev/null || printf '%s' "$1")
+  local LC_ALL=C s=$1
+  if [[ "$s" == *[$'\x80'-$'\xff']* ]]; then
+    if command -v iconv >/dev/null 2>&1; then
+      s=$(printf '%s' "$s" | iconv -c -f UTF-8 -t UTF-8 2>/dev/null)
+    else
+      s=$(printf '%s' "$s" | tr -d '\200-\377')
+    fi
+  fi
   s=${s//\\/\\\\}
   s=${s//\"/\\\"}
   s=${s//$'\n'/\\n}
   s=${s//$'\r'/\\r}
   s=${s//$'\t'/\\t}
-  s=$(printf '%s' "$s" | tr -d '\000-\010\013\014\016-\037')
+  [[ "$s" == *[[:cntrl:]]* ]] && s=$(printf '%s' "$s" | tr -d '\000-\037\177')
   printf '"%s"' "$s"
+}
+
+# $1 quoted for the log on one line: a name with a newline cannot forge a line of its own.
+shown() {
+  local LC_ALL=C
+  printf '%q' "$1"
 }
 
 access_token() {
@@ -64,62 +88,79 @@ access_token() {
     sed -n 's/.*"access_token" *: *"\([^"]*\)".*/\1/p'
 }
 
-# gs://BUCKET/NAME → "BUCKET NAME"
+# gs://BUCKET/NAME → $BUCKET and $OBJECT, the name byte for byte (spaces at either end included).
 split_gs() {
   local rest=${1#gs://}
-  printf '%s %s' "${rest%%/*}" "${rest#*/}"
+  BUCKET=${rest%%/*}
+  OBJECT=${rest#*/}
 }
 
 gcs_download() { # gs://B/O FILE
-  local bucket name
-  read -r bucket name <<<"$(split_gs "$1")"
+  split_gs "$1"
   curl -fsS --max-time 300 -H "Authorization: Bearer $TOKEN" -o "$2" \
-    "$STORAGE/storage/v1/b/$(urlencode "$bucket")/o/$(urlencode "$name")?alt=media"
+    "$STORAGE/storage/v1/b/$(urlencode "$BUCKET")/o/$(urlencode "$OBJECT")?alt=media"
 }
 
+# Streams FILE to gs://B/O. Any failure is one (--fail: an HTTP error too), and curl never
+# sends an empty body for a file it cannot read, as --data-binary @FILE would.
 gcs_upload() { # FILE gs://B/O
-  local bucket name
-  read -r bucket name <<<"$(split_gs "$2")"
-  curl -fsS --max-time 300 -H "Authorization: Bearer $TOKEN" \
-    -H 'Content-Type: application/octet-stream' --data-binary "@$1" -o /dev/null \
-    "$STORAGE/upload/storage/v1/b/$(urlencode "$bucket")/o?uploadType=media&name=$(urlencode "$name")"
+  split_gs "$2"
+  curl -fsS --max-time 300 -X POST -H "Authorization: Bearer $TOKEN" \
+    -H 'Content-Type: application/octet-stream' -T "$1" -o /dev/null \
+    "$STORAGE/upload/storage/v1/b/$(urlencode "$BUCKET")/o?uploadType=media&name=$(urlencode "$OBJECT")"
 }
 
-# Object names under gs://B/PREFIX/, one per line (every page).
+# Object names under gs://B/PREFIX/ (every page), each ended by a NUL: names may hold newlines.
 gcs_list() {
-  local bucket prefix page='' answer
-  read -r bucket prefix <<<"$(split_gs "$1")"
+  local page='' answer
+  split_gs "$1"
+  local bucket=$BUCKET prefix=$OBJECT
   while :; do
     answer=$(curl -fsS --max-time 60 -H "Authorization: Bearer $TOKEN" \
       "$STORAGE/storage/v1/b/$(urlencode "$bucket")/o?prefix=$(urlencode "$prefix")&pageToken=$(urlencode "$page")") || return 1
-    python3 -c 'import json,sys; [print(i["name"]) for i in json.load(sys.stdin).get("items", [])]' <<<"$answer" || return 1
+    python3 -c 'import json,sys; [sys.stdout.buffer.write(i["name"].encode() + b"\0") for i in json.load(sys.stdin).get("items", [])]' <<<"$answer" || return 1
     page=$(python3 -c 'import json,sys; print(json.load(sys.stdin).get("nextPageToken", ""))' <<<"$answer")
     [ -n "$page" ] || return 0
   done
 }
 
-# Copies the notebook's folder (gs:// or a local path) into $WORK.
+# Whether $1 is a relative path that stays inside the directory it is joined to: no leading
+# slash, no empty, `.` or `..` segment, no control character.
+inside() {
+  local LC_ALL=C path=$1
+  [[ -n "$path" && "$path" != /* && "/$path/" != *//* && "/$path/" != */../* &&
+    "/$path/" != */./* && "$path" != *[[:cntrl:]]* ]]
+}
+
+# Copies the notebook's folder (gs:// or a local path) into $WORK. An object whose name would
+# land outside $WORK (a `..` segment, an empty one) is refused, and the log says so.
 fetch_notebook() {
-  local source=$1 folder name
+  local source=$1 folder bucket prefix name relative
   if [[ "$source" == gs://* ]]; then
-    read -r bucket _ <<<"$(split_gs "$source")"
     folder=${source%/*}
-    local names
-    names=$(gcs_list "$folder/") || { say "cannot list $folder/"; return 1; }
-    while IFS= read -r name; do
-      [ -n "$name" ] || continue
-      local relative=${name#"${folder#gs://"$bucket"/}/"}
-      [[ "$relative" == */ ]] && continue
-      mkdir -p "$WORK/$(dirname "$relative")"
-      gcs_download "gs://$bucket/$name" "$WORK/$relative" || { say "cannot download gs://$bucket/$name"; return 1; }
-    done <<<"$names"
+    split_gs "$folder/"
+    bucket=$BUCKET prefix=$OBJECT
+    gcs_list "$folder/" >"$WORK.objects" || { say "cannot list $folder/"; return 1; }
+    while IFS= read -r -d '' name; do
+      relative=${name#"$prefix"}
+      [[ -z "$relative" || "$relative" == */ ]] && continue # a folder's placeholder
+      if ! inside "$relative"; then
+        say "refused gs://$bucket/$(shown "$name"): its name leads outside the work directory"
+        continue
+      fi
+      if ! mkdir -p -- "$WORK/$(dirname -- "$relative")" ||
+        ! gcs_download "gs://$bucket/$name" "$WORK/$relative"; then
+        say "cannot download gs://$bucket/$(shown "$name")"
+        return 1
+      fi
+    done <"$WORK.objects"
   elif [ -f "$source" ]; then
-    cp -a "$(dirname "$source")/." "$WORK/"
+    cp -a -- "$(dirname -- "$source")/." "$WORK/"
   else
     say "the notebook $source is neither gs:// nor a file here"
     return 1
   fi
-  [ -f "$WORK/$(basename "$source")" ] || { say "the notebook $source was not found"; return 1; }
+  [ -f "$WORK/$(basename -- "$source")" ] || { say "the notebook $source was not found"; return 1; }
 }
 
 # On a container host without papermill: run this script inside the notebook container.
@@ -143,6 +184,139 @@ hand_over() {
     "$container" bash /tmp/notebook-trigger-runner.sh
 }
 
+# papermill exits 138 when the kernel dies, which says nothing of why (and reads as SIGUSR1).
+# Run through this, papermill records how its kernel ended in the file named by argv[1]
+# ("signal N" or "exit N"), where jupyter_client launches kernels locally; else nothing.
+KERNEL_WATCH=$(
+  cat <<'PY'
+import sys
+record, kernels = sys.argv[1], []
+try:
+    from jupyter_client.provisioning import local_provisioner
+    launch = local_provisioner.launch_kernel
+    def watched(*args, **kwargs):
+        kernels.append(launch(*args, **kwargs))
+        return kernels[-1]
+    local_provisioner.launch_kernel = watched
+except Exception:
+    pass
+sys.argv = ["papermill"] + sys.argv[2:]
+try:
+    from papermill.cli import papermill
+    papermill()
+finally:
+    code = kernels[-1].poll() if kernels else None
+    with open(record, "w") as f:
+        f.write("" if code is None else f"signal {-code}" if code < 0 else f"exit {code}")
+PY
+)
+readonly KERNEL_WATCH
+
+# papermill as this runner starts it: watched where python3 imports it, else as installed.
+papermill_command() {
+  if python3 -c 'import importlib.util as u, sys
+sys.exit(not (u.find_spec("papermill") and u.find_spec("jupyter_client")))' 2>/dev/null; then
+    PAPERMILL_COMMAND=(python3 -c "$KERNEL_WATCH" "$WORK.kernel")
+  else
+    PAPERMILL_COMMAND=(papermill)
+  fi
+}
+
+# "killed by SIGNAME" for signal number $1; a SIGKILL nobody here sent is most often the
+# kernel's out-of-memory killer.
+killed_by() {
+  local name
+  name=$(kill -l "$1" 2>/dev/null)
+  if [[ "$name" =~ ^[A-Z0-9+-]+$ ]]; then
+    printf 'killed by SIG%s' "${name#SIG}"
+  else
+    printf 'killed by signal %s' "$1"
+  fi
+  if [ "$1" = 9 ]; then printf ': out of memory?'; fi
+}
+
+# OUTCOME and ERROR from papermill's exit status $1 after $2 seconds under timeout(1). timeout
+# answers 124 when the limit fired, or 137 when it then had to SIGKILL (itself included); a
+# signal's death is 128+N. Only a limit that fired is a time-out, and the elapsed time tells
+# it from a SIGKILL that came early (the out-of-memory killer's).
+judge() {
+  local code=$1 elapsed=$2 kernel=''
+  if ((code == 0)); then
+    OUTCOME=succeeded
+  elif ((elapsed >= MAX_RUN_TIME)) && ((code == 124 || code == 137)); then
+    OUTCOME=timed_out ERROR="the notebook ran longer than ${MAX_RUN_TIME}s"
+  elif ((code == 138)) && [ -f "$WORK.kernel" ]; then
+    kernel=$(cat "$WORK.kernel")
+    case "$kernel" in
+      signal\ *) ERROR="the kernel was $(killed_by "${kernel#signal }")" ;;
+      exit\ *) ERROR="the kernel died (exit status ${kernel#exit })" ;;
+      *) ERROR="the kernel died" ;;
+    esac
+    OUTCOME=failed
+  elif ((code == 138)) && [ "${PAPERMILL_COMMAND[0]}" = papermill ]; then
+    OUTCOME=failed ERROR="the kernel died (papermill exited with 138)"
+  elif ((code > 128)); then
+    OUTCOME=failed ERROR="papermill was $(killed_by $((code - 128)))"
+  else
+    OUTCOME=failed ERROR="papermill exited with $code"
+  fi
+}
+
+# The parameters' names, quoted, never their values: those may be secrets.
+parameter_names() {
+  python3 -c 'import json, sys
+p = json.load(open(sys.argv[1]))
+print(", ".join(map(json.dumps, p)) or "none" if isinstance(p, dict) else "(not an object)")' \
+    "$WORK.parameters.json" 2>/dev/null || printf '(unreadable)'
+}
+
+# Every entry under $WORK but directories, as "TYPE MTIME SIZE PATH", each ended by a NUL and
+# sorted: a name holding a newline stays inside its own record.
+snapshot() {
+  find "$WORK" -mindepth 1 ! -type d -printf '%y %T@ %s %P\0' | LC_ALL=C sort -z
+}
+
+# Why gs://B/$1 cannot be an object name, or nothing: Cloud Storage takes UTF-8 names of at
+# most 1024 bytes without CR or LF; other control characters are refused here too.
+unfit() {
+  local LC_ALL=C name=$1
+  split_gs "$name"
+  if [[ "$OBJECT" == *[[:cntrl:]]* ]]; then
+    printf 'a control character (a newline, say) in its name'
+  elif [[ "$OBJECT" == *[$'\x80'-$'\xff']* ]] && ! iconv -f UTF-8 -t UTF-8 <<<"$OBJECT" >/dev/null 2>&1; then
+    printf 'its name is not UTF-8'
+  elif ((${#OBJECT} > 1024)); then
+    printf 'its object name would be longer than 1024 bytes'
+  fi
+}
+
+# Uploads $WORK/$1 as $2 through one descriptor, checked after opening to be a regular file
+# inside $WORK: a link, or one swapped in since the listing, cannot make it read elsewhere.
+upload_work_file() {
+  local file="$WORK/$1" fd real status
+  [ -f "$file" ] && [ ! -L "$file" ] || return 1
+  exec {fd}<"$file" || return 1
+  real=$(readlink "/proc/$$/fd/$fd")
+  if [[ "$real" == "$WORK"/* ]] && [ -f "/dev/fd/$fd" ]; then
+    gcs_upload "/dev/fd/$fd" "$2"
+    status=$?
+  else
+    say "not uploaded: $(shown "$real") is outside the work directory"
+    status=1
+  fi
+  exec {fd}<&-
+  return "$status"
+}
+
+# The run is no success when its files were not all saved; $1 says which were not.
+not_saved() {
+  if [ "$OUTCOME" = succeeded ]; then
+    OUTCOME=failed ERROR="the notebook succeeded, but $1"
+  else
+    ERROR="${ERROR:+$ERROR; }$1"
+  fi
+}
+
 # --- the run ---------------------------------------------------------------------------------
 
 RUN_ID=$(attribute "$KEY-run-id")
@@ -152,7 +326,8 @@ if [ -z "$RUN_ID" ]; then
 fi
 command -v papermill >/dev/null 2>&1 || hand_over
 
-WORK=$(mktemp -d "${TMPDIR:-/tmp}/run-$RUN_ID.XXXXXX")
+# Its real path: what the notebook writes is checked to resolve inside it.
+WORK=$(cd "$(mktemp -d "${TMPDIR:-/tmp}/run-$RUN_ID.XXXXXX")" && pwd -P)
 LOG="$WORK.log"
 # tee ignores the TERM a stopping VM sends its group, so the runner's last lines still reach
 # the log and the console (the runner itself reports before it goes).
@@ -179,6 +354,7 @@ EXIT_CODE=-1
 ERROR=''
 OUTPUTS=()
 PAPERMILL=''
+PAPERMILL_COMMAND=(papermill)
 
 # shellcheck disable=SC2317 # called by the trap below
 on_signal() {
@@ -194,34 +370,55 @@ run_notebook() {
   fetch_notebook "$NOTEBOOK" || { ERROR="cannot fetch the notebook $NOTEBOOK"; return 1; }
   attribute "$KEY-parameters" >"$WORK.parameters.json"
   [ -s "$WORK.parameters.json" ] || printf '{}' >"$WORK.parameters.json"
-  find "$WORK" -type f -printf '%P %T@ %s\n' | sort >"$WORK.before"
-  local input
-  input=$(basename "$NOTEBOOK")
-  say "papermill $input, parameters $(tr -d '\n' <"$WORK.parameters.json" | head -c 200), at most ${MAX_RUN_TIME}s"
+  snapshot >"$WORK.before"
+  papermill_command
+  local input began=$SECONDS
+  input=$(basename -- "$NOTEBOOK")
+  say "papermill $input, parameters $(parameter_names), at most ${MAX_RUN_TIME}s"
   timeout --kill-after=30 "$MAX_RUN_TIME" \
-    papermill "$WORK/$input" "$WORK.executed.ipynb" -f "$WORK.parameters.json" \
+    "${PAPERMILL_COMMAND[@]}" "$WORK/$input" "$WORK.executed.ipynb" -f "$WORK.parameters.json" \
     --cwd "$WORK" --log-output --no-progress-bar &
   PAPERMILL=$!
   wait "$PAPERMILL"
   EXIT_CODE=$?
   PAPERMILL=''
-  case "$EXIT_CODE" in
-    0) OUTCOME=succeeded ;;
-    124 | 137) OUTCOME=timed_out ERROR="the notebook ran longer than ${MAX_RUN_TIME}s" ;;
-    *) OUTCOME=failed ERROR="papermill exited with $EXIT_CODE" ;;
-  esac
+  judge "$EXIT_CODE" $((SECONDS - began))
 }
 
+# Uploads the executed notebook and every file the run wrote or changed in $WORK (under
+# outputs/, by its path); lists the notebook and the first LIST_AT_MOST files in OUTPUTS.
 upload_outputs() {
-  local base="$OUTPUT/$RUN_ID" path
-  if [ -f "$WORK.executed.ipynb" ]; then
-    gcs_upload "$WORK.executed.ipynb" "$base/$(basename "$NOTEBOOK")" &&
-      OUTPUTS+=("$base/$(basename "$NOTEBOOK")")
+  local base="$OUTPUT/$RUN_ID" entry path object reason
+  local uploaded=0 skipped=0 failed=0 first_failed=''
+  object="$base/$(basename -- "$NOTEBOOK")"
+  if [ -f "$WORK.executed.ipynb" ] && [ ! -L "$WORK.executed.ipynb" ]; then
+    if gcs_upload "$WORK.executed.ipynb" "$object"; then OUTPUTS+=("$object"); else
+      failed=1 first_failed=$object
+    fi
   fi
-  if [ -f "$WORK.before" ]; then
-    while IFS= read -r path; do
-      gcs_upload "$WORK/$path" "$base/outputs/$path" && OUTPUTS+=("$base/outputs/$path")
-    done < <(find "$WORK" -type f -printf '%P %T@ %s\n' | sort | comm -13 "$WORK.before" - | sed 's/ [^ ]* [^ ]*$//')
+  [ -f "$WORK.before" ] && while IFS= read -r -d '' entry; do
+    path=${entry#* * * }
+    object="$base/outputs/$path"
+    reason=$(unfit "$object")
+    [ "${entry%% *}" = f ] || reason='it is not a regular file (a link, say)'
+    if [ -n "$reason" ]; then
+      skipped=$((skipped + 1))
+      ((skipped > NAME_AT_MOST)) || say "not uploaded: outputs/$(shown "$path"): $reason"
+    elif upload_work_file "$path" "$object"; then
+      uploaded=$((uploaded + 1))
+      ((uploaded > LIST_AT_MOST)) || OUTPUTS+=("$object")
+    else
+      failed=$((failed + 1))
+      first_failed=${first_failed:-$object}
+    fi
+  done < <(snapshot | LC_ALL=C comm -z -13 "$WORK.before" -)
+  say "uploaded $uploaded files the run wrote to $base/outputs/"
+  ((uploaded > LIST_AT_MOST)) &&
+    say "the report lists $LIST_AT_MOST of them, and $((uploaded - LIST_AT_MOST)) more are not listed"
+  ((skipped > NAME_AT_MOST)) && say "and $((skipped - NAME_AT_MOST)) more files not uploaded"
+  if ((failed > 0)); then
+    # Names that reach an upload hold no control character: they can be shown as they are.
+    not_saved "uploading $first_failed failed$( ((failed == 1)) || printf ' (and %s more)' $((failed - 1)))"
   fi
 }
 
@@ -240,13 +437,14 @@ report_body() {
 
 # POSTs the report until it is taken, refused for good, or REPORT_WITHIN seconds have passed.
 report() {
-  local deadline=$((SECONDS + REPORT_WITHIN)) delay=1 status token body
-  body=$(report_body)
+  local deadline=$((SECONDS + REPORT_WITHIN)) delay=1 status token
+  # From a file: hundreds of outputs make a body too long for one argument.
+  report_body >"$WORK.report.json"
   while :; do
     token=$(metadata "instance/service-accounts/default/identity?audience=$(urlencode "$REPORT_AUDIENCE")&format=full")
     status=$(curl -sS --max-time 30 -o /dev/null -w '%{http_code}' -X POST \
       -H "Authorization: Bearer $token" -H 'Content-Type: application/json' \
-      --data-binary "$body" "$REPORT_URL")
+      --data-binary "@$WORK.report.json" "$REPORT_URL")
     case "$status" in
       2??) say "reported $OUTCOME to $REPORT_URL"; return 0 ;;
       400 | 401 | 403 | 404 | 409 | 413 | 422) say "the service refused the report ($status)"; return 1 ;;
@@ -274,7 +472,14 @@ finish() {
   TOKEN=$(access_token)
   if [ -n "$OUTPUT" ]; then upload_outputs; fi
   say "outcome $OUTCOME (exit code $EXIT_CODE)${ERROR:+: $ERROR}"
-  if [ -n "$OUTPUT" ]; then gcs_upload "$LOG" "$OUTPUT/$RUN_ID/runner.log" && OUTPUTS+=("$OUTPUT/$RUN_ID/runner.log"); fi
+  if [ -z "$OUTPUT" ]; then
+    :
+  elif gcs_upload "$LOG" "$OUTPUT/$RUN_ID/runner.log"; then
+    OUTPUTS+=("$OUTPUT/$RUN_ID/runner.log")
+  else
+    not_saved "uploading $OUTPUT/$RUN_ID/runner.log failed"
+    say "outcome $OUTCOME: $ERROR"
+  fi
   report || stop_self
   rm -rf "$WORK" "$WORK".*
   [ "$OUTCOME" = succeeded ]

@@ -12,12 +12,15 @@
 //! earlier, so tests stay deterministic; no task polls.
 //!
 //! # A VM going away
-//! `stop` and `delete` end the script's whole process group (it is spawned as a group of its
-//! own): SIGTERM, a short grace while the script exits, then SIGKILL for whatever is left,
-//! daemons included. Shutting the emulator down does the same for every instance. A process
-//! that leaves the group (`setsid`) escapes this, as it would not escape a real VM.
+//! `stop` and `delete` end every process the script started, as a real VM going away does:
+//! SIGTERM, a short grace while the script exits, then SIGKILL for whatever is left. A process
+//! group would miss too much (`timeout` and papermill's kernels take groups and sessions of
+//! their own, daemons `setsid` away), so [`processes`] finds them by session, by a marker in
+//! their environment and by descent. Shutting the emulator down does the same for every
+//! instance.
 
 mod boot;
+mod processes;
 
 use std::collections::HashMap;
 use std::net::IpAddr;
@@ -27,15 +30,16 @@ use std::time::Duration;
 
 use jiff::Timestamp;
 use reqwest::Url;
-use rustix::process::{Pid, Signal, kill_process_group};
+use rustix::process::Signal;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
 use super::ApiVersion;
 use super::state::EmulatorState;
+use processes::Reach;
 
-/// How long a script gets to exit after SIGTERM before its group is killed.
+/// How long a script gets to exit after SIGTERM before its processes are killed.
 pub const STOP_GRACE: Duration = Duration::from_secs(2);
 
 /// How long, after SIGKILL, the console may take to report that the script ended.
@@ -49,10 +53,11 @@ pub enum Boot {
 }
 
 /// The script process of one instance, as far as stopping it needs to know.
-#[derive(Clone, Copy, Debug, Default)]
+#[derive(Clone, Debug)]
 struct Script {
-    /// Its process group, once spawned; kept after it exits, for the daemons it left.
-    group: Option<i32>,
+    /// Its processes; the leader is known once it is spawned, and kept after it exits, for
+    /// the daemons it left.
+    reach: Reach,
     running: bool,
 }
 
@@ -61,6 +66,12 @@ struct Machine {
     cancel: CancellationToken,
     task: JoinHandle<()>,
     script: Arc<watch::Sender<Script>>,
+}
+
+impl Machine {
+    fn reach(&self) -> Reach {
+        self.script.borrow().reach.clone()
+    }
 }
 
 /// Where scripts run and find Cloud Storage, and the instances currently running.
@@ -75,13 +86,6 @@ pub struct Machines {
     /// Each instance's scratch directory lies under it.
     root: PathBuf,
     running: Mutex<HashMap<String, Machine>>,
-}
-
-fn signal_group(group: i32, signal: Signal) {
-    if let Some(pid) = Pid::from_raw(group) {
-        // ESRCH: the whole group has already gone.
-        let _ = kill_process_group(pid, signal);
-    }
 }
 
 impl Machines {
@@ -109,7 +113,15 @@ impl Machines {
         why: Boot,
     ) {
         let cancel = CancellationToken::new();
-        let script = Arc::new(watch::Sender::new(Script::default()));
+        // Unique per boot, so that a reboot's processes are never taken for the last one's.
+        let script = Arc::new(watch::Sender::new(Script {
+            reach: Reach {
+                leader: None,
+                session: false,
+                marker: uuid::Uuid::new_v4().simple().to_string(),
+            },
+            running: false,
+        }));
         let task = tokio::spawn(boot::run(boot::BootJob {
             state: state.clone(),
             version,
@@ -133,7 +145,8 @@ impl Machines {
         }
     }
 
-    /// Ends `name`'s script group and metadata server, as its VM going away would.
+    /// Ends `name`'s script, everything it started, and its metadata server, as its VM going
+    /// away would.
     pub async fn halt(&self, name: &str) {
         let machine = self.lock().remove(name);
         if let Some(machine) = machine {
@@ -154,7 +167,7 @@ impl Machines {
         let _ = std::fs::remove_dir_all(&self.root);
     }
 
-    /// SIGKILL for every group, without waiting: for when the emulator is dropped.
+    /// SIGKILL for every script's processes, without a grace: for when the emulator is dropped.
     pub fn kill_all_now(&self) {
         for (_, machine) in self.lock().drain() {
             kill_now(&machine);
@@ -162,30 +175,30 @@ impl Machines {
         let _ = std::fs::remove_dir_all(&self.root);
     }
 
-    /// Process groups of instances running now, for tests that check they end.
+    /// Process groups (and sessions) of instances running now, for tests that check they end:
+    /// the script's pid, which leads both.
     pub fn groups(&self) -> HashMap<String, i32> {
         self.lock()
             .iter()
-            .filter_map(|(name, m)| Some((name.clone(), m.script.borrow().group?)))
+            .filter_map(|(name, m)| Some((name.clone(), m.script.borrow().reach.leader?)))
             .collect()
     }
 }
 
 fn kill_now(machine: &Machine) {
-    if let Some(group) = machine.script.borrow().group {
-        signal_group(group, Signal::KILL);
-    }
+    machine.reach().kill();
     machine.cancel.cancel();
     machine.task.abort();
 }
 
 async fn halt(machine: Machine) {
-    let group = machine.script.borrow().group;
-    if let Some(group) = group {
+    let reach = machine.reach();
+    if reach.leader.is_some() {
         let mut changes = machine.script.subscribe();
-        signal_group(group, Signal::TERM);
+        reach.signal(Signal::TERM);
         let _ = tokio::time::timeout(STOP_GRACE, changes.wait_for(|s| !s.running)).await;
-        signal_group(group, Signal::KILL);
+        // Forked during the grace, or spawned late: the reach is scanned again.
+        machine.reach().kill();
         // Long enough for the script's end to reach the console.
         let _ = tokio::time::timeout(KILL_REPORT, changes.wait_for(|s| !s.running)).await;
     }

@@ -9,13 +9,13 @@ use std::time::Duration;
 
 use jiff::Timestamp;
 use reqwest::Url;
-use rustix::process::Signal;
 use tokio::io::{AsyncBufReadExt as _, AsyncRead, BufReader};
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
 
-use super::{Boot, Script, signal_group};
+use super::processes::MARKER_VARIABLE;
+use super::{Boot, Script};
 use crate::ApiVersion;
 use crate::guest::{Guest, SCRIPT_KEY, ScriptBehavior};
 use crate::metadata;
@@ -55,7 +55,7 @@ impl BootJob {
 }
 
 /// Runs until the instance is stopped or deleted (`cancel`), then ends what is left of its
-/// script group, whatever point the boot had reached.
+/// script's processes, whatever point the boot had reached.
 pub async fn run(job: BootJob) {
     tokio::select! {
         () = job.state.0.store.clock().reached(job.at) => {}
@@ -89,9 +89,8 @@ pub async fn run(job: BootJob) {
         () = job.cancel.cancelled() => {}
     }
     job.cancel.cancelled().await;
-    if let Some(group) = job.script.borrow().group {
-        signal_group(group, Signal::KILL);
-    }
+    let reach = job.script.borrow().reach.clone();
+    reach.kill();
     let _ = server.await;
 }
 
@@ -149,36 +148,23 @@ async fn fetch(job: &BootJob, uri: &str, path: &Path) -> Result<(), String> {
     std::fs::write(path, &bytes).map_err(|error| format!("{}: {error}", path.display()))
 }
 
-/// `bash SCRIPT` in the scratch directory, in a process group of its own, its output on the
-/// console.
+/// `bash SCRIPT` in the scratch directory, in a session of its own (a process group of its
+/// own where `setsid` is missing), marked for [`super::processes`], its output on the console.
 async fn execute(job: &BootJob, path: &Path, metadata_host: &str) -> std::io::Result<ExitStatus> {
-    let storage = job.storage.as_str().trim_end_matches('/').to_owned();
-    let mut child = tokio::process::Command::new("bash")
-        .arg(path)
-        .current_dir(&job.dir)
-        .env("GCE_METADATA_HOST", metadata_host)
-        .env("GCE_METADATA_IP", metadata_host)
-        .env("STORAGE_EMULATOR_HOST", &storage)
-        .env(
-            "CLOUDSDK_API_ENDPOINT_OVERRIDES_STORAGE",
-            format!("{storage}/storage/v1/"),
-        )
-        // gcloud's override of the Notebooks API root: where a script stops its own instance.
-        .env(
-            "CLOUDSDK_API_ENDPOINT_OVERRIDES_NOTEBOOKS",
-            job.api.as_str(),
-        )
-        // On a VM, libraries find credentials on the metadata server, not in a key file.
-        .env_remove("GOOGLE_APPLICATION_CREDENTIALS")
-        .process_group(0)
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()?;
-    let group = child.id().and_then(|id| i32::try_from(id).ok());
-    job.script.send_replace(Script {
-        group,
-        running: true,
+    let marker = job.script.borrow().reach.marker.clone();
+    // Spawned into the emulator's own process group, setsid(1) leads no group, so it does not
+    // fork: the pid spawned is the script's, and leads the new session and its group.
+    let (mut child, session) = match command(job, path, metadata_host, &marker, true).spawn() {
+        Err(error) if error.kind() == std::io::ErrorKind::NotFound => (
+            command(job, path, metadata_host, &marker, false).spawn()?,
+            false,
+        ),
+        spawned => (spawned?, true),
+    };
+    job.script.send_modify(|script| {
+        script.reach.leader = child.id().and_then(|id| i32::try_from(id).ok());
+        script.reach.session = session;
+        script.running = true;
     });
     let readers = [
         child
@@ -196,6 +182,48 @@ async fn execute(job: &BootJob, path: &Path, metadata_host: &str) -> std::io::Re
     }
     job.script.send_modify(|script| script.running = false);
     status
+}
+
+/// The script's command: under `setsid` with `session`, else in a process group of its own.
+fn command(
+    job: &BootJob,
+    path: &Path,
+    metadata_host: &str,
+    marker: &str,
+    session: bool,
+) -> tokio::process::Command {
+    let storage = job.storage.as_str().trim_end_matches('/').to_owned();
+    let mut command = if session {
+        let mut command = tokio::process::Command::new("setsid");
+        command.arg("bash");
+        command
+    } else {
+        let mut command = tokio::process::Command::new("bash");
+        command.process_group(0);
+        command
+    };
+    command
+        .arg(path)
+        .current_dir(&job.dir)
+        .env(MARKER_VARIABLE, marker)
+        .env("GCE_METADATA_HOST", metadata_host)
+        .env("GCE_METADATA_IP", metadata_host)
+        .env("STORAGE_EMULATOR_HOST", &storage)
+        .env(
+            "CLOUDSDK_API_ENDPOINT_OVERRIDES_STORAGE",
+            format!("{storage}/storage/v1/"),
+        )
+        // gcloud's override of the Notebooks API root: where a script stops its own instance.
+        .env(
+            "CLOUDSDK_API_ENDPOINT_OVERRIDES_NOTEBOOKS",
+            job.api.as_str(),
+        )
+        // On a VM, libraries find credentials on the metadata server, not in a key file.
+        .env_remove("GOOGLE_APPLICATION_CREDENTIALS")
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    command
 }
 
 /// Copies a pipe to the console, line by line (bytes that are not UTF-8 shown as U+FFFD).

@@ -2,6 +2,7 @@
 //! the same test body against both), instances' metadata servers, and post-startup scripts
 //! that run, print to the console, and end with their instance.
 
+mod escapes;
 #[path = "../../../../tests/support/fake_gcs.rs"]
 mod fake_gcs;
 mod gcloud;
