@@ -15,8 +15,9 @@ use serde_json::Value;
 use storage_client::StorageClient;
 
 use crate::fake_gcs::FakeGcs;
+use crate::papermill::papermill;
 use crate::pubsub_emulator::PubSubEmulator;
-use crate::runs::{BUCKET, free_port, notebook, papermill, run_env, stage};
+use crate::runs::{BUCKET, free_port, notebook, run_env, stage};
 use crate::service::Service;
 use crate::topology::{Backoff, Topology};
 

@@ -15,6 +15,8 @@
 mod chromium;
 #[path = "../support/fake_gcs.rs"]
 mod fake_gcs;
+#[path = "../support/papermill.rs"]
+mod papermill;
 #[path = "../support/pubsub_emulator.rs"]
 mod pubsub_emulator;
 #[path = "../support/pubsub_pull.rs"]

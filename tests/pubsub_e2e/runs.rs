@@ -15,6 +15,7 @@ use serde_json::{Value, json};
 use storage_client::StorageClient;
 
 use crate::fake_gcs::FakeGcs;
+use crate::papermill::papermill;
 use crate::pubsub_emulator::PubSubEmulator;
 use crate::pubsub_pull::{PullSubscription, Pulled};
 use crate::service::Service;
@@ -55,23 +56,6 @@ fn seed_notebook() -> Vec<u8> {
            \x20   w.writeheader()\n    w.writerows(rows)\n\
            json.dump(event, open('event.json', 'w'))"],
     )
-}
-
-pub fn papermill() -> bool {
-    let found = std::process::Command::new("papermill")
-        .arg("--version")
-        .output()
-        .is_ok_and(|o| o.status.success());
-    let required = std::env::var("CI").is_ok_and(|v| v == "true")
-        || std::env::var("REQUIRE_PAPERMILL").is_ok_and(|v| v == "1");
-    match (found, required) {
-        (true, _) => true,
-        (false, true) => panic!("papermill is required (pip install papermill ipykernel)"),
-        (false, false) => {
-            eprintln!("skipped: papermill is not installed (pip install papermill ipykernel)");
-            false
-        }
-    }
 }
 
 /// The record of a run of `what` (a profile), once it is over and its cleanup is written.

@@ -11,6 +11,8 @@
 
 #[path = "../support/local_server.rs"]
 mod local_server;
+#[path = "../support/papermill.rs"]
+mod papermill;
 #[path = "../support/test_log.rs"]
 mod test_log;
 
@@ -35,24 +37,6 @@ pub const BUCKET: &str = "runs";
 const PROJECT: &str = "runner-project";
 const ZONE: &str = "projects/runner-project/locations/us-central1-a";
 const AUDIENCE: &str = "https://notebook-trigger.test";
-
-/// Whether papermill is here; a failure when it is required and missing.
-fn papermill() -> bool {
-    let found = std::process::Command::new("papermill")
-        .arg("--version")
-        .output()
-        .is_ok_and(|o| o.status.success());
-    let required = std::env::var("CI").is_ok_and(|v| v == "true")
-        || std::env::var("REQUIRE_PAPERMILL").is_ok_and(|v| v == "1");
-    match (found, required) {
-        (true, _) => true,
-        (false, true) => panic!("papermill is required (pip install papermill ipykernel)"),
-        (false, false) => {
-            eprintln!("skipped: papermill is not installed (pip install papermill ipykernel)");
-            false
-        }
-    }
-}
 
 /// A notebook whose first cell, tagged `parameters`, holds `parameters` and whose other cells
 /// are `cells`.
@@ -123,7 +107,7 @@ async fn record(State(reports): State<Arc<Mutex<Vec<Bytes>>>>, body: Bytes) -> &
 
 impl Bench {
     pub async fn start() -> Option<Bench> {
-        if !papermill() {
+        if !papermill::papermill() {
             return None;
         }
         test_log::init();
