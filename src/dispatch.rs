@@ -32,6 +32,16 @@ pub struct Dispatcher {
     max_launches: usize,
 }
 
+/// The use case a message asks for.
+enum Route<'a> {
+    Reap {
+        reaper: &'a Reaper,
+        dry_run: bool,
+    },
+    /// Boxed: it stays with the launch while it waits, and only there.
+    Launch(Box<CreateRequest>),
+}
+
 /// What a message led to.
 #[derive(Debug)]
 pub enum Dispatched {
@@ -65,23 +75,42 @@ impl Dispatcher {
         trigger: &Trigger,
         progress: &(dyn Fn(Progress<'_>) + Sync),
     ) -> Result<Dispatched, Failure> {
-        let request = read(trigger, &self.policy)?;
-        if let (Some(Action::Reap), Some(reaper)) = (request.action, &self.reaper) {
-            // Boxed: a reap's listing and calls would otherwise size every push's state.
-            let reaped = Box::pin(reaper.reap(Timestamp::now(), request.dry_run)).await;
-            return Ok(Dispatched::Reaped(reaped));
-        }
-        // Held until the launch ends, whichever way it ends.
-        let Ok(_permit) = self.launches.try_acquire() else {
-            return Err(LaunchError::Busy {
-                limit: self.max_launches,
+        // Read and derived before the first wait, so that a waiting launch keeps neither the
+        // payload nor a second copy of what it asks for.
+        match self.route(trigger)? {
+            Route::Reap { reaper, dry_run } => {
+                // Boxed: a reap's listing and calls would otherwise size every push's state.
+                let reaped = Box::pin(reaper.reap(Timestamp::now(), dry_run)).await;
+                Ok(Dispatched::Reaped(reaped))
             }
-            .into());
-        };
-        self.launcher
-            .launch(trigger, request, progress)
-            .await
-            .map(Dispatched::Launched)
+            Route::Launch(create) => {
+                // Held until the launch ends, whichever way it ends.
+                let Ok(_permit) = self.launches.try_acquire() else {
+                    return Err(LaunchError::Busy {
+                        limit: self.max_launches,
+                    }
+                    .into());
+                };
+                self.launcher
+                    .launch(trigger, create, progress)
+                    .await
+                    .map(Dispatched::Launched)
+            }
+        }
+    }
+
+    /// Which use case the message asks for, read once under the policy.
+    fn route(&self, trigger: &Trigger) -> Result<Route<'_>, Rejection> {
+        let request = read(trigger, &self.policy)?;
+        match (request.action, &self.reaper) {
+            (Some(Action::Reap), Some(reaper)) => Ok(Route::Reap {
+                reaper,
+                dry_run: request.dry_run,
+            }),
+            _ => Ok(Route::Launch(Box::new(
+                self.launcher.create_request(trigger, request)?,
+            ))),
+        }
     }
 
     /// `launch` in a terminal: a launch, never a reap. With `dry_run`, a dry run whatever the
@@ -101,8 +130,8 @@ impl Dispatcher {
             let request = read(trigger, &policy)?;
             return self.launcher.dry_run(trigger, request);
         }
-        let request = read(trigger, &self.policy)?;
-        self.launcher.launch(trigger, request, progress).await
+        let create = Box::new(self.create_request(trigger)?);
+        self.launcher.launch(trigger, create, progress).await
     }
 
     /// The create a push of `trigger` would send, derived as [`dispatch`](Self::dispatch)

@@ -23,9 +23,10 @@ use axum::Router;
 use axum::body::Bytes;
 use axum::extract::{DefaultBodyLimit, Path, Request, State};
 use axum::http::{HeaderMap, StatusCode};
-use axum::middleware::{Next, from_fn_with_state, map_response};
+use axum::middleware::{Next, from_fn_with_state};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
+use tower::util::MapResponseLayer;
 use tracing::Instrument;
 
 use crate::cause;
@@ -124,7 +125,7 @@ pub fn router(state: AppState, tokens: Option<Arc<TokenVerifier>>) -> Router {
         None => routes,
     };
     // Outermost, so that refusals made by the layers inside (tokens, readers) carry them too.
-    routes.layer(map_response(headers::secure))
+    routes.layer(MapResponseLayer::new(headers::secure))
 }
 
 /// Answers without calling anything upstream: a probe must not depend on Google being up.

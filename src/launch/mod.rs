@@ -33,7 +33,6 @@ use tokio_util::sync::CancellationToken;
 
 use crate::naming::IdPrefix;
 use crate::notebooks::NotebooksClient;
-use crate::payload::LaunchRequest;
 use crate::poll::{Backoff, Poller};
 use crate::profile::Profiles;
 use crate::push::Trigger;
@@ -151,27 +150,29 @@ pub struct Launcher {
 
 /// A launch in progress.
 struct Plan<'a> {
-    request: CreateRequest,
+    request: Box<CreateRequest>,
     progress: &'a (dyn Fn(Progress<'_>) + Sync),
     poller: Poller,
 }
 
 impl Launcher {
-    /// Launches the instance `request` (read from `trigger`) asks for and waits until it is
-    /// up; a dry run answers with the create it would send instead.
+    /// Launches the instance `request` (derived from `trigger` by
+    /// [`create_request`](Self::create_request)) asks for and waits until it is up; a dry run
+    /// answers with the create it would send instead. It takes the derived request, boxed, not
+    /// the message: thousands of launches may wait at once, and each keeps only what its calls
+    /// need, once, not the payload and the profile it came from.
     ///
     /// # Errors
     /// [`Failure`]; see `http::answer` for what each means to Pub/Sub.
     pub async fn launch(
         &self,
         trigger: &Trigger,
-        request: LaunchRequest,
+        mut request: Box<CreateRequest>,
         progress: &(dyn Fn(Progress<'_>) + Sync),
     ) -> Result<Launched, Failure> {
         let poller = Poller::new(self.poll.backoff, self.poll.timeout, self.cancel.clone());
-        let mut request = self.create_request(trigger, request)?;
         if request.dry_run {
-            return self.dry_run_answer(request, trigger, poller.elapsed());
+            return self.dry_run_answer(*request, trigger, poller.elapsed());
         }
         if let Some(record) = &request.record {
             // Boxed: Cloud Storage and credential futures would otherwise size the state of
@@ -185,9 +186,9 @@ impl Launcher {
                     outcome: Outcome::Ended,
                     state: existing.state.as_str().to_owned(),
                     instance: existing.instance,
-                    profile: request.profile,
+                    profile: request.profile.clone(),
                     trigger: trigger.data.display(),
-                    run_id: request.run_id,
+                    run_id: request.run_id.clone(),
                     elapsed_ms: poller.elapsed().as_millis(),
                     request: None,
                 });
@@ -229,9 +230,9 @@ impl Launcher {
             outcome,
             state: instance.state.unwrap_or_else(|| "UNKNOWN".to_owned()),
             instance: instance.name,
-            profile: plan.request.profile,
+            profile: plan.request.profile.clone(),
             trigger: trigger.data.display(),
-            run_id: plan.request.run_id,
+            run_id: plan.request.run_id.clone(),
             elapsed_ms: plan.poller.elapsed().as_millis(),
             request: None,
         })
