@@ -292,7 +292,7 @@ impl Reaper {
                 .end(&record.output, |now| now.lost(&reason))
                 .await
             {
-                Ok(Some(Updated::Written(_))) => "done".to_owned(),
+                Ok(Some(Updated::Written { .. })) => "done".to_owned(),
                 Ok(_) => "skipped: the record moved meanwhile".to_owned(),
                 Err(error) => format!("failed: {}", cause::chain(&error)),
             }

@@ -107,7 +107,7 @@ impl Completer {
             .await
             .map_err(CompletionError::Store)?;
         let ended = match updated {
-            Some(Updated::Written(ended)) => ended,
+            Some(Updated::Written { now, .. }) => now,
             // Another report of the same run came first: this one is a repeat.
             Some(Updated::Unchanged(record)) => {
                 return Ok(self.repeated(&instance, &folder, record).await);

@@ -150,6 +150,18 @@ impl Settings {
             }
         };
         let runs = run_settings(&vars)?;
+        // A launch writes its record, then may wait up to POLL_TIMEOUT for its instance: a run
+        // judged lost sooner could be one whose create is still on its way.
+        if runs.lost_after <= poll.timeout {
+            return Err(SettingError::new(
+                var::RUN_LOST_AFTER.name,
+                format!(
+                    "must be longer than POLL_TIMEOUT ({}): a launch may wait that long for its \
+                     instance after its record is written",
+                    notebooks_wire::duration::display(poll.timeout)
+                ),
+            ));
+        }
         Ok(Settings {
             port,
             backend,

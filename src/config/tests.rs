@@ -127,6 +127,11 @@ fn cloud_run_without_a_project_uses_google_and_json_logs() {
 fn each_bad_value_names_its_variable() {
     let cases: &[(&[(&str, &str)], &str)] = &[
         (&[("PORT", "http")], "PORT"),
+        (&[("RUN_LOST_AFTER", "an hour")], "RUN_LOST_AFTER"),
+        (
+            &[("RUN_LOST_AFTER", "5m"), ("POLL_TIMEOUT", "9m")],
+            "RUN_LOST_AFTER",
+        ),
         (&[("NOTEBOOKS_API_VERSION", "v3")], "NOTEBOOKS_API_VERSION"),
         (
             &[("NOTEBOOKS_EMULATOR_HOST", "localhost")],

@@ -82,7 +82,7 @@ service_variables! {
         "how long a runner tries to report before it stops its own instance";
     RUN_GRACE, Value("10m"), "time past max_run_time before the reaper stops a run that never reported";
     KEEP_STOPPED, Value("72h"), "how long the reaper keeps a stopped instance before deleting it";
-    RUN_LOST_AFTER, Value("1h"), "how long a run may be recorded launched without an instance before the reaper records it lost";
+    RUN_LOST_AFTER, Value("1h"), "how long a run may be recorded launched without an instance before the reaper records it lost; longer than POLL_TIMEOUT";
     RUN_EVENTS_TOPIC, Absent,
         "Pub/Sub topic (id or projects/P/topics/T) that gets a message per run event: launched, succeeded, failed, timed_out, cancelled, unreported, lost, cleaned_up";
     PUBSUB_EMULATOR_HOST, Absent, "run events go to this Pub/Sub emulator's HOST:PORT, without credentials";

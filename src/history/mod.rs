@@ -1,7 +1,7 @@
 //! Run history: every run's record, joined with the instance it still has, newest first.
 //!
 //! Records are the truth about runs, because they outlive the instances: they sit in Cloud
-//! Storage under each output prefix the profiles name (`{output}/{run id}/run.json`). An
+//! Storage, one per run for each output prefix the profiles name (the store says where). An
 //! instance that is still up knows one thing a record cannot, what it is doing right now, so
 //! the managed instances of the profiles' zones are listed once and their state joined by run
 //! id. A zone that cannot be listed leaves the records as they are and says so in

@@ -19,8 +19,6 @@ use std::sync::Arc;
 use jiff::Timestamp;
 use uuid::Uuid;
 
-use std::sync::Mutex;
-
 use super::store::{Created, Updated};
 use super::{
     Cleanup, CleanupRecord, RunEvent, RunEvents, RunRecord, RunState, RunStore, StoreError,
@@ -97,25 +95,10 @@ impl Transitions {
         folder: &str,
         step: impl Fn(&RunRecord) -> Option<RunRecord>,
     ) -> Result<Option<Updated>, StoreError> {
-        // The state the last attempt started from: only a write that changed it is announced.
-        let before = Mutex::new(None);
-        let updated = self
-            .records
-            .update(folder, |record| {
-                *before
-                    .lock()
-                    .unwrap_or_else(std::sync::PoisonError::into_inner) = Some(record.state);
-                step(record)
-            })
-            .await?;
-        let before = before
-            .into_inner()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
-        if let (Some(Updated::Written(record)), Some(events)) = (&updated, &self.events) {
-            if before != Some(record.state) {
-                events
-                    .publish(RunEvent::Reached(record.state), record)
-                    .await;
+        let updated = self.records.update(folder, step).await?;
+        if let (Some(Updated::Written { was, now }), Some(events)) = (&updated, &self.events) {
+            if *was != now.state {
+                events.publish(RunEvent::Reached(now.state), now).await;
             }
         }
         Ok(updated)
@@ -149,10 +132,15 @@ impl Transitions {
             .update(folder, |record| record.cleaned(&cleanup))
             .await
         {
-            Ok(Some(Updated::Written(record))) => {
+            Ok(Some(Updated::Written { now, .. })) => {
                 if let Some(events) = &self.events {
-                    events.publish(RunEvent::CleanedUp, &record).await;
+                    events.publish(RunEvent::CleanedUp, &now).await;
                 }
+            }
+            Ok(Some(Updated::Unchanged(record))) if !record.has_outcome() => {
+                // Its end could not be recorded first: the record says nothing of this
+                // cleanup until a later reap ends the run and records what it finds.
+                tracing::warn!(run = %record.run_id, by = by.as_str(), "the cleanup is not recorded: the run's end is not recorded yet");
             }
             Ok(Some(Updated::Unchanged(_)) | None) => {}
             Err(error) => {

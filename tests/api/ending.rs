@@ -316,7 +316,7 @@ async fn racing_writers(storage_url: &str, bucket: &str) {
     for writer in writers {
         assert!(matches!(
             writer.await.unwrap().unwrap(),
-            Some(Updated::Written(_))
+            Some(Updated::Written { .. })
         ));
     }
     let after = store.read(&record.output).await.unwrap().unwrap();

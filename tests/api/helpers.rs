@@ -104,6 +104,34 @@ pub async fn spawn_app_around(
     }
 }
 
+/// Start-up with exactly `vars` (and a free port, against a fresh emulator): the error it
+/// stops with, with its causes.
+pub async fn refused_start(vars: &[(&str, &str)]) -> String {
+    let emulator = Emulator::start(
+        SocketAddr::from(([127, 0, 0, 1], 0)),
+        EmulatorConfig::default(),
+    )
+    .await
+    .expect("emulator starts");
+    let mut vars: Vec<(String, String)> = vars
+        .iter()
+        .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+        .collect();
+    vars.push(("PORT".into(), "0".into()));
+    vars.push((
+        "NOTEBOOKS_EMULATOR_HOST".into(),
+        emulator.local_addr().to_string(),
+    ));
+    let env = move |name: &str| vars.iter().find(|(k, _)| k == name).map(|(_, v)| v.clone());
+    let settings = Settings::from_env(&env).expect("the settings parse");
+    let error = Application::build(settings, CancellationToken::new())
+        .await
+        .err()
+        .expect("start-up is refused");
+    emulator.shutdown().await;
+    format!("{error:#}")
+}
+
 impl TestApp {
     pub async fn post(&self, body: &str) -> reqwest::Response {
         self.post_with(body, &[]).await

@@ -104,39 +104,15 @@ async fn dunder_parameters_are_400_naming_the_parameter_and_create_nothing() {
 
 /// Start-up with the test deployment's variables and `extra`: the error it stops with.
 async fn refused_start(extra: &[(&str, &str)]) -> String {
-    let emulator = notebooks_emulator::Emulator::start(
-        std::net::SocketAddr::from(([127, 0, 0, 1], 0)),
-        notebooks_emulator::EmulatorConfig::default(),
-    )
-    .await
-    .expect("emulator starts");
-    let mut vars: Vec<(String, String)> = [
-        ("PORT", "0"),
+    let mut vars = vec![
         ("GOOGLE_CLOUD_PROJECT", "p"),
         ("NOTEBOOK_LOCATION", "us-central1-a"),
         ("CONTAINER_IMAGE", "us-docker.pkg.dev/p/r/img"),
         ("RUNNER_SCRIPT", "gs://runs-bucket/runner.sh"),
         ("SERVICE_URL", "https://trigger.example"),
-    ]
-    .iter()
-    .chain(extra)
-    .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
-    .collect();
-    vars.push((
-        "NOTEBOOKS_EMULATOR_HOST".into(),
-        emulator.local_addr().to_string(),
-    ));
-    let env = move |name: &str| vars.iter().find(|(k, _)| k == name).map(|(_, v)| v.clone());
-    let settings = notebook_trigger::config::Settings::from_env(&env).unwrap();
-    let error = notebook_trigger::startup::Application::build(
-        settings,
-        tokio_util::sync::CancellationToken::new(),
-    )
-    .await
-    .err()
-    .expect("start-up is refused");
-    emulator.shutdown().await;
-    format!("{error:#}")
+    ];
+    vars.extend_from_slice(extra);
+    crate::helpers::refused_start(&vars).await
 }
 
 #[tokio::test]

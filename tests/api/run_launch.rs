@@ -147,41 +147,19 @@ async fn a_record_that_cannot_be_written_is_answered_503_and_nothing_is_created(
 
 #[tokio::test]
 async fn a_default_profile_with_a_notebook_and_no_runner_does_not_start() {
-    let emulator = notebooks_emulator::Emulator::start(
-        std::net::SocketAddr::from(([127, 0, 0, 1], 0)),
-        notebooks_emulator::EmulatorConfig::default(),
-    )
-    .await
-    .expect("emulator starts");
-    let host = emulator.local_addr().to_string();
-    let env = move |name: &str| {
-        let value = match name {
-            "PORT" => "0",
-            "NOTEBOOKS_EMULATOR_HOST" => &host,
-            "GOOGLE_CLOUD_PROJECT" => "p",
-            "NOTEBOOK_LOCATION" => "us-central1-a",
-            "CONTAINER_IMAGE" => "us-docker.pkg.dev/p/r/img",
-            "NOTEBOOK" => "gs://runs-bucket/nb/seed.ipynb",
-            "NOTEBOOK_OUTPUT" => "gs://runs-bucket/runs",
-            "SERVICE_URL" => "https://trigger.example",
-            _ => return None,
-        };
-        Some(value.to_owned())
-    };
-    let settings = notebook_trigger::config::Settings::from_env(&env).unwrap();
-    let error = notebook_trigger::startup::Application::build(
-        settings,
-        tokio_util::sync::CancellationToken::new(),
-    )
-    .await
-    .err()
-    .expect("start-up is refused");
-    let said = format!("{error:#}");
+    let said = crate::helpers::refused_start(&[
+        ("GOOGLE_CLOUD_PROJECT", "p"),
+        ("NOTEBOOK_LOCATION", "us-central1-a"),
+        ("CONTAINER_IMAGE", "us-docker.pkg.dev/p/r/img"),
+        ("NOTEBOOK", "gs://runs-bucket/nb/seed.ipynb"),
+        ("NOTEBOOK_OUTPUT", "gs://runs-bucket/runs"),
+        ("SERVICE_URL", "https://trigger.example"),
+    ])
+    .await;
     assert!(
         said.contains("NOTEBOOK:")
             && said.contains("RUNNER_SCRIPT")
             && !said.contains("SERVICE_URL"),
         "{said}"
     );
-    emulator.shutdown().await;
 }

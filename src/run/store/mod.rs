@@ -17,7 +17,7 @@ use reqwest::StatusCode;
 use storage_client::{StorageClient, StorageError};
 use tokio::sync::OnceCell;
 
-use super::{RunId, RunRecord};
+use super::{RunId, RunRecord, RunState};
 use crate::credentials::{Credentials, CredentialsError};
 
 /// Cloud Storage's JSON API.
@@ -75,8 +75,8 @@ impl Created {
 /// What became of a change to a record.
 #[derive(Debug)]
 pub enum Updated {
-    /// This write made the change: the record as written.
-    Written(RunRecord),
+    /// This write made the change: the state the record was in, and the record as written.
+    Written { was: RunState, now: RunRecord },
     /// The record is past the change (another writer came first, or it never applied): the
     /// record as it is.
     Unchanged(RunRecord),
@@ -187,7 +187,10 @@ impl RunStore {
                 return Ok(Some(Updated::Unchanged(record)));
             };
             if self.write_if(&next, generation).await? {
-                return Ok(Some(Updated::Written(next)));
+                return Ok(Some(Updated::Written {
+                    was: record.state,
+                    now: next,
+                }));
             }
         }
         Err(StoreError::Contended {
