@@ -9,7 +9,7 @@ use std::io::Write as _;
 use anyhow::Context as _;
 
 use crate::cli::{Command, RunsArgs, RunsCommand, SchedulerCommand};
-use crate::config::{self, Settings};
+use crate::config::{self, Backend, Settings};
 use crate::history::{Listing, RunDetail, RunFilter, remote, table};
 use crate::launch::Progress;
 use crate::pubsub::{self, Outgoing};
@@ -181,19 +181,29 @@ async fn reap(dry_run: bool) -> anyhow::Result<()> {
 
 /// The history, or one run: a table or JSON on stdout. No logging is set up, so stdout holds
 /// nothing but the answer, and stderr what could not be looked at and, on failure, one
-/// `error:` line. With `--service`, the service's `GET /runs` answers instead of Cloud Storage.
+/// `error:` line. With `--service`, or with nothing configured (the demo keeps its records in
+/// its own in-process emulator, so only the serving demo can tell), a service's `GET /runs`
+/// answers instead of Cloud Storage.
 async fn runs(args: RunsArgs) -> anyhow::Result<()> {
     let now = jiff::Timestamp::now();
     let filter = args.filter_text().parse(now)?;
-    let shown = match &args.service {
-        Some(service) => match &args.command {
-            None => Shown::Listing(remote::listing(service, &args.filter_text()).await?),
-            Some(RunsCommand::Show { run, .. }) => {
-                Shown::Run(Box::new(remote::run(service, run).await?))
+    let shown =
+        match history_source(&args)? {
+            HistorySource::Service { url, demo } => runs_from_service(&args, &url)
+                .await
+                .with_context(|| match demo {
+                    true => format!(
+                        "nothing is configured, so runs asks the demo at {url}, which does not \
+                     answer: start it in another terminal (cargo run, or notebook-trigger \
+                     serve), or set the service's variables to read its records (README, \
+                     Run history)"
+                    ),
+                    false => format!("asking {url} for its runs"),
+                })?,
+            HistorySource::Records(settings) => {
+                runs_from_storage(*settings, &args, &filter, now).await?
             }
-        },
-        None => runs_from_storage(&args, &filter, now).await?,
-    };
+        };
     let text = match (&shown, &args.command) {
         (Shown::Listing(listing), _) => {
             warn_all(&listing.warnings);
@@ -226,22 +236,54 @@ enum Shown {
     Run(Box<RunDetail>),
 }
 
+/// Where `runs` reads the history.
+enum HistorySource {
+    /// A serving service's `GET /runs`; `demo` when it is the local demo nobody named.
+    Service { url: reqwest::Url, demo: bool },
+    /// The records in Cloud Storage, with the service's configuration.
+    Records(Box<Settings>),
+}
+
+/// `--service` when given; the serving demo (on this machine, at `PORT`) when nothing is
+/// configured; otherwise the records the configuration points to.
+fn history_source(args: &RunsArgs) -> anyhow::Result<HistorySource> {
+    if let Some(url) = &args.service {
+        return Ok(HistorySource::Service {
+            url: url.clone(),
+            demo: false,
+        });
+    }
+    let settings = Settings::from_env(&|name| std::env::var(name).ok())?;
+    if !matches!(settings.backend, Backend::Embedded) {
+        return Ok(HistorySource::Records(Box::new(settings)));
+    }
+    let url = reqwest::Url::parse(&format!("http://127.0.0.1:{}/", settings.port))
+        .context("the demo's address")?;
+    eprintln!(
+        "note: nothing is configured, so these are the runs of the demo serving at {url} \
+         (runs --service URL asks another service)"
+    );
+    Ok(HistorySource::Service { url, demo: true })
+}
+
+/// The history, or one run, as a serving service shows it.
+async fn runs_from_service(args: &RunsArgs, service: &reqwest::Url) -> anyhow::Result<Shown> {
+    Ok(match &args.command {
+        None => Shown::Listing(remote::listing(service, &args.filter_text()).await?),
+        Some(RunsCommand::Show { run, .. }) => {
+            Shown::Run(Box::new(remote::run(service, run).await?))
+        }
+    })
+}
+
 /// The history from the records themselves, with the service's configuration.
 async fn runs_from_storage(
+    settings: Settings,
     args: &RunsArgs,
     filter: &RunFilter,
     now: jiff::Timestamp,
 ) -> anyhow::Result<Shown> {
-    let settings = Settings::from_env(&|name| std::env::var(name).ok())?;
     let services = Services::build(settings, shutdown::token_on_signal()).await?;
-    if services.embedded.is_some() {
-        eprintln!(
-            "note: nothing is configured, so these are the runs of a fresh embedded emulator; \
-             a serving demo shows its own at http://127.0.0.1:8080/runs (or runs --service \
-             http://127.0.0.1:8080), and the emulators' addresses (NOTEBOOKS_EMULATOR_HOST, \
-             STORAGE_EMULATOR_HOST) show theirs"
-        );
-    }
     let history = &services.history;
     let shown = match &args.command {
         None => history

@@ -39,11 +39,8 @@ pub use row::RunRow;
 /// Why there is no history to show.
 #[derive(Debug, thiserror::Error)]
 pub enum HistoryError {
-    #[error(
-        "no profile runs a notebook, so there are no run records to read: set NOTEBOOK_OUTPUT \
-         (or a profile's output) as the service has it"
-    )]
-    NoOutputs,
+    #[error("no profile runs a notebook, so there are no run records to read: {fix}")]
+    NoOutputs { fix: &'static str },
     #[error("the run records under {output} cannot be read")]
     Records {
         output: String,
@@ -62,7 +59,12 @@ pub struct History {
     instances: ManagedInstances,
     /// The output prefixes of the profiles (`gs://B/PREFIX`), each read once.
     outputs: BTreeSet<String>,
+    /// What to do when there are none: it depends on how the service was set up.
+    no_outputs: &'static str,
 }
+
+/// How a configured service gets run records.
+pub const SET_AN_OUTPUT: &str = "set NOTEBOOK_OUTPUT (or a profile's output) as the service has it";
 
 /// How many records are read at once, at least: a batch or two cover the default limit.
 const READ_BATCH: usize = 64;
@@ -126,12 +128,14 @@ impl History {
         client: NotebooksClient,
         instances: ManagedInstances,
         outputs: BTreeSet<String>,
+        no_outputs: &'static str,
     ) -> Self {
         Self {
             store,
             client,
             instances,
             outputs,
+            no_outputs,
         }
     }
 
@@ -151,7 +155,9 @@ impl History {
     /// [`HistoryError`] when no output is configured or one cannot be listed.
     pub async fn list(&self, filter: &RunFilter, now: Timestamp) -> Result<Listing, HistoryError> {
         if self.outputs.is_empty() {
-            return Err(HistoryError::NoOutputs);
+            return Err(HistoryError::NoOutputs {
+                fix: self.no_outputs,
+            });
         }
         let mut listed = Vec::new();
         for output in &self.outputs {
@@ -215,7 +221,9 @@ impl History {
         now: Timestamp,
     ) -> Result<Option<RunDetail>, HistoryError> {
         if self.outputs.is_empty() {
-            return Err(HistoryError::NoOutputs);
+            return Err(HistoryError::NoOutputs {
+                fix: self.no_outputs,
+            });
         }
         for output in &self.outputs {
             let folder = RunStore::folder(output, run);

@@ -20,6 +20,11 @@ const DEMO_PROVISION_TIME: Duration = Duration::from_secs(5);
 const DEMO_NOTEBOOK: &str = include_str!("../demo/seed.ipynb");
 const DEMO_INPUT: &str = include_str!("../demo/input.csv");
 
+/// Why the demo has no runs to show, and what to do: it runs notebooks only with papermill.
+pub const NO_RUNS: &str = "demo launches run a notebook only where papermill is installed \
+     (pip install papermill ipykernel, then restart the demo), and only when POST_STARTUP_SCRIPT \
+     is not set instead of NOTEBOOK";
+
 /// Starts the embedded emulator and fills in the settings the demo needs to use it: runs when
 /// papermill is installed, the shell demo script otherwise, unless the settings chose what
 /// instances run.
@@ -35,8 +40,6 @@ pub async fn start(settings: Settings) -> anyhow::Result<(Settings, Emulator)> {
     let emulator = Emulator::start(SocketAddr::from(([127, 0, 0, 1], 0)), config)
         .await
         .context("starting the embedded Notebooks emulator")?;
-    let chosen = settings.default_profile.post_startup_script.is_some()
-        || settings.default_profile.notebook.is_some();
     let papermill = on_path("papermill");
     let service_url = format!("http://127.0.0.1:{}", settings.port);
     let settings = settings.with_demo_defaults(
@@ -45,58 +48,54 @@ pub async fn start(settings: Settings) -> anyhow::Result<(Settings, Emulator)> {
         &emulator.jwks_url(),
         &service_url,
     );
-    if !chosen {
-        install(&emulator, papermill);
-    }
+    install(&emulator, &settings, papermill);
     Ok((settings, emulator))
 }
 
-/// Puts what demo instances run into the embedded emulator's own Cloud Storage: the notebook,
-/// its input and the runner where papermill can run it, the shell demo script otherwise.
-fn install(emulator: &Emulator, papermill: bool) {
+/// Puts what demo instances run into the embedded emulator's own Cloud Storage, as far as the
+/// settings left it to the demo: the runner for any notebook, the seed notebook and its input
+/// when no notebook was chosen and papermill can run it, the shell demo script otherwise.
+fn install(emulator: &Emulator, settings: &Settings, papermill: bool) {
     let Some(storage) = emulator.state().local_storage() else {
         return;
     };
+    let put = |uri: &str, kind: &str, text: &str| {
+        let uri = GsUri::parse(uri).expect("a demo object's URI");
+        storage.put(&uri.bucket, &uri.object, kind, text.as_bytes().to_vec());
+    };
     let storage_url = emulator.storage_url();
-    let folder = demo::DEMO_NOTEBOOK_FOLDER;
-    if papermill {
-        for (name, kind, text) in [
-            ("seed.ipynb", "application/x-ipynb+json", DEMO_NOTEBOOK),
-            ("input.csv", "text/csv", DEMO_INPUT),
-        ] {
-            storage.put(
-                demo::DEMO_BUCKET,
-                &format!("{folder}/{name}"),
-                kind,
-                text.into(),
-            );
-        }
-        let runner = GsUri::parse(demo::DEMO_RUNNER).expect("the demo runner's URI");
-        storage.put(
-            &runner.bucket,
-            &runner.object,
-            "text/x-sh",
-            runner::SCRIPT.into(),
+    let profile = &settings.default_profile;
+    if settings.runs.runner_script.as_deref() == Some(demo::DEMO_RUNNER) {
+        put(demo::DEMO_RUNNER, "text/x-sh", runner::SCRIPT);
+    }
+    if profile.notebook.as_deref() == Some(demo::DEMO_NOTEBOOK) {
+        let seed = format!("gs://{}/{}", demo::DEMO_BUCKET, demo::DEMO_NOTEBOOK_FOLDER);
+        put(
+            &format!("{seed}/seed.ipynb"),
+            "application/x-ipynb+json",
+            DEMO_NOTEBOOK,
         );
+        put(&format!("{seed}/input.csv"), "text/csv", DEMO_INPUT);
+    }
+    if let Some(notebook) = &profile.notebook {
         tracing::info!(
             "demo launches are runs: the runner executes {notebook} with papermill and saves what it wrote under {output}/RUN_ID/ (list: curl -s '{storage_url}/storage/v1/b/{bucket}/o?prefix=runs/'); its record is gs://{bucket}/{records}/runs/RUN_ID.json",
-            notebook = demo::DEMO_NOTEBOOK,
             output = demo::DEMO_OUTPUT,
             bucket = demo::DEMO_BUCKET,
             records = crate::run::RECORDS_PREFIX,
         );
-    } else {
-        let script = GsUri::parse(demo::DEMO_SCRIPT_URI).expect("the demo script's URI");
-        storage.put(
-            &script.bucket,
-            &script.object,
-            "text/x-sh",
-            DEMO_SCRIPT.into(),
-        );
+        if !papermill {
+            tracing::warn!(
+                "papermill is not installed, so the runner cannot execute {notebook}: pip install papermill ipykernel, then restart"
+            );
+        }
+    } else if profile.post_startup_script.as_deref() == Some(demo::DEMO_SCRIPT_URI) {
+        put(demo::DEMO_SCRIPT_URI, "text/x-sh", DEMO_SCRIPT);
         tracing::info!(
             "papermill is not installed, so demo instances run the shell script {script} instead of a notebook (pip install papermill for whole runs); for the instance projects/P/locations/ZONE/instances/ID in an answer, its console: curl -s {base}/compute/v1/projects/P/zones/ZONE/instances/ID/serialPort, the file it writes: curl -s '{storage_url}/storage/v1/b/{bucket}/o?prefix=runs/'",
+            script = demo::DEMO_SCRIPT_URI,
             base = emulator.base_url(),
-            bucket = script.bucket,
+            bucket = demo::DEMO_BUCKET,
         );
     }
 }

@@ -20,7 +20,7 @@ use crate::completion::Completer;
 use crate::config::{self, Backend, SettingError, Settings};
 use crate::credentials::Credentials;
 use crate::dispatch::Dispatcher;
-use crate::history::History;
+use crate::history::{self, History};
 use crate::http::ObjectLinks;
 use crate::launch::{Launcher, RunConfig};
 use crate::notebooks::client::Endpoint;
@@ -97,7 +97,17 @@ impl Services {
             profiles.outputs(),
             policy,
         ));
-        let history = History::new(store.clone(), client.clone(), instances, profiles.outputs());
+        let no_outputs = match embedded {
+            Some(_) => demo::NO_RUNS,
+            None => history::SET_AN_OUTPUT,
+        };
+        let history = History::new(
+            store.clone(),
+            client.clone(),
+            instances,
+            profiles.outputs(),
+            no_outputs,
+        );
         let completer = completer(&settings, &client, &store, &project, transitions.clone())?;
         let launcher = Launcher {
             client,

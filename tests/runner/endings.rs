@@ -63,7 +63,13 @@ async fn a_notebook_past_its_time_limit_times_out() {
         return;
     };
     let report = finished.report;
-    assert_eq!(report.outcome, Outcome::TimedOut, "{}", report.error);
+    assert_eq!(
+        report.outcome,
+        Outcome::TimedOut,
+        "{}\n{}",
+        report.error,
+        report.log_tail
+    );
     assert_eq!(report.error, "the notebook ran longer than 5s");
 }
 

@@ -26,7 +26,7 @@ pub fn read_status(error: &ReadError) -> StatusCode {
 pub fn runs_status(error: &RunsError) -> StatusCode {
     match error {
         RunsError::Query(_) | RunsError::Filter(_) | RunsError::RunId(_) => StatusCode::BAD_REQUEST,
-        RunsError::NotFound(_) | RunsError::History(HistoryError::NoOutputs) => {
+        RunsError::NotFound(_) | RunsError::History(HistoryError::NoOutputs { .. }) => {
             StatusCode::NOT_FOUND
         }
         RunsError::History(HistoryError::Records { source, .. }) => match source {
@@ -106,7 +106,10 @@ mod tests {
                 RunsError::NotFound(RunId::parse("r0123456789abcdef").unwrap()),
                 404,
             ),
-            (RunsError::History(HistoryError::NoOutputs), 404),
+            (
+                RunsError::History(HistoryError::NoOutputs { fix: "set it" }),
+                404,
+            ),
             (
                 records(StoreError::Credentials(CredentialsError::Anonymous)),
                 503,

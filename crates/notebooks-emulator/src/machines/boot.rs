@@ -180,7 +180,14 @@ async fn execute(job: &BootJob, path: &Path, metadata_host: &str) -> std::io::Re
     for reader in readers.into_iter().flatten() {
         let _ = tokio::time::timeout(DRAIN, reader).await;
     }
-    job.script.send_modify(|script| script.running = false);
+    // Reaped, the script's pid (and with it the id of its session and group) is free for the
+    // system to give to any new process, another instance's kernel included: from here on only
+    // the marker and descent say what the script left behind.
+    job.script.send_modify(|script| {
+        script.running = false;
+        script.reach.leader = None;
+        script.reach.session = false;
+    });
     status
 }
 

@@ -19,7 +19,8 @@ pub const MARKER_VARIABLE: &str = "NOTEBOOKS_EMULATOR_MACHINE";
 /// What identifies the processes of one booted script.
 #[derive(Clone, Debug)]
 pub struct Reach {
-    /// The script's pid, which leads its process group (and its session, with `setsid`).
+    /// The script's pid, which leads its process group (and its session, with `setsid`);
+    /// `None` once the script has ended, when the pid may already be another process's.
     pub leader: Option<i32>,
     /// The script leads a session of its own, so the session is its alone.
     pub session: bool,

@@ -124,3 +124,49 @@ async fn shutdown_ends_processes_in_other_groups_and_sessions() {
     workbench.emulator.shutdown().await;
     none_alive(&started, "the emulator's shutdown").await;
 }
+
+/// An ended script's pid is soon another process's (pids wrap at 32768 on many systems), so the
+/// emulator forgets it: a later delete signals what carries the script's marker, never whatever
+/// process, group or session has taken that pid over, and what the script left running still
+/// ends.
+#[tokio::test]
+async fn an_ended_scripts_pid_is_forgotten_and_its_leftovers_still_end() {
+    let workbench = Workbench::start(Storage::Local, true).await;
+    let script = "setsid sleep 1000 &\necho \"left $!\"\n";
+    workbench.create("nb", script, json!({})).await;
+    workbench.clock.advance(PROVISION);
+    let console = workbench.console_until("nb", "post-startup-script").await;
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while workbench
+        .emulator
+        .state()
+        .script_groups()
+        .contains_key(&Workbench::name("nb"))
+    {
+        assert!(
+            Instant::now() < deadline,
+            "the ended script is still listed"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let console = workbench.console_until("nb", "left ").await + &console;
+    let left: i32 = console
+        .split("left ")
+        .nth(1)
+        .and_then(|rest| rest.split_whitespace().next())
+        .and_then(|pid| pid.parse().ok())
+        .unwrap_or_else(|| panic!("the leftover's pid in {console}"));
+    assert!(
+        alive(left),
+        "the leftover sleep runs in a session of its own"
+    );
+    workbench.verb("nb", "delete").await;
+    while alive(left) {
+        assert!(
+            Instant::now() < deadline,
+            "the marked leftover outlived the delete"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    workbench.emulator.shutdown().await;
+}
