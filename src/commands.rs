@@ -119,10 +119,25 @@ fn scheduler_command(command: SchedulerCommand) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// The settings, with logging set up as they say; a variable that looks like a typo of one of
+/// ours is logged as a warning.
 fn settings() -> anyhow::Result<Settings> {
-    let settings = Settings::from_env(&|name| std::env::var(name).ok())?;
+    let settings = read_settings()?;
     telemetry::init(settings.log_format, config::RUST_LOG.unset.read_as());
+    for misspelt in misspelt_variables() {
+        tracing::warn!("{misspelt}");
+    }
     Ok(settings)
+}
+
+/// Every variable checked at once: the error names each one at fault, one per line.
+fn read_settings() -> Result<Settings, config::SettingErrors> {
+    Settings::from_env(&|name| std::env::var(name).ok())
+}
+
+fn misspelt_variables() -> Vec<config::Misspelt> {
+    let names = std::env::vars_os().filter_map(|(name, _)| name.into_string().ok());
+    config::misspelt(names)
 }
 
 async fn serve() -> anyhow::Result<()> {
@@ -232,7 +247,10 @@ async fn runs_from_storage(
     filter: &RunFilter,
     now: jiff::Timestamp,
 ) -> anyhow::Result<Shown> {
-    let settings = Settings::from_env(&|name| std::env::var(name).ok())?;
+    let settings = read_settings()?;
+    for misspelt in misspelt_variables() {
+        eprintln!("warning: {misspelt}");
+    }
     let services = Services::build(settings, shutdown::token_on_signal()).await?;
     if services.embedded.is_some() {
         eprintln!(
