@@ -12,6 +12,8 @@ mod child;
 mod grants;
 #[path = "deploy/image.rs"]
 mod image;
+#[path = "deploy/profiles.rs"]
+mod profiles;
 #[path = "support/pubsub_emulator.rs"]
 mod pubsub_emulator;
 #[path = "deploy/scheduler.rs"]
