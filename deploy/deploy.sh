@@ -51,7 +51,8 @@ trap 'rm -rf "$workdir"' EXIT
 gc=(--project="$PROJECT" --quiet)
 
 # The variables the service reads (README "Configuration"), forwarded from the config when set.
-# PORT is Cloud Run's; GOOGLE_CLOUD_PROJECT is always the deploy's project.
+# PORT is Cloud Run's, and HOST stays 0.0.0.0, where Cloud Run sends requests;
+# GOOGLE_CLOUD_PROJECT is always the deploy's project. PROFILES_FILE is shipped first (below).
 SERVICE_VARIABLES=(
   NOTEBOOKS_EMULATOR_HOST NOTEBOOKS_ENDPOINT NOTEBOOKS_API_VERSION NOTEBOOK_LOCATION
   CONTAINER_IMAGE CONTAINER_TAG MACHINE_TYPE POST_STARTUP_SCRIPT POST_STARTUP_SCRIPT_BEHAVIOR
@@ -170,6 +171,7 @@ step_service() {
   # Runners report to the service's own URL, with tokens for that audience.
   # shellcheck disable=SC2034
   SERVICE_URL=$known_url
+  ship_profiles
   envs=$(env_vars)
   # Polling happens inside the push request, so request-based billing is enough; the
   # request may last as long as Pub/Sub's 600 s ack deadline. --use-http2: pushes waiting for
@@ -201,6 +203,66 @@ step_service() {
   done
 }
 
+# The named profiles (PROFILES_FILE) where the service reads them at start-up, with its own
+# account: a change of profiles is a deploy, not an image build.
+# - A local file (a path from the repository's root, or absolute) is shipped to the runs bucket
+#   as gs://RUNS_BUCKET/notebook-trigger-config/profiles-HASH.EXT. The name carries a hash of
+#   the content, so each revision keeps reading the profiles it was deployed with (a rollback
+#   gets its own back, an old revision's cold start never meets newer ones) and new profiles
+#   make a new revision. The service account may read that folder alone (an IAM condition on
+#   the object names), granted here because the service reads it before step runs grants the
+#   bucket. The VM account reads it too (its grant covers all but the run records; profiles
+#   hold no secrets), but cannot change it: it may create objects, not overwrite them, and the
+#   deploy writes the object right before the service starts.
+# - A gs:// URI is an object kept by the operator: passed on as it is, and the service account
+#   may read that object alone (IAM conditions need uniform bucket-level access on its bucket).
+ship_profiles() {
+  [ -n "${PROFILES_FILE:-}" ] || return 0
+  local source=$PROFILES_FILE folder=notebook-trigger-config bucket object names
+  if [[ $source == gs://* ]]; then
+    [[ $source =~ ^gs://([^/]+)/(.+)$ ]] ||
+      die "PROFILES_FILE=$source names no object (gs://BUCKET/OBJECT)"
+    bucket=${BASH_REMATCH[1]}
+    object=${BASH_REMATCH[2]}
+    names="resource.name==\"projects/_/buckets/$bucket/objects/$object\""
+  else
+    [[ $source == /* ]] || source="$root/$source"
+    [ -f "$source" ] || die "PROFILES_FILE=$PROFILES_FILE: no such file (a path from the repository's root, or gs://BUCKET/OBJECT)"
+    [ -n "$RUNS_BUCKET" ] ||
+      die "PROFILES_FILE is a local file: set RUNS_BUCKET, the bucket it is shipped to (or give gs://BUCKET/OBJECT)"
+    local extension=${source##*.}
+    [[ $extension =~ ^(toml|yaml|yml)$ ]] ||
+      die "PROFILES_FILE=$PROFILES_FILE: the service reads .toml, .yaml or .yml files"
+    bucket=$RUNS_BUCKET
+    object="$folder/profiles-$(content_hash "$source").$extension"
+    ensure_runs_bucket
+    run gcloud storage cp "$source" "gs://$bucket/$object" "${gc[@]}"
+    names="resource.name.startsWith(\"projects/_/buckets/$bucket/objects/$folder/\")"
+  fi
+  say "the service reads its profiles from gs://$bucket/$object"
+  run gcloud storage buckets add-iam-policy-binding "gs://$bucket" \
+    --member="serviceAccount:$RUNTIME_EMAIL" --role=roles/storage.objectViewer \
+    --condition="expression=$names,title=notebook-trigger-profiles" "${gc[@]}"
+  PROFILES_FILE="gs://$bucket/$object"
+}
+
+# The first 12 hex digits of a file's SHA-256 (sha256sum on Linux, shasum on macOS).
+content_hash() {
+  if command -v sha256sum >/dev/null; then
+    sha256sum "$1"
+  else
+    shasum -a 256 "$1"
+  fi | cut -c1-12
+}
+
+# The runs bucket, with uniform bucket-level access: the grants on it are IAM conditions on
+# object names, which need it.
+ensure_runs_bucket() {
+  exists gcloud storage buckets describe "gs://$RUNS_BUCKET" "${gc[@]}" ||
+    run gcloud storage buckets create "gs://$RUNS_BUCKET" --location="$REGION" \
+      --uniform-bucket-level-access "${gc[@]}"
+}
+
 # The IAM principal of an account's email: a service account or a person.
 principal() {
   case "$1" in
@@ -217,9 +279,7 @@ step_runs() {
     return
   fi
   say "runs: gs://$RUNS_BUCKET, the runner at $RUNNER_SCRIPT, and the accounts' grants"
-  exists gcloud storage buckets describe "gs://$RUNS_BUCKET" "${gc[@]}" ||
-    run gcloud storage buckets create "gs://$RUNS_BUCKET" --location="$REGION" \
-      --uniform-bucket-level-access "${gc[@]}"
+  ensure_runs_bucket
   planner runner >"$workdir/runner.sh"
   run gcloud storage cp "$workdir/runner.sh" "$RUNNER_SCRIPT" "${gc[@]}"
   # VM: read the runner and the notebooks, add the runs' files (never overwrite or delete),

@@ -119,10 +119,25 @@ fn scheduler_command(command: SchedulerCommand) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// The settings, with logging set up as they say; a variable that looks like a typo of one of
+/// ours is logged as a warning.
 fn settings() -> anyhow::Result<Settings> {
-    let settings = Settings::from_env(&|name| std::env::var(name).ok())?;
+    let settings = read_settings()?;
     telemetry::init(settings.log_format, config::RUST_LOG.unset.read_as());
+    for misspelt in misspelt_variables() {
+        tracing::warn!("{misspelt}");
+    }
     Ok(settings)
+}
+
+/// Every variable checked at once: the error names each one at fault, one per line.
+fn read_settings() -> Result<Settings, config::SettingErrors> {
+    Settings::from_env(&|name| std::env::var(name).ok())
+}
+
+fn misspelt_variables() -> Vec<config::Misspelt> {
+    let names = std::env::vars_os().filter_map(|(name, _)| name.into_string().ok());
+    config::misspelt(names)
 }
 
 async fn serve() -> anyhow::Result<()> {
@@ -253,12 +268,19 @@ fn history_source(args: &RunsArgs) -> anyhow::Result<HistorySource> {
             demo: false,
         });
     }
-    let settings = Settings::from_env(&|name| std::env::var(name).ok())?;
+    let settings = read_settings()?;
+    for misspelt in misspelt_variables() {
+        eprintln!("warning: {misspelt}");
+    }
     if !matches!(settings.backend, Backend::Embedded) {
         return Ok(HistorySource::Records(Box::new(settings)));
     }
-    let url = reqwest::Url::parse(&format!("http://127.0.0.1:{}/", settings.port))
-        .context("the demo's address")?;
+    let host = match settings.host {
+        any if any.is_unspecified() => std::net::IpAddr::from([127, 0, 0, 1]),
+        host => host,
+    };
+    let address = std::net::SocketAddr::new(host, settings.port);
+    let url = reqwest::Url::parse(&format!("http://{address}/")).context("the demo's address")?;
     eprintln!(
         "note: nothing is configured, so these are the runs of the demo serving at {url} \
          (runs --service URL asks another service)"

@@ -12,6 +12,8 @@ mod child;
 mod grants;
 #[path = "deploy/image.rs"]
 mod image;
+#[path = "deploy/profiles.rs"]
+mod profiles;
 #[path = "support/pubsub_emulator.rs"]
 mod pubsub_emulator;
 #[path = "deploy/scheduler.rs"]
@@ -295,8 +297,9 @@ fn the_service_gets_every_variable_it_reads() {
     let start = script.find("SERVICE_VARIABLES=(").expect("list");
     let list = &script[start..start + script[start..].find(')').expect("end")];
     for variable in notebook_trigger::config::VARIABLES {
-        // PORT is Cloud Run's own; GOOGLE_CLOUD_PROJECT is always the deploy's project.
-        if matches!(variable.name, "PORT" | "GOOGLE_CLOUD_PROJECT") {
+        // PORT is Cloud Run's own, and HOST stays 0.0.0.0 where Cloud Run sends requests;
+        // GOOGLE_CLOUD_PROJECT is always the deploy's project.
+        if matches!(variable.name, "PORT" | "HOST" | "GOOGLE_CLOUD_PROJECT") {
             continue;
         }
         assert!(

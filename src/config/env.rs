@@ -27,6 +27,46 @@ impl SettingError {
     }
 }
 
+/// Every variable with a value that cannot be used, in the order they are read: a deployment
+/// with three mistakes is fixed in one round, not three start-ups.
+#[derive(Debug, Clone, Default, PartialEq, Eq, thiserror::Error)]
+#[error("{}", one_per_line(.0))]
+pub struct SettingErrors(Vec<SettingError>);
+
+impl SettingErrors {
+    /// The value, or `None` with its error kept.
+    pub(super) fn take<T>(&mut self, result: Result<T, SettingError>) -> Option<T> {
+        result.map_err(|error| self.push(error)).ok()
+    }
+
+    /// Keeps `error`, once: a variable read for two settings is named once.
+    pub(super) fn push(&mut self, error: SettingError) {
+        if !self.0.contains(&error) {
+            self.0.push(error);
+        }
+    }
+
+    pub(super) fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    /// The variables at fault, in the order they were read.
+    pub fn variables(&self) -> Vec<&str> {
+        self.0.iter().map(|e| e.variable.as_str()).collect()
+    }
+}
+
+/// One error as it is; several under a count, one per line.
+fn one_per_line(errors: &[SettingError]) -> String {
+    match errors {
+        [one] => one.to_string(),
+        all => all.iter().fold(
+            format!("{} settings cannot be used:", all.len()),
+            |text, error| format!("{text}\n  {error}"),
+        ),
+    }
+}
+
 /// The variables as the parser reads them: trimmed, blank meaning unset.
 pub(super) struct Env<'a>(pub(super) &'a dyn Fn(&str) -> Option<String>);
 

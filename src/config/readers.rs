@@ -34,9 +34,9 @@ pub(super) fn runs_auth_mode(vars: &Env<'_>) -> Result<RunsAuthMode, SettingErro
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::config::Settings;
+    use crate::config::{SettingErrors, Settings};
 
-    fn mode(vars: &[(&str, &str)]) -> Result<RunsAuthMode, SettingError> {
+    fn mode(vars: &[(&str, &str)]) -> Result<RunsAuthMode, SettingErrors> {
         let env = |name: &str| {
             vars.iter()
                 .find(|(k, _)| *k == name)

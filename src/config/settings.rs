@@ -1,12 +1,14 @@
 //! Parsing the environment into [`Settings`]: every variable checked at start-up, every
 //! error naming the variable, so no message ever meets a half-understood configuration.
 
+use std::net::{IpAddr, Ipv4Addr};
 use std::path::PathBuf;
-use std::time::Duration;
 
 use reqwest::Url;
+use storage_client::GsUri;
 
-use super::env::{Env, SettingError, emails, field_error, jwks_url};
+use super::env::{Env, SettingError, SettingErrors, emails, field_error, jwks_url};
+use super::runs::RunSettings;
 use super::variables as var;
 use crate::http::RunsAuthMode;
 use crate::launch::{OnExisting, PollSettings};
@@ -18,7 +20,6 @@ use crate::payload::OverridePolicy;
 use crate::poll::Backoff;
 use crate::profile::Fields;
 use crate::push_token::{PushAuthMode, VerifySettings};
-use crate::run::CleanupPolicy;
 use crate::telemetry::LogFormat;
 
 /// Where the Notebooks API is.
@@ -35,16 +36,28 @@ pub enum Backend {
     Embedded,
 }
 
+/// Where `PROFILES_FILE` is.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ProfilesFile {
+    /// A file on this machine (or in the image).
+    Local(PathBuf),
+    /// An object in Cloud Storage, read at start-up with the service's credentials: a
+    /// deployment changes its profiles without building an image.
+    Object(GsUri),
+}
+
 /// Everything `serve` and `launch` need, parsed.
 #[derive(Debug, Clone)]
 pub struct Settings {
     pub port: u16,
+    /// `HOST`: the address the service listens on.
+    pub host: IpAddr,
     pub backend: Backend,
     /// `None`: ask the credentials (the metadata server on Cloud Run).
     pub project: Option<String>,
     pub api_version: ApiVersion,
     pub default_profile: Fields,
-    pub profiles_file: Option<PathBuf>,
+    pub profiles_file: Option<ProfilesFile>,
     pub policy: OverridePolicy,
     pub prefix: IdPrefix,
     pub on_existing: OnExisting,
@@ -65,202 +78,175 @@ pub struct Settings {
     pub runs: RunSettings,
 }
 
-/// How runs report, end and are reaped.
-#[derive(Debug, Clone)]
-pub struct RunSettings {
-    /// The service's own URL (`SERVICE_URL`, else `PUSH_AUTH_AUDIENCE`): runners report to
-    /// `{url}/runs/{id}/complete` with tokens for this audience. `None`: runs cannot report,
-    /// so a profile with a notebook is refused at launch.
-    pub service_url: Option<String>,
-    /// `gs://…` of the runner.
-    pub runner_script: Option<String>,
-    /// `STORAGE_EMULATOR_HOST` as a base URL: run records go there, without credentials.
-    /// `None`: Google's Cloud Storage, with the service's credentials.
-    pub storage_emulator: Option<Url>,
-    pub cleanup: CleanupPolicy,
-    pub report_within: Duration,
-    pub grace: Duration,
-    pub keep_stopped: Duration,
-    /// `RUN_LOST_AFTER`: how long a run may be `launched` without an instance.
-    pub lost_after: Duration,
-    /// `RUN_TOKEN_JWKS_URL`: the keys that sign runners' identity tokens.
-    pub token_jwks_url: String,
-    /// `RUN_EVENTS_TOPIC`, checked: a topic id or `projects/P/topics/T`. `None`: no events.
-    pub events_topic: Option<String>,
-    /// `PUBSUB_EMULATOR_HOST`: `HOST:PORT` of the emulator run events go to.
-    pub pubsub_emulator: Option<String>,
-}
-
 impl Settings {
     /// Reads and checks every variable.
     ///
     /// # Errors
-    /// The first [`SettingError`], naming the variable.
-    pub fn from_env(env: &dyn Fn(&str) -> Option<String>) -> Result<Self, SettingError> {
-        let vars = Env(env);
-        let on_cloud_run = vars.named("K_SERVICE").is_some();
-        let port = vars.parse(&var::PORT, |p| {
-            p.parse::<u16>()
-                .map_err(|_| format!("`{p}` is not a port number (0-65535)"))
-        })?;
-        let project = vars.get(&var::GOOGLE_CLOUD_PROJECT);
-        let backend = backend(&vars, project.is_some(), on_cloud_run)?;
-        let api_version = vars.parse(&var::NOTEBOOKS_API_VERSION, str::parse)?;
-        let default_profile = Fields::from_env(env).map_err(field_error)?;
-        let policy = vars
-            .parse(&var::ALLOWED_OVERRIDES, OverridePolicy::parse)?
-            .with_image_prefixes(&vars.or_default(&var::ALLOWED_IMAGE_PREFIXES))
-            .map_err(|e| SettingError::new(var::ALLOWED_IMAGE_PREFIXES.name, e))?
-            .with_parameter_names(&vars.or_default(&var::ALLOWED_PARAMETERS))
-            .map_err(|e| SettingError::new(var::ALLOWED_PARAMETERS.name, e))?;
-        let prefix = vars.parse(&var::INSTANCE_ID_PREFIX, IdPrefix::parse)?;
-        let on_existing = vars.parse(&var::ON_EXISTING, str::parse)?;
-        let backoff = Backoff {
-            initial: vars.duration(&var::POLL_INITIAL_DELAY)?,
-            max: vars.duration(&var::POLL_MAX_DELAY)?,
-        };
-        if backoff.initial.is_zero() || backoff.max < backoff.initial {
-            return Err(SettingError::new(
-                var::POLL_MAX_DELAY.name,
-                "must be at least POLL_INITIAL_DELAY, which must be above 0",
-            ));
+    /// Every [`SettingError`], each naming its variable.
+    pub fn from_env(env: &dyn Fn(&str) -> Option<String>) -> Result<Self, SettingErrors> {
+        let mut errors = SettingErrors::default();
+        match read(env, &mut errors) {
+            Some(settings) if errors.is_empty() => Ok(settings),
+            // A setting is missing only where its error was kept.
+            _ => Err(errors),
         }
-        let poll = PollSettings {
-            backoff,
-            timeout: vars.duration(&var::POLL_TIMEOUT)?,
-        };
-        let timeouts = Timeouts {
-            connect: vars.duration(&var::HTTP_CONNECT_TIMEOUT)?,
-            request: vars.duration(&var::HTTP_REQUEST_TIMEOUT)?,
-        };
-        let max_body_bytes = vars.count(&var::MAX_BODY_BYTES, 1024)?;
-        let max_payload_bytes = vars.count(&var::MAX_PAYLOAD_BYTES, 1024)?;
-        let max_concurrent_launches = vars.count(&var::MAX_CONCURRENT_LAUNCHES, 1)?;
-        let push_auth = push_auth_mode(&vars)?;
-        let runs_auth = super::readers::runs_auth_mode(&vars)?;
-        let log_format = match vars.get(&var::LOG_FORMAT).as_deref() {
-            None if on_cloud_run => LogFormat::Json,
-            None | Some("text") => LogFormat::Text,
-            Some("json") => LogFormat::Json,
-            Some(other) => {
-                return Err(SettingError::new(
-                    var::LOG_FORMAT.name,
-                    format!("`{other}` is not text or json"),
-                ));
-            }
-        };
-        let runs = run_settings(&vars)?;
-        // A launch writes its record, then may wait up to POLL_TIMEOUT for its instance: a run
-        // judged lost sooner could be one whose create is still on its way.
-        if runs.lost_after <= poll.timeout {
-            return Err(SettingError::new(
-                var::RUN_LOST_AFTER.name,
-                format!(
-                    "must be longer than POLL_TIMEOUT ({}): a launch may wait that long for its \
-                     instance after its record is written",
-                    notebooks_wire::duration::display(poll.timeout)
-                ),
-            ));
-        }
-        Ok(Settings {
-            port,
-            backend,
-            project,
-            api_version,
-            default_profile,
-            profiles_file: vars.get(&var::PROFILES_FILE).map(PathBuf::from),
-            policy,
-            prefix,
-            on_existing,
-            poll,
-            timeouts,
-            max_body_bytes,
-            max_payload_bytes,
-            max_concurrent_launches,
-            log_format,
-            push_auth,
-            runs_auth,
-            on_cloud_run,
-            runs,
-        })
     }
 }
 
-fn run_settings(vars: &Env<'_>) -> Result<RunSettings, SettingError> {
-    let service_url = vars
-        .get(&var::SERVICE_URL)
-        .or_else(|| vars.get(&var::PUSH_AUTH_AUDIENCE))
-        .map(|url| {
-            Url::parse(&url)
-                .ok()
-                .filter(|u| matches!(u.scheme(), "https" | "http") && u.has_host())
-                .map(|_| url.trim_end_matches('/').to_owned())
-                .ok_or_else(|| {
-                    SettingError::new(
-                        var::SERVICE_URL.name,
-                        format!("`{url}` is not an http(s):// URL"),
-                    )
-                })
+/// The settings, every variable read even after one that cannot be used; `None` when a
+/// setting is missing, its error kept in `errors`.
+fn read(env: &dyn Fn(&str) -> Option<String>, errors: &mut SettingErrors) -> Option<Settings> {
+    let vars = Env(env);
+    let on_cloud_run = vars.named("K_SERVICE").is_some();
+    let port = errors.take(vars.parse(&var::PORT, |p| {
+        p.parse::<u16>()
+            .map_err(|_| format!("`{p}` is not a port number (0-65535)"))
+    }));
+    let project = vars.get(&var::GOOGLE_CLOUD_PROJECT);
+    let backend = errors.take(backend(&vars, project.is_some(), on_cloud_run));
+    let host = errors.take(host(&vars, backend == Some(Backend::Embedded)));
+    let api_version = errors.take(vars.parse(&var::NOTEBOOKS_API_VERSION, str::parse));
+    let default_profile = Fields::from_env(env)
+        .map_err(|field_errors| {
+            field_errors
+                .into_iter()
+                .for_each(|e| errors.push(field_error(e)));
         })
-        .transpose()?;
-    let runner_script = vars
-        .get(&var::RUNNER_SCRIPT)
-        .map(|uri| {
-            storage_client::GsUri::parse(&uri)
-                .map(|_| uri)
-                .map_err(|e| SettingError::new(var::RUNNER_SCRIPT.name, e))
-        })
-        .transpose()?;
-    let storage_emulator = vars
-        .get(&var::STORAGE_EMULATOR_HOST)
-        .map(|host| {
-            storage_client::emulator_base_url(&host)
-                .map_err(|e| SettingError::new(var::STORAGE_EMULATOR_HOST.name, e))
-        })
-        .transpose()?;
-    let events_topic = vars
-        .get(&var::RUN_EVENTS_TOPIC)
-        .map(|topic| {
-            crate::pubsub::check_topic(&topic)
-                .map(|()| topic)
-                .map_err(|e| SettingError::new(var::RUN_EVENTS_TOPIC.name, e.to_string()))
-        })
-        .transpose()?;
-    let pubsub_emulator = vars
-        .get(&var::PUBSUB_EMULATOR_HOST)
-        .map(|host| {
-            if host.contains(':') && !host.contains('/') {
-                Ok(host)
-            } else {
-                Err(SettingError::new(
-                    var::PUBSUB_EMULATOR_HOST.name,
-                    format!("`{host}` is not HOST:PORT (e.g. 127.0.0.1:8085)"),
-                ))
-            }
-        })
-        .transpose()?;
-    Ok(RunSettings {
-        events_topic,
-        pubsub_emulator,
-        service_url,
-        runner_script,
-        storage_emulator,
-        cleanup: CleanupPolicy {
-            on_complete: vars.parse(&var::ON_COMPLETE, str::parse)?,
-            on_failure: vars.parse(&var::ON_FAILURE, str::parse)?,
+        .ok();
+    let profiles_file = errors.take(profiles_file(&vars));
+    let policy = errors.take(policy(&vars));
+    let prefix = errors.take(vars.parse(&var::INSTANCE_ID_PREFIX, IdPrefix::parse));
+    let on_existing = errors.take(vars.parse(&var::ON_EXISTING, str::parse));
+    let poll = poll_settings(&vars, errors);
+    let connect = errors.take(vars.duration(&var::HTTP_CONNECT_TIMEOUT));
+    let request = errors.take(vars.duration(&var::HTTP_REQUEST_TIMEOUT));
+    let max_body_bytes = errors.take(vars.count(&var::MAX_BODY_BYTES, 1024));
+    let max_payload_bytes = errors.take(vars.count(&var::MAX_PAYLOAD_BYTES, 1024));
+    let max_concurrent_launches = errors.take(vars.count(&var::MAX_CONCURRENT_LAUNCHES, 1));
+    let push_auth = errors.take(push_auth_mode(&vars));
+    let runs_auth = errors.take(super::readers::runs_auth_mode(&vars));
+    let log_format = errors.take(log_format(&vars, on_cloud_run));
+    let runs = super::runs::run_settings(&vars, errors);
+    if let (Some(runs), Some(poll)) = (&runs, &poll) {
+        errors.take(lost_after_outlasts_the_poll(runs, poll));
+    }
+    Some(Settings {
+        port: port?,
+        host: host?,
+        backend: backend?,
+        project,
+        api_version: api_version?,
+        default_profile: default_profile?,
+        profiles_file: profiles_file?,
+        policy: policy?,
+        prefix: prefix?,
+        on_existing: on_existing?,
+        poll: poll?,
+        timeouts: Timeouts {
+            connect: connect?,
+            request: request?,
         },
-        report_within: vars.duration(&var::REPORT_WITHIN)?,
-        grace: vars.duration(&var::RUN_GRACE)?,
-        keep_stopped: vars.duration(&var::KEEP_STOPPED)?,
-        lost_after: vars.duration(&var::RUN_LOST_AFTER)?,
-        token_jwks_url: vars.parse(&var::RUN_TOKEN_JWKS_URL, |url| {
-            if url.starts_with("https://") || url.starts_with("http://") {
-                Ok(url.to_owned())
-            } else {
-                Err(format!("`{url}` is not an http(s):// URL"))
-            }
-        })?,
+        max_body_bytes: max_body_bytes?,
+        max_payload_bytes: max_payload_bytes?,
+        max_concurrent_launches: max_concurrent_launches?,
+        log_format: log_format?,
+        push_auth: push_auth?,
+        runs_auth: runs_auth?,
+        on_cloud_run,
+        runs: runs?,
     })
+}
+
+/// `HOST`: Cloud Run sends requests to 0.0.0.0:PORT; the embedded demo, which checks no
+/// tokens and is meant for the machine it runs on, answers on the loopback only.
+fn host(vars: &Env<'_>, embedded: bool) -> Result<IpAddr, SettingError> {
+    match vars.get(&var::HOST) {
+        None if embedded => Ok(Ipv4Addr::LOCALHOST.into()),
+        None => Ok(Ipv4Addr::UNSPECIFIED.into()),
+        Some(text) => text.parse().map_err(|_| {
+            SettingError::new(
+                var::HOST.name,
+                format!("`{text}` is not an IP address (e.g. 0.0.0.0, 127.0.0.1 or ::)"),
+            )
+        }),
+    }
+}
+
+/// `PROFILES_FILE`: a `gs://` URI is an object, anything else a path.
+fn profiles_file(vars: &Env<'_>) -> Result<Option<ProfilesFile>, SettingError> {
+    vars.get(&var::PROFILES_FILE)
+        .map(|value| {
+            if value.starts_with("gs://") {
+                GsUri::parse(&value)
+                    .map(ProfilesFile::Object)
+                    .map_err(|e| SettingError::new(var::PROFILES_FILE.name, e))
+            } else {
+                Ok(ProfilesFile::Local(PathBuf::from(value)))
+            }
+        })
+        .transpose()
+}
+
+/// `ALLOWED_OVERRIDES`, with the image prefixes and parameter names it needs.
+fn policy(vars: &Env<'_>) -> Result<OverridePolicy, SettingError> {
+    vars.parse(&var::ALLOWED_OVERRIDES, OverridePolicy::parse)?
+        .with_image_prefixes(&vars.or_default(&var::ALLOWED_IMAGE_PREFIXES))
+        .map_err(|e| SettingError::new(var::ALLOWED_IMAGE_PREFIXES.name, e))?
+        .with_parameter_names(&vars.or_default(&var::ALLOWED_PARAMETERS))
+        .map_err(|e| SettingError::new(var::ALLOWED_PARAMETERS.name, e))
+}
+
+/// `POLL_TIMEOUT`, and delays that start above 0 and grow.
+fn poll_settings(vars: &Env<'_>, errors: &mut SettingErrors) -> Option<PollSettings> {
+    let timeout = errors.take(vars.duration(&var::POLL_TIMEOUT));
+    let initial = errors.take(vars.duration(&var::POLL_INITIAL_DELAY));
+    let max = errors.take(vars.duration(&var::POLL_MAX_DELAY));
+    let backoff = Backoff {
+        initial: initial?,
+        max: max?,
+    };
+    if backoff.initial.is_zero() || backoff.max < backoff.initial {
+        errors.push(SettingError::new(
+            var::POLL_MAX_DELAY.name,
+            "must be at least POLL_INITIAL_DELAY, which must be above 0",
+        ));
+        return None;
+    }
+    Some(PollSettings {
+        backoff,
+        timeout: timeout?,
+    })
+}
+
+fn log_format(vars: &Env<'_>, on_cloud_run: bool) -> Result<LogFormat, SettingError> {
+    match vars.get(&var::LOG_FORMAT).as_deref() {
+        None if on_cloud_run => Ok(LogFormat::Json),
+        None | Some("text") => Ok(LogFormat::Text),
+        Some("json") => Ok(LogFormat::Json),
+        Some(other) => Err(SettingError::new(
+            var::LOG_FORMAT.name,
+            format!("`{other}` is not text or json"),
+        )),
+    }
+}
+
+/// A launch writes its record, then may wait up to POLL_TIMEOUT for its instance: a run
+/// judged lost sooner could be one whose create is still on its way.
+fn lost_after_outlasts_the_poll(
+    runs: &RunSettings,
+    poll: &PollSettings,
+) -> Result<(), SettingError> {
+    if runs.lost_after > poll.timeout {
+        return Ok(());
+    }
+    Err(SettingError::new(
+        var::RUN_LOST_AFTER.name,
+        format!(
+            "must be longer than POLL_TIMEOUT ({}): a launch may wait that long for its \
+             instance after its record is written",
+            notebooks_wire::duration::display(poll.timeout)
+        ),
+    ))
 }
 
 /// `NOTEBOOKS_EMULATOR_HOST`, `NOTEBOOKS_ENDPOINT`, or neither: Google's API, or the embedded

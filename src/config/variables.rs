@@ -42,7 +42,9 @@ macro_rules! service_variables {
 use WhenUnset::{Absent, Decided, Empty, Required, Value};
 
 service_variables! {
-    PORT, Value("8080"), "port to listen on (0.0.0.0)";
+    PORT, Value("8080"), "port to listen on";
+    HOST, Decided("0.0.0.0; 127.0.0.1 in the demo"),
+        "IP address to listen on (the embedded demo answers on the loopback only)";
     GOOGLE_CLOUD_PROJECT, Decided("credentials' project"), "project the instances are created in";
     NOTEBOOKS_EMULATOR_HOST, Absent,
         "host:port of a Notebooks API emulator (plain HTTP, no credentials)";
@@ -88,7 +90,8 @@ service_variables! {
     PUBSUB_EMULATOR_HOST, Absent, "run events go to this Pub/Sub emulator's HOST:PORT, without credentials";
     RUN_TOKEN_JWKS_URL, Value(push_token::GOOGLE_JWKS_URL),
         "where the keys of runners' identity tokens are fetched (tests point it elsewhere)";
-    PROFILES_FILE, Absent, "TOML or YAML file of named profiles";
+    PROFILES_FILE, Absent,
+        "TOML or YAML file of named profiles: a path, or gs://BUCKET/OBJECT read at start-up with the service's credentials";
     ALLOWED_OVERRIDES, Empty,
         "fields a message may override, e.g. machine_type,labels,parameters (dry_run: may ask for a dry run); metadata never admits a reserved key";
     ALLOWED_IMAGE_PREFIXES, Empty,

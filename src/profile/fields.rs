@@ -86,11 +86,19 @@ macro_rules! profile_fields {
             /// Reads the default profile from environment variables (see [`Field::env_var`]).
             ///
             /// # Errors
-            /// A [`FieldError`] for a value of the wrong form; the caller names the variable.
-            pub fn from_env(env: &dyn Fn(&str) -> Option<String>) -> Result<Fields, FieldError> {
-                Ok(Fields {
-                    $($name: read(env, Field::$variant)?,)+
-                })
+            /// A [`FieldError`] for each value of the wrong form, so start-up names them all;
+            /// the caller names the variables.
+            pub fn from_env(
+                env: &dyn Fn(&str) -> Option<String>,
+            ) -> Result<Fields, Vec<FieldError>> {
+                let mut errors = Vec::new();
+                let fields = Fields {
+                    $($name: read(env, Field::$variant).unwrap_or_else(|error| {
+                        errors.push(error);
+                        None
+                    }),)+
+                };
+                if errors.is_empty() { Ok(fields) } else { Err(errors) }
             }
         }
     };

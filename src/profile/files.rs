@@ -66,21 +66,34 @@ impl Profiles {
             path: shown.clone(),
             source,
         })?;
-        let extension = path
+        Self::parse(default, &shown, &text, project)
+    }
+
+    /// Parses `text`, the content of the file `shown` (a path or a `gs://` URI, whose
+    /// extension says TOML or YAML, and which errors name).
+    ///
+    /// # Errors
+    /// [`ProfilesError`] naming the file, the profile and the field.
+    pub fn parse(
+        default: Fields,
+        shown: &str,
+        text: &str,
+        project: &str,
+    ) -> Result<Self, ProfilesError> {
+        let extension = Path::new(shown)
             .extension()
             .and_then(|e| e.to_str())
             .unwrap_or_default();
+        let shown = shown.to_owned();
         let file: ProfilesFile = match extension {
-            "toml" => toml::from_str(&text).map_err(|e| ProfilesError::Syntax {
+            "toml" => toml::from_str(text).map_err(|e| ProfilesError::Syntax {
                 path: shown.clone(),
                 reason: e.to_string(),
             })?,
-            "yaml" | "yml" => {
-                serde_yaml_ng::from_str(&text).map_err(|e| ProfilesError::Syntax {
-                    path: shown.clone(),
-                    reason: e.to_string(),
-                })?
-            }
+            "yaml" | "yml" => serde_yaml_ng::from_str(text).map_err(|e| ProfilesError::Syntax {
+                path: shown.clone(),
+                reason: e.to_string(),
+            })?,
             other => {
                 return Err(ProfilesError::Format {
                     path: shown,

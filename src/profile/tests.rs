@@ -224,17 +224,23 @@ fn overlay_prefers_the_top_and_merges_maps() {
 }
 
 #[test]
-fn env_values_of_the_wrong_form_name_the_field() {
+fn env_values_of_the_wrong_form_name_every_field() {
+    let fields = |env: &dyn Fn(&str) -> Option<String>| -> Vec<Field> {
+        let errors = Fields::from_env(env).unwrap_err();
+        errors.into_iter().map(|e| e.field).collect()
+    };
     let env = |name: &str| match name {
         "ACCELERATOR_COUNT" => Some("two".to_owned()),
+        "DISABLE_PUBLIC_IP" => Some("maybe".to_owned()),
+        "MACHINE_TYPE" => Some("n1-standard-8".to_owned()),
         _ => None,
     };
     assert_eq!(
-        Fields::from_env(&env).unwrap_err().field,
-        Field::AcceleratorCount
+        fields(&env),
+        [Field::DisablePublicIp, Field::AcceleratorCount]
     );
     let env = |name: &str| (name == "INSTANCE_LABELS").then(|| "team=ml,broken".to_owned());
-    assert_eq!(Fields::from_env(&env).unwrap_err().field, Field::Labels);
+    assert_eq!(fields(&env), [Field::Labels]);
     let env = |name: &str| (name == "INSTANCE_LABELS").then(|| "team=ml, env=dev".to_owned());
     assert_eq!(
         Fields::from_env(&env).unwrap().labels.unwrap()["env"],

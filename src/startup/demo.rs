@@ -2,7 +2,7 @@
 //! in-process and puts what its instances run into the emulator's own Cloud Storage, so
 //! `cargo run` is a working demo without a cloud account.
 
-use std::net::SocketAddr;
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::os::unix::fs::PermissionsExt as _;
 use std::time::Duration;
 
@@ -41,7 +41,7 @@ pub async fn start(settings: Settings) -> anyhow::Result<(Settings, Emulator)> {
         .await
         .context("starting the embedded Notebooks emulator")?;
     let papermill = on_path("papermill");
-    let service_url = format!("http://127.0.0.1:{}", settings.port);
+    let service_url = format!("http://{}", reachable(settings.host, settings.port));
     let settings = settings.with_demo_defaults(
         papermill,
         &emulator.storage_url(),
@@ -98,6 +98,17 @@ fn install(emulator: &Emulator, settings: &Settings, papermill: bool) {
             bucket = demo::DEMO_BUCKET,
         );
     }
+}
+
+/// Where this machine reaches a service listening on `host:port`: an unspecified address
+/// (every interface) through its loopback.
+fn reachable(host: IpAddr, port: u16) -> SocketAddr {
+    let host = match host {
+        IpAddr::V4(ip) if ip.is_unspecified() => Ipv4Addr::LOCALHOST.into(),
+        IpAddr::V6(ip) if ip.is_unspecified() => Ipv6Addr::LOCALHOST.into(),
+        ip => ip,
+    };
+    SocketAddr::new(host, port)
 }
 
 /// Whether an executable of this name is on `PATH`.

@@ -5,9 +5,11 @@
 //! Notebooks emulator in-process: `cargo run` is a working demo without a cloud account.
 //!
 //! - `services`: the composition root, which builds every service once, for `serve` and for
-//!   each command; `demo`: the embedded emulator and what its instances run.
+//!   each command; `demo`: the embedded emulator and what its instances run; `profiles`: the
+//!   named profiles of `PROFILES_FILE`, from a file or from Cloud Storage.
 
 mod demo;
+mod profiles;
 mod services;
 
 use std::net::SocketAddr;
@@ -58,7 +60,7 @@ pub struct Application {
 }
 
 impl Application {
-    /// Binds `0.0.0.0:PORT` (tests pass port 0) and prepares everything a request needs.
+    /// Binds `HOST:PORT` (tests pass port 0) and prepares everything a request needs.
     ///
     /// # Errors
     /// Configuration, credentials, or a port that cannot be bound.
@@ -80,9 +82,10 @@ impl Application {
         let readers = Readers::new(&settings.runs_auth, embedded, settings.timeouts)
             .context("building the JWKS client")?;
         tracing::info!("{}", readers.describe());
-        let listener = TcpListener::bind(SocketAddr::from(([0, 0, 0, 0], port)))
+        let address = SocketAddr::new(settings.host, port);
+        let listener = TcpListener::bind(address)
             .await
-            .with_context(|| format!("PORT: cannot listen on 0.0.0.0:{port}"))?;
+            .with_context(|| format!("HOST, PORT: cannot listen on {address}"))?;
         // The bound port, which the demo's runners report to (PORT may be 0).
         let mut settings = settings;
         settings.port = listener.local_addr().map_or(port, |a| a.port());
@@ -141,7 +144,9 @@ impl Application {
                 emulator.base_url()
             );
         }
-        tracing::info!(port, project = %services.project, api = %services.api_version, "listening");
+        let address = self.listener.local_addr().map(|a| a.to_string());
+        let address = address.unwrap_or_default();
+        tracing::info!(port, %address, project = %services.project, api = %services.api_version, "listening");
         let cancel = self.cancel.clone();
         let server = axum::serve(
             Peered(notebooks_wire::net::without_nagle(self.listener)),

@@ -79,7 +79,7 @@ impl Services {
             runner_script: settings.runs.runner_script.clone(),
             report_within: settings.runs.report_within,
         };
-        let profiles = profiles(&settings, &project, &runs)?;
+        let profiles = profiles(&settings, &project, &runs, &store).await?;
         let client = NotebooksClient::new(endpoint, settings.api_version, settings.timeouts)
             .context("building the HTTP client")?;
         let transitions = Transitions::new(client.clone(), store.clone(), events);
@@ -187,13 +187,20 @@ async fn project(settings: &Settings, credentials: &Credentials) -> Result<Strin
 
 /// The default profile and those of `PROFILES_FILE`, each checked as a launch would check it,
 /// so a profile that can never launch stops start-up instead of a message at night.
-fn profiles(settings: &Settings, project: &str, runs: &RunConfig) -> anyhow::Result<Profiles> {
+async fn profiles(
+    settings: &Settings,
+    project: &str,
+    runs: &RunConfig,
+    store: &RunStore,
+) -> anyhow::Result<Profiles> {
     let default =
         LaunchSpec::parse(&settings.default_profile, project).map_err(config::field_error)?;
     runs.check(&default).map_err(config::field_error)?;
     let profiles = match &settings.profiles_file {
-        Some(path) => Profiles::load(settings.default_profile.clone(), path, project)
-            .map_err(|e| SettingError::new("PROFILES_FILE", e.to_string()))?,
+        Some(file) => {
+            let default = settings.default_profile.clone();
+            super::profiles::load(file, default, project, store).await?
+        }
         None => Profiles::new(settings.default_profile.clone()),
     };
     for name in profiles.names().filter(|name| *name != "default") {

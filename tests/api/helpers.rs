@@ -107,16 +107,23 @@ pub async fn spawn_app_around(
 /// Start-up with exactly `vars` (and a free port, against a fresh emulator): the error it
 /// stops with, with its causes.
 pub async fn refused_start(vars: &[(&str, &str)]) -> String {
+    let vars: Vec<(String, String)> = vars
+        .iter()
+        .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+        .collect();
+    refused_start_around(|_| vars).await
+}
+
+/// Like [`refused_start`], with variables that name the emulator (or objects put in its
+/// Cloud Storage first).
+pub async fn refused_start_around(vars: impl FnOnce(&Emulator) -> Vec<(String, String)>) -> String {
     let emulator = Emulator::start(
         SocketAddr::from(([127, 0, 0, 1], 0)),
         EmulatorConfig::default(),
     )
     .await
     .expect("emulator starts");
-    let mut vars: Vec<(String, String)> = vars
-        .iter()
-        .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
-        .collect();
+    let mut vars = vars(&emulator);
     vars.push(("PORT".into(), "0".into()));
     vars.push((
         "NOTEBOOKS_EMULATOR_HOST".into(),

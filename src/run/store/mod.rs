@@ -308,8 +308,13 @@ impl RunStore {
             .collect())
     }
 
-    /// The client with a fresh token (the credentials cache it), or anonymous.
-    async fn client(&self) -> Result<StorageClient, StoreError> {
+    /// The client with a fresh token (the credentials cache it), or anonymous. Start-up reads
+    /// a `gs://` `PROFILES_FILE` with it too, so the profiles come from the Cloud Storage the
+    /// records are in, with the same credentials.
+    ///
+    /// # Errors
+    /// [`StoreError::Credentials`] when Google's store has no token to send.
+    pub async fn client(&self) -> Result<StorageClient, StoreError> {
         let credentials = self
             .credentials
             .get_or_try_init(Credentials::detect)
