@@ -16,13 +16,14 @@ use reqwest::Url;
 use tokio_util::sync::CancellationToken;
 
 use super::demo;
+use crate::cloud_storage::CloudStorage;
 use crate::completion::Completer;
 use crate::config::{self, Backend, SettingError, Settings};
 use crate::credentials::Credentials;
 use crate::dispatch::Dispatcher;
 use crate::history::History;
 use crate::http::ObjectLinks;
-use crate::launch::{Launcher, RunConfig};
+use crate::launch::{Launcher, Preflight, RunConfig};
 use crate::notebooks::client::Endpoint;
 use crate::notebooks::protocol::EmulatorProtocol;
 use crate::notebooks::{ApiVersion, NotebooksClient};
@@ -72,7 +73,9 @@ impl Services {
         };
         let endpoint = endpoint(&settings, embedded.as_ref()).await?;
         let project = project(&settings, &endpoint.credentials).await?;
-        let store = RunStore::from_settings(settings.runs.storage_emulator.as_ref(), None);
+        // One Cloud Storage for run records and notebooks: one client, one credentials lookup.
+        let storage = CloudStorage::from_settings(settings.runs.storage_emulator.as_ref());
+        let store = RunStore::on(storage.clone());
         let events = events(&settings, &project)?;
         let runs = RunConfig {
             service_url: settings.runs.service_url.clone(),
@@ -108,6 +111,7 @@ impl Services {
             poll: settings.poll,
             runs,
             transitions: transitions.clone(),
+            preflight: Preflight::new(storage),
             cancel,
         };
         let dispatcher = Dispatcher::new(

@@ -16,6 +16,7 @@ mod logs;
 #[path = "../support/openssl.rs"]
 mod openssl;
 mod policy;
+mod preflight;
 mod protocol;
 #[path = "../support/pubsub_emulator.rs"]
 mod pubsub_emulator;
