@@ -125,12 +125,15 @@ impl Dispatcher {
         dry_run: bool,
         progress: &(dyn Fn(Progress<'_>) + Sync),
     ) -> Result<Launched, Failure> {
-        if dry_run {
+        let create = if dry_run {
             let policy = self.policy.clone().allowing_dry_run();
-            let request = read(trigger, &policy)?;
-            return self.launcher.dry_run(trigger, request);
-        }
-        let create = Box::new(self.create_request(trigger)?);
+            let mut request = read(trigger, &policy)?;
+            request.dry_run = true;
+            self.launcher.create_request(trigger, request)?
+        } else {
+            self.create_request(trigger)?
+        };
+        let create = Box::new(create);
         self.launcher.launch(trigger, create, progress).await
     }
 

@@ -11,8 +11,8 @@
 //! surface:   http
 //! use-cases: dispatch launch reap completion history
 //! run-model: run
-//! message:   rejection payload profile naming push json_depth
-//! clients:   push_token notebooks credentials poll pubsub runner telemetry variable scheduler shutdown
+//! message:   rejection payload profile naming push json_depth papermill
+//! clients:   push_token notebooks credentials cloud_storage poll pubsub runner telemetry variable scheduler shutdown
 //! ```
 //!
 //! - **root**: [`commands`] does what each subcommand of [`cli`] says; [`startup`] is the
@@ -30,8 +30,10 @@
 //!   trigger with a dedupe key ([`json_depth`] bounds nesting first); [`payload`] reads a
 //!   profile choice and policy-checked overrides; [`profile`] layers defaults, named profiles
 //!   and overrides into a valid launch spec; [`naming`] derives instance ids, request ids and
-//!   provenance labels; [`rejection`] is every refusal before a launch begins.
+//!   provenance labels; [`papermill`] reads a notebook's declared parameters and writes the
+//!   cell papermill injects; [`rejection`] is every refusal before an instance is created.
 //! - **clients and vocabulary**: [`notebooks`] calls the Notebooks API with [`credentials`];
+//!   [`cloud_storage`] is Cloud Storage with the service's credentials (run records, notebooks);
 //!   [`poll`] waits on operations; [`push_token`] checks Google-signed tokens; [`pubsub`]
 //!   publishes and replays messages; [`runner`] is the script that runs a notebook on its
 //!   instance, with the metadata keys it reads; [`telemetry`] sets up logs; [`variable`] is
@@ -42,6 +44,7 @@
 //! what it shares with this crate on the wire (API versions, [`cause`]) is `notebooks-wire`.
 pub use notebooks_wire::cause;
 pub mod cli;
+pub mod cloud_storage;
 pub mod commands;
 pub mod completion;
 pub mod config;
@@ -53,6 +56,7 @@ pub mod json_depth;
 pub mod launch;
 pub mod naming;
 pub mod notebooks;
+pub mod papermill;
 pub mod payload;
 pub mod poll;
 pub mod profile;

@@ -350,6 +350,10 @@ fn the_launches_from_the_terminal_run_as_written() {
                 "created"
             };
             assert_eq!(answer["outcome"], expected, "{line}: {answer}");
+            if line.contains("\"label\": \"mine\"") {
+                let cell = &answer["notebook"]["injected_cell"]["source"];
+                assert_eq!(cell, "# Parameters\nlabel = \"mine\"\n", "{answer}");
+            }
             if line.contains("n1-standard-8") {
                 let body = &answer["request"]["body"];
                 assert_eq!(body["gceSetup"]["machineType"], "n1-standard-8", "{answer}");

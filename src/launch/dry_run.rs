@@ -1,14 +1,14 @@
-//! A dry run: the request derived and checked exactly as for a launch, and the create it would
-//! send shown instead of sent. Nothing is written (no run record) and nothing is created.
+//! A dry run: the request derived and checked exactly as for a launch (a run's notebook
+//! included), and the create it would send shown instead of sent, with the cell papermill will
+//! inject into the notebook. Nothing is written (no run record) and nothing is created.
 
 use std::collections::BTreeMap;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use serde::{Serialize, Serializer};
 
 use super::error::call_error;
-use super::{CreateRequest, Failure, Launched, Launcher, Outcome};
-use crate::payload::LaunchRequest;
+use super::{CreateRequest, Failure, Launched, Launcher, NotebookCheck, Outcome};
 use crate::push::Trigger;
 
 /// The `instances.create` a dry run would have sent. The method and URL are the client's own
@@ -27,20 +27,12 @@ pub struct DryRunRequest {
 }
 
 impl Launcher {
-    /// A dry run of `request` whatever it says: `launch --dry-run` in a terminal.
-    ///
-    /// # Errors
-    /// [`Failure`], as the same trigger's launch would fail before its first call.
-    pub fn dry_run(&self, trigger: &Trigger, request: LaunchRequest) -> Result<Launched, Failure> {
-        let started = Instant::now();
-        let request = self.create_request(trigger, request)?;
-        self.dry_run_answer(request, trigger, started.elapsed())
-    }
-
-    /// The answer of a dry run of `request`; its run record is dropped unwritten.
+    /// The answer of a dry run of `request`, with what its `notebook` check found; its run
+    /// record is dropped unwritten.
     pub(super) fn dry_run_answer(
         &self,
         request: CreateRequest,
+        notebook: Option<NotebookCheck>,
         trigger: &Trigger,
         elapsed: Duration,
     ) -> Result<Launched, Failure> {
@@ -68,6 +60,7 @@ impl Launcher {
                 query,
                 body: request.body,
             })),
+            notebook: notebook.map(Box::new),
         })
     }
 }

@@ -9,6 +9,8 @@ use crate::notebooks::{ClientError, Status};
 use crate::poll::PollError;
 use crate::rejection::Rejection;
 
+use super::preflight::Unreadable;
+
 /// Why a push ended without an instance: refused before its launch began, or a launch that
 /// did not get there. `answer` maps each to one HTTP status.
 #[derive(Debug, thiserror::Error)]
@@ -69,6 +71,13 @@ pub enum LaunchError {
     Record(#[source] crate::run::StoreError),
     #[error("{limit} launches are already running (MAX_CONCURRENT_LAUNCHES); try again later")]
     Busy { limit: usize },
+    /// The run's notebook could not be read for its pre-flight; nothing was written or created.
+    #[error("the notebook {notebook} cannot be read, so its run is not checked or created yet")]
+    Notebook {
+        notebook: String,
+        #[source]
+        source: Unreadable,
+    },
 }
 
 impl LaunchError {
@@ -85,7 +94,8 @@ impl LaunchError {
             | LaunchError::PollTimeout { .. }
             | LaunchError::ShuttingDown
             | LaunchError::Record(_)
-            | LaunchError::Busy { .. } => false,
+            | LaunchError::Busy { .. }
+            | LaunchError::Notebook { .. } => false,
         }
     }
 }

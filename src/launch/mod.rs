@@ -12,6 +12,8 @@
 //! - `existing`: the id is taken: follow our own instance, skip or replace a foreign one.
 //! - `wait`: following an operation or an instance to its end, under one deadline.
 //! - `run`: a profile with a notebook makes the launch a run: runner, metadata, run record.
+//! - `preflight`: a run's notebook exists and declares its parameters, before anything is
+//!   written or created.
 //! - `dry_run`: the create a launch would send, shown instead of sent.
 //! - `error`: why a launch that began did not end with an instance.
 
@@ -20,6 +22,7 @@ mod create;
 mod dry_run;
 mod error;
 mod existing;
+mod preflight;
 mod request;
 mod run;
 mod wait;
@@ -41,6 +44,7 @@ use crate::run::{RunId, Transitions};
 use create::CreateError;
 pub use dry_run::DryRunRequest;
 pub use error::{Failure, LaunchError};
+pub use preflight::{NotebookCheck, Preflight, Unreadable};
 pub use request::CreateRequest;
 pub use run::{EVENT_PARAMETER, RunConfig};
 
@@ -122,6 +126,10 @@ pub struct Launched {
     /// query and a body would widen every launch's answer for the rare one that fills them.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub request: Option<Box<DryRunRequest>>,
+    /// What a dry run of a run found of its notebook, and the cell papermill will inject.
+    /// Boxed and absent elsewhere, like `request`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub notebook: Option<Box<NotebookCheck>>,
 }
 
 /// Progress while a launch waits, for logs and the terminal.
@@ -145,6 +153,8 @@ pub struct Launcher {
     pub runs: RunConfig,
     /// Writes the run's record at launch, and ends it when the API refuses the instance.
     pub transitions: Transitions,
+    /// Checks a run's notebook before its record and its instance.
+    pub preflight: Preflight,
     pub cancel: CancellationToken,
 }
 
@@ -158,7 +168,8 @@ struct Plan<'a> {
 impl Launcher {
     /// Launches the instance `request` (derived from `trigger` by
     /// [`create_request`](Self::create_request)) asks for and waits until it is up; a dry run
-    /// answers with the create it would send instead. It takes the derived request, boxed, not
+    /// answers with the create it would send instead. A run's notebook is checked first, for
+    /// a dry run too (see `preflight`). It takes the derived request, boxed, not
     /// the message: thousands of launches may wait at once, and each keeps only what its calls
     /// need, once, not the payload and the profile it came from.
     ///
@@ -171,9 +182,13 @@ impl Launcher {
         progress: &(dyn Fn(Progress<'_>) + Sync),
     ) -> Result<Launched, Failure> {
         let poller = Poller::new(self.poll.backoff, self.poll.timeout, self.cancel.clone());
+        // Boxed: Cloud Storage futures would otherwise size the state of every waiting launch.
         if request.dry_run {
-            return self.dry_run_answer(*request, trigger, poller.elapsed());
+            let notebook = Box::pin(self.preflight(&request)).await?;
+            return self.dry_run_answer(*request, notebook, trigger, poller.elapsed());
         }
+        // What was found is for a dry run to show; a launch keeps none of it while it waits.
+        Box::pin(self.preflight(&request)).await?;
         if let Some(record) = &request.record {
             // Boxed: Cloud Storage and credential futures would otherwise size the state of
             // every waiting launch, runs or not.
@@ -191,6 +206,7 @@ impl Launcher {
                     run_id: request.run_id.clone(),
                     elapsed_ms: poller.elapsed().as_millis(),
                     request: None,
+                    notebook: None,
                 });
             }
         }
@@ -235,7 +251,17 @@ impl Launcher {
             run_id: plan.request.run_id.clone(),
             elapsed_ms: plan.poller.elapsed().as_millis(),
             request: None,
+            notebook: None,
         })
+    }
+
+    /// Checks the notebook of the run `request` starts, before anything is written or
+    /// created; `None` when it starts no run.
+    async fn preflight(&self, request: &CreateRequest) -> Result<Option<NotebookCheck>, Failure> {
+        match &request.record {
+            Some(record) => self.preflight.check(record).await.map(Some),
+            None => Ok(None),
+        }
     }
 
     /// Ends the record of a run whose instance the API refused for good: no redelivery will

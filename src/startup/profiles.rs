@@ -7,9 +7,10 @@
 use reqwest::StatusCode;
 use storage_client::{GsUri, StorageError};
 
+use crate::cloud_storage::CloudStorage;
 use crate::config::ProfilesFile;
+use crate::credentials::CredentialsError;
 use crate::profile::{Fields, Profiles, ProfilesError};
-use crate::run::{RunStore, StoreError};
 
 /// Why the profiles of `PROFILES_FILE` cannot be used.
 #[derive(Debug, thiserror::Error)]
@@ -45,7 +46,7 @@ pub enum ProfilesFileError {
     Credentials {
         uri: GsUri,
         #[source]
-        source: StoreError,
+        source: CredentialsError,
     },
     #[error(
         "PROFILES_FILE cannot be used; fix the file (deployed: the local one, then run \
@@ -73,23 +74,23 @@ pub async fn load(
     file: &ProfilesFile,
     default: Fields,
     project: &str,
-    store: &RunStore,
+    storage: &CloudStorage,
 ) -> Result<Profiles, ProfilesFileError> {
     match file {
         ProfilesFile::Local(path) => {
             Profiles::load(default, path, project).map_err(ProfilesFileError::Unusable)
         }
         ProfilesFile::Object(uri) => {
-            let text = download(uri, store).await?;
+            let text = download(uri, storage).await?;
             Profiles::parse(default, &uri.to_string(), &text, project)
                 .map_err(ProfilesFileError::Unusable)
         }
     }
 }
 
-/// The object's text, read with the records' client and credentials.
-async fn download(uri: &GsUri, store: &RunStore) -> Result<String, ProfilesFileError> {
-    let client = store
+/// The object's text, read with the service's one Cloud Storage client and credentials.
+async fn download(uri: &GsUri, storage: &CloudStorage) -> Result<String, ProfilesFileError> {
+    let client = storage
         .client()
         .await
         .map_err(|source| ProfilesFileError::Credentials {
@@ -160,12 +161,12 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("profiles.toml");
         std::fs::write(&path, "[profiles.gpu\nmachine_type = 1\n").unwrap();
-        let store = RunStore::from_settings(None, None);
+        let storage = CloudStorage::from_settings(None);
         let error = load(
             &ProfilesFile::Local(path.clone()),
             Fields::default(),
             "p",
-            &store,
+            &storage,
         )
         .await
         .unwrap_err();

@@ -16,13 +16,14 @@ use reqwest::Url;
 use tokio_util::sync::CancellationToken;
 
 use super::demo;
+use crate::cloud_storage::CloudStorage;
 use crate::completion::Completer;
 use crate::config::{self, Backend, SettingError, Settings};
 use crate::credentials::Credentials;
 use crate::dispatch::Dispatcher;
 use crate::history::{self, History};
 use crate::http::ObjectLinks;
-use crate::launch::{Launcher, RunConfig};
+use crate::launch::{Launcher, Preflight, RunConfig};
 use crate::notebooks::client::Endpoint;
 use crate::notebooks::protocol::EmulatorProtocol;
 use crate::notebooks::{ApiVersion, NotebooksClient};
@@ -72,14 +73,16 @@ impl Services {
         };
         let endpoint = endpoint(&settings, embedded.as_ref()).await?;
         let project = project(&settings, &endpoint.credentials).await?;
-        let store = RunStore::from_settings(settings.runs.storage_emulator.as_ref(), None);
+        // One Cloud Storage for run records and notebooks: one client, one credentials lookup.
+        let storage = CloudStorage::from_settings(settings.runs.storage_emulator.as_ref());
+        let store = RunStore::on(storage.clone());
         let events = events(&settings, &project)?;
         let runs = RunConfig {
             service_url: settings.runs.service_url.clone(),
             runner_script: settings.runs.runner_script.clone(),
             report_within: settings.runs.report_within,
         };
-        let profiles = profiles(&settings, &project, &runs, &store).await?;
+        let profiles = profiles(&settings, &project, &runs, &storage).await?;
         let client = NotebooksClient::new(endpoint, settings.api_version, settings.timeouts)
             .context("building the HTTP client")?;
         let transitions = Transitions::new(client.clone(), store.clone(), events);
@@ -118,6 +121,7 @@ impl Services {
             poll: settings.poll,
             runs,
             transitions: transitions.clone(),
+            preflight: Preflight::new(storage),
             cancel,
         };
         let dispatcher = Dispatcher::new(
@@ -191,7 +195,7 @@ async fn profiles(
     settings: &Settings,
     project: &str,
     runs: &RunConfig,
-    store: &RunStore,
+    storage: &CloudStorage,
 ) -> anyhow::Result<Profiles> {
     let default =
         LaunchSpec::parse(&settings.default_profile, project).map_err(config::field_error)?;
@@ -199,7 +203,7 @@ async fn profiles(
     let profiles = match &settings.profiles_file {
         Some(file) => {
             let default = settings.default_profile.clone();
-            super::profiles::load(file, default, project, store).await?
+            super::profiles::load(file, default, project, storage).await?
         }
         None => Profiles::new(settings.default_profile.clone()),
     };

@@ -16,6 +16,7 @@ mod logs;
 #[path = "../support/openssl.rs"]
 mod openssl;
 mod policy;
+mod preflight;
 mod profiles_object;
 mod protocol;
 #[path = "../support/pubsub_emulator.rs"]

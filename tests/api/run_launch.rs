@@ -3,14 +3,44 @@
 
 use notebook_trigger::run::RunId;
 use notebooks_emulator::storage::StorageClient;
-use serde_json::Value;
+use serde_json::{Value, json};
 
 use crate::helpers::{EMULATOR_STORAGE, TestApp, push_body, spawn_app};
 
 pub const RUNNER: &str = "gs://runs-bucket/runner.sh";
 
-/// The variables of a deployment that runs `gs://runs-bucket/nb/seed.ipynb` and records to
-/// the emulator's own Cloud Storage; `extra` adds or replaces variables.
+/// A Python notebook; with `parameters`, its first cell is tagged `parameters` and holds them.
+/// Without, it declares nothing, and the pre-flight lets any parameter through.
+pub fn notebook(parameters: Option<&str>) -> Vec<u8> {
+    let cell = |source: &str, tags: &[&str]| {
+        json!({"cell_type": "code", "execution_count": null, "metadata": {"tags": tags},
+               "outputs": [], "source": source})
+    };
+    let cells: Vec<Value> = parameters
+        .map(|parameters| cell(parameters, &["parameters"]))
+        .into_iter()
+        .chain([cell("print('run')", &[])])
+        .collect();
+    serde_json::to_vec(&json!({
+        "cells": cells,
+        "metadata": {"kernelspec": {"display_name": "Python 3", "language": "python", "name": "python3"}},
+        "nbformat": 4, "nbformat_minor": 5,
+    }))
+    .unwrap()
+}
+
+/// Puts `bytes` at `gs://runs-bucket/{name}` in the emulator's Cloud Storage.
+pub fn upload(app: &TestApp, name: &str, bytes: Vec<u8>) {
+    app.emulator
+        .state()
+        .local_storage()
+        .expect("the emulator serves Cloud Storage")
+        .put("runs-bucket", name, "application/x-ipynb+json", bytes);
+}
+
+/// The variables of a deployment that runs `gs://runs-bucket/nb/seed.ipynb` (a notebook
+/// without a parameters cell) and records to the emulator's own Cloud Storage; `extra` adds
+/// or replaces variables.
 pub async fn spawn_runs(extra: &[(&str, &str)]) -> TestApp {
     let mut vars = vec![
         ("POST_STARTUP_SCRIPT", ""),
@@ -25,16 +55,7 @@ pub async fn spawn_runs(extra: &[(&str, &str)]) -> TestApp {
     ];
     vars.extend_from_slice(extra);
     let app = spawn_app(&vars).await;
-    app.emulator
-        .state()
-        .local_storage()
-        .expect("the emulator serves Cloud Storage")
-        .put(
-            "runs-bucket",
-            "nb/seed.ipynb",
-            "application/json",
-            b"{}".to_vec(),
-        );
+    upload(&app, "nb/seed.ipynb", notebook(None));
     app
 }
 

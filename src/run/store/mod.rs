@@ -10,18 +10,13 @@
 
 mod layout;
 
-use std::sync::Arc;
-
 use jiff::Timestamp;
 use reqwest::StatusCode;
 use storage_client::{StorageClient, StorageError};
-use tokio::sync::OnceCell;
 
 use super::{RunId, RunRecord, RunState};
+use crate::cloud_storage::CloudStorage;
 use crate::credentials::{Credentials, CredentialsError};
-
-/// Cloud Storage's JSON API.
-const GOOGLE_STORAGE: &str = "https://storage.googleapis.com/";
 
 /// Why a record could not be read or written.
 #[derive(Debug, thiserror::Error)]
@@ -85,32 +80,17 @@ pub enum Updated {
 /// Run records in Cloud Storage (Google's, or an emulator's without credentials).
 #[derive(Debug, Clone)]
 pub struct RunStore {
-    storage: StorageClient,
-    /// Found on first use for Google's store: a service that never takes a report (or runs
-    /// against emulators) needs no Cloud Storage credentials to start.
-    credentials: Arc<OnceCell<Credentials>>,
+    storage: CloudStorage,
 }
 
 impl RunStore {
     pub fn new(storage: StorageClient, credentials: Credentials) -> Self {
-        Self {
-            storage,
-            credentials: Arc::new(OnceCell::new_with(Some(credentials))),
-        }
+        Self::on(CloudStorage::new(storage, credentials))
     }
 
-    /// The store the settings name: `STORAGE_EMULATOR_HOST` or `local` (an embedded
-    /// emulator's) without credentials, else Google's with Application Default Credentials.
-    pub fn from_settings(emulator: Option<&reqwest::Url>, local: Option<reqwest::Url>) -> Self {
-        match emulator.cloned().or(local) {
-            Some(base) => Self::new(StorageClient::new(base), Credentials::Anonymous),
-            None => Self {
-                storage: StorageClient::new(
-                    reqwest::Url::parse(GOOGLE_STORAGE).expect("Google's storage URL"),
-                ),
-                credentials: Arc::new(OnceCell::new()),
-            },
-        }
+    /// The store in `storage` (the service's one Cloud Storage, see `startup`).
+    pub fn on(storage: CloudStorage) -> Self {
+        Self { storage }
     }
 
     /// The run's folder under an output prefix (`gs://B/PREFIX`): `gs://B/PREFIX/{run id}/`.
@@ -308,31 +288,9 @@ impl RunStore {
             .collect())
     }
 
-    /// The client with a fresh token (the credentials cache it), or anonymous. Start-up reads
-    /// a `gs://` `PROFILES_FILE` with it too, so the profiles come from the Cloud Storage the
-    /// records are in, with the same credentials.
-    ///
-    /// # Errors
-    /// [`StoreError::Credentials`] when Google's store has no token to send.
-    pub async fn client(&self) -> Result<StorageClient, StoreError> {
-        let credentials = self
-            .credentials
-            .get_or_try_init(Credentials::detect)
-            .await
-            .map_err(StoreError::Credentials)?;
-        let authorization = credentials
-            .authorization()
-            .await
-            .map_err(StoreError::Credentials)?;
-        Ok(
-            match authorization
-                .as_deref()
-                .and_then(|a| a.strip_prefix("Bearer "))
-            {
-                Some(token) => self.storage.clone().with_token(token),
-                None => self.storage.clone(),
-            },
-        )
+    /// The client with a fresh token, or anonymous.
+    async fn client(&self) -> Result<StorageClient, StoreError> {
+        self.storage.client().await.map_err(StoreError::Credentials)
     }
 }
 

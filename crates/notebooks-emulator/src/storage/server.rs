@@ -34,6 +34,8 @@ pub(super) struct Object {
     content_type: String,
     generation: i64,
     created: Timestamp,
+    /// How many times this generation's bytes were served.
+    downloads: u64,
 }
 
 #[derive(Debug)]
@@ -108,6 +110,13 @@ impl Buckets {
         let buckets = self.lock();
         Some(buckets.get(bucket)?.objects.get(name)?.data.to_vec())
     }
+
+    /// How many times the live generation of an object was downloaded, if it exists: what a
+    /// test of a client's cache counts.
+    pub fn downloads(&self, bucket: &str, name: &str) -> Option<u64> {
+        let buckets = self.lock();
+        Some(buckets.get(bucket)?.objects.get(name)?.downloads)
+    }
 }
 
 /// Stores an object with a generation newer than any before it (microseconds, as Google's).
@@ -127,6 +136,7 @@ pub(super) fn insert<'b>(
             content_type: content_type.to_owned(),
             generation,
             created: now,
+            downloads: 0,
         },
     );
     &bucket.objects[name]
@@ -373,9 +383,15 @@ async fn download(
 }
 
 fn media(buckets: &Buckets, bucket: &str, name: &str) -> Result<Response, GcsError> {
-    let all = buckets.lock();
-    let objects = &all.get(bucket).ok_or_else(|| no_bucket(bucket))?.objects;
-    let object = objects.get(name).ok_or_else(|| no_object(bucket, name))?;
+    let mut all = buckets.lock();
+    let objects = &mut all
+        .get_mut(bucket)
+        .ok_or_else(|| no_bucket(bucket))?
+        .objects;
+    let object = objects
+        .get_mut(name)
+        .ok_or_else(|| no_object(bucket, name))?;
+    object.downloads += 1;
     Ok((
         [
             (header::CONTENT_TYPE, object.content_type.clone()),
