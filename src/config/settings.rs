@@ -112,7 +112,8 @@ impl Settings {
             .with_image_prefixes(&vars.or_default(&var::ALLOWED_IMAGE_PREFIXES))
             .map_err(|e| SettingError::new(var::ALLOWED_IMAGE_PREFIXES.name, e))?
             .with_parameter_names(&vars.or_default(&var::ALLOWED_PARAMETERS))
-            .map_err(|e| SettingError::new(var::ALLOWED_PARAMETERS.name, e))?;
+            .map_err(|e| SettingError::new(var::ALLOWED_PARAMETERS.name, e))?
+            .with_events(vars.parse(&var::MESSAGE_EVENTS, str::parse)?);
         let prefix = vars.parse(&var::INSTANCE_ID_PREFIX, IdPrefix::parse)?;
         let on_existing = vars.parse(&var::ON_EXISTING, str::parse)?;
         let backoff = Backoff {
