@@ -114,10 +114,10 @@ fn payload_parse(c: &mut Criterion) {
         r#"{"profile":"gpu","machine_type":"n1-standard-8","labels":{"run":"nightly"}}"#,
     ));
     group.bench_function("text", |b| {
-        b.iter(|| payload::parse(black_box(&text.data), &policy))
+        b.iter(|| payload::parse(black_box(&text.data), &text.attributes, &policy))
     });
     group.bench_function("json_overrides", |b| {
-        b.iter(|| payload::parse(black_box(&json.data), &policy))
+        b.iter(|| payload::parse(black_box(&json.data), &json.attributes, &policy))
     });
     group.finish();
 }
@@ -169,7 +169,8 @@ fn whole_push(c: &mut Criterion) {
             |headers| {
                 let trigger = push::decode(&headers, black_box(PUSH.as_bytes()), PAYLOAD_LIMIT)
                     .expect("a valid push");
-                let request = payload::parse(&trigger.data, &policy).expect("a valid payload");
+                let request = payload::parse(&trigger.data, &trigger.attributes, &policy)
+                    .expect("a valid payload");
                 let spec = LaunchSpec::parse(&profile.overlay(&request.overrides), "p")
                     .expect("a valid profile");
                 let id = naming::instance_id(spec.instance_id.as_ref(), &prefix, &trigger);

@@ -148,7 +148,7 @@ impl Dispatcher {
     }
 }
 
-/// The message's payload, as `policy` lets it be read.
+/// The message's data and attributes, as `policy` lets them be read.
 fn read(trigger: &Trigger, policy: &OverridePolicy) -> Result<LaunchRequest, Rejection> {
-    Ok(payload::parse(&trigger.data, policy)?)
+    Ok(payload::parse(&trigger.data, &trigger.attributes, policy)?)
 }

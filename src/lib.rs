@@ -28,7 +28,8 @@
 //!   judgement and the listing of managed instances.
 //! - **what a message asks for**, with no I/O: [`push`] decodes what arrives on `POST /` into a
 //!   trigger with a dedupe key ([`json_depth`] bounds nesting first); [`payload`] reads a
-//!   profile choice and policy-checked overrides; [`profile`] layers defaults, named profiles
+//!   profile choice, policy-checked overrides and an app's event from the message's data or
+//!   its attributes; [`profile`] layers defaults, named profiles
 //!   and overrides into a valid launch spec; [`naming`] derives instance ids, request ids and
 //!   provenance labels; [`papermill`] reads a notebook's declared parameters and writes the
 //!   cell papermill injects; [`rejection`] is every refusal before an instance is created.

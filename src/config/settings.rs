@@ -115,6 +115,7 @@ fn read(env: &dyn Fn(&str) -> Option<String>, errors: &mut SettingErrors) -> Opt
         .ok();
     let profiles_file = errors.take(profiles_file(&vars));
     let policy = errors.take(policy(&vars));
+    let events = errors.take(vars.parse(&var::MESSAGE_EVENTS, str::parse));
     let prefix = errors.take(vars.parse(&var::INSTANCE_ID_PREFIX, IdPrefix::parse));
     let on_existing = errors.take(vars.parse(&var::ON_EXISTING, str::parse));
     let poll = poll_settings(&vars, errors);
@@ -138,7 +139,7 @@ fn read(env: &dyn Fn(&str) -> Option<String>, errors: &mut SettingErrors) -> Opt
         api_version: api_version?,
         default_profile: default_profile?,
         profiles_file: profiles_file?,
-        policy: policy?,
+        policy: policy?.with_events(events?),
         prefix: prefix?,
         on_existing: on_existing?,
         poll: poll?,

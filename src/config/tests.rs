@@ -165,6 +165,7 @@ fn each_bad_value_names_its_variable() {
             "NOTEBOOKS_ENDPOINT",
         ),
         (&[("ALLOWED_OVERRIDES", "colour")], "ALLOWED_OVERRIDES"),
+        (&[("MESSAGE_EVENTS", "deny")], "MESSAGE_EVENTS"),
         (&[("ALLOWED_PARAMETERS", "date")], "ALLOWED_PARAMETERS"),
         (
             &[
@@ -453,6 +454,7 @@ fn an_unset_variable_does_what_its_documented_default_says() {
                 let any = settings(&[("ALLOWED_OVERRIDES", "parameters")]).unwrap();
                 let request = crate::payload::parse(
                     &crate::push::Data::Text(r#"{"parameters":{"whatever":1}}"#.into()),
+                    &std::collections::BTreeMap::new(),
                     &any.policy,
                 );
                 assert!(request.is_ok(), "{request:?}");

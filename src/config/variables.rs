@@ -98,6 +98,8 @@ service_variables! {
         "registry paths an overridden container_image must start with, ending in / (required when container_image is allowed)";
     ALLOWED_PARAMETERS, Empty,
         "papermill parameters a message may set, e.g. date,region (none listed: any, once parameters is allowed)";
+    MESSAGE_EVENTS, Value("allow"),
+        "allow: a message key that is not the product's makes the message an event, the notebook's event parameter | refuse: every such key is refused (400) naming it";
     POLL_TIMEOUT, Value("540s"),
         "longest wait for the create and its operation (keep below the ack deadline)";
     POLL_INITIAL_DELAY, Value("1s"), "first delay between polls (doubles)";

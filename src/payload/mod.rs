@@ -1,39 +1,50 @@
 //! What a message asks for: a profile, overrides, parameters, or an event.
 //!
-//! Anything that is not a JSON object (plain text such as `TweetiNoteStartTopic`, an empty
-//! Scheduler body, bytes) launches the default profile: the text is only a trigger. In a JSON
-//! object, the product's own keys are [`PRODUCT_KEYS`]: `profile` picks a profile, `overrides`
-//! sets profile fields, `parameters` sets papermill parameters, `action` asks for something
-//! other than a launch and `dry_run` for a launch that creates nothing. Fields and parameters
-//! are only what `ALLOWED_OVERRIDES` (and `ALLOWED_PARAMETERS`) allow, so whoever can publish
-//! to the topic cannot choose the image, the service account, the network or the script
-//! unless the deployment explicitly lets them.
+//! The product's own keys are [`PRODUCT_KEYS`]: `profile` picks a profile, `overrides` sets
+//! profile fields, `parameters` sets papermill parameters, `action` asks for something other
+//! than a launch and `dry_run` for a launch that creates nothing. A message carries them in
+//! one of two places, never both:
 //!
+//! - **attributes**: when an attribute is named as one of them, the message's data is the
+//!   app's alone: a JSON object with keys is the notebook's `event` parameter, whole, whatever
+//!   its keys are called (`{"profile": "premium", "action": "upload"}`), and nothing in it is
+//!   read ([`attributes`] reads the values);
+//! - **data**: otherwise, a JSON object's top-level keys are read. Profile fields at the top
+//!   (`{"machine_type": "…"}`) are overrides too, when every other key is the product's. An
+//!   object with any other key is an **event** (a web app's `{"upload": "gs://b/new.csv"}`):
+//!   the whole object reaches the notebook as `event`, as data, and only the product's keys in
+//!   it are read.
+//!
+//! Anything else (plain text such as `TweetiNoteStartTopic`, an empty Scheduler body, bytes)
+//! launches the default profile, or the attributes' choice: the text is only a trigger. A key
+//! that only looks like one of the product's (`paramters`, `Profile`, `dry-run`) is refused
+//! rather than taken for an event's and launched without what it meant ([`keys`]), and a
+//! deployment with `MESSAGE_EVENTS=refuse` takes no events at all.
+//!
+//! Fields and parameters are only what `ALLOWED_OVERRIDES` (and `ALLOWED_PARAMETERS`) allow,
+//! wherever they come from, so whoever can publish to the topic cannot choose the image, the
+//! service account, the network or the script unless the deployment explicitly lets them.
 //! Two things stay out of a message's reach even when the policy lists their field: the
 //! instance metadata keys that Compute Engine, Workbench and the runner give a meaning to
 //! (`startup-script`, `ssh-keys`, `proxy-mode`, … see [`crate::profile::RESERVED_KEYS`]:
 //! setting one would run code on the VM or decide who logs in), and parameter names starting
 //! with `__`, which would rebind Python's own names in the notebook. Both are refused with 400
 //! naming the key or the name, before the profile is even looked up.
-//!
-//! Profile fields at the top level (`{"machine_type": "…"}`) are overrides too, when every
-//! other key is the product's. An object with any other key is an **event** (a web app's
-//! `{"upload": "gs://b/new.csv"}`): the whole object reaches the notebook as the parameter
-//! `event`, as data, and only the product's keys in it are read.
 
+mod attributes;
+mod keys;
 mod policy;
+
+use std::collections::BTreeMap;
 
 use serde_json::{Map, Value};
 
-pub use policy::{DRY_RUN, OverridePolicy};
+pub use keys::{PRODUCT_KEYS, Place};
+pub use policy::{DRY_RUN, Events, OverridePolicy};
 
 use crate::json_depth::{self, MAX_JSON_DEPTH};
-use crate::profile::{Field, Fields, MAX_PARAMETERS_BYTES, check_parameter_name, reserved_key};
+use crate::profile::{Field, Fields};
 use crate::push::Data;
-
-/// The top-level keys the product reads; any other key that is not a profile field makes the
-/// object an event.
-pub const PRODUCT_KEYS: [&str; 5] = ["profile", "overrides", "parameters", "action", "dry_run"];
 
 /// What a message asks for instead of a launch.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -57,7 +68,7 @@ pub struct LaunchRequest {
     pub profile: Option<String>,
     /// Fields over the profile's; `overrides.parameters` are the message's parameters.
     pub overrides: Fields,
-    /// The whole object, when it is an event: the notebook's `event` parameter.
+    /// The app's event, whole: the notebook's `event` parameter.
     pub event: Option<Value>,
     pub action: Option<Action>,
     /// Build the create request and answer with it, creating nothing.
@@ -93,45 +104,133 @@ pub enum PayloadError {
     NotALaunch(Action),
     #[error("the payload nests JSON deeper than {MAX_JSON_DEPTH} levels")]
     TooDeep,
+    /// A key that is not the product's but close to one: a typo, or an app's key too like the
+    /// product's to be told apart.
+    #[error("{}`{key}`: did you mean `{meant}`? {}", place.prefix(), place.near_miss_fix())]
+    NearMiss {
+        key: String,
+        meant: &'static str,
+        place: Place,
+    },
+    /// An attribute of the product's whose text is not what its key takes.
+    #[error("attribute `{attribute}`: {reason}")]
+    BadAttribute {
+        attribute: &'static str,
+        reason: String,
+    },
+    #[error(
+        "attribute `{attribute}` is a profile field, which attributes do not carry: set it in the `overrides` attribute, e.g. overrides={{\"{field}\": …}}"
+    )]
+    FieldAttribute { attribute: String, field: Field },
+    /// With `MESSAGE_EVENTS=refuse`, a key that would make the message an event.
+    #[error("{}", event_refused(key, *by_attributes))]
+    EventRefused { key: String, by_attributes: bool },
 }
 
-/// Reads the payload. A JSON object is a request; anything else launches the default profile.
+/// The refusal of an event by a deployment that takes none, naming the key that makes it one.
+fn event_refused(key: &str, by_attributes: bool) -> String {
+    let fix = if by_attributes {
+        "with the product's keys in attributes, the data is an event: send no data, or text"
+    } else {
+        "send only profile, overrides, parameters, action, dry_run and profile fields"
+    };
+    format!(
+        "key `{key}` makes the message an event, and this deployment takes none (MESSAGE_EVENTS=refuse): {fix}"
+    )
+}
+
+/// Reads what a message asks for from its data and its attributes.
 ///
 /// # Errors
-/// [`PayloadError`] naming the field at fault.
-pub fn parse(data: &Data, policy: &OverridePolicy) -> Result<LaunchRequest, PayloadError> {
+/// [`PayloadError`] naming the key, attribute or field at fault.
+pub fn parse(
+    data: &Data,
+    attributes: &BTreeMap<String, String>,
+    policy: &OverridePolicy,
+) -> Result<LaunchRequest, PayloadError> {
+    keys::check_attribute_names(attributes)?;
+    let object = object_of(data)?;
+    if attributes
+        .keys()
+        .any(|key| PRODUCT_KEYS.contains(&key.as_str()))
+    {
+        return from_attributes(attributes, object, policy);
+    }
+    match object {
+        Some(object) => from_data(object, policy),
+        None => Ok(LaunchRequest::default()),
+    }
+}
+
+/// A data object that carries the product's keys: read as it is, or, with a key of its own,
+/// an event whose product keys are read.
+fn from_data(
+    object: Map<String, Value>,
+    policy: &OverridePolicy,
+) -> Result<LaunchRequest, PayloadError> {
+    keys::check_data(&object, policy.events)?;
+    if object.keys().all(|key| keys::is_read(key)) {
+        return read(object, None, policy);
+    }
+    let product = object
+        .iter()
+        .filter(|(key, _)| PRODUCT_KEYS.contains(&key.as_str()))
+        .map(|(key, value)| (key.clone(), value.clone()))
+        .collect();
+    read(product, Some(Value::Object(object)), policy)
+}
+
+/// The data as a JSON object; `None` for anything else, which is only a trigger.
+fn object_of(data: &Data) -> Result<Option<Map<String, Value>>, PayloadError> {
     let text = match data {
         Data::Text(text) if text.trim_start().starts_with('{') => text,
-        Data::Absent | Data::Text(_) | Data::Bytes(_) => return Ok(LaunchRequest::default()),
+        Data::Absent | Data::Text(_) | Data::Bytes(_) => return Ok(None),
     };
     if json_depth::exceeds(text.as_bytes(), MAX_JSON_DEPTH) {
         return Err(PayloadError::TooDeep);
     }
-    let value: Value =
-        serde_json::from_str(text).map_err(|e| PayloadError::BrokenJson(e.to_string()))?;
-    let Value::Object(mut object) = value else {
-        return Ok(LaunchRequest::default());
-    };
-    let is_event = object
-        .keys()
-        .any(|key| !PRODUCT_KEYS.contains(&key.as_str()) && Field::from_name(key).is_none());
-    let event = is_event.then(|| Value::Object(object.clone()));
+    match serde_json::from_str(text) {
+        Ok(Value::Object(object)) => Ok(Some(object)),
+        Ok(_) => Ok(None),
+        Err(error) => Err(PayloadError::BrokenJson(error.to_string())),
+    }
+}
+
+/// A message whose attributes carry the product's keys: the data object, if it has keys, is
+/// the event, whole.
+fn from_attributes(
+    attributes: &BTreeMap<String, String>,
+    object: Option<Map<String, Value>>,
+    policy: &OverridePolicy,
+) -> Result<LaunchRequest, PayloadError> {
+    keys::refuse_field_attributes(attributes)?;
+    let event = object.filter(|object| !object.is_empty());
+    if let (Events::Refuse, Some(key)) = (policy.events, event.iter().flat_map(Map::keys).next()) {
+        return Err(PayloadError::EventRefused {
+            key: key.escape_debug().to_string(),
+            by_attributes: true,
+        });
+    }
+    read(
+        attributes::product_keys(attributes)?,
+        event.map(Value::Object),
+        policy,
+    )
+}
+
+/// The request the product's keys in `object` make, checked against the policy; `event` is
+/// carried as it is.
+fn read(
+    mut object: Map<String, Value>,
+    event: Option<Value>,
+    policy: &OverridePolicy,
+) -> Result<LaunchRequest, PayloadError> {
     let profile = match object.remove("profile") {
         None | Some(Value::Null) => None,
         Some(Value::String(name)) => Some(name),
         Some(other) => return Err(bad("profile", "a profile name (string)", &other)),
     };
-    let action = match object.remove("action") {
-        None | Some(Value::Null) => None,
-        Some(Value::String(name)) if name == Action::Reap.as_str() => Some(Action::Reap),
-        Some(Value::String(name)) => {
-            return Err(PayloadError::BadField {
-                field: "action".into(),
-                reason: format!("`{name}` is not an action (reap)"),
-            });
-        }
-        Some(other) => return Err(bad("action", "an action name (string)", &other)),
-    };
+    let action = action_of(object.remove("action"))?;
     let dry_run = match object.remove("dry_run") {
         None | Some(Value::Null | Value::Bool(false)) => false,
         Some(Value::Bool(true)) if policy.dry_run => true,
@@ -143,15 +242,7 @@ pub fn parse(data: &Data, policy: &OverridePolicy) -> Result<LaunchRequest, Payl
         Some(Value::Object(fields)) => fields_of(fields, "overrides.")?,
         Some(other) => return Err(bad("overrides", "an object of profile fields", &other)),
     };
-    let top = if is_event {
-        let parameters = object.remove("parameters");
-        fields_of(
-            Map::from_iter(parameters.map(|p| ("parameters".to_owned(), p))),
-            "",
-        )?
-    } else {
-        fields_of(object, "")?
-    };
+    let top = fields_of(object, "")?;
     if let Some(field) = top
         .present()
         .into_iter()
@@ -163,7 +254,7 @@ pub fn parse(data: &Data, policy: &OverridePolicy) -> Result<LaunchRequest, Payl
         });
     }
     let overrides = top.overlay(&nested);
-    check_policy(&overrides, policy)?;
+    policy::check(&overrides, policy)?;
     Ok(LaunchRequest {
         profile,
         overrides,
@@ -171,6 +262,19 @@ pub fn parse(data: &Data, policy: &OverridePolicy) -> Result<LaunchRequest, Payl
         action,
         dry_run,
     })
+}
+
+/// The action a message names, if any.
+fn action_of(value: Option<Value>) -> Result<Option<Action>, PayloadError> {
+    match value {
+        None | Some(Value::Null) => Ok(None),
+        Some(Value::String(name)) if name == Action::Reap.as_str() => Ok(Some(Action::Reap)),
+        Some(Value::String(name)) => Err(PayloadError::BadField {
+            field: "action".into(),
+            reason: format!("`{}` is not an action (reap)", name.escape_debug()),
+        }),
+        Some(other) => Err(bad("action", "an action name (string)", &other)),
+    }
 }
 
 /// Profile fields, strictly: an unknown or mistyped one is named with its path.
@@ -188,67 +292,6 @@ fn fields_of(object: Map<String, Value>, path: &str) -> Result<Fields, PayloadEr
             reason,
         }
     })
-}
-
-/// The fields, the image, the metadata keys and the parameters a message sets, against the
-/// deployment's policy and against what no policy lets a message set.
-fn check_policy(overrides: &Fields, policy: &OverridePolicy) -> Result<(), PayloadError> {
-    if let Some(field) = overrides.present().into_iter().find(|f| !policy.allows(*f)) {
-        let allowed: Vec<&str> = policy.allowed().map(Field::name).collect();
-        return Err(PayloadError::NotAllowed {
-            field,
-            allowed: if allowed.is_empty() {
-                "none".to_owned()
-            } else {
-                allowed.join(", ")
-            },
-        });
-    }
-    if let Some(image) = &overrides.container_image
-        && !policy.image_allowed(image)
-    {
-        return Err(PayloadError::ImageNotAllowed {
-            image: image.clone(),
-            prefixes: policy.image_prefixes.join(", "),
-        });
-    }
-    if let Some(metadata) = &overrides.metadata
-        && let Some((key, reserved)) = metadata
-            .keys()
-            .find_map(|key| reserved_key(key).map(|reserved| (key, reserved)))
-    {
-        return Err(PayloadError::ReservedMetadata {
-            key: key.escape_debug().to_string(),
-            reason: reserved.why(),
-        });
-    }
-    if let Some(parameters) = &overrides.parameters {
-        if let Some((name, reason)) = parameters
-            .keys()
-            .find_map(|name| check_parameter_name(name).err().map(|e| (name, e)))
-        {
-            return Err(PayloadError::BadParameter {
-                name: name.escape_debug().to_string(),
-                reason,
-            });
-        }
-        if let Some(names) = &policy.parameter_names
-            && let Some(name) = parameters.keys().find(|name| !names.contains(*name))
-        {
-            return Err(PayloadError::ParameterNotAllowed {
-                name: name.escape_debug().to_string(),
-                allowed: names.iter().cloned().collect::<Vec<_>>().join(", "),
-            });
-        }
-        let size = Value::Object(parameters.clone()).to_string().len();
-        if size > MAX_PARAMETERS_BYTES {
-            return Err(PayloadError::ParametersTooLarge {
-                size,
-                limit: MAX_PARAMETERS_BYTES,
-            });
-        }
-    }
-    Ok(())
 }
 
 fn bad(field: &str, expected: &str, got: &Value) -> PayloadError {

@@ -1,9 +1,15 @@
 //! Who may set what: the fields of `ALLOWED_OVERRIDES`, the registries of
-//! `ALLOWED_IMAGE_PREFIXES` and the parameter names of `ALLOWED_PARAMETERS`.
+//! `ALLOWED_IMAGE_PREFIXES`, the parameter names of `ALLOWED_PARAMETERS`, and whether a
+//! message may be an event (`MESSAGE_EVENTS`); and the check of a message's overrides against
+//! them and against what no policy lets a message set.
 
 use std::collections::BTreeSet;
+use std::str::FromStr;
 
-use crate::profile::{Field, check_parameter_name};
+use serde_json::Value;
+
+use super::PayloadError;
+use crate::profile::{Field, Fields, MAX_PARAMETERS_BYTES, check_parameter_name, reserved_key};
 
 /// The name in `ALLOWED_OVERRIDES` that lets a message ask for a dry run.
 pub const DRY_RUN: &str = "dry_run";
@@ -18,6 +24,31 @@ pub struct OverridePolicy {
     pub(super) parameter_names: Option<BTreeSet<String>>,
     /// `dry_run` is in `ALLOWED_OVERRIDES`.
     pub(super) dry_run: bool,
+    /// Whether a message may carry an event (`MESSAGE_EVENTS`).
+    pub(super) events: Events,
+}
+
+/// Whether a message may carry an app's event (`MESSAGE_EVENTS`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum Events {
+    /// A key the product does not read makes the data object an event, the notebook's
+    /// `event` parameter.
+    #[default]
+    Allow,
+    /// A deployment that takes only the product's keys: any other key is refused, naming it.
+    Refuse,
+}
+
+impl FromStr for Events {
+    type Err = String;
+
+    fn from_str(text: &str) -> Result<Self, String> {
+        match text {
+            "allow" => Ok(Events::Allow),
+            "refuse" => Ok(Events::Refuse),
+            other => Err(format!("`{other}` is not allow or refuse")),
+        }
+    }
 }
 
 impl OverridePolicy {
@@ -103,6 +134,12 @@ impl OverridePolicy {
         Ok(self)
     }
 
+    /// Adds `MESSAGE_EVENTS`: whether a message may carry an event.
+    pub fn with_events(mut self, events: Events) -> Self {
+        self.events = events;
+        self
+    }
+
     /// This policy with dry runs allowed, for a dry run asked for outside any message.
     pub fn allowing_dry_run(mut self) -> Self {
         self.dry_run = true;
@@ -127,4 +164,65 @@ impl OverridePolicy {
     pub fn allowed(&self) -> impl Iterator<Item = Field> + '_ {
         self.allowed.iter().copied()
     }
+}
+
+/// The fields, the image, the metadata keys and the parameters a message sets, against the
+/// deployment's policy and against what no policy lets a message set.
+pub(super) fn check(overrides: &Fields, policy: &OverridePolicy) -> Result<(), PayloadError> {
+    if let Some(field) = overrides.present().into_iter().find(|f| !policy.allows(*f)) {
+        let allowed: Vec<&str> = policy.allowed().map(Field::name).collect();
+        return Err(PayloadError::NotAllowed {
+            field,
+            allowed: if allowed.is_empty() {
+                "none".to_owned()
+            } else {
+                allowed.join(", ")
+            },
+        });
+    }
+    if let Some(image) = &overrides.container_image
+        && !policy.image_allowed(image)
+    {
+        return Err(PayloadError::ImageNotAllowed {
+            image: image.clone(),
+            prefixes: policy.image_prefixes.join(", "),
+        });
+    }
+    if let Some(metadata) = &overrides.metadata
+        && let Some((key, reserved)) = metadata
+            .keys()
+            .find_map(|key| reserved_key(key).map(|reserved| (key, reserved)))
+    {
+        return Err(PayloadError::ReservedMetadata {
+            key: key.escape_debug().to_string(),
+            reason: reserved.why(),
+        });
+    }
+    if let Some(parameters) = &overrides.parameters {
+        if let Some((name, reason)) = parameters
+            .keys()
+            .find_map(|name| check_parameter_name(name).err().map(|e| (name, e)))
+        {
+            return Err(PayloadError::BadParameter {
+                name: name.escape_debug().to_string(),
+                reason,
+            });
+        }
+        if let Some(names) = &policy.parameter_names
+            && let Some(name) = parameters.keys().find(|name| !names.contains(*name))
+        {
+            return Err(PayloadError::ParameterNotAllowed {
+                name: name.escape_debug().to_string(),
+                allowed: names.iter().cloned().collect::<Vec<_>>().join(", "),
+            });
+        }
+        let size = Value::Object(parameters.clone()).to_string().len();
+        if size > MAX_PARAMETERS_BYTES {
+            return Err(PayloadError::ParametersTooLarge {
+                size,
+                limit: MAX_PARAMETERS_BYTES,
+            });
+        }
+    }
+    Ok(())
 }

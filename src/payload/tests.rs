@@ -2,8 +2,15 @@ use super::*;
 use crate::profile::MAX_PARAMETERS_BYTES;
 use proptest::prelude::*;
 
+mod messages;
+
 fn text(t: &str) -> Data {
     Data::Text(t.to_owned())
+}
+
+/// A message with `data` and no attributes, read under `policy`.
+fn parse(data: &Data, policy: &OverridePolicy) -> Result<LaunchRequest, PayloadError> {
+    super::parse(data, &BTreeMap::new(), policy)
 }
 
 #[test]

@@ -164,6 +164,17 @@ impl TestApp {
         json(self.post(&push_body(message_id, data)).await).await
     }
 
+    /// Pushes a message of `data` (none when `None`) and `attributes`.
+    pub async fn push_with(
+        &self,
+        message_id: &str,
+        data: Option<&str>,
+        attributes: &[(&str, &str)],
+    ) -> (u16, serde_json::Value) {
+        let body = push_body_with(message_id, data, attributes);
+        json(self.post(&body).await).await
+    }
+
     /// Instances in the emulator (all states).
     pub fn instances(&self) -> Vec<serde_json::Value> {
         self.emulator.instances()
@@ -190,15 +201,28 @@ impl Drop for TestApp {
 
 /// A Pub/Sub push envelope as production (and the emulator) sends it: both spellings.
 pub fn push_body(message_id: &str, data: &str) -> String {
+    push_body_with(message_id, Some(data), &[("origin", "scheduler")])
+}
+
+/// A push envelope with `attributes`, and with no `data` at all when it is `None`.
+pub fn push_body_with(message_id: &str, data: Option<&str>, attributes: &[(&str, &str)]) -> String {
     use base64::Engine as _;
-    let encoded = base64::engine::general_purpose::STANDARD.encode(data);
+    let attributes: serde_json::Map<String, serde_json::Value> = attributes
+        .iter()
+        .map(|(k, v)| ((*k).to_owned(), serde_json::Value::from(*v)))
+        .collect();
+    let mut message = serde_json::json!({
+        "messageId": message_id, "message_id": message_id,
+        "publishTime": "2026-11-22T06:00:00.123Z", "publish_time": "2026-11-22T06:00:00.123Z",
+        "attributes": attributes
+    });
+    if let Some(data) = data {
+        message["data"] = base64::engine::general_purpose::STANDARD
+            .encode(data)
+            .into();
+    }
     serde_json::json!({
-        "message": {
-            "data": encoded,
-            "messageId": message_id, "message_id": message_id,
-            "publishTime": "2026-11-22T06:00:00.123Z", "publish_time": "2026-11-22T06:00:00.123Z",
-            "attributes": {"origin": "scheduler"}
-        },
+        "message": message,
         "subscription": "projects/test-project/subscriptions/notebook-trigger-push"
     })
     .to_string()

@@ -13,6 +13,7 @@ mod launch;
 #[path = "../support/local_server.rs"]
 mod local_server;
 mod logs;
+mod message_keys;
 #[path = "../support/openssl.rs"]
 mod openssl;
 mod policy;

@@ -3,7 +3,7 @@
 //! the Cloud SDK is missing, unless `REQUIRE_PUBSUB_EMULATOR=1`.
 //!
 //! - `chain`: messages to instances: what they ask for, dead letters and replay, faults and
-//!   crashes.
+//!   crashes; `message_keys`: the product's keys as attributes, the data an app's event.
 //! - `runs`: messages to finished runs: the notebook executed on the emulated instance, its
 //!   files in Cloud Storage, the report, the cleanup; `history_page`: those runs in a real
 //!   browser (headless chromium) on the service's `/runs` page.
@@ -27,6 +27,7 @@ mod test_log;
 mod chain;
 mod chaos;
 mod history_page;
+mod message_keys;
 mod runs;
 mod service;
 mod topology;

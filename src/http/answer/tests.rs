@@ -66,7 +66,7 @@ fn unreadable(source: Unreadable) -> Failure {
 
 #[test]
 fn every_failure_has_its_status() {
-    let cases: [(Failure, u16); 42] = [
+    let cases: [(Failure, u16); 46] = [
         (rejected(DecodeError::UnknownShape), 400),
         (rejected(DecodeError::TooDeep), 400),
         (
@@ -103,6 +103,35 @@ fn every_failure_has_its_status() {
         ),
         (
             rejected(PayloadError::NotALaunch(crate::payload::Action::Reap)),
+            400,
+        ),
+        (
+            rejected(PayloadError::NearMiss {
+                key: "paramters".into(),
+                meant: "parameters",
+                place: crate::payload::Place::Data,
+            }),
+            400,
+        ),
+        (
+            rejected(PayloadError::BadAttribute {
+                attribute: "parameters",
+                reason: "r".into(),
+            }),
+            400,
+        ),
+        (
+            rejected(PayloadError::FieldAttribute {
+                attribute: "machine_type".into(),
+                field: crate::profile::Field::MachineType,
+            }),
+            400,
+        ),
+        (
+            rejected(PayloadError::EventRefused {
+                key: "upload".into(),
+                by_attributes: false,
+            }),
             400,
         ),
         (
