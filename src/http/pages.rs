@@ -1,4 +1,5 @@
-//! The run history as HTML, for a browser: the list of runs, and one run with its log tail.
+//! The run history as HTML, for a browser: the list of runs, and one run with the cell that
+//! failed, its traceback and its log tail.
 //!
 //! Written by hand rather than with a template engine: two small pages do not pay for a
 //! dependency. Everything a record holds is the users' data (notebook paths, parameters,
@@ -12,7 +13,7 @@ use jiff::Timestamp;
 use storage_client::GsUri;
 
 use crate::history::{FilterText, Listing, RunDetail, RunRow, statuses};
-use crate::run::CleanupRecord;
+use crate::run::{CleanupRecord, Failure};
 
 /// Where a `gs://` object is opened from the page.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -245,6 +246,9 @@ pub fn run(detail: &RunDetail, links: &ObjectLinks) -> String {
             escape(&record.error)
         );
     }
+    if let Some(failure) = &record.failure {
+        failure_section(&mut body, failure);
+    }
     let _ = write!(
         body,
         "<h2>Log tail</h2><pre id=\"log\">{}</pre>",
@@ -264,6 +268,20 @@ pub fn run(detail: &RunDetail, links: &ObjectLinks) -> String {
     }
     body.push_str("</ul>");
     page(&format!("Run {}", record.run_id), &body)
+}
+
+/// The cell that raised, its first lines, and the traceback.
+fn failure_section(body: &mut String, failure: &Failure) {
+    let _ = write!(
+        body,
+        "<h2>Failing cell {}</h2><p id=\"exception\"><strong>{}</strong>: {}</p>\
+         <pre id=\"failing-source\">{}</pre><h3>Traceback</h3><pre id=\"traceback\">{}</pre>",
+        failure.cell_number(),
+        escape(&failure.ename),
+        escape(&failure.evalue),
+        escape(&failure.source),
+        escape(&failure.traceback)
+    );
 }
 
 /// The run's fields as the page's table shows them, unescaped, in order.

@@ -55,11 +55,21 @@ pub async fn notebooks(provision: Duration) -> Emulator {
 
 /// Runs the binary as a user would, bounded in time; the child is killed if the test fails.
 pub async fn cli(pubsub: &PubSubEmulator, args: &[&str]) -> std::process::Output {
+    bounded(&[("PUBSUB_EMULATOR_HOST", &pubsub.host)], args).await
+}
+
+/// Runs the binary with nothing set but `PATH` and the project.
+pub async fn cli_plain(args: &[&str]) -> std::process::Output {
+    bounded(&[], args).await
+}
+
+/// The binary with `args`, `PATH`, the project and `env` only, bounded in time.
+async fn bounded(env: &[(&str, &str)], args: &[&str]) -> std::process::Output {
     let child = tokio::process::Command::new(BIN)
         .env_clear()
         .env("PATH", std::env::var("PATH").unwrap_or_default())
-        .env("PUBSUB_EMULATOR_HOST", &pubsub.host)
         .env("GOOGLE_CLOUD_PROJECT", PROJECT)
+        .envs(env.iter().copied())
         .args(args)
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
