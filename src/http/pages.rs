@@ -1,5 +1,5 @@
 //! The run history as HTML, for a browser: the list of runs, and one run with the cell that
-//! failed, its traceback and its log tail.
+//! failed, its traceback, its log tail and its executed notebook (rendered by `notebook`).
 //!
 //! Written by hand rather than with a template engine: two small pages do not pay for a
 //! dependency. Everything a record holds is the users' data (notebook paths, parameters,
@@ -86,7 +86,12 @@ th{background:#f6f8fa}td.num{text-align:right;font-variant-numeric:tabular-nums}
 .unreported{background:#953800}\
 pre{background:#f6f8fa;padding:.8rem;overflow:auto;max-height:32rem}\
 .warning{background:#fff8c5;padding:.5rem;border:1px solid #d4a72c}\
-form{margin:.8rem 0}input,select{margin-right:.6rem}ul{margin:0;padding-left:1rem}";
+form{margin:.8rem 0}input,select{margin-right:.6rem}ul{margin:0;padding-left:1rem}\
+#notebook .cell{margin:.8rem 0;padding-left:.6rem;border-left:3px solid #d0d7de}\
+#notebook .prompt{color:#57606a;font:12px monospace}#notebook pre{margin:.3rem 0}\
+#notebook pre.stderr{background:#fff8c5}#notebook pre.error{background:#ffebe9}\
+#notebook img{max-width:100%}#notebook .html{overflow:auto}\
+#notebook .html table{width:auto}#notebook .note{color:#57606a}";
 
 fn page(title: &str, body: &str) -> String {
     format!(
@@ -220,8 +225,9 @@ pub fn listing(listing: &Listing, asked: &FilterText, links: &ObjectLinks) -> St
     page("Runs", &body)
 }
 
-/// `GET /runs/{run id}`: every field, the error, the log tail and the run's objects.
-pub fn run(detail: &RunDetail, links: &ObjectLinks) -> String {
+/// `GET /runs/{run id}`: every field, the error, the failing cell, `notebook` (the executed
+/// notebook's section, from `notebook::section`), the log tail and the run's objects.
+pub fn run(detail: &RunDetail, links: &ObjectLinks, notebook: &str) -> String {
     let row = &detail.row;
     let record = &row.record;
     let id = escape(record.run_id.as_str());
@@ -249,6 +255,7 @@ pub fn run(detail: &RunDetail, links: &ObjectLinks) -> String {
     if let Some(failure) = &record.failure {
         failure_section(&mut body, failure);
     }
+    body.push_str(notebook);
     let _ = write!(
         body,
         "<h2>Log tail</h2><pre id=\"log\">{}</pre>",

@@ -107,7 +107,7 @@ fn hostile_record_values_are_text_never_markup() {
     ] {
         for html in [
             listing(&listing_of(vec![row.clone()]), &asked, &links),
-            run(&detail, &links),
+            run(&detail, &links, ""),
         ] {
             for bad in ["<script", "<img", "onerror=alert(2)>", "href=\"javascript:"] {
                 assert!(!html.contains(bad), "`{bad}` got through:\n{html}");
@@ -145,6 +145,7 @@ fn a_run_page_has_its_fields_error_log_tail_and_objects() {
     let html = run(
         &detail,
         &ObjectLinks::Emulator("http://127.0.0.1:4443/".into()),
+        "",
     );
     assert!(
         html.contains("<title>Run r0123456789abcdef</title>"),
@@ -186,7 +187,7 @@ fn a_failed_cell_is_shown_with_its_exception_source_and_traceback() {
         objects: Vec::new(),
         warnings: Vec::new(),
     };
-    let html = run(&detail, &ObjectLinks::Console);
+    let html = run(&detail, &ObjectLinks::Console, "");
     assert!(html.contains("<h2>Failing cell 3</h2>"), "{html}");
     assert!(html.contains("<p id=\"exception\"><strong>ValueError</strong>: the data is bad</p>"));
     assert!(html.contains(
@@ -229,7 +230,7 @@ fn the_pages_use_only_what_their_content_security_policy_allows() {
     };
     for html in [
         listing(&listing_of(vec![row()]), &asked, &ObjectLinks::Console),
-        run(&detail, &ObjectLinks::Console),
+        run(&detail, &ObjectLinks::Console, ""),
         refusal(403, "Forbidden", HOSTILE),
     ] {
         assert_eq!(html.matches("<style>").count(), 1, "{html}");

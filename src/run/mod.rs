@@ -30,5 +30,7 @@ pub use id::{InvalidRunId, RunId};
 pub use instances::ManagedInstances;
 pub use record::{CleanupRecord, LateReport, Launch, RunRecord, RunState};
 pub use report::{CompletionReport, Outcome, ReportError};
-pub use store::{Created, Listed, RECORDS_PREFIX, Records, RunStore, StoreError, Updated};
+pub use store::{
+    Created, Listed, OutputError, RECORDS_PREFIX, Records, RunStore, StoreError, Updated,
+};
 pub use transition::{Actor, Transitions};

@@ -6,7 +6,8 @@
 //!   crashes.
 //! - `runs`: messages to finished runs: the notebook executed on the emulated instance, its
 //!   files in Cloud Storage, the report, the cleanup; `history_page`: those runs in a real
-//!   browser (headless chromium) on the service's `/runs` page.
+//!   browser (headless chromium) on the service's `/runs` page; `notebook_page`: a run's
+//!   executed notebook (markdown, a plot, a DataFrame, a hostile HTML output) on its page.
 //! - `chaos`: many runs of every kind while the service is killed and reapers race the
 //!   reports; afterwards every message has one finished record and no instance is up.
 //! - `service`: the service binary as a process; `topology`: topics and subscriptions.
@@ -27,6 +28,7 @@ mod test_log;
 mod chain;
 mod chaos;
 mod history_page;
+mod notebook_page;
 mod runs;
 mod service;
 mod topology;

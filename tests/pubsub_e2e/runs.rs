@@ -59,7 +59,7 @@ fn seed_notebook() -> Vec<u8> {
 }
 
 /// The record of a run of `what` (a profile), once it is over and its cleanup is written.
-async fn finished_record(storage: &StorageClient, limit: Duration, what: &str) -> Value {
+pub async fn finished_record(storage: &StorageClient, limit: Duration, what: &str) -> Value {
     let deadline = Instant::now() + limit;
     loop {
         let records = format!("{}/out/", notebook_trigger::run::RECORDS_PREFIX);
