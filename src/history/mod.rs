@@ -12,10 +12,12 @@
 //!
 //! - `filter`: which runs to show (`--since 7d`, `--profile`, `--state`, `--limit`).
 //! - `row`: one run as shown, with its live state and duration.
+//! - `notebook`: a run's executed notebook, read for its page.
 //! - `remote`: the same history from a running service's `GET /runs`.
 //! - `table`: what the `runs` command prints for a person.
 
 mod filter;
+mod notebook;
 pub mod remote;
 mod row;
 pub mod table;
@@ -34,6 +36,7 @@ pub use filter::{
     DEFAULT_LIMIT, FilterError, FilterText, RunFilter, SINCE_FORMS, parse_since, state_names,
     statuses,
 };
+pub use notebook::{ExecutedNotebook, MAX_NOTEBOOK_BYTES};
 pub use row::RunRow;
 
 /// Why there is no history to show.

@@ -1,5 +1,6 @@
 //! What `notebook-trigger runs` prints for a person: the listing as an aligned table with a
-//! count under it, and one run as its fields, its log tail and its objects. Scripts take the
+//! count under it (an error cut to its first line), and one run as its fields, the cell that
+//! failed with its traceback, its log tail and its objects. Scripts take the
 //! JSON of [`Listing`] and [`RunDetail`] instead; this text may change.
 
 use std::fmt::Write as _;
@@ -8,9 +9,12 @@ use jiff::Timestamp;
 
 use super::{Listing, RunDetail, RunRow};
 
-const HEADER: [&str; 8] = [
-    "RUN", "PROFILE", "TRIGGER", "STATE", "STARTED", "DURATION", "EXIT", "OUTPUT",
+const HEADER: [&str; 9] = [
+    "RUN", "PROFILE", "TRIGGER", "STATE", "STARTED", "DURATION", "EXIT", "ERROR", "OUTPUT",
 ];
+
+/// The most characters of an error the table shows: its first line, cut; `runs show` has all.
+const ERROR_WIDTH: usize = 60;
 
 /// The table, newest first as listed, and how many of the matching runs it shows; `limit` is
 /// the limit the listing was cut at, named in the count when it cut.
@@ -18,7 +22,7 @@ pub fn listing(listing: &Listing, limit: Option<usize>) -> String {
     if listing.runs.is_empty() {
         return "no runs\n".to_owned();
     }
-    let rows: Vec<[String; 8]> = listing.runs.iter().map(cells).collect();
+    let rows: Vec<[String; 9]> = listing.runs.iter().map(cells).collect();
     let mut widths = HEADER.map(|title| title.chars().count());
     for row in &rows {
         for (width, cell) in widths.iter_mut().zip(row) {
@@ -103,13 +107,17 @@ pub fn detail(detail: &RunDetail) -> String {
     for (name, value) in &fields {
         let _ = writeln!(out, "{name:<width$}  {value}");
     }
+    if let Some(failure) = &record.failure {
+        let _ = writeln!(out, "\nfailing cell {}:", failure.cell_number());
+        indented(&mut out, &failure.source);
+        let _ = writeln!(out, "\ntraceback:");
+        indented(&mut out, &failure.traceback);
+    }
     let _ = writeln!(out, "\nlog tail:");
     if record.log_tail.is_empty() {
         let _ = writeln!(out, "  (none reported)");
     }
-    for log in record.log_tail.lines() {
-        let _ = writeln!(out, "  {log}");
-    }
+    indented(&mut out, &record.log_tail);
     let _ = writeln!(out, "\nobjects:");
     for object in &detail.objects {
         let _ = writeln!(out, "{object}");
@@ -117,8 +125,15 @@ pub fn detail(detail: &RunDetail) -> String {
     out
 }
 
+/// Each line of `text`, indented by two spaces.
+fn indented(out: &mut String, text: &str) {
+    for line in text.lines() {
+        let _ = writeln!(out, "  {line}");
+    }
+}
+
 /// The row's cells, in [`HEADER`]'s order.
-fn cells(row: &RunRow) -> [String; 8] {
+fn cells(row: &RunRow) -> [String; 9] {
     let record = &row.record;
     [
         record.run_id.to_string(),
@@ -130,8 +145,23 @@ fn cells(row: &RunRow) -> [String; 8] {
         record
             .exit_code
             .map_or_else(|| "-".to_owned(), |code| code.to_string()),
+        error_cell(&record.error),
         record.output.clone(),
     ]
+}
+
+/// The error's first line, at most [`ERROR_WIDTH`] characters (`…` where cut); `-` for none.
+fn error_cell(error: &str) -> String {
+    let line = error.lines().next().unwrap_or("").trim();
+    if line.is_empty() {
+        return "-".to_owned();
+    }
+    let cut = error.lines().nth(1).is_some() || line.chars().count() > ERROR_WIDTH;
+    let mut cell: String = line.chars().take(ERROR_WIDTH - usize::from(cut)).collect();
+    if cut {
+        cell.push('…');
+    }
+    cell
 }
 
 /// The run's status, with its instance's own state while it has one: `running (ACTIVE)`.
@@ -148,7 +178,7 @@ fn time(at: Timestamp) -> String {
 }
 
 /// One line of cells padded to their columns; the last one is not padded.
-fn line(out: &mut String, cells: &[String; 8], widths: &[usize; 8]) {
+fn line(out: &mut String, cells: &[String; 9], widths: &[usize; 9]) {
     let last = cells.len() - 1;
     for (i, (cell, width)) in cells.iter().zip(widths).enumerate() {
         if i == last {
@@ -176,6 +206,7 @@ mod tests {
         failed.started = Some("2026-11-30T08:01:00Z".parse().unwrap());
         failed.finished = Some("2026-11-30T08:04:07Z".parse().unwrap());
         failed.exit_code = Some(1);
+        failed.error = format!("cell 3 raised ValueError: {}\nsecond line", "x".repeat(80));
         vec![
             RunRow::new(running, Some("ACTIVE".into()), now()),
             RunRow::new(failed, None, now()),
@@ -201,16 +232,19 @@ mod tests {
             HEADER,
             "{text}"
         );
-        // Every column starts where its title does.
-        for title in ["STATE", "STARTED", "DURATION", "EXIT", "OUTPUT"] {
+        // Every column starts where its title does, counted in characters (an error cut
+        // ends in `…`).
+        for title in ["STATE", "STARTED", "DURATION", "EXIT", "ERROR", "OUTPUT"] {
             let at = lines[0].find(title).unwrap();
             for (line, row) in lines[1..=runs.len()].iter().zip(&runs) {
+                let chars: Vec<char> = line.chars().collect();
                 assert!(
-                    line.len() > at && line.as_bytes()[at - 1] == b' ',
+                    chars.len() > at && chars[at - 1] == ' ',
                     "{title} in {line}"
                 );
                 let cell = cells(row)[HEADER.iter().position(|t| *t == title).unwrap()].clone();
-                assert!(line[at..].starts_with(&cell), "{title}: {line}");
+                let from: String = chars[at..].iter().collect();
+                assert!(from.starts_with(&cell), "{title}: {line}");
             }
         }
         assert!(lines[1].contains("running (ACTIVE)"), "{text}");
@@ -218,6 +252,12 @@ mod tests {
         assert!(lines[2].contains("  failed  "), "{text}");
         assert!(lines[2].contains("2026-11-30T08:00:00Z"), "{text}");
         assert!(lines[2].contains("3m 07s"), "{text}");
+        let error = cells(&runs[1])[7].clone();
+        assert_eq!(error.chars().count(), ERROR_WIDTH, "{error}");
+        assert!(error.starts_with("cell 3 raised ValueError: xxx") && error.ends_with('…'));
+        assert!(lines[1].contains("  -  "), "no error, a dash: {text}");
+        assert_eq!(error_cell("bad\nmore"), "bad…");
+        assert_eq!(error_cell("  "), "-");
         assert!(lines.iter().all(|line| !line.ends_with(' ')), "{text:?}");
         assert_eq!(lines[3], "2 runs");
     }
@@ -256,7 +296,14 @@ mod tests {
     fn a_run_in_full_shows_its_fields_its_log_tail_and_its_objects() {
         let mut row = rows().remove(1);
         row.record.log_tail = "Executing cell 3\nValueError: no rows".into();
-        row.record.error = "papermill exited with 1".into();
+        row.record.error = "cell 2 raised ValueError: no rows".into();
+        row.record.failure = Some(crate::run::Failure {
+            cell_index: 1,
+            source: "import pandas\nraise ValueError('no rows')".into(),
+            ename: "ValueError".into(),
+            evalue: "no rows".into(),
+            traceback: "Traceback (most recent call last)\nValueError: no rows".into(),
+        });
         row.record.cleanup = Some(CleanupRecord {
             action: Cleanup::Stop,
             at: "2026-11-30T08:04:09Z".parse().unwrap(),
@@ -286,6 +333,14 @@ mod tests {
             Some("stop by report at 2026-11-30T08:04:09Z".into())
         );
         assert_eq!(field("parameters"), None, "no parameters, no line");
+        assert_eq!(field("error"), Some(row.record.error.clone()));
+        assert!(
+            text.contains(
+                "\nfailing cell 2:\n  import pandas\n  raise ValueError('no rows')\n\n\
+                 traceback:\n  Traceback (most recent call last)\n  ValueError: no rows\n"
+            ),
+            "{text}"
+        );
         let tail = text.split("log tail:\n").nth(1).unwrap();
         assert!(
             tail.starts_with("  Executing cell 3\n  ValueError: no rows\n"),

@@ -4,11 +4,15 @@
 //! The run history's pages show what runs recorded (notebook paths, parameters, errors, log
 //! lines): [`super::pages`] escapes all of it, and the policy below is the second line should
 //! an escape ever be missed. The pages need exactly one `<style>` element, one filter form that
-//! submits to `/runs` by GET, and links (navigation, which a policy does not restrict); no
-//! script, image, font, frame or fetch. So the policy allows inline styles and forms to this
-//! origin and nothing else: an injected `<script>`, `<img src=…>` beacon or `<base href>` does
-//! nothing, and no other site may frame the pages (clickjacking). Inline styles stay allowed
-//! because the one stylesheet is inline; no value from a record reaches a `style` attribute.
+//! submits to `/runs` by GET, links (navigation, which a policy does not restrict), and the
+//! executed notebook's images, which the page carries itself as `data:` URIs; no script, font,
+//! frame, fetch or image from elsewhere. So the policy allows inline styles, `data:` images
+//! and forms to this origin and nothing else: an injected `<script>`, `<img src=…>` beacon or
+//! `<base href>` does nothing, and no other site may frame the pages (clickjacking). Inline
+//! styles stay allowed because the one stylesheet is inline; no value from a record or a
+//! notebook reaches a `style` attribute or element. A `data:` image cannot run script: a
+//! browser shows an SVG in `<img>` as a picture only (and the pages put only PNG and JPEG
+//! there).
 //!
 //! `X-Content-Type-Options: nosniff` goes on every answer, JSON included, so that no browser
 //! reads a JSON body (which holds the same recorded values) as HTML. `Referrer-Policy:
@@ -22,7 +26,7 @@ use axum::http::{HeaderMap, HeaderValue};
 use axum::response::Response;
 
 /// What an HTML page may load and do: see the module's documentation.
-pub const PAGE_POLICY: &str = "default-src 'none'; style-src 'unsafe-inline'; \
+pub const PAGE_POLICY: &str = "default-src 'none'; style-src 'unsafe-inline'; img-src data:; \
      form-action 'self'; frame-ancestors 'none'; base-uri 'none'";
 
 /// Adds the headers to `response`: `nosniff` to all, the policy and the referrer rule to pages.

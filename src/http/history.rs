@@ -1,5 +1,6 @@
 //! `GET /runs` and `GET /runs/{run id}`: the run history, as JSON for programs and as HTML
-//! for a browser (the `Accept` header decides), behind the [`Readers`] check.
+//! for a browser (the `Accept` header decides), behind the [`Readers`] check. A run's page
+//! also shows its executed notebook, read from Cloud Storage for the page only.
 //!
 //! The query takes the command line's filter words (`since`, `profile`, `state`, `limit`)
 //! through the same [`FilterText`], so both accept the same forms and refuse them alike.
@@ -16,6 +17,7 @@ use axum::response::{Html, IntoResponse, Response};
 use axum::serve::{IncomingStream, Listener};
 use jiff::Timestamp;
 
+use super::notebook;
 use super::pages::{self, ObjectLinks};
 use super::readers::{self, Readers};
 use crate::cause;
@@ -167,7 +169,9 @@ pub(super) async fn show(
     };
     match routes.history.show(&run, Timestamp::now()).await {
         Ok(Some(detail)) if wants_html(&headers) => {
-            negotiated(Html(pages::run(&detail, &routes.links)))
+            let executed = routes.history.executed_notebook(&detail.row.record).await;
+            let notebook = notebook::section(&executed, &routes.links);
+            negotiated(Html(pages::run(&detail, &routes.links, &notebook)))
         }
         Ok(Some(detail)) => negotiated(Json(detail)),
         Ok(None) => refused(RunsError::NotFound(run), &headers),

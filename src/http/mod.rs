@@ -40,6 +40,7 @@ use crate::telemetry::TraceContext;
 pub mod answer;
 mod headers;
 mod history;
+mod notebook;
 mod pages;
 mod readers;
 

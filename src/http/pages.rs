@@ -1,4 +1,5 @@
-//! The run history as HTML, for a browser: the list of runs, and one run with its log tail.
+//! The run history as HTML, for a browser: the list of runs, and one run with the cell that
+//! failed, its traceback, its log tail and its executed notebook (rendered by `notebook`).
 //!
 //! Written by hand rather than with a template engine: two small pages do not pay for a
 //! dependency. Everything a record holds is the users' data (notebook paths, parameters,
@@ -12,7 +13,7 @@ use jiff::Timestamp;
 use storage_client::GsUri;
 
 use crate::history::{FilterText, Listing, RunDetail, RunRow, statuses};
-use crate::run::CleanupRecord;
+use crate::run::{CleanupRecord, Failure};
 
 /// Where a `gs://` object is opened from the page.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -85,7 +86,12 @@ th{background:#f6f8fa}td.num{text-align:right;font-variant-numeric:tabular-nums}
 .unreported{background:#953800}\
 pre{background:#f6f8fa;padding:.8rem;overflow:auto;max-height:32rem}\
 .warning{background:#fff8c5;padding:.5rem;border:1px solid #d4a72c}\
-form{margin:.8rem 0}input,select{margin-right:.6rem}ul{margin:0;padding-left:1rem}";
+form{margin:.8rem 0}input,select{margin-right:.6rem}ul{margin:0;padding-left:1rem}\
+#notebook .cell{margin:.8rem 0;padding-left:.6rem;border-left:3px solid #d0d7de}\
+#notebook .prompt{color:#57606a;font:12px monospace}#notebook pre{margin:.3rem 0}\
+#notebook pre.stderr{background:#fff8c5}#notebook pre.error{background:#ffebe9}\
+#notebook img{max-width:100%}#notebook .html{overflow:auto}\
+#notebook .html table{width:auto}#notebook .note{color:#57606a}";
 
 fn page(title: &str, body: &str) -> String {
     format!(
@@ -219,8 +225,9 @@ pub fn listing(listing: &Listing, asked: &FilterText, links: &ObjectLinks) -> St
     page("Runs", &body)
 }
 
-/// `GET /runs/{run id}`: every field, the error, the log tail and the run's objects.
-pub fn run(detail: &RunDetail, links: &ObjectLinks) -> String {
+/// `GET /runs/{run id}`: every field, the error, the failing cell, `notebook` (the executed
+/// notebook's section, from `notebook::section`), the log tail and the run's objects.
+pub fn run(detail: &RunDetail, links: &ObjectLinks, notebook: &str) -> String {
     let row = &detail.row;
     let record = &row.record;
     let id = escape(record.run_id.as_str());
@@ -245,6 +252,10 @@ pub fn run(detail: &RunDetail, links: &ObjectLinks) -> String {
             escape(&record.error)
         );
     }
+    if let Some(failure) = &record.failure {
+        failure_section(&mut body, failure);
+    }
+    body.push_str(notebook);
     let _ = write!(
         body,
         "<h2>Log tail</h2><pre id=\"log\">{}</pre>",
@@ -264,6 +275,20 @@ pub fn run(detail: &RunDetail, links: &ObjectLinks) -> String {
     }
     body.push_str("</ul>");
     page(&format!("Run {}", record.run_id), &body)
+}
+
+/// The cell that raised, its first lines, and the traceback.
+fn failure_section(body: &mut String, failure: &Failure) {
+    let _ = write!(
+        body,
+        "<h2>Failing cell {}</h2><p id=\"exception\"><strong>{}</strong>: {}</p>\
+         <pre id=\"failing-source\">{}</pre><h3>Traceback</h3><pre id=\"traceback\">{}</pre>",
+        failure.cell_number(),
+        escape(&failure.ename),
+        escape(&failure.evalue),
+        escape(&failure.source),
+        escape(&failure.traceback)
+    );
 }
 
 /// The run's fields as the page's table shows them, unescaped, in order.

@@ -83,6 +83,8 @@ fn hostile_record_values_are_text_never_markup() {
         "profile": HOSTILE, "trigger": HOSTILE, "notebook": HOSTILE, "error": HOSTILE,
         "log_tail": format!("line 1\n{HOSTILE}"), "parameters": {"x": HOSTILE},
         "instance": HOSTILE, "message_id": HOSTILE,
+        "failure": {"cell_index": 1, "source": HOSTILE, "ename": HOSTILE, "evalue": HOSTILE,
+                    "traceback": HOSTILE},
         "outputs": [format!("gs://b/runs/r0123456789abcdef/{HOSTILE}"), HOSTILE,
                     "javascript:alert(3)"],
     }));
@@ -105,7 +107,7 @@ fn hostile_record_values_are_text_never_markup() {
     ] {
         for html in [
             listing(&listing_of(vec![row.clone()]), &asked, &links),
-            run(&detail, &links),
+            run(&detail, &links, ""),
         ] {
             for bad in ["<script", "<img", "onerror=alert(2)>", "href=\"javascript:"] {
                 assert!(!html.contains(bad), "`{bad}` got through:\n{html}");
@@ -143,6 +145,7 @@ fn a_run_page_has_its_fields_error_log_tail_and_objects() {
     let html = run(
         &detail,
         &ObjectLinks::Emulator("http://127.0.0.1:4443/".into()),
+        "",
     );
     assert!(
         html.contains("<title>Run r0123456789abcdef</title>"),
@@ -152,6 +155,10 @@ fn a_run_page_has_its_fields_error_log_tail_and_objects() {
     assert!(html.contains("<tr><th>Instance state</th><td>STOPPED</td></tr>"));
     assert!(html.contains("<tr><th>Exit code</th><td>1</td></tr>"));
     assert!(html.contains("<pre id=\"error\">papermill exited with 1</pre>"));
+    assert!(
+        !html.contains("Failing cell"),
+        "no failure, no section: {html}"
+    );
     assert!(html.contains(
         "<pre id=\"log\">Traceback (most recent call last):\nValueError: the data is bad</pre>"
     ));
@@ -163,6 +170,31 @@ fn a_run_page_has_its_fields_error_log_tail_and_objects() {
         html.contains(
             "<a href=\"http://127.0.0.1:4443/storage/v1/b/b/o/runs%2Fr0123456789abcdef%2Fseed.ipynb?alt=media\">seed.ipynb</a>"
         ),
+        "{html}"
+    );
+}
+
+#[test]
+fn a_failed_cell_is_shown_with_its_exception_source_and_traceback() {
+    let failed = record(serde_json::json!({
+        "state": "failed", "exit_code": 1, "error": "cell 3 raised ValueError: the data is bad",
+        "failure": {"cell_index": 2, "source": "rows = []\nraise ValueError('the data is bad')",
+                    "ename": "ValueError", "evalue": "the data is bad",
+                    "traceback": "Cell In[4], line 2\n----> 2 raise ValueError('the data is bad')\n\nValueError: the data is bad"},
+    }));
+    let detail = RunDetail {
+        row: RunRow::new(failed, None, now()),
+        objects: Vec::new(),
+        warnings: Vec::new(),
+    };
+    let html = run(&detail, &ObjectLinks::Console, "");
+    assert!(html.contains("<h2>Failing cell 3</h2>"), "{html}");
+    assert!(html.contains("<p id=\"exception\"><strong>ValueError</strong>: the data is bad</p>"));
+    assert!(html.contains(
+        "<pre id=\"failing-source\">rows = []\nraise ValueError(&#39;the data is bad&#39;)</pre>"
+    ));
+    assert!(
+        html.contains("<pre id=\"traceback\">Cell In[4], line 2\n"),
         "{html}"
     );
 }
@@ -198,7 +230,7 @@ fn the_pages_use_only_what_their_content_security_policy_allows() {
     };
     for html in [
         listing(&listing_of(vec![row()]), &asked, &ObjectLinks::Console),
-        run(&detail, &ObjectLinks::Console),
+        run(&detail, &ObjectLinks::Console, ""),
         refusal(403, "Forbidden", HOSTILE),
     ] {
         assert_eq!(html.matches("<style>").count(), 1, "{html}");

@@ -2,9 +2,11 @@
 //! matters to it (failures to mail or chat, say) with a subscription and a filter of its own,
 //! without polling records.
 //!
-//! A message's attributes say what happened (`run_id`, `event`, `state`, `profile`, and for a
-//! cleanup `action`, `by` and `error`), so a subscription filter can pick events without
-//! reading the data; the data is the run record as it was written at that step. Events are
+//! A message's attributes say what happened (`run_id`, `event`, `state`, `profile`; for an
+//! outcome its `error` and, when a cell raised, the `exception`'s name; for a cleanup
+//! `action`, `by` and the cleanup's `error`), so a subscription filter can pick events without
+//! reading the data; the data is the run record as it was written at that step, the failing
+//! cell and its traceback included. Events are
 //! published at least once and, for one run, one after another: a subscriber that must not act
 //! twice keys on `run_id` and `event`.
 //!
@@ -65,6 +67,14 @@ impl RunEvent {
             ("trigger".to_owned(), record.trigger.clone()),
             ("instance".to_owned(), record.instance.clone()),
         ]);
+        if let RunEvent::Reached(_) = self {
+            if !record.error.is_empty() {
+                attributes.insert("error".to_owned(), truncated(&record.error).to_owned());
+            }
+            if let Some(failure) = record.failure.as_ref().filter(|f| !f.ename.is_empty()) {
+                attributes.insert("exception".to_owned(), truncated(&failure.ename).to_owned());
+            }
+        }
         if let (RunEvent::CleanedUp, Some(cleanup)) = (self, &record.cleanup) {
             attributes.insert("action".to_owned(), cleanup.action.as_str().to_owned());
             attributes.insert("by".to_owned(), cleanup.by.clone());
@@ -224,6 +234,32 @@ mod tests {
         assert!(long.starts_with(error.as_str()));
         let data: RunRecord = serde_json::from_slice(&message.data).unwrap();
         assert_eq!(data.cleanup.unwrap().error, Some(long));
+    }
+
+    #[test]
+    fn an_outcome_names_its_error_and_the_exception_a_cell_raised() {
+        let raised = RunRecord {
+            error: "cell 3 raised ValueError: the data is bad".into(),
+            failure: Some(crate::run::Failure {
+                cell_index: 2,
+                source: "f()".into(),
+                ename: "ValueError".into(),
+                evalue: "the data is bad".into(),
+                traceback: "ValueError: the data is bad".into(),
+            }),
+            ..record(RunState::Failed, Some(cleanup(None)))
+        };
+        let message = RunEvent::Reached(RunState::Failed).message(&raised);
+        assert_eq!(message.attributes["error"], raised.error);
+        assert_eq!(message.attributes["exception"], "ValueError");
+        let data: RunRecord = serde_json::from_slice(&message.data).unwrap();
+        assert_eq!(data.failure, raised.failure);
+        let cleaned = RunEvent::CleanedUp.message(&raised);
+        assert!(!cleaned.attributes.contains_key("exception"));
+        assert!(
+            !cleaned.attributes.contains_key("error"),
+            "a cleanup's error is its own"
+        );
     }
 
     #[test]

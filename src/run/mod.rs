@@ -3,7 +3,8 @@
 //! The Notebooks API only knows instances, and its create operation ends when the VM is up.
 //! A run is the product's own idea of what happened on it: [`RunId`] names it (stable across
 //! redeliveries of the same message, and carried in the instance's labels and metadata);
-//! [`CompletionReport`] is what the runner on the VM says when it is done; [`Cleanup`] says
+//! [`CompletionReport`] is what the runner on the VM says when it is done, with the
+//! [`Failure`] it read from the executed notebook when a cell raised; [`Cleanup`] says
 //! what becomes of the instance after a success or a failure; [`RunRecord`] is the run's story,
 //! kept beside its outputs so it outlives the instance; [`reaper`] decides what to do with
 //! instances whose run ended without anyone cleaning up. [`RunStore`] keeps records in Cloud
@@ -13,6 +14,7 @@
 
 mod cleanup;
 mod events;
+mod failure;
 mod id;
 pub mod instances;
 pub mod reaper;
@@ -23,9 +25,12 @@ mod transition;
 
 pub use cleanup::{Cleanup, CleanupPolicy};
 pub use events::{RunEvent, RunEvents};
+pub use failure::{Failure, plain_text};
 pub use id::{InvalidRunId, RunId};
 pub use instances::ManagedInstances;
 pub use record::{CleanupRecord, LateReport, Launch, RunRecord, RunState};
 pub use report::{CompletionReport, Outcome, ReportError};
-pub use store::{Created, Listed, RECORDS_PREFIX, Records, RunStore, StoreError, Updated};
+pub use store::{
+    Created, Listed, OutputError, RECORDS_PREFIX, Records, RunStore, StoreError, Updated,
+};
 pub use transition::{Actor, Transitions};

@@ -9,7 +9,7 @@
 use jiff::Timestamp;
 use serde::{Deserialize, Serialize};
 
-use super::{Cleanup, CompletionReport, Outcome, RunId, RunStore};
+use super::{Cleanup, CompletionReport, Failure, Outcome, RunId, RunStore};
 
 /// The version of the record's layout.
 const SCHEMA: u32 = 1;
@@ -109,6 +109,9 @@ pub struct RunRecord {
     pub exit_code: Option<i32>,
     #[serde(default, skip_serializing_if = "String::is_empty")]
     pub error: String,
+    /// The cell that raised, its exception and traceback, when the report said.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub failure: Option<Failure>,
     #[serde(default)]
     pub outputs: Vec<String>,
     #[serde(default, skip_serializing_if = "String::is_empty")]
@@ -129,6 +132,8 @@ pub struct LateReport {
     pub finished: Timestamp,
     #[serde(default, skip_serializing_if = "String::is_empty")]
     pub error: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub failure: Option<Failure>,
     #[serde(default)]
     pub outputs: Vec<String>,
 }
@@ -168,6 +173,7 @@ impl RunRecord {
             finished: None,
             exit_code: None,
             error: String::new(),
+            failure: None,
             outputs: Vec::new(),
             log_tail: String::new(),
             cleanup: None,
@@ -202,6 +208,7 @@ impl RunRecord {
                 next.finished = Some(report.finished);
                 next.exit_code = Some(report.exit_code);
                 next.error = report.error.clone();
+                next.failure = report.failure.clone();
                 next.outputs = report.outputs.clone();
                 next.log_tail = report.log_tail.clone();
             }
@@ -211,6 +218,7 @@ impl RunRecord {
                     exit_code: report.exit_code,
                     finished: report.finished,
                     error: report.error.clone(),
+                    failure: report.failure.clone(),
                     outputs: report.outputs.clone(),
                 });
                 if next.log_tail.is_empty() {
@@ -326,7 +334,14 @@ mod tests {
             started: "2026-12-01T10:01:00Z".parse().unwrap(),
             finished: "2026-12-01T10:02:00Z".parse().unwrap(),
             outputs: vec!["gs://b/runs/r/seed.ipynb".into()],
-            error: "papermill exited with 1".into(),
+            error: "cell 1 raised ValueError: bad".into(),
+            failure: Some(Failure {
+                cell_index: 0,
+                source: "raise ValueError('bad')".into(),
+                ename: "ValueError".into(),
+                evalue: "bad".into(),
+                traceback: "ValueError: bad".into(),
+            }),
             log_tail: "Traceback".into(),
         }
     }
@@ -358,6 +373,7 @@ mod tests {
 
         let failed = record.completed(&report(Outcome::Failed)).unwrap();
         assert_eq!(failed.state, RunState::Failed);
+        assert_eq!(failed.failure, report(Outcome::Failed).failure);
         assert!(failed.needs_cleanup());
         let refused = failed.cleaned(&cleanup(Some("UNAVAILABLE"))).unwrap();
         assert!(refused.needs_cleanup(), "a failed cleanup is owed again");

@@ -3,12 +3,14 @@
 //! The body comes from a machine the service does not control (a notebook could print
 //! anything into the log), so it is parsed into bounded, typed values before anything acts on
 //! it: the outcome is one of four words, times are RFC 3339 instants, outputs are `gs://` URIs
-//! under the run's own output folder, and the log tail is cut to [`MAX_LOG_TAIL`].
+//! under the run's own output folder, the error and the log tail are plain text (no terminal
+//! escapes: they are shown in terminals and pages) cut to [`MAX_LOG_TAIL`], and a [`Failure`]
+//! is made plain text within its bounds.
 
 use jiff::Timestamp;
 use serde::{Deserialize, Serialize};
 
-use super::RunId;
+use super::{Failure, RunId, plain_text};
 
 /// The longest log tail kept from a report; the whole log is in the run's output folder.
 pub const MAX_LOG_TAIL: usize = 16 * 1024;
@@ -55,6 +57,8 @@ struct Wire {
     #[serde(default)]
     error: String,
     #[serde(default)]
+    failure: Option<Failure>,
+    #[serde(default)]
     log_tail: String,
 }
 
@@ -69,6 +73,8 @@ pub struct CompletionReport {
     pub outputs: Vec<String>,
     /// Empty for a success.
     pub error: String,
+    /// The cell that raised, when the executed notebook holds an error.
+    pub failure: Option<Failure>,
     pub log_tail: String,
 }
 
@@ -130,8 +136,9 @@ impl CompletionReport {
             started: wire.started,
             finished: wire.finished,
             outputs: wire.outputs,
-            error: truncate(wire.error, MAX_LOG_TAIL),
-            log_tail: tail(wire.log_tail, MAX_LOG_TAIL),
+            error: truncate(plain_text(&wire.error), MAX_LOG_TAIL),
+            failure: wire.failure.map(Failure::cleaned),
+            log_tail: tail(plain_text(&wire.log_tail), MAX_LOG_TAIL),
         })
     }
 }
@@ -219,6 +226,42 @@ mod tests {
         );
         let many: Vec<String> = (0..=MAX_OUTPUTS).map(|i| format!("{FOLDER}{i}")).collect();
         assert!(refused(serde_json::json!({"outputs": many})).contains("at most"));
+    }
+
+    #[test]
+    fn a_failure_is_kept_plain_and_a_report_without_one_has_none() {
+        let failure = serde_json::json!({
+            "cell_index": 2, "source": "f()", "ename": "ValueError",
+            "evalue": "the data is bad", "traceback": "\u{1b}[0;31mValueError\u{1b}[0m: the data is bad",
+        });
+        let report = CompletionReport::parse(
+            &body(serde_json::json!({"outcome": "failed", "failure": failure})),
+            &run(),
+            FOLDER,
+        )
+        .unwrap();
+        let kept = report.failure.unwrap();
+        assert_eq!((kept.cell_index, kept.ename.as_str()), (2, "ValueError"));
+        assert_eq!(kept.traceback, "ValueError: the data is bad");
+        let none = CompletionReport::parse(&body(serde_json::json!({})), &run(), FOLDER).unwrap();
+        assert_eq!(none.failure, None);
+        let null = body(serde_json::json!({"failure": null}));
+        assert_eq!(
+            CompletionReport::parse(&null, &run(), FOLDER)
+                .unwrap()
+                .failure,
+            None
+        );
+        let coloured = body(
+            serde_json::json!({"error": "\u{1b}[31mbad\u{1b}[0m", "log_tail": "\u{1b}]0;x\u{7}ok"}),
+        );
+        let plain = CompletionReport::parse(&coloured, &run(), FOLDER).unwrap();
+        assert_eq!(
+            (plain.error.as_str(), plain.log_tail.as_str()),
+            ("bad", "ok")
+        );
+        let wrong = body(serde_json::json!({"failure": {"cell_index": "two"}}));
+        assert!(CompletionReport::parse(&wrong, &run(), FOLDER).is_err());
     }
 
     #[test]

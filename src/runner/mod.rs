@@ -14,12 +14,38 @@
 //! the work directory under their exact names (or names the ones it cannot save in its log),
 //! fails the run when an upload fails, and lists a bounded number of files in its report so
 //! that the service, which refuses a report with too many outputs, takes it.
+//!
+//! When a run fails, the script reads the executed notebook for the cell that raised, its
+//! exception and traceback, and reports them (`failure`), so the record says what went wrong
+//! rather than papermill's exit status.
+//!
+//! The Python the script runs lives in files of its own beside it (`kernel_watch.py`,
+//! `explain.py`), where it can be read and checked as Python; each takes the place of its
+//! `@NAME.py@` line inside a quoted here-document of `runner.sh` when [`SCRIPT`] is built.
 
 use std::collections::BTreeMap;
+use std::sync::LazyLock;
 use std::time::Duration;
 
-/// The script, as deployed.
-pub const SCRIPT: &str = include_str!("runner.sh");
+/// The script, as deployed: `runner.sh` with its Python in place.
+pub static SCRIPT: LazyLock<String> = LazyLock::new(|| assemble(SHELL, &PYTHON));
+
+const SHELL: &str = include_str!("runner.sh");
+
+/// Each placeholder line of `runner.sh` and the file that takes its place.
+const PYTHON: [(&str, &str); 2] = [
+    ("@kernel_watch.py@", include_str!("kernel_watch.py")),
+    ("@explain.py@", include_str!("explain.py")),
+];
+
+/// `shell` with each placeholder's line replaced by its file.
+fn assemble(shell: &str, python: &[(&str, &str)]) -> String {
+    python
+        .iter()
+        .fold(shell.to_owned(), |script, (placeholder, code)| {
+            script.replace(&format!("{placeholder}\n"), code)
+        })
+}
 
 /// The prefix of every metadata key the runner reads.
 pub const KEY_PREFIX: &str = "notebook-trigger-";
@@ -70,6 +96,24 @@ impl RunSpec {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Each file goes into a here-document ended by a `PY` line, once: a `PY` line of its
+    /// own would end it early, and a placeholder left over would run as a command.
+    #[test]
+    fn each_python_file_takes_the_place_of_its_one_line_inside_a_here_document() {
+        for (placeholder, code) in PYTHON {
+            let lines: Vec<&str> = SHELL.lines().collect();
+            let at: Vec<usize> = (0..lines.len())
+                .filter(|i| lines[*i] == placeholder)
+                .collect();
+            assert_eq!(at.len(), 1, "{placeholder} is one line of runner.sh");
+            assert_eq!(lines[at[0] - 1].trim(), "cat <<'PY'", "{placeholder}");
+            assert_eq!(lines[at[0] + 1], "PY", "{placeholder}");
+            assert!(code.ends_with('\n') && !code.lines().any(|l| l == "PY"));
+            assert!(SCRIPT.contains(code), "{placeholder}");
+        }
+        assert!(!SCRIPT.contains(".py@"), "a placeholder is left");
+    }
 
     #[test]
     fn the_script_reads_every_key_the_service_writes() {

@@ -184,33 +184,19 @@ hand_over() {
     "$container" bash /tmp/notebook-trigger-runner.sh
 }
 
-# papermill exits 138 when the kernel dies, which says nothing of why (and reads as SIGUSR1).
-# Run through this, papermill records how its kernel ended in the file named by argv[1]
-# ("signal N" or "exit N"), where jupyter_client launches kernels locally; else nothing.
+# The Python this script runs, put in place of the @…@ lines when the binary builds the script
+# (src/runner/*.py say what each does).
 KERNEL_WATCH=$(
   cat <<'PY'
-import sys
-record, kernels = sys.argv[1], []
-try:
-    from jupyter_client.provisioning import local_provisioner
-    launch = local_provisioner.launch_kernel
-    def watched(*args, **kwargs):
-        kernels.append(launch(*args, **kwargs))
-        return kernels[-1]
-    local_provisioner.launch_kernel = watched
-except Exception:
-    pass
-sys.argv = ["papermill"] + sys.argv[2:]
-try:
-    from papermill.cli import papermill
-    papermill()
-finally:
-    code = kernels[-1].poll() if kernels else None
-    with open(record, "w") as f:
-        f.write("" if code is None else f"signal {-code}" if code < 0 else f"exit {code}")
+@kernel_watch.py@
 PY
 )
-readonly KERNEL_WATCH
+EXPLAIN=$(
+  cat <<'PY'
+@explain.py@
+PY
+)
+readonly KERNEL_WATCH EXPLAIN
 
 # papermill as this runner starts it: watched where python3 imports it, else as installed.
 papermill_command() {
@@ -383,6 +369,16 @@ run_notebook() {
   EXIT_CODE=$?
   PAPERMILL=''
   judge "$EXIT_CODE" $((SECONDS - began))
+  [ "$OUTCOME" = succeeded ] || explain
+}
+
+# The failing cell, its exception and traceback into $WORK.failure.json, for the report; its
+# one line becomes the error where papermill's exit status says nothing more.
+explain() {
+  local said
+  said=$(python3 -c "$EXPLAIN" "$WORK.executed.ipynb" "$WORK.failure.json" 2>/dev/null) ||
+    { rm -f "$WORK.failure.json"; return 0; }
+  if [[ "$ERROR" == "papermill exited with "* && -n "$said" ]]; then ERROR=$said; fi
 }
 
 # Uploads the executed notebook and every file the run wrote or changed in $WORK (under
@@ -432,7 +428,8 @@ report_body() {
     first=0
     json_string "$item"
   done
-  printf '],"error":%s,"log_tail":%s}' "$(json_string "$ERROR")" "$(json_string "$tail")"
+  printf '],"error":%s,"failure":%s,"log_tail":%s}' "$(json_string "$ERROR")" \
+    "$(cat "$WORK.failure.json" 2>/dev/null || printf null)" "$(json_string "$tail")"
 }
 
 # POSTs the report until it is taken, refused for good, or REPORT_WITHIN seconds have passed.

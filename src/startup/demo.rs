@@ -66,7 +66,7 @@ fn install(emulator: &Emulator, settings: &Settings, papermill: bool) {
     let storage_url = emulator.storage_url();
     let profile = &settings.default_profile;
     if settings.runs.runner_script.as_deref() == Some(demo::DEMO_RUNNER) {
-        put(demo::DEMO_RUNNER, "text/x-sh", runner::SCRIPT);
+        put(demo::DEMO_RUNNER, "text/x-sh", &runner::SCRIPT);
     }
     if profile.notebook.as_deref() == Some(demo::DEMO_NOTEBOOK) {
         let seed = format!("gs://{}/{}", demo::DEMO_BUCKET, demo::DEMO_NOTEBOOK_FOLDER);

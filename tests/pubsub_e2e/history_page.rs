@@ -9,7 +9,7 @@ use serde_json::Value;
 use crate::chromium::Chromium;
 
 /// Where the screenshots go: under target/, kept after the test for a person to look at.
-fn screenshot_path(name: &str) -> std::path::PathBuf {
+pub fn screenshot_path(name: &str) -> std::path::PathBuf {
     Path::new(env!("CARGO_TARGET_TMPDIR")).join(name)
 }
 

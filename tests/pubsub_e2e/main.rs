@@ -6,7 +6,8 @@
 //!   crashes; `message_keys`: the product's keys as attributes, the data an app's event.
 //! - `runs`: messages to finished runs: the notebook executed on the emulated instance, its
 //!   files in Cloud Storage, the report, the cleanup; `history_page`: those runs in a real
-//!   browser (headless chromium) on the service's `/runs` page.
+//!   browser (headless chromium) on the service's `/runs` page; `notebook_page`: a run's
+//!   executed notebook (markdown, a plot, a DataFrame, a hostile HTML output) on its page.
 //! - `chaos`: many runs of every kind while the service is killed and reapers race the
 //!   reports; afterwards every message has one finished record and no instance is up.
 //! - `service`: the service binary as a process; `topology`: topics and subscriptions.
@@ -28,6 +29,7 @@ mod chain;
 mod chaos;
 mod history_page;
 mod message_keys;
+mod notebook_page;
 mod runs;
 mod service;
 mod topology;
@@ -56,11 +58,21 @@ pub async fn notebooks(provision: Duration) -> Emulator {
 
 /// Runs the binary as a user would, bounded in time; the child is killed if the test fails.
 pub async fn cli(pubsub: &PubSubEmulator, args: &[&str]) -> std::process::Output {
+    bounded(&[("PUBSUB_EMULATOR_HOST", &pubsub.host)], args).await
+}
+
+/// Runs the binary with nothing set but `PATH` and the project.
+pub async fn cli_plain(args: &[&str]) -> std::process::Output {
+    bounded(&[], args).await
+}
+
+/// The binary with `args`, `PATH`, the project and `env` only, bounded in time.
+async fn bounded(env: &[(&str, &str)], args: &[&str]) -> std::process::Output {
     let child = tokio::process::Command::new(BIN)
         .env_clear()
         .env("PATH", std::env::var("PATH").unwrap_or_default())
-        .env("PUBSUB_EMULATOR_HOST", &pubsub.host)
         .env("GOOGLE_CLOUD_PROJECT", PROJECT)
+        .envs(env.iter().copied())
         .args(args)
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())

@@ -59,7 +59,7 @@ fn seed_notebook() -> Vec<u8> {
 }
 
 /// The record of a run of `what` (a profile), once it is over and its cleanup is written.
-async fn finished_record(storage: &StorageClient, limit: Duration, what: &str) -> Value {
+pub async fn finished_record(storage: &StorageClient, limit: Duration, what: &str) -> Value {
     let deadline = Instant::now() + limit;
     loop {
         let records = format!("{}/out/", notebook_trigger::run::RECORDS_PREFIX);
@@ -220,6 +220,7 @@ async fn a_message_becomes_a_finished_run_and_no_instance_outlives_it() {
             .contains("the data is bad"),
         "{record:#}"
     );
+    explained(&record, &service.endpoint()).await;
     until_state(
         &notebooks,
         record["instance"].as_str().unwrap(),
@@ -251,10 +252,51 @@ async fn a_message_becomes_a_finished_run_and_no_instance_outlives_it() {
     for record in &ended {
         announced(&messages, record);
     }
+    let outcome = messages
+        .iter()
+        .find(|m| m.attributes.get("event").map(String::as_str) == Some("failed"))
+        .expect("the failure is announced");
+    assert_eq!(outcome.attributes["exception"], "ValueError");
+    assert_eq!(outcome.attributes["error"], failed["error"]);
+    let data: Value = serde_json::from_slice(&outcome.data).unwrap();
+    assert_eq!(data["failure"], failed["failure"]);
 
     // The service shows these runs to a browser.
     let shown: Vec<&Value> = ended.iter().collect();
     crate::history_page::renders_the_runs(&service.endpoint(), &shown, &failed);
+}
+
+/// The failed run's record names the cell that raised, its exception and its traceback, and
+/// `runs` (asking the service) shows the error in its table.
+async fn explained(record: &Value, service: &str) {
+    let summary = "cell 2 raised ValueError: the data is bad";
+    assert_eq!(record["error"], summary, "{record:#}");
+    let failure = &record["failure"];
+    assert_eq!(failure["cell_index"], 1, "{record:#}");
+    assert_eq!(failure["source"], "raise ValueError('the data is bad')");
+    assert_eq!(failure["ename"], "ValueError");
+    assert_eq!(failure["evalue"], "the data is bad");
+    let traceback = failure["traceback"].as_str().unwrap();
+    assert!(
+        traceback.ends_with("\nValueError: the data is bad"),
+        "{traceback}"
+    );
+    assert!(!traceback.contains('\u{1b}'), "{traceback:?}");
+    let table = crate::cli_plain(&["runs", "--service", service, "--state", "failed"]).await;
+    let stdout = String::from_utf8_lossy(&table.stdout);
+    assert!(
+        table.status.success(),
+        "{}",
+        String::from_utf8_lossy(&table.stderr)
+    );
+    let header = stdout.lines().next().unwrap_or_default();
+    assert!(
+        header.contains(" ERROR ") && header.ends_with("OUTPUT"),
+        "{stdout}"
+    );
+    let run = record["run_id"].as_str().unwrap();
+    let row = stdout.lines().find(|l| l.starts_with(run)).expect(&stdout);
+    assert!(row.contains(&format!("  {summary}  ")), "{stdout}");
 }
 
 /// The events of the run of `record`: launched, its outcome, cleaned up (as its record says),

@@ -7,7 +7,8 @@
 //! - `files`: what the run wrote (many files, hostile names, links, failed uploads) and what
 //!   its notebook's folder holds (objects named to escape the work directory);
 //! - `endings`: how a run ends (a kernel or papermill killed by a signal, the time limit, its
-//!   instance stopped or its runner killed outright) and what its log shows of its parameters.
+//!   instance stopped or its runner killed outright) and what its log shows of its parameters;
+//! - `failures`: a cell that raises, reported with its source, exception and traceback.
 
 #[path = "../support/local_server.rs"]
 mod local_server;
@@ -17,6 +18,7 @@ mod papermill;
 mod test_log;
 
 mod endings;
+mod failures;
 mod files;
 
 use std::net::SocketAddr;

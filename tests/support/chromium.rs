@@ -89,8 +89,13 @@ impl Chromium {
         })
     }
 
-    /// Runs chromium on `url` with `args`; its standard output.
+    /// Runs chromium on `url` with `args`, in a 1280×800 window; its standard output.
     fn run(&self, url: &str, args: &[String]) -> String {
+        self.run_in(url, (1280, 800), args)
+    }
+
+    /// Runs chromium on `url` with `args`, in a window of `size`; its standard output.
+    fn run_in(&self, url: &str, size: (u32, u32), args: &[String]) -> String {
         let out = self.profile.path().join("stdout");
         let err = self.profile.path().join("stderr");
         let child = Command::new(BINARY)
@@ -101,8 +106,8 @@ impl Chromium {
                 "--disable-dev-shm-usage",
                 "--no-first-run",
                 "--hide-scrollbars",
-                "--window-size=1280,800",
             ])
+            .arg(format!("--window-size={},{}", size.0, size.1))
             .arg(format!("--user-data-dir={}", self.profile.path().display()))
             .args(args)
             .arg(url)
@@ -138,8 +143,13 @@ impl Chromium {
 
     /// A PNG of the page at 1280×800, written to `path`.
     pub fn screenshot(&self, url: &str, path: &Path) -> PathBuf {
+        self.screenshot_sized(url, path, (1280, 800))
+    }
+
+    /// A PNG of the page in a window of `size`, written to `path`.
+    pub fn screenshot_sized(&self, url: &str, path: &Path, size: (u32, u32)) -> PathBuf {
         let _ = std::fs::remove_file(path);
-        self.run(url, &[format!("--screenshot={}", path.display())]);
+        self.run_in(url, size, &[format!("--screenshot={}", path.display())]);
         let png = std::fs::read(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
         assert!(
             png.starts_with(b"\x89PNG\r\n\x1a\n"),

@@ -276,6 +276,46 @@ impl StorageClient {
         Ok(bytes.to_vec())
     }
 
+    /// The bytes of `gs://bucket/name` when there are at most `max` of them; `None` when there
+    /// are more, found without reading past `max` (the object may be larger than memory
+    /// should hold).
+    ///
+    /// # Errors
+    /// The object cannot be read (404 if it does not exist).
+    pub async fn download_at_most(
+        &self,
+        bucket: &str,
+        name: &str,
+        max: usize,
+    ) -> Result<Option<Vec<u8>>, StorageError> {
+        let mut url = self.url(&["storage", "v1", "b", bucket, "o", name]);
+        url.query_pairs_mut().append_pair("alt", "media");
+        let what = format!("gs://{bucket}/{name}");
+        let mut response = self.send(what.clone(), self.http.get(url)).await?;
+        if response
+            .content_length()
+            .is_some_and(|length| length > max as u64)
+        {
+            return Ok(None);
+        }
+        let mut bytes = Vec::new();
+        while let Some(chunk) =
+            response
+                .chunk()
+                .await
+                .map_err(|source| StorageError::Unreadable {
+                    what: what.clone(),
+                    source,
+                })?
+        {
+            if bytes.len() + chunk.len() > max {
+                return Ok(None);
+            }
+            bytes.extend_from_slice(&chunk);
+        }
+        Ok(Some(bytes))
+    }
+
     /// The metadata of `gs://bucket/name` (`size`, `contentType`, `generation`, …).
     ///
     /// # Errors

@@ -43,6 +43,21 @@ pub enum StoreError {
 
 pub use layout::RECORDS_PREFIX;
 
+/// Why one of a run's files could not be read.
+#[derive(Debug, thiserror::Error)]
+pub enum OutputError {
+    #[error("`{0}` is not a gs:// object")]
+    Uri(String),
+    #[error("no access token for Cloud Storage")]
+    Credentials(#[source] CredentialsError),
+    #[error("{uri} cannot be read")]
+    Storage {
+        uri: String,
+        #[source]
+        source: StorageError,
+    },
+}
+
 /// How many times a change is read and tried again while other writers keep coming first.
 const UPDATE_ATTEMPTS: usize = 16;
 
@@ -110,7 +125,7 @@ impl RunStore {
     /// The record and its generation, which a conditional write names.
     async fn read_versioned(&self, folder: &str) -> Result<Option<(RunRecord, u64)>, StoreError> {
         let uri = layout::record_uri(folder)?;
-        let storage = self.client().await?;
+        let storage = self.client().await.map_err(StoreError::Credentials)?;
         match storage.download_versioned(&uri.bucket, &uri.object).await {
             Ok((bytes, generation)) => serde_json::from_slice(&bytes)
                 .map(|record| Some((record, generation)))
@@ -187,7 +202,7 @@ impl RunStore {
             uri: uri.to_string(),
             source,
         })?;
-        let storage = self.client().await?;
+        let storage = self.client().await.map_err(StoreError::Credentials)?;
         match storage
             .upload_if_generation(
                 &uri.bucket,
@@ -220,7 +235,7 @@ impl RunStore {
     ) -> Result<Vec<Listed>, StoreError> {
         let prefix = layout::prefix_uri(output)?;
         let records = layout::records_of(&prefix);
-        let storage = self.client().await?;
+        let storage = self.client().await.map_err(StoreError::Credentials)?;
         let objects = storage
             .list_objects(&records.bucket, &records.object)
             .await
@@ -273,7 +288,7 @@ impl RunStore {
         let record = layout::record_uri(folder)?;
         let uri = storage_client::GsUri::parse(folder)
             .map_err(|_| StoreError::Folder(folder.to_owned()))?;
-        let storage = self.client().await?;
+        let storage = self.client().await.map_err(StoreError::Credentials)?;
         let names = storage
             .list(&uri.bucket, &uri.object)
             .await
@@ -288,9 +303,27 @@ impl RunStore {
             .collect())
     }
 
+    /// The bytes of `uri`, one of a run's files (`gs://B/O`), when it holds at most `max`;
+    /// `None` when it holds more, found without reading past `max`.
+    ///
+    /// # Errors
+    /// [`OutputError`] when it cannot be read.
+    pub async fn output(&self, uri: &str, max: usize) -> Result<Option<Vec<u8>>, OutputError> {
+        let object =
+            storage_client::GsUri::parse(uri).map_err(|_| OutputError::Uri(uri.to_owned()))?;
+        let storage = self.client().await.map_err(OutputError::Credentials)?;
+        storage
+            .download_at_most(&object.bucket, &object.object, max)
+            .await
+            .map_err(|source| OutputError::Storage {
+                uri: uri.to_owned(),
+                source,
+            })
+    }
+
     /// The client with a fresh token, or anonymous.
-    async fn client(&self) -> Result<StorageClient, StoreError> {
-        self.storage.client().await.map_err(StoreError::Credentials)
+    async fn client(&self) -> Result<StorageClient, CredentialsError> {
+        self.storage.client().await
     }
 }
 

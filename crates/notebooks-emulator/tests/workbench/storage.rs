@@ -44,6 +44,27 @@ async fn objects_round_trip(backend: Storage) {
         b"again"
     );
 
+    // A bounded read takes an object of the bound, and stops at one past it.
+    let big = vec![b'x'; 300 * 1024];
+    storage
+        .upload(
+            BUCKET,
+            "dir/big.bin",
+            "application/octet-stream",
+            big.clone(),
+        )
+        .await
+        .unwrap();
+    let at_most = |max| storage.download_at_most(BUCKET, "dir/big.bin", max);
+    assert_eq!(at_most(big.len()).await.unwrap(), Some(big.clone()));
+    assert_eq!(at_most(big.len() - 1).await.unwrap(), None);
+    assert_eq!(at_most(10).await.unwrap(), None);
+    storage
+        .upload(BUCKET, "dir/big.bin", "text/plain", Vec::new())
+        .await
+        .unwrap();
+    assert_eq!(at_most(0).await.unwrap(), Some(Vec::new()));
+
     let missing = storage.download(BUCKET, "dir/none.txt").await.unwrap_err();
     assert_eq!(missing.status().map(|s| s.as_u16()), Some(404), "{missing}");
     let no_bucket = storage
