@@ -7,7 +7,8 @@
 //! (`notebook-trigger runner` prints it; the deploy uploads it) so the version that launches a
 //! run and the version that executes it are the same. Everything it needs arrives as instance
 //! metadata under `notebook-trigger-*` keys, built by [`RunSpec::metadata`]: values are data
-//! the script reads, never code it runs.
+//! the script reads, never code it runs. Secrets travel there by name only; the script reads
+//! their values itself (`secrets.sh`).
 //!
 //! What a notebook leaves behind is as untrusted as the metadata: any byte in a file name,
 //! links out of the work directory, thousands of files. The script saves regular files inside
@@ -16,10 +17,23 @@
 //! that the service, which refuses a report with too many outputs, takes it.
 
 use std::collections::BTreeMap;
+use std::sync::LazyLock;
 use std::time::Duration;
 
-/// The script, as deployed.
-pub const SCRIPT: &str = include_str!("runner.sh");
+/// The runner as kept in the source tree, where it sources the files beside it.
+const RUNNER: &str = include_str!("runner.sh");
+
+/// Reading a run's secrets, in a file of its own so that each file stays short to read.
+const SECRETS: &str = include_str!("secrets.sh");
+
+/// The lines of `runner.sh` that source `secrets.sh`, and that the deployed script replaces
+/// with it.
+const SOURCE_SECRETS: &str = "# shellcheck source=src/runner/secrets.sh\n\
+    source \"$(dirname -- \"${BASH_SOURCE[0]}\")/secrets.sh\"\n";
+
+/// The script, as deployed: one file, since a post-startup script is one object, so
+/// `runner.sh` with `secrets.sh` in place of the lines that source it.
+pub static SCRIPT: LazyLock<String> = LazyLock::new(|| RUNNER.replacen(SOURCE_SECRETS, SECRETS, 1));
 
 /// The prefix of every metadata key the runner reads.
 pub const KEY_PREFIX: &str = "notebook-trigger-";
@@ -42,13 +56,21 @@ pub struct RunSpec {
     pub report_audience: String,
     /// How long the runner tries to deliver its report before it stops its own instance.
     pub report_within: Duration,
+    /// Environment variables of the kernel → the Secret Manager versions they hold: names only.
+    pub secrets: BTreeMap<String, String>,
 }
 
 impl RunSpec {
-    /// The instance metadata that carries this spec.
+    /// The instance metadata that carries this spec; `secrets` only when the run has some, one
+    /// `VARIABLE=projects/P/secrets/S/versions/V` per line.
     pub fn metadata(&self) -> BTreeMap<String, String> {
         let key = |suffix: &str| format!("{KEY_PREFIX}{suffix}");
-        BTreeMap::from([
+        let secrets = self
+            .secrets
+            .iter()
+            .map(|(name, version)| format!("{name}={version}\n"))
+            .collect::<String>();
+        let mut metadata = BTreeMap::from([
             (key("run-id"), self.run_id.clone()),
             (key("notebook"), self.notebook.clone()),
             (key("output"), self.output.clone()),
@@ -63,7 +85,11 @@ impl RunSpec {
                 key("report-within"),
                 self.report_within.as_secs().to_string(),
             ),
-        ])
+        ]);
+        if !secrets.is_empty() {
+            metadata.insert(key("secrets"), secrets);
+        }
+        metadata
     }
 }
 
@@ -82,6 +108,7 @@ mod tests {
             report_url: "https://s/runs/r/complete".into(),
             report_audience: "https://s".into(),
             report_within: Duration::from_secs(600),
+            secrets: BTreeMap::from([("DB".into(), "projects/p/secrets/s/versions/1".into())]),
         };
         for key in spec.metadata().keys() {
             let suffix = key.strip_prefix(KEY_PREFIX).unwrap();
@@ -94,6 +121,19 @@ mod tests {
             "readonly KEY={}",
             KEY_PREFIX.trim_end_matches('-')
         )));
+    }
+
+    /// The deployed script is one file: `secrets.sh` stands where `runner.sh` sources it.
+    #[test]
+    fn the_deployed_script_carries_secrets_sh_inline() {
+        assert_eq!(RUNNER.matches(SOURCE_SECRETS).count(), 1);
+        assert!(!SCRIPT.contains("secrets.sh\"\n") && !SCRIPT.contains("\nsource "));
+        assert!(SCRIPT.contains(SECRETS));
+        let sourced = RUNNER.find(SOURCE_SECRETS).unwrap();
+        assert!(
+            RUNNER[sourced..].contains("\nRUN_ID=$(attribute"),
+            "secrets.sh is defined before the run starts"
+        );
     }
 
     /// The report lists the executed notebook, the log and at most `LIST_AT_MOST` files the

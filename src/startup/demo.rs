@@ -76,7 +76,7 @@ fn install(emulator: &Emulator, papermill: bool) {
             &runner.bucket,
             &runner.object,
             "text/x-sh",
-            runner::SCRIPT.into(),
+            runner::SCRIPT.as_bytes().to_vec(),
         );
         tracing::info!(
             "demo launches are runs: the runner executes {notebook} with papermill and saves what it wrote under {output}/RUN_ID/ (list: curl -s '{storage_url}/storage/v1/b/{bucket}/o?prefix=runs/'); its record is gs://{bucket}/{records}/runs/RUN_ID.json",

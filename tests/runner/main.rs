@@ -7,7 +7,9 @@
 //! - `files`: what the run wrote (many files, hostile names, links, failed uploads) and what
 //!   its notebook's folder holds (objects named to escape the work directory);
 //! - `endings`: how a run ends (a kernel or papermill killed by a signal, the time limit, its
-//!   instance stopped or its runner killed outright) and what its log shows of its parameters.
+//!   instance stopped or its runner killed outright) and what its log shows of its parameters;
+//! - `secrets`: Secret Manager secrets reach the kernel's environment and nothing else, and one
+//!   that cannot be read fails the run before papermill starts.
 
 #[path = "../support/local_server.rs"]
 mod local_server;
@@ -18,7 +20,9 @@ mod test_log;
 
 mod endings;
 mod files;
+mod secrets;
 
+use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -77,6 +81,8 @@ pub struct Job<'a> {
     pub output: &'a str,
     pub parameters: Value,
     pub max_run_time: Duration,
+    /// Kernel variable → Secret Manager version.
+    pub secrets: BTreeMap<String, String>,
 }
 
 impl<'a> Job<'a> {
@@ -89,14 +95,16 @@ impl<'a> Job<'a> {
             output: "runs/out",
             parameters: json!({}),
             max_run_time: Duration::from_secs(600),
+            secrets: BTreeMap::new(),
         }
     }
 }
 
-/// What one run ended with: its report as the service parses it (a refusal fails the test),
-/// and its instance's console.
+/// What one run ended with: its report as the service parses it (a refusal fails the test) and
+/// as sent, and its instance's console.
 pub struct Finished {
     pub report: CompletionReport,
+    pub body: Bytes,
     pub console: String,
 }
 
@@ -173,6 +181,7 @@ impl Bench {
             });
         Finished {
             report,
+            body,
             console: self.emulator.console(&instance),
         }
     }
@@ -185,6 +194,7 @@ impl Bench {
             output,
             parameters,
             max_run_time,
+            secrets,
         } = job;
         let spec = RunSpec {
             run_id: run.to_owned(),
@@ -195,6 +205,7 @@ impl Bench {
             report_url: self.recorder.url(&format!("/runs/{run}/complete")),
             report_audience: AUDIENCE.to_owned(),
             report_within: Duration::from_secs(30),
+            secrets,
         };
         let mut metadata: Map<String, Value> = spec
             .metadata()
