@@ -66,7 +66,8 @@ SERVICE_VARIABLES=(
   SERVICE_URL RUNNER_SCRIPT ON_COMPLETE ON_FAILURE REPORT_WITHIN RUN_GRACE KEEP_STOPPED RUN_LOST_AFTER
   RUN_TOKEN_JWKS_URL STORAGE_EMULATOR_HOST NOTEBOOKS_EMULATOR_PROTOCOL
   RUN_EVENTS_TOPIC PUBSUB_EMULATOR_HOST
-  NOTEBOOK NOTEBOOK_PARAMETERS NOTEBOOK_OUTPUT MAX_RUN_TIME ALLOWED_PARAMETERS MESSAGE_EVENTS
+  NOTEBOOK NOTEBOOK_PARAMETERS NOTEBOOK_SECRETS NOTEBOOK_OUTPUT MAX_RUN_TIME ALLOWED_PARAMETERS
+  MESSAGE_EVENTS
   RUNS_READERS RUNS_AUTH RUNS_AUTH_AUDIENCE
 )
 
@@ -305,6 +306,15 @@ step_runs() {
   # VM: report to the service (its identity token passes Cloud Run's IAM as an invoker).
   run gcloud run services add-iam-policy-binding "$SERVICE" --region="$REGION" \
     --member="serviceAccount:$VM_EMAIL" --role=roles/run.invoker "${gc[@]}"
+  # VMs: read the secrets their profiles name, each on its own, and no other.
+  local grants secret account
+  grants=$(profile_secrets) || die "the profiles cannot be deployed (see the error above)"
+  while read -r secret account; do
+    [ -n "$secret" ] || continue
+    [ "$account" != - ] || account="$(project_number)-compute@developer.gserviceaccount.com"
+    run gcloud secrets add-iam-policy-binding "$secret" --member="serviceAccount:$account" \
+      --role=roles/secretmanager.secretAccessor "${gc[@]}"
+  done <<<"$grants"
   # Service: write and update run records; cleanup (stop, delete) needs notebooks.admin.
   run gcloud storage buckets add-iam-policy-binding "gs://$RUNS_BUCKET" \
     --member="serviceAccount:$RUNTIME_EMAIL" --role=roles/storage.objectUser "${gc[@]}"
@@ -364,6 +374,16 @@ step_pubsub_iam() {
     run gcloud pubsub topics add-iam-policy-binding "$RUN_EVENTS_TOPIC" \
       --member="serviceAccount:$RUNTIME_EMAIL" --role=roles/pubsub.publisher "${gc[@]}"
   fi
+}
+
+# "SECRET ACCOUNT" per secret the profiles' runs read: the binary checks the profiles with the
+# service's own variables, as the service will at start-up.
+profile_secrets() {
+  local name
+  for name in "${SERVICE_VARIABLES[@]}"; do
+    [ -z "${!name:-}" ] || export "${name?}"
+  done
+  planner secrets --project="$PROJECT"
 }
 
 # The planner is this repository's binary: $NOTEBOOK_TRIGGER, or built with cargo.

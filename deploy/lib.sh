@@ -97,7 +97,10 @@ derive_names() {
   RUNNER_ROLE=${RUNNER_ROLE:-notebookTriggerRunner}
   if [ -n "$RUNS_BUCKET" ]; then
     RUNNER_SCRIPT=${RUNNER_SCRIPT:-gs://$RUNS_BUCKET/notebook-trigger/runner.sh}
-    NOTEBOOK_OUTPUT=${NOTEBOOK_OUTPUT:-gs://$RUNS_BUCKET/runs}
+    # Only with a notebook: the service refuses a default profile with an output and none.
+    if [ -n "${NOTEBOOK:-}" ]; then
+      NOTEBOOK_OUTPUT=${NOTEBOOK_OUTPUT:-gs://$RUNS_BUCKET/runs}
+    fi
   fi
   SCRIPT_BUCKET=""
   if [[ ${POST_STARTUP_SCRIPT:-} =~ ^gs://([^/]+)/ ]]; then

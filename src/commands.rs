@@ -5,6 +5,7 @@
 //! of the binary exercise exactly these functions.
 
 use std::io::Write as _;
+use std::path::Path;
 
 use anyhow::Context as _;
 
@@ -12,6 +13,7 @@ use crate::cli::{Command, RunsArgs, RunsCommand, SchedulerCommand};
 use crate::config::{self, Backend, Settings};
 use crate::history::{Listing, RunDetail, RunFilter, remote, table};
 use crate::launch::Progress;
+use crate::profile::{Fields, LaunchSpec, Profiles};
 use crate::pubsub::{self, Outgoing};
 use crate::push::Trigger;
 use crate::startup::Services;
@@ -74,8 +76,12 @@ pub async fn run(command: Option<Command>) -> anyhow::Result<()> {
             std::io::stdout().write_all(runner::SCRIPT.as_bytes())?;
             Ok(())
         }
-        // Plain file work: no logging set-up, so stdout holds only the plan.
+        // Plain file work: no logging set-up, so stdout holds only the plan or the list.
         Command::Scheduler { command } => scheduler_command(command),
+        Command::Secrets {
+            project,
+            profiles_file,
+        } => secrets(&project, profiles_file.as_deref()),
     }
 }
 
@@ -116,6 +122,27 @@ fn scheduler_command(command: SchedulerCommand) -> anyhow::Result<()> {
         eprintln!("note: {note}");
     }
     std::io::stdout().write_all(plan.render().as_bytes())?;
+    Ok(())
+}
+
+/// The secrets the profiles' runs read, each with the account that reads it, once each.
+fn secrets(project: &str, profiles_file: Option<&Path>) -> anyhow::Result<()> {
+    let default = Fields::from_env(&|name| std::env::var(name).ok()).map_err(|errors| {
+        errors
+            .into_iter()
+            .map(config::field_error)
+            .collect::<config::SettingErrors>()
+    })?;
+    LaunchSpec::parse(&default, project).map_err(config::field_error)?;
+    let profiles = match profiles_file {
+        Some(path) => Profiles::load(default, path, project)?,
+        None => Profiles::new(default),
+    };
+    let mut stdout = std::io::stdout().lock();
+    for grant in profiles.secret_grants() {
+        let account = grant.service_account.as_deref().unwrap_or("-");
+        writeln!(stdout, "{} {account}", grant.secret)?;
+    }
     Ok(())
 }
 

@@ -110,7 +110,8 @@ fn help_teaches_every_subcommand_and_variable() {
     }
 }
 
-/// `runner` prints the shipped post-startup script, its Python in place, which bash can parse.
+/// `runner` prints the shipped post-startup script, its Python and `secrets.sh` in place,
+/// which bash can parse.
 #[test]
 fn runner_prints_the_shipped_script() {
     let home = tempfile::tempdir().unwrap();

@@ -1,5 +1,5 @@
 //! The command line: `serve` (default), `launch`, `reap`, `runs`, `publish`, `replay`,
-//! `runner`, `emulator` and `scheduler plan`; `runs` has its arguments in `runs`.
+//! `runner`, `secrets`, `emulator` and `scheduler plan`; `runs` has its arguments in `runs`.
 
 use std::path::PathBuf;
 
@@ -96,6 +96,20 @@ pub enum Command {
     /// uploads what it wrote, reports the outcome and stops its instance when it cannot:
     /// `notebook-trigger runner > runner.sh && gcloud storage cp runner.sh gs://BUCKET/`.
     Runner,
+    /// Check the profiles' fields as `serve` does at start-up (the default profile from the
+    /// environment, PROFILES_FILE's named ones over it) and print the Secret Manager secrets
+    /// their runs read: one `SECRET SERVICE_ACCOUNT` line each (SECRET as
+    /// projects/P/secrets/S; `-` for the Compute Engine default account), the grants of
+    /// roles/secretmanager.secretAccessor that deploy.sh makes.
+    #[command(after_long_help = crate::config::variables_help())]
+    Secrets {
+        /// Project that short network names are expanded under, as for `serve`.
+        #[arg(long, env = "GOOGLE_CLOUD_PROJECT")]
+        project: String,
+        /// The named profiles, TOML or YAML.
+        #[arg(long, env = "PROFILES_FILE")]
+        profiles_file: Option<PathBuf>,
+    },
     /// Stop or delete managed instances whose run ended without cleanup: past max_run_time
     /// and RUN_GRACE with no report, a cleanup that failed, stopped longer than KEEP_STOPPED.
     /// Prints one line per verdict: ACTION INSTANCE: REASON (RESULT). Same configuration as

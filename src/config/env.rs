@@ -56,6 +56,14 @@ impl SettingErrors {
     }
 }
 
+impl FromIterator<SettingError> for SettingErrors {
+    fn from_iter<I: IntoIterator<Item = SettingError>>(errors: I) -> Self {
+        let mut all = Self::default();
+        errors.into_iter().for_each(|error| all.push(error));
+        all
+    }
+}
+
 /// One error as it is; several under a count, one per line.
 fn one_per_line(errors: &[SettingError]) -> String {
     match errors {

@@ -384,6 +384,20 @@ fn an_unset_variable_does_what_its_documented_default_says() {
             (Some(Field::Metadata), _) => assert!(minimal.metadata.is_empty()),
             (Some(Field::InstanceId), _) => assert_eq!(minimal.instance_id, None),
             (Some(Field::Notebook | Field::Parameters), _) => assert_eq!(minimal.run, None),
+            (Some(Field::Secrets), _) => {
+                let run = [
+                    location,
+                    image,
+                    ("NOTEBOOK", "/home/jupyter/seed.ipynb"),
+                    ("NOTEBOOK_OUTPUT", "gs://bkt/runs"),
+                ];
+                let secrets = |spec: LaunchSpec| spec.run.expect("a run").secrets;
+                assert!(secrets(launch(&run).unwrap()).is_empty());
+                let version = "projects/p/secrets/db/versions/latest";
+                let pair = format!("DB_PASSWORD={version}");
+                let named = [&run[..], &[(name, pair.as_str())]].concat();
+                assert_eq!(secrets(launch(&named).unwrap())["DB_PASSWORD"], version);
+            }
             (Some(Field::Output), _) => {
                 let notebook = ("NOTEBOOK", "/home/jupyter/seed.ipynb");
                 assert_eq!(

@@ -97,6 +97,7 @@ impl RunConfig {
             report_url: format!("{service_url}/runs/{run_id}/complete"),
             report_audience: service_url.clone(),
             report_within: self.report_within,
+            secrets: target.secrets.clone(),
         };
         let launch = Launch {
             run_id: run_id.clone(),
@@ -157,6 +158,12 @@ mod tests {
             notebook: notebook.then(|| "gs://bkt/nb/seed.ipynb".into()),
             output: notebook.then(|| "gs://bkt/runs".into()),
             parameters: notebook.then(|| Map::from_iter([("rows".to_owned(), Value::from(3))])),
+            secrets: notebook.then(|| {
+                std::collections::BTreeMap::from([(
+                    "DB_PASSWORD".to_owned(),
+                    "projects/p/secrets/db/versions/latest".to_owned(),
+                )])
+            }),
             ..Fields::default()
         };
         LaunchSpec::parse(&fields, "p").unwrap()
@@ -219,6 +226,11 @@ mod tests {
         assert_eq!(
             key("parameters"),
             r#"{"event":{"upload":"gs://b/new.csv"},"rows":3}"#
+        );
+        assert_eq!(
+            key("secrets"),
+            "DB_PASSWORD=projects/p/secrets/db/versions/latest\n",
+            "secrets travel by name only"
         );
         assert_eq!(record.output, format!("gs://bkt/runs/{run_id}/"));
         assert_eq!(record.state, RunState::Launched);

@@ -29,7 +29,8 @@
 //! (`startup-script`, `ssh-keys`, `proxy-mode`, … see [`crate::profile::RESERVED_KEYS`]:
 //! setting one would run code on the VM or decide who logs in), and parameter names starting
 //! with `__`, which would rebind Python's own names in the notebook. Both are refused with 400
-//! naming the key or the name, before the profile is even looked up.
+//! naming the key or the name, before the profile is even looked up. The profile's `secrets`
+//! cannot even be listed in `ALLOWED_OVERRIDES` (see `policy`).
 
 mod attributes;
 mod keys;

@@ -14,6 +14,11 @@ use crate::profile::{Field, Fields, MAX_PARAMETERS_BYTES, check_parameter_name, 
 /// The name in `ALLOWED_OVERRIDES` that lets a message ask for a dry run.
 pub const DRY_RUN: &str = "dry_run";
 
+/// Why `secrets` can never be listed: whoever can publish could have any secret the VM's
+/// account may read put into the variable a notebook sends somewhere, or into a notebook of
+/// their own choosing (see `profile::secrets`).
+const NEVER_SECRETS: &str = "`secrets` can never be overridden by a message: whoever can publish could then have any secret the VM's account may read handed to a notebook; name secrets in the profiles only";
+
 /// Which fields a message may set. Empty by default: messages only trigger.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct OverridePolicy {
@@ -69,6 +74,9 @@ impl OverridePolicy {
                     Field::ALL.map(Field::name).join(", ")
                 )
             })?;
+            if field == Field::Secrets {
+                return Err(NEVER_SECRETS.to_owned());
+            }
             policy.allowed.insert(field);
         }
         Ok(policy)
@@ -225,4 +233,40 @@ pub(super) fn check(overrides: &Fields, policy: &OverridePolicy) -> Result<(), P
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::BTreeMap;
+
+    use crate::payload::{PayloadError, parse};
+    use crate::push::Data;
+
+    #[test]
+    fn secrets_can_never_be_overridden_by_a_message() {
+        let error = OverridePolicy::parse("machine_type,secrets").unwrap_err();
+        assert!(
+            error.contains("`secrets` can never be overridden"),
+            "{error}"
+        );
+        let all_else: Vec<&str> = Field::ALL
+            .iter()
+            .filter(|f| **f != Field::Secrets && **f != Field::ContainerImage)
+            .map(|f| f.name())
+            .collect();
+        let policy = OverridePolicy::parse(&all_else.join(",")).unwrap();
+        let message = r#"{"overrides": {"secrets": {"X": "projects/p/secrets/s/versions/1"}}}"#;
+        let refused = parse(&Data::Text(message.into()), &BTreeMap::new(), &policy).unwrap_err();
+        assert!(
+            matches!(
+                refused,
+                PayloadError::NotAllowed {
+                    field: Field::Secrets,
+                    ..
+                }
+            ),
+            "{refused:?}"
+        );
+    }
 }

@@ -147,6 +147,8 @@ profile_fields! {
         "notebook each run executes: gs://BUCKET/PATH/NAME.ipynb or an absolute path in the container (its folder is the run's working directory)";
     Parameters parameters: Map<String, serde_json::Value>, "NOTEBOOK_PARAMETERS", Absent,
         "default papermill parameters, a JSON object";
+    Secrets secrets: BTreeMap<String, String>, "NOTEBOOK_SECRETS", Absent,
+        "Secret Manager secrets the notebook's kernel gets as environment variables, VAR=projects/P/secrets/S/versions/V,…; never from a message";
     Output output: String, "NOTEBOOK_OUTPUT", Required("(required with a notebook)"),
         "gs://BUCKET/PREFIX: each run's files go under PREFIX/RUN_ID/";
     MaxRunTime max_run_time: String, "MAX_RUN_TIME", Value(DEFAULT_MAX_RUN_TIME),
@@ -215,7 +217,8 @@ impl FieldValue for bool {
     }
 }
 
-/// Labels and metadata: a profile adds keys to the defaults rather than replacing them all.
+/// Labels, metadata and secrets: a profile adds keys to the defaults rather than replacing them
+/// all.
 impl FieldValue for BTreeMap<String, String> {
     fn from_env_text(text: &str) -> Result<Self, String> {
         parse_pairs(text)

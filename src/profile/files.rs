@@ -7,6 +7,7 @@ use std::path::Path;
 use serde::Deserialize;
 
 use super::fields::{Field, Fields};
+use super::secrets::secret_of;
 use super::spec::LaunchSpec;
 use crate::naming;
 
@@ -21,6 +22,16 @@ pub struct Profiles {
 #[serde(deny_unknown_fields)]
 struct ProfilesFile {
     profiles: BTreeMap<String, Fields>,
+}
+
+/// A secret some profile's runs read, and the account they read it as: what must be granted
+/// `roles/secretmanager.secretAccessor` on the secret.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub struct SecretGrant {
+    /// `projects/P/secrets/S`: IAM grants a secret's versions together.
+    pub secret: String,
+    /// The profile's `service_account`; `None`: the Compute Engine default account.
+    pub service_account: Option<String>,
 }
 
 /// A profiles file that cannot be used.
@@ -142,6 +153,19 @@ impl Profiles {
     pub fn zones(&self) -> BTreeSet<String> {
         self.all()
             .filter_map(|fields| fields.location.clone())
+            .collect()
+    }
+
+    /// Every secret the profiles' runs read, with the account each reads it as, once each.
+    pub fn secret_grants(&self) -> BTreeSet<SecretGrant> {
+        self.all()
+            .flat_map(|fields| {
+                let versions = fields.secrets.iter().flat_map(|secrets| secrets.values());
+                versions.map(|version| SecretGrant {
+                    secret: secret_of(version).to_owned(),
+                    service_account: fields.service_account.clone(),
+                })
+            })
             .collect()
     }
 

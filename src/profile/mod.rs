@@ -7,15 +7,16 @@
 //! cannot hold an invalid value: the request builders never validate anything.
 //!
 //! `fields` declares every field once; `spec` parses a layered profile with the rules of
-//! `checks`, and `run` the notebook it runs, if any; `metadata` declares the instance metadata
-//! keys that Compute Engine, Workbench and the runner read, and who may set them; `files` loads
-//! the named profiles.
+//! `checks`, and `run` the notebook it runs, if any, with the `secrets` its kernel reads;
+//! `metadata` declares the instance metadata keys that Compute Engine, Workbench and the runner
+//! read, and who may set them; `files` loads the named profiles.
 
 mod checks;
 mod fields;
 mod files;
 mod metadata;
 mod run;
+mod secrets;
 mod spec;
 #[cfg(test)]
 mod tests;
@@ -24,7 +25,7 @@ pub use checks::check_gcs_uri;
 pub use fields::{
     DEFAULT_CONTAINER_TAG, DEFAULT_MACHINE_TYPE, Field, FieldError, Fields, VARIABLES, parse_bool,
 };
-pub use files::{Profiles, ProfilesError};
+pub use files::{Profiles, ProfilesError, SecretGrant};
 pub use metadata::{KeyClass, RESERVED_KEYS, ReservedKey, reserved_key};
 pub use run::{MAX_PARAMETERS_BYTES, MAX_RUN_TIME_LIMIT, RunTarget, check_parameter_name};
 pub use spec::{Accelerator, BootDisk, LaunchSpec, ScriptBehavior};

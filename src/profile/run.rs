@@ -10,12 +10,14 @@
 //! every later cell's lookups and imports go through, and `__x` inside a class body is
 //! name-mangled; no notebook parameter needs either.
 
+use std::collections::BTreeMap;
 use std::time::Duration;
 
 use serde_json::{Map, Value};
 
 use super::checks::check_gcs_uri;
 use super::fields::{DEFAULT_MAX_RUN_TIME, Field, FieldError, Fields};
+use super::secrets::check_secrets;
 
 /// The longest run a profile may ask for.
 pub const MAX_RUN_TIME_LIMIT: Duration = Duration::from_secs(24 * 3600);
@@ -39,6 +41,8 @@ pub struct RunTarget {
     /// `gs://BUCKET` or `gs://BUCKET/PREFIX`, without a trailing slash.
     pub output: String,
     pub max_run_time: Duration,
+    /// Environment variables of the kernel → the Secret Manager versions they hold.
+    pub secrets: BTreeMap<String, String>,
 }
 
 /// The run a profile describes, or `None` when it names no notebook.
@@ -63,6 +67,12 @@ pub(super) fn parse_run(fields: &Fields) -> Result<Option<RunTarget>, FieldError
                 "the profile runs no notebook: set notebook too, or leave output unset",
             ));
         }
+        if fields.secrets.as_ref().is_some_and(|s| !s.is_empty()) {
+            return Err(FieldError::new(
+                Field::Secrets,
+                "the profile runs no notebook, whose kernel is all that reads secrets: set notebook, or leave secrets unset",
+            ));
+        }
         return Ok(None);
     };
     check_notebook(notebook).map_err(|e| FieldError::new(Field::Notebook, e))?;
@@ -81,11 +91,14 @@ pub(super) fn parse_run(fields: &Fields) -> Result<Option<RunTarget>, FieldError
     let output = parse_output(output).map_err(|e| FieldError::new(Field::Output, e))?;
     let parameters = fields.parameters.clone().unwrap_or_default();
     check_parameters(&parameters).map_err(|e| FieldError::new(Field::Parameters, e))?;
+    let secrets = fields.secrets.clone().unwrap_or_default();
+    check_secrets(&secrets).map_err(|e| FieldError::new(Field::Secrets, e))?;
     Ok(Some(RunTarget {
         notebook: notebook.clone(),
         parameters,
         output,
         max_run_time,
+        secrets,
     }))
 }
 
@@ -264,12 +277,34 @@ mod tests {
     }
 
     #[test]
-    fn without_a_notebook_parameters_and_output_are_refused() {
+    fn without_a_notebook_parameters_output_and_secrets_are_refused() {
         let mut fields = with(None, Some("gs://bkt/o"));
         assert_eq!(parse_run(&fields).unwrap_err().field, Field::Output);
         fields.output = None;
         fields.parameters = Some(Map::from_iter([("a".to_owned(), Value::from(1))]));
         assert_eq!(parse_run(&fields).unwrap_err().field, Field::Parameters);
+        fields.parameters = None;
+        fields.secrets = Some(BTreeMap::from([(
+            "DB_PASSWORD".to_owned(),
+            "projects/p/secrets/db/versions/latest".to_owned(),
+        )]));
+        assert_eq!(parse_run(&fields).unwrap_err().field, Field::Secrets);
+    }
+
+    #[test]
+    fn a_run_keeps_its_checked_secrets() {
+        let mut fields = with(Some("/nb/a.ipynb"), Some("gs://bkt/o"));
+        let version = "projects/p/secrets/db/versions/3";
+        fields.secrets = Some(BTreeMap::from([(
+            "DB_PASSWORD".to_owned(),
+            version.to_owned(),
+        )]));
+        let run = parse_run(&fields).unwrap().unwrap();
+        assert_eq!(run.secrets["DB_PASSWORD"], version);
+        fields.secrets = Some(BTreeMap::from([("PATH".to_owned(), version.to_owned())]));
+        let error = parse_run(&fields).unwrap_err();
+        assert_eq!(error.field, Field::Secrets);
+        assert!(error.reason.contains("`PATH`"), "{error}");
     }
 
     #[test]

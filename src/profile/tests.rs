@@ -337,3 +337,61 @@ fn a_profiles_file_may_choose_workbench_settings_but_no_code_access_or_dunder_pa
         "{error}"
     );
 }
+
+#[test]
+fn a_profiles_file_names_secrets_checked_by_key_and_lists_their_grants() {
+    let dir = tempfile::tempdir().unwrap();
+    let runs = Fields {
+        post_startup_script: None,
+        service_account: Some("vm@p.iam.gserviceaccount.com".into()),
+        notebook: Some("gs://bkt/nb/a.ipynb".into()),
+        output: Some("gs://bkt/runs".into()),
+        ..base()
+    };
+    let toml = dir.path().join("p.toml");
+    std::fs::write(
+        &toml,
+        "[profiles.nightly]\nsecrets = { DB_PASSWORD = \"projects/p/secrets/db/versions/latest\" }\n\
+         [profiles.other]\nservice_account = \"other@p.iam.gserviceaccount.com\"\n\
+         secrets = { DB_PASSWORD = \"projects/p/secrets/db/versions/2\", API_KEY = \"projects/q/secrets/api/versions/1\" }\n",
+    )
+    .unwrap();
+    let profiles = Profiles::load(runs.clone(), &toml, "p").unwrap();
+    let grant = |secret: &str, account: &str| SecretGrant {
+        secret: secret.into(),
+        service_account: Some(account.into()),
+    };
+    assert_eq!(
+        profiles.secret_grants().into_iter().collect::<Vec<_>>(),
+        [
+            grant("projects/p/secrets/db", "other@p.iam.gserviceaccount.com"),
+            grant("projects/p/secrets/db", "vm@p.iam.gserviceaccount.com"),
+            grant("projects/q/secrets/api", "other@p.iam.gserviceaccount.com"),
+        ]
+    );
+
+    let yaml = dir.path().join("p.yaml");
+    for (secrets, said) in [
+        (
+            "{PATH: projects/p/secrets/s/versions/1}",
+            "`PATH` cannot name a secret",
+        ),
+        (
+            "{DB: projects/p/secrets/s}",
+            "`DB`: `projects/p/secrets/s` is not a secret version",
+        ),
+    ] {
+        std::fs::write(
+            &yaml,
+            format!("profiles:\n  nightly:\n    secrets: {secrets}\n"),
+        )
+        .unwrap();
+        let error = Profiles::load(runs.clone(), &yaml, "p")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            error.contains("profile `nightly`: field `secrets`: ") && error.contains(said),
+            "{secrets}: {error}"
+        );
+    }
+}

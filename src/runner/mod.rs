@@ -7,7 +7,8 @@
 //! (`notebook-trigger runner` prints it; the deploy uploads it) so the version that launches a
 //! run and the version that executes it are the same. Everything it needs arrives as instance
 //! metadata under `notebook-trigger-*` keys, built by [`RunSpec::metadata`]: values are data
-//! the script reads, never code it runs.
+//! the script reads, never code it runs. Secrets travel there by name only; the script reads
+//! their values itself (`secrets.sh`).
 //!
 //! What a notebook leaves behind is as untrusted as the metadata: any byte in a file name,
 //! links out of the work directory, thousands of files. The script saves regular files inside
@@ -27,23 +28,33 @@ use std::collections::BTreeMap;
 use std::sync::LazyLock;
 use std::time::Duration;
 
-/// The script, as deployed: `runner.sh` with its Python in place.
-pub static SCRIPT: LazyLock<String> = LazyLock::new(|| assemble(SHELL, &PYTHON));
+/// The script, as deployed: one file, since a post-startup script is one object, so
+/// `runner.sh` with its Python and `secrets.sh` in place.
+pub static SCRIPT: LazyLock<String> = LazyLock::new(|| assemble(SHELL, &PARTS));
 
+/// The runner as kept in the source tree, where it sources the files beside it.
 const SHELL: &str = include_str!("runner.sh");
 
-/// Each placeholder line of `runner.sh` and the file that takes its place.
-const PYTHON: [(&str, &str); 2] = [
-    ("@kernel_watch.py@", include_str!("kernel_watch.py")),
-    ("@explain.py@", include_str!("explain.py")),
+/// The lines of `runner.sh` that source `secrets.sh`, and that the deployed script replaces
+/// with it.
+const SOURCE_SECRETS: &str = "# shellcheck source=src/runner/secrets.sh\n\
+    source \"$(dirname -- \"${BASH_SOURCE[0]}\")/secrets.sh\"\n";
+
+/// Each placeholder of `runner.sh` and the file that takes its place: a Python line in a
+/// quoted here-document, or the lines that source reading a run's secrets (a file of its own
+/// so that each file stays short to read).
+const PARTS: [(&str, &str); 3] = [
+    ("@kernel_watch.py@\n", include_str!("kernel_watch.py")),
+    ("@explain.py@\n", include_str!("explain.py")),
+    (SOURCE_SECRETS, include_str!("secrets.sh")),
 ];
 
-/// `shell` with each placeholder's line replaced by its file.
-fn assemble(shell: &str, python: &[(&str, &str)]) -> String {
-    python
+/// `shell` with each placeholder replaced by its file.
+fn assemble(shell: &str, parts: &[(&str, &str)]) -> String {
+    parts
         .iter()
         .fold(shell.to_owned(), |script, (placeholder, code)| {
-            script.replace(&format!("{placeholder}\n"), code)
+            script.replacen(placeholder, code, 1)
         })
 }
 
@@ -68,13 +79,21 @@ pub struct RunSpec {
     pub report_audience: String,
     /// How long the runner tries to deliver its report before it stops its own instance.
     pub report_within: Duration,
+    /// Environment variables of the kernel → the Secret Manager versions they hold: names only.
+    pub secrets: BTreeMap<String, String>,
 }
 
 impl RunSpec {
-    /// The instance metadata that carries this spec.
+    /// The instance metadata that carries this spec; `secrets` only when the run has some, one
+    /// `VARIABLE=projects/P/secrets/S/versions/V` per line.
     pub fn metadata(&self) -> BTreeMap<String, String> {
         let key = |suffix: &str| format!("{KEY_PREFIX}{suffix}");
-        BTreeMap::from([
+        let secrets = self
+            .secrets
+            .iter()
+            .map(|(name, version)| format!("{name}={version}\n"))
+            .collect::<String>();
+        let mut metadata = BTreeMap::from([
             (key("run-id"), self.run_id.clone()),
             (key("notebook"), self.notebook.clone()),
             (key("output"), self.output.clone()),
@@ -89,7 +108,11 @@ impl RunSpec {
                 key("report-within"),
                 self.report_within.as_secs().to_string(),
             ),
-        ])
+        ]);
+        if !secrets.is_empty() {
+            metadata.insert(key("secrets"), secrets);
+        }
+        metadata
     }
 }
 
@@ -101,7 +124,8 @@ mod tests {
     /// own would end it early, and a placeholder left over would run as a command.
     #[test]
     fn each_python_file_takes_the_place_of_its_one_line_inside_a_here_document() {
-        for (placeholder, code) in PYTHON {
+        for (placeholder, code) in PARTS.iter().filter(|(p, _)| p.ends_with(".py@\n")) {
+            let placeholder = placeholder.trim_end();
             let lines: Vec<&str> = SHELL.lines().collect();
             let at: Vec<usize> = (0..lines.len())
                 .filter(|i| lines[*i] == placeholder)
@@ -126,6 +150,7 @@ mod tests {
             report_url: "https://s/runs/r/complete".into(),
             report_audience: "https://s".into(),
             report_within: Duration::from_secs(600),
+            secrets: BTreeMap::from([("DB".into(), "projects/p/secrets/s/versions/1".into())]),
         };
         for key in spec.metadata().keys() {
             let suffix = key.strip_prefix(KEY_PREFIX).unwrap();
@@ -138,6 +163,19 @@ mod tests {
             "readonly KEY={}",
             KEY_PREFIX.trim_end_matches('-')
         )));
+    }
+
+    /// The deployed script is one file: `secrets.sh` stands where `runner.sh` sources it.
+    #[test]
+    fn the_deployed_script_carries_secrets_sh_inline() {
+        assert_eq!(SHELL.matches(SOURCE_SECRETS).count(), 1);
+        assert!(!SCRIPT.contains("secrets.sh\"\n") && !SCRIPT.contains("\nsource "));
+        assert!(SCRIPT.contains(include_str!("secrets.sh")));
+        let sourced = SHELL.find(SOURCE_SECRETS).unwrap();
+        assert!(
+            SHELL[sourced..].contains("\nRUN_ID=$(attribute"),
+            "secrets.sh is defined before the run starts"
+        );
     }
 
     /// The report lists the executed notebook, the log and at most `LIST_AT_MOST` files the

@@ -20,6 +20,7 @@
 #   GCE_METADATA_HOST                          metadata server (default metadata.google.internal)
 #   STORAGE_EMULATOR_HOST                      Cloud Storage JSON API (default storage.googleapis.com)
 #   CLOUDSDK_API_ENDPOINT_OVERRIDES_NOTEBOOKS  Notebooks API root (default notebooks.googleapis.com)
+#   CLOUDSDK_API_ENDPOINT_OVERRIDES_SECRETMANAGER  Secret Manager root (secretmanager.googleapis.com)
 set -uo pipefail
 
 readonly KEY=notebook-trigger
@@ -29,6 +30,8 @@ STORAGE="${STORAGE_EMULATOR_HOST:-https://storage.googleapis.com}"
 STORAGE="${STORAGE%/}"
 NOTEBOOKS="${CLOUDSDK_API_ENDPOINT_OVERRIDES_NOTEBOOKS:-https://notebooks.googleapis.com/}"
 NOTEBOOKS="${NOTEBOOKS%/}"
+SECRETMANAGER="${CLOUDSDK_API_ENDPOINT_OVERRIDES_SECRETMANAGER:-https://secretmanager.googleapis.com/}"
+SECRETMANAGER="${SECRETMANAGER%/}"
 # The most files from outputs/ a report lists (the service keeps at most 1000 outputs); the
 # rest are uploaded all the same, and counted in the log.
 readonly LIST_AT_MOST=500
@@ -181,6 +184,7 @@ hand_over() {
     -e GCE_METADATA_HOST="${GCE_METADATA_HOST:-}" \
     -e STORAGE_EMULATOR_HOST="${STORAGE_EMULATOR_HOST:-}" \
     -e CLOUDSDK_API_ENDPOINT_OVERRIDES_NOTEBOOKS="${CLOUDSDK_API_ENDPOINT_OVERRIDES_NOTEBOOKS:-}" \
+    -e CLOUDSDK_API_ENDPOINT_OVERRIDES_SECRETMANAGER="${CLOUDSDK_API_ENDPOINT_OVERRIDES_SECRETMANAGER:-}" \
     "$container" bash /tmp/notebook-trigger-runner.sh
 }
 
@@ -303,6 +307,9 @@ not_saved() {
   fi
 }
 
+# shellcheck source=src/runner/secrets.sh
+source "$(dirname -- "${BASH_SOURCE[0]}")/secrets.sh"
+
 # --- the run ---------------------------------------------------------------------------------
 
 RUN_ID=$(attribute "$KEY-run-id")
@@ -356,12 +363,13 @@ run_notebook() {
   fetch_notebook "$NOTEBOOK" || { ERROR="cannot fetch the notebook $NOTEBOOK"; return 1; }
   attribute "$KEY-parameters" >"$WORK.parameters.json"
   [ -s "$WORK.parameters.json" ] || printf '{}' >"$WORK.parameters.json"
+  fetch_secrets || return 1
   snapshot >"$WORK.before"
   papermill_command
   local input began=$SECONDS
   input=$(basename -- "$NOTEBOOK")
   say "papermill $input, parameters $(parameter_names), at most ${MAX_RUN_TIME}s"
-  timeout --kill-after=30 "$MAX_RUN_TIME" \
+  with_secrets timeout --kill-after=30 "$MAX_RUN_TIME" \
     "${PAPERMILL_COMMAND[@]}" "$WORK/$input" "$WORK.executed.ipynb" -f "$WORK.parameters.json" \
     --cwd "$WORK" --log-output --no-progress-bar &
   PAPERMILL=$!

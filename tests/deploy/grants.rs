@@ -75,3 +75,81 @@ fn history_readers_are_let_through_cloud_run_and_no_one_else() {
         .count();
     assert_eq!(invokers, 1, "only the push account: {}", without.stdout);
 }
+
+/// Each VM account may read exactly the secrets its profiles name: one grant per secret and
+/// account, on the secret itself (never the project), whichever version a profile reads.
+#[test]
+fn vm_accounts_get_exactly_the_secrets_their_profiles_name() {
+    let sandbox = Sandbox::new("RUNS_BUCKET=\"runs-bucket\"\n");
+    let profiles = sandbox.path("profiles.toml");
+    let write = |text: &str| std::fs::write(&profiles, text).expect("profiles written");
+    write(
+        "[profiles.nightly]\nnotebook = \"gs://notebooks/nightly.ipynb\"\noutput = \"gs://runs-bucket/n\"\n\
+         secrets = { DB_PASSWORD = \"projects/deploy-test/secrets/db-password/versions/latest\", \
+         API_KEY = \"projects/shared/secrets/api-key/versions/3\" }\n\
+         [profiles.other]\nnotebook = \"gs://notebooks/other.ipynb\"\noutput = \"gs://runs-bucket/o\"\n\
+         service_account = \"other@deploy-test.iam.gserviceaccount.com\"\n\
+         secrets = { DB_PASSWORD = \"projects/deploy-test/secrets/db-password/versions/2\" }\n",
+    );
+    // A profile with a notebook has the runner as its post-startup script.
+    let env = [
+        ("POST_STARTUP_SCRIPT", String::new()),
+        ("PROFILES_FILE", profiles.display().to_string()),
+    ];
+    let outcome = sandbox.run("deploy.sh", &["--dry-run", "--only", "runs"], &env);
+    assert!(
+        outcome.status.success(),
+        "{}\n{}",
+        outcome.stdout,
+        outcome.stderr
+    );
+    let grants: Vec<&str> = outcome
+        .stdout
+        .lines()
+        .filter(|l| l.contains("secretmanager"))
+        .collect();
+    let vm = format!("notebook-trigger-vm@{PROJECT}.iam.gserviceaccount.com");
+    let expected: Vec<String> = [
+        ("projects/deploy-test/secrets/db-password", vm.as_str()),
+        (
+            "projects/deploy-test/secrets/db-password",
+            "other@deploy-test.iam.gserviceaccount.com",
+        ),
+        ("projects/shared/secrets/api-key", vm.as_str()),
+    ]
+    .iter()
+    .map(|(secret, account)| {
+        format!(
+            "+ gcloud secrets add-iam-policy-binding {secret} --member=serviceAccount:{account} \
+             --role=roles/secretmanager.secretAccessor --project={PROJECT} --quiet "
+        )
+    })
+    .collect();
+    assert_eq!(grants, expected, "{}", outcome.stdout);
+
+    // A profile the service would refuse stops the deploy, naming the profile, field and key.
+    write(
+        "[profiles.bad]\nnotebook = \"gs://notebooks/a.ipynb\"\noutput = \"gs://runs-bucket/b\"\n\
+         secrets = { PATH = \"projects/p/secrets/s/versions/1\" }\n",
+    );
+    let refused = sandbox.run("deploy.sh", &["--dry-run", "--only", "runs"], &env);
+    assert!(!refused.status.success(), "{}", refused.stdout);
+    line_with(
+        &refused.stderr,
+        &["profile `bad`: field `secrets`: `PATH` cannot name a secret"],
+    );
+    assert!(
+        !refused.stdout.contains("secretmanager"),
+        "{}",
+        refused.stdout
+    );
+
+    let without = Sandbox::new("RUNS_BUCKET=\"runs-bucket\"\n");
+    let outcome = without.run("deploy.sh", &["--dry-run", "--only", "runs"], &[]);
+    assert!(outcome.status.success(), "{}", outcome.stderr);
+    assert!(
+        !outcome.stdout.contains("secretmanager"),
+        "{}",
+        outcome.stdout
+    );
+}

@@ -9,6 +9,8 @@
 //! - `endings`: how a run ends (a kernel or papermill killed by a signal, the time limit, its
 //!   instance stopped or its runner killed outright) and what its log shows of its parameters;
 //! - `failures`: a cell that raises, reported with its source, exception and traceback.
+//! - `secrets`: Secret Manager secrets reach the kernel's environment and nothing else, and one
+//!   that cannot be read fails the run before papermill starts.
 
 #[path = "../support/local_server.rs"]
 mod local_server;
@@ -20,7 +22,9 @@ mod test_log;
 mod endings;
 mod failures;
 mod files;
+mod secrets;
 
+use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -79,6 +83,8 @@ pub struct Job<'a> {
     pub output: &'a str,
     pub parameters: Value,
     pub max_run_time: Duration,
+    /// Kernel variable → Secret Manager version.
+    pub secrets: BTreeMap<String, String>,
 }
 
 impl<'a> Job<'a> {
@@ -91,14 +97,16 @@ impl<'a> Job<'a> {
             output: "runs/out",
             parameters: json!({}),
             max_run_time: Duration::from_secs(600),
+            secrets: BTreeMap::new(),
         }
     }
 }
 
-/// What one run ended with: its report as the service parses it (a refusal fails the test),
-/// and its instance's console.
+/// What one run ended with: its report as the service parses it (a refusal fails the test) and
+/// as sent, and its instance's console.
 pub struct Finished {
     pub report: CompletionReport,
+    pub body: Bytes,
     pub console: String,
 }
 
@@ -175,6 +183,7 @@ impl Bench {
             });
         Finished {
             report,
+            body,
             console: self.emulator.console(&instance),
         }
     }
@@ -187,6 +196,7 @@ impl Bench {
             output,
             parameters,
             max_run_time,
+            secrets,
         } = job;
         let spec = RunSpec {
             run_id: run.to_owned(),
@@ -197,6 +207,7 @@ impl Bench {
             report_url: self.recorder.url(&format!("/runs/{run}/complete")),
             report_audience: AUDIENCE.to_owned(),
             report_within: Duration::from_secs(30),
+            secrets,
         };
         let mut metadata: Map<String, Value> = spec
             .metadata()

@@ -103,6 +103,16 @@ pub fn set_policy(
     body: &[u8],
 ) -> Result<Value, ApiError> {
     let request = api.check_request(method, &json_body(body)?)?;
+    Ok(store.set_policy(version, name, checked_policy(&request)?)?)
+}
+
+/// The `policy` of a `setIamPolicy` request as IAM would store it: bindings of roles to
+/// principals in IAM's syntax, at version 3 with conditions and 1 without (also for the
+/// emulator's Secret Manager).
+///
+/// # Errors
+/// INVALID_ARGUMENT naming the field IAM would refuse.
+pub fn checked_policy(request: &Map<String, Value>) -> Result<Map<String, Value>, ApiError> {
     let Some(Value::Object(policy)) = request.get("policy") else {
         return Err(invalid("policy", "Field 'policy' is required.".to_owned()));
     };
@@ -159,7 +169,7 @@ pub fn set_policy(
     }
     let stored_version = if conditions { 3 } else { 1 };
     policy.insert("version".to_owned(), json!(stored_version));
-    Ok(store.set_policy(version, name, policy)?)
+    Ok(policy)
 }
 
 /// Every Notebooks permission asked about is granted: the emulator checks no credentials.

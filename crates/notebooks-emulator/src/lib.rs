@@ -42,7 +42,8 @@
 //! - `machines`: instances that run their post-startup script; `metadata`: an instance's
 //!   metadata server; `guest`: what an instance knows about itself; `identity`: the key that
 //!   signs identity tokens, and its JWKS; `tokens`: access tokens; `console`: serial consoles;
-//!   `storage`: the Cloud Storage client and the in-process store.
+//!   `storage`: the Cloud Storage client and the in-process store; `secrets`: the part of
+//!   Secret Manager that scripts read their secrets from.
 //! - `faults`: deterministic failures; `settings`: the knobs tests turn at runtime; `status`:
 //!   `google.rpc.Status` in both of Google's shapes; `clock`: injectable time.
 
@@ -66,6 +67,7 @@ mod records;
 mod request;
 mod routes;
 mod schema;
+mod secrets;
 mod server;
 mod settings;
 mod state;

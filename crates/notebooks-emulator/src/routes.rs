@@ -24,16 +24,16 @@ use super::request::{
 };
 use super::schema::{Discovery, discovery};
 use super::status::{ApiError, Code};
-use super::storage;
 use super::system::{SystemParameters, method_parameters};
 use super::transitions::{started, transition};
 use super::{EmulatorState, faults, iam, locations, update};
+use super::{secrets, storage};
 
 /// The emulator's HTTP routes over `state`, for `axum::serve` or in-process `oneshot` tests.
 ///
 /// Besides the Notebooks API: the JWKS of instances' identity tokens at Google's path, Compute's
-/// `getSerialPortOutput` for instances' consoles, and the emulator's own Cloud Storage unless
-/// another is configured.
+/// `getSerialPortOutput` for instances' consoles, Secret Manager under `/secretmanager/`, and
+/// the emulator's own Cloud Storage unless another is configured.
 pub fn router(state: EmulatorState) -> Router {
     let api = Router::new()
         .route("/", get(readiness))
@@ -47,7 +47,8 @@ pub fn router(state: EmulatorState) -> Router {
         .method_not_allowed_fallback(|method: Method| async move {
             ApiError::method_not_allowed(method.as_str(), "GET")
         })
-        .with_state(state.clone());
+        .with_state(state.clone())
+        .merge(secrets::router(state.0.secrets.clone()));
     let app = match &state.0.buckets {
         Some(buckets) => api.merge(storage::router(buckets.clone())),
         None => api,

@@ -112,6 +112,12 @@ impl Emulator {
         }
     }
 
+    /// Secret Manager's root on this emulator, as `CLOUDSDK_API_ENDPOINT_OVERRIDES_SECRETMANAGER`
+    /// takes it (`http://127.0.0.1:PORT/secretmanager/`).
+    pub fn secretmanager_url(&self) -> String {
+        format!("{}{}", self.base_url(), super::secrets::ROOT)
+    }
+
     /// The JWKS that verifies instances' identity tokens (a verifier's JWKS URL).
     pub fn jwks_url(&self) -> String {
         format!("{}{JWKS_PATH}", self.base_url())
@@ -212,6 +218,10 @@ pub async fn run(
     if emulator.state.local_storage().is_some() {
         println!("STORAGE_EMULATOR_HOST={}", emulator.storage_url());
     }
+    println!(
+        "CLOUDSDK_API_ENDPOINT_OVERRIDES_SECRETMANAGER={}",
+        emulator.secretmanager_url()
+    );
     if args.config.run_scripts {
         println!(
             "post-startup scripts run when instances become ACTIVE (Cloud Storage at {}); consoles: {}/compute/v1/projects/PROJECT/zones/ZONE/instances/ID/serialPort",

@@ -13,6 +13,7 @@ use super::console::Consoles;
 use super::identity::Signer;
 use super::machines::Machines;
 use super::request;
+use super::secrets::Secrets;
 use super::settings::Knobs;
 use super::status::Code;
 use super::storage::{self, Buckets};
@@ -36,6 +37,7 @@ pub(crate) struct Shared {
     pub(crate) buckets: Option<Arc<Buckets>>,
     /// The other Cloud Storage, when one is named.
     pub(crate) storage_host: Option<Url>,
+    pub(crate) secrets: Arc<Secrets>,
     /// Made at start-up with `--run-scripts`, else when first needed: generating an RSA key
     /// takes a moment.
     pub(crate) signer: OnceLock<Signer>,
@@ -84,6 +86,7 @@ impl EmulatorState {
         let buckets = storage_host
             .is_none()
             .then(|| Arc::new(Buckets::new(clock.clone(), tokens.clone())));
+        let secrets = Arc::new(Secrets::new(clock.clone(), tokens.clone()));
         Ok(Self(Arc::new(Shared {
             store: Store::new(clock),
             knobs: Knobs::new(
@@ -99,6 +102,7 @@ impl EmulatorState {
             tokens,
             buckets,
             storage_host,
+            secrets,
             signer: OnceLock::new(),
             consoles: Consoles::default(),
             machines: OnceLock::new(),

@@ -421,5 +421,7 @@ mod operations;
 mod policies;
 mod update;
 
+pub(crate) use policies::{EMPTY_POLICY_ETAG, etag_bytes};
+
 #[cfg(test)]
 mod tests;

@@ -1,9 +1,10 @@
 //! OAuth access tokens that emulated instances get from their metadata server, and that the
-//! in-process Cloud Storage accepts.
+//! in-process Cloud Storage and Secret Manager accept.
 //!
 //! A script on a real VM takes `…/service-accounts/default/token` and sends it as a bearer
-//! token; the emulator's Cloud Storage must therefore tell its own tokens from anything else,
-//! or a client that sends real Google credentials to it would look as if it worked.
+//! token; the emulator's services must therefore tell their own tokens from anything else, or a
+//! client that sends real Google credentials to them would look as if it worked. Each token
+//! remembers the account it was issued to: Secret Manager grants access per account.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, PoisonError};
@@ -27,7 +28,8 @@ pub struct AccessToken {
 #[derive(Debug)]
 pub struct AccessTokens {
     clock: Arc<dyn Clock>,
-    issued: Mutex<HashMap<String, Timestamp>>,
+    /// Token → when it expires, and the account it was issued to.
+    issued: Mutex<HashMap<String, (Timestamp, String)>>,
 }
 
 impl AccessTokens {
@@ -43,8 +45,11 @@ impl AccessTokens {
         let now = self.clock.now();
         let token = format!("ya29.emulator.{}", uuid::Uuid::new_v4().simple());
         let mut issued = self.issued.lock().unwrap_or_else(PoisonError::into_inner);
-        issued.retain(|_, expiry| *expiry > now);
-        issued.insert(token.clone(), later(now, TOKEN_LIFETIME));
+        issued.retain(|_, (expiry, _)| *expiry > now);
+        issued.insert(
+            token.clone(),
+            (later(now, TOKEN_LIFETIME), email.to_owned()),
+        );
         AccessToken {
             access_token: token,
             expires_in: TOKEN_LIFETIME.as_secs(),
@@ -54,12 +59,18 @@ impl AccessTokens {
 
     /// Whether `token` was issued here and has not expired.
     pub fn accepts(&self, token: &str) -> bool {
+        self.holder(token).is_some()
+    }
+
+    /// The account `token` was issued to, if it was issued here and has not expired.
+    pub fn holder(&self, token: &str) -> Option<String> {
         let now = self.clock.now();
         self.issued
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
             .get(token)
-            .is_some_and(|expiry| *expiry > now)
+            .filter(|(expiry, _)| *expiry > now)
+            .map(|(_, email)| email.clone())
     }
 }
 
@@ -75,8 +86,13 @@ mod tests {
         let token = tokens.issue("sa@p.iam.gserviceaccount.com");
         assert!(token.access_token.starts_with("ya29."));
         assert!(tokens.accepts(&token.access_token));
+        assert_eq!(
+            tokens.holder(&token.access_token).as_deref(),
+            Some("sa@p.iam.gserviceaccount.com")
+        );
         assert!(!tokens.accepts("ya29.someone-else"));
         clock.advance(TOKEN_LIFETIME);
         assert!(!tokens.accepts(&token.access_token));
+        assert_eq!(tokens.holder(&token.access_token), None);
     }
 }

@@ -19,6 +19,7 @@ use super::{Boot, Script};
 use crate::ApiVersion;
 use crate::guest::{Guest, SCRIPT_KEY, ScriptBehavior};
 use crate::metadata;
+use crate::secrets;
 use crate::state::EmulatorState;
 use crate::storage::{GsUri, StorageClient};
 
@@ -224,6 +225,15 @@ fn command(
         .env(
             "CLOUDSDK_API_ENDPOINT_OVERRIDES_NOTEBOOKS",
             job.api.as_str(),
+        )
+        // And of Secret Manager's: where a script reads its secrets.
+        .env(
+            "CLOUDSDK_API_ENDPOINT_OVERRIDES_SECRETMANAGER",
+            format!(
+                "{}{}",
+                job.api.as_str().trim_end_matches('/'),
+                secrets::ROOT
+            ),
         )
         // On a VM, libraries find credentials on the metadata server, not in a key file.
         .env_remove("GOOGLE_APPLICATION_CREDENTIALS")

@@ -8,10 +8,10 @@ use super::{Store, StoreError};
 use crate::ApiVersion;
 
 /// The etag Google answers for a resource whose policy was never set.
-const EMPTY_POLICY_ETAG: &str = "ACAB";
+pub(crate) const EMPTY_POLICY_ETAG: &str = "ACAB";
 
 /// An etag's bytes: clients decode etags and encode them again, padded or not, either alphabet.
-fn etag_bytes(etag: &str) -> Option<Vec<u8>> {
+pub(crate) fn etag_bytes(etag: &str) -> Option<Vec<u8>> {
     [STANDARD, STANDARD_NO_PAD, URL_SAFE, URL_SAFE_NO_PAD]
         .iter()
         .find_map(|engine| engine.decode(etag).ok())

@@ -1,5 +1,5 @@
 //! The Notebooks API emulator over real sockets: every endpoint, every validation error,
-//! lifecycle, idempotency, faults and Google's error shape.
+//! lifecycle, idempotency, faults and Google's error shape; and its Secret Manager.
 
 use std::time::{Duration, Instant};
 
@@ -8,6 +8,7 @@ use serde_json::{Value, json};
 
 mod faults;
 mod lifecycle;
+mod secrets;
 mod surface;
 mod system;
 mod v1;

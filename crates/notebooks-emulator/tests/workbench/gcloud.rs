@@ -1,7 +1,7 @@
 //! Google's gcloud against the emulator: `compute instances get-serial-port-output` reads an
-//! instance's console and `storage cat` the file its script wrote, with nothing but endpoint
-//! overrides. Skipped with the reason printed when gcloud is missing, unless CI=true or
-//! REQUIRE_GCLOUD=1.
+//! instance's console and `storage cat` the file its script wrote; `secrets` creates a secret,
+//! grants an account and reads it back. Nothing but endpoint overrides. Skipped with the
+//! reason printed when gcloud is missing, unless CI=true or REQUIRE_GCLOUD=1.
 
 use std::process::Stdio;
 
@@ -33,6 +33,10 @@ async fn gcloud(base: &str, config: &std::path::Path, args: &[&str]) -> String {
         .env(
             "CLOUDSDK_API_ENDPOINT_OVERRIDES_STORAGE",
             format!("{base}/storage/v1/"),
+        )
+        .env(
+            "CLOUDSDK_API_ENDPOINT_OVERRIDES_SECRETMANAGER",
+            format!("{base}/secretmanager/"),
         )
         .stdin(Stdio::null())
         .kill_on_drop(true)
@@ -84,6 +88,56 @@ async fn gcloud_reads_the_console_and_the_file_the_script_wrote() {
     .await;
     assert_eq!(file, "file contents\n");
     let _ = std::fs::remove_dir_all(&config);
+    workbench.emulator.shutdown().await;
+}
+
+/// What deploy.sh does for a run's secret, and what the runner then reads: gcloud's own
+/// checks of the answers (the payload's CRC32C among them) pass.
+#[tokio::test]
+async fn gcloud_creates_grants_and_reads_a_secret() {
+    if !gcloud_on_path() {
+        assert!(!gcloud_required(), "gcloud is required but not on PATH");
+        eprintln!("skipped: gcloud is not on PATH");
+        return;
+    }
+    let workbench = Workbench::start(Storage::Local, false).await;
+    let config = std::env::temp_dir().join(format!("gcloud-{}", uuid_like()));
+    let data = config.with_extension("secret");
+    std::fs::write(&data, "pa$$ word\n").unwrap();
+    let base = workbench.emulator.base_url();
+    let data_file = format!("--data-file={}", data.display());
+    let create = [
+        "secrets",
+        "create",
+        "db",
+        "--replication-policy=automatic",
+        &data_file,
+    ];
+    gcloud(&base, &config, &create).await;
+    let member = "--member=serviceAccount:runner@p.iam.gserviceaccount.com";
+    let role = "--role=roles/secretmanager.secretAccessor";
+    let grant = [
+        "secrets",
+        "add-iam-policy-binding",
+        "projects/p/secrets/db",
+        member,
+        role,
+    ];
+    gcloud(&base, &config, &grant).await;
+    let policy = gcloud(
+        &base,
+        &config,
+        &["secrets", "get-iam-policy", "db", "--format=json"],
+    )
+    .await;
+    assert!(
+        policy.contains("serviceAccount:runner@p.iam.gserviceaccount.com"),
+        "{policy}"
+    );
+    let access = ["secrets", "versions", "access", "latest", "--secret=db"];
+    assert_eq!(gcloud(&base, &config, &access).await, "pa$$ word\n");
+    let _ = std::fs::remove_dir_all(&config);
+    let _ = std::fs::remove_file(&data);
     workbench.emulator.shutdown().await;
 }
 

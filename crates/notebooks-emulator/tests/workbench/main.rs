@@ -9,6 +9,7 @@ mod gcloud;
 mod google_libraries;
 mod metadata;
 mod scripts;
+mod secrets;
 mod storage;
 
 use std::sync::Arc;
