@@ -43,9 +43,10 @@ const SOURCE_SECRETS: &str = "# shellcheck source=src/runner/secrets.sh\n\
 /// Each placeholder of `runner.sh` and the file that takes its place: a Python line in a
 /// quoted here-document, or the lines that source reading a run's secrets (a file of its own
 /// so that each file stays short to read).
-const PARTS: [(&str, &str); 3] = [
+const PARTS: [(&str, &str); 4] = [
     ("@kernel_watch.py@\n", include_str!("kernel_watch.py")),
     ("@explain.py@\n", include_str!("explain.py")),
+    ("@parameters.py@\n", include_str!("parameters.py")),
     (SOURCE_SECRETS, include_str!("secrets.sh")),
 ];
 

@@ -200,7 +200,12 @@ EXPLAIN=$(
 @explain.py@
 PY
 )
-readonly KERNEL_WATCH EXPLAIN
+PARAMETERS=$(
+  cat <<'PY'
+@parameters.py@
+PY
+)
+readonly KERNEL_WATCH EXPLAIN PARAMETERS
 
 # papermill as this runner starts it: watched where python3 imports it, else as installed.
 papermill_command() {
@@ -252,12 +257,11 @@ judge() {
   fi
 }
 
-# The parameters' names, quoted, never their values: those may be secrets.
-parameter_names() {
-  python3 -c 'import json, sys
-p = json.load(open(sys.argv[1]))
-print(", ".join(map(json.dumps, p)) or "none" if isinstance(p, dict) else "(not an object)")' \
-    "$WORK.parameters.json" 2>/dev/null || printf '(unreadable)'
+# The parameters as papermill reads them, $WORK.parameters.yaml (see parameters.py); prints
+# their names, quoted, never their values: those may be secrets.
+parameters_file() {
+  python3 -c "$PARAMETERS" "$WORK.parameters.json" "$WORK.parameters.yaml" 2>/dev/null ||
+    { cp "$WORK.parameters.json" "$WORK.parameters.yaml" && printf '(unreadable)'; }
 }
 
 # Every entry under $WORK but directories, as "TYPE MTIME SIZE PATH", each ended by a NUL and
@@ -366,11 +370,12 @@ run_notebook() {
   fetch_secrets || return 1
   snapshot >"$WORK.before"
   papermill_command
-  local input began=$SECONDS
+  local input names began=$SECONDS
   input=$(basename -- "$NOTEBOOK")
-  say "papermill $input, parameters $(parameter_names), at most ${MAX_RUN_TIME}s"
+  names=$(parameters_file)
+  say "papermill $input, parameters $names, at most ${MAX_RUN_TIME}s"
   with_secrets timeout --kill-after=30 "$MAX_RUN_TIME" \
-    "${PAPERMILL_COMMAND[@]}" "$WORK/$input" "$WORK.executed.ipynb" -f "$WORK.parameters.json" \
+    "${PAPERMILL_COMMAND[@]}" "$WORK/$input" "$WORK.executed.ipynb" -f "$WORK.parameters.yaml" \
     --cwd "$WORK" --log-output --no-progress-bar &
   PAPERMILL=$!
   wait "$PAPERMILL"

@@ -9,6 +9,7 @@
 //! - `endings`: how a run ends (a kernel or papermill killed by a signal, the time limit, its
 //!   instance stopped or its runner killed outright) and what its log shows of its parameters;
 //! - `failures`: a cell that raises, reported with its source, exception and traceback.
+//! - `parameters`: JSON values reach the notebook unchanged through papermill's YAML reading;
 //! - `secrets`: Secret Manager secrets reach the kernel's environment and nothing else, and one
 //!   that cannot be read fails the run before papermill starts.
 
@@ -22,6 +23,7 @@ mod test_log;
 mod endings;
 mod failures;
 mod files;
+mod parameters;
 mod secrets;
 
 use std::collections::BTreeMap;
