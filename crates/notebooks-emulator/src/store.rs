@@ -421,7 +421,7 @@ mod operations;
 mod policies;
 mod update;
 
-pub(crate) use policies::{EMPTY_POLICY_ETAG, etag_bytes};
+pub(crate) use policies::{EMPTY_POLICY_ETAG, stale_etag};
 
 #[cfg(test)]
 mod tests;

@@ -12,7 +12,7 @@ use super::Caller;
 use crate::clock::Clock;
 use crate::iam::checked_policy;
 use crate::status::{ApiError, Code};
-use crate::store::{EMPTY_POLICY_ETAG, etag_bytes};
+use crate::store::{EMPTY_POLICY_ETAG, stale_etag};
 use crate::tokens::AccessTokens;
 
 /// The largest payload Secret Manager keeps.
@@ -221,16 +221,8 @@ impl Secrets {
         )?;
         let secret = secret.ok_or_else(|| not_found(name))?;
         let mut policy = checked_policy(request)?;
-        let current = secret
-            .policy
-            .as_ref()
-            .and_then(|policy| policy["etag"].as_str())
-            .unwrap_or(EMPTY_POLICY_ETAG);
-        if policy
-            .get("etag")
-            .and_then(Value::as_str)
-            .is_some_and(|etag| etag_bytes(etag) != etag_bytes(current))
-        {
+        let current = secret.policy.as_ref().and_then(|p| p.get("etag"));
+        if stale_etag(&policy, current.and_then(Value::as_str)) {
             return Err(ApiError::new(
                 Code::Aborted,
                 "There were concurrent policy changes. Please retry the whole read-modify-write with exponential backoff.",

@@ -11,10 +11,21 @@ use crate::ApiVersion;
 pub(crate) const EMPTY_POLICY_ETAG: &str = "ACAB";
 
 /// An etag's bytes: clients decode etags and encode them again, padded or not, either alphabet.
-pub(crate) fn etag_bytes(etag: &str) -> Option<Vec<u8>> {
+fn etag_bytes(etag: &str) -> Option<Vec<u8>> {
     [STANDARD, STANDARD_NO_PAD, URL_SAFE, URL_SAFE_NO_PAD]
         .iter()
         .find_map(|engine| engine.decode(etag).ok())
+}
+
+/// Whether a `setIamPolicy` request was written over another policy than the one in place,
+/// whose etag is `current` (none: never set): it carries an etag, and not that one. Without
+/// one it replaces whatever is there, as Google's does.
+pub(crate) fn stale_etag(request: &Map<String, Value>, current: Option<&str>) -> bool {
+    let current = current.unwrap_or(EMPTY_POLICY_ETAG);
+    request
+        .get("etag")
+        .and_then(Value::as_str)
+        .is_some_and(|etag| etag_bytes(etag) != etag_bytes(current))
 }
 
 impl Store {
@@ -50,16 +61,8 @@ impl Store {
             .uid
             .clone();
         let key = (version, uid);
-        let current = inner
-            .policies
-            .get(&key)
-            .and_then(|policy| policy["etag"].as_str())
-            .unwrap_or(EMPTY_POLICY_ETAG);
-        if policy
-            .get("etag")
-            .and_then(Value::as_str)
-            .is_some_and(|etag| etag_bytes(etag) != etag_bytes(current))
-        {
+        let current = inner.policies.get(&key).and_then(|p| p["etag"].as_str());
+        if stale_etag(&policy, current) {
             return Err(StoreError::StalePolicy(name.to_owned()));
         }
         let etag = STANDARD.encode(&uuid::Uuid::new_v4().as_bytes()[..8]);
