@@ -8,7 +8,7 @@
 //! - **attributes**: when an attribute is named as one of them, the message's data is the
 //!   app's alone: a JSON object with keys is the notebook's `event` parameter, whole, whatever
 //!   its keys are called (`{"profile": "premium", "action": "upload"}`), and nothing in it is
-//!   read ([`attributes`] reads the values);
+//!   read (`attributes` reads the values);
 //! - **data**: otherwise, a JSON object's top-level keys are read. Profile fields at the top
 //!   (`{"machine_type": "…"}`) are overrides too, when every other key is the product's. An
 //!   object with any other key is an **event** (a web app's `{"upload": "gs://b/new.csv"}`):
@@ -18,7 +18,7 @@
 //! Anything else (plain text such as `TweetiNoteStartTopic`, an empty Scheduler body, bytes)
 //! launches the default profile, or the attributes' choice: the text is only a trigger. A key
 //! that only looks like one of the product's (`paramters`, `Profile`, `dry-run`) is refused
-//! rather than taken for an event's and launched without what it meant ([`keys`]), and a
+//! rather than taken for an event's and launched without what it meant (`keys`), and a
 //! deployment with `MESSAGE_EVENTS=refuse` takes no events at all.
 //!
 //! Fields and parameters are only what `ALLOWED_OVERRIDES` (and `ALLOWED_PARAMETERS`) allow,
