@@ -58,7 +58,8 @@ async fn attributes_carry_the_product_keys_and_the_data_reaches_the_notebook_who
         return;
     };
     let notebooks = notebooks(Duration::from_millis(200)).await;
-    // The bucket of the notebook and of the run records, in the emulator's Cloud Storage.
+    // The bucket of the notebook and of the run records, in the emulator's Cloud Storage; the
+    // notebook declares `rows`, as the launch's pre-flight checks.
     notebooks
         .state()
         .local_storage()
@@ -67,7 +68,7 @@ async fn attributes_carry_the_product_keys_and_the_data_reaches_the_notebook_who
             "runs-bucket",
             "nb/seed.ipynb",
             "application/json",
-            b"{}".to_vec(),
+            crate::runs::notebook("rows = 1", &["print(rows)"]),
         );
     let storage = notebooks.storage_url();
     let service = Service::start(
