@@ -13,7 +13,7 @@ use serde_json::json;
 use crate::chromium::Chromium;
 use crate::fake_gcs::FakeGcs;
 use crate::history_page::screenshot_path;
-use crate::papermill::papermill;
+use crate::papermill::papermill_with;
 use crate::runs::{BUCKET, finished_record, free_port, notebook, run_env, stage};
 use crate::service::Service;
 
@@ -48,30 +48,9 @@ fn report_notebook() -> Vec<u8> {
     bytes
 }
 
-/// pandas and matplotlib, where the kernel's Python imports them; otherwise a skip, or a
-/// failure where papermill's tests are required.
-fn plotting() -> bool {
-    let found = std::process::Command::new("python3")
-        .args(["-c", "import pandas, matplotlib"])
-        .output()
-        .is_ok_and(|o| o.status.success());
-    let required = std::env::var("CI").is_ok_and(|v| v == "true")
-        || std::env::var("REQUIRE_PAPERMILL").is_ok_and(|v| v == "1");
-    match (found, required) {
-        (true, _) => true,
-        (false, true) => {
-            panic!("pandas and matplotlib are required (pip install pandas matplotlib)")
-        }
-        (false, false) => {
-            eprintln!("skipped: pandas or matplotlib is not installed");
-            false
-        }
-    }
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_run_page_shows_its_executed_notebook_and_runs_none_of_its_script() {
-    if !papermill() || !plotting() {
+    if !papermill_with(&["pandas", "matplotlib"]) {
         return;
     }
     let Some(gcs) = FakeGcs::start().await else {

@@ -134,14 +134,7 @@ impl Secrets {
         body: &Map<String, Value>,
     ) -> Result<Value, ApiError> {
         let mut secrets = self.lock();
-        let secret = secrets.get_mut(name);
-        permit(
-            caller,
-            secret.as_deref(),
-            "secretmanager.versions.add",
-            name,
-        )?;
-        let secret = secret.ok_or_else(|| not_found(name))?;
+        let secret = permitted(&mut secrets, caller, "secretmanager.versions.add", name)?;
         let (data, client_checksum) = payload(body)?;
         let version = Version {
             data,
@@ -193,10 +186,13 @@ impl Secrets {
 
     /// `projects.secrets.getIamPolicy`: Google's empty policy until one is set.
     pub(super) fn policy(&self, caller: &Caller, name: &str) -> Result<Value, ApiError> {
-        let secrets = self.lock();
-        let secret = secrets.get(name);
-        permit(caller, secret, "secretmanager.secrets.getIamPolicy", name)?;
-        let secret = secret.ok_or_else(|| not_found(name))?;
+        let mut secrets = self.lock();
+        let secret = permitted(
+            &mut secrets,
+            caller,
+            "secretmanager.secrets.getIamPolicy",
+            name,
+        )?;
         Ok(secret.policy.clone().map_or_else(
             || json!({"version": 1, "etag": EMPTY_POLICY_ETAG}),
             Value::Object,
@@ -212,14 +208,12 @@ impl Secrets {
         request: &Map<String, Value>,
     ) -> Result<Value, ApiError> {
         let mut secrets = self.lock();
-        let secret = secrets.get_mut(name);
-        permit(
+        let secret = permitted(
+            &mut secrets,
             caller,
-            secret.as_deref(),
             "secretmanager.secrets.setIamPolicy",
             name,
         )?;
-        let secret = secret.ok_or_else(|| not_found(name))?;
         let mut policy = checked_policy(request)?;
         let current = secret.policy.as_ref().and_then(|p| p.get("etag"));
         if stale_etag(&policy, current.and_then(Value::as_str)) {
@@ -237,6 +231,19 @@ impl Secrets {
 
 /// Refuses `caller` unless it may use `permission` on `secret` (`None`: it does not exist,
 /// which an account without access is not told).
+/// Secret `name`, when `caller` holds `permission` on it: a secret the caller may not see
+/// is refused as Google refuses it, whether or not it exists.
+fn permitted<'a>(
+    secrets: &'a mut BTreeMap<String, Secret>,
+    caller: &Caller,
+    permission: &str,
+    name: &str,
+) -> Result<&'a mut Secret, ApiError> {
+    let secret = secrets.get_mut(name);
+    permit(caller, secret.as_deref(), permission, name)?;
+    secret.ok_or_else(|| not_found(name))
+}
+
 fn permit(
     caller: &Caller,
     secret: Option<&Secret>,
