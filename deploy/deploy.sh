@@ -236,6 +236,8 @@ ship_profiles() {
       die "PROFILES_FILE=$PROFILES_FILE: the service reads .toml, .yaml or .yml files"
     bucket=$RUNS_BUCKET
     object="$folder/profiles-$(content_hash "$source").$extension"
+    # What profile_secrets reads: this file, even in a dry run that uploads nothing.
+    PROFILES_SOURCE=$source
     ensure_runs_bucket
     run gcloud storage cp "$source" "gs://$bucket/$object" "${gc[@]}"
     names="resource.name.startsWith(\"projects/_/buckets/$bucket/objects/$folder/\")"
@@ -307,11 +309,14 @@ step_runs() {
   run gcloud run services add-iam-policy-binding "$SERVICE" --region="$REGION" \
     --member="serviceAccount:$VM_EMAIL" --role=roles/run.invoker "${gc[@]}"
   # VMs: read the secrets their profiles name, each on its own, and no other.
-  local grants secret account
+  local grants secret account default_vm=''
   grants=$(profile_secrets) || die "the profiles cannot be deployed (see the error above)"
   while read -r secret account; do
     [ -n "$secret" ] || continue
-    [ "$account" != - ] || account="$(project_number)-compute@developer.gserviceaccount.com"
+    if [ "$account" = - ]; then
+      [ -n "$default_vm" ] || default_vm="$(project_number)-compute@developer.gserviceaccount.com"
+      account=$default_vm
+    fi
     run gcloud secrets add-iam-policy-binding "$secret" --member="serviceAccount:$account" \
       --role=roles/secretmanager.secretAccessor "${gc[@]}"
   done <<<"$grants"
@@ -378,12 +383,19 @@ step_pubsub_iam() {
 
 # "SECRET ACCOUNT" per secret the profiles' runs read: the binary checks the profiles with the
 # service's own variables, as the service will at start-up.
+# The profiles as deployed: the local file step service ships (or would ship), else
+# PROFILES_FILE as configured, a path from the repository's root or a gs:// object.
 profile_secrets() {
-  local name
+  local name profiles=${PROFILES_SOURCE:-${PROFILES_FILE:-}}
+  [[ -z $profiles || $profiles == gs://* || $profiles == /* ]] || profiles="$root/$profiles"
   for name in "${SERVICE_VARIABLES[@]}"; do
     [ -z "${!name:-}" ] || export "${name?}"
   done
-  planner secrets --project="$PROJECT"
+  if [ -n "$profiles" ]; then
+    PROFILES_FILE=$profiles planner secrets --project="$PROJECT"
+  else
+    planner secrets --project="$PROJECT"
+  fi
 }
 
 # The planner is this repository's binary: $NOTEBOOK_TRIGGER, or built with cargo.

@@ -5,11 +5,11 @@
 //! of the binary exercise exactly these functions.
 
 use std::io::Write as _;
-use std::path::Path;
 
 use anyhow::Context as _;
 
 use crate::cli::{Command, RunsArgs, RunsCommand, SchedulerCommand};
+use crate::cloud_storage::CloudStorage;
 use crate::config::{self, Backend, Settings};
 use crate::history::{Listing, RunDetail, RunFilter, remote, table};
 use crate::launch::Progress;
@@ -81,7 +81,8 @@ pub async fn run(command: Option<Command>) -> anyhow::Result<()> {
         Command::Secrets {
             project,
             profiles_file,
-        } => secrets(&project, profiles_file.as_deref()),
+            storage_emulator,
+        } => secrets(&project, profiles_file, storage_emulator).await,
     }
 }
 
@@ -125,8 +126,13 @@ fn scheduler_command(command: SchedulerCommand) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// The secrets the profiles' runs read, each with the account that reads it, once each.
-fn secrets(project: &str, profiles_file: Option<&Path>) -> anyhow::Result<()> {
+/// The secrets the profiles' runs read, each with the account that reads it, once each: the
+/// profiles read and checked as start-up reads them, from a file or from Cloud Storage.
+async fn secrets(
+    project: &str,
+    profiles_file: Option<config::ProfilesFile>,
+    storage_emulator: Option<reqwest::Url>,
+) -> anyhow::Result<()> {
     let default = Fields::from_env(&|name| std::env::var(name).ok()).map_err(|errors| {
         errors
             .into_iter()
@@ -134,8 +140,11 @@ fn secrets(project: &str, profiles_file: Option<&Path>) -> anyhow::Result<()> {
             .collect::<config::SettingErrors>()
     })?;
     LaunchSpec::parse(&default, project).map_err(config::field_error)?;
-    let profiles = match profiles_file {
-        Some(path) => Profiles::load(default, path, project)?,
+    let profiles = match &profiles_file {
+        Some(file) => {
+            let storage = CloudStorage::from_settings(storage_emulator.as_ref());
+            startup::load_profiles(file, default, project, &storage).await?
+        }
         None => Profiles::new(default),
     };
     let mut stdout = std::io::stdout().lock();

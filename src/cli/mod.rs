@@ -106,9 +106,13 @@ pub enum Command {
         /// Project that short network names are expanded under, as for `serve`.
         #[arg(long, env = "GOOGLE_CLOUD_PROJECT")]
         project: String,
-        /// The named profiles, TOML or YAML.
-        #[arg(long, env = "PROFILES_FILE")]
-        profiles_file: Option<PathBuf>,
+        /// The named profiles, TOML or YAML: a path, or gs://BUCKET/OBJECT read as `serve`
+        /// reads it.
+        #[arg(long, env = "PROFILES_FILE", value_parser = crate::config::ProfilesFile::parse)]
+        profiles_file: Option<crate::config::ProfilesFile>,
+        /// Cloud Storage emulator that a gs:// PROFILES_FILE is read from, as for `serve`.
+        #[arg(long, env = "STORAGE_EMULATOR_HOST", value_parser = storage_client::emulator_base_url)]
+        storage_emulator: Option<reqwest::Url>,
     },
     /// Stop or delete managed instances whose run ended without cleanup: past max_run_time
     /// and RUN_GRACE with no report, a cleanup that failed, stopped longer than KEEP_STOPPED.

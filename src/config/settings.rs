@@ -173,19 +173,27 @@ fn host(vars: &Env<'_>, embedded: bool) -> Result<IpAddr, SettingError> {
     }
 }
 
-/// `PROFILES_FILE`: a `gs://` URI is an object, anything else a path.
+/// `PROFILES_FILE`.
 fn profiles_file(vars: &Env<'_>) -> Result<Option<ProfilesFile>, SettingError> {
     vars.get(&var::PROFILES_FILE)
         .map(|value| {
-            if value.starts_with("gs://") {
-                GsUri::parse(&value)
-                    .map(ProfilesFile::Object)
-                    .map_err(|e| SettingError::new(var::PROFILES_FILE.name, e))
-            } else {
-                Ok(ProfilesFile::Local(PathBuf::from(value)))
-            }
+            ProfilesFile::parse(&value).map_err(|e| SettingError::new(var::PROFILES_FILE.name, e))
         })
         .transpose()
+}
+
+impl ProfilesFile {
+    /// A `gs://` URI is an object, anything else a path.
+    ///
+    /// # Errors
+    /// A `gs://` URI that names no object.
+    pub fn parse(value: &str) -> Result<Self, String> {
+        if value.starts_with("gs://") {
+            GsUri::parse(value).map(ProfilesFile::Object)
+        } else {
+            Ok(ProfilesFile::Local(PathBuf::from(value)))
+        }
+    }
 }
 
 /// `ALLOWED_OVERRIDES`, with the image prefixes and parameter names it needs.

@@ -127,6 +127,17 @@ fn vm_accounts_get_exactly_the_secrets_their_profiles_name() {
     .collect();
     assert_eq!(grants, expected, "{}", outcome.stdout);
 
+    // Deployed with the service, the profiles are shipped to Cloud Storage first (which a dry
+    // run does not do): the grants still come from the file shipped.
+    let both = sandbox.run("deploy.sh", &["--dry-run", "--only", "service,runs"], &env);
+    assert!(both.status.success(), "{}\n{}", both.stdout, both.stderr);
+    let shipped: Vec<&str> = both
+        .stdout
+        .lines()
+        .filter(|l| l.contains("secretmanager"))
+        .collect();
+    assert_eq!(shipped, expected, "{}", both.stdout);
+
     // A profile the service would refuse stops the deploy, naming the profile, field and key.
     write(
         "[profiles.bad]\nnotebook = \"gs://notebooks/a.ipynb\"\noutput = \"gs://runs-bucket/b\"\n\
