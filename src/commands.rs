@@ -238,23 +238,24 @@ async fn reap(dry_run: bool) -> anyhow::Result<()> {
 async fn runs(args: RunsArgs) -> anyhow::Result<()> {
     let now = jiff::Timestamp::now();
     let filter = args.filter_text().parse(now)?;
-    let shown =
-        match history_source(&args)? {
-            HistorySource::Service { url, demo } => runs_from_service(&args, &url)
-                .await
-                .with_context(|| match demo {
-                    true => format!(
-                        "nothing is configured, so runs asks the demo at {url}, which does not \
+    let shown = match history_source(&args)? {
+        HistorySource::Service { url, demo } => match runs_from_service(&args, &url).await {
+            Ok(shown) => shown,
+            // Only a demo that does not answer is one to start; its refusals say themselves.
+            Err(error @ remote::RemoteError::Unreachable { .. }) if demo => {
+                return Err(anyhow::Error::from(error).context(format!(
+                    "nothing is configured, so runs asks the demo at {url}, which does not \
                      answer: start it in another terminal (cargo run, or notebook-trigger \
                      serve), or set the service's variables to read its records (README, \
                      Run history)"
-                    ),
-                    false => format!("asking {url} for its runs"),
-                })?,
-            HistorySource::Records(settings) => {
-                runs_from_storage(*settings, &args, &filter, now).await?
+                )));
             }
-        };
+            Err(error) => return Err(error.into()),
+        },
+        HistorySource::Records(settings) => {
+            runs_from_storage(*settings, &args, &filter, now).await?
+        }
+    };
     let text = match (&shown, &args.command) {
         (Shown::Listing(listing), _) => {
             warn_all(&listing.warnings);
@@ -325,7 +326,10 @@ fn history_source(args: &RunsArgs) -> anyhow::Result<HistorySource> {
 }
 
 /// The history, or one run, as a serving service shows it.
-async fn runs_from_service(args: &RunsArgs, service: &reqwest::Url) -> anyhow::Result<Shown> {
+async fn runs_from_service(
+    args: &RunsArgs,
+    service: &reqwest::Url,
+) -> Result<Shown, remote::RemoteError> {
     Ok(match &args.command {
         None => Shown::Listing(remote::listing(service, &args.filter_text()).await?),
         Some(RunsCommand::Show { run, .. }) => {

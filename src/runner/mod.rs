@@ -21,8 +21,9 @@
 //! rather than papermill's exit status.
 //!
 //! The Python the script runs lives in files of its own beside it (`kernel_watch.py`,
-//! `explain.py`), where it can be read and checked as Python; each takes the place of its
-//! `@NAME.py@` line inside a quoted here-document of `runner.sh` when [`SCRIPT`] is built.
+//! `explain.py`, `parameters.py`), where it can be read and checked as Python; each takes the
+//! place of its `@NAME.py@` line inside a quoted here-document of `runner.sh` when [`SCRIPT`]
+//! is built, as `secrets.sh` takes the place of the lines that source it.
 
 use std::collections::BTreeMap;
 use std::sync::LazyLock;

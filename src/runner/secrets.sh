@@ -38,7 +38,13 @@ fetch_secrets() {
       ERROR="cannot read $name from $secret (HTTP ${answer##*$'\n'}): $(google_error "$body")"
       return 1
     fi
+    # JSON may escape "=" (\u003d); an empty payload has no "data" at all.
+    body=${body//\\u003d/=}
     data=$(printf '%s' "$body" | sed -n 's|.*"data" *: *"\([A-Za-z0-9+/=_-]*\)".*|\1|p')
+    if [ -z "$data" ] && [[ "$body" == *'"data"'* ]]; then
+      ERROR="cannot read $name from $secret: Secret Manager's payload.data is not base64 text"
+      return 1
+    fi
     if ! nuls=$(printf '%s' "$data" | base64 -d 2>/dev/null | tr -dc '\0' | wc -c) || ((nuls > 0)); then
       ERROR="cannot give $name the secret $secret: its payload is no text a variable can hold"
       return 1

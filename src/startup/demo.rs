@@ -78,13 +78,12 @@ fn install(emulator: &Emulator, settings: &Settings, papermill: bool) {
         put(&format!("{seed}/input.csv"), "text/csv", DEMO_INPUT);
     }
     if let Some(notebook) = &profile.notebook {
-        tracing::info!(
-            "demo launches are runs: the runner executes {notebook} with papermill and saves what it wrote under {output}/RUN_ID/ (list: curl -s '{storage_url}/storage/v1/b/{bucket}/o?prefix=runs/'); its record is gs://{bucket}/{records}/runs/RUN_ID.json",
-            output = demo::DEMO_OUTPUT,
-            bucket = demo::DEMO_BUCKET,
-            records = crate::run::RECORDS_PREFIX,
-        );
-        if !papermill {
+        let output = profile.output.as_deref().unwrap_or(demo::DEMO_OUTPUT);
+        if papermill {
+            tracing::info!(
+                "demo launches are runs: the runner executes {notebook} with papermill and saves what it wrote under {output}/RUN_ID/; notebook-trigger runs (or GET /runs) lists them"
+            );
+        } else {
             tracing::warn!(
                 "papermill is not installed, so the runner cannot execute {notebook}: pip install papermill ipykernel, then restart"
             );

@@ -35,16 +35,19 @@ impl NotebookCache {
             .map(|(_, notebook)| notebook.clone())
     }
 
-    /// Keeps what was read of `uri` at `generation`, in place of an older generation's.
+    /// Keeps what was read of `uri` at `generation`, in place of an older generation's; never
+    /// in place of a newer one, which a launch that read faster may have kept meanwhile.
     pub fn put(&self, uri: &str, generation: u64, notebook: Arc<Notebook>) {
         let mut entries = self.entries.lock().unwrap_or_else(PoisonError::into_inner);
-        if entries
-            .by_uri
-            .insert(uri.to_owned(), (generation, notebook))
-            .is_some()
-        {
+        if let Some(kept) = entries.by_uri.get_mut(uri) {
+            if kept.0 <= generation {
+                *kept = (generation, notebook);
+            }
             return;
         }
+        entries
+            .by_uri
+            .insert(uri.to_owned(), (generation, notebook));
         entries.order.push_back(uri.to_owned());
         if entries.order.len() > CAPACITY
             && let Some(oldest) = entries.order.pop_front()
@@ -77,6 +80,12 @@ mod tests {
         cache.put("gs://b/a.ipynb", 2, notebook("two"));
         assert_eq!(cache.get("gs://b/a.ipynb", 2).unwrap().kernel, "two");
         assert!(cache.get("gs://b/a.ipynb", 1).is_none(), "replaced");
+        cache.put("gs://b/a.ipynb", 1, notebook("late"));
+        assert_eq!(
+            cache.get("gs://b/a.ipynb", 2).unwrap().kernel,
+            "two",
+            "a slower launch's older read does not replace it"
+        );
     }
 
     #[test]
