@@ -188,7 +188,16 @@ impl Launcher {
             return self.dry_run_answer(*request, notebook, trigger, poller.elapsed());
         }
         // What was found is for a dry run to show; a launch keeps none of it while it waits.
-        Box::pin(self.preflight(&request)).await?;
+        if let Err(refused) = Box::pin(self.preflight(&request)).await {
+            // A redelivery of a run already started follows it, though its notebook may have
+            // changed since the check that let it start.
+            match &request.folder {
+                Some(folder) if Box::pin(self.transitions.recorded(folder)).await => {
+                    tracing::info!(error = %crate::cause::chain(&refused), "the notebook check fails now, but this message's run has started already; following it");
+                }
+                _ => return Err(refused),
+            }
+        }
         if let Some(record) = &request.record {
             // Boxed: Cloud Storage and credential futures would otherwise size the state of
             // every waiting launch, runs or not.

@@ -75,6 +75,12 @@ impl Transitions {
         self.records.create(record).await
     }
 
+    /// Whether the run in `folder` has a record: an earlier delivery of its message started
+    /// it. A record that cannot be read counts as none.
+    pub async fn recorded(&self, folder: &str) -> bool {
+        matches!(self.records.read(folder).await, Ok(Some(_)))
+    }
+
     /// Announces that a launch's instance exists.
     pub async fn announce_launched(&self, record: &RunRecord) {
         if let Some(events) = &self.events {

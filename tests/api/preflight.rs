@@ -250,3 +250,28 @@ async fn a_file_that_is_not_a_notebook_is_refused() {
     ];
     assert_refused(&app, app.push("8015", "go").await, &words).await;
 }
+
+/// A redelivery of a message whose run has started follows that run, even when its notebook
+/// has changed since so that the check would now refuse it: the instance is its run's.
+#[tokio::test]
+async fn a_redelivery_follows_its_started_run_though_the_notebook_changed() {
+    let app = spawn_declared().await;
+    let message = r#"{"parameters": {"rows": 3}}"#;
+    let (status, first) = app.push("8016", message).await;
+    assert_eq!(status, 200, "{first}");
+    upload(
+        &app,
+        "nb/declared.ipynb",
+        notebook(Some("label = \"only\"")),
+    );
+    let (status, again) = app.push("8016", message).await;
+    assert_eq!(status, 200, "{again}");
+    assert_eq!(again["run_id"], first["run_id"], "{again}");
+    assert_eq!(app.emulator.instances().len(), 1, "one instance");
+    let (status, other) = app.push("8017", message).await;
+    assert_eq!(status, 400, "a new message meets the check: {other}");
+    assert!(
+        other["error"].to_string().contains("parameter `rows`"),
+        "{other}"
+    );
+}
