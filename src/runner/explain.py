@@ -1,7 +1,7 @@
 # Why a notebook failed, read from the executed notebook (python3 -c "$EXPLAIN" NOTEBOOK OUT):
 # the first cell with an error output, as JSON in the file OUT, and one line for a person on
 # stdout ("cell 3 raised ValueError: the data is bad"). Nothing is written, and the exit status
-# is 1, when no cell holds an error. Everything in the notebook is untrusted (the notebook
+# is 3, when no cell holds an error (1, with a traceback, is this script failing). Everything in the notebook is untrusted (the notebook
 # wrote it): types are checked, terminal colour codes and control characters dropped, and
 # every field bounded, so that the report stays small; the service checks it all again.
 import json, re, sys
@@ -68,7 +68,7 @@ with open(sys.argv[1], encoding="utf-8", errors="replace") as f:
 cells = notebook.get("cells") if isinstance(notebook, dict) else None
 found = failure(cells if isinstance(cells, list) else [])
 if found is None:
-    sys.exit(1)
+    sys.exit(3)
 with open(sys.argv[2], "w") as f:
     f.write(json.dumps(found))
 evalue = found["evalue"].strip().split("\n")[0]

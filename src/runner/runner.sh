@@ -257,13 +257,6 @@ judge() {
   fi
 }
 
-# The parameters as papermill reads them, $WORK.parameters.yaml (see parameters.py); prints
-# their names, quoted, never their values: those may be secrets.
-parameters_file() {
-  python3 -c "$PARAMETERS" "$WORK.parameters.json" "$WORK.parameters.yaml" 2>/dev/null ||
-    { cp "$WORK.parameters.json" "$WORK.parameters.yaml" && printf '(unreadable)'; }
-}
-
 # Every entry under $WORK but directories, as "TYPE MTIME SIZE PATH", each ended by a NUL and
 # sorted: a name holding a newline stays inside its own record.
 snapshot() {
@@ -372,7 +365,9 @@ run_notebook() {
   papermill_command
   local input names began=$SECONDS
   input=$(basename -- "$NOTEBOOK")
-  names=$(parameters_file)
+  # The parameters as papermill reads them (parameters.py), and their names, never their values.
+  names=$(python3 -c "$PARAMETERS" "$WORK.parameters.json" "$WORK.parameters.yaml" 2>"$WORK.python-error") ||
+    { cp "$WORK.parameters.json" "$WORK.parameters.yaml"; names="(unreadable: $(tail -n 1 "$WORK.python-error"))"; }
   say "papermill $input, parameters $names, at most ${MAX_RUN_TIME}s"
   with_secrets timeout --kill-after=30 "$MAX_RUN_TIME" \
     "${PAPERMILL_COMMAND[@]}" "$WORK/$input" "$WORK.executed.ipynb" -f "$WORK.parameters.yaml" \
@@ -386,11 +381,13 @@ run_notebook() {
 }
 
 # The failing cell, its exception and traceback into $WORK.failure.json, for the report; its
-# one line becomes the error where papermill's exit status says nothing more.
+# one line becomes the error where papermill's exit status says nothing more. Status 3 is no
+# cell with an error; any other failure is said in the log.
 explain() {
-  local said
-  said=$(python3 -c "$EXPLAIN" "$WORK.executed.ipynb" "$WORK.failure.json" 2>/dev/null) ||
-    { rm -f "$WORK.failure.json"; return 0; }
+  local said status=0
+  said=$(python3 -c "$EXPLAIN" "$WORK.executed.ipynb" "$WORK.failure.json" 2>"$WORK.python-error") || status=$?
+  ((status == 0 || status == 3)) || say "the failing cell cannot be read: $(tail -n 1 "$WORK.python-error")"
+  ((status == 0)) || { rm -f "$WORK.failure.json"; return 0; }
   if [[ "$ERROR" == "papermill exited with "* && -n "$said" ]]; then ERROR=$said; fi
 }
 
