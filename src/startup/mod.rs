@@ -25,7 +25,7 @@ use crate::http::{AppState, HistoryRoutes, Limits, Peer, Peered, Readers, router
 use crate::push_token::{PushAuthMode, TokenVerifier};
 use notebooks_emulator::Emulator;
 
-pub use profiles::load as load_profiles;
+pub use profiles::{ProfilesFileError, load as load_profiles};
 pub use services::Services;
 
 /// Cloud Run sends SIGKILL 10 s after SIGTERM; in-flight requests get this long to answer.
