@@ -14,6 +14,7 @@
 //! - `run`: a profile with a notebook makes the launch a run: runner, metadata, run record.
 //! - `preflight`: a run's notebook exists and declares its parameters, before anything is
 //!   written or created.
+//! - `relaunch`: launches the product starts itself (a retry, a rerun, a "run now").
 //! - `dry_run`: the create a launch would send, shown instead of sent.
 //! - `error`: why a launch that began did not end with an instance.
 
@@ -23,6 +24,7 @@ mod dry_run;
 mod error;
 mod existing;
 mod preflight;
+mod relaunch;
 mod request;
 mod run;
 mod wait;
@@ -45,6 +47,7 @@ use create::CreateError;
 pub use dry_run::DryRunRequest;
 pub use error::{Failure, LaunchError};
 pub use preflight::{NotebookCheck, Preflight, Unreadable};
+pub use relaunch::Relaunch;
 pub use request::CreateRequest;
 pub use run::{EVENT_PARAMETER, RunConfig};
 

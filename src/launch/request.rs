@@ -4,14 +4,14 @@
 
 use super::Launcher;
 use super::body;
+use super::run::Asked;
 use crate::naming::{self, InstanceId};
 use crate::notebooks::ApiVersion;
 use crate::payload::{LaunchRequest, PayloadError};
 use crate::profile::LaunchSpec;
 use crate::push::Trigger;
 use crate::rejection::Rejection;
-use crate::run::RunId;
-use crate::run::RunRecord;
+use crate::run::{Origin, RunId, RunRecord};
 
 /// Everything a launch derives from its trigger before the first call upstream: what it will
 /// ask the API for. Public so that the fuzz target and its stable replay drive every check a
@@ -55,6 +55,20 @@ impl Launcher {
         trigger: &Trigger,
         request: LaunchRequest,
     ) -> Result<CreateRequest, Rejection> {
+        self.create_request_from(trigger, request, None)
+    }
+
+    /// [`create_request`](Self::create_request) for a launch of `origin`, which the run's
+    /// record keeps.
+    ///
+    /// # Errors
+    /// As [`create_request`](Self::create_request).
+    pub(super) fn create_request_from(
+        &self,
+        trigger: &Trigger,
+        request: LaunchRequest,
+        origin: Option<&Origin>,
+    ) -> Result<CreateRequest, Rejection> {
         if let Some(action) = request.action {
             return Err(PayloadError::NotALaunch(action).into());
         }
@@ -72,14 +86,14 @@ impl Launcher {
         let name = format!("{parent}/instances/{id}");
         let mut labels = spec.labels.clone();
         labels.extend(naming::provenance(trigger, profile));
-        let run = self.runs.prepare(
-            &mut spec,
-            &mut labels,
+        let asked = Asked {
             trigger,
-            request.event.as_ref(),
             profile,
-            &name,
-        )?;
+            overrides: &request.overrides,
+            event: request.event.as_ref(),
+            origin,
+        };
+        let run = self.runs.prepare(&mut spec, &mut labels, asked, &name)?;
         let (run_id, record) = run.map_or((None, None), |(id, record)| {
             (Some(id), Some(Box::new(record)))
         });

@@ -12,9 +12,9 @@ use std::time::Duration;
 use serde_json::{Map, Value};
 
 use crate::naming::LABEL_RUN_ID;
-use crate::profile::{Field, FieldError, LaunchSpec};
+use crate::profile::{Field, FieldError, Fields, LaunchSpec};
 use crate::push::Trigger;
-use crate::run::{Launch, RunId, RunRecord};
+use crate::run::{Launch, Origin, RunId, RunRecord};
 use crate::runner::RunSpec;
 
 /// The papermill parameter that carries a web app's event.
@@ -22,6 +22,18 @@ pub const EVENT_PARAMETER: &str = "event";
 
 /// The largest value Compute Engine keeps under one metadata key.
 const MAX_METADATA_VALUE_BYTES: usize = 256 * 1024;
+
+/// Who asked for a launch and what they asked: what a run's record keeps of it.
+#[derive(Debug, Clone, Copy)]
+pub struct Asked<'a> {
+    pub trigger: &'a Trigger,
+    pub profile: &'a str,
+    /// The fields set over the profile; their `parameters` are in the spec already.
+    pub overrides: &'a Fields,
+    /// The app's event, the notebook's `event` parameter.
+    pub event: Option<&'a Value>,
+    pub origin: Option<&'a Origin>,
+}
 
 /// What runs need from the service: where runners report, and the runner.
 #[derive(Debug)]
@@ -66,8 +78,8 @@ impl RunConfig {
     }
 
     /// Turns the spec into the run's instance (runner, metadata, run-id label) and returns the
-    /// run's id and record; `None` when the profile runs no notebook. `labels` are the
-    /// instance's labels, `instance` its full name.
+    /// run's id and record, which keeps what was `asked`; `None` when the profile runs no
+    /// notebook. `labels` are the instance's labels, `instance` its full name.
     ///
     /// # Errors
     /// A [`FieldError`] when runs are not configured or the parameters do not fit.
@@ -75,9 +87,7 @@ impl RunConfig {
         &self,
         spec: &mut LaunchSpec,
         labels: &mut std::collections::BTreeMap<String, String>,
-        trigger: &Trigger,
-        event: Option<&Value>,
-        profile: &str,
+        asked: Asked<'_>,
         instance: &str,
     ) -> Result<Option<(RunId, RunRecord)>, FieldError> {
         self.check(spec)?;
@@ -86,8 +96,8 @@ impl RunConfig {
         else {
             return Ok(None);
         };
-        let run_id = RunId::derive(trigger.key.as_str());
-        let parameters = with_event(target.parameters.clone(), event)?;
+        let run_id = RunId::derive(asked.trigger.key.as_str());
+        let parameters = with_event(target.parameters.clone(), asked.event)?;
         let run = RunSpec {
             run_id: run_id.to_string(),
             notebook: target.notebook.clone(),
@@ -101,9 +111,14 @@ impl RunConfig {
         };
         let launch = Launch {
             run_id: run_id.clone(),
-            trigger: trigger.source.label().to_owned(),
-            message_id: trigger.message_id.clone(),
-            profile: profile.to_owned(),
+            trigger: asked.trigger.source.label().to_owned(),
+            message_id: asked.trigger.message_id.clone(),
+            profile: asked.profile.to_owned(),
+            origin: asked.origin.cloned(),
+            overrides: Fields {
+                parameters: None,
+                ..asked.overrides.clone()
+            },
             notebook: run.notebook.clone(),
             parameters: run.parameters.clone(),
             instance: instance.to_owned(),
@@ -203,9 +218,17 @@ mod tests {
             .prepare(
                 &mut spec,
                 &mut labels,
-                &trigger,
-                Some(&event),
-                "default",
+                Asked {
+                    trigger: &trigger,
+                    profile: "default",
+                    overrides: &Fields {
+                        machine_type: Some("n1-highmem-8".into()),
+                        parameters: Some(Map::from_iter([("rows".to_owned(), Value::from(9))])),
+                        ..Fields::default()
+                    },
+                    event: Some(&event),
+                    origin: None,
+                },
                 "projects/p/locations/z/instances/i",
             )
             .unwrap()
@@ -235,6 +258,14 @@ mod tests {
         assert_eq!(record.output, format!("gs://bkt/runs/{run_id}/"));
         assert_eq!(record.state, RunState::Launched);
         assert_eq!(record.parameters["event"], event);
+        assert_eq!(
+            record.overrides,
+            Fields {
+                machine_type: Some("n1-highmem-8".into()),
+                ..Fields::default()
+            },
+            "the record keeps the message's fields, its parameters once, merged"
+        );
     }
 
     #[test]

@@ -9,7 +9,7 @@
 use std::collections::BTreeMap;
 use std::fmt;
 
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use serde_json::Map;
 
 use crate::variable::Variable;
@@ -60,11 +60,15 @@ macro_rules! profile_fields {
             }
         }
 
-        /// One layer of a profile: every field optional, so layers can be stacked.
-        #[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+        /// One layer of a profile: every field optional, so layers can be stacked. A run's
+        /// record keeps the layer its message set, so a retry or a rerun launches the same.
+        #[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize, Serialize)]
         #[serde(deny_unknown_fields)]
         pub struct Fields {
-            $(pub $name: Option<$type>,)+
+            $(
+                #[serde(default, skip_serializing_if = "Option::is_none")]
+                pub $name: Option<$type>,
+            )+
         }
 
         impl Fields {
@@ -73,6 +77,11 @@ macro_rules! profile_fields {
                 Fields {
                     $($name: FieldValue::overlay(&self.$name, &top.$name),)+
                 }
+            }
+
+            /// Whether this layer sets nothing.
+            pub fn is_empty(&self) -> bool {
+                self.present().is_empty()
             }
 
             /// The fields this layer sets, to check them against `ALLOWED_OVERRIDES`.

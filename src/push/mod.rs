@@ -57,6 +57,12 @@ pub enum Source {
     Manual,
     /// `notebook-trigger launch` from a terminal.
     Cli,
+    /// A later attempt at a run that ended in an outcome its profile retries.
+    Retry,
+    /// An operator's rerun of an earlier run.
+    Rerun,
+    /// An operator's "run now" of a profile.
+    RunNow,
 }
 
 impl Source {
@@ -67,6 +73,9 @@ impl Source {
             Source::CloudEvent { .. } => "cloudevent",
             Source::Manual => "manual",
             Source::Cli => "cli",
+            Source::Retry => "retry",
+            Source::Rerun => "rerun",
+            Source::RunNow => "run_now",
         }
     }
 }
@@ -85,6 +94,13 @@ impl DedupeKey {
 
     fn cloud_event(source: &str, id: &str) -> Self {
         Self(format!("cloudevent:{source}#{id}"))
+    }
+
+    /// The key of a launch the product starts itself (`source` is its label): `id` says which
+    /// one, so that two services starting the same retry, or a form posted twice, name one
+    /// run.
+    pub fn relaunch(source: &Source, id: &str) -> Self {
+        Self(format!("{}:{id}", source.label()))
     }
 
     /// A key no other trigger shares.
@@ -140,6 +156,20 @@ pub struct Trigger {
 }
 
 impl Trigger {
+    /// A launch the product starts itself, with no message: a retry, a rerun, a "run now".
+    pub fn relaunch(source: Source, id: &str) -> Self {
+        Self {
+            key: DedupeKey::relaunch(&source, id),
+            source,
+            message_id: None,
+            publish_time: None,
+            data: Data::Absent,
+            attributes: BTreeMap::new(),
+            ordering_key: None,
+            delivery_attempt: None,
+        }
+    }
+
     /// A trigger typed at a terminal (`notebook-trigger launch`).
     pub fn from_cli(payload: Option<String>) -> Self {
         Self {

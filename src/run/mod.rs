@@ -6,7 +6,8 @@
 //! [`CompletionReport`] is what the runner on the VM says when it is done, with the
 //! [`Failure`] it read from the executed notebook when a cell raised; [`Cleanup`] says
 //! what becomes of the instance after a success or a failure; [`RunRecord`] is the run's story,
-//! kept beside its outputs so it outlives the instance; [`reaper`] decides what to do with
+//! kept beside its outputs so it outlives the instance, with the [`Origin`] of a run the
+//! product started itself (a retry, a rerun, a "run now"); [`reaper`] decides what to do with
 //! instances whose run ended without anyone cleaning up. [`RunStore`] keeps records in Cloud
 //! Storage. [`RunEvents`] announces each [`RunEvent`] on Pub/Sub, for whoever wants to hear of
 //! it. [`Transitions`] is the one way a run ends and is cleaned up (record, event, cleanup),
@@ -17,6 +18,7 @@ mod events;
 mod failure;
 mod id;
 pub mod instances;
+mod origin;
 pub mod reaper;
 mod record;
 mod report;
@@ -28,6 +30,7 @@ pub use events::{RunEvent, RunEvents};
 pub use failure::{Failure, plain_text};
 pub use id::{InvalidRunId, RunId};
 pub use instances::ManagedInstances;
+pub use origin::Origin;
 pub use record::{CleanupRecord, LateReport, Launch, RunRecord, RunState};
 pub use report::{CompletionReport, Outcome, ReportError};
 pub use store::{

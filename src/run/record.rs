@@ -9,7 +9,8 @@
 use jiff::Timestamp;
 use serde::{Deserialize, Serialize};
 
-use super::{Cleanup, CompletionReport, Failure, Outcome, RunId, RunStore};
+use super::{Cleanup, CompletionReport, Failure, Origin, Outcome, RunId, RunStore};
+use crate::profile::Fields;
 
 /// The version of the record's layout.
 const SCHEMA: u32 = 1;
@@ -92,6 +93,13 @@ pub struct RunRecord {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub message_id: Option<String>,
     pub profile: String,
+    /// The retry, rerun or "run now" this run is; `None` for a run a message started.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub origin: Option<Origin>,
+    /// The profile fields the message set over its profile (`parameters` aside, which holds
+    /// them merged): a retry or a rerun launches what the message asked for.
+    #[serde(default, skip_serializing_if = "Fields::is_empty")]
+    pub overrides: Fields,
     pub notebook: String,
     #[serde(default)]
     pub parameters: serde_json::Map<String, serde_json::Value>,
@@ -146,6 +154,9 @@ pub struct Launch {
     pub trigger: String,
     pub message_id: Option<String>,
     pub profile: String,
+    pub origin: Option<Origin>,
+    /// The message's profile fields, `parameters` aside.
+    pub overrides: Fields,
     pub notebook: String,
     pub parameters: serde_json::Map<String, serde_json::Value>,
     /// `projects/P/locations/Z/instances/I`.
@@ -164,6 +175,8 @@ impl RunRecord {
             trigger: launch.trigger,
             message_id: launch.message_id,
             profile: launch.profile,
+            origin: launch.origin,
+            overrides: launch.overrides,
             notebook: launch.notebook,
             parameters: launch.parameters,
             instance: launch.instance,
@@ -178,6 +191,19 @@ impl RunRecord {
             log_tail: String::new(),
             cleanup: None,
             late_report: None,
+        }
+    }
+
+    /// Which attempt at its run this record is: 1, or the retry's number.
+    pub fn attempt(&self) -> u32 {
+        Origin::attempt(self.origin.as_ref())
+    }
+
+    /// The run this record is an attempt at: its first attempt's id.
+    pub fn first_attempt(&self) -> &RunId {
+        match &self.origin {
+            Some(Origin::Retry { of, .. }) => of,
+            _ => &self.run_id,
         }
     }
 
@@ -296,6 +322,8 @@ impl RunRecord {
             trigger: "pubsub".into(),
             message_id: Some(key.into()),
             profile: "default".into(),
+            origin: None,
+            overrides: crate::profile::Fields::default(),
             notebook: "gs://b/nb/seed.ipynb".into(),
             parameters: serde_json::Map::new(),
             instance: format!("projects/p/locations/z/instances/{key}"),
@@ -306,126 +334,5 @@ impl RunRecord {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn launched() -> RunRecord {
-        RunRecord::example("1", "2026-12-01T10:00:00Z")
-    }
-
-    #[test]
-    fn every_state_is_named_once_as_the_record_writes_it() {
-        for state in RunState::ALL {
-            assert_eq!(
-                serde_json::to_value(state).unwrap(),
-                serde_json::Value::from(state.as_str())
-            );
-        }
-        let names: std::collections::BTreeSet<_> =
-            RunState::ALL.iter().map(|s| s.as_str()).collect();
-        assert_eq!(names.len(), RunState::ALL.len());
-    }
-
-    fn report(outcome: Outcome) -> CompletionReport {
-        CompletionReport {
-            run_id: launched().run_id,
-            outcome,
-            exit_code: i32::from(outcome != Outcome::Succeeded),
-            started: "2026-12-01T10:01:00Z".parse().unwrap(),
-            finished: "2026-12-01T10:02:00Z".parse().unwrap(),
-            outputs: vec!["gs://b/runs/r/seed.ipynb".into()],
-            error: "cell 1 raised ValueError: bad".into(),
-            failure: Some(Failure {
-                cell_index: 0,
-                source: "raise ValueError('bad')".into(),
-                ename: "ValueError".into(),
-                evalue: "bad".into(),
-                traceback: "ValueError: bad".into(),
-            }),
-            log_tail: "Traceback".into(),
-        }
-    }
-
-    fn cleanup(error: Option<&str>) -> CleanupRecord {
-        CleanupRecord {
-            action: Cleanup::Stop,
-            at: "2026-12-01T10:02:01Z".parse().unwrap(),
-            error: error.map(str::to_owned),
-            by: "report".into(),
-        }
-    }
-
-    #[test]
-    fn a_record_round_trips_at_every_step_and_says_how_far_the_run_got() {
-        let record = launched();
-        let json = serde_json::to_string(&record).unwrap();
-        assert!(
-            !json.contains("cleanup") && !json.contains("exit_code") && !json.contains("late"),
-            "{json}"
-        );
-        assert_eq!(serde_json::from_str::<RunRecord>(&json).unwrap(), record);
-        assert!(!record.has_outcome() && !record.needs_cleanup());
-        assert_eq!(
-            record.cleaned(&cleanup(None)),
-            None,
-            "no cleanup before an outcome"
-        );
-
-        let failed = record.completed(&report(Outcome::Failed)).unwrap();
-        assert_eq!(failed.state, RunState::Failed);
-        assert_eq!(failed.failure, report(Outcome::Failed).failure);
-        assert!(failed.needs_cleanup());
-        let refused = failed.cleaned(&cleanup(Some("UNAVAILABLE"))).unwrap();
-        assert!(refused.needs_cleanup(), "a failed cleanup is owed again");
-        let done = refused.cleaned(&cleanup(None)).unwrap();
-        assert!(!done.needs_cleanup());
-        assert_eq!(
-            done.cleaned(&cleanup(Some("late"))),
-            None,
-            "the cleanup that happened first stays"
-        );
-        let json = serde_json::to_string(&done).unwrap();
-        assert_eq!(serde_json::from_str::<RunRecord>(&json).unwrap(), done);
-    }
-
-    #[test]
-    fn a_record_moves_only_forward_and_the_first_outcome_stands() {
-        let record = launched();
-        let succeeded = record.completed(&report(Outcome::Succeeded)).unwrap();
-        assert_eq!(succeeded.completed(&report(Outcome::Failed)), None);
-        assert_eq!(succeeded.unreported("past max_run_time"), None);
-        assert_eq!(succeeded.lost("gone"), None);
-        assert_eq!(succeeded.not_launched("refused"), None);
-
-        let unreported = record.unreported("up for 2h, past max_run_time").unwrap();
-        assert_eq!(unreported.state, RunState::Unreported);
-        assert_eq!(unreported.error, "no report: up for 2h, past max_run_time");
-        assert_eq!(unreported.lost("gone"), None);
-        let late = unreported.completed(&report(Outcome::Succeeded)).unwrap();
-        assert_eq!(late.state, RunState::Unreported, "the first outcome stands");
-        assert_eq!(late.error, unreported.error);
-        let kept = late.late_report.as_ref().unwrap();
-        assert_eq!((kept.outcome, kept.exit_code), (Outcome::Succeeded, 0));
-        assert_eq!(late.log_tail, "Traceback");
-        assert_eq!(
-            late.completed(&report(Outcome::Failed)),
-            None,
-            "one late report"
-        );
-        let json = serde_json::to_string(&late).unwrap();
-        assert_eq!(serde_json::from_str::<RunRecord>(&json).unwrap(), late);
-
-        let lost = record.lost("its instance is gone").unwrap();
-        assert_eq!(
-            (lost.state, lost.error.as_str()),
-            (RunState::Lost, "lost: its instance is gone")
-        );
-        assert!(
-            lost.has_outcome() && !lost.needs_cleanup(),
-            "nothing to clean up"
-        );
-        let refused = record.not_launched("INVALID_ARGUMENT").unwrap();
-        assert_eq!(refused.state, RunState::Failed);
-        assert_eq!(refused.error, "not launched: INVALID_ARGUMENT");
-    }
-}
+#[path = "record_tests.rs"]
+mod tests;
