@@ -11,11 +11,16 @@
 //! died, or never created) can never report, and is recorded `lost`. Only when every zone
 //! could be listed, and only after asking for the instance by the name its record keeps.
 //!
+//! With retries, each run a reap ends is retried as its profile says, and every reap launches
+//! the retries that are due (see [`retry`](crate::retry)): a retry outlives the process that
+//! scheduled it.
+//!
 //! It may run while another reaper runs (a scheduled message redelivered, a person at a
 //! terminal): each action is one the API takes twice without harm, and each record step is a
 //! compare-and-swap that applies once (see [`Transitions`]).
 
 use std::collections::BTreeSet;
+use std::sync::Arc;
 use std::time::Duration;
 
 use jiff::Timestamp;
@@ -25,6 +30,7 @@ use crate::cause;
 use crate::naming::LABEL_RUN_ID;
 use crate::notebooks::Instance;
 use crate::profile::MAX_RUN_TIME_LIMIT;
+use crate::retry::{Retried, Retrier};
 use crate::run::instances::run_folder;
 use crate::run::reaper::{Observed, ReaperPolicy, Verdict, judge};
 use crate::run::{Actor, ManagedInstances, RunRecord, RunState, RunStore, Transitions, Updated};
@@ -39,6 +45,8 @@ pub struct Reaper {
     /// The output prefixes whose records are judged for lost runs.
     outputs: BTreeSet<String>,
     policy: ReaperPolicy,
+    /// Schedules the retry of each run this reaper ends, and launches those due.
+    retries: Option<Arc<Retrier>>,
 }
 
 /// What one reap did.
@@ -50,6 +58,8 @@ pub struct Reap {
     pub verdicts: Vec<Reaped>,
     /// Runs recorded `lost`: their instance is gone and they never reported.
     pub lost: Vec<LostRun>,
+    /// Retries scheduled or launched: ended attempts whose profile retries them.
+    pub retries: Vec<Retried>,
 }
 
 impl Reap {
@@ -59,6 +69,7 @@ impl Reap {
             .iter()
             .map(Reaped::line)
             .chain(self.lost.iter().map(LostRun::line))
+            .chain(self.retries.iter().map(Retried::line))
     }
 }
 
@@ -114,7 +125,15 @@ impl Reaper {
             transitions,
             outputs,
             policy,
+            retries: None,
         }
+    }
+
+    /// The reaper that retries the runs it ends, and launches every retry due at a reap.
+    #[must_use]
+    pub fn with_retries(mut self, retrier: Arc<Retrier>) -> Self {
+        self.retries = Some(retrier);
+        self
     }
 
     /// Observes, judges at `now` and, unless `dry_run`, acts: on the instances, then on the
@@ -134,10 +153,22 @@ impl Reaper {
         } else {
             Vec::new()
         };
+        let retries = match &self.retries {
+            Some(retrier) => retrier.sweep(now, dry_run).await,
+            None => Vec::new(),
+        };
         Reap {
             dry_run,
             verdicts,
             lost,
+            retries,
+        }
+    }
+
+    /// Schedules the retry of a run this reaper just ended, when its profile retries it.
+    async fn ended(&self, record: &RunRecord) {
+        if let Some(retrier) = &self.retries {
+            retrier.ended(record).await;
         }
     }
 
@@ -185,6 +216,7 @@ impl Reaper {
     /// report came in the meantime), that report's own cleanup stands and nothing is done.
     async fn act(&self, verdict: &Verdict, record: Option<RunRecord>) -> String {
         let folder = record.as_ref().map(|record| record.output.clone());
+        let mut ended = None;
         if let Some(record) = record.filter(|record| record.state == RunState::Launched) {
             let reason = verdict.reason.clone();
             match self
@@ -195,6 +227,7 @@ impl Reaper {
                 Ok(Some(Updated::Unchanged(now))) if now.state != RunState::Unreported => {
                     return format!("skipped: the run reported {} meanwhile", now.state.as_str());
                 }
+                Ok(Some(Updated::Written { now, .. })) => ended = Some(now),
                 Ok(_) => {}
                 Err(error) => {
                     tracing::warn!(run = %record.run_id, error = %cause::chain(&error), "the run's end is not recorded; the next reap tries again");
@@ -210,6 +243,9 @@ impl Reaper {
                 folder.as_deref(),
             )
             .await;
+        if let Some(ended) = &ended {
+            self.ended(ended).await;
+        }
         match &cleanup.error {
             None => "done".to_owned(),
             Some(error) => format!("failed: {error}"),
@@ -292,7 +328,10 @@ impl Reaper {
                 .end(&record.output, |now| now.lost(&reason))
                 .await
             {
-                Ok(Some(Updated::Written { .. })) => "done".to_owned(),
+                Ok(Some(Updated::Written { now, .. })) => {
+                    self.ended(&now).await;
+                    "done".to_owned()
+                }
                 Ok(_) => "skipped: the record moved meanwhile".to_owned(),
                 Err(error) => format!("failed: {}", cause::chain(&error)),
             }

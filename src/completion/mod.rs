@@ -16,17 +16,23 @@
 //! announced once its record is written, and the cleanup once it is recorded; a repeated or
 //! late report announces nothing new.
 //!
+//! A report that ends a run in an outcome its profile retries schedules the next attempt
+//! (see [`retry`](crate::retry)) after the cleanup, before the answer.
+//!
 //! - `check`: whether a token speaks for a run's instance.
 //! - `error`: why a report was not taken.
 
 pub mod check;
 mod error;
 
+use std::sync::Arc;
+
 use axum::http::HeaderMap;
 use serde::Serialize;
 
 use crate::notebooks::{Code, Instance, NotebooksClient};
 use crate::push_token::{Claims, TokenVerifier};
+use crate::retry::Retrier;
 use crate::run::instances::run_folder;
 use crate::run::{
     Actor, CleanupPolicy, CleanupRecord, CompletionReport, RunId, RunRecord, RunState, RunStore,
@@ -46,6 +52,8 @@ pub struct Completer {
     project: String,
     cleanup: CleanupPolicy,
     transitions: Transitions,
+    /// Schedules the retry of a run that ended in an outcome its profile retries.
+    retries: Option<Arc<Retrier>>,
 }
 
 /// The answer to a report that was taken (or had been).
@@ -75,6 +83,22 @@ impl Completer {
             project,
             cleanup,
             transitions,
+            retries: None,
+        }
+    }
+
+    /// The completer that schedules the retry of each run whose report ends it in an outcome
+    /// its profile retries.
+    #[must_use]
+    pub fn with_retries(mut self, retrier: Arc<Retrier>) -> Self {
+        self.retries = Some(retrier);
+        self
+    }
+
+    /// Schedules `record`'s retry when its profile retries its outcome.
+    async fn retry(&self, record: &RunRecord) {
+        if let Some(retrier) = &self.retries {
+            retrier.ended(record).await;
         }
     }
 
@@ -136,6 +160,7 @@ impl Completer {
                 tracing::warn!(run = %run, outcome = report.outcome.as_str(), instance = %instance.name, cleanup = %action, %error, "run reported; cleanup failed, the reaper tries again")
             }
         }
+        self.retry(&ended).await;
         Ok(Completed {
             run_id: run,
             state: ended.state,
@@ -168,8 +193,10 @@ impl Completer {
                     .await,
             )
         } else {
-            record.cleanup
+            record.cleanup.clone()
         };
+        // The process that recorded the end may have died before it scheduled the retry.
+        self.retry(&record).await;
         Completed {
             run_id: record.run_id,
             state: record.state,

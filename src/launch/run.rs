@@ -123,6 +123,7 @@ impl RunConfig {
             parameters: run.parameters.clone(),
             instance: instance.to_owned(),
             output_prefix: target.output.clone(),
+            retry: target.retry.clone(),
         };
         let record = RunRecord::launched(launch, jiff::Timestamp::now());
         spec.metadata.extend(run.metadata());

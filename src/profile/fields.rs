@@ -21,6 +21,10 @@ pub const DEFAULT_MACHINE_TYPE: &str = "n1-standard-4";
 pub const DEFAULT_CONTAINER_TAG: &str = "latest";
 /// How long a notebook may run when its profile says nothing.
 pub const DEFAULT_MAX_RUN_TIME: &str = "1h";
+/// The outcomes a profile retries when it says nothing (as `RETRY_ON` writes them).
+pub const DEFAULT_RETRY_ON: &str = "failed,timed_out,unreported";
+/// How long a retry waits when its profile says nothing.
+pub const DEFAULT_RETRY_DELAY: &str = "1m";
 
 /// Expands the table of fields. A row is
 /// `Variant name: Type, "ENVIRONMENT_VARIABLE", when-unset, "meaning";`
@@ -162,6 +166,12 @@ profile_fields! {
         "gs://BUCKET/PREFIX: each run's files go under PREFIX/RUN_ID/";
     MaxRunTime max_run_time: String, "MAX_RUN_TIME", Value(DEFAULT_MAX_RUN_TIME),
         "longest a notebook may run, at most 24h";
+    Retries retries: u32, "RETRIES", Value("0"),
+        "attempts after the first when a run ends in an outcome of retry_on, at most 10; each attempt is a run of its own";
+    RetryOn retry_on: Vec<String>, "RETRY_ON", Value(DEFAULT_RETRY_ON),
+        "outcomes that are retried, among failed, timed_out, unreported, lost (comma-separated; never cancelled)";
+    RetryDelay retry_delay: String, "RETRY_DELAY", Value(DEFAULT_RETRY_DELAY),
+        "wait between an attempt's end and the next attempt's launch, at most 6h";
 }
 
 impl Field {
@@ -223,6 +233,18 @@ impl FieldValue for u32 {
 impl FieldValue for bool {
     fn from_env_text(text: &str) -> Result<Self, String> {
         parse_bool(text).ok_or_else(|| format!("`{text}` is not true or false"))
+    }
+}
+
+/// A list, such as `retry_on`: `a,b` in a variable; a higher layer replaces it whole.
+impl FieldValue for Vec<String> {
+    fn from_env_text(text: &str) -> Result<Self, String> {
+        Ok(text
+            .split(',')
+            .map(str::trim)
+            .filter(|item| !item.is_empty())
+            .map(str::to_owned)
+            .collect())
     }
 }
 

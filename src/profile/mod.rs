@@ -7,7 +7,8 @@
 //! cannot hold an invalid value: the request builders never validate anything.
 //!
 //! `fields` declares every field once; `spec` parses a layered profile with the rules of
-//! `checks`, and `run` the notebook it runs, if any, with the `secrets` its kernel reads;
+//! `checks`, and `run` the notebook it runs, if any, with the `secrets` its kernel reads and the `retry`
+//! policy its attempts follow;
 //! `metadata` declares the instance metadata keys that Compute Engine, Workbench and the runner
 //! read, and who may set them; `files` loads the named profiles.
 
@@ -15,6 +16,7 @@ mod checks;
 mod fields;
 mod files;
 mod metadata;
+mod retry;
 mod run;
 mod secrets;
 mod spec;
@@ -27,5 +29,6 @@ pub use fields::{
 };
 pub use files::{Profiles, ProfilesError, SecretGrant};
 pub use metadata::{KeyClass, RESERVED_KEYS, ReservedKey, reserved_key};
+pub use retry::{MAX_RETRIES, MAX_RETRY_DELAY, RetryOn, RetryPolicy};
 pub use run::{MAX_PARAMETERS_BYTES, MAX_RUN_TIME_LIMIT, RunTarget, check_parameter_name};
 pub use spec::{Accelerator, BootDisk, LaunchSpec, ScriptBehavior};

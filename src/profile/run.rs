@@ -17,6 +17,7 @@ use serde_json::{Map, Value};
 
 use super::checks::check_gcs_uri;
 use super::fields::{DEFAULT_MAX_RUN_TIME, Field, FieldError, Fields};
+use super::retry::{RetryPolicy, parse_retry};
 use super::secrets::check_secrets;
 
 /// The longest run a profile may ask for.
@@ -43,6 +44,8 @@ pub struct RunTarget {
     pub max_run_time: Duration,
     /// Environment variables of the kernel → the Secret Manager versions they hold.
     pub secrets: BTreeMap<String, String>,
+    /// How an attempt that ends badly is tried again; `None`: it is not.
+    pub retry: Option<RetryPolicy>,
 }
 
 /// The run a profile describes, or `None` when it names no notebook.
@@ -54,7 +57,14 @@ pub(super) fn parse_run(fields: &Fields) -> Result<Option<RunTarget>, FieldError
             .unwrap_or(DEFAULT_MAX_RUN_TIME),
     )
     .map_err(|e| FieldError::new(Field::MaxRunTime, e))?;
+    let retry = parse_retry(fields)?;
     let Some(notebook) = &fields.notebook else {
+        if retry.is_some() {
+            return Err(FieldError::new(
+                Field::Retries,
+                "the profile runs no notebook, and only a run can be retried: set notebook, or retries = 0",
+            ));
+        }
         if fields.parameters.as_ref().is_some_and(|p| !p.is_empty()) {
             return Err(FieldError::new(
                 Field::Parameters,
@@ -99,6 +109,7 @@ pub(super) fn parse_run(fields: &Fields) -> Result<Option<RunTarget>, FieldError
         output,
         max_run_time,
         secrets,
+        retry,
     }))
 }
 
@@ -289,6 +300,11 @@ mod tests {
             "projects/p/secrets/db/versions/latest".to_owned(),
         )]));
         assert_eq!(parse_run(&fields).unwrap_err().field, Field::Secrets);
+        fields.secrets = None;
+        fields.retries = Some(1);
+        assert_eq!(parse_run(&fields).unwrap_err().field, Field::Retries);
+        fields.retries = Some(0);
+        assert_eq!(parse_run(&fields), Ok(None), "no retries is no policy");
     }
 
     #[test]

@@ -105,6 +105,12 @@ impl LaunchSpec {
         let metadata = parse_metadata(fields)?;
         let instance_id = parse_instance_id(fields)?;
         let run = parse_run(fields)?;
+        if instance_id.is_some() && run.as_ref().is_some_and(|run| run.retry.is_some()) {
+            return Err(FieldError::new(
+                Field::Retries,
+                "each attempt runs on an instance of its own, which a fixed instance_id cannot name: unset instance_id, or set retries = 0",
+            ));
+        }
         Ok(LaunchSpec {
             location,
             container_repository,

@@ -395,3 +395,18 @@ fn a_profiles_file_names_secrets_checked_by_key_and_lists_their_grants() {
         );
     }
 }
+
+#[test]
+fn a_retried_run_needs_an_instance_per_attempt() {
+    let mut f = base();
+    f.post_startup_script = None;
+    f.notebook = Some("gs://bkt/nb/a.ipynb".into());
+    f.output = Some("gs://bkt/runs".into());
+    f.retries = Some(2);
+    let spec = LaunchSpec::parse(&f, "p").unwrap();
+    assert_eq!(spec.run.unwrap().retry.unwrap().attempts(), 3);
+    f.instance_id = Some("nightly".into());
+    let error = LaunchSpec::parse(&f, "p").unwrap_err();
+    assert_eq!(error.field, Field::Retries);
+    assert!(error.reason.contains("unset instance_id"), "{error}");
+}

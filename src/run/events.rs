@@ -2,9 +2,11 @@
 //! matters to it (failures to mail or chat, say) with a subscription and a filter of its own,
 //! without polling records.
 //!
-//! A message's attributes say what happened (`run_id`, `event`, `state`, `profile`; for an
-//! outcome its `error` and, when a cell raised, the `exception`'s name; for a cleanup
-//! `action`, `by` and the cleanup's `error`), so a subscription filter can pick events without
+//! A message's attributes say what happened (`run_id`, `event`, `state`, `profile`, which
+//! `attempt` at its run it is and, for a retry, the `first_attempt`'s run id; for an outcome
+//! its `error` and, when a cell raised, the `exception`'s name; for a cleanup `action`, `by`
+//! and the cleanup's `error`; for `retrying` the `next_attempt`, its `next_run_id` and the
+//! `retry_at` time it is launched at), so a subscription filter can pick events without
 //! reading the data; the data is the run record as it was written at that step, the failing
 //! cell and its traceback included. Events are
 //! published at least once and, for one run, one after another: a subscriber that must not act
@@ -34,17 +36,21 @@ pub enum RunEvent {
     Reached(RunState),
     /// A cleanup was done (or tried) and recorded, by the report or by the reaper.
     CleanedUp,
+    /// The attempt ended in an outcome its profile retries: the next attempt is scheduled.
+    Retrying,
 }
 
 impl RunEvent {
-    /// Every event, in the order a run meets them: the states of a run, then its cleanup.
-    pub const ALL: [RunEvent; RunState::ALL.len() + 1] = {
-        let mut all = [RunEvent::CleanedUp; RunState::ALL.len() + 1];
+    /// Every event, in the order a run meets them: the states of a run, then its cleanup,
+    /// then its retry.
+    pub const ALL: [RunEvent; RunState::ALL.len() + 2] = {
+        let mut all = [RunEvent::CleanedUp; RunState::ALL.len() + 2];
         let mut i = 0;
         while i < RunState::ALL.len() {
             all[i] = RunEvent::Reached(RunState::ALL[i]);
             i += 1;
         }
+        all[RunState::ALL.len() + 1] = RunEvent::Retrying;
         all
     };
 
@@ -53,6 +59,7 @@ impl RunEvent {
         match self {
             RunEvent::Reached(state) => state.as_str(),
             RunEvent::CleanedUp => "cleaned_up",
+            RunEvent::Retrying => "retrying",
         }
     }
 
@@ -66,7 +73,12 @@ impl RunEvent {
             ("profile".to_owned(), record.profile.clone()),
             ("trigger".to_owned(), record.trigger.clone()),
             ("instance".to_owned(), record.instance.clone()),
+            ("attempt".to_owned(), record.attempt().to_string()),
         ]);
+        if record.attempt() > 1 {
+            let first = record.first_attempt().to_string();
+            attributes.insert("first_attempt".to_owned(), first);
+        }
         if let RunEvent::Reached(_) = self {
             if !record.error.is_empty() {
                 attributes.insert("error".to_owned(), truncated(&record.error).to_owned());
@@ -81,6 +93,11 @@ impl RunEvent {
             if let Some(error) = &cleanup.error {
                 attributes.insert("error".to_owned(), truncated(error).to_owned());
             }
+        }
+        if let (RunEvent::Retrying, Some(next)) = (self, &record.next_attempt) {
+            attributes.insert("next_attempt".to_owned(), next.attempt.to_string());
+            attributes.insert("next_run_id".to_owned(), next.run_id.to_string());
+            attributes.insert("retry_at".to_owned(), next.at.to_string());
         }
         Outgoing {
             data: serde_json::to_vec(record).expect("a run record serialises"),
@@ -167,7 +184,7 @@ impl RunEvents {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::run::{Cleanup, CleanupRecord};
+    use crate::run::{Cleanup, CleanupRecord, RunId};
 
     fn record(state: RunState, cleanup: Option<CleanupRecord>) -> RunRecord {
         RunRecord {
@@ -192,7 +209,7 @@ mod tests {
         let names: Vec<&str> = RunEvent::ALL.iter().map(|e| e.as_str()).collect();
         let states: Vec<&str> = RunState::ALL.iter().map(|s| s.as_str()).collect();
         assert_eq!(names[..states.len()], states[..]);
-        assert_eq!(names.last(), Some(&"cleaned_up"));
+        assert_eq!(names[states.len()..], ["cleaned_up", "retrying"]);
         let distinct: std::collections::BTreeSet<_> = names.iter().collect();
         assert_eq!(distinct.len(), names.len());
     }
@@ -208,7 +225,8 @@ mod tests {
         assert_eq!(attribute("profile"), Some("nightly"));
         assert_eq!(attribute("trigger"), Some("pubsub"));
         assert_eq!(attribute("instance"), Some(record.instance.as_str()));
-        for absent in ["action", "by", "error"] {
+        assert_eq!(attribute("attempt"), Some("1"));
+        for absent in ["action", "by", "error", "first_attempt", "next_attempt"] {
             assert_eq!(attribute(absent), None, "{absent}");
         }
         let data: RunRecord = serde_json::from_slice(&message.data).unwrap();
@@ -260,6 +278,41 @@ mod tests {
             !cleaned.attributes.contains_key("error"),
             "a cleanup's error is its own"
         );
+    }
+
+    #[test]
+    fn a_retry_names_its_attempts_and_when_the_next_one_starts() {
+        let first = record(RunState::Failed, None);
+        let next = crate::run::NextAttempt {
+            run_id: RunId::derive("retry:x#2"),
+            attempt: 2,
+            at: "2026-12-01T10:06:00Z".parse().unwrap(),
+            launched: None,
+            refused: None,
+        };
+        let scheduled = RunRecord {
+            next_attempt: Some(next.clone()),
+            ..first.clone()
+        };
+        let message = RunEvent::Retrying.message(&scheduled);
+        assert_eq!(message.attributes["event"], "retrying");
+        assert_eq!(message.attributes["state"], "failed");
+        assert_eq!(message.attributes["attempt"], "1");
+        assert_eq!(message.attributes["next_attempt"], "2");
+        assert_eq!(message.attributes["next_run_id"], next.run_id.as_str());
+        assert_eq!(message.attributes["retry_at"], "2026-12-01T10:06:00Z");
+        let second = RunRecord {
+            run_id: next.run_id.clone(),
+            origin: Some(crate::run::Origin::Retry {
+                of: first.run_id.clone(),
+                attempt: 2,
+            }),
+            ..record(RunState::Launched, None)
+        };
+        let message = RunEvent::Reached(RunState::Launched).message(&second);
+        assert_eq!(message.attributes["attempt"], "2");
+        assert_eq!(message.attributes["first_attempt"], first.run_id.as_str());
+        assert!(!message.attributes.contains_key("next_attempt"));
     }
 
     #[test]

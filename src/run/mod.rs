@@ -7,12 +7,14 @@
 //! [`Failure`] it read from the executed notebook when a cell raised; [`Cleanup`] says
 //! what becomes of the instance after a success or a failure; [`RunRecord`] is the run's story,
 //! kept beside its outputs so it outlives the instance, with the [`Origin`] of a run the
-//! product started itself (a retry, a rerun, a "run now"); [`reaper`] decides what to do with
+//! product started itself (a retry, a rerun, a "run now") and the [`NextAttempt`] that
+//! follows an attempt its profile retries; [`reaper`] decides what to do with
 //! instances whose run ended without anyone cleaning up. [`RunStore`] keeps records in Cloud
 //! Storage. [`RunEvents`] announces each [`RunEvent`] on Pub/Sub, for whoever wants to hear of
 //! it. [`Transitions`] is the one way a run ends and is cleaned up (record, event, cleanup),
 //! and [`ManagedInstances`] the one listing of the instances the product made.
 
+mod attempt;
 mod cleanup;
 mod events;
 mod failure;
@@ -25,6 +27,7 @@ mod report;
 mod store;
 mod transition;
 
+pub use attempt::NextAttempt;
 pub use cleanup::{Cleanup, CleanupPolicy};
 pub use events::{RunEvent, RunEvents};
 pub use failure::{Failure, plain_text};

@@ -9,8 +9,8 @@
 use jiff::Timestamp;
 use serde::{Deserialize, Serialize};
 
-use super::{Cleanup, CompletionReport, Failure, Origin, Outcome, RunId, RunStore};
-use crate::profile::Fields;
+use super::{Cleanup, CompletionReport, Failure, NextAttempt, Origin, Outcome, RunId, RunStore};
+use crate::profile::{Fields, RetryPolicy};
 
 /// The version of the record's layout.
 const SCHEMA: u32 = 1;
@@ -130,6 +130,13 @@ pub struct RunRecord {
     /// said, kept beside the outcome that was recorded first, which stands.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub late_report: Option<LateReport>,
+    /// How this attempt is tried again if it ends badly, as its profile said at launch;
+    /// `None`: it is not.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub retry: Option<RetryPolicy>,
+    /// The attempt that follows this one, once its retry is scheduled (see `attempt`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub next_attempt: Option<NextAttempt>,
 }
 
 /// What a late runner said, as a record keeps it.
@@ -163,6 +170,8 @@ pub struct Launch {
     pub instance: String,
     /// The output prefix (`gs://B/PREFIX`) the run's folder is made under.
     pub output_prefix: String,
+    /// The profile's retry policy, `None` when it retries nothing.
+    pub retry: Option<RetryPolicy>,
 }
 
 impl RunRecord {
@@ -191,6 +200,8 @@ impl RunRecord {
             log_tail: String::new(),
             cleanup: None,
             late_report: None,
+            retry: launch.retry,
+            next_attempt: None,
         }
     }
 
@@ -328,6 +339,7 @@ impl RunRecord {
             parameters: serde_json::Map::new(),
             instance: format!("projects/p/locations/z/instances/{key}"),
             output_prefix: "gs://b/runs".into(),
+            retry: None,
         };
         RunRecord::launched(launch, launched.parse().expect("an RFC 3339 time"))
     }

@@ -110,6 +110,24 @@ impl Transitions {
         Ok(updated)
     }
 
+    /// Moves the record of the run in `folder` by `step` (as [`end`](Self::end)) and announces
+    /// `event` when this write moved it: a step after the run's end, such as its retry.
+    ///
+    /// # Errors
+    /// The record could not be read or written; nothing was announced.
+    pub async fn step(
+        &self,
+        folder: &str,
+        step: impl Fn(&RunRecord) -> Option<RunRecord>,
+        event: RunEvent,
+    ) -> Result<Option<Updated>, StoreError> {
+        let updated = self.records.update(folder, step).await?;
+        if let (Some(Updated::Written { now, .. }), Some(events)) = (&updated, &self.events) {
+            events.publish(event, now).await;
+        }
+        Ok(updated)
+    }
+
     /// Does `action` to `instance`, then records it in the record of the run in `folder`
     /// (when the instance runs one) and announces it. The cleanup as done, its error
     /// included, is returned whether or not the record could be written.

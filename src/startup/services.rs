@@ -31,6 +31,7 @@ use crate::profile::{LaunchSpec, Profiles};
 use crate::pubsub::PubSubEndpoint;
 use crate::push_token::{TokenVerifier, VerifySettings};
 use crate::reap::Reaper;
+use crate::retry::Retrier;
 use crate::run::reaper::ReaperPolicy;
 use crate::run::{ManagedInstances, RunEvents, RunStore, Transitions};
 
@@ -93,13 +94,7 @@ impl Services {
             lost_after: settings.runs.lost_after,
             cleanup: settings.runs.cleanup,
         };
-        let reaper = Arc::new(Reaper::new(
-            instances.clone(),
-            store.clone(),
-            transitions.clone(),
-            profiles.outputs(),
-            policy,
-        ));
+        let outputs = profiles.outputs();
         let no_outputs = match embedded {
             Some(_) => demo::NO_RUNS,
             None => history::SET_AN_OUTPUT,
@@ -107,12 +102,12 @@ impl Services {
         let history = History::new(
             store.clone(),
             client.clone(),
-            instances,
-            profiles.outputs(),
+            instances.clone(),
+            outputs.clone(),
             no_outputs,
         );
         let completer = completer(&settings, &client, &store, &project, transitions.clone())?;
-        let launcher = Launcher {
+        let launcher = Arc::new(Launcher {
             client,
             project: project.clone(),
             profiles,
@@ -123,9 +118,19 @@ impl Services {
             transitions: transitions.clone(),
             preflight: Preflight::new(storage),
             cancel,
-        };
+        });
+        let retrier = Arc::new(Retrier::new(
+            launcher.clone(),
+            store.clone(),
+            outputs.clone(),
+        ));
+        let reaper = Arc::new(
+            Reaper::new(instances, store, transitions, outputs, policy)
+                .with_retries(retrier.clone()),
+        );
+        let completer = completer.map(|completer| Arc::new(completer.with_retries(retrier)));
         let dispatcher = Dispatcher::new(
-            Arc::new(launcher),
+            launcher,
             Some(reaper.clone()),
             settings.policy.clone(),
             settings.max_concurrent_launches,
@@ -245,7 +250,7 @@ fn completer(
     store: &RunStore,
     project: &str,
     transitions: Transitions,
-) -> anyhow::Result<Option<Arc<Completer>>> {
+) -> anyhow::Result<Option<Completer>> {
     let runs = &settings.runs;
     let Some(service_url) = &runs.service_url else {
         return Ok(None);
@@ -257,14 +262,14 @@ fn completer(
     };
     let tokens =
         TokenVerifier::new(&verify, settings.timeouts).context("building the JWKS client")?;
-    Ok(Some(Arc::new(Completer::new(
+    Ok(Some(Completer::new(
         client.clone(),
         store.clone(),
         tokens,
         project.to_owned(),
         runs.cleanup,
         transitions,
-    ))))
+    )))
 }
 
 /// Where the history's pages link objects to: the Cloud Storage emulator the records are in,

@@ -1,0 +1,271 @@
+//! Retries: the next attempt of a run whose attempt ended in an outcome its profile retries.
+//!
+//! Every step is in the records (`run::NextAttempt` says how), so a retry survives the process
+//! that scheduled it. Two paths launch a due retry, and either suffices:
+//! - right after an attempt's end is recorded (by its report or by a reap), [`Retrier::ended`]
+//!   schedules the retry and starts a timer in this process that launches it when due; the
+//!   timer ends with the service (on Cloud Run, a service idle between requests may not get
+//!   the CPU to fire it);
+//! - every reap runs [`Retrier::sweep`], which reads the records written lately and launches
+//!   each retry that is due and not launched, and schedules any whose end was recorded by a
+//!   process that died before it scheduled it.
+//!
+//! Both launch through [`Launcher::relaunch`], idempotent by the next attempt's key, so a timer
+//! and a reap, or two reaps, launching the same retry start one attempt, and the first to be
+//! done marks it launched on the ended attempt's record. A retry whose profile refuses it now
+//! (gone, changed, its notebook removed) is marked refused and not tried again; one that
+//! failed to launch for a passing reason is launched by the next reap.
+
+use std::collections::BTreeSet;
+use std::sync::Arc;
+use std::time::Duration;
+
+use jiff::{SignedDuration, Timestamp};
+use serde::Serialize;
+use tokio::task::JoinSet;
+
+use crate::cause;
+use crate::launch::{Failure, Launcher, Progress, Relaunch};
+use crate::profile::MAX_RETRY_DELAY;
+use crate::run::{NextAttempt, RunEvent, RunRecord, RunStore, StoreError, Updated};
+
+/// How far back a sweep reads records beyond the longest retry delay: a retry due longer ago
+/// than this (the service was down a day) is not launched any more.
+pub const SWEEP_WINDOW: Duration = Duration::from_secs(24 * 3600);
+
+/// How many retries one sweep launches at once.
+const LAUNCHES_AT_ONCE: usize = 8;
+
+/// Schedules and launches retries; one for the whole service.
+#[derive(Debug)]
+pub struct Retrier {
+    launcher: Arc<Launcher>,
+    records: RunStore,
+    /// The output prefixes whose records a sweep reads.
+    outputs: BTreeSet<String>,
+}
+
+/// What a sweep did about one ended attempt's retry.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Retried {
+    /// The ended attempt.
+    pub run_id: String,
+    /// The attempt that follows it.
+    pub next_run_id: String,
+    pub next_attempt: u32,
+    /// `scheduled for T`, `launched (outcome)`, `dry-run`, `refused: …` or `failed: …`.
+    pub result: String,
+}
+
+impl Retried {
+    /// The line `reap` prints for it.
+    pub fn line(&self) -> String {
+        format!(
+            "retry {} as attempt {} ({}): {}",
+            self.run_id, self.next_attempt, self.next_run_id, self.result
+        )
+    }
+
+    fn of(record: &RunRecord, next: &NextAttempt, result: String) -> Self {
+        Self {
+            run_id: record.run_id.to_string(),
+            next_run_id: next.run_id.to_string(),
+            next_attempt: next.attempt,
+            result,
+        }
+    }
+}
+
+impl Retrier {
+    pub fn new(launcher: Arc<Launcher>, records: RunStore, outputs: BTreeSet<String>) -> Self {
+        Self {
+            launcher,
+            records,
+            outputs,
+        }
+    }
+
+    /// After `record`'s end was recorded: schedules its retry when one is owed, and starts
+    /// the timer that launches it when due. Never fails: what cannot be written now is
+    /// logged, and the next reap schedules it.
+    pub async fn ended(self: &Arc<Self>, record: &RunRecord) {
+        if !record.owes_retry() {
+            return;
+        }
+        match self.schedule(record, Timestamp::now()).await {
+            Ok(Some(next)) => self.start_timer(record.output.clone(), next.at),
+            Ok(None) => {}
+            Err(error) => {
+                tracing::warn!(run = %record.run_id, error = %cause::chain(&error), "the retry is not scheduled; the next reap schedules it");
+            }
+        }
+    }
+
+    /// Writes `record`'s next attempt, judged at `now`, and announces `retrying`; `None`
+    /// when no retry is owed any more (another writer scheduled it first).
+    async fn schedule(
+        &self,
+        record: &RunRecord,
+        now: Timestamp,
+    ) -> Result<Option<NextAttempt>, StoreError> {
+        let run_id = Relaunch::retry(record).run_id();
+        let Some(next) = record.next_attempt_at(run_id, now) else {
+            return Ok(None);
+        };
+        let updated = self
+            .launcher
+            .transitions
+            .step(
+                &record.output,
+                |now| now.retry_scheduled(&next),
+                RunEvent::Retrying,
+            )
+            .await?;
+        let scheduled = matches!(updated, Some(Updated::Written { .. }));
+        if scheduled {
+            tracing::info!(run = %record.run_id, state = record.state.as_str(), next_run = %next.run_id, attempt = next.attempt, at = %next.at, "retry scheduled");
+        }
+        Ok(scheduled.then_some(next))
+    }
+
+    /// Launches the retry of the attempt in `folder` at `at`, unless the service stops first.
+    fn start_timer(self: &Arc<Self>, folder: String, at: Timestamp) {
+        let retrier = Arc::clone(self);
+        let cancel = self.launcher.cancel.clone();
+        tokio::spawn(async move {
+            let wait = Duration::try_from(at.duration_since(Timestamp::now())).unwrap_or_default();
+            tokio::select! {
+                () = cancel.cancelled() => return,
+                () = tokio::time::sleep(wait) => {}
+            }
+            match retrier.records.read(&folder).await {
+                Ok(Some(record)) => {
+                    retrier.launch_due(record, Timestamp::now()).await;
+                }
+                Ok(None) => {}
+                Err(error) => {
+                    tracing::warn!(folder, error = %cause::chain(&error), "the due retry's record cannot be read; the next reap launches it");
+                }
+            }
+        });
+    }
+
+    /// Launches `record`'s next attempt when it is due at `now`, and marks it on `record`.
+    async fn launch_due(&self, record: RunRecord, now: Timestamp) -> Option<Retried> {
+        let next = record.retry_due(now)?.clone();
+        let launched = self
+            .launcher
+            .relaunch(Relaunch::retry(&record), &quiet)
+            .await;
+        let (refused, result) = match launched {
+            Ok(launched) => (None, format!("launched ({})", launched.outcome)),
+            Err(Failure::Rejected(refusal)) => {
+                let reason = cause::chain(&refusal).to_string();
+                (Some(reason.clone()), format!("refused: {reason}"))
+            }
+            Err(Failure::Launch(error)) => {
+                let result = format!("failed: {}", cause::chain(&error));
+                tracing::warn!(run = %record.run_id, next_run = %next.run_id, %result, "the retry did not launch; the next reap tries again");
+                return Some(Retried::of(&record, &next, result));
+            }
+        };
+        let at = Timestamp::now();
+        let marked = self
+            .records
+            .update(&record.output, |now| match &refused {
+                None => now.retry_launched(at),
+                Some(reason) => now.retry_refused(reason),
+            })
+            .await;
+        if let Err(error) = marked {
+            tracing::warn!(run = %record.run_id, error = %cause::chain(&error), "the retry's launch is not marked; the next reap follows it again");
+        }
+        tracing::info!(run = %record.run_id, next_run = %next.run_id, attempt = next.attempt, %result, "retry");
+        Some(Retried::of(&record, &next, result))
+    }
+
+    /// Reads the records written in the last [`MAX_RETRY_DELAY`] and [`SWEEP_WINDOW`], and,
+    /// unless `dry_run`, schedules each retry owed and launches each one due at `now`.
+    pub async fn sweep(self: &Arc<Self>, now: Timestamp, dry_run: bool) -> Vec<Retried> {
+        let window = SignedDuration::try_from(MAX_RETRY_DELAY + SWEEP_WINDOW).unwrap_or_default();
+        let since = now - window;
+        let mut folders = Vec::new();
+        for output in &self.outputs {
+            match self.records.listed(output, Some(since)).await {
+                Ok(listed) => folders.extend(listed.into_iter().map(|l| l.folder)),
+                Err(error) => {
+                    tracing::warn!(output = %output, error = %cause::chain(&error), "cannot list the run records for retries; the next reap tries again");
+                }
+            }
+        }
+        let records = self.records.read_all(folders).await;
+        let mut done = Vec::new();
+        let mut launches = JoinSet::new();
+        for record in records.found {
+            let Some(due) = self.judge(record, now, dry_run, &mut done).await else {
+                continue;
+            };
+            while launches.len() >= LAUNCHES_AT_ONCE {
+                done.extend(launches.join_next().await.and_then(Result::ok).flatten());
+            }
+            let retrier = Arc::clone(self);
+            launches.spawn(async move { retrier.launch_due(due, now).await });
+        }
+        while let Some(finished) = launches.join_next().await {
+            done.extend(finished.ok().flatten());
+        }
+        done
+    }
+
+    /// What a sweep does about `record`: schedules an owed retry (with a timer, or at once
+    /// when it is due already) and returns a record whose retry is to be launched now.
+    async fn judge(
+        self: &Arc<Self>,
+        record: RunRecord,
+        now: Timestamp,
+        dry_run: bool,
+        done: &mut Vec<Retried>,
+    ) -> Option<RunRecord> {
+        if record.owes_retry() {
+            if dry_run {
+                let next = record.next_attempt_at(Relaunch::retry(&record).run_id(), now)?;
+                done.push(Retried::of(
+                    &record,
+                    &next,
+                    "dry-run: to schedule".to_owned(),
+                ));
+                return None;
+            }
+            let next = match self.schedule(&record, now).await {
+                Ok(Some(next)) => next,
+                Ok(None) => return None,
+                Err(error) => {
+                    let result = format!("failed: {}", cause::chain(&error));
+                    tracing::warn!(run = %record.run_id, %result, "the retry is not scheduled; the next reap tries again");
+                    return None;
+                }
+            };
+            if next.at > now {
+                self.start_timer(record.output.clone(), next.at);
+                done.push(Retried::of(
+                    &record,
+                    &next,
+                    format!("scheduled for {}", next.at),
+                ));
+                return None;
+            }
+            let mut scheduled = record;
+            scheduled.next_attempt = Some(next);
+            return Some(scheduled);
+        }
+        let next = record.retry_due(now)?;
+        if dry_run {
+            done.push(Retried::of(&record, next, "dry-run".to_owned()));
+            return None;
+        }
+        Some(record)
+    }
+}
+
+/// A retry's launch reports no progress: it is logged where it ends.
+fn quiet(_: Progress<'_>) {}
