@@ -1,0 +1,172 @@
+//! Retries over real sockets: a reap launches the retry of an attempt whose end was recorded
+//! by a process that died before it scheduled the retry; two reaps in the service and one in
+//! the `reap` binary racing over a due retry start one attempt; a redelivery of the first
+//! message afterwards starts nothing.
+
+use std::process::Command;
+use std::time::Duration;
+
+use notebook_trigger::launch::Relaunch;
+use notebook_trigger::run::{RECORDS_PREFIX, RunRecord};
+use notebooks_emulator::storage::StorageClient;
+
+use crate::child::run_bounded;
+use crate::helpers::{PROJECT, TestApp, ZONE};
+use crate::run_launch::{RUNNER, record, spawn_runs};
+
+const BUCKET: &str = "runs-bucket";
+const REAP: &str = r#"{"action":"reap"}"#;
+
+/// The service's variables for a deployment whose runs are retried twice, at once.
+const RETRIED: [(&str, &str); 2] = [("RETRIES", "2"), ("RETRY_DELAY", "0s")];
+
+fn storage(app: &TestApp) -> StorageClient {
+    StorageClient::new(app.emulator.storage_url().parse().unwrap())
+}
+
+/// Replaces run `run`'s record by `change` of it, as another process's write would.
+async fn rewrite(app: &TestApp, run: &str, change: impl FnOnce(RunRecord) -> RunRecord) {
+    let record: RunRecord = serde_json::from_value(record(app, run).await).unwrap();
+    let object = format!("{RECORDS_PREFIX}/runs/{run}.json");
+    let bytes = serde_json::to_vec(&change(record)).unwrap();
+    storage(app)
+        .upload(BUCKET, &object, "application/json", bytes)
+        .await
+        .unwrap();
+}
+
+/// The record as a report of a failed notebook leaves it, its retry not scheduled yet: the
+/// process that wrote it died before the next step.
+fn failed(mut record: RunRecord) -> RunRecord {
+    record.state = notebook_trigger::run::RunState::Failed;
+    record.exit_code = Some(1);
+    record.error = "cell 2 raised ValueError: the data is bad".into();
+    record
+}
+
+/// The instances whose run-id label is `run`.
+fn instances_of(app: &TestApp, run: &str) -> usize {
+    app.instances()
+        .iter()
+        .filter(|i| i["labels"]["run-id"] == run)
+        .count()
+}
+
+/// Launches message `id`'s run: its first attempt.
+async fn first_attempt(app: &TestApp, id: &str) -> String {
+    let (status, answer) = app.push(id, "go").await;
+    assert_eq!(status, 200, "{answer}");
+    answer["run_id"].as_str().unwrap().to_owned()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_reap_launches_a_retry_its_dead_scheduler_owed_and_a_redelivery_starts_nothing() {
+    let app = spawn_runs(&RETRIED).await;
+    let first = first_attempt(&app, "8001").await;
+    let launched = record(&app, &first).await;
+    assert_eq!(launched["retry"]["retries"], 2, "{launched}");
+    assert_eq!(launched["retry"]["delay"], "0s", "{launched}");
+    rewrite(&app, &first, failed).await;
+
+    let (status, answer) = app.push("reap-1", REAP).await;
+    assert_eq!(status, 200, "{answer}");
+    let retries = answer["retries"].as_array().unwrap();
+    assert_eq!(retries.len(), 1, "{answer}");
+    assert_eq!(retries[0]["run_id"], first.as_str());
+    assert_eq!(retries[0]["next_attempt"], 2);
+    assert_eq!(retries[0]["result"], "launched (created)", "{answer}");
+    let second = retries[0]["next_run_id"].as_str().unwrap().to_owned();
+    assert_eq!(instances_of(&app, &second), 1);
+
+    let attempt = record(&app, &second).await;
+    assert_eq!(attempt["origin"]["kind"], "retry", "{attempt}");
+    assert_eq!(attempt["origin"]["of"], first.as_str());
+    assert_eq!(attempt["origin"]["attempt"], 2);
+    assert_eq!(attempt["trigger"], "retry");
+    assert_eq!(attempt["state"], "launched");
+    assert_eq!(attempt["parameters"], launched["parameters"]);
+    let ended = record(&app, &first).await;
+    let next = &ended["next_attempt"];
+    assert_eq!(next["run_id"], second.as_str(), "{ended}");
+    assert_eq!(next["attempt"], 2);
+    assert!(next["launched"].is_string(), "{ended}");
+    assert_eq!(ended["state"], "failed", "the end stands");
+
+    // The next reap passes the marked record by; the first message's redelivery finds its
+    // run ended and starts nothing.
+    let (_, again) = app.push("reap-2", REAP).await;
+    assert_eq!(again["retries"], serde_json::json!([]), "{again}");
+    let (status, redelivered) = app.push("8001", "go").await;
+    assert_eq!(status, 200, "{redelivered}");
+    assert_eq!(redelivered["outcome"], "ended", "{redelivered}");
+    assert_eq!(redelivered["run_id"], first.as_str());
+    assert_eq!(app.instances().len(), 2, "{:#?}", app.instances());
+    app.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_reapers_racing_over_a_due_retry_start_one_attempt() {
+    let app = spawn_runs(&RETRIED).await;
+    let first = first_attempt(&app, "8002").await;
+    let mut next_run = String::new();
+    rewrite(&app, &first, |record| {
+        // Scheduled, due, and not launched: the process died between the two steps.
+        let record = failed(record);
+        let next = record
+            .next_attempt_at(Relaunch::retry(&record).run_id(), jiff::Timestamp::now())
+            .unwrap();
+        next_run = next.run_id.to_string();
+        record.retry_scheduled(&next).unwrap()
+    })
+    .await;
+
+    // Two reaps in the service at once, and one in another process.
+    let binary = reap_binary(&app);
+    let (one, two, command) = tokio::join!(
+        app.push("reap-3", REAP),
+        app.push("reap-4", REAP),
+        tokio::task::spawn_blocking(move || run_bounded(&mut { binary }, Duration::from_secs(60)))
+    );
+    let command = command.unwrap();
+    assert!(command.status.success(), "{}", command.stderr);
+    assert_eq!((one.0, two.0), (200, 200), "{} {}", one.1, two.1);
+    let said = format!("{}\n{}\n{}", one.1, two.1, command.stdout);
+    assert!(said.contains(&next_run), "someone launched it: {said}");
+    assert_eq!(instances_of(&app, &next_run), 1, "{:#?}", app.instances());
+    assert_eq!(app.instances().len(), 2);
+    let attempt = record(&app, &next_run).await;
+    assert_eq!(attempt["origin"]["attempt"], 2, "{attempt}");
+    let ended = record(&app, &first).await;
+    assert!(ended["next_attempt"]["launched"].is_string(), "{ended}");
+    app.stop().await;
+}
+
+/// `notebook-trigger reap` as another process of the same deployment.
+fn reap_binary(app: &TestApp) -> Command {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_notebook-trigger"));
+    command
+        .env_clear()
+        .env("PATH", std::env::var("PATH").unwrap_or_default())
+        .env(
+            "NOTEBOOKS_EMULATOR_HOST",
+            app.emulator.local_addr().to_string(),
+        )
+        .env("STORAGE_EMULATOR_HOST", app.emulator.storage_url())
+        .env("GOOGLE_CLOUD_PROJECT", PROJECT)
+        .env("NOTEBOOK_LOCATION", ZONE)
+        .env(
+            "CONTAINER_IMAGE",
+            "europe-west3-docker.pkg.dev/tweetiment-xyz/tweetimentrep/python-docker",
+        )
+        .env("NOTEBOOK", format!("gs://{BUCKET}/nb/seed.ipynb"))
+        .env("NOTEBOOK_OUTPUT", format!("gs://{BUCKET}/runs/"))
+        .env("NOTEBOOK_PARAMETERS", r#"{"rows": 3, "label": "default"}"#)
+        .env("MAX_RUN_TIME", "20m")
+        .env("SERVICE_URL", "https://trigger.example.run.app/")
+        .env("RUNNER_SCRIPT", RUNNER)
+        .env("POLL_INITIAL_DELAY", "20ms")
+        .env("POLL_MAX_DELAY", "100ms")
+        .envs(RETRIED)
+        .arg("reap");
+    command
+}
