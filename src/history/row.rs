@@ -49,6 +49,22 @@ impl RunRow {
         }
     }
 
+    /// Which attempt at its run this is, and of how many its policy allows.
+    pub fn attempt_of(&self) -> (u32, u32) {
+        let record = &self.record;
+        let most = record
+            .retry
+            .as_ref()
+            .map_or(record.attempt(), |policy| policy.attempts());
+        (record.attempt(), most.max(record.attempt()))
+    }
+
+    /// [`attempt_of`](Self::attempt_of) as the history shows it: `2/3`.
+    pub fn attempt_text(&self) -> String {
+        let (attempt, of) = self.attempt_of();
+        format!("{attempt}/{of}")
+    }
+
     /// `1h 02m`, `3m 07s`, `12s`; `-` when there is none.
     pub fn duration_text(&self) -> String {
         match self.duration_seconds {
@@ -103,6 +119,11 @@ pub(crate) mod tests {
         assert_eq!(kept.instance_state.as_deref(), Some("STOPPED"));
         assert_eq!(kept.duration_text(), "1h 02m");
 
+        assert_eq!(
+            kept.attempt_text(),
+            "1/1",
+            "a run its profile does not retry"
+        );
         let json = serde_json::to_value(&kept).unwrap();
         assert_eq!(json["run_id"], kept.record.run_id.as_str());
         assert_eq!(json["status"], "failed");

@@ -8,9 +8,11 @@ use std::fmt::Write as _;
 use jiff::Timestamp;
 
 use super::{Listing, RunDetail, RunRow};
+use crate::run::NextAttempt;
 
-const HEADER: [&str; 9] = [
-    "RUN", "PROFILE", "TRIGGER", "STATE", "STARTED", "DURATION", "EXIT", "ERROR", "OUTPUT",
+const HEADER: [&str; 10] = [
+    "RUN", "ATTEMPT", "PROFILE", "TRIGGER", "STATE", "STARTED", "DURATION", "EXIT", "ERROR",
+    "OUTPUT",
 ];
 
 /// The most characters of an error the table shows: its first line, cut; `runs show` has all.
@@ -22,7 +24,7 @@ pub fn listing(listing: &Listing, limit: Option<usize>) -> String {
     if listing.runs.is_empty() {
         return "no runs\n".to_owned();
     }
-    let rows: Vec<[String; 9]> = listing.runs.iter().map(cells).collect();
+    let rows: Vec<[String; 10]> = listing.runs.iter().map(cells).collect();
     let mut widths = HEADER.map(|title| title.chars().count());
     for row in &rows {
         for (width, cell) in widths.iter_mut().zip(row) {
@@ -64,6 +66,11 @@ pub fn detail(detail: &RunDetail) -> String {
         ("launched", time(record.launched)),
     ];
     let optional = [
+        ("attempt", attempt(row)),
+        (
+            "next attempt",
+            record.next_attempt.as_ref().map(next_attempt),
+        ),
         ("started", record.started.map(time)),
         ("finished", record.finished.map(time)),
         (
@@ -125,6 +132,30 @@ pub fn detail(detail: &RunDetail) -> String {
     out
 }
 
+/// `2 of 3, retrying run R` for a retry, `1 of 3` for a first attempt its profile retries;
+/// `None` for a run that is its only attempt.
+fn attempt(row: &RunRow) -> Option<String> {
+    let record = &row.record;
+    if record.attempt() == 1 && record.retry.is_none() {
+        return None;
+    }
+    let (attempt, of) = row.attempt_of();
+    Some(match attempt {
+        1 => format!("{attempt} of {of}"),
+        _ => format!("{attempt} of {of}, retrying run {}", record.first_attempt()),
+    })
+}
+
+/// The attempt after this one: its run, and whether it was launched, is due or was refused.
+fn next_attempt(next: &NextAttempt) -> String {
+    let status = match (&next.launched, &next.refused) {
+        (Some(at), _) => format!("launched at {}", time(*at)),
+        (None, Some(reason)) => format!("refused: {reason}"),
+        (None, None) => format!("due at {}", time(next.at)),
+    };
+    format!("{} (attempt {}), {status}", next.run_id, next.attempt)
+}
+
 /// Each line of `text`, indented by two spaces.
 fn indented(out: &mut String, text: &str) {
     for line in text.lines() {
@@ -133,10 +164,11 @@ fn indented(out: &mut String, text: &str) {
 }
 
 /// The row's cells, in [`HEADER`]'s order.
-fn cells(row: &RunRow) -> [String; 9] {
+fn cells(row: &RunRow) -> [String; 10] {
     let record = &row.record;
     [
         record.run_id.to_string(),
+        row.attempt_text(),
         record.profile.clone(),
         record.trigger.clone(),
         state(row),
@@ -178,7 +210,7 @@ fn time(at: Timestamp) -> String {
 }
 
 /// One line of cells padded to their columns; the last one is not padded.
-fn line(out: &mut String, cells: &[String; 9], widths: &[usize; 9]) {
+fn line(out: &mut String, cells: &[String; 10], widths: &[usize; 10]) {
     let last = cells.len() - 1;
     for (i, (cell, width)) in cells.iter().zip(widths).enumerate() {
         if i == last {
@@ -234,7 +266,9 @@ mod tests {
         );
         // Every column starts where its title does, counted in characters (an error cut
         // ends in `…`).
-        for title in ["STATE", "STARTED", "DURATION", "EXIT", "ERROR", "OUTPUT"] {
+        for title in [
+            "ATTEMPT", "STATE", "STARTED", "DURATION", "EXIT", "ERROR", "OUTPUT",
+        ] {
             let at = lines[0].find(title).unwrap();
             for (line, row) in lines[1..=runs.len()].iter().zip(&runs) {
                 let chars: Vec<char> = line.chars().collect();
@@ -252,7 +286,7 @@ mod tests {
         assert!(lines[2].contains("  failed  "), "{text}");
         assert!(lines[2].contains("2026-11-30T08:00:00Z"), "{text}");
         assert!(lines[2].contains("3m 07s"), "{text}");
-        let error = cells(&runs[1])[7].clone();
+        let error = cells(&runs[1])[8].clone();
         assert_eq!(error.chars().count(), ERROR_WIDTH, "{error}");
         assert!(error.starts_with("cell 3 raised ValueError: xxx") && error.ends_with('…'));
         assert!(lines[1].contains("  -  "), "no error, a dash: {text}");
@@ -290,6 +324,50 @@ mod tests {
             warnings: Vec::new(),
         };
         assert_eq!(listing(&none, Some(50)), "no runs\n");
+    }
+
+    #[test]
+    fn a_retry_in_full_names_its_run_and_the_attempt_after_it() {
+        let mut row = rows().remove(1);
+        let first = row.record.run_id.clone();
+        row.record.retry = Some(crate::profile::RetryPolicy {
+            retries: 2,
+            on: [crate::profile::RetryOn::Failed].into(),
+            delay: std::time::Duration::from_secs(60),
+        });
+        let scheduled = row
+            .record
+            .next_attempt_at(crate::run::RunId::derive("retry:x#2"), now())
+            .unwrap();
+        row.record.next_attempt = Some(scheduled.clone());
+        let shown = |row: &RunRow| {
+            detail(&RunDetail {
+                row: row.clone(),
+                objects: Vec::new(),
+                warnings: Vec::new(),
+            })
+        };
+        let text = shown(&row);
+        assert!(text.contains("\nattempt       1 of 3\n"), "{text}");
+        assert!(
+            text.contains(&format!(
+                "\nnext attempt  {} (attempt 2), due at 2026-12-01T10:06:00Z\n",
+                scheduled.run_id
+            )),
+            "{text}"
+        );
+        assert_eq!(cells(&row)[1], "1/3");
+        row.record.origin = Some(crate::run::Origin::Retry {
+            of: first.clone(),
+            attempt: 3,
+        });
+        row.record.next_attempt = None;
+        let text = shown(&row);
+        assert!(
+            text.contains(&format!("\nattempt    3 of 3, retrying run {first}\n")),
+            "{text}"
+        );
+        assert!(!text.contains("next attempt"), "{text}");
     }
 
     #[test]

@@ -13,6 +13,7 @@ use jiff::Timestamp;
 use storage_client::GsUri;
 
 use crate::history::{FilterText, Listing, RunDetail, RunRow, statuses};
+use crate::launch::Relaunch;
 use crate::run::{CleanupRecord, Failure};
 
 /// Where a `gs://` object is opened from the page.
@@ -188,8 +189,8 @@ pub fn listing(listing: &Listing, asked: &FilterText, links: &ObjectLinks) -> St
     let _ = write!(body, "<p id=\"count\">{}</p>", escape(&listing.count()));
     warnings(&mut body, &listing.warnings);
     body.push_str(
-        "<table id=\"runs\"><thead><tr><th>Run</th><th>State</th><th>Started</th>\
-         <th>Duration</th><th>Profile</th><th>Trigger</th><th>Exit code</th><th>Outputs</th>\
+        "<table id=\"runs\"><thead><tr><th>Run</th><th>Attempt</th><th>State</th>\
+         <th>Started</th><th>Duration</th><th>Profile</th><th>Trigger</th><th>Exit code</th><th>Outputs</th>\
          </tr></thead><tbody>",
     );
     for row in &listing.runs {
@@ -205,9 +206,10 @@ pub fn listing(listing: &Listing, asked: &FilterText, links: &ObjectLinks) -> St
         }
         let _ = write!(
             body,
-            "<tr data-run=\"{id}\"><td><a href=\"/runs/{id}\">{id}</a></td><td>{}</td>\
-             <td>{}</td><td class=\"num\">{}</td><td>{}</td><td>{}</td><td class=\"num\">{}</td>\
+            "<tr data-run=\"{id}\"><td><a href=\"/runs/{id}\">{id}</a></td>\
+             <td class=\"num\">{}</td><td>{}</td><td>{}</td><td class=\"num\">{}</td><td>{}</td><td>{}</td><td class=\"num\">{}</td>\
              <td><ul>{outputs}</ul></td></tr>",
+            escape(&row.attempt_text()),
             state(row),
             time(record.started.or(Some(record.launched))),
             escape(&row.duration_text()),
@@ -236,6 +238,7 @@ pub fn run(detail: &RunDetail, links: &ObjectLinks, notebook: &str) -> String {
         state(row)
     );
     warnings(&mut body, &detail.warnings);
+    attempts(&mut body, row);
     body.push_str("<table id=\"fields\"><tbody>");
     for (name, value) in run_fields(row) {
         let _ = write!(body, "<tr><th>{name}</th><td>{}</td></tr>", escape(&value));
@@ -275,6 +278,33 @@ pub fn run(detail: &RunDetail, links: &ObjectLinks, notebook: &str) -> String {
     }
     body.push_str("</ul>");
     page(&format!("Run {}", record.run_id), &body)
+}
+
+/// Links to the run's other attempts, for a run its profile retries: every attempt up to the
+/// latest this record knows of (itself, or the next one scheduled).
+fn attempts(body: &mut String, row: &RunRow) {
+    let record = &row.record;
+    let (attempt, of) = row.attempt_of();
+    if of == 1 {
+        return;
+    }
+    let latest = record
+        .next_attempt
+        .as_ref()
+        .map_or(attempt, |next| next.attempt.max(attempt));
+    let _ = write!(
+        body,
+        "<p id=\"attempts\">Attempt {attempt} of {of}; attempts:"
+    );
+    for n in 1..=latest {
+        if n == attempt {
+            let _ = write!(body, " <strong>{n}</strong>");
+        } else {
+            let id = escape(Relaunch::attempt_run_id(record.first_attempt(), n).as_str());
+            let _ = write!(body, " <a href=\"/runs/{id}\">{n}</a>");
+        }
+    }
+    body.push_str("</p>");
 }
 
 /// The cell that raised, its first lines, and the traceback.

@@ -250,3 +250,59 @@ fn the_pages_use_only_what_their_content_security_policy_allows() {
         }
     }
 }
+
+#[test]
+fn a_retried_run_shows_its_attempt_and_links_its_others() {
+    let first = "r0123456789abcdef";
+    let second =
+        crate::launch::Relaunch::attempt_run_id(&crate::run::RunId::parse(first).unwrap(), 2);
+    let third =
+        crate::launch::Relaunch::attempt_run_id(&crate::run::RunId::parse(first).unwrap(), 3);
+    let retried = |run: &str, attempt: u32, next: serde_json::Value| {
+        RunRow::new(
+            record(serde_json::json!({
+                "run_id": run, "state": "failed",
+                "origin": if attempt > 1 {
+                    serde_json::json!({"kind": "retry", "of": first, "attempt": attempt})
+                } else {
+                    serde_json::Value::Null
+                },
+                "retry": {"retries": 2, "on": ["failed"], "delay": "1m"},
+                "next_attempt": next,
+            })),
+            None,
+            now(),
+        )
+    };
+    let next = serde_json::json!({"run_id": third.as_str(), "attempt": 3,
+        "at": "2026-12-01T10:06:00Z"});
+    let row = retried(second.as_str(), 2, next);
+    let html = listing(
+        &listing_of(vec![row.clone()]),
+        &FilterText::default(),
+        &ObjectLinks::Console,
+    );
+    assert!(html.contains("<th>Attempt</th>"), "{html}");
+    assert!(html.contains("<td class=\"num\">2/3</td>"), "{html}");
+    let detail = RunDetail {
+        row,
+        objects: Vec::new(),
+        warnings: Vec::new(),
+    };
+    let page = run(&detail, &ObjectLinks::Console, "");
+    let links = format!(
+        "<p id=\"attempts\">Attempt 2 of 3; attempts: <a href=\"/runs/{first}\">1</a> \
+         <strong>2</strong> <a href=\"/runs/{third}\">3</a></p>"
+    );
+    assert!(page.contains(&links), "{page}");
+    let alone = RunDetail {
+        row: RunRow::new(record(serde_json::json!({})), None, now()),
+        objects: Vec::new(),
+        warnings: Vec::new(),
+    };
+    let page = run(&alone, &ObjectLinks::Console, "");
+    assert!(
+        !page.contains("id=\"attempts\""),
+        "a run tried once: {page}"
+    );
+}

@@ -14,7 +14,7 @@ use serde_json::{Map, Value};
 use super::{Failure, Launched, Launcher, Progress};
 use crate::payload::LaunchRequest;
 use crate::profile::Fields;
-use crate::push::Trigger;
+use crate::push::{Source, Trigger};
 use crate::run::{Origin, RunId, RunRecord};
 
 /// A launch the product starts itself.
@@ -37,8 +37,21 @@ impl Relaunch {
         Relaunch {
             profile: record.profile.clone(),
             overrides: same_run(record, Map::new()),
-            key: format!("{of}#{attempt}"),
+            key: retry_key(&of, attempt),
             origin: Origin::Retry { of, attempt },
+        }
+    }
+
+    /// The run id of attempt `attempt` at the run whose first attempt is `first`, as its
+    /// retry names it: the history links a run's attempts with it.
+    pub fn attempt_run_id(first: &RunId, attempt: u32) -> RunId {
+        match attempt {
+            0 | 1 => first.clone(),
+            _ => RunId::derive(
+                Trigger::relaunch(Source::Retry, &retry_key(first, attempt))
+                    .key
+                    .as_str(),
+            ),
         }
     }
 
@@ -89,6 +102,11 @@ impl Relaunch {
     fn trigger(&self) -> Trigger {
         Trigger::relaunch(self.origin.source(), &self.key)
     }
+}
+
+/// The key of attempt `attempt` at the run whose first attempt is `first`.
+fn retry_key(first: &RunId, attempt: u32) -> String {
+    format!("{first}#{attempt}")
 }
 
 /// What `record`'s run launched (its message's fields, its notebook, its parameters merged),
@@ -166,6 +184,9 @@ mod tests {
             "every attempt links to the first"
         );
         assert!(![first.run_id.clone(), second.run_id()].contains(&third.run_id()));
+        assert_eq!(Relaunch::attempt_run_id(&first.run_id, 1), first.run_id);
+        assert_eq!(Relaunch::attempt_run_id(&first.run_id, 2), second.run_id());
+        assert_eq!(Relaunch::attempt_run_id(&first.run_id, 3), third.run_id());
     }
 
     #[test]

@@ -8,6 +8,7 @@
 //!   files in Cloud Storage, the report, the cleanup; `history_page`: those runs in a real
 //!   browser (headless chromium) on the service's `/runs` page; `notebook_page`: a run's
 //!   executed notebook (markdown, a plot, a DataFrame, a hostile HTML output) on its page.
+//! - `retries`: a notebook failing twice, then succeeding at its third attempt.
 //! - `chaos`: many runs of every kind while the service is killed and reapers race the
 //!   reports; afterwards every message has one finished record and no instance is up.
 //! - `service`: the service binary as a process; `topology`: topics and subscriptions.
@@ -30,6 +31,7 @@ mod chaos;
 mod history_page;
 mod message_keys;
 mod notebook_page;
+mod retries;
 mod runs;
 mod service;
 mod topology;
