@@ -1,5 +1,6 @@
-//! Retries over real sockets: a reap launches the retry of an attempt whose end was recorded
-//! by a process that died before it scheduled the retry; two reaps in the service and one in
+//! Retries over real sockets: a reap that ends a run unreported schedules its retry, which
+//! the service launches when due; a reap launches the retry of an attempt whose end was
+//! recorded by a process that died before it scheduled the retry; two reaps in the service and one in
 //! the `reap` binary racing over a due retry start one attempt; a redelivery of the first
 //! message afterwards starts nothing.
 
@@ -169,4 +170,51 @@ fn reap_binary(app: &TestApp) -> Command {
         .envs(RETRIED)
         .arg("reap");
     command
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_run_the_reaper_ends_unreported_is_retried_once_its_delay_is_over() {
+    let vars = [
+        ("RETRIES", "1"),
+        ("RETRY_DELAY", "1s"),
+        ("MAX_RUN_TIME", "1s"),
+        ("RUN_GRACE", "1s"),
+    ];
+    let app = spawn_runs(&vars).await;
+    let first = first_attempt(&app, "8003").await;
+    // Its instance runs nothing here, so no report comes: past max_run_time and RUN_GRACE.
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    let (status, answer) = app.push("reap-5", REAP).await;
+    assert_eq!(status, 200, "{answer}");
+    assert_eq!(answer["verdicts"][0]["result"], "done", "{answer}");
+    let ended = record(&app, &first).await;
+    assert_eq!(ended["state"], "unreported", "{ended}");
+    let next = ended["next_attempt"].clone();
+    assert_eq!(
+        next["attempt"], 2,
+        "the reap that ended it scheduled it: {ended}"
+    );
+    let second = next["run_id"].as_str().unwrap().to_owned();
+
+    // The service's timer launches it when due; a reap would as well.
+    let mut waited = 0;
+    while instances_of(&app, &second) == 0 {
+        assert!(waited < 100, "no second attempt: {:#?}", app.instances());
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        waited += 1;
+    }
+    let attempt = record(&app, &second).await;
+    assert_eq!(attempt["origin"]["attempt"], 2, "{attempt}");
+    assert_eq!(
+        attempt["retry"]["retries"], 1,
+        "the last attempt: {attempt}"
+    );
+    let mut marked = record(&app, &first).await;
+    while !marked["next_attempt"]["launched"].is_string() {
+        assert!(waited < 200, "the launch is not marked: {marked}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        marked = record(&app, &first).await;
+        waited += 1;
+    }
+    app.stop().await;
 }
