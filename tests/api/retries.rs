@@ -93,10 +93,28 @@ async fn a_reap_launches_a_retry_its_dead_scheduler_owed_and_a_redelivery_starts
     assert!(next["launched"].is_string(), "{ended}");
     assert_eq!(ended["state"], "failed", "the end stands");
 
-    // The next reap passes the marked record by; the first message's redelivery finds its
-    // run ended and starts nothing.
+    // The next reap passes the marked record by.
     let (_, again) = app.push("reap-2", REAP).await;
     assert_eq!(again["retries"], serde_json::json!([]), "{again}");
+
+    // A process that launched the retry and died before marking it: the next reap follows
+    // the attempt that exists, and marks it.
+    rewrite(&app, &first, |mut record| {
+        record.next_attempt.as_mut().unwrap().launched = None;
+        record
+    })
+    .await;
+    let (_, followed) = app.push("reap-2b", REAP).await;
+    let retries = followed["retries"].as_array().unwrap();
+    assert_eq!(retries.len(), 1, "{followed}");
+    assert_eq!(retries[0]["next_run_id"], second.as_str());
+    // The create's request id names the same operation: the instance is not made twice.
+    let result = retries[0]["result"].as_str().unwrap();
+    assert!(result.starts_with("launched ("), "{followed}");
+    assert!(record(&app, &first).await["next_attempt"]["launched"].is_string());
+    assert_eq!(instances_of(&app, &second), 1);
+
+    // The first message's redelivery finds its run ended and starts nothing.
     let (status, redelivered) = app.push("8001", "go").await;
     assert_eq!(status, 200, "{redelivered}");
     assert_eq!(redelivered["outcome"], "ended", "{redelivered}");
@@ -217,4 +235,39 @@ async fn a_run_the_reaper_ends_unreported_is_retried_once_its_delay_is_over() {
         waited += 1;
     }
     app.stop().await;
+}
+
+#[tokio::test]
+async fn a_retry_policy_that_cannot_be_kept_stops_start_up_naming_its_variable() {
+    let base = [
+        ("GOOGLE_CLOUD_PROJECT", "p"),
+        ("NOTEBOOK_LOCATION", "us-central1-a"),
+        ("CONTAINER_IMAGE", "us-docker.pkg.dev/p/r/img"),
+        ("RUNNER_SCRIPT", "gs://runs-bucket/runner.sh"),
+        ("SERVICE_URL", "https://trigger.example"),
+        ("NOTEBOOK", "gs://runs-bucket/nb/seed.ipynb"),
+        ("NOTEBOOK_OUTPUT", "gs://runs-bucket/runs"),
+        ("RETRIES", "2"),
+    ];
+    for (variable, value, says) in [
+        (
+            "RETRY_ON",
+            "failed,cancelled",
+            "`cancelled` is never retried",
+        ),
+        ("RETRY_DELAY", "7h", "longer than 6h"),
+        ("RETRIES", "50", "at most 10"),
+        ("INSTANCE_ID", "nightly", "unset instance_id"),
+    ] {
+        let mut vars: Vec<(&str, &str)> =
+            base.into_iter().filter(|(k, _)| *k != variable).collect();
+        vars.push((variable, value));
+        let said = crate::helpers::refused_start(&vars).await;
+        let named = if variable == "INSTANCE_ID" {
+            "RETRIES"
+        } else {
+            variable
+        };
+        assert!(said.contains(named) && said.contains(says), "{said}");
+    }
 }
