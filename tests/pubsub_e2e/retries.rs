@@ -1,7 +1,8 @@
 //! Retries end to end: a message to a profile with `retries = 2` whose notebook fails twice
 //! and then succeeds becomes three attempts, each on an emulated instance of its own running
 //! real papermill, each with its own record linked to the first; the last succeeds, each
-//! retry is announced, and a redelivery of the message afterwards starts nothing.
+//! retry is announced, and a redelivery of the message afterwards starts nothing. And a retry
+//! survives the service: scheduled by one that is killed, it is launched by the next reap.
 
 use std::time::{Duration, Instant};
 
@@ -18,21 +19,24 @@ use crate::topology::{Backoff, Topology};
 use crate::{PROJECT, cli};
 
 /// A notebook that counts its attempts with files in `counter` (a folder shared by every
-/// emulated VM of this machine) and fails until its third.
+/// emulated VM of this machine) and fails until attempt `succeed_at`.
 fn flaky_notebook() -> Vec<u8> {
     notebook(
-        "counter = ''",
+        "counter = ''\nsucceed_at = 3",
         &["import os\n\
            os.makedirs(counter, exist_ok=True)\n\
            attempt = len(os.listdir(counter)) + 1\n\
            open(os.path.join(counter, str(attempt)), 'w').close()\n\
-           if attempt < 3:\n    raise ValueError(f'attempt {attempt} fails')"],
+           if attempt < succeed_at:\n    raise ValueError(f'attempt {attempt} fails')"],
     )
 }
 
-/// The records of profile `profile`, once there are `count` of them, each finished (its
-/// outcome and cleanup written), in attempt order.
-async fn finished_attempts(storage: &StorageClient, profile: &str, count: usize) -> Vec<Value> {
+/// The records of profile `profile` once `done` holds of them, in attempt order.
+async fn attempts_when(
+    storage: &StorageClient,
+    profile: &str,
+    done: impl Fn(&[Value]) -> bool,
+) -> Vec<Value> {
     let deadline = Instant::now() + Duration::from_secs(180);
     loop {
         let prefix = format!("{}/out/", notebook_trigger::run::RECORDS_PREFIX);
@@ -44,17 +48,26 @@ async fn finished_attempts(storage: &StorageClient, profile: &str, count: usize)
                 records.push(record);
             }
         }
-        let finished = |r: &Value| r["state"] != "launched" && r["cleanup"].is_object();
-        if records.len() >= count && records.iter().all(finished) {
-            records.sort_by_key(|r| r["origin"]["attempt"].as_u64().unwrap_or(1));
+        records.sort_by_key(|r| r["origin"]["attempt"].as_u64().unwrap_or(1));
+        if done(&records) {
             return records;
         }
         assert!(
             Instant::now() < deadline,
-            "not {count} finished attempts of {profile}: {records:#?}"
+            "the attempts of {profile} are not there: {records:#?}"
         );
         tokio::time::sleep(Duration::from_millis(250)).await;
     }
+}
+
+/// The records of profile `profile`, once there are `count` of them, each finished (its
+/// outcome and cleanup written), in attempt order.
+async fn finished_attempts(storage: &StorageClient, profile: &str, count: usize) -> Vec<Value> {
+    let finished = |r: &Value| r["state"] != "launched" && r["cleanup"].is_object();
+    attempts_when(storage, profile, |records| {
+        records.len() >= count && records.iter().all(finished)
+    })
+    .await
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -223,4 +236,79 @@ async fn show_attempts(service: &str, first: &str) {
             .any(|l| l.starts_with("attempt ") && l.ends_with(&said)),
         "{shown}"
     );
+}
+
+/// A retry scheduled by a service that is killed before it is due is launched by a reap of
+/// another process (`notebook-trigger reap`), and reports to the restarted service.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_retry_whose_service_died_is_launched_by_the_next_reap() {
+    if !papermill() {
+        return;
+    }
+    let Some(gcs) = FakeGcs::start().await else {
+        return;
+    };
+    let Some(pubsub) = PubSubEmulator::start(PROJECT) else {
+        return;
+    };
+    let (storage, notebooks) = stage(&gcs, vec![("nb/flaky/flaky.ipynb", flaky_notebook())]).await;
+    let counter = tempfile::tempdir().unwrap();
+    let profiles = tempfile::NamedTempFile::with_suffix(".toml").unwrap();
+    std::fs::write(
+        profiles.path(),
+        format!(
+            "[profiles.once]\nnotebook = \"gs://{BUCKET}/nb/flaky/flaky.ipynb\"\n\
+             retries = 1\nretry_delay = \"5s\"\n\
+             parameters = {{ counter = \"{}\", succeed_at = 2 }}\n",
+            counter.path().join("attempts").display()
+        ),
+    )
+    .unwrap();
+    let port = free_port();
+    let env = run_env(
+        &gcs,
+        &notebooks,
+        &format!("http://127.0.0.1:{port}"),
+        profiles.path(),
+    );
+    let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let mut service = Service::start_on(port, &notebooks, &env);
+    let _topology = Topology::create(&pubsub, &service.endpoint(), 5, Backoff::Exponential).await;
+    let published = cli(
+        &pubsub,
+        &["publish", "--topic", "trigger", r#"{"profile": "once"}"#],
+    )
+    .await;
+    assert!(published.status.success());
+
+    let scheduled = |records: &[Value]| {
+        records
+            .first()
+            .is_some_and(|r| r["next_attempt"].is_object())
+    };
+    let first = attempts_when(&storage, "once", scheduled).await.remove(0);
+    // SIGKILL before the retry is due: its timer dies with the process.
+    service.restart(&[]);
+    let due: jiff::Timestamp = first["next_attempt"]["at"]
+        .as_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    let wait = due.duration_since(jiff::Timestamp::now());
+    tokio::time::sleep(Duration::try_from(wait).unwrap_or_default()).await;
+
+    let reap = service.reap_cli().wait_with_output().unwrap();
+    let said = String::from_utf8_lossy(&reap.stdout);
+    let next_run = first["next_attempt"]["run_id"].as_str().unwrap();
+    let line = format!(
+        "retry {} as attempt 2 ({next_run}): launched (created)",
+        first["run_id"].as_str().unwrap()
+    );
+    assert!(said.lines().any(|l| l == line), "{said}");
+    let attempts = finished_attempts(&storage, "once", 2).await;
+    assert_eq!(attempts[0]["state"], "failed", "{attempts:#?}");
+    assert!(attempts[0]["next_attempt"]["launched"].is_string());
+    assert_eq!(attempts[1]["run_id"], next_run);
+    assert_eq!(attempts[1]["state"], "succeeded", "{attempts:#?}");
+    assert_eq!(notebooks.create_requests().len(), 2);
 }
