@@ -12,7 +12,7 @@
 //! use-cases: dispatch launch reap completion history
 //! run-model: run
 //! message:   rejection payload profile naming push json_depth papermill
-//! clients:   push_token notebooks credentials cloud_storage poll pubsub runner telemetry variable scheduler shutdown
+//! clients:   edits push_token notebooks credentials cloud_storage poll pubsub runner telemetry variable scheduler shutdown
 //! ```
 //!
 //! - **root**: [`commands`] does what each subcommand of [`cli`] says; [`startup`] is the
@@ -37,7 +37,8 @@
 //!   [`cloud_storage`] is Cloud Storage with the service's credentials (run records, notebooks);
 //!   [`poll`] waits on operations; [`push_token`] checks Google-signed tokens; [`pubsub`]
 //!   publishes and replays messages; [`runner`] is the script that runs a notebook on its
-//!   instance, with the metadata keys it reads; [`telemetry`] sets up logs; [`variable`] is
+//!   instance, with the metadata keys it reads; [`edits`] measures how near a typed name is
+//!   to one of ours; [`telemetry`] sets up logs; [`variable`] is
 //!   what a documented environment variable is; [`scheduler`] validates `scheduler.yaml` and
 //!   plans the deploy's gcloud commands; [`shutdown`] turns signals into a cancellation.
 //!
@@ -51,6 +52,7 @@ pub mod completion;
 pub mod config;
 pub mod credentials;
 pub mod dispatch;
+pub mod edits;
 pub mod history;
 pub mod http;
 pub mod json_depth;
