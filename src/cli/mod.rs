@@ -11,7 +11,7 @@ use notebooks_emulator::EmulatorArgs;
 
 mod runs;
 
-pub use runs::{RunsArgs, RunsCommand};
+pub use runs::{ActCommand, RunsArgs, RunsCommand};
 
 /// Turns a Pub/Sub message into a running Vertex AI Workbench notebook instance.
 ///

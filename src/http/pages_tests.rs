@@ -49,6 +49,7 @@ fn a_listing_shows_each_run_with_its_state_colour_duration_and_links() {
         &listing_of(vec![succeeded, running]),
         &FilterText::default(),
         &ObjectLinks::Console,
+        &Controls::None,
     );
     assert!(html.starts_with("<!DOCTYPE html>"), "{html}");
     assert!(html.contains("<p id=\"count\">2 of 3 runs</p>"), "{html}");
@@ -106,8 +107,13 @@ fn hostile_record_values_are_text_never_markup() {
         ObjectLinks::Emulator("http://127.0.0.1:4443".into()),
     ] {
         for html in [
-            listing(&listing_of(vec![row.clone()]), &asked, &links),
-            run(&detail, &links, ""),
+            listing(
+                &listing_of(vec![row.clone()]),
+                &asked,
+                &links,
+                &Controls::None,
+            ),
+            run(&detail, &links, "", &Controls::None),
         ] {
             for bad in ["<script", "<img", "onerror=alert(2)>", "href=\"javascript:"] {
                 assert!(!html.contains(bad), "`{bad}` got through:\n{html}");
@@ -187,7 +193,7 @@ fn a_failed_cell_is_shown_with_its_exception_source_and_traceback() {
         objects: Vec::new(),
         warnings: Vec::new(),
     };
-    let html = run(&detail, &ObjectLinks::Console, "");
+    let html = run(&detail, &ObjectLinks::Console, "", &Controls::None);
     assert!(html.contains("<h2>Failing cell 3</h2>"), "{html}");
     assert!(html.contains("<p id=\"exception\"><strong>ValueError</strong>: the data is bad</p>"));
     assert!(html.contains(
@@ -229,8 +235,13 @@ fn the_pages_use_only_what_their_content_security_policy_allows() {
         ..FilterText::default()
     };
     for html in [
-        listing(&listing_of(vec![row()]), &asked, &ObjectLinks::Console),
-        run(&detail, &ObjectLinks::Console, ""),
+        listing(
+            &listing_of(vec![row()]),
+            &asked,
+            &ObjectLinks::Console,
+            &Controls::None,
+        ),
+        run(&detail, &ObjectLinks::Console, "", &Controls::None),
         refusal(403, "Forbidden", HOSTILE),
     ] {
         assert_eq!(html.matches("<style>").count(), 1, "{html}");
