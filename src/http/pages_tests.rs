@@ -152,6 +152,7 @@ fn a_run_page_has_its_fields_error_log_tail_and_objects() {
         &detail,
         &ObjectLinks::Emulator("http://127.0.0.1:4443/".into()),
         "",
+        &Controls::None,
     );
     assert!(
         html.contains("<title>Run r0123456789abcdef</title>"),
@@ -260,4 +261,68 @@ fn the_pages_use_only_what_their_content_security_policy_allows() {
             assert!(policy.contains("form-action 'self'"), "{policy}");
         }
     }
+}
+
+#[test]
+fn an_operator_gets_the_forms_with_their_tokens_and_a_reader_none() {
+    let asked = FilterText::default();
+    let run_now = Controls::Shown(RunNow {
+        profiles: vec!["default".into(), "a\"><script>".into()],
+        token: "1.ab.\"x".into(),
+    });
+    let html = listing(&listing_of(vec![]), &asked, &ObjectLinks::Console, &run_now);
+    assert!(
+        html.contains("<form method=\"post\" action=\"/runs/start\" id=\"run-now\">"),
+        "{html}"
+    );
+    assert!(
+        html.contains("<option value=\"a&quot;&gt;&lt;script&gt;\">"),
+        "{html}"
+    );
+    assert!(
+        html.contains("name=\"token\" value=\"1.ab.&quot;x\""),
+        "{html}"
+    );
+    assert!(!html.contains("<script>"), "{html}");
+    let reader = listing(
+        &listing_of(vec![]),
+        &asked,
+        &ObjectLinks::Console,
+        &Controls::None,
+    );
+    assert!(!reader.contains("<form method=\"post\""), "{reader}");
+    let unavailable: Controls<RunNow> = Controls::Unavailable("no key".into());
+    let said = listing(
+        &listing_of(vec![]),
+        &asked,
+        &ObjectLinks::Console,
+        &unavailable,
+    );
+    assert!(said.contains("buttons are not shown: no key"), "{said}");
+
+    let detail = RunDetail {
+        row: RunRow::new(record(serde_json::json!({})), None, now()),
+        objects: Vec::new(),
+        warnings: Vec::new(),
+    };
+    let id = detail.row.record.run_id.clone();
+    let both = Controls::Shown(RunActions {
+        rerun: "t1".into(),
+        cancel: Some("t2".into()),
+    });
+    let html = run(&detail, &ObjectLinks::Console, "", &both);
+    assert!(
+        html.contains(&format!("action=\"/runs/{id}/rerun\" id=\"rerun\"")),
+        "{html}"
+    );
+    assert!(
+        html.contains(&format!("action=\"/runs/{id}/cancel\" id=\"cancel\"")),
+        "{html}"
+    );
+    let ended = Controls::Shown(RunActions {
+        rerun: "t1".into(),
+        cancel: None,
+    });
+    let html = run(&detail, &ObjectLinks::Console, "", &ended);
+    assert!(!html.contains("id=\"cancel\""), "{html}");
 }
