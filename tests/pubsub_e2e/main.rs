@@ -30,6 +30,7 @@ mod chaos;
 mod history_page;
 mod message_keys;
 mod notebook_page;
+mod operate;
 mod runs;
 mod service;
 mod topology;
