@@ -92,7 +92,8 @@ async fn the_demo_instance_runs_its_script_and_writes_a_file() {
 }
 
 /// `runs start|cancel|rerun --service URL` against the serving demo, whose loopback callers
-/// are its operators: each prints what it did, as the service did it.
+/// are its operators: each prints what it did, as the service did it (the README's section
+/// "Acting on runs: rerun, cancel, run now").
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_operator_at_a_terminal_acts_through_the_demos_api() {
     if !papermill::papermill() {
