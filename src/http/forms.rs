@@ -42,7 +42,10 @@ pub enum FormTokenError {
         "the form's token was not issued to you for this action: reload the page and submit again"
     )]
     Forged,
-    #[error("the form was served more than 12 hours ago: reload the page and submit again")]
+    #[error(
+        "the form was served more than {} hours ago: reload the page and submit again",
+        FORM_LIFETIME.as_secs() / 3600
+    )]
     Expired,
 }
 

@@ -50,7 +50,7 @@ mod operators;
 mod pages;
 mod readers;
 
-pub use forms::{FORM_LIFETIME, FormKeys};
+pub use forms::{CheckError, FormKeyError, FormKeys, FormTokenError};
 pub use headers::PAGE_POLICY;
 pub use history::{HistoryRoutes, Peer, Peered, RunsError, wants_html};
 pub use operate::ActError;

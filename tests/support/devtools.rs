@@ -68,7 +68,9 @@ impl Browser {
             let mut output = BufReader::new(output);
             let mut message = Vec::new();
             while output.read_until(0, &mut message).is_ok_and(|n| n > 0) {
-                message.pop_if(|b| *b == 0);
+                if message.last() == Some(&0) {
+                    message.pop();
+                }
                 if let Ok(value) = serde_json::from_slice(&message) {
                     if send.send(value).is_err() {
                         return;
