@@ -9,7 +9,7 @@
 //! ```text layers
 //! root:      commands cli startup config
 //! surface:   http
-//! use-cases: dispatch launch reap completion history
+//! use-cases: dispatch launch reap completion history operate
 //! run-model: run
 //! message:   rejection payload profile naming push json_depth papermill
 //! clients:   edits push_token notebooks credentials cloud_storage poll pubsub runner telemetry variable scheduler shutdown
@@ -22,7 +22,8 @@
 //!   maps every outcome to one HTTP status.
 //! - **use cases**, each built from its dependencies passed in: [`dispatch`] reads a message
 //!   once and hands it to a [`launch`] (or a dry run) or a [`reap`]; [`completion`] takes a
-//!   runner's report; [`history`] lists runs from their records with their live states.
+//!   runner's report; [`history`] lists runs from their records with their live states;
+//!   [`operate`] is what an operator does to runs: rerun, cancel, run now.
 //! - **run model**: [`run`] is the product's idea of a run: its id, record, store, events,
 //!   report, cleanup, the one transition that ends a run and cleans up after it, the reaper's
 //!   judgement and the listing of managed instances.
@@ -59,6 +60,7 @@ pub mod json_depth;
 pub mod launch;
 pub mod naming;
 pub mod notebooks;
+pub mod operate;
 pub mod papermill;
 pub mod payload;
 pub mod poll;

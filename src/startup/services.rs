@@ -27,6 +27,7 @@ use crate::launch::{Launcher, Preflight, RunConfig};
 use crate::notebooks::client::Endpoint;
 use crate::notebooks::protocol::EmulatorProtocol;
 use crate::notebooks::{ApiVersion, NotebooksClient};
+use crate::operate::Operations;
 use crate::profile::{LaunchSpec, Profiles};
 use crate::pubsub::PubSubEndpoint;
 use crate::push_token::{TokenVerifier, VerifySettings};
@@ -46,6 +47,10 @@ pub struct Services {
     pub history: History,
     /// Takes runners' reports; `None` without a URL to be reported to.
     pub completer: Option<Arc<Completer>>,
+    /// An operator's reruns, cancels and "run now"s.
+    pub operations: Operations,
+    /// The run records, and the secrets kept beside them.
+    pub records: RunStore,
     /// Where the history's pages link objects to.
     pub links: ObjectLinks,
     /// The embedded emulator, in demo mode; whoever built the services shuts it down.
@@ -124,8 +129,15 @@ impl Services {
             preflight: Preflight::new(storage),
             cancel,
         };
+        let launcher = Arc::new(launcher);
+        let operations = Operations::new(
+            launcher.clone(),
+            store.clone(),
+            transitions.clone(),
+            launcher.profiles.outputs(),
+        );
         let dispatcher = Dispatcher::new(
-            Arc::new(launcher),
+            launcher,
             Some(reaper.clone()),
             settings.policy.clone(),
             settings.max_concurrent_launches,
@@ -137,6 +149,8 @@ impl Services {
             reaper,
             history,
             completer,
+            operations,
+            records: store,
             links: object_links(&settings),
             embedded,
         })

@@ -8,12 +8,16 @@
 //!   files in Cloud Storage, the report, the cleanup; `history_page`: those runs in a real
 //!   browser (headless chromium) on the service's `/runs` page; `notebook_page`: a run's
 //!   executed notebook (markdown, a plot, a DataFrame, a hostile HTML output) on its page.
+//! - `operate`: an operator's rerun with new parameters and cancel of a running notebook,
+//!   from the terminal; `operate_page`: "Run now", "Cancel" and "Rerun" clicked in chromium.
 //! - `chaos`: many runs of every kind while the service is killed and reapers race the
 //!   reports; afterwards every message has one finished record and no instance is up.
 //! - `service`: the service binary as a process; `topology`: topics and subscriptions.
 
 #[path = "../support/chromium.rs"]
 mod chromium;
+#[path = "../support/devtools.rs"]
+mod devtools;
 #[path = "../support/fake_gcs.rs"]
 mod fake_gcs;
 #[path = "../support/papermill.rs"]
@@ -30,6 +34,8 @@ mod chaos;
 mod history_page;
 mod message_keys;
 mod notebook_page;
+mod operate;
+mod operate_page;
 mod runs;
 mod service;
 mod topology;
