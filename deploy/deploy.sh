@@ -68,7 +68,7 @@ SERVICE_VARIABLES=(
   RUN_EVENTS_TOPIC PUBSUB_EMULATOR_HOST
   NOTEBOOK NOTEBOOK_PARAMETERS NOTEBOOK_SECRETS NOTEBOOK_OUTPUT MAX_RUN_TIME ALLOWED_PARAMETERS
   MESSAGE_EVENTS
-  RUNS_READERS RUNS_AUTH RUNS_AUTH_AUDIENCE
+  RUNS_READERS RUNS_OPERATORS RUNS_AUTH RUNS_AUTH_AUDIENCE
 )
 
 project_number() {
@@ -193,9 +193,10 @@ step_service() {
   fi
   run gcloud run services add-iam-policy-binding "$SERVICE" --region="$REGION" \
     --member="serviceAccount:$INVOKER_EMAIL" --role=roles/run.invoker "${gc[@]}"
-  # The run history's readers get past Cloud Run's IAM (the service then checks their email).
+  # The run history's readers and operators get past Cloud Run's IAM (the service then checks
+  # their email).
   local reader readers
-  IFS=',' read -ra readers <<<"${RUNS_READERS:-}"
+  IFS=',' read -ra readers <<<"${RUNS_READERS:-}${RUNS_OPERATORS:+,$RUNS_OPERATORS}"
   for reader in "${readers[@]}"; do
     reader=${reader//[[:space:]]/}
     [ -n "$reader" ] || continue

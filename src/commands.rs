@@ -16,9 +16,12 @@ use crate::launch::Progress;
 use crate::profile::{Fields, LaunchSpec, Profiles};
 use crate::pubsub::{self, Outgoing};
 use crate::push::Trigger;
+use crate::run::RunId;
 use crate::startup::Services;
 use crate::telemetry::LogFormat;
 use crate::{runner, scheduler, shutdown, startup, telemetry};
+
+mod operate;
 
 /// Runs one command to its end; `None` is `serve`.
 ///
@@ -236,10 +239,15 @@ async fn reap(dry_run: bool) -> anyhow::Result<()> {
 /// its own in-process emulator, so only the serving demo can tell), a service's `GET /runs`
 /// answers instead of Cloud Storage.
 async fn runs(args: RunsArgs) -> anyhow::Result<()> {
+    let show = match &args.command {
+        Some(RunsCommand::Act(act)) => return operate::run(&args, act).await,
+        Some(RunsCommand::Show { run, .. }) => Some(run),
+        None => None,
+    };
     let now = jiff::Timestamp::now();
     let filter = args.filter_text().parse(now)?;
     let shown = match history_source(&args)? {
-        HistorySource::Service { url, demo } => match runs_from_service(&args, &url).await {
+        HistorySource::Service { url, demo } => match runs_from_service(&args, show, &url).await {
             Ok(shown) => shown,
             // Only a demo that does not answer is one to start; its refusals say themselves.
             Err(error @ remote::RemoteError::Unreachable { .. }) if demo => {
@@ -253,7 +261,7 @@ async fn runs(args: RunsArgs) -> anyhow::Result<()> {
             Err(error) => return Err(error.into()),
         },
         HistorySource::Records(settings) => {
-            runs_from_storage(*settings, &args, &filter, now).await?
+            runs_from_storage(*settings, show, &filter, now).await?
         }
     };
     let text = match (&shown, &args.command) {
@@ -328,32 +336,31 @@ fn history_source(args: &RunsArgs) -> anyhow::Result<HistorySource> {
 /// The history, or one run, as a serving service shows it.
 async fn runs_from_service(
     args: &RunsArgs,
+    show: Option<&RunId>,
     service: &reqwest::Url,
 ) -> Result<Shown, remote::RemoteError> {
-    Ok(match &args.command {
+    Ok(match show {
         None => Shown::Listing(remote::listing(service, &args.filter_text()).await?),
-        Some(RunsCommand::Show { run, .. }) => {
-            Shown::Run(Box::new(remote::run(service, run).await?))
-        }
+        Some(run) => Shown::Run(Box::new(remote::run(service, run).await?)),
     })
 }
 
 /// The history from the records themselves, with the service's configuration.
 async fn runs_from_storage(
     settings: Settings,
-    args: &RunsArgs,
+    show: Option<&RunId>,
     filter: &RunFilter,
     now: jiff::Timestamp,
 ) -> anyhow::Result<Shown> {
     let services = Services::build(settings, shutdown::token_on_signal()).await?;
     let history = &services.history;
-    let shown = match &args.command {
+    let shown = match show {
         None => history
             .list(filter, now)
             .await
             .map(Shown::Listing)
             .map_err(anyhow::Error::from),
-        Some(RunsCommand::Show { run, .. }) => match history.show(run, now).await {
+        Some(run) => match history.show(run, now).await {
             Ok(Some(detail)) => Ok(Shown::Run(Box::new(detail))),
             Ok(None) => {
                 let outputs: Vec<&str> = history.outputs().iter().map(String::as_str).collect();

@@ -9,10 +9,10 @@
 //! ```text layers
 //! root:      commands cli startup config
 //! surface:   http
-//! use-cases: dispatch launch reap completion retry history
+//! use-cases: dispatch launch reap completion retry history operate
 //! run-model: run
 //! message:   rejection payload profile naming push json_depth papermill
-//! clients:   push_token notebooks credentials cloud_storage poll pubsub runner telemetry variable scheduler shutdown
+//! clients:   edits push_token notebooks credentials cloud_storage poll pubsub runner telemetry variable scheduler shutdown
 //! ```
 //!
 //! - **root**: [`commands`] does what each subcommand of [`cli`] says; [`startup`] is the
@@ -23,7 +23,9 @@
 //! - **use cases**, each built from its dependencies passed in: [`dispatch`] reads a message
 //!   once and hands it to a [`launch`] (or a dry run) or a [`reap`]; [`completion`] takes a
 //!   runner's report; [`retry`] launches the next attempt of a run whose attempt ended in an
-//!   outcome its profile retries, after a report or a reap ended it; [`history`] lists runs from their records with their live states.
+//!   outcome its profile retries, after a report or a reap ended it; [`history`] lists runs
+//!   from their records with their live states; [`operate`] is what an operator does to
+//!   runs: rerun, cancel, run now.
 //! - **run model**: [`run`] is the product's idea of a run: its id, record, store, events,
 //!   report, cleanup, the one transition that ends a run and cleans up after it, the reaper's
 //!   judgement and the listing of managed instances.
@@ -38,7 +40,8 @@
 //!   [`cloud_storage`] is Cloud Storage with the service's credentials (run records, notebooks);
 //!   [`poll`] waits on operations; [`push_token`] checks Google-signed tokens; [`pubsub`]
 //!   publishes and replays messages; [`runner`] is the script that runs a notebook on its
-//!   instance, with the metadata keys it reads; [`telemetry`] sets up logs; [`variable`] is
+//!   instance, with the metadata keys it reads; [`edits`] measures how near a typed name is
+//!   to one of ours; [`telemetry`] sets up logs; [`variable`] is
 //!   what a documented environment variable is; [`scheduler`] validates `scheduler.yaml` and
 //!   plans the deploy's gcloud commands; [`shutdown`] turns signals into a cancellation.
 //!
@@ -52,12 +55,14 @@ pub mod completion;
 pub mod config;
 pub mod credentials;
 pub mod dispatch;
+pub mod edits;
 pub mod history;
 pub mod http;
 pub mod json_depth;
 pub mod launch;
 pub mod naming;
 pub mod notebooks;
+pub mod operate;
 pub mod papermill;
 pub mod payload;
 pub mod poll;

@@ -211,8 +211,8 @@ impl Reaper {
         reaped
     }
 
-    /// Ends a run that never reported (`unreported`, with the verdict's reason), then cleans
-    /// up as the verdict says. When the record turns out to have moved since it was read (a
+    /// Ends a run that never reported (`unreported`, or `cancelled` when an operator asked
+    /// for it, with the verdict's reason), then cleans up as the verdict says. When the record turns out to have moved since it was read (a
     /// report came in the meantime), that report's own cleanup stands and nothing is done.
     async fn act(&self, verdict: &Verdict, record: Option<RunRecord>) -> String {
         let folder = record.as_ref().map(|record| record.output.clone());
@@ -224,7 +224,9 @@ impl Reaper {
                 .end(&record.output, |now| now.unreported(&reason))
                 .await
             {
-                Ok(Some(Updated::Unchanged(now))) if now.state != RunState::Unreported => {
+                Ok(Some(Updated::Unchanged(now)))
+                    if !matches!(now.state, RunState::Unreported | RunState::Cancelled) =>
+                {
                     return format!("skipped: the run reported {} meanwhile", now.state.as_str());
                 }
                 Ok(Some(Updated::Written { now, .. })) => ended = Some(now),

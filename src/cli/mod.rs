@@ -1,5 +1,6 @@
 //! The command line: `serve` (default), `launch`, `reap`, `runs`, `publish`, `replay`,
-//! `runner`, `secrets`, `emulator` and `scheduler plan`; `runs` has its arguments in `runs`.
+//! `runner`, `secrets`, `emulator` and `scheduler plan`; `runs` (the history, and an
+//! operator's rerun, cancel and start) has its arguments in `runs`.
 
 use std::path::PathBuf;
 
@@ -11,7 +12,7 @@ use notebooks_emulator::EmulatorArgs;
 
 mod runs;
 
-pub use runs::{RunsArgs, RunsCommand};
+pub use runs::{ActCommand, RunsArgs, RunsCommand};
 
 /// Turns a Pub/Sub message into a running Vertex AI Workbench notebook instance.
 ///
@@ -125,7 +126,7 @@ pub enum Command {
         dry_run: bool,
     },
     /// The runs, newest first, with the live state of those still up; `runs show RUN` prints
-    /// one.
+    /// one; `runs rerun RUN`, `runs cancel RUN` and `runs start PROFILE` act on them.
     ///
     /// Runs are read from their records in Cloud Storage, under each profile's NOTEBOOK_OUTPUT,
     /// and joined with the managed instances of the profiles' zones. Same configuration as

@@ -1,14 +1,15 @@
-//! The `runs` command line. Its filter flags are the fields of [`FilterText`], read by the same
-//! parser as the service's URL; the forms they accept are shown from the constants that parser
-//! states them in.
+//! The `runs` command line: the history, one run, and an operator's `rerun`, `cancel` and
+//! `start`. Its filter flags are the fields of [`FilterText`], read by the same parser as the
+//! service's URL; the forms they accept are shown from the constants that parser states them
+//! in.
 
 use clap::{Args, Subcommand};
 
 use crate::history::{DEFAULT_LIMIT, FilterText, SINCE_FORMS, state_names};
 use crate::run::RunId;
 
-/// The listing's flags, or `show` and a run: the two do not mix, so a flag is never silently
-/// ignored.
+/// The listing's flags, or a subcommand and a run: the two do not mix, so a flag is never
+/// silently ignored.
 #[derive(Debug, Args)]
 #[command(args_conflicts_with_subcommands = true)]
 pub struct RunsArgs {
@@ -62,6 +63,55 @@ pub enum RunsCommand {
         #[arg(long)]
         json: bool,
     },
+    #[command(flatten)]
+    Act(ActCommand),
+}
+
+/// What an operator does to runs.
+#[derive(Debug, Subcommand)]
+pub enum ActCommand {
+    /// Start a new run of RUN's profile and notebook, with its parameters and PARAMETERS over
+    /// them, linked to RUN (its record's origin says `rerun`), and print the new run's id.
+    ///
+    /// With --service, the service does it as the operator your token names (RUNS_OPERATORS);
+    /// otherwise it is done here with the service's configuration, recorded as `cli:$USER`.
+    /// Answers once the new run's instance is up.
+    Rerun {
+        /// The run to run again (r followed by 16 lowercase hex digits).
+        #[arg(value_parser = RunId::parse)]
+        run: RunId,
+        /// Parameters over the run's own, as a JSON object: '{"rows": 5}'.
+        #[arg(long, value_name = "JSON", value_parser = json_object)]
+        parameters: Option<Parameters>,
+    },
+    /// Cancel RUN: record who cancelled it and when, then stop its instance; its runner
+    /// reports `cancelled` (or the reaper records it so after RUN_GRACE).
+    ///
+    /// A run that has ended already is left as it is, and the command says how it ended (and
+    /// fails). With --service, as for rerun.
+    Cancel {
+        /// The run to cancel.
+        #[arg(value_parser = RunId::parse)]
+        run: RunId,
+    },
+    /// Run PROFILE now, with PARAMETERS over its own, and print the new run's id.
+    ///
+    /// The profile's every rule applies, but not ALLOWED_OVERRIDES: an operator holds the
+    /// deployment's rights. With --service, as for rerun.
+    Start {
+        /// A profile of PROFILES_FILE, or `default`.
+        profile: String,
+        /// Parameters over the profile's, as a JSON object: '{"rows": 5}'.
+        #[arg(long, value_name = "JSON", value_parser = json_object)]
+        parameters: Option<Parameters>,
+    },
+}
+
+/// Parameters given on the command line, a JSON object.
+pub type Parameters = serde_json::Map<String, serde_json::Value>;
+
+fn json_object(text: &str) -> Result<Parameters, String> {
+    crate::operate::parameters(Some(text))
 }
 
 impl RunsArgs {
@@ -136,6 +186,37 @@ mod tests {
             parse(&["--service", "localhost:8080"]).is_err(),
             "a URL, with its scheme"
         );
+    }
+
+    #[test]
+    fn an_operator_reruns_cancels_and_starts_with_parameters_as_a_json_object() {
+        let run = RunId::derive("pubsub:1");
+        let args = parse(&["rerun", run.as_str(), "--parameters", r#"{"rows": 5}"#]).unwrap();
+        let Some(RunsCommand::Act(ActCommand::Rerun {
+            run: rerun,
+            parameters: Some(parameters),
+        })) = args.command
+        else {
+            panic!("a rerun");
+        };
+        assert_eq!((rerun, parameters["rows"].clone()), (run.clone(), 5.into()));
+        let error = parse(&["rerun", run.as_str(), "--parameters", "rows=5"])
+            .unwrap_err()
+            .to_string();
+        assert!(error.contains("parameters: not JSON"), "{error}");
+        assert!(matches!(
+            parse(&["cancel", run.as_str(), "--service", "http://localhost:8080"])
+                .unwrap()
+                .command,
+            Some(RunsCommand::Act(ActCommand::Cancel { .. }))
+        ));
+        let start = parse(&["start", "nightly", "--parameters", "{}"]).unwrap();
+        assert!(matches!(
+            start.command,
+            Some(RunsCommand::Act(ActCommand::Start { profile, parameters: Some(p) }))
+                if profile == "nightly" && p.is_empty()
+        ));
+        assert!(parse(&["start"]).is_err(), "a profile is named");
     }
 
     #[test]

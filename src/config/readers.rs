@@ -1,10 +1,12 @@
-//! `RUNS_READERS`, `RUNS_AUTH`, `RUNS_AUTH_AUDIENCE`: who may read the run history.
+//! `RUNS_READERS`, `RUNS_OPERATORS`, `RUNS_AUTH`, `RUNS_AUTH_AUDIENCE`: who may read the run
+//! history, and who may also act on runs (rerun, cancel, run now).
 //!
 //! A run's record names its notebook, parameters, errors and log lines, which are the users'
 //! data: the history is closed until the deployment says who reads it, and saying nothing is
 //! not taken to mean "everyone Cloud Run lets in" (the push and runner accounts are invokers
 //! too). Either an allow-list checked on Google-signed tokens, or `RUNS_AUTH=off` to state that
-//! Cloud Run IAM alone decides.
+//! Cloud Run IAM alone decides. Acting on runs is never open: its accounts are always listed
+//! and checked on tokens, so `RUNS_AUTH=off` does not mix with `RUNS_OPERATORS`.
 
 use super::env::{Env, SettingError, emails, jwks_url};
 use super::variables as var;
@@ -12,7 +14,13 @@ use crate::http::{ReaderSettings, RunsAuthMode};
 
 pub(super) fn runs_auth_mode(vars: &Env<'_>) -> Result<RunsAuthMode, SettingError> {
     let readers = emails(&var::RUNS_READERS, vars.get(&var::RUNS_READERS))?;
+    let operators = emails(&var::RUNS_OPERATORS, vars.get(&var::RUNS_OPERATORS))?;
     match vars.get(&var::RUNS_AUTH).as_deref() {
+        Some("off") if !operators.is_empty() => Err(SettingError::new(
+            var::RUNS_AUTH.name,
+            "is off, but RUNS_OPERATORS is set: operators are checked on Google-signed ID \
+             tokens, so list who reads in RUNS_READERS instead of RUNS_AUTH=off",
+        )),
         Some("off") if readers.is_empty() => Ok(RunsAuthMode::Off),
         Some("off") => Err(SettingError::new(
             var::RUNS_AUTH.name,
@@ -22,9 +30,10 @@ pub(super) fn runs_auth_mode(vars: &Env<'_>) -> Result<RunsAuthMode, SettingErro
             var::RUNS_AUTH.name,
             format!("`{other}` is not `off`; readers are checked when RUNS_READERS is set"),
         )),
-        None if readers.is_empty() => Ok(RunsAuthMode::Unset),
+        None if readers.is_empty() && operators.is_empty() => Ok(RunsAuthMode::Unset),
         None => Ok(RunsAuthMode::Readers(ReaderSettings {
             readers,
+            operators,
             audience: vars.or_default(&var::RUNS_AUTH_AUDIENCE),
             jwks_url: jwks_url(vars)?,
         })),
@@ -76,5 +85,27 @@ mod tests {
             error(&[("RUNS_READERS", "a@b.c"), ("PUSH_AUTH_JWKS_URL", "ftp://x")])
                 .starts_with("PUSH_AUTH_JWKS_URL:")
         );
+    }
+
+    #[test]
+    fn operators_are_listed_and_checked_on_tokens_and_never_open() {
+        let Ok(RunsAuthMode::Readers(settings)) = mode(&[("RUNS_OPERATORS", "ops@example.com")])
+        else {
+            panic!("operators alone are checked on tokens");
+        };
+        assert!(settings.readers.is_empty());
+        assert_eq!(
+            settings.operators.iter().collect::<Vec<_>>(),
+            ["ops@example.com"]
+        );
+        let error = mode(&[("RUNS_AUTH", "off"), ("RUNS_OPERATORS", "ops@example.com")])
+            .unwrap_err()
+            .to_string();
+        assert!(
+            error.starts_with("RUNS_AUTH: is off, but RUNS_OPERATORS is set"),
+            "{error}"
+        );
+        let error = mode(&[("RUNS_OPERATORS", "ops")]).unwrap_err().to_string();
+        assert_eq!(error, "RUNS_OPERATORS: `ops` is not an email address");
     }
 }

@@ -418,7 +418,7 @@ fn an_unset_variable_does_what_its_documented_default_says() {
             (None, "PUSH_AUTH_AUDIENCE" | "PUSH_AUTH") => {
                 assert_eq!(nothing.push_auth, PushAuthMode::Unset);
             }
-            (None, "RUNS_READERS" | "RUNS_AUTH") => {
+            (None, "RUNS_READERS" | "RUNS_OPERATORS" | "RUNS_AUTH") => {
                 assert_eq!(nothing.runs_auth, RunsAuthMode::Unset);
             }
             (None, "PUSH_AUTH_SERVICE_ACCOUNTS") => {

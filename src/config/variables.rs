@@ -67,6 +67,8 @@ service_variables! {
         "off: no token check here, stated explicitly (Cloud Run IAM protects the endpoint)";
     RUNS_READERS, Empty,
         "emails of the accounts that may read GET /runs, comma-separated, checked on Google-signed ID tokens";
+    RUNS_OPERATORS, Empty,
+        "emails of the accounts that may also rerun, cancel and run now (runs commands with --service, the pages' buttons), comma-separated, checked as RUNS_READERS";
     RUNS_AUTH, Absent,
         "off: GET /runs is not checked here, stated explicitly (Cloud Run IAM alone decides); neither set: 403";
     RUNS_AUTH_AUDIENCE, Value(crate::http::GCLOUD_CLIENT_ID),

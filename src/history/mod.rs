@@ -36,7 +36,7 @@ pub use filter::{
     DEFAULT_LIMIT, FilterError, FilterText, RunFilter, SINCE_FORMS, parse_since, state_names,
     statuses,
 };
-pub use notebook::{ExecutedNotebook, MAX_NOTEBOOK_BYTES};
+pub use notebook::ExecutedNotebook;
 pub use row::RunRow;
 
 /// Why there is no history to show.

@@ -1,13 +1,11 @@
 //! A run's executed notebook, read for its page: the one the runner saved as
 //! `{run folder}{notebook's file name}` and listed first among its outputs. A notebook is read
-//! only up to [`MAX_NOTEBOOK_BYTES`]: a larger one is linked, not loaded into memory.
+//! only up to [`MAX_NOTEBOOK_BYTES`](crate::papermill::MAX_NOTEBOOK_BYTES): a larger one is linked, not loaded into memory.
 
 use super::History;
 use crate::cause;
+use crate::papermill::MAX_NOTEBOOK_BYTES;
 use crate::run::RunRecord;
-
-/// The largest executed notebook read for a page.
-pub const MAX_NOTEBOOK_BYTES: usize = 16 * 1024 * 1024;
 
 /// What became of reading a run's executed notebook.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -15,7 +13,7 @@ pub enum ExecutedNotebook {
     /// The run's outputs list none: it has not reported, or it failed before papermill wrote
     /// one.
     Absent,
-    /// Larger than [`MAX_NOTEBOOK_BYTES`].
+    /// Larger than [`MAX_NOTEBOOK_BYTES`](crate::papermill::MAX_NOTEBOOK_BYTES).
     TooLarge {
         uri: String,
     },

@@ -3,7 +3,8 @@
 //! `gcloud run services proxy`: the service's settings, credentials and access rules apply.
 //!
 //! The filter goes to the service as typed, so the service's parser (the same one) decides,
-//! and its refusal comes back with its status and message.
+//! and its refusal comes back with its status and message. An operator's rerun, cancel and
+//! "run now" go the same way ([`act`]), as JSON to the service's operator routes.
 
 use reqwest::{StatusCode, Url};
 
@@ -12,6 +13,10 @@ use crate::run::RunId;
 
 /// How long the service gets to answer: it reads Cloud Storage and lists instances first.
 const TIMEOUT: std::time::Duration = std::time::Duration::from_secs(60);
+
+/// How long an operator's request may take: a rerun or a "run now" answers once its instance
+/// is up, within the service's `POLL_TIMEOUT` (at most 600 s, Pub/Sub's push deadline).
+const ACT_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(660);
 
 /// Why the service gave no history.
 #[derive(Debug, thiserror::Error)]
@@ -77,12 +82,35 @@ fn endpoint(service: &Url, segments: &[&str]) -> Url {
     url
 }
 
+/// `POST` of `body` (JSON) to `segments` below the service, as an operator: its answer.
+///
+/// # Errors
+/// [`RemoteError`]; the service's refusal with its status and message.
+pub async fn act(
+    service: &Url,
+    segments: &[&str],
+    body: &serde_json::Value,
+) -> Result<serde_json::Value, RemoteError> {
+    let url = endpoint(service, segments);
+    let request = reqwest::Client::new()
+        .post(url.clone())
+        .json(body)
+        .timeout(ACT_TIMEOUT);
+    send(url, request).await
+}
+
 async fn get<T: serde::de::DeserializeOwned>(url: Url) -> Result<T, RemoteError> {
+    let request = reqwest::Client::new().get(url.clone()).timeout(TIMEOUT);
+    send(url, request).await
+}
+
+async fn send<T: serde::de::DeserializeOwned>(
+    url: Url,
+    request: reqwest::RequestBuilder,
+) -> Result<T, RemoteError> {
     let shown = url.to_string();
-    let response = reqwest::Client::new()
-        .get(url)
+    let response = request
         .header(reqwest::header::ACCEPT, "application/json")
-        .timeout(TIMEOUT)
         .send()
         .await
         .map_err(|source| RemoteError::Unreachable {

@@ -12,7 +12,8 @@
 //! A [`Rejection`] comes before any launch, a [`LaunchError`] from one that began; each has its
 //! exhaustive match below. Whether an API failure is worth another delivery is the error's own
 //! judgement (`is_transient`); this is where that judgement becomes 503 or 422. The run
-//! history's answers (`GET /runs`) have theirs in `history`.
+//! history's answers (`GET /runs`) have theirs in `history`, an operator's (rerun, cancel, run
+//! now) in `operate`.
 
 use axum::Json;
 use axum::http::{HeaderValue, StatusCode, header};
@@ -28,7 +29,9 @@ use crate::rejection::Rejection;
 use crate::run::StoreError;
 
 mod history;
+mod operate;
 pub use history::{read_status, runs_status};
+pub use operate::act_status;
 
 /// Seconds a client should wait before retrying a 503 or 429 (Pub/Sub applies its own backoff).
 const RETRY_AFTER_SECONDS: &str = "10";

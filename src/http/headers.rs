@@ -3,8 +3,8 @@
 //!
 //! The run history's pages show what runs recorded (notebook paths, parameters, errors, log
 //! lines): [`super::pages`] escapes all of it, and the policy below is the second line should
-//! an escape ever be missed. The pages need exactly one `<style>` element, one filter form that
-//! submits to `/runs` by GET, links (navigation, which a policy does not restrict), and the
+//! an escape ever be missed. The pages need exactly one `<style>` element, a filter form that
+//! submits to `/runs` by GET and an operator's forms that post to this origin, links (navigation, which a policy does not restrict), and the
 //! executed notebook's images, which the page carries itself as `data:` URIs; no script, font,
 //! frame, fetch or image from elsewhere. So the policy allows inline styles, `data:` images
 //! and forms to this origin and nothing else: an injected `<script>`, `<img src=…>` beacon or

@@ -1,6 +1,7 @@
 //! `GET /runs` and `GET /runs/{run id}`: the run history, as JSON for programs and as HTML
 //! for a browser (the `Accept` header decides), behind the [`Readers`] check. A run's page
-//! also shows its executed notebook, read from Cloud Storage for the page only.
+//! also shows its executed notebook, read from Cloud Storage for the page only, and to an
+//! operator the pages show their forms, each with a token issued for this page.
 //!
 //! The query takes the command line's filter words (`since`, `profile`, `state`, `limit`)
 //! through the same [`FilterText`], so both accept the same forms and refuse them alike.
@@ -17,18 +18,23 @@ use axum::response::{Html, IntoResponse, Response};
 use axum::serve::{IncomingStream, Listener};
 use jiff::Timestamp;
 
+use super::forms::FormKeys;
 use super::notebook;
-use super::pages::{self, ObjectLinks};
-use super::readers::{self, Readers};
+use super::pages::{self, Controls, ObjectLinks, RunActions, RunNow};
+use super::readers::{self, Reader, Readers};
 use crate::cause;
 use crate::history::{FilterError, FilterText, History, HistoryError};
+use crate::operate::Operations;
 use crate::run::{InvalidRunId, RunId};
 
-/// What the history routes share: the history, who may read it, and where objects link to.
+/// What the history routes share: the history, who may read it and act on it, what acting
+/// does, the forms' key, and where objects link to.
 #[derive(Debug)]
 pub struct HistoryRoutes {
     pub history: History,
     pub readers: Readers,
+    pub operations: Operations,
+    pub forms: FormKeys,
     pub links: ObjectLinks,
 }
 
@@ -105,7 +111,7 @@ pub fn wants_html(headers: &HeaderMap) -> bool {
 /// Lets a request through only when [`Readers`] says it may read.
 pub(super) async fn authorize(
     State(routes): State<Arc<HistoryRoutes>>,
-    request: Request,
+    mut request: Request,
     next: Next,
 ) -> Response {
     let peer = request
@@ -115,6 +121,7 @@ pub(super) async fn authorize(
     match routes.readers.check(request.headers(), peer).await {
         Ok(reader) => {
             tracing::debug!(?reader, path = %request.uri().path(), "runs read");
+            request.extensions_mut().insert(reader);
             next.run(request).await
         }
         Err(error) => {
@@ -137,6 +144,7 @@ pub(super) async fn authorize(
 
 pub(super) async fn list(
     State(routes): State<Arc<HistoryRoutes>>,
+    reader: Option<axum::Extension<Reader>>,
     headers: HeaderMap,
     uri: Uri,
 ) -> Response {
@@ -151,7 +159,13 @@ pub(super) async fn list(
     };
     match routes.history.list(&filter, now).await {
         Ok(listing) if wants_html(&headers) => {
-            negotiated(Html(pages::listing(&listing, &asked, &routes.links)))
+            let run_now = controls(&routes, reader, "start", |token| RunNow {
+                profiles: routes.operations.profiles(),
+                token,
+            })
+            .await;
+            let page = pages::listing(&listing, &asked, &routes.links, &run_now);
+            negotiated(Html(page))
         }
         Ok(listing) => negotiated(Json(listing)),
         Err(error) => refused(error.into(), &headers),
@@ -160,6 +174,7 @@ pub(super) async fn list(
 
 pub(super) async fn show(
     State(routes): State<Arc<HistoryRoutes>>,
+    reader: Option<axum::Extension<Reader>>,
     Path(run): Path<String>,
     headers: HeaderMap,
 ) -> Response {
@@ -171,7 +186,13 @@ pub(super) async fn show(
         Ok(Some(detail)) if wants_html(&headers) => {
             let executed = routes.history.executed_notebook(&detail.row.record).await;
             let notebook = notebook::section(&executed, &routes.links);
-            negotiated(Html(pages::run(&detail, &routes.links, &notebook)))
+            let actions = run_actions(&routes, reader, &detail.row.record).await;
+            negotiated(Html(pages::run(
+                &detail,
+                &routes.links,
+                &notebook,
+                &actions,
+            )))
         }
         Ok(Some(detail)) => negotiated(Json(detail)),
         Ok(None) => refused(RunsError::NotFound(run), &headers),
@@ -199,9 +220,59 @@ fn refused(error: RunsError, headers: &HeaderMap) -> Response {
     shown(error.into_response(), wants_html(headers), &message)
 }
 
+/// An operator's forms for a page, each action's with a token of its own; `None` for a
+/// reader who is not an operator.
+async fn controls<T>(
+    routes: &HistoryRoutes,
+    reader: Option<axum::Extension<Reader>>,
+    action: &str,
+    form: impl FnOnce(String) -> T,
+) -> Controls<T> {
+    let Some(operator) = reader.and_then(|r| routes.readers.operator(&r.0).ok()) else {
+        return Controls::None;
+    };
+    match routes
+        .forms
+        .issue(&operator, action, Timestamp::now())
+        .await
+    {
+        Ok(token) => Controls::Shown(form(token)),
+        Err(error) => {
+            let why = cause::chain(&error).to_string();
+            tracing::warn!(error = %why, "the operators' forms are not shown");
+            Controls::Unavailable(why)
+        }
+    }
+}
+
+/// A run's page's "Rerun", and "Cancel" while it has no outcome.
+async fn run_actions(
+    routes: &HistoryRoutes,
+    reader: Option<axum::Extension<Reader>>,
+    record: &crate::run::RunRecord,
+) -> Controls<RunActions> {
+    let run = &record.run_id;
+    let rerun = controls(routes, reader.clone(), &format!("rerun:{run}"), |t| t).await;
+    let Controls::Shown(rerun) = rerun else {
+        return match rerun {
+            Controls::Unavailable(why) => Controls::Unavailable(why),
+            _ => Controls::None,
+        };
+    };
+    let cancel = if record.has_outcome() {
+        None
+    } else {
+        match controls(routes, reader, &format!("cancel:{run}"), |t| t).await {
+            Controls::Shown(token) => Some(token),
+            _ => None,
+        }
+    };
+    Controls::Shown(RunActions { rerun, cancel })
+}
+
 /// A refusal as `answer` made it (status and headers: `Retry-After`, `WWW-Authenticate`),
 /// with its JSON body replaced by a page for a browser.
-fn shown(response: Response, html: bool, message: &str) -> Response {
+pub(super) fn shown(response: Response, html: bool, message: &str) -> Response {
     if !html {
         return response;
     }

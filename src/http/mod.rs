@@ -1,6 +1,7 @@
 //! The HTTP surface: `POST /` takes triggers, `POST /runs/{run id}/complete` takes runners'
 //! reports (when `SERVICE_URL` is set), `GET /runs` and `GET /runs/{run id}` show the run
-//! history to its readers, `GET /healthz` says the process is up.
+//! history to its readers, `POST /runs/start`, `POST /runs/{run id}/rerun` and
+//! `POST /runs/{run id}/cancel` let its operators act, `GET /healthz` says the process is up.
 //!
 //! A handler decodes the request, hands it to its use case (the [`Dispatcher`] for `POST /`,
 //! the [`Completer`] for reports, the history for `GET /runs`) and lets `answer` pick the
@@ -14,8 +15,10 @@
 //!
 //! - `answer`: every outcome's status, in one place; `history`: the history routes and their
 //!   content negotiation; `pages`: their HTML; `readers`: who may read them (`RUNS_READERS`,
-//!   `RUNS_AUTH`); `headers`: what every answer carries (`nosniff`, and a page's
-//!   `Content-Security-Policy`), one layer over all routes.
+//!   `RUNS_AUTH`); `operators`: who may act on runs and that a request is not cross-site;
+//!   `forms`: the pages' form tokens; `operate`: the operators' routes; `headers`: what every
+//!   answer carries (`nosniff`, and a page's `Content-Security-Policy`), one layer over all
+//!   routes.
 
 use std::sync::Arc;
 
@@ -38,14 +41,20 @@ use crate::push_token::TokenVerifier;
 use crate::telemetry::TraceContext;
 
 pub mod answer;
+mod forms;
 mod headers;
 mod history;
 mod notebook;
+mod operate;
+mod operators;
 mod pages;
 mod readers;
 
+pub use forms::{CheckError, FormKeyError, FormKeys, FormTokenError};
 pub use headers::PAGE_POLICY;
 pub use history::{HistoryRoutes, Peer, Peered, RunsError, wants_html};
+pub use operate::ActError;
+pub use operators::NotOperator;
 pub use pages::{ObjectLinks, escape};
 pub use readers::{
     GCLOUD_CLIENT_ID, ReadError, Reader, ReaderSettings, Readers, RunsAuthMode,
@@ -111,10 +120,17 @@ pub fn router(state: AppState, tokens: Option<Arc<TokenVerifier>>) -> Router {
         None => routes,
     };
     let history = state.history.clone().map(|routes| {
+        let operate = Router::new()
+            .route("/runs/start", post(operate::start))
+            .route("/runs/{run}/rerun", post(operate::rerun))
+            .route("/runs/{run}/cancel", post(operate::cancel))
+            .route_layer(from_fn_with_state(routes.clone(), operate::authorize));
         Router::new()
             .route("/runs", get(history::list))
             .route("/runs/{run}", get(history::show))
             .route_layer(from_fn_with_state(routes.clone(), history::authorize))
+            .merge(operate)
+            .layer(DefaultBodyLimit::max(state.limits.max_body_bytes))
             .with_state(routes)
     });
     let routes = routes

@@ -5,7 +5,10 @@
 //! dependency. Everything a record holds is the users' data (notebook paths, parameters,
 //! errors, log lines) and goes through [`escape`] on its way in, attribute values included;
 //! links are built only from `gs://` URIs taken apart and percent-encoded, so no value from a
-//! record can become a scheme or break out of an attribute. No JavaScript: a filter is a form.
+//! record can become a scheme or break out of an attribute. No JavaScript: a filter is a form,
+//! and so are an operator's buttons (`controls`).
+
+mod controls;
 
 use std::fmt::Write as _;
 
@@ -14,7 +17,9 @@ use storage_client::GsUri;
 
 use crate::history::{FilterText, Listing, RunDetail, RunRow, statuses};
 use crate::launch::Relaunch;
-use crate::run::{CleanupRecord, Failure};
+use crate::run::{CancelRequest, CleanupRecord, Failure};
+
+pub use controls::{Controls, RunActions, RunNow};
 
 /// Where a `gs://` object is opened from the page.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -183,8 +188,14 @@ pub fn refusal(status: u16, reason: &str, message: &str) -> String {
     )
 }
 
-pub fn listing(listing: &Listing, asked: &FilterText, links: &ObjectLinks) -> String {
+pub fn listing(
+    listing: &Listing,
+    asked: &FilterText,
+    links: &ObjectLinks,
+    run_now: &Controls<RunNow>,
+) -> String {
     let mut body = String::from("<h1>Runs</h1>");
+    body.push_str(&controls::run_now(run_now));
     body.push_str(&form(asked));
     let _ = write!(body, "<p id=\"count\">{}</p>", escape(&listing.count()));
     warnings(&mut body, &listing.warnings);
@@ -227,9 +238,15 @@ pub fn listing(listing: &Listing, asked: &FilterText, links: &ObjectLinks) -> St
     page("Runs", &body)
 }
 
-/// `GET /runs/{run id}`: every field, the error, the failing cell, `notebook` (the executed
-/// notebook's section, from `notebook::section`), the log tail and the run's objects.
-pub fn run(detail: &RunDetail, links: &ObjectLinks, notebook: &str) -> String {
+/// `GET /runs/{run id}`: every field, an operator's forms, the error, the failing cell,
+/// `notebook` (the executed notebook's section, from `notebook::section`), the log tail and the
+/// run's objects.
+pub fn run(
+    detail: &RunDetail,
+    links: &ObjectLinks,
+    notebook: &str,
+    actions: &Controls<RunActions>,
+) -> String {
     let row = &detail.row;
     let record = &row.record;
     let id = escape(record.run_id.as_str());
@@ -248,6 +265,7 @@ pub fn run(detail: &RunDetail, links: &ObjectLinks, notebook: &str) -> String {
         "<tr><th>Output</th><td>{}</td></tr></tbody></table>",
         escape(&record.output)
     );
+    body.push_str(&controls::run_actions(&record.run_id, actions));
     if !record.error.is_empty() {
         let _ = write!(
             body,
@@ -322,7 +340,7 @@ fn failure_section(body: &mut String, failure: &Failure) {
 }
 
 /// The run's fields as the page's table shows them, unescaped, in order.
-fn run_fields(row: &RunRow) -> [(&'static str, String); 14] {
+fn run_fields(row: &RunRow) -> [(&'static str, String); 16] {
     let record = &row.record;
     let or_dash = |value: Option<String>| value.unwrap_or_else(|| "-".into());
     [
@@ -346,7 +364,28 @@ fn run_fields(row: &RunRow) -> [(&'static str, String); 14] {
             or_dash(record.exit_code.map(|c| c.to_string())),
         ),
         ("Cleanup", cleanup_text(record.cleanup.as_ref())),
+        ("Cancelled by", cancel_text(record.cancel.as_ref())),
+        ("Origin", origin_text(record.origin.as_ref())),
     ]
+}
+
+/// Who asked for the run to be cancelled, and when; `-` when nobody did.
+fn cancel_text(cancel: Option<&CancelRequest>) -> String {
+    cancel.map_or_else(
+        || "-".to_owned(),
+        |c| format!("{} at {}", c.by, time(Some(c.at))),
+    )
+}
+
+/// What started a run the product launched itself: `rerun of r… by ana@…`; `-` for a message's.
+fn origin_text(origin: Option<&crate::run::Origin>) -> String {
+    use crate::run::Origin;
+    match origin {
+        None => "-".to_owned(),
+        Some(Origin::Retry { of, attempt }) => format!("attempt {attempt} of {of}"),
+        Some(Origin::Rerun { of, by }) => format!("rerun of {of} by {by}"),
+        Some(Origin::RunNow { by }) => format!("run now by {by}"),
+    }
 }
 
 /// What became of the instance: `stop by reaper at …: done`, or `-` before any cleanup.

@@ -49,6 +49,7 @@ fn a_listing_shows_each_run_with_its_state_colour_duration_and_links() {
         &listing_of(vec![succeeded, running]),
         &FilterText::default(),
         &ObjectLinks::Console,
+        &Controls::None,
     );
     assert!(html.starts_with("<!DOCTYPE html>"), "{html}");
     assert!(html.contains("<p id=\"count\">2 of 3 runs</p>"), "{html}");
@@ -106,8 +107,13 @@ fn hostile_record_values_are_text_never_markup() {
         ObjectLinks::Emulator("http://127.0.0.1:4443".into()),
     ] {
         for html in [
-            listing(&listing_of(vec![row.clone()]), &asked, &links),
-            run(&detail, &links, ""),
+            listing(
+                &listing_of(vec![row.clone()]),
+                &asked,
+                &links,
+                &Controls::None,
+            ),
+            run(&detail, &links, "", &Controls::None),
         ] {
             for bad in ["<script", "<img", "onerror=alert(2)>", "href=\"javascript:"] {
                 assert!(!html.contains(bad), "`{bad}` got through:\n{html}");
@@ -146,6 +152,7 @@ fn a_run_page_has_its_fields_error_log_tail_and_objects() {
         &detail,
         &ObjectLinks::Emulator("http://127.0.0.1:4443/".into()),
         "",
+        &Controls::None,
     );
     assert!(
         html.contains("<title>Run r0123456789abcdef</title>"),
@@ -187,7 +194,7 @@ fn a_failed_cell_is_shown_with_its_exception_source_and_traceback() {
         objects: Vec::new(),
         warnings: Vec::new(),
     };
-    let html = run(&detail, &ObjectLinks::Console, "");
+    let html = run(&detail, &ObjectLinks::Console, "", &Controls::None);
     assert!(html.contains("<h2>Failing cell 3</h2>"), "{html}");
     assert!(html.contains("<p id=\"exception\"><strong>ValueError</strong>: the data is bad</p>"));
     assert!(html.contains(
@@ -229,8 +236,13 @@ fn the_pages_use_only_what_their_content_security_policy_allows() {
         ..FilterText::default()
     };
     for html in [
-        listing(&listing_of(vec![row()]), &asked, &ObjectLinks::Console),
-        run(&detail, &ObjectLinks::Console, ""),
+        listing(
+            &listing_of(vec![row()]),
+            &asked,
+            &ObjectLinks::Console,
+            &Controls::None,
+        ),
+        run(&detail, &ObjectLinks::Console, "", &Controls::None),
         refusal(403, "Forbidden", HOSTILE),
     ] {
         assert_eq!(html.matches("<style>").count(), 1, "{html}");
@@ -281,6 +293,7 @@ fn a_retried_run_shows_its_attempt_and_links_its_others() {
         &listing_of(vec![row.clone()]),
         &FilterText::default(),
         &ObjectLinks::Console,
+        &Controls::None,
     );
     assert!(html.contains("<th>Attempt</th>"), "{html}");
     assert!(html.contains("<td class=\"num\">2/3</td>"), "{html}");
@@ -289,7 +302,7 @@ fn a_retried_run_shows_its_attempt_and_links_its_others() {
         objects: Vec::new(),
         warnings: Vec::new(),
     };
-    let page = run(&detail, &ObjectLinks::Console, "");
+    let page = run(&detail, &ObjectLinks::Console, "", &Controls::None);
     let links = format!(
         "<p id=\"attempts\">Attempt 2 of 3; attempts: <a href=\"/runs/{first}\">1</a> \
          <strong>2</strong> <a href=\"/runs/{third}\">3</a></p>"
@@ -300,9 +313,73 @@ fn a_retried_run_shows_its_attempt_and_links_its_others() {
         objects: Vec::new(),
         warnings: Vec::new(),
     };
-    let page = run(&alone, &ObjectLinks::Console, "");
+    let page = run(&alone, &ObjectLinks::Console, "", &Controls::None);
     assert!(
         !page.contains("id=\"attempts\""),
         "a run tried once: {page}"
     );
+}
+
+#[test]
+fn an_operator_gets_the_forms_with_their_tokens_and_a_reader_none() {
+    let asked = FilterText::default();
+    let run_now = Controls::Shown(RunNow {
+        profiles: vec!["default".into(), "a\"><script>".into()],
+        token: "1.ab.\"x".into(),
+    });
+    let html = listing(&listing_of(vec![]), &asked, &ObjectLinks::Console, &run_now);
+    assert!(
+        html.contains("<form method=\"post\" action=\"/runs/start\" id=\"run-now\">"),
+        "{html}"
+    );
+    assert!(
+        html.contains("<option value=\"a&quot;&gt;&lt;script&gt;\">"),
+        "{html}"
+    );
+    assert!(
+        html.contains("name=\"token\" value=\"1.ab.&quot;x\""),
+        "{html}"
+    );
+    assert!(!html.contains("<script>"), "{html}");
+    let reader = listing(
+        &listing_of(vec![]),
+        &asked,
+        &ObjectLinks::Console,
+        &Controls::None,
+    );
+    assert!(!reader.contains("<form method=\"post\""), "{reader}");
+    let unavailable: Controls<RunNow> = Controls::Unavailable("no key".into());
+    let said = listing(
+        &listing_of(vec![]),
+        &asked,
+        &ObjectLinks::Console,
+        &unavailable,
+    );
+    assert!(said.contains("buttons are not shown: no key"), "{said}");
+
+    let detail = RunDetail {
+        row: RunRow::new(record(serde_json::json!({})), None, now()),
+        objects: Vec::new(),
+        warnings: Vec::new(),
+    };
+    let id = detail.row.record.run_id.clone();
+    let both = Controls::Shown(RunActions {
+        rerun: "t1".into(),
+        cancel: Some("t2".into()),
+    });
+    let html = run(&detail, &ObjectLinks::Console, "", &both);
+    assert!(
+        html.contains(&format!("action=\"/runs/{id}/rerun\" id=\"rerun\"")),
+        "{html}"
+    );
+    assert!(
+        html.contains(&format!("action=\"/runs/{id}/cancel\" id=\"cancel\"")),
+        "{html}"
+    );
+    let ended = Controls::Shown(RunActions {
+        rerun: "t1".into(),
+        cancel: None,
+    });
+    let html = run(&detail, &ObjectLinks::Console, "", &ended);
+    assert!(!html.contains("id=\"cancel\""), "{html}");
 }

@@ -15,7 +15,8 @@
 //!
 //! `RUNS_AUTH=off` lets every request through (Cloud Run IAM alone decides); with neither set
 //! the routes answer 403 naming both, except in the embedded demo, where callers on loopback
-//! may read.
+//! may read. The accounts of `RUNS_OPERATORS` read too, on the same check; what more they may
+//! do is `operators`'s to say.
 
 use std::collections::BTreeSet;
 use std::net::SocketAddr;
@@ -45,6 +46,8 @@ pub enum RunsAuthMode {
 pub struct ReaderSettings {
     /// Emails of the accounts that may read.
     pub readers: BTreeSet<String>,
+    /// Emails of the accounts that may also act on runs (`RUNS_OPERATORS`).
+    pub operators: BTreeSet<String>,
     /// `aud` of a signed token in `Authorization` (`RUNS_AUTH_AUDIENCE`).
     pub audience: String,
     /// `PUSH_AUTH_JWKS_URL`: Google's keys, or a test server's.
@@ -75,6 +78,7 @@ pub enum Readers {
     /// Boxed: held once for the service's life, it need not size the other variants.
     Listed {
         accounts: BTreeSet<String>,
+        operators: BTreeSet<String>,
         verifier: Box<TokenVerifier>,
     },
 }
@@ -94,7 +98,7 @@ pub enum ReadError {
     NotLoopback(String),
     #[error(transparent)]
     Token(TokenError),
-    #[error("the token's email `{0}` is not in RUNS_READERS")]
+    #[error("the token's email `{0}` is not in RUNS_READERS or RUNS_OPERATORS")]
     NotAReader(String),
     #[error("the token's email `{0}` is not verified")]
     EmailNotVerified(String),
@@ -104,7 +108,10 @@ pub enum ReadError {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Reader {
     Account(String),
+    /// `RUNS_AUTH=off`: whoever Cloud Run let in.
     Unchecked,
+    /// A caller on this machine, in the embedded demo.
+    Loopback,
 }
 
 /// The claims read from a token Cloud Run has checked.
@@ -134,10 +141,12 @@ impl Readers {
             RunsAuthMode::Off => Readers::Open,
             RunsAuthMode::Readers(ReaderSettings {
                 readers,
+                operators,
                 audience,
                 jwks_url,
             }) => Readers::Listed {
                 accounts: readers.clone(),
+                operators: operators.clone(),
                 verifier: Box::new(TokenVerifier::new(
                     &VerifySettings {
                         audience: audience.clone(),
@@ -159,17 +168,21 @@ impl Readers {
         headers: &HeaderMap,
         peer: Option<SocketAddr>,
     ) -> Result<Reader, ReadError> {
-        let (accounts, verifier) = match self {
+        let (accounts, operators, verifier) = match self {
             Readers::NotConfigured => return Err(ReadError::NotConfigured),
             Readers::Open => return Ok(Reader::Unchecked),
             Readers::Loopback => {
                 return match peer {
-                    Some(peer) if peer.ip().is_loopback() => Ok(Reader::Unchecked),
+                    Some(peer) if peer.ip().is_loopback() => Ok(Reader::Loopback),
                     Some(peer) => Err(ReadError::NotLoopback(peer.ip().to_string())),
                     None => Err(ReadError::NotLoopback("an unknown address".into())),
                 };
             }
-            Readers::Listed { accounts, verifier } => (accounts, verifier),
+            Readers::Listed {
+                accounts,
+                operators,
+                verifier,
+            } => (accounts, operators, verifier),
         };
         let (email, verified) = match push_token::bearer_in(headers, &SERVERLESS_AUTHORIZATION) {
             Ok(token) if token.ends_with(&format!(".{SIGNATURE_REMOVED}")) => {
@@ -189,7 +202,7 @@ impl Readers {
         };
         let email =
             email.ok_or_else(|| ReadError::NotAReader("(none: the token has no email)".into()))?;
-        if !accounts.contains(&email) {
+        if !accounts.contains(&email) && !operators.contains(&email) {
             return Err(ReadError::NotAReader(email));
         }
         if !verified {
@@ -204,9 +217,18 @@ impl Readers {
             Readers::NotConfigured => "GET /runs is refused (403): set RUNS_READERS or RUNS_AUTH=off".into(),
             Readers::Open => "RUNS_AUTH=off: GET /runs is not checked here; Cloud Run IAM (--no-allow-unauthenticated) must protect it".into(),
             Readers::Loopback => "demo: GET /runs is open to callers on this machine".into(),
-            Readers::Listed { accounts, .. } => format!(
-                "GET /runs needs a Google ID token of one of {}",
-                accounts.iter().cloned().collect::<Vec<_>>().join(", ")
+            Readers::Listed {
+                accounts,
+                operators,
+                ..
+            } => format!(
+                "GET /runs needs a Google ID token of one of {}; rerun, cancel and run now one of {}",
+                accounts.iter().chain(operators).cloned().collect::<Vec<_>>().join(", "),
+                if operators.is_empty() {
+                    "RUNS_OPERATORS (none set)".to_owned()
+                } else {
+                    operators.iter().cloned().collect::<Vec<_>>().join(", ")
+                }
             ),
         }
     }
@@ -276,6 +298,7 @@ mod tests {
     fn listed(accounts: &[&str]) -> Readers {
         Readers::Listed {
             accounts: accounts.iter().map(|a| (*a).to_owned()).collect(),
+            operators: BTreeSet::new(),
             verifier: Box::new(
                 TokenVerifier::new(
                     &VerifySettings {
@@ -404,7 +427,7 @@ mod tests {
             demo.check(&none, Some(([127, 0, 0, 1], 5).into()))
                 .await
                 .unwrap(),
-            Reader::Unchecked
+            Reader::Loopback
         );
         assert!(matches!(
             demo.check(&none, Some(([192, 168, 1, 9], 5).into())).await,

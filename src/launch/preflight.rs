@@ -20,16 +20,11 @@ use storage_client::{GsUri, StorageError};
 use super::{EVENT_PARAMETER, Failure, LaunchError};
 use crate::cloud_storage::CloudStorage;
 use crate::credentials::CredentialsError;
-use crate::papermill::{self, INJECTED_TAG, Notebook};
+use crate::papermill::{self, INJECTED_TAG, MAX_NOTEBOOK_BYTES, Notebook};
 use crate::rejection::Rejection;
 use crate::run::RunRecord;
 
 pub use cache::NotebookCache;
-
-/// The largest notebook read for a check: a notebook is parsed whole, and one with large
-/// outputs saved in it is not worth the memory of a service that launches many at once.
-/// A larger one is run unchecked, and a dry run says so.
-const MAX_NOTEBOOK_BYTES: u64 = 16 * 1024 * 1024;
 
 /// Why a notebook could not be read; another delivery may get further.
 #[derive(Debug, thiserror::Error)]
@@ -160,13 +155,15 @@ impl Preflight {
         if let Some(kept) = live.and_then(|g| Some((g, self.cache.get(&run.notebook, g)?))) {
             return Ok(Some(kept));
         }
-        if number(&metadata["size"]).is_some_and(|size| size > MAX_NOTEBOOK_BYTES) {
-            return Ok(None);
-        }
+        // Bounded: the object may have been replaced by a larger one since its metadata was
+        // read. The generation is the one downloaded.
         let downloaded = storage
-            .download_versioned(&object.bucket, &object.object)
+            .download_versioned_at_most(&object.bucket, &object.object, MAX_NOTEBOOK_BYTES)
             .await;
-        let (bytes, generation) = downloaded.map_err(|error| storage_failure(error, run))?;
+        let Some((bytes, generation)) = downloaded.map_err(|error| storage_failure(error, run))?
+        else {
+            return Ok(None);
+        };
         let notebook = Notebook::read(&bytes).map_err(|source| Rejection::NotANotebook {
             notebook: run.notebook.clone(),
             profile: run.profile.clone(),

@@ -19,6 +19,8 @@ mod translate;
 mod types;
 
 pub use inspect::{Declaration, inspect};
-pub use notebook::{INJECTED_TAG, Notebook, NotebookError, ParameterError, Placement};
+pub use notebook::{
+    INJECTED_TAG, MAX_NOTEBOOK_BYTES, Notebook, NotebookError, ParameterError, Placement,
+};
 pub use translate::codify;
 pub use types::Expected;

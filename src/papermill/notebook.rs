@@ -6,6 +6,12 @@ use serde_json::Value;
 use super::inspect::{Declaration, inspect};
 use super::types::{Expected, json_kind};
 
+/// The largest notebook the service reads into memory, to check it before a launch or to show
+/// it on a run's page: a notebook is parsed whole, and one with large outputs saved in it is
+/// not worth the memory of a service that launches many runs at once. A larger one is run
+/// unchecked and linked rather than shown.
+pub const MAX_NOTEBOOK_BYTES: usize = 16 * 1024 * 1024;
+
 /// papermill's tag of the cell whose assignments are the notebook's parameters.
 const PARAMETERS_TAG: &str = "parameters";
 /// papermill's tag of the cell it writes the run's parameters into.

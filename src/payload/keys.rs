@@ -16,6 +16,7 @@ use std::collections::BTreeMap;
 use serde_json::{Map, Value};
 
 use super::{Events, PayloadError};
+use crate::edits;
 use crate::profile::Field;
 
 /// The keys the product reads, in data and in attributes alike.
@@ -165,7 +166,7 @@ fn near_miss(
                 5..8 => 1,
                 _ => 2,
             };
-            distance(&key_form, &name_form, allowed).map(|d| (d, name))
+            edits::within(&key_form, &name_form, allowed).map(|d| (d, name))
         })
         .min_by_key(|(d, _)| *d)
         .map(|(_, meant)| PayloadError::NearMiss {
@@ -183,63 +184,9 @@ fn normalized(key: &str) -> Vec<char> {
         .collect()
 }
 
-/// The number of edits from `a` to `b` (optimal string alignment: inserts, deletes, replaces
-/// and swaps of neighbours), when it is at most `limit`. Keys of any length are cheap: lengths
-/// further apart than `limit` are answered before any table is built.
-fn distance(a: &[char], b: &[char], limit: usize) -> Option<usize> {
-    if a.len().abs_diff(b.len()) > limit {
-        return None;
-    }
-    let mut rows = vec![vec![0usize; b.len() + 1]; a.len() + 1];
-    for (i, row) in rows.iter_mut().enumerate() {
-        row[0] = i;
-    }
-    for (j, cell) in rows[0].iter_mut().enumerate() {
-        *cell = j;
-    }
-    for i in 1..=a.len() {
-        for j in 1..=b.len() {
-            let replace = usize::from(a[i - 1] != b[j - 1]);
-            let mut best = (rows[i - 1][j] + 1)
-                .min(rows[i][j - 1] + 1)
-                .min(rows[i - 1][j - 1] + replace);
-            if i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1] {
-                best = best.min(rows[i - 2][j - 2] + 1);
-            }
-            rows[i][j] = best;
-        }
-    }
-    Some(rows[a.len()][b.len()]).filter(|d| *d <= limit)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn chars(text: &str) -> Vec<char> {
-        text.chars().collect()
-    }
-
-    #[test]
-    fn distance_counts_each_kind_of_edit_once() {
-        for (a, b, expected) in [
-            ("parameters", "parameters", 0),
-            ("paramters", "parameters", 1),
-            ("parametres", "parameters", 1),
-            ("profiel", "profile", 1),
-            ("profil", "profile", 1),
-            ("profiles", "profile", 1),
-            ("prfle", "profile", 2),
-            ("overides", "overrides", 1),
-        ] {
-            assert_eq!(distance(&chars(a), &chars(b), 2), Some(expected), "{a}");
-        }
-        assert_eq!(distance(&chars("profit"), &chars("profile"), 1), None);
-        assert_eq!(
-            distance(&chars(&"x".repeat(100_000)), &chars("action"), 2),
-            None
-        );
-    }
 
     #[test]
     fn short_keys_need_to_be_nearer() {

@@ -34,7 +34,7 @@ pub use failure::{Failure, plain_text};
 pub use id::{InvalidRunId, RunId};
 pub use instances::ManagedInstances;
 pub use origin::Origin;
-pub use record::{CleanupRecord, LateReport, Launch, RunRecord, RunState};
+pub use record::{CancelRequest, CleanupRecord, LateReport, Launch, RunRecord, RunState};
 pub use report::{CompletionReport, Outcome, ReportError};
 pub use store::{
     Created, Listed, OutputError, RECORDS_PREFIX, Records, RunStore, StoreError, Updated,

@@ -88,6 +88,9 @@ fn verdict(instance: &Observed, now: Timestamp, policy: ReaperPolicy) -> Option<
             ));
         }
     }
+    if let Some(verdict) = cancelled(instance, now, policy) {
+        return Some(verdict);
+    }
     // Up past its time, whatever its record says: a run's record ends it, but only the
     // instance says whether it still costs money.
     let up_for = duration_between(instance.created, now);
@@ -123,6 +126,25 @@ fn verdict(instance: &Observed, now: Timestamp, policy: ReaperPolicy) -> Option<
         ));
     }
     None
+}
+
+/// A run an operator cancelled more than `grace` ago whose runner never reported (its VM was
+/// killed hard, or the stop never reached it): its cleanup, which ends it `cancelled`.
+fn cancelled(instance: &Observed, now: Timestamp, policy: ReaperPolicy) -> Option<Verdict> {
+    let record = instance.record.as_ref().filter(|r| !r.has_outcome())?;
+    let cancel = record.cancel.as_ref()?;
+    let asked = duration_between(cancel.at, now);
+    (asked > policy.grace).then(|| Verdict {
+        instance: instance.name.clone(),
+        action: policy.cleanup.for_state(super::RunState::Cancelled),
+        reason: format!(
+            "run {} was cancelled by {} {} ago and its runner did not report within RUN_GRACE ({})",
+            record.run_id,
+            cancel.by,
+            notebooks_wire::duration::display(asked),
+            notebooks_wire::duration::display(policy.grace)
+        ),
+    })
 }
 
 fn duration_between(earlier: Timestamp, later: Timestamp) -> Duration {

@@ -238,3 +238,37 @@ fn no_record_keeps_an_instance_up_past_its_time_and_grace() {
     let verdicts = judge(&[succeeded], NOW.parse().unwrap(), keep);
     assert!(verdicts.is_empty(), "{verdicts:?}");
 }
+
+#[test]
+fn a_cancelled_run_that_never_reported_is_cleaned_up_once_its_grace_is_over() {
+    let cancelled_at = |at: &str| {
+        let mut record = record(RunState::Launched, None);
+        record.cancel = record
+            .cancel_requested("ana@example.com", at.parse().unwrap())
+            .and_then(|r| r.cancel);
+        record
+    };
+    let instance = |name: &str, state: &str, record: RunRecord| Observed {
+        record: Some(record),
+        ..managed(name, state, "2026-12-01T11:30:00Z", "2026-12-01T11:40:00Z")
+    };
+    let verdicts = judge(
+        &[
+            instance("killed", "STOPPED", cancelled_at("2026-12-01T11:40:00Z")),
+            instance("stopping", "STOPPING", cancelled_at("2026-12-01T11:55:00Z")),
+            instance("running", "ACTIVE", record(RunState::Launched, None)),
+        ],
+        NOW.parse().unwrap(),
+        policy(),
+    );
+    assert_eq!(verdicts.len(), 1, "{verdicts:?}");
+    assert!(verdicts[0].instance.ends_with("/killed"));
+    assert_eq!(verdicts[0].action, Cleanup::Stop);
+    assert!(
+        verdicts[0]
+            .reason
+            .contains("cancelled by ana@example.com 20m"),
+        "{}",
+        verdicts[0].reason
+    );
+}

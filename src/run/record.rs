@@ -137,6 +137,20 @@ pub struct RunRecord {
     /// The attempt that follows this one, once its retry is scheduled (see `attempt`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub next_attempt: Option<NextAttempt>,
+    /// Who asked for the run to be cancelled, and when: its instance was stopped then, and its
+    /// runner reports `cancelled` (or the reaper records it so). A report that came first, or
+    /// one the runner sent before the stop reached it, stands.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cancel: Option<CancelRequest>,
+}
+
+/// An operator's request to cancel a run, as its record keeps it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CancelRequest {
+    /// The operator's account (`loopback` in the embedded demo, `cli:USER` at a terminal with
+    /// the service's configuration).
+    pub by: String,
+    pub at: Timestamp,
 }
 
 /// What a late runner said, as a record keeps it.
@@ -202,6 +216,7 @@ impl RunRecord {
             late_report: None,
             retry: launch.retry,
             next_attempt: None,
+            cancel: None,
         }
     }
 
@@ -267,16 +282,44 @@ impl RunRecord {
         Some(next)
     }
 
-    /// The record of a run that never reported, ended by the reaper for `reason`; `None`
-    /// once the run has an outcome.
-    pub fn unreported(&self, reason: &str) -> Option<Self> {
-        self.ended_without_report(RunState::Unreported, format!("no report: {reason}"))
+    /// The record with a cancel asked by `by` at `at`; `None` when the run has an outcome
+    /// already (nothing is left to cancel) or a cancel was asked before (the first one stays).
+    pub fn cancel_requested(&self, by: &str, at: Timestamp) -> Option<Self> {
+        (!self.has_outcome() && self.cancel.is_none()).then(|| {
+            let mut next = self.clone();
+            next.cancel = Some(CancelRequest {
+                by: by.to_owned(),
+                at,
+            });
+            next
+        })
     }
 
-    /// The record of a run whose instance is gone without a report; `None` once the run has
-    /// an outcome.
+    /// The record of a run that never reported, ended by the reaper for `reason`: `cancelled`
+    /// when a cancel was asked (its runner was stopped before it could say so), `unreported`
+    /// otherwise; `None` once the run has an outcome.
+    pub fn unreported(&self, reason: &str) -> Option<Self> {
+        self.cancelled_without_report(reason).or_else(|| {
+            self.ended_without_report(RunState::Unreported, format!("no report: {reason}"))
+        })
+    }
+
+    /// The record of a run whose instance is gone without a report (`cancelled` when a cancel
+    /// was asked); `None` once the run has an outcome.
     pub fn lost(&self, reason: &str) -> Option<Self> {
-        self.ended_without_report(RunState::Lost, format!("lost: {reason}"))
+        self.cancelled_without_report(reason)
+            .or_else(|| self.ended_without_report(RunState::Lost, format!("lost: {reason}")))
+    }
+
+    fn cancelled_without_report(&self, reason: &str) -> Option<Self> {
+        let cancel = self.cancel.as_ref()?;
+        self.ended_without_report(
+            RunState::Cancelled,
+            format!(
+                "cancelled by {} at {}; the runner did not report: {reason}",
+                cancel.by, cancel.at
+            ),
+        )
     }
 
     /// The record of a run whose instance the API refused for good; `None` once the run has

@@ -118,3 +118,46 @@ fn a_record_moves_only_forward_and_the_first_outcome_stands() {
     assert_eq!(refused.state, RunState::Failed);
     assert_eq!(refused.error, "not launched: INVALID_ARGUMENT");
 }
+
+#[test]
+fn a_cancel_is_asked_once_of_a_run_still_going_and_a_silent_runner_ends_it_cancelled() {
+    let at: Timestamp = "2026-12-01T10:03:00Z".parse().unwrap();
+    let asked = launched().cancel_requested("ana@example.com", at).unwrap();
+    let cancel = asked.cancel.clone().unwrap();
+    assert_eq!((cancel.by.as_str(), cancel.at), ("ana@example.com", at));
+    assert_eq!(asked.state, RunState::Launched, "the runner has yet to say");
+    assert!(
+        asked.cancel_requested("bo@example.com", at).is_none(),
+        "the first cancel stays"
+    );
+    let mut ended = launched();
+    ended.state = RunState::Succeeded;
+    assert!(ended.cancel_requested("ana@example.com", at).is_none());
+
+    let reaped = asked.unreported("stopped 20m ago").unwrap();
+    assert_eq!(reaped.state, RunState::Cancelled);
+    assert!(
+        reaped
+            .error
+            .starts_with("cancelled by ana@example.com at 2026-12-01T10:03:00Z")
+    );
+    assert_eq!(
+        asked.lost("its instance is gone").unwrap().state,
+        RunState::Cancelled
+    );
+    assert_eq!(
+        launched().unreported("x").unwrap().state,
+        RunState::Unreported
+    );
+
+    // The runner's own report, when it comes, is the outcome; the record keeps who asked.
+    let reported = asked.completed(&report(Outcome::Cancelled)).unwrap();
+    assert_eq!(reported.state, RunState::Cancelled);
+    assert_eq!(reported.cancel, Some(cancel.clone()));
+    let raced = asked.completed(&report(Outcome::Succeeded)).unwrap();
+    assert_eq!(
+        (raced.state, raced.cancel.is_some()),
+        (RunState::Succeeded, true),
+        "a run that finished before the stop reached it stands as it ended"
+    );
+}

@@ -175,6 +175,19 @@ impl Transitions {
     }
 }
 
+impl Transitions {
+    /// Stops a cancelled run's `instance`, so that its runner gets the signal it reports
+    /// `cancelled` on; `Ok` when the stop was accepted or the instance is stopping, stopped or
+    /// gone already. The record says nothing of it: the run's end and cleanup follow as for
+    /// any run.
+    ///
+    /// # Errors
+    /// The API's refusal.
+    pub async fn stop(&self, instance: &str) -> Result<(), ClientError> {
+        apply(&self.client, instance, Cleanup::Stop).await
+    }
+}
+
 /// Does `action` to `instance`; `Ok` once the API accepted it or it was already done, by
 /// this call or by another cleaner whose delete or stop is under way.
 async fn apply(

@@ -21,7 +21,7 @@ use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
 use crate::config::{Backend, Settings};
-use crate::http::{AppState, HistoryRoutes, Limits, Peer, Peered, Readers, router};
+use crate::http::{AppState, FormKeys, HistoryRoutes, Limits, Peer, Peered, Readers, router};
 use crate::push_token::{PushAuthMode, TokenVerifier};
 use notebooks_emulator::Emulator;
 
@@ -135,6 +135,11 @@ impl Application {
         .with_history(Arc::new(HistoryRoutes {
             history: services.history.clone(),
             readers: self.readers,
+            operations: services.operations.clone(),
+            forms: FormKeys::new(
+                services.records.clone(),
+                services.history.outputs().first().cloned(),
+            ),
             links: services.links.clone(),
         }));
         let app =

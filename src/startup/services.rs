@@ -27,6 +27,7 @@ use crate::launch::{Launcher, Preflight, RunConfig};
 use crate::notebooks::client::Endpoint;
 use crate::notebooks::protocol::EmulatorProtocol;
 use crate::notebooks::{ApiVersion, NotebooksClient};
+use crate::operate::Operations;
 use crate::profile::{LaunchSpec, Profiles};
 use crate::pubsub::PubSubEndpoint;
 use crate::push_token::{TokenVerifier, VerifySettings};
@@ -47,6 +48,10 @@ pub struct Services {
     pub history: History,
     /// Takes runners' reports; `None` without a URL to be reported to.
     pub completer: Option<Arc<Completer>>,
+    /// An operator's reruns, cancels and "run now"s.
+    pub operations: Operations,
+    /// The run records, and the secrets kept beside them.
+    pub records: RunStore,
     /// Where the history's pages link objects to.
     pub links: ObjectLinks,
     /// The embedded emulator, in demo mode; whoever built the services shuts it down.
@@ -119,13 +124,19 @@ impl Services {
             preflight: Preflight::new(storage),
             cancel,
         });
+        let operations = Operations::new(
+            launcher.clone(),
+            store.clone(),
+            transitions.clone(),
+            outputs.clone(),
+        );
         let retrier = Arc::new(Retrier::new(
             launcher.clone(),
             store.clone(),
             outputs.clone(),
         ));
         let reaper = Arc::new(
-            Reaper::new(instances, store, transitions, outputs, policy)
+            Reaper::new(instances, store.clone(), transitions, outputs, policy)
                 .with_retries(retrier.clone()),
         );
         let completer = completer.map(|completer| Arc::new(completer.with_retries(retrier)));
@@ -142,6 +153,8 @@ impl Services {
             reaper,
             history,
             completer,
+            operations,
+            records: store,
             links: object_links(&settings),
             embedded,
         })

@@ -16,6 +16,7 @@ mod logs;
 mod message_keys;
 #[path = "../support/openssl.rs"]
 mod openssl;
+mod operate;
 mod policy;
 mod preflight;
 mod profiles_object;

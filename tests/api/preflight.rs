@@ -275,3 +275,33 @@ async fn a_redelivery_follows_its_started_run_though_the_notebook_changed() {
         "{other}"
     );
 }
+
+#[tokio::test]
+async fn a_notebook_larger_than_a_check_reads_is_run_unchecked_and_a_dry_run_says_so() {
+    let app = spawn_declared().await;
+    // A notebook whose saved outputs take it past 16 MiB; what it declares is never read.
+    let mut large: Value = serde_json::from_slice(&notebook(Some("rows = 10"))).unwrap();
+    large["cells"][1]["outputs"] = serde_json::json!([{"output_type": "stream", "name": "stdout",
+        "text": "x".repeat(notebook_trigger::papermill::MAX_NOTEBOOK_BYTES)}]);
+    upload(
+        &app,
+        "nb/declared.ipynb",
+        serde_json::to_vec(&large).unwrap(),
+    );
+    let (status, dry) = app
+        .push(
+            "8017",
+            r#"{"dry_run": true, "parameters": {"undeclared": 1}}"#,
+        )
+        .await;
+    assert_eq!(status, 200, "{dry}");
+    let checked = &dry["notebook"];
+    assert!(checked.get("declared").is_none(), "{dry}");
+    assert!(
+        checked["warnings"][0]
+            .as_str()
+            .unwrap()
+            .contains("larger than the 16 MiB read for a check"),
+        "{dry}"
+    );
+}

@@ -66,6 +66,17 @@ fn history_readers_are_let_through_cloud_run_and_no_one_else() {
         ],
         "{out}"
     );
+    let operators = Sandbox::new("RUNS_OPERATORS=\"oli@example.com\"\n");
+    let outcome = operators.run("deploy.sh", &["--dry-run", "--only", "service"], &[]);
+    assert!(outcome.status.success(), "{}", outcome.stderr);
+    line_with(
+        &outcome.stdout,
+        &[
+            "add-iam-policy-binding",
+            "--member=user:oli@example.com",
+            "roles/run.invoker",
+        ],
+    );
     let without = Sandbox::new("").run("deploy.sh", &["--dry-run", "--only", "service"], &[]);
     assert!(without.status.success(), "{}", without.stderr);
     let invokers = without

@@ -9,12 +9,16 @@
 //!   browser (headless chromium) on the service's `/runs` page; `notebook_page`: a run's
 //!   executed notebook (markdown, a plot, a DataFrame, a hostile HTML output) on its page.
 //! - `retries`: a notebook failing twice, then succeeding at its third attempt.
+//! - `operate`: an operator's rerun with new parameters and cancel of a running notebook,
+//!   from the terminal; `operate_page`: "Run now", "Cancel" and "Rerun" clicked in chromium.
 //! - `chaos`: many runs of every kind while the service is killed and reapers race the
 //!   reports; afterwards every message has one finished record and no instance is up.
 //! - `service`: the service binary as a process; `topology`: topics and subscriptions.
 
 #[path = "../support/chromium.rs"]
 mod chromium;
+#[path = "../support/devtools.rs"]
+mod devtools;
 #[path = "../support/fake_gcs.rs"]
 mod fake_gcs;
 #[path = "../support/papermill.rs"]
@@ -31,6 +35,8 @@ mod chaos;
 mod history_page;
 mod message_keys;
 mod notebook_page;
+mod operate;
+mod operate_page;
 mod retries;
 mod runs;
 mod service;

@@ -141,6 +141,11 @@ impl Service {
             .expect("reap starts")
     }
 
+    /// The service's environment, for a command that runs with its configuration.
+    pub fn env(&self) -> impl Iterator<Item = (&str, &str)> {
+        self.env.iter().map(|(k, v)| (k.as_str(), v.as_str()))
+    }
+
     pub fn endpoint(&self) -> String {
         format!("http://127.0.0.1:{}/", self.port)
     }

@@ -288,6 +288,39 @@ impl StorageClient {
         name: &str,
         max: usize,
     ) -> Result<Option<Vec<u8>>, StorageError> {
+        let bounded = self.bounded_download(bucket, name, max).await?;
+        Ok(bounded.map(|(bytes, _)| bytes))
+    }
+
+    /// [`download_at_most`](Self::download_at_most) with the generation the bytes are, as
+    /// [`download_versioned`](Self::download_versioned) gives it.
+    ///
+    /// # Errors
+    /// The object cannot be read (404 if it does not exist), or the answer names no generation.
+    pub async fn download_versioned_at_most(
+        &self,
+        bucket: &str,
+        name: &str,
+        max: usize,
+    ) -> Result<Option<(Vec<u8>, u64)>, StorageError> {
+        match self.bounded_download(bucket, name, max).await? {
+            None => Ok(None),
+            Some((bytes, Some(generation))) => Ok(Some((bytes, generation))),
+            Some((_, None)) => Err(StorageError::Refused {
+                what: format!("gs://{bucket}/{name}"),
+                status: StatusCode::BAD_GATEWAY,
+                message: "the download names no generation (x-goog-generation)".to_owned(),
+            }),
+        }
+    }
+
+    /// The bytes, when at most `max`, and the generation the answer names.
+    async fn bounded_download(
+        &self,
+        bucket: &str,
+        name: &str,
+        max: usize,
+    ) -> Result<Option<(Vec<u8>, Option<u64>)>, StorageError> {
         let mut url = self.url(&["storage", "v1", "b", bucket, "o", name]);
         url.query_pairs_mut().append_pair("alt", "media");
         let what = format!("gs://{bucket}/{name}");
@@ -298,6 +331,10 @@ impl StorageClient {
         {
             return Ok(None);
         }
+        let generation = response
+            .headers()
+            .get("x-goog-generation")
+            .and_then(|value| value.to_str().ok()?.parse::<u64>().ok());
         let mut bytes = Vec::new();
         while let Some(chunk) =
             response
@@ -313,7 +350,7 @@ impl StorageClient {
             }
             bytes.extend_from_slice(&chunk);
         }
-        Ok(Some(bytes))
+        Ok(Some((bytes, generation)))
     }
 
     /// The metadata of `gs://bucket/name` (`size`, `contentType`, `generation`, …).

@@ -25,7 +25,8 @@ use std::fmt::Write as _;
 use serde_json::Value;
 
 use super::pages::{ObjectLinks, escape};
-use crate::history::{ExecutedNotebook, MAX_NOTEBOOK_BYTES};
+use crate::history::ExecutedNotebook;
+use crate::papermill::MAX_NOTEBOOK_BYTES;
 
 /// The most HTML a notebook adds to its page.
 pub const MAX_RENDERED: usize = 4 * 1024 * 1024;

@@ -222,6 +222,52 @@ impl RunStore {
         }
     }
 
+    /// The service's secret `name`, kept beside the records of the output prefix `output`
+    /// (`gs://B/notebook-trigger-records/NAME`, where no run's VM may read): the one object
+    /// every instance of the service reads, written once by whichever comes first with
+    /// `fresh`'s bytes.
+    ///
+    /// # Errors
+    /// [`StoreError`] when it cannot be read or written.
+    pub async fn secret(
+        &self,
+        output: &str,
+        name: &str,
+        fresh: impl FnOnce() -> Vec<u8>,
+    ) -> Result<Vec<u8>, StoreError> {
+        let prefix = layout::prefix_uri(output)?;
+        let object = format!("{RECORDS_PREFIX}/{name}");
+        let failed = |source| StoreError::Storage {
+            uri: format!("gs://{}/{object}", prefix.bucket),
+            source,
+        };
+        let storage = self.client().await.map_err(StoreError::Credentials)?;
+        match storage.download(&prefix.bucket, &object).await {
+            Ok(bytes) => return Ok(bytes),
+            Err(error) if error.status() == Some(StatusCode::NOT_FOUND) => {}
+            Err(error) => return Err(failed(error)),
+        }
+        let bytes = fresh();
+        match storage
+            .upload_if_generation(
+                &prefix.bucket,
+                &object,
+                "application/octet-stream",
+                bytes.clone(),
+                0,
+            )
+            .await
+        {
+            Ok(_) => Ok(bytes),
+            // Another instance wrote it first: theirs is the one.
+            Err(error) if error.is_conflict() => storage
+                .download(&prefix.bucket, &object)
+                .await
+                .map_err(failed),
+            Err(error) => Err(failed(error)),
+        }
+    }
+
     /// The records under an output prefix (`gs://B/PREFIX`), as one listing finds them: not
     /// read yet, so that a history reads only as many as it shows. With `since`, a record last
     /// written before it is left out: its run was launched before `since` too.
