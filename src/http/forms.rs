@@ -115,7 +115,7 @@ impl FormKeys {
         ))
     }
 
-    /// Whether `token` was issued to `operator` for `action` within [`FORM_LIFETIME`] of
+    /// Whether `token` was issued to `operator` for `action` within `FORM_LIFETIME` of
     /// `now`; the request it names.
     ///
     /// # Errors

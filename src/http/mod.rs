@@ -29,7 +29,7 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::middleware::{Next, from_fn_with_state};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
-use tower::util::MapResponseLayer;
+use tower::util::MapResponse;
 use tracing::Instrument;
 
 use crate::cause;
@@ -107,9 +107,12 @@ impl AppState {
     }
 }
 
-/// The router, without a listener: tests drive it with `oneshot`. With `tokens`, `POST /`
-/// needs a valid token. Every answer goes through `headers::secure` on its way out.
-pub fn router(state: AppState, tokens: Option<Arc<TokenVerifier>>) -> Router {
+/// The service `serve` listens with: the router, every answer of which goes through
+/// `headers::secure` on its way out.
+pub type App = MapResponse<Router, fn(Response) -> Response>;
+
+/// The service, without a listener. With `tokens`, `POST /` needs a valid token.
+pub fn router(state: AppState, tokens: Option<Arc<TokenVerifier>>) -> App {
     let trigger = match tokens {
         Some(verifier) => post(trigger).route_layer(from_fn_with_state(verifier, authenticate)),
         None => post(trigger),
@@ -141,8 +144,11 @@ pub fn router(state: AppState, tokens: Option<Arc<TokenVerifier>>) -> Router {
         Some(history) => routes.merge(history),
         None => routes,
     };
-    // Outermost, so that refusals made by the layers inside (tokens, readers) carry them too.
-    routes.layer(MapResponseLayer::new(headers::secure))
+    // Around the router, so that refusals made by the layers inside (tokens, readers) carry
+    // them too; and around it rather than as its layer, since a router's layer wraps each of
+    // its routes, which boxes every request's future once more, and a push's waits for
+    // minutes beside thousands of others (BENCHMARKS.md, launches in flight).
+    MapResponse::new(routes, headers::secure as fn(Response) -> Response)
 }
 
 /// Answers without calling anything upstream: a probe must not depend on Google being up.

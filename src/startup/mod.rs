@@ -17,6 +17,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context;
+use axum::ServiceExt;
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
@@ -142,8 +143,9 @@ impl Application {
             ),
             links: services.links.clone(),
         }));
-        let app =
-            router(state, self.push_auth.clone()).into_make_service_with_connect_info::<Peer>();
+        let app = ServiceExt::<axum::extract::Request>::into_make_service_with_connect_info::<Peer>(
+            router(state, self.push_auth.clone()),
+        );
         if let Some(emulator) = &services.embedded {
             tracing::info!(
                 "no GOOGLE_CLOUD_PROJECT or Notebooks endpoint configured: demo mode, instances are created in the embedded Notebooks emulator at {}. Try: curl -d '{{\"data\":\"TweetiNoteStartTopic\"}}' localhost:{port}/",
