@@ -11,6 +11,11 @@
 //! died, or never created) can never report, and is recorded `lost`. Only when every zone
 //! could be listed, and only after asking for the instance by the name its record keeps.
 //!
+//! Slots of profiles' caps are judged too: a slot whose run has ended (the process died
+//! between recording the end and giving the slot back) or that names a run with no record
+//! long after it was taken (its launch died in between) is given back, as the next launch
+//! that needs it would do, so an idle profile does not keep them held.
+//!
 //! It may run while another reaper runs (a scheduled message redelivered, a person at a
 //! terminal): each action is one the API takes twice without harm, and each record step is a
 //! compare-and-swap that applies once (see [`Transitions`]).
@@ -27,7 +32,9 @@ use crate::notebooks::Instance;
 use crate::profile::MAX_RUN_TIME_LIMIT;
 use crate::run::instances::run_folder;
 use crate::run::reaper::{Observed, ReaperPolicy, Verdict, judge};
-use crate::run::{Actor, ManagedInstances, RunRecord, RunState, RunStore, Transitions, Updated};
+use crate::run::{
+    Actor, Freed, ManagedInstances, bucket_of, RunRecord, RunState, RunStore, Transitions, Updated,
+};
 use crate::runner::KEY_PREFIX;
 
 /// What a reaper looks at and how it judges.
@@ -50,6 +57,8 @@ pub struct Reap {
     pub verdicts: Vec<Reaped>,
     /// Runs recorded `lost`: their instance is gone and they never reported.
     pub lost: Vec<LostRun>,
+    /// Slots of profiles' caps given back: their runs are done.
+    pub freed: Vec<Freed>,
 }
 
 impl Reap {
@@ -59,6 +68,7 @@ impl Reap {
             .iter()
             .map(Reaped::line)
             .chain(self.lost.iter().map(LostRun::line))
+            .chain(self.freed.iter().map(Freed::line))
     }
 }
 
@@ -134,11 +144,42 @@ impl Reaper {
         } else {
             Vec::new()
         };
+        let freed = self.free_slots(now, dry_run).await;
         Reap {
             dry_run,
             verdicts,
             lost,
+            freed,
         }
+    }
+
+    /// Gives back the slots, in every bucket runs are recorded in, whose runs are done.
+    async fn free_slots(&self, now: Timestamp, dry_run: bool) -> Vec<Freed> {
+        let buckets: BTreeSet<&str> = self
+            .outputs
+            .iter()
+            .filter_map(|output| bucket_of(output))
+            .collect();
+        let mut freed = Vec::new();
+        for bucket in buckets {
+            match self
+                .transitions
+                .slots()
+                .free_done(bucket, now, dry_run)
+                .await
+            {
+                Ok(found) => {
+                    for slot in &found {
+                        tracing::info!(slot = %slot.slot, run = %slot.run_id, reason = %slot.reason, result = %slot.result, "slot freed");
+                    }
+                    freed.extend(found);
+                }
+                Err(error) => {
+                    tracing::warn!(bucket, error = %cause::chain(&error), "cannot look at the slots; the next reap tries again");
+                }
+            }
+        }
+        freed
     }
 
     /// Judges and acts on every managed instance found.

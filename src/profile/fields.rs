@@ -21,6 +21,8 @@ pub const DEFAULT_MACHINE_TYPE: &str = "n1-standard-4";
 pub const DEFAULT_CONTAINER_TAG: &str = "latest";
 /// How long a notebook may run when its profile says nothing.
 pub const DEFAULT_MAX_RUN_TIME: &str = "1h";
+/// What a message that finds its profile's runs all going does when its profile says nothing.
+pub const DEFAULT_WHEN_BUSY: &str = "queue";
 
 /// Expands the table of fields. A row is
 /// `Variant name: Type, "ENVIRONMENT_VARIABLE", when-unset, "meaning";`
@@ -162,6 +164,10 @@ profile_fields! {
         "gs://BUCKET/PREFIX: each run's files go under PREFIX/RUN_ID/";
     MaxRunTime max_run_time: String, "MAX_RUN_TIME", Value(DEFAULT_MAX_RUN_TIME),
         "longest a notebook may run, at most 24h";
+    MaxConcurrentRuns max_concurrent_runs: u32, "MAX_CONCURRENT_RUNS", Decided("no cap"),
+        "runs of this profile at once, 1-100, counted across every service instance";
+    WhenBusy when_busy: String, "WHEN_BUSY", Value(DEFAULT_WHEN_BUSY),
+        "with max_concurrent_runs going: queue (Pub/Sub redelivers the message later) | skip (acknowledged, recorded skipped)";
 }
 
 impl Field {

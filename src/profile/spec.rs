@@ -10,6 +10,7 @@ use super::checks::{
     ACCELERATOR_TYPES, DISK_TYPES, check_gcs_uri, check_machine_type, check_service_account,
     check_tag, expand_resource, parse_zone, split_image,
 };
+use super::concurrency::{Concurrency, parse_concurrency};
 use super::fields::{DEFAULT_CONTAINER_TAG, DEFAULT_MACHINE_TYPE, Field, FieldError, Fields};
 use super::metadata::check_metadata_key;
 use super::run::{RunTarget, parse_run};
@@ -84,6 +85,8 @@ pub struct LaunchSpec {
     pub instance_id: Option<InstanceId>,
     /// The notebook every launch of this profile runs; `None`: the instance is the result.
     pub run: Option<RunTarget>,
+    /// How many of its runs may go at once; `None`: no cap.
+    pub concurrency: Option<Concurrency>,
 }
 
 impl LaunchSpec {
@@ -105,6 +108,7 @@ impl LaunchSpec {
         let metadata = parse_metadata(fields)?;
         let instance_id = parse_instance_id(fields)?;
         let run = parse_run(fields)?;
+        let concurrency = parse_concurrency(fields, run.is_some())?;
         Ok(LaunchSpec {
             location,
             container_repository,
@@ -123,6 +127,7 @@ impl LaunchSpec {
             metadata,
             instance_id,
             run,
+            concurrency,
         })
     }
 }

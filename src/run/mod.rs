@@ -10,8 +10,9 @@
 //! product started itself (a retry, a rerun, a "run now"); [`reaper`] decides what to do with
 //! instances whose run ended without anyone cleaning up. [`RunStore`] keeps records in Cloud
 //! Storage. [`RunEvents`] announces each [`RunEvent`] on Pub/Sub, for whoever wants to hear of
-//! it. [`Transitions`] is the one way a run ends and is cleaned up (record, event, cleanup),
-//! and [`ManagedInstances`] the one listing of the instances the product made.
+//! it. [`Transitions`] is the one way a run ends and is cleaned up (record, event, cleanup,
+//! and the slot of its profile's cap given back to the [`Slots`]), and [`ManagedInstances`]
+//! the one listing of the instances the product made.
 
 mod cleanup;
 mod events;
@@ -22,6 +23,7 @@ mod origin;
 pub mod reaper;
 mod record;
 mod report;
+mod slots;
 mod store;
 mod transition;
 
@@ -33,6 +35,7 @@ pub use instances::ManagedInstances;
 pub use origin::Origin;
 pub use record::{CleanupRecord, LateReport, Launch, RunRecord, RunState};
 pub use report::{CompletionReport, Outcome, ReportError};
+pub use slots::{Freed, Place, SlotError, Slots, UNRECORDED_AFTER, bucket_of};
 pub use store::{
     Created, Listed, OutputError, RECORDS_PREFIX, Records, RunStore, StoreError, Updated,
 };

@@ -32,11 +32,14 @@ pub enum RunState {
     /// The run can never report: its instance is gone (deleted from outside, or never
     /// created), and `error` says which. Nothing is left to clean up.
     Lost,
+    /// Its profile's `max_concurrent_runs` were going and its `when_busy` is `skip`: no
+    /// instance was created, and `error` says so.
+    Skipped,
 }
 
 impl RunState {
     /// Every state, in the order a run goes through them (the ends in any order).
-    pub const ALL: [RunState; 7] = [
+    pub const ALL: [RunState; 8] = [
         RunState::Launched,
         RunState::Succeeded,
         RunState::Failed,
@@ -44,6 +47,7 @@ impl RunState {
         RunState::Cancelled,
         RunState::Unreported,
         RunState::Lost,
+        RunState::Skipped,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -55,6 +59,7 @@ impl RunState {
             RunState::Cancelled => "cancelled",
             RunState::Unreported => "unreported",
             RunState::Lost => "lost",
+            RunState::Skipped => "skipped",
         }
     }
 }
@@ -130,6 +135,10 @@ pub struct RunRecord {
     /// said, kept beside the outcome that was recorded first, which stands.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub late_report: Option<LateReport>,
+    /// The slot of its profile's `max_concurrent_runs` the run holds (`gs://…` of the lease),
+    /// given back when its end is recorded.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub lease: Option<String>,
 }
 
 /// What a late runner said, as a record keeps it.
@@ -191,6 +200,7 @@ impl RunRecord {
             log_tail: String::new(),
             cleanup: None,
             late_report: None,
+            lease: None,
         }
     }
 
@@ -274,6 +284,12 @@ impl RunRecord {
         self.ended_without_report(RunState::Failed, format!("not launched: {reason}"))
     }
 
+    /// The record of a run that found its profile's runs all going, and was skipped for
+    /// `reason`; `None` once the run has an outcome.
+    pub fn skipped(&self, reason: &str) -> Option<Self> {
+        self.ended_without_report(RunState::Skipped, reason.to_owned())
+    }
+
     fn ended_without_report(&self, state: RunState, error: String) -> Option<Self> {
         (self.state == RunState::Launched).then(|| {
             let mut next = self.clone();
@@ -299,7 +315,7 @@ impl RunRecord {
     /// had one after all), and no cleanup was accepted yet.
     pub fn needs_cleanup(&self) -> bool {
         let had_instance = match self.state {
-            RunState::Launched => false,
+            RunState::Launched | RunState::Skipped => false,
             RunState::Lost => self.late_report.is_some(),
             _ => true,
         };
