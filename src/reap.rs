@@ -33,7 +33,7 @@ use crate::profile::MAX_RUN_TIME_LIMIT;
 use crate::run::instances::run_folder;
 use crate::run::reaper::{Observed, ReaperPolicy, Verdict, judge};
 use crate::run::{
-    Actor, Freed, ManagedInstances, bucket_of, RunRecord, RunState, RunStore, Transitions, Updated,
+    Actor, Freed, ManagedInstances, RunRecord, RunState, RunStore, Transitions, Updated, bucket_of,
 };
 use crate::runner::KEY_PREFIX;
 

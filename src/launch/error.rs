@@ -91,7 +91,9 @@ pub enum LaunchError {
     )]
     NoSlot { profile: String, max: u32 },
     /// The slots of the profile's cap could not be read or written; nothing was created.
-    #[error("the slots of the profile's max_concurrent_runs cannot be counted, so its run is not created yet")]
+    #[error(
+        "the slots of the profile's max_concurrent_runs cannot be counted, so its run is not created yet"
+    )]
     Slot(#[source] crate::run::SlotError),
     /// The run's notebook could not be read for its pre-flight; nothing was written or created.
     #[error("the notebook {notebook} cannot be read, so its run is not checked or created yet")]

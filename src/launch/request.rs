@@ -4,8 +4,8 @@
 
 use super::Launcher;
 use super::body;
-use super::slot::Cap;
 use super::run::Asked;
+use super::slot::Cap;
 use crate::naming::{self, InstanceId};
 use crate::notebooks::ApiVersion;
 use crate::payload::{LaunchRequest, PayloadError};

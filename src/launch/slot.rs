@@ -131,8 +131,15 @@ impl Launcher {
         if existing.lease.as_deref() == Some(lease) {
             return;
         }
-        match self.transitions.slots().release(lease, &record.run_id).await {
-            Ok(_) => tracing::info!(run = %record.run_id, slot = %lease, "slot given back: another delivery started the run"),
+        match self
+            .transitions
+            .slots()
+            .release(lease, &record.run_id)
+            .await
+        {
+            Ok(_) => {
+                tracing::info!(run = %record.run_id, slot = %lease, "slot given back: another delivery started the run")
+            }
             Err(error) => {
                 tracing::warn!(run = %record.run_id, slot = %lease, error = %crate::cause::chain(&error), "the slot is not given back; the next launch that needs it frees it");
             }

@@ -93,7 +93,9 @@ mod tests {
     #[test]
     fn a_cap_queues_unless_the_profile_says_skip() {
         assert_eq!(parse_concurrency(&with(None, None), true), Ok(None));
-        let queue = parse_concurrency(&with(Some(2), None), true).unwrap().unwrap();
+        let queue = parse_concurrency(&with(Some(2), None), true)
+            .unwrap()
+            .unwrap();
         assert_eq!((queue.max.get(), queue.when_busy), (2, WhenBusy::Queue));
         let skip = parse_concurrency(&with(Some(100), Some("skip")), true)
             .unwrap()
@@ -106,13 +108,20 @@ mod tests {
         for max in [0, MAX_CONCURRENT_RUNS_LIMIT + 1] {
             let error = parse_concurrency(&with(Some(max), None), true).unwrap_err();
             assert_eq!(error.field, Field::MaxConcurrentRuns);
-            assert!(error.reason.contains("leave it unset for no cap"), "{error}");
+            assert!(
+                error.reason.contains("leave it unset for no cap"),
+                "{error}"
+            );
         }
         let error = parse_concurrency(&with(Some(2), Some("wait")), true).unwrap_err();
         assert_eq!(error.field, Field::WhenBusy);
         assert!(error.reason.contains("queue or skip"), "{error}");
         let error = parse_concurrency(&with(None, Some("later")), true).unwrap_err();
-        assert_eq!(error.field, Field::WhenBusy, "checked with or without a cap");
+        assert_eq!(
+            error.field,
+            Field::WhenBusy,
+            "checked with or without a cap"
+        );
         let error = parse_concurrency(&with(Some(2), None), false).unwrap_err();
         assert_eq!(error.field, Field::MaxConcurrentRuns);
         assert!(error.reason.contains("set notebook"), "{error}");

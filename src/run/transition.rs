@@ -24,8 +24,7 @@ use uuid::Uuid;
 
 use super::store::{Created, Updated};
 use super::{
-    Cleanup, CleanupRecord, RunEvent, RunEvents, RunRecord, RunState, RunStore, Slots,
-    StoreError,
+    Cleanup, CleanupRecord, RunEvent, RunEvents, RunRecord, RunState, RunStore, Slots, StoreError,
 };
 use crate::cause;
 use crate::notebooks::{ClientError, Code, NotebooksClient};
@@ -155,7 +154,9 @@ impl Transitions {
         match self.records.create(record).await? {
             Created::New => {
                 if let Some(events) = &self.events {
-                    events.publish(RunEvent::Reached(record.state), record).await;
+                    events
+                        .publish(RunEvent::Reached(record.state), record)
+                        .await;
                 }
                 Ok(None)
             }

@@ -28,8 +28,8 @@ use storage_client::{GsUri, StorageClient, StorageError};
 
 use super::{RunId, RunStore};
 use crate::credentials::CredentialsError;
-use slot::{Holder, Seen, Slot, leases_prefix, profile_prefix, released_by, slot_number, slot_uri};
 pub use slot::UNRECORDED_AFTER;
+use slot::{Holder, Seen, Slot, leases_prefix, profile_prefix, released_by, slot_number, slot_uri};
 
 /// Why a slot could not be read or written.
 #[derive(Debug, thiserror::Error)]
@@ -125,7 +125,10 @@ impl Slots {
                 uri: format!("gs://{}/{prefix}", place.bucket),
                 source,
             })?;
-        let used: BTreeSet<u32> = names.iter().filter_map(|n| slot_number(n, &prefix)).collect();
+        let used: BTreeSet<u32> = names
+            .iter()
+            .filter_map(|n| slot_number(n, &prefix))
+            .collect();
         let held = Slot::Held(Holder {
             run_id: run_id.clone(),
             folder: folder.to_owned(),
@@ -185,9 +188,9 @@ impl Slots {
             Some((Some(Slot::Free { .. }), generation)) => {
                 Some(open(generation, "given back", false))
             }
-            Some((Some(Slot::Held(holder)), generation)) if &holder.run_id == run_id => Some(
-                open(generation, "its own, from an earlier delivery", true),
-            ),
+            Some((Some(Slot::Held(holder)), generation)) if &holder.run_id == run_id => {
+                Some(open(generation, "its own, from an earlier delivery", true))
+            }
             Some((Some(Slot::Held(holder)), generation)) => self
                 .released(&holder, &uri, now)
                 .await
@@ -324,7 +327,13 @@ async fn write_if(
 ) -> Result<bool, SlotError> {
     let body = serde_json::to_vec_pretty(slot).expect("a slot serialises");
     match storage
-        .upload_if_generation(&uri.bucket, &uri.object, "application/json", body, generation)
+        .upload_if_generation(
+            &uri.bucket,
+            &uri.object,
+            "application/json",
+            body,
+            generation,
+        )
         .await
     {
         Ok(_) => Ok(true),
