@@ -44,7 +44,7 @@ use crate::notebooks::NotebooksClient;
 use crate::poll::{Backoff, Poller};
 use crate::profile::Profiles;
 use crate::push::Trigger;
-use crate::run::{RunId, Transitions};
+use crate::run::{RunId, Transitions, Updated};
 
 use create::CreateError;
 pub use dry_run::DryRunRequest;
@@ -320,10 +320,16 @@ impl Launcher {
             .end(folder, |record| record.not_launched(&reason))
             .await
         {
-            Ok(_) => tracing::info!(
-                folder,
-                "the run is recorded failed: its instance was refused"
-            ),
+            Ok(ended) => {
+                tracing::info!(
+                    folder,
+                    "the run is recorded failed: its instance was refused"
+                );
+                if let Some(Updated::Written { now, .. }) = ended {
+                    // No instance to clean up: the run gives its slot back now.
+                    self.transitions.give_back(&now).await;
+                }
+            }
             Err(store) => {
                 tracing::warn!(folder, error = %crate::cause::chain(&store), "the refused run's record is not ended; a later reap ends it");
             }

@@ -1,13 +1,14 @@
 //! Every step of a run's record: its launch, its end and the cleanup after it, the one
 //! sequence the launch, the runner's report and the reaper all go through.
 //!
-//! First the end is recorded and announced, and the run's slot of its profile's cap given
-//! back; then the cleanup is done, recorded and announced.
+//! First the end is recorded and announced, then the cleanup is done, recorded and announced,
+//! and then the run's slot of its profile's cap is given back: only once its instance is not
+//! up any more, so that a profile never has more instances up than its cap.
 //! In that order, because the end is what must not be lost: a cleanup that fails, or never
 //! happens because the process died, is owed (the record says so) and a later report or reap
 //! does it, while an outcome not written is gone. A slot not given back (the process died
-//! after the end) is freed by the next launch that needs it or the next reap, which read
-//! that its holder's run has ended. A cleanup is done even when its record
+//! in between) is freed by the next launch that needs it or the next reap, which read that
+//! its holder's run has ended and been cleaned up. A cleanup is done even when its record
 //! cannot be written (the instance costs money whatever the record says); the failure is
 //! logged and the next reap records it.
 //!
@@ -103,8 +104,8 @@ impl Transitions {
 
     /// Moves the record of the run in `folder` by `step` (which returns `None` for a record
     /// already past it) and announces the state it reached, when this write moved it; a run
-    /// that has ended gives its slot back, whoever recorded its end. `None` when the run has
-    /// no record.
+    /// that has ended with no instance left to clean up gives its slot back. `None` when the
+    /// run has no record.
     ///
     /// # Errors
     /// The record could not be read or written; nothing was announced.
@@ -123,15 +124,16 @@ impl Transitions {
             Some(Updated::Written { now, .. } | Updated::Unchanged(now)) => Some(now),
             None => None,
         };
-        if let Some(record) = record.filter(|record| record.has_outcome()) {
+        if let Some(record) = record.filter(|r| r.has_outcome() && !r.needs_cleanup()) {
             self.give_back(record).await;
         }
         Ok(updated)
     }
 
-    /// Gives back the slot the ended run of `record` holds, when it holds one still. A slot
-    /// not given back now is freed later by whoever finds the run ended.
-    async fn give_back(&self, record: &RunRecord) {
+    /// Gives back the slot the ended run of `record` holds, when it holds one still: its
+    /// instance is cleaned up, or it never had one. A slot not given back now is freed later
+    /// by whoever finds the run so.
+    pub async fn give_back(&self, record: &RunRecord) {
         let Some(lease) = &record.lease else {
             return;
         };
@@ -196,6 +198,10 @@ impl Transitions {
                 if let Some(events) = &self.events {
                     events.publish(RunEvent::CleanedUp, &now).await;
                 }
+                self.give_back(&now).await;
+            }
+            Ok(Some(Updated::Unchanged(record))) if record.has_outcome() => {
+                self.give_back(&record).await;
             }
             Ok(Some(Updated::Unchanged(record))) if !record.has_outcome() => {
                 // Its end could not be recorded first: the record says nothing of this

@@ -56,14 +56,15 @@ fn folder(run: &RunId) -> String {
     format!("gs://{BUCKET}/runs/{run}/")
 }
 
-/// Writes the record of `run`, ended `succeeded` while holding slot 0: its end was recorded
-/// and the process died before it gave the slot back.
+/// Writes the record of `run`, ended `succeeded` and cleaned up while holding slot 0: the
+/// process died before it gave the slot back.
 async fn plant_ended_run(app: &TestApp, run: &RunId) {
     let record = json!({
         "schema": 1, "run_id": run, "trigger": "pubsub", "message_id": "1",
         "profile": "default", "notebook": format!("gs://{BUCKET}/nb/seed.ipynb"),
         "parameters": {}, "instance": "projects/p/locations/z/instances/gone",
         "output": folder(run), "launched": "2026-12-01T10:00:00Z", "state": "succeeded",
+        "cleanup": {"action": "delete", "at": "2026-12-01T10:05:00Z", "by": "report"},
         "lease": format!("gs://{BUCKET}/{}", slot_object(0)),
     });
     storage(app)

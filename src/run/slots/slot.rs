@@ -8,6 +8,7 @@ use jiff::{SignedDuration, Timestamp};
 use serde::{Deserialize, Serialize};
 use storage_client::GsUri;
 
+use crate::profile::MAX_RUN_TIME_LIMIT;
 use crate::run::{RECORDS_PREFIX, RunId, RunRecord};
 
 /// The folder of every profile's slots, under the records' prefix in a bucket: the VM's grant
@@ -51,31 +52,42 @@ pub enum Seen<'a> {
 }
 
 /// Why the slot at `slot` (its `gs://` URI) is no longer held by `holder`, whose run is
-/// `seen` at `now`; `None` while it is.
+/// `seen` at `now`; `None` while it is. A run that has ended holds its slot until its
+/// instance is cleaned up (or it had none), so that a profile never has more instances up
+/// than its cap; a cleanup that never comes (the process died after a refused create) lets
+/// go once no instance of the run can be up, past the longest run and its grace.
 pub fn released_by(holder: &Holder, slot: &str, seen: Seen<'_>, now: Timestamp) -> Option<String> {
     match seen {
         Seen::Unreadable => None,
-        Seen::Record(record) if record.has_outcome() => Some(format!(
-            "its run {} has ended ({})",
-            holder.run_id,
-            record.state.as_str()
-        )),
+        Seen::Record(record) if record.has_outcome() => {
+            let cleaned = record.cleanup.is_some() || !record.needs_cleanup();
+            // Past this, any instance of the run has been stopped by the reaper.
+            let long_ago = holder.taken + since(MAX_RUN_TIME_LIMIT + UNRECORDED_AFTER) <= now;
+            (cleaned || long_ago).then(|| {
+                format!(
+                    "its run {} has ended ({})",
+                    holder.run_id,
+                    record.state.as_str()
+                )
+            })
+        }
         Seen::Record(record) if record.lease.as_deref() == Some(slot) => None,
         Seen::Record(_) => Some(format!(
             "its run {} went on with another slot (two deliveries of its message raced)",
             holder.run_id
         )),
-        Seen::NoRecord => {
-            let grace = SignedDuration::try_from(UNRECORDED_AFTER).unwrap_or_default();
-            (holder.taken + grace <= now).then(|| {
-                format!(
-                    "its run {} has no record {} min after taking the slot: its launch died in between",
-                    holder.run_id,
-                    UNRECORDED_AFTER.as_secs() / 60
-                )
-            })
-        }
+        Seen::NoRecord => (holder.taken + since(UNRECORDED_AFTER) <= now).then(|| {
+            format!(
+                "its run {} has no record {} min after taking the slot: its launch died in between",
+                holder.run_id,
+                UNRECORDED_AFTER.as_secs() / 60
+            )
+        }),
     }
+}
+
+fn since(duration: Duration) -> SignedDuration {
+    SignedDuration::try_from(duration).unwrap_or(SignedDuration::MAX)
 }
 
 /// Where `profile`'s slots are in `bucket`: `notebook-trigger-records/leases/PROFILE/`.
@@ -109,7 +121,7 @@ pub fn slot_number(name: &str, prefix: &str) -> Option<u32> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::run::RunState;
+    use crate::run::{Cleanup, CleanupRecord, RunState};
 
     fn at(text: &str) -> Timestamp {
         text.parse().unwrap()
@@ -130,16 +142,34 @@ mod tests {
         let mut record = RunRecord::example("1", "2026-12-01T10:00:00Z");
         record.lease = Some(SLOT.to_owned());
         let holder = holder(&record);
-        let later = at("2026-12-02T10:00:00Z");
+        let later = at("2026-12-03T10:00:00Z");
         assert_eq!(
             released_by(&holder, SLOT, Seen::Record(&record), later),
             None
         );
-        for state in [RunState::Succeeded, RunState::Lost, RunState::Unreported] {
+        record.state = RunState::Succeeded;
+        assert_eq!(
+            released_by(&holder, SLOT, Seen::Record(&record), holder.taken),
+            None,
+            "an ended run holds its slot until its instance is cleaned up"
+        );
+        let why = released_by(&holder, SLOT, Seen::Record(&record), later).unwrap();
+        assert!(why.contains("succeeded"), "past the longest run: {why}");
+        record.cleanup = Some(CleanupRecord {
+            action: Cleanup::Delete,
+            at: holder.taken,
+            error: None,
+            by: "report".into(),
+        });
+        for state in [RunState::Succeeded, RunState::Failed, RunState::Unreported] {
             record.state = state;
-            let why = released_by(&holder, SLOT, Seen::Record(&record), later).unwrap();
+            let why = released_by(&holder, SLOT, Seen::Record(&record), holder.taken).unwrap();
             assert!(why.contains(state.as_str()), "{why}");
         }
+        record.cleanup = None;
+        record.state = RunState::Lost;
+        let why = released_by(&holder, SLOT, Seen::Record(&record), holder.taken).unwrap();
+        assert!(why.contains("lost"), "no instance is left: {why}");
         assert_eq!(
             released_by(&holder, SLOT, Seen::Unreadable, later),
             None,
@@ -153,7 +183,7 @@ mod tests {
         let holder = holder(&record);
         let soon = holder.taken + SignedDuration::from_secs(60);
         assert_eq!(released_by(&holder, SLOT, Seen::NoRecord, soon), None);
-        let late = holder.taken + SignedDuration::try_from(UNRECORDED_AFTER).unwrap();
+        let late = holder.taken + since(UNRECORDED_AFTER);
         let why = released_by(&holder, SLOT, Seen::NoRecord, late).unwrap();
         assert!(why.contains("no record"), "{why}");
     }
