@@ -8,6 +8,8 @@
 //!   files in Cloud Storage, the report, the cleanup; `history_page`: those runs in a real
 //!   browser (headless chromium) on the service's `/runs` page; `notebook_page`: a run's
 //!   executed notebook (markdown, a plot, a DataFrame, a hostile HTML output) on its page.
+//! - `concurrency`: ten messages against a profile's `max_concurrent_runs` of two, queued
+//!   in the subscription or skipped.
 //! - `chaos`: many runs of every kind while the service is killed and reapers race the
 //!   reports; afterwards every message has one finished record and no instance is up.
 //! - `service`: the service binary as a process; `topology`: topics and subscriptions.
@@ -27,6 +29,7 @@ mod test_log;
 
 mod chain;
 mod chaos;
+mod concurrency;
 mod history_page;
 mod message_keys;
 mod notebook_page;
