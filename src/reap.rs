@@ -14,6 +14,10 @@
 //! With retries, each run a reap ends is retried as its profile says, and every reap launches
 //! the retries that are due (see [`retry`](crate::retry)): a retry outlives the process that
 //! scheduled it.
+//! Slots of profiles' caps are judged too: a slot whose run has ended (the process died
+//! between recording the end and giving the slot back) or that names a run with no record
+//! long after it was taken (its launch died in between) is given back, as the next launch
+//! that needs it would do, so an idle profile does not keep them held.
 //!
 //! It may run while another reaper runs (a scheduled message redelivered, a person at a
 //! terminal): each action is one the API takes twice without harm, and each record step is a
@@ -33,7 +37,9 @@ use crate::profile::MAX_RUN_TIME_LIMIT;
 use crate::retry::{Retried, Retrier};
 use crate::run::instances::run_folder;
 use crate::run::reaper::{Observed, ReaperPolicy, Verdict, judge};
-use crate::run::{Actor, ManagedInstances, RunRecord, RunState, RunStore, Transitions, Updated};
+use crate::run::{
+    Actor, Freed, ManagedInstances, RunRecord, RunState, RunStore, Transitions, Updated, bucket_of,
+};
 use crate::runner::KEY_PREFIX;
 
 /// What a reaper looks at and how it judges.
@@ -60,6 +66,8 @@ pub struct Reap {
     pub lost: Vec<LostRun>,
     /// Retries scheduled or launched: ended attempts whose profile retries them.
     pub retries: Vec<Retried>,
+    /// Slots of profiles' caps given back: their runs are done.
+    pub freed: Vec<Freed>,
 }
 
 impl Reap {
@@ -70,6 +78,7 @@ impl Reap {
             .map(Reaped::line)
             .chain(self.lost.iter().map(LostRun::line))
             .chain(self.retries.iter().map(Retried::line))
+            .chain(self.freed.iter().map(Freed::line))
     }
 }
 
@@ -153,6 +162,8 @@ impl Reaper {
         } else {
             Vec::new()
         };
+        // Slots first: a retry launched next may need one of them.
+        let freed = self.free_slots(now, dry_run).await;
         let retries = match &self.retries {
             Some(retrier) => retrier.sweep(now, dry_run).await,
             None => Vec::new(),
@@ -162,6 +173,7 @@ impl Reaper {
             verdicts,
             lost,
             retries,
+            freed,
         }
     }
 
@@ -170,6 +182,35 @@ impl Reaper {
         if let Some(retrier) = &self.retries {
             retrier.ended(record).await;
         }
+    }
+
+    /// Gives back the slots, in every bucket runs are recorded in, whose runs are done.
+    async fn free_slots(&self, now: Timestamp, dry_run: bool) -> Vec<Freed> {
+        let buckets: BTreeSet<&str> = self
+            .outputs
+            .iter()
+            .filter_map(|output| bucket_of(output))
+            .collect();
+        let mut freed = Vec::new();
+        for bucket in buckets {
+            match self
+                .transitions
+                .slots()
+                .free_done(bucket, now, dry_run)
+                .await
+            {
+                Ok(found) => {
+                    for slot in &found {
+                        tracing::info!(slot = %slot.slot, run = %slot.run_id, reason = %slot.reason, result = %slot.result, "slot freed");
+                    }
+                    freed.extend(found);
+                }
+                Err(error) => {
+                    tracing::warn!(bucket, error = %cause::chain(&error), "cannot look at the slots; the next reap tries again");
+                }
+            }
+        }
+        freed
     }
 
     /// Judges and acts on every managed instance found.

@@ -218,7 +218,7 @@ mod tests {
         .unwrap_err();
         assert_eq!(
             error.to_string(),
-            "state: `done` is not a run state (one of launched, succeeded, failed, timed_out, cancelled, unreported, lost, running)"
+            "state: `done` is not a run state (one of launched, succeeded, failed, timed_out, cancelled, unreported, lost, skipped, running)"
         );
     }
 }

@@ -5,7 +5,8 @@
 //! request or payload that will never work (it ends in the dead-letter topic, where `replay`
 //! can bring it back after a fix); 422 when the API refused the launch for good; 503 with
 //! `Retry-After` for everything that may work next time, and 429 with `Retry-After` when too
-//! many launches already run. With authenticated push: 401 when the token is missing or fails
+//! many launches already run, or all of a profile's `max_concurrent_runs` (the message waits
+//! in the subscription: that is the queue). With authenticated push: 401 when the token is missing or fails
 //! a check, 403 when a valid Google token speaks for an account that may not push, 503 when
 //! Google's keys cannot be fetched. Nothing a client sends yields a 500.
 //!
@@ -107,8 +108,9 @@ pub fn launch_status(error: &LaunchError) -> StatusCode {
         | LaunchError::PollTimeout { .. }
         | LaunchError::Record { .. }
         | LaunchError::Notebook { .. }
+        | LaunchError::Slot(_)
         | LaunchError::ShuttingDown => StatusCode::SERVICE_UNAVAILABLE,
-        LaunchError::Busy { .. } => StatusCode::TOO_MANY_REQUESTS,
+        LaunchError::Busy { .. } | LaunchError::NoSlot { .. } => StatusCode::TOO_MANY_REQUESTS,
     }
 }
 

@@ -239,6 +239,7 @@ async fn trigger(State(state): State<AppState>, headers: HeaderMap, body: Bytes)
                     "verdicts": reaped.verdicts,
                     "lost": reaped.lost,
                     "retries": reaped.retries,
+                    "freed": reaped.freed,
                 }))
                 .into_response()
             }

@@ -21,6 +21,19 @@ pub enum Failure {
     Launch(#[from] LaunchError),
 }
 
+impl Failure {
+    /// Whether the launch found no room: its profile's `max_concurrent_runs` were going
+    /// ([`LaunchError::NoSlot`]), or the service's `MAX_CONCURRENT_LAUNCHES`. Nothing was written
+    /// or created, and the same launch may be tried again later: a retry that is busy stays
+    /// due.
+    pub fn is_busy(&self) -> bool {
+        matches!(
+            self,
+            Failure::Launch(LaunchError::NoSlot { .. } | LaunchError::Busy { .. })
+        )
+    }
+}
+
 /// Why a launch that began did not end with an instance.
 #[derive(Debug, thiserror::Error)]
 pub enum LaunchError {
@@ -71,6 +84,17 @@ pub enum LaunchError {
     Record(#[source] crate::run::StoreError),
     #[error("{limit} launches are already running (MAX_CONCURRENT_LAUNCHES); try again later")]
     Busy { limit: usize },
+    /// Every slot of the profile's cap is held, and the launch waits for one (`when_busy =
+    /// queue`, or a launch the product started itself).
+    #[error(
+        "{max} runs of profile `{profile}` are going (max_concurrent_runs): this run waits for one to end and is tried again later"
+    )]
+    NoSlot { profile: String, max: u32 },
+    /// The slots of the profile's cap could not be read or written; nothing was created.
+    #[error(
+        "the slots of the profile's max_concurrent_runs cannot be counted, so its run is not created yet"
+    )]
+    Slot(#[source] crate::run::SlotError),
     /// The run's notebook could not be read for its pre-flight; nothing was written or created.
     #[error("the notebook {notebook} cannot be read, so its run is not checked or created yet")]
     Notebook {
@@ -95,6 +119,8 @@ impl LaunchError {
             | LaunchError::ShuttingDown
             | LaunchError::Record(_)
             | LaunchError::Busy { .. }
+            | LaunchError::NoSlot { .. }
+            | LaunchError::Slot(_)
             | LaunchError::Notebook { .. } => false,
         }
     }

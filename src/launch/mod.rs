@@ -14,6 +14,8 @@
 //! - `run`: a profile with a notebook makes the launch a run: runner, metadata, run record.
 //! - `preflight`: a run's notebook exists and declares its parameters, before anything is
 //!   written or created.
+//! - `slot`: a run of a profile with `max_concurrent_runs` takes a slot first, or waits, or is
+//!   skipped.
 //! - `relaunch`: launches the product starts itself (a retry, a rerun, a "run now").
 //! - `dry_run`: the create a launch would send, shown instead of sent.
 //! - `error`: why a launch that began did not end with an instance.
@@ -27,6 +29,7 @@ mod preflight;
 mod relaunch;
 mod request;
 mod run;
+mod slot;
 mod wait;
 
 use std::fmt;
@@ -41,7 +44,7 @@ use crate::notebooks::NotebooksClient;
 use crate::poll::{Backoff, Poller};
 use crate::profile::Profiles;
 use crate::push::Trigger;
-use crate::run::{RunId, Transitions};
+use crate::run::{RunId, Transitions, Updated};
 
 use create::CreateError;
 pub use dry_run::DryRunRequest;
@@ -50,6 +53,7 @@ pub use preflight::{NotebookCheck, Preflight, Unreadable};
 pub use relaunch::Relaunch;
 pub use request::CreateRequest;
 pub use run::{EVENT_PARAMETER, RunConfig};
+pub use slot::Cap;
 
 /// What to do when a fixed instance id is taken by an instance another trigger made.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -97,6 +101,9 @@ pub enum Outcome {
     /// The run this message asked for has ended already, as its record says: a late
     /// redelivery creates nothing (the instance may be gone), and `state` is the run's.
     Ended,
+    /// The profile's `max_concurrent_runs` were going and its `when_busy` is `skip`: the run
+    /// is recorded `skipped`, and nothing is created.
+    SkippedBusy,
 }
 
 impl fmt::Display for Outcome {
@@ -108,6 +115,7 @@ impl fmt::Display for Outcome {
             Outcome::Replaced => "replaced",
             Outcome::DryRun => "dry-run",
             Outcome::Ended => "ended",
+            Outcome::SkippedBusy => "skipped-busy",
         })
     }
 }
@@ -201,26 +209,10 @@ impl Launcher {
                 _ => return Err(refused),
             }
         }
-        if let Some(record) = &request.record {
-            // Boxed: Cloud Storage and credential futures would otherwise size the state of
-            // every waiting launch, runs or not.
-            let created = Box::pin(self.transitions.launch(record))
-                .await
-                .map_err(LaunchError::Record)?;
-            if let Some(existing) = created.ended() {
-                tracing::info!(run = %existing.run_id, state = existing.state.as_str(), "the run has ended already; nothing is created");
-                return Ok(Launched {
-                    outcome: Outcome::Ended,
-                    state: existing.state.as_str().to_owned(),
-                    instance: existing.instance,
-                    profile: request.profile.clone(),
-                    trigger: trigger.data.display(),
-                    run_id: request.run_id.clone(),
-                    elapsed_ms: poller.elapsed().as_millis(),
-                    request: None,
-                    notebook: None,
-                });
-            }
+        // Boxed: Cloud Storage and credential futures would otherwise size the state of
+        // every waiting launch, runs or not.
+        if let Some(answer) = Box::pin(self.start_run(trigger, &mut request, &poller)).await? {
+            return Ok(answer);
         }
         if !self.transitions.announces() {
             // Nothing announces the launch: the record need not wait with it.
@@ -267,6 +259,48 @@ impl Launcher {
         })
     }
 
+    /// Takes the run's slot when its profile has a cap, then writes its record where it has
+    /// none yet: the answer, when that is all the launch does (the run was skipped, or has
+    /// ended already); `None` when the instance is to be created or followed.
+    async fn start_run(
+        &self,
+        trigger: &Trigger,
+        request: &mut CreateRequest,
+        poller: &Poller,
+    ) -> Result<Option<Launched>, Failure> {
+        let taken = match self.hold_slot(trigger, request, poller.elapsed()).await? {
+            slot::Held::Skipped(answer) => return Ok(Some(*answer)),
+            slot::Held::Taken(lease) => Some(lease),
+            slot::Held::Unneeded => None,
+        };
+        let Some(record) = &request.record else {
+            return Ok(None);
+        };
+        let created = self
+            .transitions
+            .launch(record)
+            .await
+            .map_err(LaunchError::Record)?;
+        if let Some(lease) = &taken {
+            self.keep_slot(&created, lease, record).await;
+        }
+        let Some(existing) = created.ended() else {
+            return Ok(None);
+        };
+        tracing::info!(run = %existing.run_id, state = existing.state.as_str(), "the run has ended already; nothing is created");
+        Ok(Some(Launched {
+            outcome: Outcome::Ended,
+            state: existing.state.as_str().to_owned(),
+            instance: existing.instance,
+            profile: request.profile.clone(),
+            trigger: trigger.data.display(),
+            run_id: request.run_id.clone(),
+            elapsed_ms: poller.elapsed().as_millis(),
+            request: None,
+            notebook: None,
+        }))
+    }
+
     /// Checks the notebook of the run `request` starts, before anything is written or
     /// created; `None` when it starts no run.
     async fn preflight(&self, request: &CreateRequest) -> Result<Option<NotebookCheck>, Failure> {
@@ -286,10 +320,16 @@ impl Launcher {
             .end(folder, |record| record.not_launched(&reason))
             .await
         {
-            Ok(_) => tracing::info!(
-                folder,
-                "the run is recorded failed: its instance was refused"
-            ),
+            Ok(ended) => {
+                tracing::info!(
+                    folder,
+                    "the run is recorded failed: its instance was refused"
+                );
+                if let Some(Updated::Written { now, .. }) = ended {
+                    // No instance to clean up: the run gives its slot back now.
+                    self.transitions.give_back(&now).await;
+                }
+            }
             Err(store) => {
                 tracing::warn!(folder, error = %crate::cause::chain(&store), "the refused run's record is not ended; a later reap ends it");
             }

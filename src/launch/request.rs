@@ -5,6 +5,7 @@
 use super::Launcher;
 use super::body;
 use super::run::Asked;
+use super::slot::Cap;
 use crate::naming::{self, InstanceId};
 use crate::notebooks::ApiVersion;
 use crate::payload::{LaunchRequest, PayloadError};
@@ -40,6 +41,9 @@ pub struct CreateRequest {
     pub folder: Option<String>,
     /// Answer with what would be created, and create nothing.
     pub dry_run: bool,
+    /// The cap on the runs of the profile, when it has one: a slot is taken before the run's
+    /// record is written.
+    pub cap: Option<Cap>,
 }
 
 impl Launcher {
@@ -94,6 +98,7 @@ impl Launcher {
             origin,
         };
         let run = self.runs.prepare(&mut spec, &mut labels, asked, &name)?;
+        let cap = Cap::of(profile, base, &spec, origin.is_some());
         let (run_id, record) = run.map_or((None, None), |(id, record)| {
             (Some(id), Some(Box::new(record)))
         });
@@ -134,6 +139,7 @@ impl Launcher {
             folder: record.as_ref().map(|record| record.output.clone()),
             record,
             dry_run: request.dry_run,
+            cap,
         })
     }
 }

@@ -25,6 +25,8 @@ pub const DEFAULT_MAX_RUN_TIME: &str = "1h";
 pub const DEFAULT_RETRY_ON: &str = "failed,timed_out,unreported";
 /// How long a retry waits when its profile says nothing.
 pub const DEFAULT_RETRY_DELAY: &str = "1m";
+/// What a message that finds its profile's runs all going does when its profile says nothing.
+pub const DEFAULT_WHEN_BUSY: &str = "queue";
 
 /// Expands the table of fields. A row is
 /// `Variant name: Type, "ENVIRONMENT_VARIABLE", when-unset, "meaning";`
@@ -172,6 +174,10 @@ profile_fields! {
         "outcomes that are retried, among failed, timed_out, unreported, lost (comma-separated; never cancelled)";
     RetryDelay retry_delay: String, "RETRY_DELAY", Value(DEFAULT_RETRY_DELAY),
         "wait between an attempt's end and the next attempt's launch, at most 6h";
+    MaxConcurrentRuns max_concurrent_runs: u32, "MAX_CONCURRENT_RUNS", Decided("no cap"),
+        "runs of this profile at once, 1-100, counted across every service instance";
+    WhenBusy when_busy: String, "WHEN_BUSY", Value(DEFAULT_WHEN_BUSY),
+        "with max_concurrent_runs going: queue (Pub/Sub redelivers the message later) | skip (acknowledged, recorded skipped)";
 }
 
 impl Field {

@@ -7,12 +7,13 @@
 //! cannot hold an invalid value: the request builders never validate anything.
 //!
 //! `fields` declares every field once; `spec` parses a layered profile with the rules of
-//! `checks`, and `run` the notebook it runs, if any, with the `secrets` its kernel reads and the `retry`
-//! policy its attempts follow;
+//! `checks`, and `run` the notebook it runs, if any, with the `secrets` its kernel reads and the
+//! `retry` policy its attempts follow, and `concurrency` how many of its runs may go at once;
 //! `metadata` declares the instance metadata keys that Compute Engine, Workbench and the runner
 //! read, and who may set them; `files` loads the named profiles.
 
 mod checks;
+mod concurrency;
 mod fields;
 mod files;
 mod metadata;
@@ -24,6 +25,7 @@ mod spec;
 mod tests;
 
 pub use checks::check_gcs_uri;
+pub use concurrency::{Concurrency, MAX_CONCURRENT_RUNS_LIMIT, WhenBusy};
 pub use fields::{
     DEFAULT_CONTAINER_TAG, DEFAULT_MACHINE_TYPE, Field, FieldError, Fields, VARIABLES, parse_bool,
 };

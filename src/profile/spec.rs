@@ -10,6 +10,7 @@ use super::checks::{
     ACCELERATOR_TYPES, DISK_TYPES, check_gcs_uri, check_machine_type, check_service_account,
     check_tag, expand_resource, parse_zone, split_image,
 };
+use super::concurrency::{Concurrency, parse_concurrency};
 use super::fields::{DEFAULT_CONTAINER_TAG, DEFAULT_MACHINE_TYPE, Field, FieldError, Fields};
 use super::metadata::check_metadata_key;
 use super::run::{RunTarget, parse_run};
@@ -84,6 +85,8 @@ pub struct LaunchSpec {
     pub instance_id: Option<InstanceId>,
     /// The notebook every launch of this profile runs; `None`: the instance is the result.
     pub run: Option<RunTarget>,
+    /// How many of its runs may go at once; `None`: no cap.
+    pub concurrency: Option<Concurrency>,
 }
 
 impl LaunchSpec {
@@ -111,6 +114,7 @@ impl LaunchSpec {
                 "each attempt runs on an instance of its own, which a fixed instance_id cannot name: unset instance_id, or set retries = 0",
             ));
         }
+        let concurrency = parse_concurrency(fields, run.is_some())?;
         Ok(LaunchSpec {
             location,
             container_repository,
@@ -129,6 +133,7 @@ impl LaunchSpec {
             metadata,
             instance_id,
             run,
+            concurrency,
         })
     }
 }

@@ -39,7 +39,7 @@ pub fn retryable(state: RunState) -> Option<RetryOn> {
         RunState::TimedOut => Some(RetryOn::TimedOut),
         RunState::Unreported => Some(RetryOn::Unreported),
         RunState::Lost => Some(RetryOn::Lost),
-        RunState::Launched | RunState::Succeeded | RunState::Cancelled => None,
+        RunState::Launched | RunState::Succeeded | RunState::Cancelled | RunState::Skipped => None,
     }
 }
 

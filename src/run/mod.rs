@@ -11,8 +11,9 @@
 //! follows an attempt its profile retries; [`reaper`] decides what to do with
 //! instances whose run ended without anyone cleaning up. [`RunStore`] keeps records in Cloud
 //! Storage. [`RunEvents`] announces each [`RunEvent`] on Pub/Sub, for whoever wants to hear of
-//! it. [`Transitions`] is the one way a run ends and is cleaned up (record, event, cleanup),
-//! and [`ManagedInstances`] the one listing of the instances the product made.
+//! it. [`Transitions`] is the one way a run ends and is cleaned up (record, event, cleanup,
+//! and the slot of its profile's cap given back to the [`Slots`]), and [`ManagedInstances`]
+//! the one listing of the instances the product made.
 
 mod attempt;
 mod cleanup;
@@ -24,6 +25,7 @@ mod origin;
 pub mod reaper;
 mod record;
 mod report;
+mod slots;
 mod store;
 mod transition;
 
@@ -36,6 +38,7 @@ pub use instances::ManagedInstances;
 pub use origin::Origin;
 pub use record::{CancelRequest, CleanupRecord, LateReport, Launch, RunRecord, RunState};
 pub use report::{CompletionReport, Outcome, ReportError};
+pub use slots::{Freed, Place, SlotError, Slots, UNRECORDED_AFTER, bucket_of};
 pub use store::{
     Created, Listed, OutputError, RECORDS_PREFIX, Records, RunStore, StoreError, Updated,
 };

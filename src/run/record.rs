@@ -32,11 +32,14 @@ pub enum RunState {
     /// The run can never report: its instance is gone (deleted from outside, or never
     /// created), and `error` says which. Nothing is left to clean up.
     Lost,
+    /// Its profile's `max_concurrent_runs` were going and its `when_busy` is `skip`: no
+    /// instance was created, and `error` says so.
+    Skipped,
 }
 
 impl RunState {
     /// Every state, in the order a run goes through them (the ends in any order).
-    pub const ALL: [RunState; 7] = [
+    pub const ALL: [RunState; 8] = [
         RunState::Launched,
         RunState::Succeeded,
         RunState::Failed,
@@ -44,6 +47,7 @@ impl RunState {
         RunState::Cancelled,
         RunState::Unreported,
         RunState::Lost,
+        RunState::Skipped,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -55,6 +59,7 @@ impl RunState {
             RunState::Cancelled => "cancelled",
             RunState::Unreported => "unreported",
             RunState::Lost => "lost",
+            RunState::Skipped => "skipped",
         }
     }
 }
@@ -142,6 +147,10 @@ pub struct RunRecord {
     /// one the runner sent before the stop reached it, stands.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cancel: Option<CancelRequest>,
+    /// The slot of its profile's `max_concurrent_runs` the run holds (`gs://…` of the lease),
+    /// given back once its instance is cleaned up, or at its end when it never had one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub lease: Option<String>,
 }
 
 /// An operator's request to cancel a run, as its record keeps it.
@@ -217,6 +226,7 @@ impl RunRecord {
             retry: launch.retry,
             next_attempt: None,
             cancel: None,
+            lease: None,
         }
     }
 
@@ -328,6 +338,12 @@ impl RunRecord {
         self.ended_without_report(RunState::Failed, format!("not launched: {reason}"))
     }
 
+    /// The record of a run that found its profile's runs all going, and was skipped for
+    /// `reason`; `None` once the run has an outcome.
+    pub fn skipped(&self, reason: &str) -> Option<Self> {
+        self.ended_without_report(RunState::Skipped, reason.to_owned())
+    }
+
     fn ended_without_report(&self, state: RunState, error: String) -> Option<Self> {
         (self.state == RunState::Launched).then(|| {
             let mut next = self.clone();
@@ -353,7 +369,7 @@ impl RunRecord {
     /// had one after all), and no cleanup was accepted yet.
     pub fn needs_cleanup(&self) -> bool {
         let had_instance = match self.state {
-            RunState::Launched => false,
+            RunState::Launched | RunState::Skipped => false,
             RunState::Lost => self.late_report.is_some(),
             _ => true,
         };

@@ -1,10 +1,14 @@
 //! Every step of a run's record: its launch, its end and the cleanup after it, the one
 //! sequence the launch, the runner's report and the reaper all go through.
 //!
-//! First the end is recorded and announced, then the cleanup is done, recorded and announced.
+//! First the end is recorded and announced, then the cleanup is done, recorded and announced,
+//! and then the run's slot of its profile's cap is given back: only once its instance is not
+//! up any more, so that a profile never has more instances up than its cap.
 //! In that order, because the end is what must not be lost: a cleanup that fails, or never
 //! happens because the process died, is owed (the record says so) and a later report or reap
-//! does it, while an outcome not written is gone. A cleanup is done even when its record
+//! does it, while an outcome not written is gone. A slot not given back (the process died
+//! in between) is freed by the next launch that needs it or the next reap, which read that
+//! its holder's run has ended and been cleaned up. A cleanup is done even when its record
 //! cannot be written (the instance costs money whatever the record says); the failure is
 //! logged and the next reap records it.
 //!
@@ -21,7 +25,7 @@ use uuid::Uuid;
 
 use super::store::{Created, Updated};
 use super::{
-    Cleanup, CleanupRecord, RunEvent, RunEvents, RunRecord, RunState, RunStore, StoreError,
+    Cleanup, CleanupRecord, RunEvent, RunEvents, RunRecord, RunState, RunStore, Slots, StoreError,
 };
 use crate::cause;
 use crate::notebooks::{ClientError, Code, NotebooksClient};
@@ -49,6 +53,8 @@ impl Actor {
 pub struct Transitions {
     client: NotebooksClient,
     records: RunStore,
+    /// The slots of profiles' caps: a run's is given back when its end is recorded.
+    slots: Slots,
     /// Where each step is announced, when `RUN_EVENTS_TOPIC` is set.
     events: Option<Arc<RunEvents>>,
 }
@@ -57,9 +63,15 @@ impl Transitions {
     pub fn new(client: NotebooksClient, records: RunStore, events: Option<Arc<RunEvents>>) -> Self {
         Self {
             client,
+            slots: Slots::new(records.clone()),
             records,
             events,
         }
+    }
+
+    /// The slots of profiles' caps, which launches take and the reaper frees.
+    pub fn slots(&self) -> &Slots {
+        &self.slots
     }
 
     /// Whether steps are announced (`RUN_EVENTS_TOPIC` is set).
@@ -91,8 +103,9 @@ impl Transitions {
     }
 
     /// Moves the record of the run in `folder` by `step` (which returns `None` for a record
-    /// already past it) and announces the state it reached, when this write moved it. `None`
-    /// when the run has no record.
+    /// already past it) and announces the state it reached, when this write moved it; a run
+    /// that has ended with no instance left to clean up gives its slot back. `None` when the
+    /// run has no record.
     ///
     /// # Errors
     /// The record could not be read or written; nothing was announced.
@@ -106,6 +119,13 @@ impl Transitions {
             if *was != now.state {
                 events.publish(RunEvent::Reached(now.state), now).await;
             }
+        }
+        let record = match &updated {
+            Some(Updated::Written { now, .. } | Updated::Unchanged(now)) => Some(now),
+            None => None,
+        };
+        if let Some(record) = record.filter(|r| r.has_outcome() && !r.needs_cleanup()) {
+            self.give_back(record).await;
         }
         Ok(updated)
     }
@@ -126,6 +146,42 @@ impl Transitions {
             events.publish(event, now).await;
         }
         Ok(updated)
+    }
+
+    /// Gives back the slot the ended run of `record` holds, when it holds one still: its
+    /// instance is cleaned up, or it never had one. A slot not given back now is freed later
+    /// by whoever finds the run so.
+    pub async fn give_back(&self, record: &RunRecord) {
+        let Some(lease) = &record.lease else {
+            return;
+        };
+        match self.slots.release(lease, &record.run_id).await {
+            Ok(true) => tracing::info!(run = %record.run_id, slot = %lease, "slot given back"),
+            Ok(false) => {}
+            Err(error) => {
+                tracing::warn!(run = %record.run_id, slot = %lease, error = %cause::chain(&error), "the slot is not given back; the next launch that needs it, or the next reap, frees it");
+            }
+        }
+    }
+
+    /// Writes the record of a run skipped for its profile's cap (`record` is `skipped`), only
+    /// where the run has none yet, and announces it. The record found instead, when another
+    /// delivery of the run wrote one first.
+    ///
+    /// # Errors
+    /// The record could not be read or written.
+    pub async fn skip(&self, record: &RunRecord) -> Result<Option<RunRecord>, StoreError> {
+        match self.records.create(record).await? {
+            Created::New => {
+                if let Some(events) = &self.events {
+                    events
+                        .publish(RunEvent::Reached(record.state), record)
+                        .await;
+                }
+                Ok(None)
+            }
+            Created::Existing(existing) => Ok(Some(*existing)),
+        }
     }
 
     /// Does `action` to `instance`, then records it in the record of the run in `folder`
@@ -160,6 +216,10 @@ impl Transitions {
                 if let Some(events) = &self.events {
                     events.publish(RunEvent::CleanedUp, &now).await;
                 }
+                self.give_back(&now).await;
+            }
+            Ok(Some(Updated::Unchanged(record))) if record.has_outcome() => {
+                self.give_back(&record).await;
             }
             Ok(Some(Updated::Unchanged(record))) if !record.has_outcome() => {
                 // Its end could not be recorded first: the record says nothing of this

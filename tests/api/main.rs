@@ -1,6 +1,7 @@
 //! Integration tests: the service on a free port against the Notebooks emulator on another.
 #[path = "../support/child.rs"]
 mod child;
+mod concurrency;
 mod dry_run;
 mod ending;
 mod events;

@@ -11,6 +11,8 @@
 //! - `retries`: a notebook failing twice, then succeeding at its third attempt.
 //! - `operate`: an operator's rerun with new parameters and cancel of a running notebook,
 //!   from the terminal; `operate_page`: "Run now", "Cancel" and "Rerun" clicked in chromium.
+//! - `concurrency`: ten messages against a profile's `max_concurrent_runs` of two, queued
+//!   in the subscription or skipped.
 //! - `chaos`: many runs of every kind while the service is killed and reapers race the
 //!   reports; afterwards every message has one finished record and no instance is up.
 //! - `service`: the service binary as a process; `topology`: topics and subscriptions.
@@ -32,6 +34,7 @@ mod test_log;
 
 mod chain;
 mod chaos;
+mod concurrency;
 mod history_page;
 mod message_keys;
 mod notebook_page;

@@ -66,7 +66,7 @@ fn unreadable(source: Unreadable) -> Failure {
 
 #[test]
 fn every_failure_has_its_status() {
-    let cases: [(Failure, u16); 46] = [
+    let cases: [(Failure, u16); 48] = [
         (rejected(DecodeError::UnknownShape), 400),
         (rejected(DecodeError::TooDeep), 400),
         (
@@ -218,6 +218,18 @@ fn every_failure_has_its_status() {
             503,
         ),
         (LaunchError::Busy { limit: 1 }.into(), 429),
+        (
+            LaunchError::NoSlot {
+                profile: "nightly".into(),
+                max: 2,
+            }
+            .into(),
+            429,
+        ),
+        (
+            LaunchError::Slot(crate::run::SlotError::NotASlot("x".into())).into(),
+            503,
+        ),
         (call(Code::Internal), 503),
         (
             rejected(Rejection::NotebookMissing {
@@ -262,6 +274,8 @@ fn every_failure_has_its_status() {
     ];
     for (failure, expected) in cases {
         let said = cause::chain(&failure).to_string();
+        // A busy launch is the one kind a retry waits out: exactly the 429s.
+        assert_eq!(failure.is_busy(), expected == 429, "{said}");
         let response = failure.into_response();
         assert_eq!(response.status().as_u16(), expected, "{said}");
         assert_eq!(

@@ -367,6 +367,12 @@ impl RunStore {
             })
     }
 
+    /// The Cloud Storage records are kept in: the slots of profiles' caps are kept beside
+    /// them.
+    pub(in crate::run) fn storage(&self) -> &CloudStorage {
+        &self.storage
+    }
+
     /// The client with a fresh token, or anonymous.
     async fn client(&self) -> Result<StorageClient, CredentialsError> {
         self.storage.client().await
