@@ -9,12 +9,14 @@
 //! `fields` declares every field once; `spec` parses a layered profile with the rules of
 //! `checks`, and `run` the notebook it runs, if any, with the `secrets` its kernel reads;
 //! `metadata` declares the instance metadata keys that Compute Engine, Workbench and the runner
-//! read, and who may set them; `files` loads the named profiles.
+//! read, and who may set them; `files` loads the named profiles; `notify` holds the form of
+//! the webhooks a profile notifies and how long its runs should take.
 
 mod checks;
 mod fields;
 mod files;
 mod metadata;
+mod notify;
 mod run;
 mod secrets;
 mod spec;
@@ -27,5 +29,7 @@ pub use fields::{
 };
 pub use files::{Profiles, ProfilesError, SecretGrant};
 pub use metadata::{KeyClass, RESERVED_KEYS, ReservedKey, reserved_key};
+pub use notify::{MAX_RULES, NotifyRule, expected_duration};
+pub use secrets::check_version as check_secret_version;
 pub use run::{MAX_PARAMETERS_BYTES, MAX_RUN_TIME_LIMIT, RunTarget, check_parameter_name};
 pub use spec::{Accelerator, BootDisk, LaunchSpec, ScriptBehavior};

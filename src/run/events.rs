@@ -32,26 +32,36 @@ pub enum RunEvent {
     /// The run reached this state: `launched` when its instance was created, the others when
     /// its report was taken.
     Reached(RunState),
+    /// The run was still going past its profile's `expected_duration` when a reap looked:
+    /// announced once per run (the record's `overdue_at`).
+    Overdue,
     /// A cleanup was done (or tried) and recorded, by the report or by the reaper.
     CleanedUp,
 }
 
 impl RunEvent {
-    /// Every event, in the order a run meets them: the states of a run, then its cleanup.
-    pub const ALL: [RunEvent; RunState::ALL.len() + 1] = {
-        let mut all = [RunEvent::CleanedUp; RunState::ALL.len() + 1];
+    /// Every event: the states of a run, then its being overdue, then its cleanup.
+    pub const ALL: [RunEvent; RunState::ALL.len() + 2] = {
+        let mut all = [RunEvent::CleanedUp; RunState::ALL.len() + 2];
         let mut i = 0;
         while i < RunState::ALL.len() {
             all[i] = RunEvent::Reached(RunState::ALL[i]);
             i += 1;
         }
+        all[i] = RunEvent::Overdue;
         all
     };
+
+    /// The event named `name` (its `event` attribute).
+    pub fn from_name(name: &str) -> Option<RunEvent> {
+        RunEvent::ALL.into_iter().find(|e| e.as_str() == name)
+    }
 
     /// The `event` attribute.
     pub fn as_str(self) -> &'static str {
         match self {
             RunEvent::Reached(state) => state.as_str(),
+            RunEvent::Overdue => "overdue",
             RunEvent::CleanedUp => "cleaned_up",
         }
     }
@@ -74,6 +84,9 @@ impl RunEvent {
             if let Some(failure) = record.failure.as_ref().filter(|f| !f.ename.is_empty()) {
                 attributes.insert("exception".to_owned(), truncated(&failure.ename).to_owned());
             }
+        }
+        if let (RunEvent::Overdue, Some(at)) = (self, record.overdue_at) {
+            attributes.insert("overdue_at".to_owned(), at.to_string());
         }
         if let (RunEvent::CleanedUp, Some(cleanup)) = (self, &record.cleanup) {
             attributes.insert("action".to_owned(), cleanup.action.as_str().to_owned());
@@ -260,6 +273,18 @@ mod tests {
             !cleaned.attributes.contains_key("error"),
             "a cleanup's error is its own"
         );
+    }
+
+    #[test]
+    fn an_overdue_run_is_announced_with_when_it_was_found() {
+        let at: jiff::Timestamp = "2026-12-01T10:30:00Z".parse().unwrap();
+        let overdue = record(RunState::Launched, None).overdue(at).unwrap();
+        let message = RunEvent::Overdue.message(&overdue);
+        assert_eq!(message.attributes["event"], "overdue");
+        assert_eq!(message.attributes["state"], "launched");
+        assert_eq!(message.attributes["overdue_at"], "2026-12-01T10:30:00Z");
+        assert_eq!(RunEvent::from_name("overdue"), Some(RunEvent::Overdue));
+        assert_eq!(RunEvent::from_name("overdo"), None);
     }
 
     #[test]

@@ -10,14 +10,16 @@
 //! product started itself (a retry, a rerun, a "run now"); [`reaper`] decides what to do with
 //! instances whose run ended without anyone cleaning up. [`RunStore`] keeps records in Cloud
 //! Storage. [`RunEvents`] announces each [`RunEvent`] on Pub/Sub, for whoever wants to hear of
-//! it. [`Transitions`] is the one way a run ends and is cleaned up (record, event, cleanup),
-//! and [`ManagedInstances`] the one listing of the instances the product made.
+//! it, and [`notify::Notifier`] tells the webhooks each profile names. [`Transitions`] is the
+//! one way a run ends and is cleaned up (record, event, notification, cleanup), and
+//! [`ManagedInstances`] the one listing of the instances the product made.
 
 mod cleanup;
 mod events;
 mod failure;
 mod id;
 pub mod instances;
+pub mod notify;
 mod origin;
 pub mod reaper;
 mod record;

@@ -130,6 +130,10 @@ pub struct RunRecord {
     /// said, kept beside the outcome that was recorded first, which stands.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub late_report: Option<LateReport>,
+    /// When a reap found the run still going past its profile's `expected_duration` and
+    /// announced it overdue: set once, so that it is announced once.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub overdue_at: Option<Timestamp>,
 }
 
 /// What a late runner said, as a record keeps it.
@@ -191,6 +195,7 @@ impl RunRecord {
             log_tail: String::new(),
             cleanup: None,
             late_report: None,
+            overdue_at: None,
         }
     }
 
@@ -254,6 +259,16 @@ impl RunRecord {
             _ => return None,
         }
         Some(next)
+    }
+
+    /// The record of a run found still going at `at`, past what it should take; `None` once
+    /// it has an outcome or was found overdue already.
+    pub fn overdue(&self, at: Timestamp) -> Option<Self> {
+        (self.state == RunState::Launched && self.overdue_at.is_none()).then(|| {
+            let mut next = self.clone();
+            next.overdue_at = Some(at);
+            next
+        })
     }
 
     /// The record of a run that never reported, ended by the reaper for `reason`; `None`
