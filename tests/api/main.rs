@@ -14,6 +14,7 @@ mod launch;
 mod local_server;
 mod logs;
 mod message_keys;
+mod notify;
 #[path = "../support/openssl.rs"]
 mod openssl;
 mod policy;
