@@ -7,7 +7,8 @@
 //! - `runs`: messages to finished runs: the notebook executed on the emulated instance, its
 //!   files in Cloud Storage, the report, the cleanup; `history_page`: those runs in a real
 //!   browser (headless chromium) on the service's `/runs` page; `notebook_page`: a run's
-//!   executed notebook (markdown, a plot, a DataFrame, a hostile HTML output) on its page.
+//!   executed notebook (markdown, a plot, a DataFrame, a hostile HTML output) on its page;
+//!   `notify`: a failing run's webhook notification, and an overdue run announced once.
 //! - `chaos`: many runs of every kind while the service is killed and reapers race the
 //!   reports; afterwards every message has one finished record and no instance is up.
 //! - `service`: the service binary as a process; `topology`: topics and subscriptions.
@@ -16,6 +17,8 @@
 mod chromium;
 #[path = "../support/fake_gcs.rs"]
 mod fake_gcs;
+#[path = "../support/local_server.rs"]
+mod local_server;
 #[path = "../support/papermill.rs"]
 mod papermill;
 #[path = "../support/pubsub_emulator.rs"]
@@ -30,6 +33,7 @@ mod chaos;
 mod history_page;
 mod message_keys;
 mod notebook_page;
+mod notify;
 mod runs;
 mod service;
 mod topology;
