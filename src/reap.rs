@@ -198,7 +198,8 @@ impl Reaper {
             let Some((text, expected)) = expected_of(profiles, &record) else {
                 continue;
             };
-            let due = record.launched + jiff::SignedDuration::try_from(expected).unwrap_or_default();
+            let due =
+                record.launched + jiff::SignedDuration::try_from(expected).unwrap_or_default();
             if record.overdue_at.is_some() || now <= due {
                 continue;
             }
@@ -425,7 +426,9 @@ impl Reaper {
 /// The `expected_duration` of `record`'s run, as written and parsed: its message's, else its
 /// profile's as the profiles say now. `None` for a run with none, or of a profile gone since.
 fn expected_of(profiles: &Profiles, record: &RunRecord) -> Option<(String, Duration)> {
-    let fields = profiles.get(Some(&record.profile))?.overlay(&record.overrides);
+    let fields = profiles
+        .get(Some(&record.profile))?
+        .overlay(&record.overrides);
     let text = fields.expected_duration?;
     match expected_duration(&text) {
         Ok(expected) => Some((text, expected)),

@@ -104,11 +104,18 @@ impl AttemptError {
 /// What became of a delivery.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Delivery {
-    Delivered { attempts: u32 },
+    Delivered {
+        attempts: u32,
+    },
     /// The receiver refused it, or every attempt failed: the last error.
-    Failed { attempts: u32, error: String },
+    Failed {
+        attempts: u32,
+        error: String,
+    },
     /// The service is shutting down; the delivery stopped before it was done.
-    Stopped { attempts: u32 },
+    Stopped {
+        attempts: u32,
+    },
 }
 
 /// POSTs JSON to webhooks; one client for the service.

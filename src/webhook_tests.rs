@@ -63,7 +63,11 @@ fn delays_grow_to_their_cap_and_stop_at_the_attempts_or_the_time() {
         within: Duration::from_secs(7),
         ..retry
     };
-    assert_eq!(secs(short.delays()), [1, 2, 4], "no attempt starts after 7 s");
+    assert_eq!(
+        secs(short.delays()),
+        [1, 2, 4],
+        "no attempt starts after 7 s"
+    );
     let once = Retry {
         attempts: 1,
         ..retry
@@ -97,7 +101,11 @@ async fn a_receiver_that_fails_twice_gets_it_on_the_third_try() {
     .await;
     let webhooks = Webhooks::new(quick(5)).unwrap();
     let delivery = webhooks
-        .deliver(&url, &serde_json::json!({"a": 1}), &CancellationToken::new())
+        .deliver(
+            &url,
+            &serde_json::json!({"a": 1}),
+            &CancellationToken::new(),
+        )
         .await;
     assert_eq!(delivery, Delivery::Delivered { attempts: 3 });
     assert_eq!(count.load(Ordering::SeqCst), 3);
@@ -106,7 +114,8 @@ async fn a_receiver_that_fails_twice_gets_it_on_the_third_try() {
 
 #[tokio::test]
 async fn a_refusal_is_not_repeated_and_says_why() {
-    let (url, count, task) = receiver(|_| (Status::BAD_REQUEST, "invalid_payload").into_response()).await;
+    let (url, count, task) =
+        receiver(|_| (Status::BAD_REQUEST, "invalid_payload").into_response()).await;
     let webhooks = Webhooks::new(quick(5)).unwrap();
     let delivery = webhooks
         .deliver(&url, &serde_json::json!({}), &CancellationToken::new())
@@ -115,7 +124,10 @@ async fn a_refusal_is_not_repeated_and_says_why() {
         panic!("{delivery:?}");
     };
     assert_eq!(attempts, 1);
-    assert!(error.contains("400") && error.contains("invalid_payload"), "{error}");
+    assert!(
+        error.contains("400") && error.contains("invalid_payload"),
+        "{error}"
+    );
     assert_eq!(count.load(Ordering::SeqCst), 1);
     task.abort();
 }
@@ -138,9 +150,7 @@ async fn a_receiver_that_always_fails_gets_the_attempts_and_no_more() {
 #[tokio::test]
 async fn a_redirect_to_another_host_is_not_followed() {
     let (elsewhere, followed, other) = receiver(|_| Status::OK.into_response()).await;
-    let target = elsewhere
-        .as_str()
-        .replace("127.0.0.1", "localhost");
+    let target = elsewhere.as_str().replace("127.0.0.1", "localhost");
     let (url, count, task) = receiver(move |_| Redirect::temporary(&target).into_response()).await;
     let webhooks = Webhooks::new(quick(3)).unwrap();
     let delivery = webhooks
@@ -192,13 +202,10 @@ async fn a_delivery_stops_when_the_service_stops() {
     let cancel = CancellationToken::new();
     let stopping = cancel.clone();
     let body = serde_json::json!({});
-    let delivery = tokio::join!(
-        webhooks.deliver(&url, &body, &cancel),
-        async move {
-            tokio::time::sleep(Duration::from_millis(200)).await;
-            stopping.cancel();
-        }
-    )
+    let delivery = tokio::join!(webhooks.deliver(&url, &body, &cancel), async move {
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        stopping.cancel();
+    })
     .0;
     assert!(matches!(delivery, Delivery::Stopped { .. }), "{delivery:?}");
     task.abort();

@@ -398,14 +398,15 @@ fn an_unset_variable_does_what_its_documented_default_says() {
                 let named = [&run[..], &[(name, pair.as_str())]].concat();
                 assert_eq!(secrets(launch(&named).unwrap())["DB_PASSWORD"], version);
             }
-            (Some(Field::Notify), _) => {
-                let fields = settings(&[location, image]).unwrap().default_profile;
-                assert_eq!(crate::run::notify::parse_rules(&fields, &|_| None), Ok(Vec::new()));
-            }
-            (Some(Field::ExpectedDuration), _) => {
-                let run = [("NOTEBOOK", "/nb/a.ipynb"), ("NOTEBOOK_OUTPUT", "gs://bkt/o")];
+            (Some(Field::Notify | Field::ExpectedDuration), _) => {
+                let none = crate::run::notify::parse_rules(&nothing.default_profile, &|_| None);
+                assert_eq!(none, Ok(Vec::new()), "no webhook");
+                let run = [
+                    ("NOTEBOOK", "/n/a.ipynb"),
+                    ("NOTEBOOK_OUTPUT", "gs://bkt/o"),
+                ];
                 let run = launch(&[location, image, run[0], run[1]]).unwrap().run;
-                assert_eq!(run.expect("a run").expected_duration, None, "never overdue");
+                assert_eq!(run.unwrap().expected_duration, None, "never overdue");
             }
             (Some(Field::Output), _) => {
                 let notebook = ("NOTEBOOK", "/home/jupyter/seed.ipynb");

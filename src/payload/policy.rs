@@ -280,7 +280,10 @@ mod tests {
     #[test]
     fn notify_can_never_be_overridden_by_a_message() {
         let error = OverridePolicy::parse("notify").unwrap_err();
-        assert!(error.contains("`notify` can never be overridden"), "{error}");
+        assert!(
+            error.contains("`notify` can never be overridden"),
+            "{error}"
+        );
         let all_else: Vec<&str> = Field::ALL
             .iter()
             .filter(|f| !matches!(f, Field::Secrets | Field::Notify | Field::ContainerImage))

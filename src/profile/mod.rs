@@ -30,6 +30,6 @@ pub use fields::{
 pub use files::{Profiles, ProfilesError, SecretGrant};
 pub use metadata::{KeyClass, RESERVED_KEYS, ReservedKey, reserved_key};
 pub use notify::{MAX_RULES, NotifyRule, expected_duration};
-pub use secrets::check_version as check_secret_version;
 pub use run::{MAX_PARAMETERS_BYTES, MAX_RUN_TIME_LIMIT, RunTarget, check_parameter_name};
+pub use secrets::check_version as check_secret_version;
 pub use spec::{Accelerator, BootDisk, LaunchSpec, ScriptBehavior};

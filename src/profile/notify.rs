@@ -126,7 +126,10 @@ mod tests {
             ..NotifyRule::default()
         };
         let shown = format!("{rule:?}");
-        assert!(!shown.contains("secret-part") && shown.contains("redacted"), "{shown}");
+        assert!(
+            !shown.contains("secret-part") && shown.contains("redacted"),
+            "{shown}"
+        );
     }
 
     #[test]

@@ -122,7 +122,9 @@ fn a_record_moves_only_forward_and_the_first_outcome_stands() {
 #[test]
 fn a_run_is_found_overdue_once_and_only_while_it_goes_on() {
     let at: Timestamp = "2026-12-01T10:30:00Z".parse().unwrap();
-    let overdue = launched().overdue(at).expect("a launched run can be overdue");
+    let overdue = launched()
+        .overdue(at)
+        .expect("a launched run can be overdue");
     assert_eq!(overdue.overdue_at, Some(at));
     assert_eq!(overdue.state, RunState::Launched);
     assert_eq!(overdue.overdue(at), None, "announced once");
@@ -130,5 +132,10 @@ fn a_run_is_found_overdue_once_and_only_while_it_goes_on() {
     assert_eq!(ended.overdue(at), None, "an ended run is not overdue");
     let written = serde_json::to_value(&overdue).unwrap();
     assert_eq!(written["overdue_at"], "2026-12-01T10:30:00Z");
-    assert!(serde_json::to_value(launched()).unwrap().get("overdue_at").is_none());
+    assert!(
+        serde_json::to_value(launched())
+            .unwrap()
+            .get("overdue_at")
+            .is_none()
+    );
 }

@@ -137,8 +137,15 @@ impl Transitions {
     ///
     /// # Errors
     /// The record could not be read or written; nothing was announced.
-    pub async fn overdue(&self, folder: &str, at: Timestamp) -> Result<Option<Updated>, StoreError> {
-        let updated = self.records.update(folder, |record| record.overdue(at)).await?;
+    pub async fn overdue(
+        &self,
+        folder: &str,
+        at: Timestamp,
+    ) -> Result<Option<Updated>, StoreError> {
+        let updated = self
+            .records
+            .update(folder, |record| record.overdue(at))
+            .await?;
         if let Some(Updated::Written { now, .. }) = &updated {
             self.announce(RunEvent::Overdue, now).await;
         }

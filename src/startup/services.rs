@@ -31,8 +31,8 @@ use crate::profile::{LaunchSpec, Profiles};
 use crate::pubsub::PubSubEndpoint;
 use crate::push_token::{TokenVerifier, VerifySettings};
 use crate::reap::Reaper;
-use crate::run::reaper::ReaperPolicy;
 use crate::run::notify::{Notifier, parse_rules};
+use crate::run::reaper::ReaperPolicy;
 use crate::run::{ManagedInstances, RunEvents, RunStore, Transitions};
 use crate::secret_manager::{GOOGLE_SECRET_MANAGER, SecretManager};
 use crate::webhook::{Retry, Webhooks};
@@ -106,14 +106,16 @@ impl Services {
             lost_after: settings.runs.lost_after,
             cleanup: settings.runs.cleanup,
         };
-        let reaper = Arc::new(Reaper::new(
-            instances.clone(),
-            store.clone(),
-            transitions.clone(),
-            profiles.outputs(),
-            policy,
-        )
-        .with_overdue(profiles.clone()));
+        let reaper = Arc::new(
+            Reaper::new(
+                instances.clone(),
+                store.clone(),
+                transitions.clone(),
+                profiles.outputs(),
+                policy,
+            )
+            .with_overdue(profiles.clone()),
+        );
         let no_outputs = match embedded {
             Some(_) => demo::NO_RUNS,
             None => history::SET_AN_OUTPUT,

@@ -25,7 +25,9 @@ use tokio::sync::Notify;
 use crate::helpers::{PROJECT, TestApp, refused_start};
 use crate::local_server::LocalServer;
 use crate::reap::reaper_of;
-use crate::runs::{SERVICE, create_instance, record, report, run_id, runs_app, send, token, write_record};
+use crate::runs::{
+    SERVICE, create_instance, record, report, run_id, runs_app, send, token, write_record,
+};
 
 /// What a receiver was sent: the path and the body of each request, in order.
 type Got = Arc<Mutex<Vec<(String, Value)>>>;
@@ -66,7 +68,9 @@ impl Receiver {
             count: Arc::default(),
             hold,
         };
-        let app = Router::new().route("/{*path}", post(hook)).with_state(state);
+        let app = Router::new()
+            .route("/{*path}", post(hook))
+            .with_state(state);
         Self {
             server: LocalServer::start(app).await,
             got,
@@ -86,7 +90,10 @@ impl Receiver {
             }
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
-        panic!("fewer than {n} notifications: {:?}", self.got.lock().unwrap());
+        panic!(
+            "fewer than {n} notifications: {:?}",
+            self.got.lock().unwrap()
+        );
     }
 
     /// The body of the notification of `event` for `run`.
@@ -114,7 +121,9 @@ async fn seed_secret(app: &TestApp, id: &str, value: &str) {
     assert!(created.status().is_success(), "{}", created.status());
     let data = base64::engine::general_purpose::STANDARD.encode(value);
     let added = http
-        .post(format!("{root}v1/projects/{PROJECT}/secrets/{id}:addVersion"))
+        .post(format!(
+            "{root}v1/projects/{PROJECT}/secrets/{id}:addVersion"
+        ))
         .json(&json!({"payload": {"data": data}}))
         .send()
         .await
@@ -128,7 +137,10 @@ fn notifier(app: &TestApp, rules: &Value) -> Arc<Notifier> {
         notify: Some(serde_json::from_value(rules.clone()).unwrap()),
         ..Fields::default()
     };
-    let rules = BTreeMap::from([("default".to_owned(), parse_rules(&fields, &|_| None).unwrap())]);
+    let rules = BTreeMap::from([(
+        "default".to_owned(),
+        parse_rules(&fields, &|_| None).unwrap(),
+    )]);
     let secrets = SecretManager::new(
         reqwest::Client::new(),
         app.emulator.secretmanager_url().parse().unwrap(),
@@ -177,7 +189,9 @@ async fn each_outcome_is_notified_with_its_error_duration_attempt_and_link() {
     // with the same rules, finds the lost run.
     let lost_rules = json!([{"url": receiver.url("/json"), "on": ["lost"]}]);
     let notifier = notifier(&app, &lost_rules);
-    let lost_reaper = reaper_of(&app, Duration::from_secs(2), |t| t.with_notifier(notifier.clone()));
+    let lost_reaper = reaper_of(&app, Duration::from_secs(2), |t| {
+        t.with_notifier(notifier.clone())
+    });
     let reaped = lost_reaper.reap(jiff::Timestamp::now(), false).await;
     assert_eq!(reaped.lost.len(), 1, "{reaped:?}");
     notifier.shutdown(Duration::from_secs(30)).await;
@@ -187,15 +201,34 @@ async fn each_outcome_is_notified_with_its_error_duration_attempt_and_link() {
         assert_eq!(body["state"], outcome, "{body}");
         assert_eq!(body["attempt"], 1);
         assert_eq!(body["profile"], "default");
-        assert_eq!(body["duration_seconds"], 240, "the report's start to finish");
+        assert_eq!(
+            body["duration_seconds"], 240,
+            "the report's start to finish"
+        );
         assert_eq!(body["link"], format!("{SERVICE}/runs/{run}"));
-        let error = if outcome == "succeeded" { "" } else { "papermill exited with 1" };
+        let error = if outcome == "succeeded" {
+            ""
+        } else {
+            "papermill exited with 1"
+        };
         assert_eq!(body["error"], error, "{body}");
     }
     let unreported = receiver.of(&stray, "unreported", 7).await;
-    assert!(unreported["error"].as_str().unwrap().starts_with("no report: up for"), "{unreported}");
+    assert!(
+        unreported["error"]
+            .as_str()
+            .unwrap()
+            .starts_with("no report: up for"),
+        "{unreported}"
+    );
     let gone = receiver.of(&lost, "lost", 7).await;
-    assert!(gone["error"].as_str().unwrap().contains("nb-never-made is gone"), "{gone}");
+    assert!(
+        gone["error"]
+            .as_str()
+            .unwrap()
+            .contains("nb-never-made is gone"),
+        "{gone}"
+    );
     assert_eq!(record(&app, &lost).await["state"], "lost");
 
     let slack: Vec<Value> = receiver
@@ -205,10 +238,17 @@ async fn each_outcome_is_notified_with_its_error_duration_attempt_and_link() {
         .filter(|(path, _)| path == "/slack")
         .map(|(_, body)| body)
         .collect();
-    assert_eq!(slack.len(), 1, "the secret's URL gets failures only: {slack:?}");
+    assert_eq!(
+        slack.len(),
+        1,
+        "the secret's URL gets failures only: {slack:?}"
+    );
     let text = slack[0]["blocks"][0]["text"]["text"].as_str().unwrap();
     assert!(
-        slack[0]["text"].as_str().unwrap().contains(&format!("Run {} (profile default) failed", runs[1]))
+        slack[0]["text"]
+            .as_str()
+            .unwrap()
+            .contains(&format!("Run {} (profile default) failed", runs[1]))
             && text.contains("```papermill exited with 1```")
             && text.contains(&format!("<{SERVICE}/runs/{}|Open the run>", runs[1])),
         "{slack:?}"
@@ -229,9 +269,15 @@ async fn a_receiver_that_fails_twice_gets_the_notification_on_the_third_try() {
     assert_eq!(status, 200, "{answer}");
     let got = receiver.wait_for(3).await;
     assert_eq!(got.len(), 3, "{got:?}");
-    assert!(got.iter().all(|(_, body)| body == &got[0].1), "the same body each time");
+    assert!(
+        got.iter().all(|(_, body)| body == &got[0].1),
+        "the same body each time"
+    );
     let text = got[2].1["text"].as_str().unwrap();
-    assert!(text.starts_with(&format!("*Run {run} (profile default) failed after 4m*")), "{text}");
+    assert!(
+        text.starts_with(&format!("*Run {run} (profile default) failed after 4m*")),
+        "{text}"
+    );
     assert_eq!(got[2].1.as_object().unwrap().len(), 1, "Chat's text only");
     app.stop().await;
 }
@@ -263,13 +309,28 @@ async fn start_up_names_a_bad_rule_and_how_to_fix_it() {
     let base = [
         ("GOOGLE_CLOUD_PROJECT", PROJECT),
         ("NOTEBOOK_LOCATION", "us-central1-a"),
-        ("CONTAINER_IMAGE", "europe-west3-docker.pkg.dev/p/r/python-docker"),
+        (
+            "CONTAINER_IMAGE",
+            "europe-west3-docker.pkg.dev/p/r/python-docker",
+        ),
     ];
     for (notify, said) in [
-        (r#"[{"url": "https://x.test/h", "format": "teams"}]"#, "NOTIFY: rule 1: format `teams` is not one of slack, google_chat, json"),
-        (r#"[{"url": "http://hooks.example.com/h"}]"#, "NOTIFY: rule 1: url is http:// to another machine"),
-        (r#"[{"url_env": "NO_SUCH_HOOK_VARIABLE"}]"#, "NOTIFY: rule 1: url_env NO_SUCH_HOOK_VARIABLE is not set"),
-        (r#"[{"url": "https://x.test/h", "on": ["failed", "exploded"]}]"#, "NOTIFY: rule 1: `exploded` in on is not an event"),
+        (
+            r#"[{"url": "https://x.test/h", "format": "teams"}]"#,
+            "NOTIFY: rule 1: format `teams` is not one of slack, google_chat, json",
+        ),
+        (
+            r#"[{"url": "http://hooks.example.com/h"}]"#,
+            "NOTIFY: rule 1: url is http:// to another machine",
+        ),
+        (
+            r#"[{"url_env": "NO_SUCH_HOOK_VARIABLE"}]"#,
+            "NOTIFY: rule 1: url_env NO_SUCH_HOOK_VARIABLE is not set",
+        ),
+        (
+            r#"[{"url": "https://x.test/h", "on": ["failed", "exploded"]}]"#,
+            "NOTIFY: rule 1: `exploded` in on is not an event",
+        ),
     ] {
         let vars = [&base[..], &[("NOTIFY", notify)]].concat();
         let error = refused_start(&vars).await;
@@ -292,18 +353,28 @@ async fn of_two_reaps_that_find_a_run_overdue_one_announces_it() {
     };
     let notifier = notifier(&app, &json!([{"url": receiver.url("/hook")}]));
     let reaper = || {
-        reaper_of(&app, Duration::from_secs(3600), |t| t.with_notifier(notifier.clone()))
-            .with_overdue(Profiles::new(fields.clone()))
+        reaper_of(&app, Duration::from_secs(3600), |t| {
+            t.with_notifier(notifier.clone())
+        })
+        .with_overdue(Profiles::new(fields.clone()))
     };
     let (first, second) = (reaper(), reaper());
     let now = jiff::Timestamp::now();
     let (a, b) = tokio::join!(first.reap(now, false), second.reap(now, false));
-    let mut results: Vec<&str> = a.overdue.iter().chain(&b.overdue).map(|o| o.result.as_str()).collect();
+    let mut results: Vec<&str> = a
+        .overdue
+        .iter()
+        .chain(&b.overdue)
+        .map(|o| o.result.as_str())
+        .collect();
     results.sort_unstable();
     assert_eq!(results.len(), 2, "{a:?} {b:?}");
     assert_eq!(results[0], "done", "{results:?}");
     assert!(results[1].starts_with("skipped"), "{results:?}");
-    assert!(a.verdicts.is_empty() && b.verdicts.is_empty(), "an overdue run goes on");
+    assert!(
+        a.verdicts.is_empty() && b.verdicts.is_empty(),
+        "an overdue run goes on"
+    );
     notifier.shutdown(Duration::from_secs(30)).await;
     let got = receiver.got.lock().unwrap().clone();
     assert_eq!(got.len(), 1, "announced once: {got:?}");

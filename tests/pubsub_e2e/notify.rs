@@ -43,7 +43,11 @@ async fn received(got: &Got, event: &str, limit: Duration) -> Vec<Value> {
         if !of.is_empty() {
             return of;
         }
-        assert!(Instant::now() < deadline, "no {event} notification: {:?}", got.lock().unwrap());
+        assert!(
+            Instant::now() < deadline,
+            "no {event} notification: {:?}",
+            got.lock().unwrap()
+        );
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
 }
@@ -122,7 +126,11 @@ async fn a_failing_run_notifies_its_cell_error_and_an_overdue_run_is_announced_o
         async move {
             let data = format!(r#"{{"profile": "{profile}"}}"#);
             let published = cli(pubsub, &["publish", "--topic", "trigger", &data]).await;
-            assert!(published.status.success(), "{}", String::from_utf8_lossy(&published.stderr));
+            assert!(
+                published.status.success(),
+                "{}",
+                String::from_utf8_lossy(&published.stderr)
+            );
         }
     };
     publish("failing").await;
@@ -134,11 +142,17 @@ async fn a_failing_run_notifies_its_cell_error_and_an_overdue_run_is_announced_o
     assert_eq!(notice["attempt"], 1);
     assert_eq!(notice["error"], failed["error"]);
     assert!(
-        notice["error"].as_str().unwrap().contains("ValueError: the data is bad"),
+        notice["error"]
+            .as_str()
+            .unwrap()
+            .contains("ValueError: the data is bad"),
         "{notice:#}"
     );
     assert_eq!(notice["failure"]["exception"], "ValueError");
-    assert_eq!(notice["failure"]["cell"], failed["failure"]["cell_index"].as_u64().unwrap() + 1);
+    assert_eq!(
+        notice["failure"]["cell"],
+        failed["failure"]["cell_index"].as_u64().unwrap() + 1
+    );
     assert!(notice["duration_seconds"].is_u64(), "{notice:#}");
     let link = format!("{service_url}/runs/{}", failed["run_id"].as_str().unwrap());
     assert_eq!(notice["link"], link);
@@ -151,7 +165,10 @@ async fn a_failing_run_notifies_its_cell_error_and_an_overdue_run_is_announced_o
     }
     let (first, second) = (service.reap_cli(), service.reap_cli());
     let (first, second) = tokio::task::block_in_place(|| {
-        (first.wait_with_output().unwrap(), second.wait_with_output().unwrap())
+        (
+            first.wait_with_output().unwrap(),
+            second.wait_with_output().unwrap(),
+        )
     });
     let said = format!(
         "{}{}",
@@ -159,15 +176,25 @@ async fn a_failing_run_notifies_its_cell_error_and_an_overdue_run_is_announced_o
         String::from_utf8_lossy(&second.stdout)
     );
     assert!(first.status.success() && second.status.success(), "{said}");
-    let overdue: Vec<&str> = said.lines().filter(|l| l.starts_with("overdue run")).collect();
+    let overdue: Vec<&str> = said
+        .lines()
+        .filter(|l| l.starts_with("overdue run"))
+        .collect();
     assert_eq!(overdue.len(), 2, "both reaps find it: {said}");
-    assert_eq!(overdue.iter().filter(|l| l.ends_with("(done)")).count(), 1, "{said}");
+    assert_eq!(
+        overdue.iter().filter(|l| l.ends_with("(done)")).count(),
+        1,
+        "{said}"
+    );
     // Each reap process lets its notifications finish before it exits.
     let notices = received(&got, "overdue", Duration::from_secs(5)).await;
     assert_eq!(notices.len(), 1, "announced once: {notices:?}");
     assert_eq!(notices[0]["run_id"], slow["run_id"]);
     assert!(
-        notices[0]["text"].as_str().unwrap().contains("is overdue: still running after"),
+        notices[0]["text"]
+            .as_str()
+            .unwrap()
+            .contains("is overdue: still running after"),
         "{notices:?}"
     );
     // The run goes on to its own end, which keeps when it was found overdue.

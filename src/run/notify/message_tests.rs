@@ -23,8 +23,8 @@ fn failed() -> RunRecord {
 #[test]
 fn json_names_each_fact_of_the_run() {
     let record = failed();
-    let body = Notice::new(RunEvent::Reached(RunState::Failed), &record, Some(SERVICE))
-        .body(Format::Json);
+    let body =
+        Notice::new(RunEvent::Reached(RunState::Failed), &record, Some(SERVICE)).body(Format::Json);
     assert_eq!(body["event"], "failed");
     assert_eq!(body["run_id"], record.run_id.as_str());
     assert_eq!(body["first_attempt"], record.run_id.as_str());
@@ -76,11 +76,16 @@ fn what_a_notebook_wrote_cannot_mention_link_or_break_out() {
         .unwrap()
         .to_owned();
     assert!(
-        slack.contains("&lt;!channel&gt; &lt;users/all&gt; &lt;https://evil.test|click&gt; a&amp;b '''"),
+        slack.contains(
+            "&lt;!channel&gt; &lt;users/all&gt; &lt;https://evil.test|click&gt; a&amp;b '''"
+        ),
         "{slack}"
     );
     assert_eq!(slack.matches("```").count(), 2, "{slack}");
-    let chat = notice.body(Format::GoogleChat)["text"].as_str().unwrap().to_owned();
+    let chat = notice.body(Format::GoogleChat)["text"]
+        .as_str()
+        .unwrap()
+        .to_owned();
     assert!(!chat.contains('<') && !chat.contains('>'), "{chat}");
     assert!(chat.contains("‹users/all›"), "{chat}");
     assert_eq!(chat.matches("```").count(), 2, "{chat}");
@@ -94,7 +99,10 @@ fn errors_and_tracebacks_are_bounded() {
         failure.traceback = format!("{}END", "x".repeat(10_000));
     }
     let body = Notice::new(RunEvent::Reached(RunState::Failed), &record, None).body(Format::Json);
-    assert_eq!(body["error"].as_str().unwrap().chars().count(), MAX_ERROR_CHARS + 1);
+    assert_eq!(
+        body["error"].as_str().unwrap().chars().count(),
+        MAX_ERROR_CHARS + 1
+    );
     let traceback = body["failure"]["traceback"].as_str().unwrap();
     assert_eq!(traceback.chars().count(), MAX_TRACEBACK_CHARS + 1);
     assert!(traceback.starts_with('…') && traceback.ends_with("END"));
@@ -115,7 +123,10 @@ fn an_overdue_run_says_how_long_it_has_gone_and_a_retry_its_attempt() {
     let body = notice.body(Format::Json);
     assert_eq!(
         body["text"],
-        format!("Run {} (profile default, attempt 2) is overdue: still running after 25m", record.run_id)
+        format!(
+            "Run {} (profile default, attempt 2) is overdue: still running after 25m",
+            record.run_id
+        )
     );
     assert_eq!(body["attempt"], 2);
     assert_eq!(body["first_attempt"], first.as_str());
@@ -127,5 +138,10 @@ fn an_overdue_run_says_how_long_it_has_gone_and_a_retry_its_attempt() {
         None,
     );
     assert_eq!(launched.duration(), None);
-    assert!(launched.body(Format::Json)["text"].as_str().unwrap().ends_with("(profile default) launched"));
+    assert!(
+        launched.body(Format::Json)["text"]
+            .as_str()
+            .unwrap()
+            .ends_with("(profile default) launched")
+    );
 }

@@ -108,7 +108,10 @@ impl Notifier {
     /// the rest and waits for them to end.
     pub async fn shutdown(&self, drain: Duration) {
         self.tasks.close();
-        if tokio::time::timeout(drain, self.tasks.wait()).await.is_err() {
+        if tokio::time::timeout(drain, self.tasks.wait())
+            .await
+            .is_err()
+        {
             tracing::warn!(
                 in_flight = self.tasks.len(),
                 "notifications still being sent at shutdown are stopped"
@@ -137,9 +140,11 @@ impl Sending {
                     () = self.stop.cancelled() => return,
                     read = self.secrets.access(version) => read,
                 };
-                match read.map_err(|e| cause::chain(&e).to_string()).and_then(|text| {
-                    check_url(text.trim()).map_err(|e| format!("the payload of {version} {e}"))
-                }) {
+                match read
+                    .map_err(|e| cause::chain(&e).to_string())
+                    .and_then(|text| {
+                        check_url(text.trim()).map_err(|e| format!("the payload of {version} {e}"))
+                    }) {
                     Ok(url) => url,
                     Err(error) => {
                         tracing::warn!(error = %error, "notification not sent: its webhook URL cannot be read");

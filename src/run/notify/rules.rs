@@ -145,7 +145,10 @@ fn parse_rule(rule: &NotifyRule, env: &dyn Fn(&str) -> Option<String>) -> Result
         }
         Some(names) => names.iter().map(|n| event(n)).collect::<Result<_, _>>()?,
     };
-    let format = rule.format.as_deref().map_or(Ok(Format::Json), Format::parse)?;
+    let format = rule
+        .format
+        .as_deref()
+        .map_or(Ok(Format::Json), Format::parse)?;
     Ok(Rule {
         destination,
         source,
@@ -161,7 +164,10 @@ fn event(name: &str) -> Result<RunEvent, String> {
             format!(
                 "`{}` in on is not an event; expected some of: {}",
                 name.escape_debug(),
-                notifiable().map(RunEvent::as_str).collect::<Vec<_>>().join(", ")
+                notifiable()
+                    .map(RunEvent::as_str)
+                    .collect::<Vec<_>>()
+                    .join(", ")
             )
         })
 }
@@ -192,7 +198,8 @@ fn from_env(name: &str, env: &dyn Fn(&str) -> Option<String>) -> Result<Url, Str
 /// # Errors
 /// What is wrong, to follow the place the URL came from (`url is not …`).
 pub fn check_url(text: &str) -> Result<Url, String> {
-    let url = Url::parse(text).map_err(|_| "is not a URL (expected https://HOST/PATH)".to_owned())?;
+    let url =
+        Url::parse(text).map_err(|_| "is not a URL (expected https://HOST/PATH)".to_owned())?;
     let host = url.host_str().unwrap_or_default();
     let loopback = host == "localhost"
         || host

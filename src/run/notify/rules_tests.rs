@@ -33,7 +33,10 @@ fn a_rule_names_its_webhook_events_and_format() {
             {"url_secret": "projects/p/secrets/hook/versions/latest"}]"#,
     )
     .unwrap();
-    assert_eq!(rules[0].destination, Destination::Url(SECRET_URL.parse().unwrap()));
+    assert_eq!(
+        rules[0].destination,
+        Destination::Url(SECRET_URL.parse().unwrap())
+    );
     assert_eq!(rules[0].source, "url_env SLACK_WEBHOOK");
     assert_eq!(
         rules[0].on,
@@ -59,11 +62,16 @@ fn unknown_formats_and_events_are_named_with_the_choices() {
         said.starts_with("rule 1: format `teams`") && said.contains("slack, google_chat, json"),
         "{said}"
     );
-    let said = refused(r#"[{"url": "https://x.test/h"}, {"url": "https://x.test/h", "on": ["faild"]}]"#);
-    assert!(said.starts_with("rule 2: `faild` in on is not an event"), "{said}");
+    let said =
+        refused(r#"[{"url": "https://x.test/h"}, {"url": "https://x.test/h", "on": ["faild"]}]"#);
     assert!(
-        said.contains("launched, succeeded, failed, timed_out, cancelled, unreported, lost, overdue")
-            && !said.contains("cleaned_up"),
+        said.starts_with("rule 2: `faild` in on is not an event"),
+        "{said}"
+    );
+    assert!(
+        said.contains(
+            "launched, succeeded, failed, timed_out, cancelled, unreported, lost, overdue"
+        ) && !said.contains("cleaned_up"),
         "{said}"
     );
     let said = refused(r#"[{"url": "https://x.test/h", "on": ["cleaned_up"]}]"#);
@@ -94,7 +102,10 @@ fn a_url_is_https_or_to_this_machine() {
         assert!(error.contains(said), "{bad}: {error}");
     }
     let said = refused(r#"[{"url_env": "PLAIN_HTTP"}]"#);
-    assert!(said.starts_with("rule 1: the value of PLAIN_HTTP is http://"), "{said}");
+    assert!(
+        said.starts_with("rule 1: the value of PLAIN_HTTP is http://"),
+        "{said}"
+    );
     assert!(!said.contains("hooks.example.com"), "never the URL: {said}");
 }
 
@@ -109,7 +120,10 @@ fn a_missing_variable_or_a_bad_secret_says_how_to_fix_it() {
     let said = refused(r#"[{"url_env": "slack hook"}]"#);
     assert!(said.contains("not a variable name"), "{said}");
     let said = refused(r#"[{"url_secret": "slack-hook"}]"#);
-    assert!(said.starts_with("rule 1: url_secret:") && said.contains("projects/PROJECT"), "{said}");
+    assert!(
+        said.starts_with("rule 1: url_secret:") && said.contains("projects/PROJECT"),
+        "{said}"
+    );
     for both in [
         r#"[{"url": "https://x.test/h", "url_env": "SLACK_WEBHOOK"}]"#,
         r#"[{"on": ["failed"]}]"#,
@@ -120,7 +134,10 @@ fn a_missing_variable_or_a_bad_secret_says_how_to_fix_it() {
 
 #[test]
 fn a_profile_has_a_bounded_number_of_rules() {
-    let many = format!("[{}]", vec![r#"{"url": "https://x.test/h"}"#; MAX_RULES + 1].join(","));
+    let many = format!(
+        "[{}]",
+        [r#"{"url": "https://x.test/h"}"#; MAX_RULES + 1].join(",")
+    );
     assert!(refused(&many).contains("more than 10"));
 }
 
@@ -134,7 +151,10 @@ fn help_names_every_event_a_rule_may_name_and_the_defaults() {
     let names: Vec<&str> = notifiable().map(RunEvent::as_str).collect();
     assert!(help.contains(&names.join(", ")), "{help}");
     let defaults: Vec<&str> = DEFAULT_ON.iter().map(|e| e.as_str()).collect();
-    assert!(help.contains(&format!("(default: {})", defaults.join(", "))), "{help}");
+    assert!(
+        help.contains(&format!("(default: {})", defaults.join(", "))),
+        "{help}"
+    );
     let formats = Format::ALL.map(Format::as_str).join(" | ");
     assert!(help.contains(&formats), "{help}");
 }
