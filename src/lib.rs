@@ -12,7 +12,7 @@
 //! use-cases: dispatch launch reap completion retry history operate
 //! run-model: run
 //! message:   rejection payload profile naming push json_depth papermill
-//! clients:   edits push_token notebooks credentials cloud_storage poll pubsub runner telemetry variable scheduler shutdown
+//! clients:   edits push_token notebooks credentials cloud_storage poll pubsub runner telemetry variable scheduler shutdown webhook secret_manager
 //! ```
 //!
 //! - **root**: [`commands`] does what each subcommand of [`cli`] says; [`startup`] is the
@@ -43,7 +43,9 @@
 //!   instance, with the metadata keys it reads; [`edits`] measures how near a typed name is
 //!   to one of ours; [`telemetry`] sets up logs; [`variable`] is
 //!   what a documented environment variable is; [`scheduler`] validates `scheduler.yaml` and
-//!   plans the deploy's gcloud commands; [`shutdown`] turns signals into a cancellation.
+//!   plans the deploy's gcloud commands; [`shutdown`] turns signals into a cancellation;
+//!   [`webhook`] POSTs to a configured URL with retries; [`secret_manager`] reads a secret
+//!   version with the service's credentials.
 //!
 //! The local Notebooks API for demos, tests and users' CI is the `notebooks-emulator` crate;
 //! what it shares with this crate on the wire (API versions, [`cause`]) is `notebooks-wire`.
@@ -76,7 +78,9 @@ pub mod retry;
 pub mod run;
 pub mod runner;
 pub mod scheduler;
+pub mod secret_manager;
 pub mod shutdown;
 pub mod startup;
 pub mod telemetry;
 pub mod variable;
+pub mod webhook;

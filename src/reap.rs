@@ -18,6 +18,9 @@
 //! between recording the end and giving the slot back) or that names a run with no record
 //! long after it was taken (its launch died in between) is given back, as the next launch
 //! that needs it would do, so an idle profile does not keep them held.
+//! Runs still going past their profile's `expected_duration` are announced `overdue`, once
+//! each: the step is a compare-and-swap on the record (`overdue_at`), so of two reaps that
+//! find the same run, one announces it.
 //!
 //! It may run while another reaper runs (a scheduled message redelivered, a person at a
 //! terminal): each action is one the API takes twice without harm, and each record step is a
@@ -33,7 +36,7 @@ use serde::Serialize;
 use crate::cause;
 use crate::naming::LABEL_RUN_ID;
 use crate::notebooks::Instance;
-use crate::profile::MAX_RUN_TIME_LIMIT;
+use crate::profile::{MAX_RUN_TIME_LIMIT, Profiles, expected_duration};
 use crate::retry::{Retried, Retrier};
 use crate::run::instances::run_folder;
 use crate::run::reaper::{Observed, ReaperPolicy, Verdict, judge};
@@ -53,6 +56,8 @@ pub struct Reaper {
     policy: ReaperPolicy,
     /// Schedules the retry of each run this reaper ends, and launches those due.
     retries: Option<Arc<Retrier>>,
+    /// The profiles whose `expected_duration` makes a run overdue; `None`: none is.
+    profiles: Option<Profiles>,
 }
 
 /// What one reap did.
@@ -68,6 +73,8 @@ pub struct Reap {
     pub retries: Vec<Retried>,
     /// Slots of profiles' caps given back: their runs are done.
     pub freed: Vec<Freed>,
+    /// Runs found still going past their `expected_duration`.
+    pub overdue: Vec<OverdueRun>,
 }
 
 impl Reap {
@@ -79,6 +86,27 @@ impl Reap {
             .chain(self.lost.iter().map(LostRun::line))
             .chain(self.retries.iter().map(Retried::line))
             .chain(self.freed.iter().map(Freed::line))
+            .chain(self.overdue.iter().map(OverdueRun::line))
+    }
+}
+
+/// A run still going past what its profile expects.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct OverdueRun {
+    pub run_id: String,
+    pub instance: String,
+    /// The profile's `expected_duration` (or the message's), as written.
+    pub expected_duration: String,
+    /// `dry-run`, `done` (announced by this reap), `skipped: …` or `failed: …`.
+    pub result: String,
+}
+
+impl OverdueRun {
+    fn line(&self) -> String {
+        format!(
+            "overdue run {} ({}): still going past expected_duration {} ({})",
+            self.run_id, self.instance, self.expected_duration, self.result
+        )
     }
 }
 
@@ -135,6 +163,16 @@ impl Reaper {
             outputs,
             policy,
             retries: None,
+            profiles: None,
+        }
+    }
+
+    /// This reaper, announcing runs still going past their profile's `expected_duration`
+    /// (a message's, where it set one) as overdue.
+    pub fn with_overdue(self, profiles: Profiles) -> Self {
+        Self {
+            profiles: Some(profiles),
+            ..self
         }
     }
 
@@ -156,7 +194,8 @@ impl Reaper {
             .iter()
             .filter_map(|instance| instance.labels.get(LABEL_RUN_ID).cloned())
             .collect();
-        let verdicts = self.reap_instances(found, now, dry_run).await;
+        let (verdicts, going) = self.reap_instances(found, now, dry_run).await;
+        let overdue = self.reap_overdue(going, now, dry_run).await;
         let lost = if complete {
             self.reap_records(&live, now, dry_run).await
         } else {
@@ -174,6 +213,7 @@ impl Reaper {
             lost,
             retries,
             freed,
+            overdue,
         }
     }
 
@@ -213,13 +253,55 @@ impl Reaper {
         freed
     }
 
-    /// Judges and acts on every managed instance found.
+    /// Announces overdue each of `going` (records of runs `launched` whose instance was
+    /// seen) that is past its `expected_duration` at `now` and was not announced yet.
+    async fn reap_overdue(
+        &self,
+        going: Vec<RunRecord>,
+        now: Timestamp,
+        dry_run: bool,
+    ) -> Vec<OverdueRun> {
+        let Some(profiles) = &self.profiles else {
+            return Vec::new();
+        };
+        let mut overdue = Vec::new();
+        for record in going {
+            let Some((text, expected)) = expected_of(profiles, &record) else {
+                continue;
+            };
+            let due =
+                record.launched + jiff::SignedDuration::try_from(expected).unwrap_or_default();
+            if record.overdue_at.is_some() || now <= due {
+                continue;
+            }
+            let result = if dry_run {
+                "dry-run".to_owned()
+            } else {
+                match self.transitions.overdue(&record.output, now).await {
+                    Ok(Some(Updated::Written { .. })) => "done".to_owned(),
+                    Ok(_) => "skipped: announced already, or the run ended meanwhile".to_owned(),
+                    Err(error) => format!("failed: {}", cause::chain(&error)),
+                }
+            };
+            tracing::info!(run = %record.run_id, expected_duration = %text, result = %result, "overdue run");
+            overdue.push(OverdueRun {
+                run_id: record.run_id.to_string(),
+                instance: record.instance,
+                expected_duration: text,
+                result,
+            });
+        }
+        overdue
+    }
+
+    /// Judges and acts on every managed instance found; returns what it did, and the records
+    /// of the runs found going (`launched`, with an instance).
     async fn reap_instances(
         &self,
         found: crate::run::instances::Found,
         now: Timestamp,
         dry_run: bool,
-    ) -> Vec<Reaped> {
+    ) -> (Vec<Reaped>, Vec<RunRecord>) {
         for (zone, error) in &found.unlisted {
             tracing::warn!(zone = %zone, error = %cause::chain(error), "cannot list instances; the next reap tries again");
         }
@@ -249,7 +331,12 @@ impl Reaper {
             tracing::info!(instance = %done.verdict.instance, action = %done.verdict.action, reason = %done.verdict.reason, result = %done.result, "reaped");
             reaped.push(done);
         }
-        reaped
+        let going = observed
+            .into_iter()
+            .filter_map(|o| o.record)
+            .filter(|record| record.state == RunState::Launched)
+            .collect();
+        (reaped, going)
     }
 
     /// Ends a run that never reported (`unreported`, or `cancelled` when an operator asked
@@ -413,6 +500,22 @@ impl Reaper {
             name: instance.name,
             max_run_time,
             record,
+        }
+    }
+}
+
+/// The `expected_duration` of `record`'s run, as written and parsed: its message's, else its
+/// profile's as the profiles say now. `None` for a run with none, or of a profile gone since.
+fn expected_of(profiles: &Profiles, record: &RunRecord) -> Option<(String, Duration)> {
+    let fields = profiles
+        .get(Some(&record.profile))?
+        .overlay(&record.overrides);
+    let text = fields.expected_duration?;
+    match expected_duration(&text) {
+        Ok(expected) => Some((text, expected)),
+        Err(error) => {
+            tracing::warn!(run = %record.run_id, error = %error, "the run's expected_duration cannot be read; it is not judged overdue");
+            None
         }
     }
 }

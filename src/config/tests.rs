@@ -399,6 +399,16 @@ fn an_unset_variable_does_what_its_documented_default_says() {
                 let named = [&run[..], &[(name, pair.as_str())]].concat();
                 assert_eq!(secrets(launch(&named).unwrap())["DB_PASSWORD"], version);
             }
+            (Some(Field::Notify | Field::ExpectedDuration), _) => {
+                let none = crate::run::notify::parse_rules(&nothing.default_profile, &|_| None);
+                assert_eq!(none, Ok(Vec::new()), "no webhook");
+                let run = [
+                    ("NOTEBOOK", "/n/a.ipynb"),
+                    ("NOTEBOOK_OUTPUT", "gs://bkt/o"),
+                ];
+                let run = launch(&[location, image, run[0], run[1]]).unwrap().run;
+                assert_eq!(run.unwrap().expected_duration, None, "never overdue");
+            }
             (Some(Field::Output), _) => {
                 let notebook = ("NOTEBOOK", "/home/jupyter/seed.ipynb");
                 assert_eq!(

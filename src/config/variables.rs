@@ -88,7 +88,7 @@ service_variables! {
     KEEP_STOPPED, Value("72h"), "how long the reaper keeps a stopped instance before deleting it";
     RUN_LOST_AFTER, Value("1h"), "how long a run may be recorded launched without an instance before the reaper records it lost; longer than POLL_TIMEOUT";
     RUN_EVENTS_TOPIC, Absent,
-        "Pub/Sub topic (id or projects/P/topics/T) that gets a message per run event: launched, succeeded, failed, timed_out, cancelled, unreported, lost, skipped, cleaned_up, retrying";
+        "Pub/Sub topic (id or projects/P/topics/T) that gets a message per run event: launched, succeeded, failed, timed_out, cancelled, unreported, lost, skipped, overdue, cleaned_up, retrying";
     PUBSUB_EMULATOR_HOST, Absent, "run events go to this Pub/Sub emulator's HOST:PORT, without credentials";
     RUN_TOKEN_JWKS_URL, Value(push_token::GOOGLE_JWKS_URL),
         "where the keys of runners' identity tokens are fetched (tests point it elsewhere)";

@@ -240,6 +240,7 @@ async fn trigger(State(state): State<AppState>, headers: HeaderMap, body: Bytes)
                     "lost": reaped.lost,
                     "retries": reaped.retries,
                     "freed": reaped.freed,
+                    "overdue": reaped.overdue,
                 }))
                 .into_response()
             }

@@ -19,6 +19,10 @@ pub const DRY_RUN: &str = "dry_run";
 /// their own choosing (see `profile::secrets`).
 const NEVER_SECRETS: &str = "`secrets` can never be overridden by a message: whoever can publish could then have any secret the VM's account may read handed to a notebook; name secrets in the profiles only";
 
+/// Why `notify` can never be listed: whoever can publish could have the service post to any
+/// address it reaches, with a run's errors in the body (see `profile::notify`).
+const NEVER_NOTIFY: &str = "`notify` can never be overridden by a message: whoever can publish could then have the service post to any address it reaches; name webhooks in the profiles only";
+
 /// Which fields a message may set. Empty by default: messages only trigger.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct OverridePolicy {
@@ -76,6 +80,9 @@ impl OverridePolicy {
             })?;
             if field == Field::Secrets {
                 return Err(NEVER_SECRETS.to_owned());
+            }
+            if field == Field::Notify {
+                return Err(NEVER_NOTIFY.to_owned());
             }
             policy.allowed.insert(field);
         }
@@ -252,7 +259,7 @@ mod tests {
         );
         let all_else: Vec<&str> = Field::ALL
             .iter()
-            .filter(|f| **f != Field::Secrets && **f != Field::ContainerImage)
+            .filter(|f| !matches!(f, Field::Secrets | Field::Notify | Field::ContainerImage))
             .map(|f| f.name())
             .collect();
         let policy = OverridePolicy::parse(&all_else.join(",")).unwrap();
@@ -263,6 +270,33 @@ mod tests {
                 refused,
                 PayloadError::NotAllowed {
                     field: Field::Secrets,
+                    ..
+                }
+            ),
+            "{refused:?}"
+        );
+    }
+
+    #[test]
+    fn notify_can_never_be_overridden_by_a_message() {
+        let error = OverridePolicy::parse("notify").unwrap_err();
+        assert!(
+            error.contains("`notify` can never be overridden"),
+            "{error}"
+        );
+        let all_else: Vec<&str> = Field::ALL
+            .iter()
+            .filter(|f| !matches!(f, Field::Secrets | Field::Notify | Field::ContainerImage))
+            .map(|f| f.name())
+            .collect();
+        let policy = OverridePolicy::parse(&all_else.join(",")).unwrap();
+        let message = r#"{"overrides": {"notify": [{"url": "https://evil.example/hook"}]}}"#;
+        let refused = parse(&Data::Text(message.into()), &BTreeMap::new(), &policy).unwrap_err();
+        assert!(
+            matches!(
+                refused,
+                PayloadError::NotAllowed {
+                    field: Field::Notify,
                     ..
                 }
             ),

@@ -12,6 +12,7 @@ use std::fmt;
 use serde::{Deserialize, Serialize};
 use serde_json::Map;
 
+use super::notify::NotifyRule;
 use crate::variable::Variable;
 use crate::variable::WhenUnset::{Absent, Decided, Required, Value};
 
@@ -178,6 +179,10 @@ profile_fields! {
         "runs of this profile at once, 1-100, counted across every service instance";
     WhenBusy when_busy: String, "WHEN_BUSY", Value(DEFAULT_WHEN_BUSY),
         "with max_concurrent_runs going: queue (Pub/Sub redelivers the message later) | skip (acknowledged, recorded skipped)";
+    Notify notify: Vec<NotifyRule>, "NOTIFY", Absent,
+        "webhooks told of a run's events, a JSON list of {url | url_env | url_secret, on, format}: format slack | google_chat | json, on among launched, succeeded, failed, timed_out, cancelled, unreported, lost, skipped, overdue, retrying (default: failed, timed_out, unreported, lost, overdue); never from a message";
+    ExpectedDuration expected_duration: String, "EXPECTED_DURATION", Absent,
+        "how long a run should take, e.g. 20m: a run still going past it is announced overdue once (below max_run_time)";
 }
 
 impl Field {
@@ -212,7 +217,7 @@ impl FieldError {
 /// What a field's type means for its environment variable and for layering: the table gives
 /// each field a type, and the type alone decides how it is read (text, whole number, flag,
 /// `k=v` pairs) and whether a higher layer replaces it or merges into it.
-trait FieldValue: Clone {
+pub(super) trait FieldValue: Clone {
     /// The value of a variable's text; the error says what form was expected.
     fn from_env_text(text: &str) -> Result<Self, String>;
 

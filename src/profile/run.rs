@@ -17,6 +17,7 @@ use serde_json::{Map, Value};
 
 use super::checks::check_gcs_uri;
 use super::fields::{DEFAULT_MAX_RUN_TIME, Field, FieldError, Fields};
+use super::notify::parse_expected_duration;
 use super::retry::{RetryPolicy, parse_retry};
 use super::secrets::check_secrets;
 
@@ -46,6 +47,8 @@ pub struct RunTarget {
     pub secrets: BTreeMap<String, String>,
     /// How an attempt that ends badly is tried again; `None`: it is not.
     pub retry: Option<RetryPolicy>,
+    /// How long a run should take; past it, the reap announces it overdue.
+    pub expected_duration: Option<Duration>,
 }
 
 /// The run a profile describes, or `None` when it names no notebook.
@@ -83,6 +86,12 @@ pub(super) fn parse_run(fields: &Fields) -> Result<Option<RunTarget>, FieldError
                 "the profile runs no notebook, whose kernel is all that reads secrets: set notebook, or leave secrets unset",
             ));
         }
+        if fields.expected_duration.is_some() {
+            return Err(FieldError::new(
+                Field::ExpectedDuration,
+                "the profile runs no notebook, and only a run can be overdue: set notebook, or leave expected_duration unset",
+            ));
+        }
         return Ok(None);
     };
     check_notebook(notebook).map_err(|e| FieldError::new(Field::Notebook, e))?;
@@ -103,6 +112,7 @@ pub(super) fn parse_run(fields: &Fields) -> Result<Option<RunTarget>, FieldError
     check_parameters(&parameters).map_err(|e| FieldError::new(Field::Parameters, e))?;
     let secrets = fields.secrets.clone().unwrap_or_default();
     check_secrets(&secrets).map_err(|e| FieldError::new(Field::Secrets, e))?;
+    let expected_duration = parse_expected_duration(fields, max_run_time)?;
     Ok(Some(RunTarget {
         notebook: notebook.clone(),
         parameters,
@@ -110,6 +120,7 @@ pub(super) fn parse_run(fields: &Fields) -> Result<Option<RunTarget>, FieldError
         max_run_time,
         secrets,
         retry,
+        expected_duration,
     }))
 }
 

@@ -149,7 +149,10 @@ fn check_name(name: &str) -> Result<(), String> {
 /// `projects/PROJECT/secrets/SECRET/versions/VERSION`, as Secret Manager names a version:
 /// PROJECT an id or number, SECRET an id (letters, digits, `_`, `-`; at most 255), VERSION a
 /// number, `latest` or an alias.
-fn check_version(text: &str) -> Result<(), String> {
+///
+/// # Errors
+/// A message giving the form expected.
+pub fn check_version(text: &str) -> Result<(), String> {
     let within = |text: &str, most: usize, extra: &[char]| {
         (1..=most).contains(&text.len())
             && text

@@ -34,6 +34,9 @@ pub enum RunEvent {
     /// The run reached this state: `launched` when its instance was created, the others when
     /// its report was taken.
     Reached(RunState),
+    /// The run was still going past its profile's `expected_duration` when a reap looked:
+    /// announced once per run (the record's `overdue_at`).
+    Overdue,
     /// A cleanup was done (or tried) and recorded, by the report or by the reaper.
     CleanedUp,
     /// The attempt ended in an outcome its profile retries: the next attempt is scheduled.
@@ -41,23 +44,29 @@ pub enum RunEvent {
 }
 
 impl RunEvent {
-    /// Every event, in the order a run meets them: the states of a run, then its cleanup,
-    /// then its retry.
-    pub const ALL: [RunEvent; RunState::ALL.len() + 2] = {
-        let mut all = [RunEvent::CleanedUp; RunState::ALL.len() + 2];
+    /// Every event: the states of a run, then its being overdue, its cleanup and its retry.
+    pub const ALL: [RunEvent; RunState::ALL.len() + 3] = {
+        let mut all = [RunEvent::CleanedUp; RunState::ALL.len() + 3];
         let mut i = 0;
         while i < RunState::ALL.len() {
             all[i] = RunEvent::Reached(RunState::ALL[i]);
             i += 1;
         }
-        all[RunState::ALL.len() + 1] = RunEvent::Retrying;
+        all[i] = RunEvent::Overdue;
+        all[i + 2] = RunEvent::Retrying;
         all
     };
+
+    /// The event named `name` (its `event` attribute).
+    pub fn from_name(name: &str) -> Option<RunEvent> {
+        RunEvent::ALL.into_iter().find(|e| e.as_str() == name)
+    }
 
     /// The `event` attribute.
     pub fn as_str(self) -> &'static str {
         match self {
             RunEvent::Reached(state) => state.as_str(),
+            RunEvent::Overdue => "overdue",
             RunEvent::CleanedUp => "cleaned_up",
             RunEvent::Retrying => "retrying",
         }
@@ -86,6 +95,9 @@ impl RunEvent {
             if let Some(failure) = record.failure.as_ref().filter(|f| !f.ename.is_empty()) {
                 attributes.insert("exception".to_owned(), truncated(&failure.ename).to_owned());
             }
+        }
+        if let (RunEvent::Overdue, Some(at)) = (self, record.overdue_at) {
+            attributes.insert("overdue_at".to_owned(), at.to_string());
         }
         if let (RunEvent::CleanedUp, Some(cleanup)) = (self, &record.cleanup) {
             attributes.insert("action".to_owned(), cleanup.action.as_str().to_owned());
@@ -205,11 +217,11 @@ mod tests {
     }
 
     #[test]
-    fn every_state_is_an_event_and_cleanup_comes_last() {
+    fn every_state_is_an_event_then_overdue_cleanup_and_retry() {
         let names: Vec<&str> = RunEvent::ALL.iter().map(|e| e.as_str()).collect();
         let states: Vec<&str> = RunState::ALL.iter().map(|s| s.as_str()).collect();
         assert_eq!(names[..states.len()], states[..]);
-        assert_eq!(names[states.len()..], ["cleaned_up", "retrying"]);
+        assert_eq!(names[states.len()..], ["overdue", "cleaned_up", "retrying"]);
         let distinct: std::collections::BTreeSet<_> = names.iter().collect();
         assert_eq!(distinct.len(), names.len());
     }
@@ -313,6 +325,18 @@ mod tests {
         assert_eq!(message.attributes["attempt"], "2");
         assert_eq!(message.attributes["first_attempt"], first.run_id.as_str());
         assert!(!message.attributes.contains_key("next_attempt"));
+    }
+
+    #[test]
+    fn an_overdue_run_is_announced_with_when_it_was_found() {
+        let at: jiff::Timestamp = "2026-12-01T10:30:00Z".parse().unwrap();
+        let overdue = record(RunState::Launched, None).overdue(at).unwrap();
+        let message = RunEvent::Overdue.message(&overdue);
+        assert_eq!(message.attributes["event"], "overdue");
+        assert_eq!(message.attributes["state"], "launched");
+        assert_eq!(message.attributes["overdue_at"], "2026-12-01T10:30:00Z");
+        assert_eq!(RunEvent::from_name("overdue"), Some(RunEvent::Overdue));
+        assert_eq!(RunEvent::from_name("overdo"), None);
     }
 
     #[test]

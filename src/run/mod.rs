@@ -11,9 +11,10 @@
 //! follows an attempt its profile retries; [`reaper`] decides what to do with
 //! instances whose run ended without anyone cleaning up. [`RunStore`] keeps records in Cloud
 //! Storage. [`RunEvents`] announces each [`RunEvent`] on Pub/Sub, for whoever wants to hear of
-//! it. [`Transitions`] is the one way a run ends and is cleaned up (record, event, cleanup,
-//! and the slot of its profile's cap given back to the [`Slots`]), and [`ManagedInstances`]
-//! the one listing of the instances the product made.
+//! it, and [`notify::Notifier`] tells the webhooks each profile names. [`Transitions`] is the
+//! one way a run ends and is cleaned up (record, event, notification, cleanup, and the slot of
+//! its profile's cap given back to the [`Slots`]), and [`ManagedInstances`] the one listing of
+//! the instances the product made.
 
 mod attempt;
 mod cleanup;
@@ -21,6 +22,7 @@ mod events;
 mod failure;
 mod id;
 pub mod instances;
+pub mod notify;
 mod origin;
 pub mod reaper;
 mod record;

@@ -151,6 +151,10 @@ pub struct RunRecord {
     /// given back once its instance is cleaned up, or at its end when it never had one.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub lease: Option<String>,
+    /// When a reap found the run still going past its profile's `expected_duration` and
+    /// announced it overdue: set once, so that it is announced once.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub overdue_at: Option<Timestamp>,
 }
 
 /// An operator's request to cancel a run, as its record keeps it.
@@ -227,6 +231,7 @@ impl RunRecord {
             next_attempt: None,
             cancel: None,
             lease: None,
+            overdue_at: None,
         }
     }
 
@@ -301,6 +306,16 @@ impl RunRecord {
                 by: by.to_owned(),
                 at,
             });
+            next
+        })
+    }
+
+    /// The record of a run found still going at `at`, past what it should take; `None` once
+    /// it has an outcome or was found overdue already.
+    pub fn overdue(&self, at: Timestamp) -> Option<Self> {
+        (self.state == RunState::Launched && self.overdue_at.is_none()).then(|| {
+            let mut next = self.clone();
+            next.overdue_at = Some(at);
             next
         })
     }

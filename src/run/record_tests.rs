@@ -161,3 +161,24 @@ fn a_cancel_is_asked_once_of_a_run_still_going_and_a_silent_runner_ends_it_cance
         "a run that finished before the stop reached it stands as it ended"
     );
 }
+
+#[test]
+fn a_run_is_found_overdue_once_and_only_while_it_goes_on() {
+    let at: Timestamp = "2026-12-01T10:30:00Z".parse().unwrap();
+    let overdue = launched()
+        .overdue(at)
+        .expect("a launched run can be overdue");
+    assert_eq!(overdue.overdue_at, Some(at));
+    assert_eq!(overdue.state, RunState::Launched);
+    assert_eq!(overdue.overdue(at), None, "announced once");
+    let ended = launched().completed(&report(Outcome::Succeeded)).unwrap();
+    assert_eq!(ended.overdue(at), None, "an ended run is not overdue");
+    let written = serde_json::to_value(&overdue).unwrap();
+    assert_eq!(written["overdue_at"], "2026-12-01T10:30:00Z");
+    assert!(
+        serde_json::to_value(launched())
+            .unwrap()
+            .get("overdue_at")
+            .is_none()
+    );
+}

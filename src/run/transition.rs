@@ -15,7 +15,9 @@
 //! Each step is a compare-and-swap on the record ([`RunStore::update`]) that applies only to
 //! a record that has not gone past it, so racing writers cannot undo each other: the first
 //! outcome written stands, the first accepted cleanup stays, and only the writer whose write
-//! made a step announces it. An answer meaning "already done" counts as done: deleting an
+//! made a step announces it, on Pub/Sub and to the profile's webhooks (`notify`). A run still
+//! going past its `expected_duration` is a step too (`overdue_at`), announced once the same
+//! way. An answer meaning "already done" counts as done: deleting an
 //! instance that is gone or being deleted, stopping one that is stopped or stopping.
 
 use std::sync::Arc;
@@ -23,6 +25,7 @@ use std::sync::Arc;
 use jiff::Timestamp;
 use uuid::Uuid;
 
+use super::notify::Notifier;
 use super::store::{Created, Updated};
 use super::{
     Cleanup, CleanupRecord, RunEvent, RunEvents, RunRecord, RunState, RunStore, Slots, StoreError,
@@ -57,6 +60,8 @@ pub struct Transitions {
     slots: Slots,
     /// Where each step is announced, when `RUN_EVENTS_TOPIC` is set.
     events: Option<Arc<RunEvents>>,
+    /// Who tells the profiles' webhooks, when some profile names one.
+    notifier: Option<Arc<Notifier>>,
 }
 
 impl Transitions {
@@ -66,6 +71,25 @@ impl Transitions {
             slots: Slots::new(records.clone()),
             records,
             events,
+            notifier: None,
+        }
+    }
+
+    /// These transitions, each step also told to the webhooks of `notifier`.
+    pub fn with_notifier(self, notifier: Arc<Notifier>) -> Self {
+        Self {
+            notifier: Some(notifier),
+            ..self
+        }
+    }
+
+    /// Announces `event` of `record`: a run event, and the notifications it sends.
+    async fn announce(&self, event: RunEvent, record: &RunRecord) {
+        if let Some(notifier) = &self.notifier {
+            notifier.notify(event, record);
+        }
+        if let Some(events) = &self.events {
+            events.publish(event, record).await;
         }
     }
 
@@ -74,9 +98,9 @@ impl Transitions {
         &self.slots
     }
 
-    /// Whether steps are announced (`RUN_EVENTS_TOPIC` is set).
+    /// Whether steps are announced: `RUN_EVENTS_TOPIC` is set, or a profile notifies.
     pub fn announces(&self) -> bool {
-        self.events.is_some()
+        self.events.is_some() || self.notifier.is_some()
     }
 
     /// Writes a new run's record, only where the run has none yet.
@@ -95,11 +119,8 @@ impl Transitions {
 
     /// Announces that a launch's instance exists.
     pub async fn announce_launched(&self, record: &RunRecord) {
-        if let Some(events) = &self.events {
-            events
-                .publish(RunEvent::Reached(RunState::Launched), record)
-                .await;
-        }
+        self.announce(RunEvent::Reached(RunState::Launched), record)
+            .await;
     }
 
     /// Moves the record of the run in `folder` by `step` (which returns `None` for a record
@@ -115,9 +136,9 @@ impl Transitions {
         step: impl Fn(&RunRecord) -> Option<RunRecord>,
     ) -> Result<Option<Updated>, StoreError> {
         let updated = self.records.update(folder, step).await?;
-        if let (Some(Updated::Written { was, now }), Some(events)) = (&updated, &self.events) {
+        if let Some(Updated::Written { was, now }) = &updated {
             if *was != now.state {
-                events.publish(RunEvent::Reached(now.state), now).await;
+                self.announce(RunEvent::Reached(now.state), now).await;
             }
         }
         let record = match &updated {
@@ -142,8 +163,29 @@ impl Transitions {
         event: RunEvent,
     ) -> Result<Option<Updated>, StoreError> {
         let updated = self.records.update(folder, step).await?;
-        if let (Some(Updated::Written { now, .. }), Some(events)) = (&updated, &self.events) {
-            events.publish(event, now).await;
+        if let Some(Updated::Written { now, .. }) = &updated {
+            self.announce(event, now).await;
+        }
+        Ok(updated)
+    }
+
+    /// Records that the run in `folder` was found still going at `at`, past what it should
+    /// take, and announces it `overdue`, when this write recorded it: once per run, however
+    /// many reaps find it. `None` when the run has no record.
+    ///
+    /// # Errors
+    /// The record could not be read or written; nothing was announced.
+    pub async fn overdue(
+        &self,
+        folder: &str,
+        at: Timestamp,
+    ) -> Result<Option<Updated>, StoreError> {
+        let updated = self
+            .records
+            .update(folder, |record| record.overdue(at))
+            .await?;
+        if let Some(Updated::Written { now, .. }) = &updated {
+            self.announce(RunEvent::Overdue, now).await;
         }
         Ok(updated)
     }
@@ -173,11 +215,7 @@ impl Transitions {
     pub async fn skip(&self, record: &RunRecord) -> Result<Option<RunRecord>, StoreError> {
         match self.records.create(record).await? {
             Created::New => {
-                if let Some(events) = &self.events {
-                    events
-                        .publish(RunEvent::Reached(record.state), record)
-                        .await;
-                }
+                self.announce(RunEvent::Reached(record.state), record).await;
                 Ok(None)
             }
             Created::Existing(existing) => Ok(Some(*existing)),
@@ -213,9 +251,7 @@ impl Transitions {
             .await
         {
             Ok(Some(Updated::Written { now, .. })) => {
-                if let Some(events) = &self.events {
-                    events.publish(RunEvent::CleanedUp, &now).await;
-                }
+                self.announce(RunEvent::CleanedUp, &now).await;
                 self.give_back(&now).await;
             }
             Ok(Some(Updated::Unchanged(record))) if record.has_outcome() => {

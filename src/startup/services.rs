@@ -6,7 +6,7 @@
 //! launcher, the reaper, the history and the completer take their clients, stores and
 //! settings as arguments, and the profiles say where runs live (their zones and outputs).
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -33,10 +33,16 @@ use crate::pubsub::PubSubEndpoint;
 use crate::push_token::{TokenVerifier, VerifySettings};
 use crate::reap::Reaper;
 use crate::retry::Retrier;
+use crate::run::notify::{Notifier, parse_rules};
 use crate::run::reaper::ReaperPolicy;
 use crate::run::{ManagedInstances, RunEvents, RunStore, Transitions};
+use crate::secret_manager::{GOOGLE_SECRET_MANAGER, SecretManager};
+use crate::webhook::{Retry, Webhooks};
 
 const GOOGLE_ENDPOINT: &str = "https://notebooks.googleapis.com";
+/// How long notifications under way at shutdown may go on before they are stopped: Cloud Run
+/// kills the process 10 s after SIGTERM, most of which the requests' own grace may take.
+const NOTIFY_DRAIN: Duration = Duration::from_secs(2);
 
 /// Every service of the product, built once.
 #[derive(Debug)]
@@ -56,6 +62,8 @@ pub struct Services {
     pub links: ObjectLinks,
     /// The embedded emulator, in demo mode; whoever built the services shuts it down.
     pub embedded: Option<Emulator>,
+    /// Tells the profiles' webhooks of runs; `None` when no profile names one.
+    pub notifier: Option<Arc<Notifier>>,
 }
 
 impl Services {
@@ -89,9 +97,14 @@ impl Services {
             report_within: settings.runs.report_within,
         };
         let profiles = profiles(&settings, &project, &runs, &storage).await?;
+        let notifier = notifier(&settings, &profiles, &endpoint, embedded.as_ref())?;
         let client = NotebooksClient::new(endpoint, settings.api_version, settings.timeouts)
             .context("building the HTTP client")?;
         let transitions = Transitions::new(client.clone(), store.clone(), events);
+        let transitions = match &notifier {
+            Some(notifier) => transitions.with_notifier(notifier.clone()),
+            None => transitions,
+        };
         let instances = ManagedInstances::new(client.clone(), project.clone(), profiles.zones());
         let policy = ReaperPolicy {
             grace: settings.runs.grace,
@@ -100,6 +113,8 @@ impl Services {
             cleanup: settings.runs.cleanup,
         };
         let outputs = profiles.outputs();
+        // The reaper judges overdue runs by the profiles the launcher is handed.
+        let expected = profiles.clone();
         let no_outputs = match embedded {
             Some(_) => demo::NO_RUNS,
             None => history::SET_AN_OUTPUT,
@@ -137,7 +152,8 @@ impl Services {
         ));
         let reaper = Arc::new(
             Reaper::new(instances, store.clone(), transitions, outputs, policy)
-                .with_retries(retrier.clone()),
+                .with_retries(retrier.clone())
+                .with_overdue(expected),
         );
         let completer = completer.map(|completer| Arc::new(completer.with_retries(retrier)));
         let dispatcher = Dispatcher::new(
@@ -157,11 +173,16 @@ impl Services {
             records: store,
             links: object_links(&settings),
             embedded,
+            notifier,
         })
     }
 
-    /// Shuts the embedded emulator down, when there is one.
+    /// Lets notifications under way finish (for a while), then shuts the embedded emulator
+    /// down, when there is one.
     pub async fn shutdown(self) {
+        if let Some(notifier) = &self.notifier {
+            notifier.shutdown(NOTIFY_DRAIN).await;
+        }
         if let Some(emulator) = self.embedded {
             emulator.shutdown().await;
         }
@@ -237,6 +258,62 @@ async fn profiles(
             })?;
     }
     Ok(profiles)
+}
+
+/// What tells each profile's `notify` webhooks, when some profile names one. `url_env` names
+/// a variable of this process's environment; a `url_secret` is read from Secret Manager when
+/// sending, on the Notebooks emulator where the API is emulated, else Google's.
+fn notifier(
+    settings: &Settings,
+    profiles: &Profiles,
+    endpoint: &Endpoint,
+    embedded: Option<&Emulator>,
+) -> anyhow::Result<Option<Arc<Notifier>>> {
+    let env = |name: &str| std::env::var(name).ok();
+    let mut rules = BTreeMap::new();
+    for name in profiles.names() {
+        let fields = profiles.get(Some(name)).expect("a listed profile exists");
+        let parsed = parse_rules(fields, &env).map_err(|e| match name {
+            "default" => config::field_error(e),
+            _ => SettingError::new(
+                "PROFILES_FILE",
+                format!("profile `{name}`: field `{}`: {}", e.field, e.reason),
+            ),
+        })?;
+        rules.insert(name.to_owned(), parsed);
+    }
+    if rules.values().all(Vec::is_empty) {
+        return Ok(None);
+    }
+    let secret_manager = match (&settings.backend, embedded) {
+        (_, Some(emulator)) => emulator.secretmanager_url(),
+        (Backend::Emulator(url, _), None) => format!("{url}secretmanager/"),
+        (Backend::Google | Backend::Endpoint(_) | Backend::Embedded, None) => {
+            GOOGLE_SECRET_MANAGER.to_owned()
+        }
+    };
+    let http = reqwest::Client::builder()
+        .connect_timeout(settings.timeouts.connect)
+        .timeout(settings.timeouts.request)
+        .build()
+        .context("building the Secret Manager client")?;
+    let secrets = SecretManager::new(
+        http,
+        Url::parse(&secret_manager).context("Secret Manager's address")?,
+        endpoint.credentials.clone(),
+    );
+    let webhooks = Webhooks::new(Retry::default()).context("building the webhook client")?;
+    let service_url = settings.runs.service_url.clone();
+    tracing::info!(
+        profiles = rules.values().filter(|r| !r.is_empty()).count(),
+        "runs are notified to webhooks"
+    );
+    Ok(Some(Arc::new(Notifier::new(
+        rules,
+        webhooks,
+        secrets,
+        service_url,
+    ))))
 }
 
 /// Where run events are published (`RUN_EVENTS_TOPIC`, on `PUBSUB_EMULATOR_HOST` or Google's

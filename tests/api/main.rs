@@ -15,6 +15,7 @@ mod launch;
 mod local_server;
 mod logs;
 mod message_keys;
+mod notify;
 #[path = "../support/openssl.rs"]
 mod openssl;
 mod operate;

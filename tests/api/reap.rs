@@ -30,6 +30,16 @@ pub fn reaper(app: &TestApp) -> Reaper {
 /// A reaper of the test's emulator whose runs are `lost` after `lost_after` without an
 /// instance.
 pub fn reaper_losing_after(app: &TestApp, lost_after: Duration) -> Reaper {
+    reaper_of(app, lost_after, |transitions| transitions)
+}
+
+/// A reaper of the test's emulator, losing runs after `lost_after`, whose transitions are
+/// `extend`ed (with a notifier, say).
+pub fn reaper_of(
+    app: &TestApp,
+    lost_after: Duration,
+    extend: impl FnOnce(Transitions) -> Transitions,
+) -> Reaper {
     let timeouts = Timeouts {
         connect: Duration::from_secs(5),
         request: Duration::from_secs(10),
@@ -46,7 +56,7 @@ pub fn reaper_losing_after(app: &TestApp, lost_after: Duration) -> Reaper {
     );
     let instances =
         ManagedInstances::new(client.clone(), PROJECT.to_owned(), [ZONE.to_owned()].into());
-    let transitions = Transitions::new(client, records.clone(), None);
+    let transitions = extend(Transitions::new(client, records.clone(), None));
     let policy = ReaperPolicy {
         grace: GRACE,
         keep_stopped: Duration::from_secs(72 * 3600),

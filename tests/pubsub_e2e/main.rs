@@ -7,7 +7,8 @@
 //! - `runs`: messages to finished runs: the notebook executed on the emulated instance, its
 //!   files in Cloud Storage, the report, the cleanup; `history_page`: those runs in a real
 //!   browser (headless chromium) on the service's `/runs` page; `notebook_page`: a run's
-//!   executed notebook (markdown, a plot, a DataFrame, a hostile HTML output) on its page.
+//!   executed notebook (markdown, a plot, a DataFrame, a hostile HTML output) on its page;
+//!   `notify`: a failing run's webhook notification, and an overdue run announced once.
 //! - `retries`: a notebook failing twice, then succeeding at its third attempt.
 //! - `operate`: an operator's rerun with new parameters and cancel of a running notebook,
 //!   from the terminal; `operate_page`: "Run now", "Cancel" and "Rerun" clicked in chromium.
@@ -23,6 +24,8 @@ mod chromium;
 mod devtools;
 #[path = "../support/fake_gcs.rs"]
 mod fake_gcs;
+#[path = "../support/local_server.rs"]
+mod local_server;
 #[path = "../support/papermill.rs"]
 mod papermill;
 #[path = "../support/pubsub_emulator.rs"]
@@ -38,6 +41,7 @@ mod concurrency;
 mod history_page;
 mod message_keys;
 mod notebook_page;
+mod notify;
 mod operate;
 mod operate_page;
 mod retries;

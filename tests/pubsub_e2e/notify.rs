@@ -1,0 +1,205 @@
+//! Notifications end to end: a failing notebook's run, launched from Pub/Sub and executed by
+//! real papermill on an emulated instance, notifies a local receiver with the failing cell's
+//! error (the URL from the service's environment, as `url_env` names it); a run still going
+//! past its `expected_duration` is announced overdue once, though two `reap` processes race.
+
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use axum::Router;
+use axum::body::Bytes;
+use axum::extract::State;
+use axum::routing::post;
+use serde_json::Value;
+
+use crate::fake_gcs::FakeGcs;
+use crate::local_server::LocalServer;
+use crate::papermill::papermill;
+use crate::pubsub_emulator::PubSubEmulator;
+use crate::runs::{BUCKET, finished_record, free_port, notebook, run_env, stage};
+use crate::service::Service;
+use crate::topology::{Backoff, Topology};
+use crate::{PROJECT, cli};
+
+type Got = Arc<Mutex<Vec<Value>>>;
+
+async fn take(State(got): State<Got>, body: Bytes) -> &'static str {
+    let body = serde_json::from_slice(&body).unwrap_or(Value::Null);
+    got.lock().unwrap().push(body);
+    "ok"
+}
+
+/// The notifications received so far of `event`, once there is one, within `limit`.
+async fn received(got: &Got, event: &str, limit: Duration) -> Vec<Value> {
+    let deadline = Instant::now() + limit;
+    loop {
+        let of: Vec<Value> = got
+            .lock()
+            .unwrap()
+            .iter()
+            .filter(|b| b["event"] == event)
+            .cloned()
+            .collect();
+        if !of.is_empty() {
+            return of;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "no {event} notification: {:?}",
+            got.lock().unwrap()
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
+/// The record of the run of `profile` still `launched`, once there is one.
+async fn launched_record(storage: &storage_client::StorageClient, profile: &str) -> Value {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let prefix = format!("{}/out/", notebook_trigger::run::RECORDS_PREFIX);
+        for name in storage.list(BUCKET, &prefix).await.unwrap_or_default() {
+            let record: Value =
+                serde_json::from_slice(&storage.download(BUCKET, &name).await.unwrap()).unwrap();
+            if record["profile"] == profile && record["state"] == "launched" {
+                return record;
+            }
+        }
+        assert!(Instant::now() < deadline, "no launched run of {profile}");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_failing_run_notifies_its_cell_error_and_an_overdue_run_is_announced_once() {
+    if !papermill() {
+        return;
+    }
+    let Some(gcs) = FakeGcs::start().await else {
+        return;
+    };
+    let Some(pubsub) = PubSubEmulator::start(PROJECT) else {
+        return;
+    };
+    let got = Got::default();
+    let receiver = LocalServer::start(
+        Router::new()
+            .route("/hook", post(take))
+            .with_state(got.clone()),
+    )
+    .await;
+    let (storage, notebooks) = stage(
+        &gcs,
+        vec![
+            (
+                "nb/failing/failing.ipynb",
+                notebook("x = 1", &["raise ValueError('the data is bad')"]),
+            ),
+            (
+                "nb/slow/slow.ipynb",
+                notebook("x = 1", &["import time\ntime.sleep(120)"]),
+            ),
+        ],
+    )
+    .await;
+    let profiles = tempfile::NamedTempFile::with_suffix(".toml").unwrap();
+    std::fs::write(
+        profiles.path(),
+        format!(
+            "[profiles.failing]\nnotebook = \"gs://{BUCKET}/nb/failing/failing.ipynb\"\n\
+             notify = [{{ url_env = \"E2E_WEBHOOK\", on = [\"failed\"], format = \"json\" }}]\n\
+             [profiles.slow]\nnotebook = \"gs://{BUCKET}/nb/slow/slow.ipynb\"\n\
+             max_run_time = \"15s\"\nexpected_duration = \"2s\"\n\
+             notify = [{{ url_env = \"E2E_WEBHOOK\", on = [\"overdue\"] }}]\n"
+        ),
+    )
+    .unwrap();
+    let port = free_port();
+    let service_url = format!("http://127.0.0.1:{port}");
+    let mut env = run_env(&gcs, &notebooks, &service_url, profiles.path());
+    env.push(("E2E_WEBHOOK", receiver.url("/hook")));
+    let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let service = Service::start_on(port, &notebooks, &env);
+    let _topology = Topology::create(&pubsub, &service.endpoint(), 5, Backoff::Exponential).await;
+
+    let publish = |profile: &'static str| {
+        let pubsub = &pubsub;
+        async move {
+            let data = format!(r#"{{"profile": "{profile}"}}"#);
+            let published = cli(pubsub, &["publish", "--topic", "trigger", &data]).await;
+            assert!(
+                published.status.success(),
+                "{}",
+                String::from_utf8_lossy(&published.stderr)
+            );
+        }
+    };
+    publish("failing").await;
+    let failed = finished_record(&storage, Duration::from_secs(120), "failing").await;
+    assert_eq!(failed["state"], "failed", "{failed:#}");
+    let notice = &received(&got, "failed", Duration::from_secs(30)).await[0];
+    assert_eq!(notice["run_id"], failed["run_id"]);
+    assert_eq!(notice["profile"], "failing");
+    assert_eq!(notice["attempt"], 1);
+    assert_eq!(notice["error"], failed["error"]);
+    assert!(
+        notice["error"]
+            .as_str()
+            .unwrap()
+            .contains("ValueError: the data is bad"),
+        "{notice:#}"
+    );
+    assert_eq!(notice["failure"]["exception"], "ValueError");
+    assert_eq!(
+        notice["failure"]["cell"],
+        failed["failure"]["cell_index"].as_u64().unwrap() + 1
+    );
+    assert!(notice["duration_seconds"].is_u64(), "{notice:#}");
+    let link = format!("{service_url}/runs/{}", failed["run_id"].as_str().unwrap());
+    assert_eq!(notice["link"], link);
+
+    publish("slow").await;
+    let slow = launched_record(&storage, "slow").await;
+    let launched: jiff::Timestamp = slow["launched"].as_str().unwrap().parse().unwrap();
+    while jiff::Timestamp::now() < launched + jiff::SignedDuration::from_secs(3) {
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    let (first, second) = (service.reap_cli(), service.reap_cli());
+    let (first, second) = tokio::task::block_in_place(|| {
+        (
+            first.wait_with_output().unwrap(),
+            second.wait_with_output().unwrap(),
+        )
+    });
+    let said = format!(
+        "{}{}",
+        String::from_utf8_lossy(&first.stdout),
+        String::from_utf8_lossy(&second.stdout)
+    );
+    assert!(first.status.success() && second.status.success(), "{said}");
+    let overdue: Vec<&str> = said
+        .lines()
+        .filter(|l| l.starts_with("overdue run"))
+        .collect();
+    assert_eq!(overdue.len(), 2, "both reaps find it: {said}");
+    assert_eq!(
+        overdue.iter().filter(|l| l.ends_with("(done)")).count(),
+        1,
+        "{said}"
+    );
+    // Each reap process lets its notifications finish before it exits.
+    let notices = received(&got, "overdue", Duration::from_secs(5)).await;
+    assert_eq!(notices.len(), 1, "announced once: {notices:?}");
+    assert_eq!(notices[0]["run_id"], slow["run_id"]);
+    assert!(
+        notices[0]["text"]
+            .as_str()
+            .unwrap()
+            .contains("is overdue: still running after"),
+        "{notices:?}"
+    );
+    // The run goes on to its own end, which keeps when it was found overdue.
+    let ended = finished_record(&storage, Duration::from_secs(90), "slow").await;
+    assert_eq!(ended["state"], "timed_out", "{ended:#}");
+    assert_eq!(ended["overdue_at"], notices[0]["overdue_at"]);
+    assert_eq!(got.lock().unwrap().len(), 2, "nothing else was asked for");
+}
