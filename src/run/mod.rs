@@ -4,7 +4,8 @@
 //! A run is the product's own idea of what happened on it: [`RunId`] names it (stable across
 //! redeliveries of the same message, and carried in the instance's labels and metadata);
 //! [`CompletionReport`] is what the runner on the VM says when it is done, with the
-//! [`Failure`] it read from the executed notebook when a cell raised; [`Cleanup`] says
+//! [`Failure`] it read from the executed notebook when a cell raised and the notebook's result
+//! ([`RESULT_FILE`]); [`Cleanup`] says
 //! what becomes of the instance after a success or a failure; [`RunRecord`] is the run's story,
 //! kept beside its outputs so it outlives the instance, with the [`Origin`] of a run the
 //! product started itself (a retry, a rerun, a "run now"); [`reaper`] decides what to do with
@@ -22,6 +23,7 @@ mod origin;
 pub mod reaper;
 mod record;
 mod report;
+mod result;
 mod store;
 mod transition;
 
@@ -33,6 +35,7 @@ pub use instances::ManagedInstances;
 pub use origin::Origin;
 pub use record::{CleanupRecord, LateReport, Launch, RunRecord, RunState};
 pub use report::{CompletionReport, Outcome, ReportError};
+pub use result::{MAX_RESULT_BYTES, MAX_RESULT_DEPTH, RESULT_FILE};
 pub use store::{
     Created, Listed, OutputError, RECORDS_PREFIX, Records, RunStore, StoreError, Updated,
 };
