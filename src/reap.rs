@@ -11,9 +11,14 @@
 //! died, or never created) can never report, and is recorded `lost`. Only when every zone
 //! could be listed, and only after asking for the instance by the name its record keeps.
 //!
+//! Old runs are deleted too, where a profile sets `keep_runs` (`retention` says how and why
+//! the reaper does it).
+//!
 //! It may run while another reaper runs (a scheduled message redelivered, a person at a
 //! terminal): each action is one the API takes twice without harm, and each record step is a
 //! compare-and-swap that applies once (see [`Transitions`]).
+
+mod retention;
 
 use std::collections::BTreeSet;
 use std::time::Duration;
@@ -24,7 +29,7 @@ use serde::Serialize;
 use crate::cause;
 use crate::naming::LABEL_RUN_ID;
 use crate::notebooks::Instance;
-use crate::profile::MAX_RUN_TIME_LIMIT;
+use crate::profile::{MAX_RUN_TIME_LIMIT, Retention};
 use crate::run::instances::run_folder;
 use crate::run::reaper::{Observed, ReaperPolicy, Verdict, judge};
 use crate::run::{Actor, ManagedInstances, RunRecord, RunState, RunStore, Transitions, Updated};
@@ -39,7 +44,11 @@ pub struct Reaper {
     /// The output prefixes whose records are judged for lost runs.
     outputs: BTreeSet<String>,
     policy: ReaperPolicy,
+    /// The outputs whose old runs are deleted, and after how long.
+    retention: Retention,
 }
+
+pub use retention::ExpiredRun;
 
 /// What one reap did.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
@@ -50,6 +59,9 @@ pub struct Reap {
     pub verdicts: Vec<Reaped>,
     /// Runs recorded `lost`: their instance is gone and they never reported.
     pub lost: Vec<LostRun>,
+    /// Runs deleted (or, in a dry run, to delete) because they ended more than their
+    /// output's `keep_runs` ago.
+    pub expired: Vec<ExpiredRun>,
 }
 
 impl Reap {
@@ -59,6 +71,7 @@ impl Reap {
             .iter()
             .map(Reaped::line)
             .chain(self.lost.iter().map(LostRun::line))
+            .chain(self.expired.iter().map(ExpiredRun::line))
     }
 }
 
@@ -114,12 +127,20 @@ impl Reaper {
             transitions,
             outputs,
             policy,
+            retention: Retention::new(),
         }
     }
 
+    /// The reaper that also deletes old runs of the outputs in `retention`.
+    #[must_use]
+    pub fn with_retention(mut self, retention: Retention) -> Self {
+        self.retention = retention;
+        self
+    }
+
     /// Observes, judges at `now` and, unless `dry_run`, acts: on the instances, then on the
-    /// records of runs whose instance is gone. A zone that cannot be listed is logged and
-    /// skipped: the next reap tries it again.
+    /// records of runs whose instance is gone, then on old runs. A zone that cannot be listed
+    /// is logged and skipped: the next reap tries it again.
     pub async fn reap(&self, now: Timestamp, dry_run: bool) -> Reap {
         let found = self.instances.list().await;
         let complete = found.unlisted.is_empty();
@@ -134,10 +155,12 @@ impl Reaper {
         } else {
             Vec::new()
         };
+        let expired = self.expire(now, dry_run).await;
         Reap {
             dry_run,
             verdicts,
             lost,
+            expired,
         }
     }
 

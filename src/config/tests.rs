@@ -398,6 +398,10 @@ fn an_unset_variable_does_what_its_documented_default_says() {
                 let named = [&run[..], &[(name, pair.as_str())]].concat();
                 assert_eq!(secrets(launch(&named).unwrap())["DB_PASSWORD"], version);
             }
+            (Some(Field::KeepRuns), _) => {
+                let profiles = crate::profile::Profiles::new(nothing.default_profile.clone());
+                assert!(profiles.retention().unwrap().is_empty(), "kept forever");
+            }
             (Some(Field::Output), _) => {
                 let notebook = ("NOTEBOOK", "/home/jupyter/seed.ipynb");
                 assert_eq!(

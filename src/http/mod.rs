@@ -216,6 +216,7 @@ async fn trigger(State(state): State<AppState>, headers: HeaderMap, body: Bytes)
                     "dry_run": reaped.dry_run,
                     "verdicts": reaped.verdicts,
                     "lost": reaped.lost,
+                    "expired": reaped.expired,
                 }))
                 .into_response()
             }

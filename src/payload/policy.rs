@@ -19,6 +19,11 @@ pub const DRY_RUN: &str = "dry_run";
 /// their own choosing (see `profile::secrets`).
 const NEVER_SECRETS: &str = "`secrets` can never be overridden by a message: whoever can publish could then have any secret the VM's account may read handed to a notebook; name secrets in the profiles only";
 
+/// Why `keep_runs` is never a message's: retention is judged per output folder by the reap,
+/// which reads the profiles, not a run's message; and whoever can publish would decide when
+/// other runs' files are deleted.
+const NEVER_KEEP_RUNS: &str = "`keep_runs` can never be overridden by a message: the reap deletes a whole output folder's old runs as its profiles say; set keep_runs in the profiles only";
+
 /// Which fields a message may set. Empty by default: messages only trigger.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct OverridePolicy {
@@ -74,8 +79,10 @@ impl OverridePolicy {
                     Field::ALL.map(Field::name).join(", ")
                 )
             })?;
-            if field == Field::Secrets {
-                return Err(NEVER_SECRETS.to_owned());
+            match field {
+                Field::Secrets => return Err(NEVER_SECRETS.to_owned()),
+                Field::KeepRuns => return Err(NEVER_KEEP_RUNS.to_owned()),
+                _ => {}
             }
             policy.allowed.insert(field);
         }
@@ -250,9 +257,14 @@ mod tests {
             error.contains("`secrets` can never be overridden"),
             "{error}"
         );
+        let error = OverridePolicy::parse("keep_runs").unwrap_err();
+        assert!(
+            error.contains("`keep_runs` can never be overridden"),
+            "{error}"
+        );
         let all_else: Vec<&str> = Field::ALL
             .iter()
-            .filter(|f| **f != Field::Secrets && **f != Field::ContainerImage)
+            .filter(|f| ![Field::Secrets, Field::ContainerImage, Field::KeepRuns].contains(f))
             .map(|f| f.name())
             .collect();
         let policy = OverridePolicy::parse(&all_else.join(",")).unwrap();

@@ -162,6 +162,8 @@ profile_fields! {
         "gs://BUCKET/PREFIX: each run's files go under PREFIX/RUN_ID/";
     MaxRunTime max_run_time: String, "MAX_RUN_TIME", Value(DEFAULT_MAX_RUN_TIME),
         "longest a notebook may run, at most 24h";
+    KeepRuns keep_runs: String, "KEEP_RUNS", Decided("forever"),
+        "how long a run's folder and record are kept after it ends, e.g. 90d: the reap deletes older ones, never a run still going; one value per output; never from a message";
 }
 
 impl Field {

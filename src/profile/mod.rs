@@ -8,6 +8,7 @@
 //!
 //! `fields` declares every field once; `spec` parses a layered profile with the rules of
 //! `checks`, and `run` the notebook it runs, if any, with the `secrets` its kernel reads;
+//! `retention` reads how long each output folder keeps its runs (`keep_runs`);
 //! `metadata` declares the instance metadata keys that Compute Engine, Workbench and the runner
 //! read, and who may set them; `files` loads the named profiles.
 
@@ -15,6 +16,7 @@ mod checks;
 mod fields;
 mod files;
 mod metadata;
+mod retention;
 mod run;
 mod secrets;
 mod spec;
@@ -27,5 +29,6 @@ pub use fields::{
 };
 pub use files::{Profiles, ProfilesError, SecretGrant};
 pub use metadata::{KeyClass, RESERVED_KEYS, ReservedKey, reserved_key};
+pub use retention::{Retention, RetentionError, keep_runs};
 pub use run::{MAX_PARAMETERS_BYTES, MAX_RUN_TIME_LIMIT, RunTarget, check_parameter_name};
 pub use spec::{Accelerator, BootDisk, LaunchSpec, ScriptBehavior};

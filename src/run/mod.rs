@@ -9,7 +9,8 @@
 //! what becomes of the instance after a success or a failure; [`RunRecord`] is the run's story,
 //! kept beside its outputs so it outlives the instance, with the [`Origin`] of a run the
 //! product started itself (a retry, a rerun, a "run now"); [`reaper`] decides what to do with
-//! instances whose run ended without anyone cleaning up. [`RunStore`] keeps records in Cloud
+//! instances whose run ended without anyone cleaning up, and [`retention`] which ended runs are
+//! old enough to delete. [`RunStore`] keeps records in Cloud
 //! Storage. [`RunEvents`] announces each [`RunEvent`] on Pub/Sub, for whoever wants to hear of
 //! it. [`Transitions`] is the one way a run ends and is cleaned up (record, event, cleanup),
 //! and [`ManagedInstances`] the one listing of the instances the product made.
@@ -24,6 +25,7 @@ pub mod reaper;
 mod record;
 mod report;
 mod result;
+pub mod retention;
 mod store;
 mod transition;
 
@@ -37,6 +39,7 @@ pub use record::{CleanupRecord, LateReport, Launch, RunRecord, RunState};
 pub use report::{CompletionReport, Outcome, ReportError};
 pub use result::{MAX_RESULT_BYTES, MAX_RESULT_DEPTH, RESULT_FILE};
 pub use store::{
-    Created, Listed, OutputError, RECORDS_PREFIX, Records, RunStore, StoreError, Updated,
+    Created, FolderDeleted, Listed, OutputError, RECORDS_PREFIX, RecordDeleted, Records, RunStore,
+    StoreError, Updated,
 };
 pub use transition::{Actor, Transitions};

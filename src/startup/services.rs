@@ -27,7 +27,7 @@ use crate::launch::{Launcher, Preflight, RunConfig};
 use crate::notebooks::client::Endpoint;
 use crate::notebooks::protocol::EmulatorProtocol;
 use crate::notebooks::{ApiVersion, NotebooksClient};
-use crate::profile::{LaunchSpec, Profiles};
+use crate::profile::{LaunchSpec, Profiles, RetentionError};
 use crate::pubsub::PubSubEndpoint;
 use crate::push_token::{TokenVerifier, VerifySettings};
 use crate::reap::Reaper;
@@ -93,13 +93,17 @@ impl Services {
             lost_after: settings.runs.lost_after,
             cleanup: settings.runs.cleanup,
         };
-        let reaper = Arc::new(Reaper::new(
-            instances.clone(),
-            store.clone(),
-            transitions.clone(),
-            profiles.outputs(),
-            policy,
-        ));
+        let retention = profiles.retention().map_err(retention_error)?;
+        let reaper = Arc::new(
+            Reaper::new(
+                instances.clone(),
+                store.clone(),
+                transitions.clone(),
+                profiles.outputs(),
+                policy,
+            )
+            .with_retention(retention),
+        );
         let no_outputs = match embedded {
             Some(_) => demo::NO_RUNS,
             None => history::SET_AN_OUTPUT,
@@ -219,6 +223,16 @@ async fn profiles(
             })?;
     }
     Ok(profiles)
+}
+
+/// A retention that cannot be: the default profile's names its variable, the others the file.
+fn retention_error(error: RetentionError) -> SettingError {
+    match error {
+        RetentionError::Field { profile, error } if profile == "default" => {
+            config::field_error(error)
+        }
+        other => SettingError::new("PROFILES_FILE", other.to_string()),
+    }
 }
 
 /// Where run events are published (`RUN_EVENTS_TOPIC`, on `PUBSUB_EMULATOR_HOST` or Google's
