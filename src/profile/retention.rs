@@ -165,7 +165,12 @@ mod tests {
             keep_runs: Some("7d".into()),
             ..Fields::default()
         };
-        assert!(keep_runs(&no_notebook).unwrap_err().reason.contains("runs no notebook"));
+        assert!(
+            keep_runs(&no_notebook)
+                .unwrap_err()
+                .reason
+                .contains("runs no notebook")
+        );
     }
 
     /// The profiles of `toml` over a default that writes to gs://bkt/runs and keeps 30 days.
@@ -202,10 +207,11 @@ mod tests {
             error,
             "profiles `default` and `forever` both write runs to gs://bkt/runs but keep them for 30d and 12h: retention is per output folder; give them the same keep_runs, or different outputs"
         );
-        let error = profiles("[profiles.typo]\noutput = \"gs://bkt/o\"\nkeep_runs = \"3 months\"\n")
-            .retention()
-            .unwrap_err()
-            .to_string();
+        let error =
+            profiles("[profiles.typo]\noutput = \"gs://bkt/o\"\nkeep_runs = \"3 months\"\n")
+                .retention()
+                .unwrap_err()
+                .to_string();
         assert!(
             error.starts_with("profile `typo`: field `keep_runs`: `3 months`"),
             "{error}"

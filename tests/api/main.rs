@@ -25,6 +25,7 @@ mod pubsub_emulator;
 #[path = "../support/pubsub_pull.rs"]
 mod pubsub_pull;
 mod reap;
+mod retention;
 mod run_launch;
 mod runs;
 mod surface;

@@ -8,6 +8,8 @@
 //!   files in Cloud Storage, the report, the cleanup; `history_page`: those runs in a real
 //!   browser (headless chromium) on the service's `/runs` page; `notebook_page`: a run's
 //!   executed notebook (markdown, a plot, a DataFrame, a hostile HTML output) on its page.
+//! - `results`: a notebook's result in its record and on its page; retention deleting a run
+//!   that ended long enough ago while one still going is kept.
 //! - `chaos`: many runs of every kind while the service is killed and reapers race the
 //!   reports; afterwards every message has one finished record and no instance is up.
 //! - `service`: the service binary as a process; `topology`: topics and subscriptions.
@@ -30,6 +32,7 @@ mod chaos;
 mod history_page;
 mod message_keys;
 mod notebook_page;
+mod results;
 mod runs;
 mod service;
 mod topology;

@@ -83,7 +83,11 @@ impl RunStore {
         let mut failed = None;
         for name in names.into_iter().take(at_most) {
             while deleting.len() >= DELETE_CONCURRENCY {
-                tally(deleting.join_next().await, (&mut deleted, &mut left), &mut failed);
+                tally(
+                    deleting.join_next().await,
+                    (&mut deleted, &mut left),
+                    &mut failed,
+                );
             }
             let (storage, bucket) = (storage.clone(), uri.bucket.clone());
             deleting.spawn(async move {
