@@ -29,6 +29,6 @@ pub use fields::{
 };
 pub use files::{Profiles, ProfilesError, SecretGrant};
 pub use metadata::{KeyClass, RESERVED_KEYS, ReservedKey, reserved_key};
-pub use retention::{Retention, RetentionError, keep_runs};
+pub use retention::{Retention, RetentionError, keep_runs, shown_keep};
 pub use run::{MAX_PARAMETERS_BYTES, MAX_RUN_TIME_LIMIT, RunTarget, check_parameter_name};
 pub use spec::{Accelerator, BootDisk, LaunchSpec, ScriptBehavior};

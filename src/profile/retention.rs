@@ -59,9 +59,9 @@ impl Profiles {
                     return Err(RetentionError::Disagree {
                         output,
                         first: (*first).to_owned(),
-                        first_keeps: shown(*kept),
+                        first_keeps: shown_keep(*kept),
                         second: name.to_owned(),
-                        second_keeps: shown(keep),
+                        second_keeps: shown_keep(keep),
                     });
                 }
                 Some(_) => {}
@@ -116,8 +116,8 @@ fn parse_keep(text: &str) -> Result<Duration, String> {
         .map_err(|_| format!("`{text}` is not a time to keep runs (expected e.g. 90d, 36h)"))
 }
 
-/// A retention as a person reads it: `7d`, `36h`, or `forever`.
-fn shown(keep: Option<Duration>) -> String {
+/// A retention as a person reads it, as `keep_runs` is written: `7d`, `36h`, or `forever`.
+pub fn shown_keep(keep: Option<Duration>) -> String {
     match keep {
         None => "forever".to_owned(),
         Some(keep) if keep.as_secs() % (24 * 3600) == 0 && keep.subsec_nanos() == 0 => {

@@ -17,6 +17,7 @@ use std::time::Duration;
 use jiff::Timestamp;
 
 use super::RunRecord;
+use crate::profile::shown_keep;
 
 /// The most records a reap reads to judge for retention: old runs beyond it wait for the next
 /// reap, which keeps each reap's time and requests bounded however many runs have piled up.
@@ -42,7 +43,7 @@ pub fn expired(
             "ended {} and its record was last written {}, more than keep_runs ({}) ago",
             record.state.as_str(),
             written.strftime("%Y-%m-%d %H:%M:%S UTC"),
-            notebooks_wire::duration::display(keep)
+            shown_keep(Some(keep))
         )
     })
 }

@@ -140,10 +140,13 @@ fn folder_uri(folder: &str) -> Result<GsUri, StoreError> {
         .ok_or_else(|| StoreError::Folder(folder.to_owned()))
 }
 
+/// One object's delete: its `gs://` URI and how it went.
+type Deleted = (String, Result<(), StorageError>);
+
 /// One delete's end: counted deleted when done or already gone, left when it did not finish,
 /// kept as the error otherwise.
 fn tally(
-    done: Option<Result<(String, Result<(), StorageError>), tokio::task::JoinError>>,
+    done: Option<Result<Deleted, tokio::task::JoinError>>,
     (deleted, left): (&mut usize, &mut usize),
     failed: &mut Option<StoreError>,
 ) {
