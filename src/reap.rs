@@ -6,25 +6,26 @@
 //! for through the same [`Transitions`] as a runner's report (`by: reaper`). Every verdict is
 //! logged and returned with its reason.
 //!
-//! Records are judged too, so that none stays `launched` forever: a run recorded `launched`
-//! longer than `RUN_LOST_AFTER` ago whose instance is gone (deleted from outside after its runner
-//! died, or never created) can never report, and is recorded `lost`. Only when every zone
-//! could be listed, and only after asking for the instance by the name its record keeps.
+//! What else a reap does, each in its own part:
 //!
-//! With retries, each run a reap ends is retried as its profile says, and every reap launches
-//! the retries that are due (see [`retry`](crate::retry)): a retry outlives the process that
-//! scheduled it.
-//! Slots of profiles' caps are judged too: a slot whose run has ended (the process died
-//! between recording the end and giving the slot back) or that names a run with no record
-//! long after it was taken (its launch died in between) is given back, as the next launch
-//! that needs it would do, so an idle profile does not keep them held.
-//! Runs still going past their profile's `expected_duration` are announced `overdue`, once
-//! each: the step is a compare-and-swap on the record (`overdue_at`), so of two reaps that
-//! find the same run, one announces it.
+//! - `lost`: records are judged too, so that none stays `launched` forever: a run whose
+//!   instance is gone without a report is recorded `lost`.
+//! - `overdue`: runs still going past their profile's `expected_duration` are announced once.
+//! - `retention`: old runs are deleted where a profile sets `keep_runs`.
+//! - With retries, each run a reap ends is retried as its profile says, and every reap launches
+//!   the retries that are due (see [`retry`](crate::retry)): a retry outlives the process that
+//!   scheduled it.
+//! - Slots of profiles' caps whose run has ended (the process died between recording the end
+//!   and giving the slot back) or that name a run with no record long after they were taken
+//!   (its launch died in between) are given back, as the next launch that needs one would do.
 //!
 //! It may run while another reaper runs (a scheduled message redelivered, a person at a
 //! terminal): each action is one the API takes twice without harm, and each record step is a
 //! compare-and-swap that applies once (see [`Transitions`]).
+
+mod lost;
+mod overdue;
+mod retention;
 
 use std::collections::BTreeSet;
 use std::sync::Arc;
@@ -36,14 +37,17 @@ use serde::Serialize;
 use crate::cause;
 use crate::naming::LABEL_RUN_ID;
 use crate::notebooks::Instance;
-use crate::profile::{MAX_RUN_TIME_LIMIT, Profiles, expected_duration};
+use crate::profile::{Profiles, Retention};
 use crate::retry::{Retried, Retrier};
+
 use crate::run::instances::run_folder;
 use crate::run::reaper::{Observed, ReaperPolicy, Verdict, judge};
 use crate::run::{
     Actor, Freed, ManagedInstances, RunRecord, RunState, RunStore, Transitions, Updated, bucket_of,
 };
 use crate::runner::KEY_PREFIX;
+pub use lost::LostRun;
+pub use overdue::OverdueRun;
 
 /// What a reaper looks at and how it judges.
 #[derive(Debug, Clone)]
@@ -58,7 +62,11 @@ pub struct Reaper {
     retries: Option<Arc<Retrier>>,
     /// The profiles whose `expected_duration` makes a run overdue; `None`: none is.
     profiles: Option<Profiles>,
+    /// The outputs whose old runs are deleted, and after how long.
+    retention: Retention,
 }
+
+pub use retention::ExpiredRun;
 
 /// What one reap did.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
@@ -75,6 +83,9 @@ pub struct Reap {
     pub freed: Vec<Freed>,
     /// Runs found still going past their `expected_duration`.
     pub overdue: Vec<OverdueRun>,
+    /// Runs deleted (or, in a dry run, to delete) because they ended more than their
+    /// output's `keep_runs` ago.
+    pub expired: Vec<ExpiredRun>,
 }
 
 impl Reap {
@@ -87,45 +98,7 @@ impl Reap {
             .chain(self.retries.iter().map(Retried::line))
             .chain(self.freed.iter().map(Freed::line))
             .chain(self.overdue.iter().map(OverdueRun::line))
-    }
-}
-
-/// A run still going past what its profile expects.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct OverdueRun {
-    pub run_id: String,
-    pub instance: String,
-    /// The profile's `expected_duration` (or the message's), as written.
-    pub expected_duration: String,
-    /// `dry-run`, `done` (announced by this reap), `skipped: …` or `failed: …`.
-    pub result: String,
-}
-
-impl OverdueRun {
-    fn line(&self) -> String {
-        format!(
-            "overdue run {} ({}): still going past expected_duration {} ({})",
-            self.run_id, self.instance, self.expected_duration, self.result
-        )
-    }
-}
-
-/// A run whose instance is gone without a report.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct LostRun {
-    pub run_id: String,
-    pub instance: String,
-    pub reason: String,
-    /// `dry-run`, `done`, or `failed: …`.
-    pub result: String,
-}
-
-impl LostRun {
-    fn line(&self) -> String {
-        format!(
-            "lost run {} ({}): {} ({})",
-            self.run_id, self.instance, self.reason, self.result
-        )
+            .chain(self.expired.iter().map(ExpiredRun::line))
     }
 }
 
@@ -164,6 +137,7 @@ impl Reaper {
             policy,
             retries: None,
             profiles: None,
+            retention: Retention::new(),
         }
     }
 
@@ -176,6 +150,13 @@ impl Reaper {
         }
     }
 
+    /// The reaper that also deletes old runs of the outputs in `retention`.
+    #[must_use]
+    pub fn with_retention(mut self, retention: Retention) -> Self {
+        self.retention = retention;
+        self
+    }
+
     /// The reaper that retries the runs it ends, and launches every retry due at a reap.
     #[must_use]
     pub fn with_retries(mut self, retrier: Arc<Retrier>) -> Self {
@@ -184,8 +165,8 @@ impl Reaper {
     }
 
     /// Observes, judges at `now` and, unless `dry_run`, acts: on the instances, then on the
-    /// records of runs whose instance is gone. A zone that cannot be listed is logged and
-    /// skipped: the next reap tries it again.
+    /// records of runs whose instance is gone, then on old runs. A zone that cannot be listed
+    /// is logged and skipped: the next reap tries it again.
     pub async fn reap(&self, now: Timestamp, dry_run: bool) -> Reap {
         let found = self.instances.list().await;
         let complete = found.unlisted.is_empty();
@@ -207,6 +188,7 @@ impl Reaper {
             Some(retrier) => retrier.sweep(now, dry_run).await,
             None => Vec::new(),
         };
+        let expired = self.expire(now, dry_run).await;
         Reap {
             dry_run,
             verdicts,
@@ -214,6 +196,7 @@ impl Reaper {
             retries,
             freed,
             overdue,
+            expired,
         }
     }
 
@@ -251,47 +234,6 @@ impl Reaper {
             }
         }
         freed
-    }
-
-    /// Announces overdue each of `going` (records of runs `launched` whose instance was
-    /// seen) that is past its `expected_duration` at `now` and was not announced yet.
-    async fn reap_overdue(
-        &self,
-        going: Vec<RunRecord>,
-        now: Timestamp,
-        dry_run: bool,
-    ) -> Vec<OverdueRun> {
-        let Some(profiles) = &self.profiles else {
-            return Vec::new();
-        };
-        let mut overdue = Vec::new();
-        for record in going {
-            let Some((text, expected)) = expected_of(profiles, &record) else {
-                continue;
-            };
-            let due =
-                record.launched + jiff::SignedDuration::try_from(expected).unwrap_or_default();
-            if record.overdue_at.is_some() || now <= due {
-                continue;
-            }
-            let result = if dry_run {
-                "dry-run".to_owned()
-            } else {
-                match self.transitions.overdue(&record.output, now).await {
-                    Ok(Some(Updated::Written { .. })) => "done".to_owned(),
-                    Ok(_) => "skipped: announced already, or the run ended meanwhile".to_owned(),
-                    Err(error) => format!("failed: {}", cause::chain(&error)),
-                }
-            };
-            tracing::info!(run = %record.run_id, expected_duration = %text, result = %result, "overdue run");
-            overdue.push(OverdueRun {
-                run_id: record.run_id.to_string(),
-                instance: record.instance,
-                expected_duration: text,
-                result,
-            });
-        }
-        overdue
     }
 
     /// Judges and acts on every managed instance found; returns what it did, and the records
@@ -382,99 +324,6 @@ impl Reaper {
         }
     }
 
-    /// Records `lost` every run recorded `launched` for longer than `lost_after` whose
-    /// instance is gone. `live` holds the run ids of the managed instances just listed.
-    async fn reap_records(
-        &self,
-        live: &BTreeSet<String>,
-        now: Timestamp,
-        dry_run: bool,
-    ) -> Vec<LostRun> {
-        let lost_after = self.policy.lost_after;
-        let cutoff = now - jiff::SignedDuration::try_from(lost_after).unwrap_or_default();
-        // Long enough to hold the record of any run still up, and of one whose instance went
-        // away since the last reap.
-        let window = MAX_RUN_TIME_LIMIT + self.policy.grace + lost_after + lost_after;
-        let since = now - jiff::SignedDuration::try_from(window).unwrap_or_default();
-        let mut folders = Vec::new();
-        for output in &self.outputs {
-            match self.records.listed(output, Some(since)).await {
-                Ok(listed) => folders.extend(
-                    listed
-                        .into_iter()
-                        .filter(|l| l.updated.is_none_or(|updated| updated <= cutoff))
-                        .filter(|l| !live.contains(run_of(&l.folder)))
-                        .map(|l| l.folder),
-                ),
-                Err(error) => {
-                    tracing::warn!(output = %output, error = %cause::chain(&error), "cannot list the run records; the next reap tries again");
-                }
-            }
-        }
-        let records = self.records.read_all(folders).await;
-        let mut lost = Vec::new();
-        for record in records.found {
-            if record.state != RunState::Launched || record.launched > cutoff {
-                continue;
-            }
-            if let Some(reason) = self.gone(&record).await {
-                lost.push(self.record_lost(record, reason, dry_run).await);
-            }
-        }
-        lost
-    }
-
-    /// Why the run's instance can never report, when it is gone: asked by the name the
-    /// record keeps, in whichever zone.
-    async fn gone(&self, record: &RunRecord) -> Option<String> {
-        match self.instances.get(&record.instance).await {
-            Ok(None) => Some(format!(
-                "its instance {} is gone and it never reported",
-                record.instance
-            )),
-            Ok(Some(instance))
-                if instance.labels.get(LABEL_RUN_ID).map(String::as_str)
-                    != Some(record.run_id.as_str()) =>
-            {
-                Some(format!(
-                    "its instance name {} belongs to another run now, and it never reported",
-                    record.instance
-                ))
-            }
-            Ok(Some(_)) => None,
-            Err(error) => {
-                tracing::warn!(run = %record.run_id, error = %cause::chain(&error), "cannot look at the run's instance; the next reap tries again");
-                None
-            }
-        }
-    }
-
-    async fn record_lost(&self, record: RunRecord, reason: String, dry_run: bool) -> LostRun {
-        let result = if dry_run {
-            "dry-run".to_owned()
-        } else {
-            match self
-                .transitions
-                .end(&record.output, |now| now.lost(&reason))
-                .await
-            {
-                Ok(Some(Updated::Written { now, .. })) => {
-                    self.ended(&now).await;
-                    "done".to_owned()
-                }
-                Ok(_) => "skipped: the record moved meanwhile".to_owned(),
-                Err(error) => format!("failed: {}", cause::chain(&error)),
-            }
-        };
-        tracing::info!(run = %record.run_id, instance = %record.instance, reason = %reason, result = %result, "lost run");
-        LostRun {
-            run_id: record.run_id.to_string(),
-            instance: record.instance,
-            reason,
-            result,
-        }
-    }
-
     /// What the reaper knows of one instance: its record when the metadata names where.
     async fn observe(&self, instance: Instance) -> Observed {
         let created = instance.create_time.unwrap_or_else(Timestamp::now);
@@ -502,29 +351,4 @@ impl Reaper {
             record,
         }
     }
-}
-
-/// The `expected_duration` of `record`'s run, as written and parsed: its message's, else its
-/// profile's as the profiles say now. `None` for a run with none, or of a profile gone since.
-fn expected_of(profiles: &Profiles, record: &RunRecord) -> Option<(String, Duration)> {
-    let fields = profiles
-        .get(Some(&record.profile))?
-        .overlay(&record.overrides);
-    let text = fields.expected_duration?;
-    match expected_duration(&text) {
-        Ok(expected) => Some((text, expected)),
-        Err(error) => {
-            tracing::warn!(run = %record.run_id, error = %error, "the run's expected_duration cannot be read; it is not judged overdue");
-            None
-        }
-    }
-}
-
-/// The run id a run's folder (`gs://B/PREFIX/{run id}/`) ends with.
-fn run_of(folder: &str) -> &str {
-    folder
-        .trim_end_matches('/')
-        .rsplit('/')
-        .next()
-        .unwrap_or_default()
 }

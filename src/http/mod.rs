@@ -241,6 +241,7 @@ async fn trigger(State(state): State<AppState>, headers: HeaderMap, body: Bytes)
                     "retries": reaped.retries,
                     "freed": reaped.freed,
                     "overdue": reaped.overdue,
+                    "expired": reaped.expired,
                 }))
                 .into_response()
             }

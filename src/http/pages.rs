@@ -1,5 +1,6 @@
 //! The run history as HTML, for a browser: the list of runs, and one run with the cell that
-//! failed, its traceback, its log tail and its executed notebook (rendered by `notebook`).
+//! failed, its traceback, the notebook's result (formatted JSON, as text), its log tail and
+//! its executed notebook (rendered by `notebook`).
 //!
 //! Written by hand rather than with a template engine: two small pages do not pay for a
 //! dependency. Everything a record holds is the users' data (notebook paths, parameters,
@@ -17,7 +18,7 @@ use storage_client::GsUri;
 
 use crate::history::{FilterText, Listing, RunDetail, RunRow, statuses};
 use crate::launch::Relaunch;
-use crate::run::{CancelRequest, CleanupRecord, Failure};
+use crate::run::{CancelRequest, CleanupRecord, Failure, RunRecord};
 
 pub use controls::{Controls, RunActions, RunNow};
 
@@ -276,6 +277,7 @@ pub fn run(
     if let Some(failure) = &record.failure {
         failure_section(&mut body, failure);
     }
+    result_section(&mut body, record);
     body.push_str(notebook);
     let _ = write!(
         body,
@@ -337,6 +339,24 @@ fn failure_section(body: &mut String, failure: &Failure) {
         escape(&failure.source),
         escape(&failure.traceback)
     );
+}
+
+/// The notebook's result as indented JSON, or why it has none; nothing when it wrote none.
+fn result_section(body: &mut String, record: &RunRecord) {
+    if let Some(result) = &record.result {
+        let pretty = serde_json::to_string_pretty(result).unwrap_or_default();
+        let _ = write!(
+            body,
+            "<h2>Result</h2><pre id=\"result\">{}</pre>",
+            escape(&pretty)
+        );
+    } else if !record.result_error.is_empty() {
+        let _ = write!(
+            body,
+            "<h2>Result</h2><p id=\"no-result\">No result: {}</p>",
+            escape(&record.result_error)
+        );
+    }
 }
 
 /// The run's fields as the page's table shows them, unescaped, in order.

@@ -86,6 +86,7 @@ fn hostile_record_values_are_text_never_markup() {
         "instance": HOSTILE, "message_id": HOSTILE,
         "failure": {"cell_index": 1, "source": HOSTILE, "ename": HOSTILE, "evalue": HOSTILE,
                     "traceback": HOSTILE},
+        "result": {HOSTILE: [HOSTILE]},
         "outputs": [format!("gs://b/runs/r0123456789abcdef/{HOSTILE}"), HOSTILE,
                     "javascript:alert(3)"],
     }));
@@ -204,6 +205,45 @@ fn a_failed_cell_is_shown_with_its_exception_source_and_traceback() {
         html.contains("<pre id=\"traceback\">Cell In[4], line 2\n"),
         "{html}"
     );
+}
+
+#[test]
+fn a_result_is_shown_as_indented_json_and_a_missing_one_says_why() {
+    let detail = |changes: serde_json::Value| RunDetail {
+        row: RunRow::new(record(changes), None, now()),
+        objects: Vec::new(),
+        warnings: Vec::new(),
+    };
+    let html = run(
+        &detail(serde_json::json!({"result": {"rows": 12, "tables": ["a<b"]}})),
+        &ObjectLinks::Console,
+        "",
+        &Controls::None,
+    );
+    assert!(
+        html.contains(
+            "<h2>Result</h2><pre id=\"result\">{\n  &quot;rows&quot;: 12,\n  &quot;tables&quot;: [\n    &quot;a&lt;b&quot;\n  ]\n}</pre>"
+        ),
+        "{html}"
+    );
+    let why = "outputs/result.json is 70000 bytes; a result is at most 65536";
+    let html = run(
+        &detail(serde_json::json!({"result_error": why})),
+        &ObjectLinks::Console,
+        "",
+        &Controls::None,
+    );
+    assert!(
+        html.contains(&format!("<p id=\"no-result\">No result: {why}</p>")),
+        "{html}"
+    );
+    let html = run(
+        &detail(serde_json::json!({})),
+        &ObjectLinks::Console,
+        "",
+        &Controls::None,
+    );
+    assert!(!html.contains("<h2>Result</h2>"), "{html}");
 }
 
 #[test]

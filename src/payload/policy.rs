@@ -23,6 +23,11 @@ const NEVER_SECRETS: &str = "`secrets` can never be overridden by a message: who
 /// address it reaches, with a run's errors in the body (see `profile::notify`).
 const NEVER_NOTIFY: &str = "`notify` can never be overridden by a message: whoever can publish could then have the service post to any address it reaches; name webhooks in the profiles only";
 
+/// Why `keep_runs` is never a message's: retention is judged per output folder by the reap,
+/// which reads the profiles, not a run's message; and whoever can publish would decide when
+/// other runs' files are deleted.
+const NEVER_KEEP_RUNS: &str = "`keep_runs` can never be overridden by a message: the reap deletes a whole output folder's old runs as its profiles say; set keep_runs in the profiles only";
+
 /// Which fields a message may set. Empty by default: messages only trigger.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct OverridePolicy {
@@ -78,11 +83,11 @@ impl OverridePolicy {
                     Field::ALL.map(Field::name).join(", ")
                 )
             })?;
-            if field == Field::Secrets {
-                return Err(NEVER_SECRETS.to_owned());
-            }
-            if field == Field::Notify {
-                return Err(NEVER_NOTIFY.to_owned());
+            match field {
+                Field::Secrets => return Err(NEVER_SECRETS.to_owned()),
+                Field::KeepRuns => return Err(NEVER_KEEP_RUNS.to_owned()),
+                Field::Notify => return Err(NEVER_NOTIFY.to_owned()),
+                _ => {}
             }
             policy.allowed.insert(field);
         }
@@ -250,6 +255,9 @@ mod tests {
     use crate::payload::{PayloadError, parse};
     use crate::push::Data;
 
+    /// The fields no policy lets a message set.
+    const NEVER_A_MESSAGES: [Field; 3] = [Field::Secrets, Field::Notify, Field::KeepRuns];
+
     #[test]
     fn secrets_can_never_be_overridden_by_a_message() {
         let error = OverridePolicy::parse("machine_type,secrets").unwrap_err();
@@ -257,9 +265,14 @@ mod tests {
             error.contains("`secrets` can never be overridden"),
             "{error}"
         );
+        let error = OverridePolicy::parse("keep_runs").unwrap_err();
+        assert!(
+            error.contains("`keep_runs` can never be overridden"),
+            "{error}"
+        );
         let all_else: Vec<&str> = Field::ALL
             .iter()
-            .filter(|f| !matches!(f, Field::Secrets | Field::Notify | Field::ContainerImage))
+            .filter(|f| !NEVER_A_MESSAGES.contains(f) && **f != Field::ContainerImage)
             .map(|f| f.name())
             .collect();
         let policy = OverridePolicy::parse(&all_else.join(",")).unwrap();
@@ -286,7 +299,7 @@ mod tests {
         );
         let all_else: Vec<&str> = Field::ALL
             .iter()
-            .filter(|f| !matches!(f, Field::Secrets | Field::Notify | Field::ContainerImage))
+            .filter(|f| !NEVER_A_MESSAGES.contains(f) && **f != Field::ContainerImage)
             .map(|f| f.name())
             .collect();
         let policy = OverridePolicy::parse(&all_else.join(",")).unwrap();

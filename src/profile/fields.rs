@@ -183,6 +183,8 @@ profile_fields! {
         "webhooks told of a run's events, a JSON list of {url | url_env | url_secret, on, format}: format slack | google_chat | json, on among launched, succeeded, failed, timed_out, cancelled, unreported, lost, skipped, overdue, retrying (default: failed, timed_out, unreported, lost, overdue); never from a message";
     ExpectedDuration expected_duration: String, "EXPECTED_DURATION", Absent,
         "how long a run should take, e.g. 20m: a run still going past it is announced overdue once (below max_run_time)";
+    KeepRuns keep_runs: String, "KEEP_RUNS", Decided("forever"),
+        "how long a run's folder and record are kept after it ends, e.g. 90d: the reap deletes older ones, never a run still going; one value per output; never from a message";
 }
 
 impl Field {

@@ -9,6 +9,7 @@
 //! `fields` declares every field once; `spec` parses a layered profile with the rules of
 //! `checks`, and `run` the notebook it runs, if any, with the `secrets` its kernel reads and the
 //! `retry` policy its attempts follow, and `concurrency` how many of its runs may go at once;
+//! `retention` reads how long each output folder keeps its runs (`keep_runs`);
 //! `metadata` declares the instance metadata keys that Compute Engine, Workbench and the runner
 //! read, and who may set them; `files` loads the named profiles; `notify` holds the form of
 //! the webhooks a profile notifies and how long its runs should take.
@@ -19,6 +20,7 @@ mod fields;
 mod files;
 mod metadata;
 mod notify;
+mod retention;
 mod retry;
 mod run;
 mod secrets;
@@ -34,6 +36,7 @@ pub use fields::{
 pub use files::{Profiles, ProfilesError, SecretGrant};
 pub use metadata::{KeyClass, RESERVED_KEYS, ReservedKey, reserved_key};
 pub use notify::{MAX_RULES, NotifyRule, expected_duration};
+pub use retention::{Retention, RetentionError, keep_runs, shown_keep};
 pub use retry::{MAX_RETRIES, MAX_RETRY_DELAY, RetryOn, RetryPolicy};
 pub use run::{MAX_PARAMETERS_BYTES, MAX_RUN_TIME_LIMIT, RunTarget, check_parameter_name};
 pub use secrets::check_version as check_secret_version;

@@ -4,8 +4,9 @@
 //!
 //! A message's attributes say what happened (`run_id`, `event`, `state`, `profile`, which
 //! `attempt` at its run it is and, for a retry, the `first_attempt`'s run id; for an outcome
-//! its `error` and, when a cell raised, the `exception`'s name; for a cleanup `action`, `by`
-//! and the cleanup's `error`; for `retrying` the `next_attempt`, its `next_run_id` and the
+//! its `error`, when a cell raised the `exception`'s name, and the notebook's `result` as
+//! compact JSON when it fits an attribute (the data always has it); for a cleanup `action`,
+//! `by` and the cleanup's `error`; for `retrying` the `next_attempt`, its `next_run_id` and the
 //! `retry_at` time it is launched at), so a subscription filter can pick events without
 //! reading the data; the data is the run record as it was written at that step, the failing
 //! cell and its traceback included. Events are
@@ -94,6 +95,10 @@ impl RunEvent {
             }
             if let Some(failure) = record.failure.as_ref().filter(|f| !f.ename.is_empty()) {
                 attributes.insert("exception".to_owned(), truncated(&failure.ename).to_owned());
+            }
+            let result = record.result.as_ref().map(serde_json::Value::to_string);
+            if let Some(result) = result.filter(|r| r.len() <= MAX_ATTRIBUTE_BYTES) {
+                attributes.insert("result".to_owned(), result);
             }
         }
         if let (RunEvent::Overdue, Some(at)) = (self, record.overdue_at) {
@@ -337,6 +342,33 @@ mod tests {
         assert_eq!(message.attributes["overdue_at"], "2026-12-01T10:30:00Z");
         assert_eq!(RunEvent::from_name("overdue"), Some(RunEvent::Overdue));
         assert_eq!(RunEvent::from_name("overdo"), None);
+    }
+
+    #[test]
+    fn a_result_is_an_attribute_when_it_fits_one_and_always_in_the_data() {
+        let short = RunRecord {
+            result: Some(serde_json::json!({"rows": 12, "table": "sales"})),
+            ..record(RunState::Succeeded, Some(cleanup(None)))
+        };
+        let message = RunEvent::Reached(RunState::Succeeded).message(&short);
+        assert_eq!(
+            message.attributes["result"],
+            r#"{"rows":12,"table":"sales"}"#
+        );
+        assert!(
+            !RunEvent::CleanedUp
+                .message(&short)
+                .attributes
+                .contains_key("result")
+        );
+        let long = RunRecord {
+            result: Some(serde_json::json!("x".repeat(MAX_ATTRIBUTE_BYTES))),
+            ..short
+        };
+        let message = RunEvent::Reached(RunState::Succeeded).message(&long);
+        assert!(!message.attributes.contains_key("result"));
+        let data: RunRecord = serde_json::from_slice(&message.data).unwrap();
+        assert_eq!(data.result, long.result);
     }
 
     #[test]

@@ -129,6 +129,12 @@ pub struct RunRecord {
     pub outputs: Vec<String>,
     #[serde(default, skip_serializing_if = "String::is_empty")]
     pub log_tail: String,
+    /// The JSON the notebook left in `outputs/result.json`, as its report said.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub result: Option<serde_json::Value>,
+    /// Why the run has no `result` although its notebook wrote one (too large, not JSON).
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub result_error: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cleanup: Option<CleanupRecord>,
     /// A report that came after the run was recorded `unreported` or `lost`: what the runner
@@ -225,6 +231,8 @@ impl RunRecord {
             failure: None,
             outputs: Vec::new(),
             log_tail: String::new(),
+            result: None,
+            result_error: String::new(),
             cleanup: None,
             late_report: None,
             retry: launch.retry,
@@ -278,6 +286,8 @@ impl RunRecord {
                 next.failure = report.failure.clone();
                 next.outputs = report.outputs.clone();
                 next.log_tail = report.log_tail.clone();
+                next.result = report.result.clone();
+                next.result_error = report.result_error.clone();
             }
             RunState::Unreported | RunState::Lost if self.late_report.is_none() => {
                 next.late_report = Some(LateReport {

@@ -33,6 +33,8 @@ fn report(outcome: Outcome) -> CompletionReport {
             traceback: "ValueError: bad".into(),
         }),
         log_tail: "Traceback".into(),
+        result: Some(serde_json::json!({"rows": 2})),
+        result_error: String::new(),
     }
 }
 
@@ -50,7 +52,10 @@ fn a_record_round_trips_at_every_step_and_says_how_far_the_run_got() {
     let record = launched();
     let json = serde_json::to_string(&record).unwrap();
     assert!(
-        !json.contains("cleanup") && !json.contains("exit_code") && !json.contains("late"),
+        !json.contains("cleanup")
+            && !json.contains("exit_code")
+            && !json.contains("late")
+            && !json.contains("result"),
         "{json}"
     );
     assert_eq!(serde_json::from_str::<RunRecord>(&json).unwrap(), record);
@@ -64,6 +69,7 @@ fn a_record_round_trips_at_every_step_and_says_how_far_the_run_got() {
     let failed = record.completed(&report(Outcome::Failed)).unwrap();
     assert_eq!(failed.state, RunState::Failed);
     assert_eq!(failed.failure, report(Outcome::Failed).failure);
+    assert_eq!(failed.result, Some(serde_json::json!({"rows": 2})));
     assert!(failed.needs_cleanup());
     let refused = failed.cleaned(&cleanup(Some("UNAVAILABLE"))).unwrap();
     assert!(refused.needs_cleanup(), "a failed cleanup is owed again");

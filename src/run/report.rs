@@ -4,13 +4,14 @@
 //! anything into the log), so it is parsed into bounded, typed values before anything acts on
 //! it: the outcome is one of four words, times are RFC 3339 instants, outputs are `gs://` URIs
 //! under the run's own output folder, the error and the log tail are plain text (no terminal
-//! escapes: they are shown in terminals and pages) cut to [`MAX_LOG_TAIL`], and a [`Failure`]
-//! is made plain text within its bounds.
+//! escapes: they are shown in terminals and pages) cut to [`MAX_LOG_TAIL`], a [`Failure`]
+//! is made plain text within its bounds, and the notebook's result is kept only within its own
+//! (`result` says which): an unfit result never refuses the report, it is only not kept.
 
 use jiff::Timestamp;
 use serde::{Deserialize, Serialize};
 
-use super::{Failure, RunId, plain_text};
+use super::{Failure, RunId, plain_text, result};
 
 /// The longest log tail kept from a report; the whole log is in the run's output folder.
 pub const MAX_LOG_TAIL: usize = 16 * 1024;
@@ -60,6 +61,11 @@ struct Wire {
     failure: Option<Failure>,
     #[serde(default)]
     log_tail: String,
+    #[serde(default)]
+    result: Option<serde_json::Value>,
+    /// Why the runner sent no result although the notebook wrote its file.
+    #[serde(default)]
+    result_error: String,
 }
 
 /// A checked report.
@@ -76,6 +82,10 @@ pub struct CompletionReport {
     /// The cell that raised, when the executed notebook holds an error.
     pub failure: Option<Failure>,
     pub log_tail: String,
+    /// The notebook's result (`outputs/result.json`), within its bounds.
+    pub result: Option<serde_json::Value>,
+    /// Why there is no `result` although the notebook wrote one; empty otherwise.
+    pub result_error: String,
 }
 
 /// Why a report body is refused (answered 400, nothing acted on).
@@ -129,6 +139,7 @@ impl CompletionReport {
                 output_folder.to_owned(),
             ));
         }
+        let (result, result_error) = result::checked(wire.result, &wire.result_error);
         Ok(Self {
             run_id: wire.run_id,
             outcome: wire.outcome,
@@ -139,6 +150,8 @@ impl CompletionReport {
             error: truncate(plain_text(&wire.error), MAX_LOG_TAIL),
             failure: wire.failure.map(Failure::cleaned),
             log_tail: tail(plain_text(&wire.log_tail), MAX_LOG_TAIL),
+            result,
+            result_error,
         })
     }
 }
@@ -262,6 +275,45 @@ mod tests {
         );
         let wrong = body(serde_json::json!({"failure": {"cell_index": "two"}}));
         assert!(CompletionReport::parse(&wrong, &run(), FOLDER).is_err());
+    }
+
+    #[test]
+    fn a_result_is_kept_and_an_unfit_one_is_not_but_the_report_stands() {
+        let parse = |overrides: serde_json::Value| {
+            CompletionReport::parse(&body(overrides), &run(), FOLDER).unwrap()
+        };
+        let kept = parse(serde_json::json!({"result": {"rows": 3, "tables": ["a"]}}));
+        assert_eq!(
+            kept.result,
+            Some(serde_json::json!({"rows": 3, "tables": ["a"]}))
+        );
+        assert_eq!(kept.result_error, "");
+        let none = parse(serde_json::json!({}));
+        assert_eq!((none.result, none.result_error.as_str()), (None, ""));
+        // A runner that lies about the size, or nests deeper than anything the service reads.
+        let large = parse(serde_json::json!({"result": "x".repeat(crate::run::MAX_RESULT_BYTES)}));
+        assert_eq!(large.result, None);
+        assert!(
+            large.result_error.contains("at most 65536"),
+            "{}",
+            large.result_error
+        );
+        assert_eq!(large.outcome, Outcome::Succeeded);
+        let deep = (0..40).fold(serde_json::json!(0), |inner, _| serde_json::json!([inner]));
+        let deep = parse(serde_json::json!({"result": deep}));
+        assert_eq!(deep.result, None);
+        assert!(
+            deep.result_error.contains("deeper than 32"),
+            "{}",
+            deep.result_error
+        );
+        let said = parse(serde_json::json!({
+            "result_error": "outputs/result.json is not JSON \u{1b}[31m(line 1)"
+        }));
+        assert_eq!(
+            (said.result, said.result_error.as_str()),
+            (None, "outputs/result.json is not JSON (line 1)")
+        );
     }
 
     #[test]

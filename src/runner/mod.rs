@@ -20,17 +20,21 @@
 //! exception and traceback, and reports them (`failure`), so the record says what went wrong
 //! rather than papermill's exit status.
 //!
+//! A notebook that writes `outputs/result.json` has it checked by the script (`result.py`) and
+//! sent in the report (`report.sh`), as Databricks' `dbutils.notebook.exit(value)` returns a
+//! value; the service checks it again (`run::RESULT_FILE`).
+//!
 //! The Python the script runs lives in files of its own beside it (`kernel_watch.py`,
-//! `explain.py`, `parameters.py`), where it can be read and checked as Python; each takes the
-//! place of its `@NAME.py@` line inside a quoted here-document of `runner.sh` when [`SCRIPT`]
-//! is built, as `secrets.sh` takes the place of the lines that source it.
+//! `explain.py`, `parameters.py`, `result.py`), where it can be read and checked as Python;
+//! each takes the place of its `@NAME.py@` line inside a quoted here-document when [`SCRIPT`]
+//! is built, as `secrets.sh` and `report.sh` take the place of the lines that source them.
 
 use std::collections::BTreeMap;
 use std::sync::LazyLock;
 use std::time::Duration;
 
 /// The script, as deployed: one file, since a post-startup script is one object, so
-/// `runner.sh` with its Python and `secrets.sh` in place.
+/// `runner.sh` with its Python, `secrets.sh` and `report.sh` in place.
 pub static SCRIPT: LazyLock<String> = LazyLock::new(|| assemble(SHELL, &PARTS));
 
 /// The runner as kept in the source tree, where it sources the files beside it.
@@ -41,14 +45,20 @@ const SHELL: &str = include_str!("runner.sh");
 const SOURCE_SECRETS: &str = "# shellcheck source=src/runner/secrets.sh\n\
     source \"$(dirname -- \"${BASH_SOURCE[0]}\")/secrets.sh\"\n";
 
-/// Each placeholder of `runner.sh` and the file that takes its place: a Python line in a
-/// quoted here-document, or the lines that source reading a run's secrets (a file of its own
-/// so that each file stays short to read).
-const PARTS: [(&str, &str); 4] = [
+/// The lines of `runner.sh` that source `report.sh`, likewise.
+const SOURCE_REPORT: &str = "# shellcheck source=src/runner/report.sh\n\
+    source \"$(dirname -- \"${BASH_SOURCE[0]}\")/report.sh\"\n";
+
+/// Each placeholder of `runner.sh` and the file that takes its place: the lines that source a
+/// shell file of its own (so that each file stays short to read), then each Python line in a
+/// quoted here-document, which may be in a sourced file: the files go in first.
+const PARTS: [(&str, &str); 6] = [
+    (SOURCE_SECRETS, include_str!("secrets.sh")),
+    (SOURCE_REPORT, include_str!("report.sh")),
     ("@kernel_watch.py@\n", include_str!("kernel_watch.py")),
     ("@explain.py@\n", include_str!("explain.py")),
     ("@parameters.py@\n", include_str!("parameters.py")),
-    (SOURCE_SECRETS, include_str!("secrets.sh")),
+    ("@result.py@\n", include_str!("result.py")),
 ];
 
 /// `shell` with each placeholder replaced by its file.
@@ -128,7 +138,8 @@ mod tests {
     fn each_python_file_takes_the_place_of_its_one_line_inside_a_here_document() {
         for (placeholder, code) in PARTS.iter().filter(|(p, _)| p.ends_with(".py@\n")) {
             let placeholder = placeholder.trim_end();
-            let lines: Vec<&str> = SHELL.lines().collect();
+            let sources = format!("{SHELL}{}", include_str!("report.sh"));
+            let lines: Vec<&str> = sources.lines().collect();
             let at: Vec<usize> = (0..lines.len())
                 .filter(|i| lines[*i] == placeholder)
                 .collect();
@@ -167,17 +178,22 @@ mod tests {
         )));
     }
 
-    /// The deployed script is one file: `secrets.sh` stands where `runner.sh` sources it.
+    /// The deployed script is one file: `secrets.sh` and `report.sh` stand where `runner.sh`
+    /// sources them.
     #[test]
-    fn the_deployed_script_carries_secrets_sh_inline() {
-        assert_eq!(SHELL.matches(SOURCE_SECRETS).count(), 1);
-        assert!(!SCRIPT.contains("secrets.sh\"\n") && !SCRIPT.contains("\nsource "));
+    fn the_deployed_script_carries_its_shell_files_inline() {
+        for (source, file) in [SOURCE_SECRETS, SOURCE_REPORT].into_iter().zip(PARTS) {
+            assert_eq!(file.0, source);
+            assert_eq!(SHELL.matches(source).count(), 1);
+            let sourced = SHELL.find(source).unwrap();
+            assert!(
+                SHELL[sourced..].contains("\nRUN_ID=$(attribute"),
+                "{source} is defined before the run starts"
+            );
+        }
+        assert!(!SCRIPT.contains(".sh\"\n") && !SCRIPT.contains("\nsource "));
         assert!(SCRIPT.contains(include_str!("secrets.sh")));
-        let sourced = SHELL.find(SOURCE_SECRETS).unwrap();
-        assert!(
-            SHELL[sourced..].contains("\nRUN_ID=$(attribute"),
-            "secrets.sh is defined before the run starts"
-        );
+        assert!(SCRIPT.contains("\nread_result() {\n"));
     }
 
     /// The report lists the executed notebook, the log and at most `LIST_AT_MOST` files the

@@ -4,8 +4,9 @@
 # It reads its run spec from the instance metadata (as data: nothing read from metadata is
 # ever evaluated), copies the notebook's folder into a work directory, executes the notebook
 # with papermill under the run's time limit, uploads the executed notebook, the files the run
-# wrote and this log to {output}/{run id}/, and always reports the outcome to the service with
-# an identity token of the instance. When the report cannot be delivered in time it stops its
+# wrote and this log to {output}/{run id}/, and always reports the outcome (with the notebook's
+# result, outputs/result.json, when it wrote one) to the service with an identity token of the
+# instance. When the report cannot be delivered in time it stops its
 # own instance through the Notebooks API, so no compute outlives the run.
 #
 # What the notebook wrote is untrusted: file names may hold any byte, files may be links, and
@@ -306,6 +307,8 @@ not_saved() {
 
 # shellcheck source=src/runner/secrets.sh
 source "$(dirname -- "${BASH_SOURCE[0]}")/secrets.sh"
+# shellcheck source=src/runner/report.sh
+source "$(dirname -- "${BASH_SOURCE[0]}")/report.sh"
 
 # --- the run ---------------------------------------------------------------------------------
 
@@ -342,6 +345,7 @@ say "run $RUN_ID of $NOTEBOOK on projects/$PROJECT/locations/$ZONE/instances/$NA
 OUTCOME=failed
 EXIT_CODE=-1
 ERROR=''
+RESULT_ERROR=''
 OUTPUTS=()
 PAPERMILL=''
 PAPERMILL_COMMAND=(papermill)
@@ -377,6 +381,7 @@ run_notebook() {
   EXIT_CODE=$?
   PAPERMILL=''
   judge "$EXIT_CODE" $((SECONDS - began))
+  read_result
   [ "$OUTCOME" = succeeded ] || explain
 }
 
@@ -426,43 +431,6 @@ upload_outputs() {
     # Names that reach an upload hold no control character: they can be shown as they are.
     not_saved "uploading $first_failed failed$( ((failed == 1)) || printf ' (and %s more)' $((failed - 1)))"
   fi
-}
-
-report_body() {
-  local first=1 item tail
-  tail=$(tail -n 50 "$LOG" 2>/dev/null | tail -c 8000)
-  printf '{"run_id":%s,"outcome":"%s","exit_code":%s,"started":"%s","finished":"%s","outputs":[' \
-    "$(json_string "$RUN_ID")" "$OUTCOME" "$EXIT_CODE" "$STARTED" "$(date -u +%Y-%m-%dT%H:%M:%SZ)"
-  for item in "${OUTPUTS[@]}"; do
-    [ $first -eq 1 ] || printf ','
-    first=0
-    json_string "$item"
-  done
-  printf '],"error":%s,"failure":%s,"log_tail":%s}' "$(json_string "$ERROR")" \
-    "$(cat "$WORK.failure.json" 2>/dev/null || printf null)" "$(json_string "$tail")"
-}
-
-# POSTs the report until it is taken, refused for good, or REPORT_WITHIN seconds have passed.
-report() {
-  local deadline=$((SECONDS + REPORT_WITHIN)) delay=1 status token
-  # From a file: hundreds of outputs make a body too long for one argument.
-  report_body >"$WORK.report.json"
-  while :; do
-    token=$(metadata "instance/service-accounts/default/identity?audience=$(urlencode "$REPORT_AUDIENCE")&format=full")
-    status=$(curl -sS --max-time 30 -o /dev/null -w '%{http_code}' -X POST \
-      -H "Authorization: Bearer $token" -H 'Content-Type: application/json' \
-      --data-binary "@$WORK.report.json" "$REPORT_URL")
-    case "$status" in
-      2??) say "reported $OUTCOME to $REPORT_URL"; return 0 ;;
-      400 | 401 | 403 | 404 | 409 | 413 | 422) say "the service refused the report ($status)"; return 1 ;;
-    esac
-    ((SECONDS + delay < deadline)) || break
-    say "report answered ${status:-nothing}; again in ${delay}s"
-    sleep "$delay"
-    delay=$((delay * 2 > 60 ? 60 : delay * 2))
-  done
-  say "the report could not be delivered within ${REPORT_WITHIN}s"
-  return 1
 }
 
 stop_self() {

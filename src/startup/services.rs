@@ -28,7 +28,7 @@ use crate::notebooks::client::Endpoint;
 use crate::notebooks::protocol::EmulatorProtocol;
 use crate::notebooks::{ApiVersion, NotebooksClient};
 use crate::operate::Operations;
-use crate::profile::{LaunchSpec, Profiles};
+use crate::profile::{LaunchSpec, Profiles, RetentionError};
 use crate::pubsub::PubSubEndpoint;
 use crate::push_token::{TokenVerifier, VerifySettings};
 use crate::reap::Reaper;
@@ -115,6 +115,7 @@ impl Services {
         let outputs = profiles.outputs();
         // The reaper judges overdue runs by the profiles the launcher is handed.
         let expected = profiles.clone();
+        let retention = profiles.retention().map_err(retention_error)?;
         let no_outputs = match embedded {
             Some(_) => demo::NO_RUNS,
             None => history::SET_AN_OUTPUT,
@@ -153,7 +154,8 @@ impl Services {
         let reaper = Arc::new(
             Reaper::new(instances, store.clone(), transitions, outputs, policy)
                 .with_retries(retrier.clone())
-                .with_overdue(expected),
+                .with_overdue(expected)
+                .with_retention(retention),
         );
         let completer = completer.map(|completer| Arc::new(completer.with_retries(retrier)));
         let dispatcher = Dispatcher::new(
@@ -314,6 +316,16 @@ fn notifier(
         secrets,
         service_url,
     ))))
+}
+
+/// A retention that cannot be: the default profile's names its variable, the others the file.
+fn retention_error(error: RetentionError) -> SettingError {
+    match error {
+        RetentionError::Field { profile, error } if profile == "default" => {
+            config::field_error(error)
+        }
+        other => SettingError::new("PROFILES_FILE", other.to_string()),
+    }
 }
 
 /// Where run events are published (`RUN_EVENTS_TOPIC`, on `PUBSUB_EMULATOR_HOST` or Google's

@@ -28,6 +28,7 @@ mod pubsub_emulator;
 #[path = "../support/pubsub_pull.rs"]
 mod pubsub_pull;
 mod reap;
+mod retention;
 mod retries;
 mod run_launch;
 mod runs;

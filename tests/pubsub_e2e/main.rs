@@ -14,6 +14,8 @@
 //!   from the terminal; `operate_page`: "Run now", "Cancel" and "Rerun" clicked in chromium.
 //! - `concurrency`: ten messages against a profile's `max_concurrent_runs` of two, queued
 //!   in the subscription or skipped.
+//! - `results`: a notebook's result in its record and on its page; retention deleting a run
+//!   that ended long enough ago while one still going is kept.
 //! - `chaos`: many runs of every kind while the service is killed and reapers race the
 //!   reports; afterwards every message has one finished record and no instance is up.
 //! - `service`: the service binary as a process; `topology`: topics and subscriptions.
@@ -44,6 +46,7 @@ mod notebook_page;
 mod notify;
 mod operate;
 mod operate_page;
+mod results;
 mod retries;
 mod runs;
 mod service;

@@ -125,8 +125,14 @@ impl Service {
     /// `notebook-trigger reap` with the service's configuration, as a separate process: a
     /// person at a terminal, or a second scheduler.
     pub fn reap_cli(&self) -> Child {
+        self.reap_cli_with(&[])
+    }
+
+    /// `notebook-trigger reap ARGS` (`--dry-run`) likewise.
+    pub fn reap_cli_with(&self, args: &[&str]) -> Child {
         Command::new(BIN)
             .arg("reap")
+            .args(args)
             .env_clear()
             .env("PATH", std::env::var("PATH").unwrap_or_default())
             .envs(

@@ -10,6 +10,8 @@
 //!   instance stopped or its runner killed outright) and what its log shows of its parameters;
 //! - `failures`: a cell that raises, reported with its source, exception and traceback.
 //! - `parameters`: JSON values reach the notebook unchanged through papermill's YAML reading;
+//! - `result`: the JSON a notebook writes to `outputs/result.json` reaches the report, and one
+//!   too large, not JSON or a link is left out with the reason;
 //! - `secrets`: Secret Manager secrets reach the kernel's environment and nothing else, and one
 //!   that cannot be read fails the run before papermill starts.
 
@@ -24,6 +26,7 @@ mod endings;
 mod failures;
 mod files;
 mod parameters;
+mod result;
 mod secrets;
 
 use std::collections::BTreeMap;

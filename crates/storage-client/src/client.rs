@@ -365,6 +365,27 @@ impl StorageClient {
         json_of(response, bucket, name).await
     }
 
+    /// Deletes `gs://bucket/name`; with `generation`, only if that is still its live
+    /// generation (a 412, [`StorageError::is_conflict`], when it was written since).
+    ///
+    /// # Errors
+    /// The object cannot be deleted (404 if it does not exist).
+    pub async fn delete(
+        &self,
+        bucket: &str,
+        name: &str,
+        generation: Option<u64>,
+    ) -> Result<(), StorageError> {
+        let mut url = self.url(&["storage", "v1", "b", bucket, "o", name]);
+        if let Some(generation) = generation {
+            url.query_pairs_mut()
+                .append_pair("ifGenerationMatch", &generation.to_string());
+        }
+        self.send(format!("gs://{bucket}/{name}"), self.http.delete(url))
+            .await
+            .map(drop)
+    }
+
     /// The names of the objects in `bucket` that start with `prefix`, following every page.
     ///
     /// # Errors

@@ -405,17 +405,23 @@ fn media(buckets: &Buckets, bucket: &str, name: &str) -> Result<Response, GcsErr
         .into_response())
 }
 
+/// Deletes an object, honouring `ifGenerationMatch` as Google does: a delete that names the
+/// generation it judged removes nothing that was written since (412).
 async fn delete_object(
     State(buckets): State<Arc<Buckets>>,
     Path((bucket, name)): Path<(String, String)>,
+    Query(params): Params,
 ) -> Result<StatusCode, GcsError> {
     let mut all = buckets.lock();
     let objects = &mut all
         .get_mut(&bucket)
         .ok_or_else(|| no_bucket(&bucket))?
         .objects;
-    objects
-        .remove(&name)
-        .map(|_| StatusCode::NO_CONTENT)
-        .ok_or_else(|| no_object(&bucket, &name))
+    let live = objects
+        .get(&name)
+        .map(|object| object.generation)
+        .ok_or_else(|| no_object(&bucket, &name))?;
+    upload::check_preconditions(&params, Some(live))?;
+    objects.remove(&name);
+    Ok(StatusCode::NO_CONTENT)
 }
