@@ -22,6 +22,7 @@ use super::history::{HistoryRoutes, Peer, shown, wants_html};
 use super::operators::{NotOperator, same_origin};
 use super::readers::ReadError;
 use crate::cause;
+use crate::launch::Launched;
 use crate::operate::{self, OperateError};
 use crate::run::{InvalidRunId, RunId};
 
@@ -177,10 +178,16 @@ pub(super) async fn start(
             .await?;
         Ok::<_, ActError>((launched, asked.form))
     };
-    match done.await {
+    answer_launch(done.await, &headers)
+}
+
+/// The answer to a run now or a rerun: a form is sent to the new run's page, a program gets
+/// the launch's answer.
+fn answer_launch(done: Result<(Launched, bool), ActError>, headers: &HeaderMap) -> Response {
+    match done {
         Ok((launched, true)) => see(launched.run_id.as_ref()),
         Ok((launched, false)) => launched.into_response(),
-        Err(error) => refused(error, &headers),
+        Err(error) => refused(error, headers),
     }
 }
 
@@ -207,11 +214,7 @@ pub(super) async fn rerun(
             .await?;
         Ok::<_, ActError>((launched, asked.form))
     };
-    match done.await {
-        Ok((launched, true)) => see(launched.run_id.as_ref()),
-        Ok((launched, false)) => launched.into_response(),
-        Err(error) => refused(error, &headers),
-    }
+    answer_launch(done.await, &headers)
 }
 
 /// `POST /runs/{run id}/cancel`: the run's cancel recorded and its instance stopped.

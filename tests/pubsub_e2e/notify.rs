@@ -180,7 +180,13 @@ async fn a_failing_run_notifies_its_cell_error_and_an_overdue_run_is_announced_o
         .lines()
         .filter(|l| l.starts_with("overdue run"))
         .collect();
-    assert_eq!(overdue.len(), 2, "both reaps find it: {said}");
+    // The later reap may read the record before the first one marks it (then its write is
+    // refused and it says so) or after (then it passes the run by): either way, one of them
+    // announces it.
+    assert!(
+        (1..=2).contains(&overdue.len()),
+        "one or both reaps name it: {said}"
+    );
     assert_eq!(
         overdue.iter().filter(|l| l.ends_with("(done)")).count(),
         1,

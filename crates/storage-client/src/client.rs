@@ -183,6 +183,28 @@ impl StorageClient {
         json_of(response, bucket, name).await
     }
 
+    /// [`upload_if_generation`](Self::upload_if_generation) of a JSON document: `false` when
+    /// another write came first, which a compare-and-swap reads again rather than fails on.
+    ///
+    /// # Errors
+    /// The object cannot be written.
+    pub async fn swap_json(
+        &self,
+        bucket: &str,
+        name: &str,
+        body: Vec<u8>,
+        generation: u64,
+    ) -> Result<bool, StorageError> {
+        match self
+            .upload_if_generation(bucket, name, "application/json", body, generation)
+            .await
+        {
+            Ok(_) => Ok(true),
+            Err(error) if error.is_conflict() => Ok(false),
+            Err(error) => Err(error),
+        }
+    }
+
     /// Writes `gs://bucket/name` only if its live generation is `generation` (`0`: only if
     /// there is none): a compare-and-swap. Sent as a multipart upload, the form every Cloud
     /// Storage emulator here honours the precondition on as Google does; a precondition that

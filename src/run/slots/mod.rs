@@ -326,21 +326,11 @@ async fn write_if(
     generation: u64,
 ) -> Result<bool, SlotError> {
     let body = serde_json::to_vec_pretty(slot).expect("a slot serialises");
-    match storage
-        .upload_if_generation(
-            &uri.bucket,
-            &uri.object,
-            "application/json",
-            body,
-            generation,
-        )
+    storage
+        .swap_json(&uri.bucket, &uri.object, body, generation)
         .await
-    {
-        Ok(_) => Ok(true),
-        Err(error) if error.is_conflict() => Ok(false),
-        Err(source) => Err(SlotError::Storage {
+        .map_err(|source| SlotError::Storage {
             uri: uri.to_string(),
             source,
-        }),
-    }
+        })
 }

@@ -205,23 +205,13 @@ impl RunStore {
             source,
         })?;
         let storage = self.client().await.map_err(StoreError::Credentials)?;
-        match storage
-            .upload_if_generation(
-                &uri.bucket,
-                &uri.object,
-                "application/json",
-                body,
-                generation,
-            )
+        storage
+            .swap_json(&uri.bucket, &uri.object, body, generation)
             .await
-        {
-            Ok(_) => Ok(true),
-            Err(error) if error.is_conflict() => Ok(false),
-            Err(source) => Err(StoreError::Storage {
+            .map_err(|source| StoreError::Storage {
                 uri: uri.to_string(),
                 source,
-            }),
-        }
+            })
     }
 
     /// The service's secret `name`, kept beside the records of the output prefix `output`
