@@ -108,17 +108,25 @@ pub fn wants_html(headers: &HeaderMap) -> bool {
     html > json
 }
 
+/// The caller's address, which lets a loopback caller read the embedded demo.
+pub(super) fn peer(request: &Request) -> Option<SocketAddr> {
+    request
+        .extensions()
+        .get::<ConnectInfo<Peer>>()
+        .map(|info| info.0.0)
+}
+
 /// Lets a request through only when [`Readers`] says it may read.
 pub(super) async fn authorize(
     State(routes): State<Arc<HistoryRoutes>>,
     mut request: Request,
     next: Next,
 ) -> Response {
-    let peer = request
-        .extensions()
-        .get::<ConnectInfo<Peer>>()
-        .map(|info| info.0.0);
-    match routes.readers.check(request.headers(), peer).await {
+    match routes
+        .readers
+        .check(request.headers(), peer(&request))
+        .await
+    {
         Ok(reader) => {
             tracing::debug!(?reader, path = %request.uri().path(), "runs read");
             request.extensions_mut().insert(reader);

@@ -9,7 +9,7 @@
 use std::sync::Arc;
 
 use axum::Json;
-use axum::extract::{ConnectInfo, FromRequest, Path, Request, State};
+use axum::extract::{FromRequest, Path, Request, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Redirect, Response};
@@ -18,7 +18,7 @@ use serde::Deserialize;
 use serde_json::{Map, Value};
 
 use super::forms::{CheckError, FormRequest};
-use super::history::{HistoryRoutes, Peer, shown, wants_html};
+use super::history::{HistoryRoutes, peer, shown, wants_html};
 use super::operators::{NotOperator, same_origin};
 use super::readers::ReadError;
 use crate::cause;
@@ -53,10 +53,7 @@ pub(super) async fn authorize(
     mut request: Request,
     next: Next,
 ) -> Response {
-    let peer = request
-        .extensions()
-        .get::<ConnectInfo<Peer>>()
-        .map(|info| info.0.0);
+    let peer = peer(&request);
     let headers = request.headers().clone();
     let checked = async {
         let reader = routes.readers.check(&headers, peer).await?;

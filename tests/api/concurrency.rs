@@ -237,3 +237,26 @@ async fn eight_services_racing_for_two_slots_get_two() {
     }
     app.stop().await;
 }
+
+#[tokio::test]
+async fn a_bad_cap_wait_or_expected_duration_stops_start_up_naming_its_variable() {
+    let base = [
+        ("GOOGLE_CLOUD_PROJECT", "p"),
+        ("NOTEBOOK_LOCATION", "us-central1-a"),
+        ("CONTAINER_IMAGE", "us-docker.pkg.dev/p/r/img"),
+        ("NOTEBOOK", "/home/jupyter/seed.ipynb"),
+        ("NOTEBOOK_OUTPUT", "gs://bkt/runs"),
+        ("RUNNER_SCRIPT", "gs://bkt/runner.sh"),
+        ("SERVICE_URL", "https://trigger.example"),
+    ];
+    for (variable, value) in [
+        ("MAX_CONCURRENT_RUNS", "0"),
+        ("MAX_CONCURRENT_RUNS", "101"),
+        ("WHEN_BUSY", "later"),
+        ("EXPECTED_DURATION", "soon"),
+        ("EXPECTED_DURATION", "2h"),
+    ] {
+        let said = crate::helpers::refused_start(&[&base[..], &[(variable, value)]].concat()).await;
+        assert!(said.contains(variable), "{variable}={value}: {said}");
+    }
+}
