@@ -368,9 +368,13 @@ async fn of_two_reaps_that_find_a_run_overdue_one_announces_it() {
         .map(|o| o.result.as_str())
         .collect();
     results.sort_unstable();
-    assert_eq!(results.len(), 2, "{a:?} {b:?}");
-    assert_eq!(results[0], "done", "{results:?}");
-    assert!(results[1].starts_with("skipped"), "{results:?}");
+    // The slower reap either lost the compare-and-swap (skipped) or read the
+    // record after it was marked, and then does not list the run at all.
+    assert_eq!(results.first(), Some(&"done"), "{a:?} {b:?}");
+    assert!(
+        results[1..].iter().all(|r| r.starts_with("skipped")) && results.len() <= 2,
+        "{results:?}"
+    );
     assert!(
         a.verdicts.is_empty() && b.verdicts.is_empty(),
         "an overdue run goes on"
