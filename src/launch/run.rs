@@ -46,12 +46,14 @@ pub struct RunConfig {
 }
 
 impl RunConfig {
-    /// Refuses a profile with a notebook when runs cannot report here, naming what is missing.
+    /// Refuses a profile whose runs execute on instances with a notebook when runs cannot
+    /// report here, naming what is missing.
     ///
     /// # Errors
     /// A [`FieldError`] on `notebook`.
     pub fn check(&self, spec: &LaunchSpec) -> Result<(), FieldError> {
-        if spec.run.is_none() {
+        // An execution's job runs the notebook itself: no runner, nothing reports here.
+        if spec.run.is_none() || spec.backend.execution().is_some() {
             return Ok(());
         }
         let missing: Vec<&str> = [

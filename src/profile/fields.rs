@@ -28,6 +28,8 @@ pub const DEFAULT_RETRY_ON: &str = "failed,timed_out,unreported";
 pub const DEFAULT_RETRY_DELAY: &str = "1m";
 /// What a message that finds its profile's runs all going does when its profile says nothing.
 pub const DEFAULT_WHEN_BUSY: &str = "queue";
+/// Where a profile's runs execute when it says nothing (as `BACKEND` writes it).
+pub const DEFAULT_BACKEND: &str = "instance";
 
 /// Expands the table of fields. A row is
 /// `Variant name: Type, "ENVIRONMENT_VARIABLE", when-unset, "meaning";`
@@ -122,7 +124,7 @@ macro_rules! profile_fields {
 
 profile_fields! {
     Location location: String, "NOTEBOOK_LOCATION", Required("(required)"),
-        "zone of the instances, e.g. us-central1-a";
+        "zone of the instances, e.g. us-central1-a; an execution runs in its region (a region such as us-central1 is accepted too)";
     ContainerImage container_image: String, "CONTAINER_IMAGE", Required("(required)"),
         "container repository, optionally with :tag";
     ContainerTag container_tag: String, "CONTAINER_TAG", Value(DEFAULT_CONTAINER_TAG),
@@ -130,14 +132,14 @@ profile_fields! {
     MachineType machine_type: String, "MACHINE_TYPE", Value(DEFAULT_MACHINE_TYPE),
         "machine type";
     PostStartupScript post_startup_script: String, "POST_STARTUP_SCRIPT", Absent,
-        "gs://BUCKET/script.sh run after start-up";
+        "gs://BUCKET/script.sh run after start-up (instance only)";
     PostStartupScriptBehavior post_startup_script_behavior: String,
         "POST_STARTUP_SCRIPT_BEHAVIOR", Absent,
-        "run_once | run_every_start | download_and_run_every_start";
+        "run_once | run_every_start | download_and_run_every_start (instance only)";
     IdleTimeoutSeconds idle_timeout_seconds: u32, "IDLE_TIMEOUT_SECONDS",
-        Decided("API default (10800)"), "idle shutdown after N s (600-86400; 0 disables)";
+        Decided("API default (10800)"), "idle shutdown after N s (600-86400; 0 disables) (instance only)";
     ServiceAccount service_account: String, "INSTANCE_SERVICE_ACCOUNT",
-        Decided("Compute Engine default"), "service account of the instance VM";
+        Decided("Compute Engine default"), "service account of the instance VM, or the execution's serviceAccount";
     Network network: String, "NETWORK", Absent,
         "VPC network (short name or projects/P/global/networks/N)";
     Subnet subnet: String, "SUBNET", Absent, "subnetwork (short name or full name)";
@@ -148,23 +150,23 @@ profile_fields! {
     AcceleratorCount accelerator_count: u32, "ACCELERATOR_COUNT", Decided("1 with a type"),
         "number of GPUs";
     InstallGpuDriver install_gpu_driver: bool, "INSTALL_GPU_DRIVER", Decided("true with a GPU"),
-        "install the GPU driver";
+        "install the GPU driver (instance only)";
     BootDiskType boot_disk_type: String, "BOOT_DISK_TYPE", Decided("API default"),
         "PD_STANDARD | PD_SSD | PD_BALANCED | …";
     BootDiskSizeGb boot_disk_size_gb: u32, "BOOT_DISK_SIZE_GB", Decided("API default (150)"),
-        "boot disk size, 150-64000";
+        "boot disk size, 150-64000 (an execution's persistent disk)";
     Labels labels: BTreeMap<String, String>, "INSTANCE_LABELS", Absent,
         "extra labels, k=v,k2=v2";
     Metadata metadata: BTreeMap<String, String>, "INSTANCE_METADATA", Absent,
-        "extra metadata, k=v,k2=v2: Workbench settings, never a key that runs code, grants logins or is written by Workbench (README, Security)";
+        "extra metadata, k=v,k2=v2: Workbench settings, never a key that runs code, grants logins or is written by Workbench (README, Security) (instance only)";
     InstanceId instance_id: String, "INSTANCE_ID", Absent,
-        "fixed instance id for every message; otherwise derived per message";
+        "fixed instance id for every message; otherwise derived per message (instance only)";
     Notebook notebook: String, "NOTEBOOK", Absent,
-        "notebook each run executes: gs://BUCKET/PATH/NAME.ipynb or an absolute path in the container (its folder is the run's working directory)";
+        "notebook each run executes: gs://BUCKET/PATH/NAME.ipynb or an absolute path in the container (its folder is the run's working directory); an execution reads it from Cloud Storage only";
     Parameters parameters: Map<String, serde_json::Value>, "NOTEBOOK_PARAMETERS", Absent,
         "default papermill parameters, a JSON object";
     Secrets secrets: BTreeMap<String, String>, "NOTEBOOK_SECRETS", Absent,
-        "Secret Manager secrets the notebook's kernel gets as environment variables, VAR=projects/P/secrets/S/versions/V,…; never from a message";
+        "Secret Manager secrets the notebook's kernel gets as environment variables, VAR=projects/P/secrets/S/versions/V,…; never from a message (instance only)";
     Output output: String, "NOTEBOOK_OUTPUT", Required("(required with a notebook)"),
         "gs://BUCKET/PREFIX: each run's files go under PREFIX/RUN_ID/";
     MaxRunTime max_run_time: String, "MAX_RUN_TIME", Value(DEFAULT_MAX_RUN_TIME),
@@ -185,6 +187,10 @@ profile_fields! {
         "how long a run should take, e.g. 20m: a run still going past it is announced overdue once (below max_run_time)";
     KeepRuns keep_runs: String, "KEEP_RUNS", Decided("forever"),
         "how long a run's folder and record are kept after it ends, e.g. 90d: the reap deletes older ones, never a run still going; one value per output; never from a message";
+    Backend backend: String, "BACKEND", Value(DEFAULT_BACKEND),
+        "where each run executes: instance (a Workbench instance per run, with the runner) | execution (a Vertex AI notebook execution job in the location's region; instance-only fields are refused)";
+    RuntimeTemplate runtime_template: String, "RUNTIME_TEMPLATE", Absent,
+        "execution only: projects/P/locations/REGION/notebookRuntimeTemplates/T, the compute a job runs on instead of machine_type, accelerator_*, boot_disk_*, network, subnet, and disable_public_ip, whose container it uses too (container_image is then not sent)";
 }
 
 impl Field {

@@ -6,7 +6,8 @@
 //! `ALLOWED_OVERRIDES`. The layered result is parsed once into a [`LaunchSpec`], whose types
 //! cannot hold an invalid value: the request builders never validate anything.
 //!
-//! `fields` declares every field once; `spec` parses a layered profile with the rules of
+//! `fields` declares every field once; `backend` says whether runs execute on an instance or
+//! as notebook execution jobs, and refuses what a job cannot honour; `spec` parses a layered profile with the rules of
 //! `checks`, and `run` the notebook it runs, if any, with the `secrets` its kernel reads and the
 //! `retry` policy its attempts follow, and `concurrency` how many of its runs may go at once;
 //! `retention` reads how long each output folder keeps its runs (`keep_runs`);
@@ -14,6 +15,7 @@
 //! read, and who may set them; `files` loads the named profiles; `notify` holds the form of
 //! the webhooks a profile notifies and how long its runs should take.
 
+mod backend;
 mod checks;
 mod concurrency;
 mod fields;
@@ -28,6 +30,7 @@ mod spec;
 #[cfg(test)]
 mod tests;
 
+pub use backend::{Backend, ExecutionSpec, region_of};
 pub use checks::check_gcs_uri;
 pub use concurrency::{Concurrency, MAX_CONCURRENT_RUNS_LIMIT, WhenBusy};
 pub use fields::{

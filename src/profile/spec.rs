@@ -6,6 +6,7 @@
 
 use std::collections::BTreeMap;
 
+use super::backend::{Backend, parse_backend, region_of};
 use super::checks::{
     ACCELERATOR_TYPES, DISK_TYPES, check_gcs_uri, check_machine_type, check_service_account,
     check_tag, expand_resource, parse_zone, split_image,
@@ -87,6 +88,8 @@ pub struct LaunchSpec {
     pub run: Option<RunTarget>,
     /// How many of its runs may go at once; `None`: no cap.
     pub concurrency: Option<Concurrency>,
+    /// Where its runs execute: on an instance, or as notebook execution jobs.
+    pub backend: Backend,
 }
 
 impl LaunchSpec {
@@ -95,7 +98,8 @@ impl LaunchSpec {
     /// # Errors
     /// The first [`FieldError`], naming the field and the expected form.
     pub fn parse(fields: &Fields, project: &str) -> Result<LaunchSpec, FieldError> {
-        let location = parse_location(fields)?;
+        let backend = parse_backend(fields)?;
+        let location = parse_location(fields, &backend)?;
         let (container_repository, container_tag) = parse_container(fields)?;
         let machine_type = parse_machine_type(fields)?;
         let (post_startup_script, post_startup_script_behavior) = parse_post_startup(fields)?;
@@ -134,17 +138,22 @@ impl LaunchSpec {
             instance_id,
             run,
             concurrency,
+            backend,
         })
     }
 }
 
-fn parse_location(fields: &Fields) -> Result<String, FieldError> {
+/// A zone; an execution's region is read from it, or may be given as the location itself.
+fn parse_location(fields: &Fields, backend: &Backend) -> Result<String, FieldError> {
     let location = required(
         &fields.location,
         Field::Location,
         "a zone such as us-central1-a",
     )?;
-    parse_zone(location).map_err(|e| FieldError::new(Field::Location, e))
+    match backend {
+        Backend::Execution(_) => Ok(location.to_owned()),
+        Backend::Instance => parse_zone(location).map_err(|e| FieldError::new(Field::Location, e)),
+    }
 }
 
 /// The repository and the tag: the API takes them apart, while a profile may write the tag
@@ -233,7 +242,7 @@ fn parse_network(
     project: &str,
     location: &str,
 ) -> Result<(Option<String>, Option<String>), FieldError> {
-    let region = location.rsplit_once('-').map_or(location, |(r, _)| r);
+    let region = region_of(location).unwrap_or_else(|| location.to_owned());
     let network = fields
         .network
         .as_deref()
