@@ -10,7 +10,7 @@ mod support;
 use std::io::Write as _;
 use std::process::{Command, Stdio};
 
-use notebook_trigger::papermill::{Notebook, Placement, codify, inspect};
+use notebook_trigger::papermill::{Notebook, Placement, codify, inspect, parameterize};
 use serde_json::{Value, json};
 
 /// Runs `script` with papermill's Python, `input` on its stdin; its stdout. `black`, which
@@ -182,5 +182,63 @@ fn the_injected_cell_is_the_one_papermill_writes() {
             Placement::Top => 0,
         };
         assert_eq!(theirs["at"], json!([at]), "{cells:?}");
+    }
+}
+
+/// The notebook an execution runs is the one papermill would run: for each place the cell can
+/// go, every cell and the kept parameters equal what `parameterize_notebook` writes (the
+/// injected cell's id aside, which papermill draws at random; sources are compared as text,
+/// which nbformat splits into lines on writing).
+#[test]
+fn the_parameterized_notebook_is_the_one_papermill_writes() {
+    if !support::papermill() {
+        return;
+    }
+    let parameters = tricky();
+    let Value::Object(parameters) = &parameters else {
+        unreachable!()
+    };
+    let script = "import json, nbformat\nfrom papermill.parameterize import parameterize_notebook\n\
+        given = json.load(sys.stdin)\n\
+        nb = nbformat.from_dict(given['notebook'])\n\
+        nb.metadata['papermill'] = {}\n\
+        nb = parameterize_notebook(nb, given['parameters'])\n\
+        print(nbformat.writes(nb))";
+    let without_injected_id = |notebook: &mut Value| {
+        for cell in notebook["cells"].as_array_mut().unwrap() {
+            if cell["metadata"]["tags"] == json!(["injected-parameters"]) {
+                cell.as_object_mut().unwrap().remove("id");
+            }
+            if let Value::Array(lines) = &cell["source"] {
+                cell["source"] = json!(lines.iter().filter_map(Value::as_str).collect::<String>());
+            }
+        }
+    };
+    let cases: [&[(&str, &[&str])]; 3] = [
+        &[
+            ("import os", &[]),
+            ("quotes = ''", &["parameters"]),
+            ("print(1)", &[]),
+        ],
+        &[("print(1)\nprint(2)", &[])],
+        &[
+            ("a = 1", &["parameters"]),
+            ("a = 2", &["injected-parameters"]),
+            ("x", &[]),
+        ],
+    ];
+    for cells in cases {
+        let notebook = notebook(cells);
+        let input = json!({"notebook": notebook, "parameters": parameters}).to_string();
+        let mut theirs: Value = serde_json::from_str(&python(script, &input)).unwrap();
+        let ours = parameterize(notebook.to_string().as_bytes(), parameters).unwrap();
+        let mut ours: Value = serde_json::from_slice(&ours).unwrap();
+        without_injected_id(&mut theirs);
+        without_injected_id(&mut ours);
+        assert_eq!(ours["cells"], theirs["cells"], "{cells:?}");
+        assert_eq!(
+            ours["metadata"]["papermill"]["parameters"],
+            theirs["metadata"]["papermill"]["parameters"]
+        );
     }
 }

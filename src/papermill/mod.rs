@@ -12,9 +12,12 @@
 //! - `notebook`: the `.ipynb`: kernel, language, parameters cell, the checks.
 //! - `translate`: JSON as papermill writes it into the injected cell (Python), for dry runs
 //!   and for whatever writes parameterized notebooks itself.
+//! - `parameterize`: the whole notebook with that cell injected where papermill puts it, for
+//!   a backend that runs a notebook without papermill.
 
 mod inspect;
 mod notebook;
+mod parameterize;
 mod translate;
 mod types;
 
@@ -22,5 +25,6 @@ pub use inspect::{Declaration, inspect};
 pub use notebook::{
     INJECTED_TAG, MAX_NOTEBOOK_BYTES, Notebook, NotebookError, ParameterError, Placement,
 };
+pub use parameterize::parameterize;
 pub use translate::codify;
 pub use types::Expected;

@@ -13,7 +13,7 @@ use super::types::{Expected, json_kind};
 pub const MAX_NOTEBOOK_BYTES: usize = 16 * 1024 * 1024;
 
 /// papermill's tag of the cell whose assignments are the notebook's parameters.
-const PARAMETERS_TAG: &str = "parameters";
+pub(super) const PARAMETERS_TAG: &str = "parameters";
 /// papermill's tag of the cell it writes the run's parameters into.
 pub const INJECTED_TAG: &str = "injected-parameters";
 
@@ -24,6 +24,11 @@ pub enum NotebookError {
     NotJson(#[source] serde_json::Error),
     #[error("it has no cells (a notebook is a JSON object with `cells`)")]
     NoCells,
+    /// papermill upgrades nbformat 3 before it writes into a notebook; Jupyter does on saving.
+    #[error(
+        "it is an nbformat 3 notebook: open it in Jupyter and save it, which upgrades it to nbformat 4"
+    )]
+    Nbformat3,
     /// papermill starts the kernel the notebook names; the runner names none.
     #[error(
         "it names no kernel (`metadata.kernelspec.name`), so papermill cannot start one: open it in Jupyter, choose a kernel and save it"
@@ -199,7 +204,7 @@ fn cells(notebook: &Value) -> Option<Vec<&Value>> {
     )
 }
 
-fn has_tag(cell: &Value, tag: &str) -> bool {
+pub(super) fn has_tag(cell: &Value, tag: &str) -> bool {
     cell["metadata"]["tags"]
         .as_array()
         .is_some_and(|tags| tags.iter().any(|t| t.as_str() == Some(tag)))
@@ -219,7 +224,7 @@ fn source(cell: &Value) -> String {
 }
 
 #[cfg(test)]
-mod tests {
+pub(super) mod tests {
     use super::*;
     use serde_json::json;
 

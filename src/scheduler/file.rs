@@ -173,7 +173,7 @@ jobs:
             .iter()
             .find(|j| j.payload == r#"{"action":"reap"}"#)
             .expect("a job publishes the reaper's message");
-        assert_eq!(reap.schedule, "*/15 * * * *");
+        assert_eq!(reap.schedule, "*/5 * * * *");
     }
 
     #[test]
