@@ -12,7 +12,7 @@
 //! use-cases: dispatch launch reap completion retry history operate
 //! run-model: run
 //! message:   rejection payload profile naming push json_depth papermill
-//! clients:   edits push_token notebooks credentials cloud_storage poll pubsub runner telemetry variable scheduler shutdown webhook secret_manager
+//! clients:   edits push_token notebooks executions credentials cloud_storage poll pubsub runner telemetry variable scheduler shutdown webhook secret_manager
 //! ```
 //!
 //! - **root**: [`commands`] does what each subcommand of [`cli`] says; [`startup`] is the
@@ -37,6 +37,7 @@
 //!   provenance labels; [`papermill`] reads a notebook's declared parameters and writes the
 //!   cell papermill injects; [`rejection`] is every refusal before an instance is created.
 //! - **clients and vocabulary**: [`notebooks`] calls the Notebooks API with [`credentials`];
+//!   [`executions`] calls Vertex AI's notebook execution jobs, the other backend of a run;
 //!   [`cloud_storage`] is Cloud Storage with the service's credentials (run records, notebooks);
 //!   [`poll`] waits on operations; [`push_token`] checks Google-signed tokens; [`pubsub`]
 //!   publishes and replays messages; [`runner`] is the script that runs a notebook on its
@@ -58,6 +59,7 @@ pub mod config;
 pub mod credentials;
 pub mod dispatch;
 pub mod edits;
+pub mod executions;
 pub mod history;
 pub mod http;
 pub mod json_depth;
