@@ -125,6 +125,15 @@ pub fn instance_id(fixed: Option<&InstanceId>, prefix: &IdPrefix, trigger: &Trig
     }
 }
 
+/// The notebook execution job id of the run `run` (`r` and 16 hex digits): `{prefix}-{run}`.
+/// A run's id derives from its message, so a redelivery names the same job and finds it
+/// taken (409), and a retry or a rerun, a run of its own, names a job of its own. It keeps the
+/// instance ids' form, which the API's job ids accept.
+pub fn job_id(prefix: &IdPrefix, run: &str) -> InstanceId {
+    InstanceId::parse(&format!("{}-{run}", prefix.0))
+        .expect("a valid prefix and a run id (r and hex) always make a valid id")
+}
+
 /// Labels saying where an instance came from; on a 409 they tell our own instance apart.
 pub fn provenance(trigger: &Trigger, profile: &str) -> BTreeMap<String, String> {
     BTreeMap::from([
@@ -194,6 +203,17 @@ mod tests {
         crate::push::decode(&axum::http::HeaderMap::new(), body.as_bytes(), usize::MAX)
             .unwrap()
             .key
+    }
+
+    #[test]
+    fn a_runs_job_id_is_the_prefix_and_the_run_and_fits_the_longest_prefix() {
+        let run = "r0123456789abcdef";
+        assert_eq!(
+            job_id(&IdPrefix::default(), run).as_str(),
+            "notebook-r0123456789abcdef"
+        );
+        let longest = IdPrefix::parse(&"p".repeat(MAX_PREFIX_LEN)).unwrap();
+        assert_eq!(job_id(&longest, run).as_str().len(), MAX_PREFIX_LEN + 18);
     }
 
     #[test]

@@ -99,15 +99,20 @@ pub fn completion_status(error: &CompletionError) -> StatusCode {
 /// same that ends the run's record.
 pub fn launch_status(error: &LaunchError) -> StatusCode {
     match error {
-        LaunchError::Call { .. } | LaunchError::Operation { .. } | LaunchError::V1Deprecated(_) => {
-            retry_or_refuse(!error.is_permanent())
-        }
+        LaunchError::Call { .. }
+        | LaunchError::Operation { .. }
+        | LaunchError::V1Deprecated(_)
+        | LaunchError::Execution { .. } => retry_or_refuse(!error.is_permanent()),
+        LaunchError::ExecutionTaken { .. }
+        | LaunchError::Unparameterized { .. }
+        | LaunchError::NotebookTooLarge { .. } => StatusCode::UNPROCESSABLE_ENTITY,
         LaunchError::Malformed(_)
         | LaunchError::Vanished { .. }
         | LaunchError::Recreated { .. }
         | LaunchError::PollTimeout { .. }
         | LaunchError::Record { .. }
         | LaunchError::Notebook { .. }
+        | LaunchError::Copy { .. }
         | LaunchError::Slot(_)
         | LaunchError::ShuttingDown => StatusCode::SERVICE_UNAVAILABLE,
         LaunchError::Busy { .. } | LaunchError::NoSlot { .. } => StatusCode::TOO_MANY_REQUESTS,

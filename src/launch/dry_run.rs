@@ -8,10 +8,12 @@ use std::time::Duration;
 use serde::{Serialize, Serializer};
 
 use super::error::call_error;
-use super::{CreateRequest, Failure, Launched, Launcher, NotebookCheck, Outcome};
+use super::{CreateRequest, Failure, LaunchError, Launched, Launcher, NotebookCheck, Outcome};
 use crate::push::Trigger;
 
-/// The `instances.create` a dry run would have sent. The method and URL are the client's own
+/// The `instances.create` (or, for a run that executes as a job,
+/// `notebookExecutionJobs.create`, whose notebook's generation is known once its copy is
+/// written) a dry run would have sent. The method and URL are the client's own
 /// ([`NotebooksClient::create_call`](crate::notebooks::NotebooksClient::create_call)), and the
 /// body is the request's bytes, so the answer cannot drift from what a launch sends.
 #[derive(Debug, Clone, Serialize)]
@@ -36,10 +38,20 @@ impl Launcher {
         trigger: &Trigger,
         elapsed: Duration,
     ) -> Result<Launched, Failure> {
-        let call = self
-            .client
-            .create_call(&request.parent, request.id.as_str(), request.request_id)
-            .map_err(|error| call_error("create", &request.name, error))?;
+        let call = match &request.execution {
+            Some(_) => self
+                .executions
+                .create_call(&request.parent, request.id.as_str())
+                .map_err(|source| LaunchError::Execution {
+                    action: "create",
+                    job: request.name.clone(),
+                    source,
+                })?,
+            None => self
+                .client
+                .create_call(&request.parent, request.id.as_str(), request.request_id)
+                .map_err(|error| call_error("create", &request.name, error))?,
+        };
         let query = call
             .url
             .query_pairs()

@@ -4,8 +4,10 @@
 
 use std::time::Duration;
 
+use crate::executions::ExecutionsError;
 use crate::notebooks::model::MalformedOperation;
 use crate::notebooks::{ClientError, Status};
+use crate::papermill::NotebookError;
 use crate::poll::PollError;
 use crate::rejection::Rejection;
 
@@ -95,6 +97,40 @@ pub enum LaunchError {
         "the slots of the profile's max_concurrent_runs cannot be counted, so its run is not created yet"
     )]
     Slot(#[source] crate::run::SlotError),
+    /// A call for a run's notebook execution job failed; the error says whether trying again
+    /// can help.
+    #[error("cannot {action} the notebook execution job {job}")]
+    Execution {
+        action: &'static str,
+        job: String,
+        #[source]
+        source: ExecutionsError,
+    },
+    /// The job id derived from the run is taken by a job that is not this run's.
+    #[error(
+        "the notebook execution job {job} exists but is not this run's (its labels name another message): delete that job, or change ID_PREFIX"
+    )]
+    ExecutionTaken { job: String },
+    /// The parameterized copy of the notebook a job runs could not be written.
+    #[error(
+        "the parameterized copy of {notebook} cannot be written, so its job is not created yet"
+    )]
+    Copy {
+        notebook: String,
+        #[source]
+        source: crate::run::CopyError,
+    },
+    /// The notebook cannot be parameterized: no later delivery can write the job's copy.
+    #[error("{notebook} cannot be parameterized for its execution")]
+    Unparameterized {
+        notebook: String,
+        #[source]
+        source: NotebookError,
+    },
+    #[error(
+        "{notebook} is larger than the {max} bytes read to parameterize it for an execution: make the notebook smaller (clear its outputs)"
+    )]
+    NotebookTooLarge { notebook: String, max: usize },
     /// The run's notebook could not be read for its pre-flight; nothing was written or created.
     #[error("the notebook {notebook} cannot be read, so its run is not checked or created yet")]
     Notebook {
@@ -111,7 +147,11 @@ impl LaunchError {
         match self {
             LaunchError::Call { source, .. } => !source.is_transient(),
             LaunchError::Operation { status, .. } => !status.code.is_transient(),
-            LaunchError::V1Deprecated(_) => true,
+            LaunchError::Execution { source, .. } => !source.is_transient(),
+            LaunchError::V1Deprecated(_)
+            | LaunchError::ExecutionTaken { .. }
+            | LaunchError::Unparameterized { .. }
+            | LaunchError::NotebookTooLarge { .. } => true,
             LaunchError::Malformed(_)
             | LaunchError::Vanished { .. }
             | LaunchError::Recreated { .. }
@@ -121,6 +161,7 @@ impl LaunchError {
             | LaunchError::Busy { .. }
             | LaunchError::NoSlot { .. }
             | LaunchError::Slot(_)
+            | LaunchError::Copy { .. }
             | LaunchError::Notebook { .. } => false,
         }
     }

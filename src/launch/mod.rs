@@ -17,6 +17,8 @@
 //! - `slot`: a run of a profile with `max_concurrent_runs` takes a slot first, or waits, or is
 //!   skipped.
 //! - `relaunch`: launches the product starts itself (a retry, a rerun, a "run now").
+//! - `execution`: a run that executes as a notebook execution job: its job, the parameterized
+//!   copy of its notebook, and a create that a redelivery follows.
 //! - `dry_run`: the create a launch would send, shown instead of sent.
 //! - `error`: why a launch that began did not end with an instance.
 
@@ -24,6 +26,7 @@ pub mod body;
 mod create;
 mod dry_run;
 mod error;
+mod execution;
 mod existing;
 mod preflight;
 mod relaunch;
@@ -39,16 +42,18 @@ use std::time::Duration;
 use serde::Serialize;
 use tokio_util::sync::CancellationToken;
 
+use crate::executions::ExecutionsClient;
 use crate::naming::IdPrefix;
 use crate::notebooks::NotebooksClient;
 use crate::poll::{Backoff, Poller};
 use crate::profile::Profiles;
 use crate::push::Trigger;
-use crate::run::{RunId, Transitions, Updated};
+use crate::run::{RunId, RunStore, Transitions, Updated};
 
 use create::CreateError;
 pub use dry_run::DryRunRequest;
 pub use error::{Failure, LaunchError};
+pub use execution::ExecutionPlan;
 pub use preflight::{NotebookCheck, Preflight, Unreadable};
 pub use relaunch::Relaunch;
 pub use request::CreateRequest;
@@ -156,6 +161,10 @@ pub struct Progress<'a> {
 #[derive(Debug)]
 pub struct Launcher {
     pub client: NotebooksClient,
+    /// Creates the jobs of the runs whose profile executes them as jobs.
+    pub executions: ExecutionsClient,
+    /// Where an execution's parameterized notebook is written, beside its run's record.
+    pub records: RunStore,
     pub project: String,
     pub profiles: Profiles,
     pub prefix: IdPrefix,
@@ -223,6 +232,11 @@ impl Launcher {
             progress,
             poller,
         };
+        if let Some(execution) = &plan.request.execution {
+            // Boxed: the job's create is as rare a path as a replace.
+            let executed = Box::pin(self.execute(&plan, execution)).await;
+            return Box::pin(self.executed(trigger, &plan, executed)).await;
+        }
         let created = match self.create_and_wait(&plan).await {
             // Boxed: the rare path (it may delete and create again) would otherwise size the
             // state of every waiting launch.

@@ -37,6 +37,8 @@ pub enum Unreadable {
     Denied(#[source] StorageError),
     #[error(transparent)]
     Storage(StorageError),
+    #[error("it is not a gs:// object")]
+    Path,
 }
 
 /// What a dry run shows of its run's notebook.
@@ -131,6 +133,31 @@ impl Preflight {
             "the run's notebook and parameters are checked"
         );
         Ok(checked(uri, generation, &notebook, &run.parameters))
+    }
+
+    /// The bytes of `notebook` (`gs://…`) and their generation, for an execution's copy;
+    /// `None` when it holds more than [`MAX_NOTEBOOK_BYTES`].
+    ///
+    /// # Errors
+    /// [`LaunchError::Notebook`] when it cannot be read now.
+    pub(super) async fn download(
+        &self,
+        notebook: &str,
+    ) -> Result<Option<(Vec<u8>, u64)>, LaunchError> {
+        let unreadable = |source| LaunchError::Notebook {
+            notebook: notebook.to_owned(),
+            source,
+        };
+        let object = GsUri::parse(notebook).map_err(|_| unreadable(Unreadable::Path))?;
+        let storage = self
+            .storage
+            .client()
+            .await
+            .map_err(|error| unreadable(Unreadable::Credentials(error)))?;
+        storage
+            .download_versioned_at_most(&object.bucket, &object.object, MAX_NOTEBOOK_BYTES)
+            .await
+            .map_err(|error| unreadable(Unreadable::Storage(error)))
     }
 
     /// The notebook's generation and what papermill reads of it: from the cache when that

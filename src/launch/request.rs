@@ -2,10 +2,10 @@
 //! the override policy let it be read: the profile chosen and layered, the spec checked, the
 //! names and the request body. A refusal here is a [`Rejection`]: nothing was asked of the API yet.
 
-use super::Launcher;
 use super::body;
 use super::run::Asked;
 use super::slot::Cap;
+use super::{ExecutionPlan, Launcher};
 use crate::naming::{self, InstanceId};
 use crate::notebooks::ApiVersion;
 use crate::payload::{LaunchRequest, PayloadError};
@@ -44,6 +44,9 @@ pub struct CreateRequest {
     /// The cap on the runs of the profile, when it has one: a slot is taken before the run's
     /// record is written.
     pub cap: Option<Cap>,
+    /// What the create of a run's job needs, when its profile's runs execute as jobs; `None`
+    /// for an instance. Boxed: most launches are not executions.
+    pub execution: Option<Box<ExecutionPlan>>,
 }
 
 impl Launcher {
@@ -85,6 +88,17 @@ impl Launcher {
                 known: self.profiles.names().collect::<Vec<_>>().join(", "),
             })?;
         let mut spec = LaunchSpec::parse(&base.overlay(&request.overrides), &self.project)?;
+        if let Some(execution) = spec.backend.execution() {
+            let asked = Asked {
+                trigger,
+                profile,
+                overrides: &request.overrides,
+                event: request.event.as_ref(),
+                origin,
+            };
+            let cap = Cap::of(profile, base, &spec, origin.is_some());
+            return self.execution_request(&spec, execution, asked, request.dry_run, cap);
+        }
         let id = naming::instance_id(spec.instance_id.as_ref(), &self.prefix, trigger);
         let parent = format!("projects/{}/locations/{}", self.project, spec.location);
         let name = format!("{parent}/instances/{id}");
@@ -140,6 +154,7 @@ impl Launcher {
             record,
             dry_run: request.dry_run,
             cap,
+            execution: None,
         })
     }
 }

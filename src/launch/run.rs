@@ -12,7 +12,7 @@ use std::time::Duration;
 use serde_json::{Map, Value};
 
 use crate::naming::LABEL_RUN_ID;
-use crate::profile::{Field, FieldError, Fields, LaunchSpec};
+use crate::profile::{Field, FieldError, Fields, LaunchSpec, RunTarget};
 use crate::push::Trigger;
 use crate::run::{Launch, Origin, RunId, RunRecord};
 use crate::runner::RunSpec;
@@ -111,23 +111,7 @@ impl RunConfig {
             report_within: self.report_within,
             secrets: target.secrets.clone(),
         };
-        let launch = Launch {
-            run_id: run_id.clone(),
-            trigger: asked.trigger.source.label().to_owned(),
-            message_id: asked.trigger.message_id.clone(),
-            profile: asked.profile.to_owned(),
-            origin: asked.origin.cloned(),
-            overrides: Fields {
-                parameters: None,
-                ..asked.overrides.clone()
-            },
-            notebook: run.notebook.clone(),
-            parameters: run.parameters.clone(),
-            instance: instance.to_owned(),
-            output_prefix: target.output.clone(),
-            retry: target.retry.clone(),
-        };
-        let record = RunRecord::launched(launch, jiff::Timestamp::now());
+        let record = record_of(asked, target, &run.parameters, &run_id, Ran::On(instance));
         spec.metadata.extend(run.metadata());
         spec.post_startup_script = Some(runner.clone());
         labels.insert(LABEL_RUN_ID.to_owned(), run_id.to_string());
@@ -135,8 +119,50 @@ impl RunConfig {
     }
 }
 
+/// Where a run executes, as its record names it.
+#[derive(Debug, Clone, Copy)]
+pub(super) enum Ran<'a> {
+    /// On the instance of this name.
+    On(&'a str),
+    /// As the job of this name.
+    As(&'a str),
+}
+
+/// The record a launch writes for the run `run_id` of `target` with `parameters` (the
+/// event's included), keeping what was `asked`.
+pub(super) fn record_of(
+    asked: Asked<'_>,
+    target: &RunTarget,
+    parameters: &Map<String, Value>,
+    run_id: &RunId,
+    ran: Ran<'_>,
+) -> RunRecord {
+    let (instance, execution) = match ran {
+        Ran::On(instance) => (instance.to_owned(), None),
+        Ran::As(job) => (String::new(), Some(job.to_owned())),
+    };
+    let launch = Launch {
+        run_id: run_id.clone(),
+        trigger: asked.trigger.source.label().to_owned(),
+        message_id: asked.trigger.message_id.clone(),
+        profile: asked.profile.to_owned(),
+        origin: asked.origin.cloned(),
+        overrides: Fields {
+            parameters: None,
+            ..asked.overrides.clone()
+        },
+        notebook: target.notebook.clone(),
+        parameters: parameters.clone(),
+        instance,
+        execution,
+        output_prefix: target.output.clone(),
+        retry: target.retry.clone(),
+    };
+    RunRecord::launched(launch, jiff::Timestamp::now())
+}
+
 /// The parameters with the event on top; all of it must fit one metadata value.
-fn with_event(
+pub(super) fn with_event(
     mut parameters: Map<String, Value>,
     event: Option<&Value>,
 ) -> Result<Map<String, Value>, FieldError> {

@@ -47,7 +47,7 @@ pub use report::{CompletionReport, Outcome, ReportError};
 pub use result::{MAX_RESULT_BYTES, MAX_RESULT_DEPTH, RESULT_FILE};
 pub use slots::{Freed, Place, SlotError, Slots, UNRECORDED_AFTER, bucket_of};
 pub use store::{
-    Created, FolderDeleted, Listed, OutputError, RECORDS_PREFIX, RecordDeleted, Records, RunStore,
-    StoreError, Updated,
+    CopyError, Created, FolderDeleted, Listed, OutputError, RECORDS_PREFIX, RecordDeleted, Records,
+    RunStore, StoreError, Updated,
 };
 pub use transition::{Actor, Transitions};

@@ -108,8 +108,13 @@ pub struct RunRecord {
     pub notebook: String,
     #[serde(default)]
     pub parameters: serde_json::Map<String, serde_json::Value>,
-    /// `projects/P/locations/Z/instances/I`.
+    /// `projects/P/locations/Z/instances/I`; empty for a run that executes as a job.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
     pub instance: String,
+    /// `projects/P/locations/R/notebookExecutionJobs/J`, for a run that executes as a job
+    /// (`backend = "execution"`); `None` for a run on an instance.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub execution: Option<String>,
     /// `gs://B/PREFIX/{run id}/`: where the run's files and this record are.
     pub output: String,
     pub launched: Timestamp,
@@ -199,8 +204,10 @@ pub struct Launch {
     pub overrides: Fields,
     pub notebook: String,
     pub parameters: serde_json::Map<String, serde_json::Value>,
-    /// `projects/P/locations/Z/instances/I`.
+    /// `projects/P/locations/Z/instances/I`; empty for a run that executes as a job.
     pub instance: String,
+    /// The job's name, for a run that executes as a job.
+    pub execution: Option<String>,
     /// The output prefix (`gs://B/PREFIX`) the run's folder is made under.
     pub output_prefix: String,
     /// The profile's retry policy, `None` when it retries nothing.
@@ -222,6 +229,7 @@ impl RunRecord {
             notebook: launch.notebook,
             parameters: launch.parameters,
             instance: launch.instance,
+            execution: launch.execution,
             launched: at,
             state: RunState::Launched,
             started: None,
@@ -391,8 +399,12 @@ impl RunRecord {
     }
 
     /// Cleanup is owed: the run is over, it had an instance (a lost run that reported late
-    /// had one after all), and no cleanup was accepted yet.
+    /// had one after all), and no cleanup was accepted yet. A job tears its compute down
+    /// itself: a run that executes as one never owes a cleanup.
     pub fn needs_cleanup(&self) -> bool {
+        if self.execution.is_some() {
+            return false;
+        }
         let had_instance = match self.state {
             RunState::Launched | RunState::Skipped => false,
             RunState::Lost => self.late_report.is_some(),
@@ -422,6 +434,7 @@ impl RunRecord {
             notebook: "gs://b/nb/seed.ipynb".into(),
             parameters: serde_json::Map::new(),
             instance: format!("projects/p/locations/z/instances/{key}"),
+            execution: None,
             output_prefix: "gs://b/runs".into(),
             retry: None,
         };

@@ -21,6 +21,7 @@ use crate::completion::Completer;
 use crate::config::{self, Backend, SettingError, Settings};
 use crate::credentials::Credentials;
 use crate::dispatch::Dispatcher;
+use crate::executions::{ExecutionsClient, ExecutionsEndpoint};
 use crate::history::{self, History};
 use crate::http::ObjectLinks;
 use crate::launch::{Launcher, Preflight, RunConfig};
@@ -98,6 +99,7 @@ impl Services {
         };
         let profiles = profiles(&settings, &project, &runs, &storage).await?;
         let notifier = notifier(&settings, &profiles, &endpoint, embedded.as_ref())?;
+        let executions = executions(&settings, &endpoint, embedded.as_ref())?;
         let client = NotebooksClient::new(endpoint, settings.api_version, settings.timeouts)
             .context("building the HTTP client")?;
         let transitions = Transitions::new(client.clone(), store.clone(), events);
@@ -130,6 +132,8 @@ impl Services {
         let completer = completer(&settings, &client, &store, &project, transitions.clone())?;
         let launcher = Arc::new(Launcher {
             client,
+            executions: executions.clone(),
+            records: store.clone(),
             project: project.clone(),
             profiles,
             prefix: settings.prefix.clone(),
@@ -215,6 +219,32 @@ async fn endpoint(settings: &Settings, embedded: Option<&Emulator>) -> anyhow::R
         credentials,
         emulator_protocol,
     })
+}
+
+/// The client of notebook execution jobs: on the emulator that serves the Notebooks API, where
+/// there is one (it serves both), else on Google's regional endpoints.
+fn executions(
+    settings: &Settings,
+    endpoint: &Endpoint,
+    embedded: Option<&Emulator>,
+) -> anyhow::Result<ExecutionsClient> {
+    let place = match (&settings.backend, embedded) {
+        (_, Some(_)) | (Backend::Emulator(..), None) => {
+            ExecutionsEndpoint::Emulator(endpoint.base_url.clone())
+        }
+        (Backend::Google | Backend::Endpoint(_) | Backend::Embedded, None) => {
+            ExecutionsEndpoint::Google
+        }
+    };
+    let http = settings
+        .timeouts
+        .http_client()
+        .context("building the Vertex AI client")?;
+    Ok(ExecutionsClient::new(
+        http,
+        endpoint.credentials.clone(),
+        place,
+    ))
 }
 
 /// `GOOGLE_CLOUD_PROJECT`, else the credentials' own project.

@@ -132,6 +132,9 @@ fn an_unset_variable_does_what_its_documented_default_says() {
             (Some(Field::Labels), _) => assert!(minimal.labels.is_empty()),
             (Some(Field::Metadata), _) => assert!(minimal.metadata.is_empty()),
             (Some(Field::InstanceId), _) => assert_eq!(minimal.instance_id, None),
+            (Some(Field::RuntimeTemplate), _) => {
+                assert_eq!(minimal.backend, crate::profile::Backend::Instance);
+            }
             (Some(Field::MaxConcurrentRuns), _) => assert_eq!(minimal.concurrency, None),
             (Some(Field::Notebook | Field::Parameters), _) => assert_eq!(minimal.run, None),
             (Some(Field::Secrets), _) => {

@@ -66,7 +66,7 @@ fn unreadable(source: Unreadable) -> Failure {
 
 #[test]
 fn every_failure_has_its_status() {
-    let cases: [(Failure, u16); 48] = [
+    let cases: [(Failure, u16); 54] = [
         (rejected(DecodeError::UnknownShape), 400),
         (rejected(DecodeError::TooDeep), 400),
         (
@@ -230,6 +230,41 @@ fn every_failure_has_its_status() {
             LaunchError::Slot(crate::run::SlotError::NotASlot("x".into())).into(),
             503,
         ),
+        (execution(Code::Unavailable), 503),
+        (execution(Code::InvalidArgument), 422),
+        (
+            LaunchError::ExecutionTaken {
+                job: "projects/p/locations/r/notebookExecutionJobs/j".into(),
+            }
+            .into(),
+            422,
+        ),
+        (
+            LaunchError::Copy {
+                notebook: "gs://b/n.ipynb".into(),
+                source: crate::run::CopyError::NoGeneration {
+                    uri: "gs://b/c.ipynb".into(),
+                },
+            }
+            .into(),
+            503,
+        ),
+        (
+            LaunchError::Unparameterized {
+                notebook: "gs://b/n.ipynb".into(),
+                source: crate::papermill::NotebookError::NoCells,
+            }
+            .into(),
+            422,
+        ),
+        (
+            LaunchError::NotebookTooLarge {
+                notebook: "gs://b/n.ipynb".into(),
+                max: 1,
+            }
+            .into(),
+            422,
+        ),
         (call(Code::Internal), 503),
         (
             rejected(Rejection::NotebookMissing {
@@ -377,4 +412,20 @@ async fn the_body_tells_the_error_with_its_causes() {
         answer["error"],
         "projects/p/locations/z/instances/nb is not ready after 540s (POLL_TIMEOUT); the next delivery resumes it: cannot follow projects/p/locations/z/instances/nb: the Notebooks API answered HTTP 503 UNAVAILABLE: m"
     );
+}
+
+/// A failed call for a job, answered with `code`.
+fn execution(code: Code) -> Failure {
+    LaunchError::Execution {
+        action: "create",
+        job: "projects/p/locations/r/notebookExecutionJobs/j".into(),
+        source: crate::executions::ExecutionsError::Api {
+            http: code.http_status().as_u16(),
+            status: crate::notebooks::Status {
+                code,
+                message: String::new(),
+            },
+        },
+    }
+    .into()
 }

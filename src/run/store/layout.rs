@@ -41,6 +41,21 @@ pub(super) fn record_uri(folder: &str) -> Result<GsUri, StoreError> {
     })
 }
 
+/// The parameterized notebook a run that executes as a job runs, beside its record
+/// (`gs://B/notebook-trigger-records/PREFIX/{run id}.ipynb`): where neither the job nor
+/// anything its notebook runs may write, so the copy the job reads is the one the service wrote.
+pub(super) fn notebook_copy_uri(folder: &str) -> Result<GsUri, StoreError> {
+    let record = record_uri(folder)?;
+    let stem = record
+        .object
+        .strip_suffix(".json")
+        .ok_or_else(|| StoreError::Folder(folder.to_owned()))?;
+    Ok(GsUri {
+        object: format!("{stem}.ipynb"),
+        bucket: record.bucket,
+    })
+}
+
 /// The output prefix (`gs://B/PREFIX`) as a bucket and an object prefix ending in `/` (empty
 /// for a whole bucket).
 pub(super) fn prefix_uri(output: &str) -> Result<GsUri, StoreError> {
@@ -110,6 +125,16 @@ mod tests {
                 "{bad}"
             );
         }
+    }
+
+    #[test]
+    fn a_jobs_notebook_copy_lies_beside_its_record() {
+        let copy = notebook_copy_uri("gs://b/team/a/r0123456789abcdef/").unwrap();
+        assert_eq!(
+            copy.to_string(),
+            "gs://b/notebook-trigger-records/team/a/r0123456789abcdef.ipynb"
+        );
+        assert!(notebook_copy_uri("gs://b/runs/not-a-run/").is_err());
     }
 
     #[test]

@@ -8,6 +8,7 @@
 //! applied to the record as it is, never over a newer one. A record that is not there is
 //! `None` rather than an error: the reaper meets instances whose launch never wrote one.
 
+mod copy;
 mod delete;
 mod layout;
 
@@ -42,6 +43,7 @@ pub enum StoreError {
     Contended { uri: String, attempts: usize },
 }
 
+pub use copy::CopyError;
 pub use delete::{FolderDeleted, RecordDeleted};
 pub use layout::RECORDS_PREFIX;
 
