@@ -10,7 +10,9 @@
 //! report (or by the reaper, which ends a cancelled run that never reports as `cancelled`).
 //! The record is written first so that a cancel whose stop fails, or whose process dies before
 //! the stop, is still known: asked again, or reaped, it is finished. A run that has ended
-//! already is left as it is, and the answer says how it ended.
+//! already is left as it is, and the answer says how it ended. A run that executes as a job
+//! has no runner to report: its job is deleted (the API's only way to stop one) and the run
+//! recorded `cancelled` at once.
 
 use std::collections::BTreeSet;
 use std::sync::Arc;
@@ -19,8 +21,10 @@ use jiff::Timestamp;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
+use crate::executions::ExecutionsError;
 use crate::launch::{Failure, Launched, Launcher, Progress, Relaunch};
 use crate::notebooks::ClientError;
+use crate::run::execution::JobEnd;
 use crate::run::{
     CancelRequest, RunId, RunRecord, RunState, RunStore, StoreError, Transitions, Updated,
 };
@@ -52,6 +56,15 @@ pub enum OperateError {
         instance: String,
         #[source]
         source: ClientError,
+    },
+    #[error(
+        "the cancel of run {run} is recorded, but its job {job} could not be deleted: ask again"
+    )]
+    Delete {
+        run: RunId,
+        job: String,
+        #[source]
+        source: ExecutionsError,
     },
     #[error(transparent)]
     Launch(#[from] Failure),
@@ -165,6 +178,11 @@ impl Operations {
             None => return Err(OperateError::NotFound(run.clone())),
         };
         let cancel = record.cancel.clone().expect("a cancel was asked");
+        if let Some(job) = &record.execution {
+            return self
+                .cancel_execution(record.clone(), job, cancel, repeated)
+                .await;
+        }
         tracing::info!(run = %run, by = %cancel.by, repeated, instance = %record.instance, "cancel: stopping the run's instance");
         self.transitions
             .stop(&record.instance)
@@ -177,6 +195,50 @@ impl Operations {
         Ok(Cancelled {
             run_id: run.clone(),
             instance: record.instance,
+            cancel,
+            repeated,
+        })
+    }
+
+    /// Deletes the job of a cancelled run (v1 has no cancel for notebook execution jobs), then
+    /// records the run `cancelled` through the one transition every run ends by. A job gone
+    /// already counts as deleted; a run that ended meanwhile keeps its outcome.
+    async fn cancel_execution(
+        &self,
+        record: RunRecord,
+        job: &str,
+        cancel: CancelRequest,
+        repeated: bool,
+    ) -> Result<Cancelled, OperateError> {
+        let run = &record.run_id;
+        tracing::info!(run = %run, by = %cancel.by, repeated, job, "cancel: deleting the run's job");
+        match self.launcher.executions.delete_job(job).await {
+            Ok(_) => {}
+            Err(error) if error.is_not_found() => {}
+            Err(source) => {
+                return Err(OperateError::Delete {
+                    run: run.clone(),
+                    job: job.to_owned(),
+                    source,
+                });
+            }
+        }
+        let end = JobEnd {
+            state: RunState::Cancelled,
+            error: String::new(),
+            finished: Some(Timestamp::now()),
+            started: None,
+        };
+        self.transitions
+            .end(&record.output, |now| now.executed(&end, &[]))
+            .await
+            .map_err(|source| OperateError::Store {
+                run: run.clone(),
+                source,
+            })?;
+        Ok(Cancelled {
+            run_id: run.clone(),
+            instance: job.to_owned(),
             cancel,
             repeated,
         })

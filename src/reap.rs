@@ -8,6 +8,8 @@
 //!
 //! What else a reap does, each in its own part:
 //!
+//! - `executions`: the job of each run that executes as one is read, and the run ended when
+//!   its job has (the API announces no job's end).
 //! - `lost`: records are judged too, so that none stays `launched` forever: a run whose
 //!   instance is gone without a report is recorded `lost`.
 //! - `overdue`: runs still going past their profile's `expected_duration` are announced once.
@@ -23,6 +25,7 @@
 //! terminal): each action is one the API takes twice without harm, and each record step is a
 //! compare-and-swap that applies once (see [`Transitions`]).
 
+mod executions;
 mod lost;
 mod overdue;
 mod retention;
@@ -35,6 +38,7 @@ use jiff::Timestamp;
 use serde::Serialize;
 
 use crate::cause;
+use crate::executions::ExecutionsClient;
 use crate::naming::LABEL_RUN_ID;
 use crate::notebooks::Instance;
 use crate::profile::{Profiles, Retention};
@@ -46,6 +50,7 @@ use crate::run::{
     Actor, Freed, ManagedInstances, RunRecord, RunState, RunStore, Transitions, Updated, bucket_of,
 };
 use crate::runner::KEY_PREFIX;
+pub use executions::ExecutedRun;
 pub use lost::LostRun;
 pub use overdue::OverdueRun;
 
@@ -64,6 +69,8 @@ pub struct Reaper {
     profiles: Option<Profiles>,
     /// The outputs whose old runs are deleted, and after how long.
     retention: Retention,
+    /// Reads the jobs of runs that execute as jobs; `None`: no run does.
+    executions: Option<ExecutionsClient>,
 }
 
 pub use retention::ExpiredRun;
@@ -77,6 +84,8 @@ pub struct Reap {
     pub verdicts: Vec<Reaped>,
     /// Runs recorded `lost`: their instance is gone and they never reported.
     pub lost: Vec<LostRun>,
+    /// Runs that execute as jobs, ended because their job ended, is gone or is overdue.
+    pub executions: Vec<ExecutedRun>,
     /// Retries scheduled or launched: ended attempts whose profile retries them.
     pub retries: Vec<Retried>,
     /// Slots of profiles' caps given back: their runs are done.
@@ -95,6 +104,7 @@ impl Reap {
             .iter()
             .map(Reaped::line)
             .chain(self.lost.iter().map(LostRun::line))
+            .chain(self.executions.iter().map(ExecutedRun::line))
             .chain(self.retries.iter().map(Retried::line))
             .chain(self.freed.iter().map(Freed::line))
             .chain(self.overdue.iter().map(OverdueRun::line))
@@ -138,7 +148,15 @@ impl Reaper {
             retries: None,
             profiles: None,
             retention: Retention::new(),
+            executions: None,
         }
+    }
+
+    /// The reaper that also reads the jobs of runs that execute as jobs, and ends their runs.
+    #[must_use]
+    pub fn with_executions(mut self, executions: ExecutionsClient) -> Self {
+        self.executions = Some(executions);
+        self
     }
 
     /// This reaper, announcing runs still going past their profile's `expected_duration`
@@ -175,7 +193,9 @@ impl Reaper {
             .iter()
             .filter_map(|instance| instance.labels.get(LABEL_RUN_ID).cloned())
             .collect();
-        let (verdicts, going) = self.reap_instances(found, now, dry_run).await;
+        let (verdicts, mut going) = self.reap_instances(found, now, dry_run).await;
+        let (executions, executing) = self.reap_executions(now, dry_run).await;
+        going.extend(executing);
         let overdue = self.reap_overdue(going, now, dry_run).await;
         let lost = if complete {
             self.reap_records(&live, now, dry_run).await
@@ -193,6 +213,7 @@ impl Reaper {
             dry_run,
             verdicts,
             lost,
+            executions,
             retries,
             freed,
             overdue,

@@ -23,6 +23,7 @@ mod row;
 pub mod table;
 
 use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
 
 use jiff::Timestamp;
 use serde::{Deserialize, Serialize};
@@ -30,6 +31,7 @@ use serde::{Deserialize, Serialize};
 use crate::cause;
 use crate::naming::LABEL_RUN_ID;
 use crate::notebooks::{Code, NotebooksClient};
+use crate::reap::Reaper;
 use crate::run::{ManagedInstances, RunId, RunRecord, RunStore, StoreError};
 
 pub use filter::{
@@ -64,6 +66,9 @@ pub struct History {
     outputs: BTreeSet<String>,
     /// What to do when there are none: it depends on how the service was set up.
     no_outputs: &'static str,
+    /// Reads the job of a run shown that executes as one, and ends the run when its job has,
+    /// so that a run shown is as current as its job; `None`: shown as recorded.
+    sync: Option<Arc<Reaper>>,
 }
 
 /// How a configured service gets run records.
@@ -139,7 +144,15 @@ impl History {
             instances,
             outputs,
             no_outputs,
+            sync: None,
         }
+    }
+
+    /// The history that syncs a run it shows with its job first (see [`Reaper::sync_execution`]).
+    #[must_use]
+    pub fn with_sync(mut self, reaper: Arc<Reaper>) -> Self {
+        self.sync = Some(reaper);
+        self
     }
 
     /// The output prefixes whose records are read.
@@ -237,6 +250,7 @@ impl History {
             let Some(record) = self.store.read(&folder).await.map_err(failed)? else {
                 continue;
             };
+            let record = self.synced(record, now).await;
             let objects = self.store.objects(&folder).await.map_err(failed)?;
             let (instance, warnings) = self.instance_of(&record).await;
             return Ok(Some(RunDetail {
@@ -248,10 +262,28 @@ impl History {
         Ok(None)
     }
 
+    /// `record` after its run's job was read and, when it has ended, its end recorded: as the
+    /// store has it then.
+    async fn synced(&self, record: RunRecord, now: Timestamp) -> RunRecord {
+        let Some(reaper) = &self.sync else {
+            return record;
+        };
+        if record.has_outcome() || reaper.sync_execution(&record, now, false).await.is_none() {
+            return record;
+        }
+        match self.store.read(&record.output).await {
+            Ok(Some(now)) => now,
+            _ => record,
+        }
+    }
+
     /// The state of the run's own instance, asked of it by the name its record keeps (in
     /// whichever zone it is): `None` once it is gone, or when the name now belongs to another
     /// run's instance (a fixed `INSTANCE_ID`).
     async fn instance_of(&self, record: &RunRecord) -> (Option<String>, Vec<String>) {
+        if record.execution.is_some() {
+            return (None, Vec::new());
+        }
         match self.client.get_instance(&record.instance).await {
             Ok(instance) => {
                 let ours = instance.labels.get(LABEL_RUN_ID).map(String::as_str)

@@ -66,7 +66,9 @@ impl Reaper {
         let records = self.records.read_all(folders).await;
         let mut lost = Vec::new();
         for record in records.found {
-            if record.state != RunState::Launched || record.launched > cutoff {
+            // A run that executes as a job has no instance: its job says whether it is gone.
+            let job = record.execution.is_some();
+            if record.state != RunState::Launched || record.launched > cutoff || job {
                 continue;
             }
             if let Some(reason) = self.gone(&record).await {

@@ -21,6 +21,7 @@
 mod attempt;
 mod cleanup;
 mod events;
+pub mod execution;
 mod failure;
 mod id;
 pub mod instances;

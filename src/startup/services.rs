@@ -158,6 +158,7 @@ impl Services {
         let reaper = Arc::new(
             Reaper::new(instances, store.clone(), transitions, outputs, policy)
                 .with_retries(retrier.clone())
+                .with_executions(executions)
                 .with_overdue(expected)
                 .with_retention(retention),
         );
@@ -172,8 +173,8 @@ impl Services {
             project,
             api_version: settings.api_version,
             dispatcher: Arc::new(dispatcher),
+            history: history.with_sync(reaper.clone()),
             reaper,
-            history,
             completer,
             operations,
             records: store,

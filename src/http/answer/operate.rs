@@ -32,6 +32,10 @@ fn operate_status(error: &OperateError) -> StatusCode {
             StatusCode::SERVICE_UNAVAILABLE
         }
         OperateError::Stop { .. } => StatusCode::BAD_GATEWAY,
+        OperateError::Delete { source, .. } if source.is_transient() => {
+            StatusCode::SERVICE_UNAVAILABLE
+        }
+        OperateError::Delete { .. } => StatusCode::BAD_GATEWAY,
         OperateError::Launch(failure) => status(failure),
     }
 }
@@ -70,7 +74,7 @@ mod tests {
     fn every_undone_operator_request_has_its_status() {
         let run = || RunId::parse("r0123456789abcdef").unwrap();
         let anonymous = || StoreError::Credentials(CredentialsError::Anonymous);
-        let cases: [(ActError, u16); 16] = [
+        let cases: [(ActError, u16); 18] = [
             (ReadError::Token(TokenError::Missing).into(), 401),
             (ReadError::NotAReader("a@b.c".into()).into(), 403),
             (NotOperator::NotConfigured.into(), 403),
@@ -105,6 +109,26 @@ mod tests {
                 }
                 .into(),
                 503,
+            ),
+            (
+                OperateError::Delete {
+                    run: run(),
+                    job: "projects/p/locations/r/notebookExecutionJobs/j".into(),
+                    source: crate::executions::ExecutionsError::Credentials(
+                        CredentialsError::Anonymous,
+                    ),
+                }
+                .into(),
+                503,
+            ),
+            (
+                OperateError::Delete {
+                    run: run(),
+                    job: "projects/p/locations/r/notebookExecutionJobs/j".into(),
+                    source: crate::executions::ExecutionsError::Name { name: "x".into() },
+                }
+                .into(),
+                502,
             ),
             (
                 OperateError::Launch(Failure::Rejected(Rejection::UnknownProfile {
