@@ -198,11 +198,14 @@ impl Run {
         std::fs::create_dir_all(&self.dir)
             .and_then(|()| std::fs::write(self.dir.join(INPUT), &notebook))
             .map_err(|error| internal(format!("scratch directory: {error}")))?;
+        // The notebook as far as it ran is written even when it failed; its failure, not the
+        // upload's, is what the job reports then.
         let papermill = self.papermill().await;
-        self.upload(&file).await?;
-        papermill
-            .map(|()| Outcome::Succeeded)
-            .or_else(|error| Ok(Outcome::Failed(error)))
+        let upload = self.upload(&file).await;
+        match (papermill, upload) {
+            (Err(failure), _) => Ok(Outcome::Failed(failure)),
+            (Ok(()), upload) => upload.map(|()| Outcome::Succeeded),
+        }
     }
 
     /// The notebook's bytes and the file name its output takes.

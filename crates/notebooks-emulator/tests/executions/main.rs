@@ -1,6 +1,9 @@
 //! Vertex AI notebook executions on the emulator, over real sockets: the REST surface and its
-//! errors.
+//! errors; and, with `--run-scripts`, notebooks that really run with papermill.
 
+#[path = "../../../../tests/support/papermill.rs"]
+mod papermill;
+mod runs;
 mod surface;
 
 use std::time::Duration;
