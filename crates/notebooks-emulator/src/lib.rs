@@ -51,6 +51,7 @@ mod clock;
 mod config;
 mod console;
 mod create;
+mod executions;
 mod faults;
 mod fields;
 mod filter;
@@ -81,6 +82,7 @@ mod update;
 
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use config::{EmulatorArgs, EmulatorConfig, EmulatorConfigError};
+pub use executions::RecordedExecutionCreate;
 pub use identity::JWKS_PATH;
 pub use notebooks_wire::ApiVersion;
 pub use routes::router;
