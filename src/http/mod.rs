@@ -238,6 +238,7 @@ async fn trigger(State(state): State<AppState>, headers: HeaderMap, body: Bytes)
                     "dry_run": reaped.dry_run,
                     "verdicts": reaped.verdicts,
                     "lost": reaped.lost,
+                    "executions": reaped.executions,
                     "retries": reaped.retries,
                     "freed": reaped.freed,
                     "overdue": reaped.overdue,

@@ -14,7 +14,7 @@ use crate::runs::{
 };
 use crate::tokens::{self, Issuer, bearer, claims_with};
 
-const OPERATOR: &str = "ops@example.com";
+pub const OPERATOR: &str = "ops@example.com";
 const OTHER_OPERATOR: &str = "oli@example.com";
 const READER: &str = "ana@example.com";
 const BROWSER: &str = "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8";
@@ -25,7 +25,7 @@ fn google(email: &str) -> String {
     }))))
 }
 
-fn operators(issuer: &Issuer) -> Vec<(&'static str, String)> {
+pub fn operators(issuer: &Issuer) -> Vec<(&'static str, String)> {
     vec![
         ("RUNS_READERS", READER.to_owned()),
         ("RUNS_OPERATORS", format!("{OPERATOR},{OTHER_OPERATOR}")),
@@ -40,7 +40,7 @@ async fn with_operators(issuer: &Issuer) -> TestApp {
 }
 
 /// `POST path` with a JSON `body` as `who`, with more `headers`.
-async fn act(
+pub async fn act(
     app: &TestApp,
     path: &str,
     who: &str,
