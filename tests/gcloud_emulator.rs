@@ -60,6 +60,7 @@ impl Gcloud {
                 .env("CLOUDSDK_AUTH_DISABLE_CREDENTIALS", "true")
                 .env("CLOUDSDK_CORE_PROJECT", "emulated-project")
                 .env("CLOUDSDK_API_ENDPOINT_OVERRIDES_NOTEBOOKS", &self.endpoint)
+                .env("CLOUDSDK_API_ENDPOINT_OVERRIDES_AIPLATFORM", &self.endpoint)
                 .env("CLOUDSDK_CORE_DISABLE_PROMPTS", "1")
                 .env("CLOUDSDK_CORE_DISABLE_USAGE_REPORTING", "true")
                 .env("CLOUDSDK_COMPONENT_MANAGER_DISABLE_UPDATE_CHECK", "true"),
@@ -350,4 +351,92 @@ async fn service_v2_body_matches_the_body_gcloud_sends() {
         ours["gceSetup"], sent["gceSetup"]
     );
     assert_eq!(ours["labels"], sent["labels"]);
+}
+
+/// The job the service creates for an execution equals, field for field, what `gcloud beta
+/// workbench executions create` sends for the same profile (captured by the emulator), but for
+/// what gcloud cannot send: `labels` (the provenance labels), the job id (gcloud lets the API
+/// choose one) and `workbenchRuntime` (the container; gcloud has no flag for it).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn service_execution_body_matches_the_body_gcloud_sends() {
+    use notebook_trigger::launch::execution::body::{JobOf, job};
+    use notebook_trigger::profile::{Fields, LaunchSpec};
+
+    let Some(binary) = gcloud() else { return };
+    let emulator = start(EmulatorConfig::default()).await;
+    let gcloud = std::sync::Arc::new(Gcloud::new(binary, &emulator));
+    let run = "r0123456789abcdef";
+    let copy = format!("gs://bkt/notebook-trigger-records/runs/{run}.ipynb");
+    let outcome = gcloud
+        .run_async(&[
+            "beta",
+            "workbench",
+            "executions",
+            "create",
+            "--region=us-central1",
+            &format!("--display-name={run}"),
+            &format!("--gcs-notebook-uri={copy}"),
+            "--generation=7",
+            &format!("--gcs-output-uri=gs://bkt/runs/{run}"),
+            "--service-account=runner@emulated-project.iam.gserviceaccount.com",
+            "--execution-timeout=90m",
+            "--kernel-name=python3",
+            "--machine-type=n1-highmem-8",
+            "--accelerator-type=NVIDIA_TESLA_T4",
+            "--accelerator-count=2",
+            "--disk-type=PD_SSD",
+            "--disk-size-gb=200",
+            "--no-enable-internet-access",
+            "--network=projects/emulated-project/global/networks/net",
+            "--subnetwork=projects/emulated-project/regions/us-central1/subnetworks/sub",
+            "--async",
+            "--format=json",
+        ])
+        .await;
+    succeeded(&outcome, "workbench executions create with every flag");
+    let sent = emulator
+        .execution_create_requests()
+        .pop()
+        .expect("gcloud's create was recorded")
+        .body;
+
+    let fields = Fields {
+        location: Some("us-central1".into()),
+        backend: Some("execution".into()),
+        container_image: Some("us-docker.pkg.dev/p/r/img".into()),
+        notebook: Some("gs://bkt/nb/seed.ipynb".into()),
+        output: Some("gs://bkt/runs".into()),
+        max_run_time: Some("90m".into()),
+        service_account: Some("runner@emulated-project.iam.gserviceaccount.com".into()),
+        machine_type: Some("n1-highmem-8".into()),
+        accelerator_type: Some("NVIDIA_TESLA_T4".into()),
+        accelerator_count: Some(2),
+        boot_disk_type: Some("PD_SSD".into()),
+        boot_disk_size_gb: Some(200),
+        disable_public_ip: Some(true),
+        network: Some("net".into()),
+        subnet: Some("sub".into()),
+        ..Fields::default()
+    };
+    let spec = LaunchSpec::parse(&fields, "emulated-project").expect("valid spec");
+    let execution = spec.backend.execution().expect("an execution").clone();
+    let target = spec.run.clone().expect("a run");
+    let of = JobOf {
+        run_id: run,
+        copy: &copy,
+        folder: &format!("gs://bkt/runs/{run}/"),
+    };
+    let mut ours = job(&spec, &execution, &target, [].into(), of);
+    // Set at launch, once the copy is written and the notebook read.
+    if let Some(source) = ours.gcs_notebook_source.as_mut() {
+        source.generation = Some("7".into());
+    }
+    ours.kernel_name = Some("python3".into());
+    let mut ours = serde_json::to_value(ours).unwrap();
+    let mut sent = sent;
+    for gcloud_cannot_send in ["labels", "workbenchRuntime"] {
+        ours.as_object_mut().unwrap().remove(gcloud_cannot_send);
+        sent.as_object_mut().unwrap().remove(gcloud_cannot_send);
+    }
+    assert_eq!(ours, sent, "\nours:   {ours}\ngcloud: {sent}");
 }

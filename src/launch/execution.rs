@@ -6,7 +6,7 @@
 //! - `body`: the job a profile describes.
 //! - `create`: the parameterized copy, the create and its operation, and a redelivery's 409.
 
-mod body;
+pub mod body;
 mod create;
 mod request;
 

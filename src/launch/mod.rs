@@ -26,7 +26,7 @@ pub mod body;
 mod create;
 mod dry_run;
 mod error;
-mod execution;
+pub mod execution;
 mod existing;
 mod preflight;
 mod relaunch;

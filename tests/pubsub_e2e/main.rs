@@ -9,6 +9,8 @@
 //!   browser (headless chromium) on the service's `/runs` page; `notebook_page`: a run's
 //!   executed notebook (markdown, a plot, a DataFrame, a hostile HTML output) on its page;
 //!   `notify`: a failing run's webhook notification, and an overdue run announced once.
+//! - `executions`: a message to a notebook execution job that runs its notebook with
+//!   parameters, and a failing one, each ended by a reap message.
 //! - `retries`: a notebook failing twice, then succeeding at its third attempt.
 //! - `operate`: an operator's rerun with new parameters and cancel of a running notebook,
 //!   from the terminal; `operate_page`: "Run now", "Cancel" and "Rerun" clicked in chromium.
@@ -40,6 +42,7 @@ mod test_log;
 mod chain;
 mod chaos;
 mod concurrency;
+mod executions;
 mod history_page;
 mod message_keys;
 mod notebook_page;

@@ -94,8 +94,9 @@ impl Service {
         while std::net::TcpStream::connect(("127.0.0.1", self.port)).is_err() {
             assert!(
                 started.elapsed() < Duration::from_secs(15),
-                "service did not listen on {}",
-                self.port
+                "service did not listen on {}; its log:\n{}",
+                self.port,
+                std::fs::read_to_string(self.log_path(self.runs)).unwrap_or_default()
             );
             std::thread::sleep(Duration::from_millis(50));
         }

@@ -12,7 +12,7 @@ use crate::profile::{ExecutionSpec, LaunchSpec, RunTarget};
 
 /// What a job is made of besides its profile.
 #[derive(Debug, Clone, Copy)]
-pub(super) struct JobOf<'a> {
+pub struct JobOf<'a> {
     /// The run id, the job's display name.
     pub run_id: &'a str,
     /// The parameterized copy the job runs (`gs://…ipynb`); its generation is set once it is
@@ -24,7 +24,7 @@ pub(super) struct JobOf<'a> {
 
 /// The job for `of` under the profile `spec` (an execution's, `execution`) running `target`,
 /// with `labels`.
-pub(super) fn job(
+pub fn job(
     spec: &LaunchSpec,
     execution: &ExecutionSpec,
     target: &RunTarget,
