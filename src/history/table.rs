@@ -61,7 +61,7 @@ pub fn detail(detail: &RunDetail) -> String {
         ("profile", record.profile.clone()),
         ("trigger", trigger),
         ("notebook", record.notebook.clone()),
-        ("instance", record.instance.clone()),
+        ("instance", record.runs_on().to_owned()),
         ("output", record.output.clone()),
         ("launched", time(record.launched)),
     ];

@@ -374,7 +374,7 @@ fn run_fields(row: &RunRow) -> [(&'static str, String); 16] {
             "Parameters",
             serde_json::to_string(&record.parameters).unwrap_or_default(),
         ),
-        ("Instance", record.instance.clone()),
+        ("Instance", record.runs_on().to_owned()),
         ("Launched", time(Some(record.launched))),
         ("Started", time(record.started)),
         ("Finished", time(record.finished)),

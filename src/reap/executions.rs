@@ -158,6 +158,11 @@ impl Reaper {
         let written = match found {
             Found::Going => return "skipped: the job is going".to_owned(),
             Found::Ended(end) => {
+                // The job's `gcsOutputUri` is the run's folder, so whatever Google writes there
+                // is listed, wherever beneath it: Dataform's `NotebookAction.job_id` ("also the
+                // ID used for the outputs created in Google Cloud Storage buckets",
+                // cloud.google.com/python/docs/reference/dataform/latest) suggests
+                // `{gcsOutputUri}/{job id}/{notebook}`, which no page of the API confirms.
                 let outputs = match self.records.objects(folder).await {
                     // The record is listed last; it is not one of the run's files.
                     Ok(mut objects) => {

@@ -66,7 +66,7 @@ impl Reaper {
             tracing::info!(run = %record.run_id, expected_duration = %text, result = %result, "overdue run");
             overdue.push(OverdueRun {
                 run_id: record.run_id.to_string(),
-                instance: record.instance,
+                instance: record.runs_on().to_owned(),
                 expected_duration: text,
                 result,
             });

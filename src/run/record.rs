@@ -251,6 +251,11 @@ impl RunRecord {
         }
     }
 
+    /// What the run executes on: its job's name, or its instance's.
+    pub fn runs_on(&self) -> &str {
+        self.execution.as_deref().unwrap_or(&self.instance)
+    }
+
     /// Which attempt at its run this record is: 1, or the retry's number.
     pub fn attempt(&self) -> u32 {
         Origin::attempt(self.origin.as_ref())
