@@ -80,7 +80,7 @@ async fn a_message_becomes_an_execution_whose_end_the_reap_records() {
             ),
             (
                 "nb/failing/failing.ipynb",
-                notebook("x = 1", &["raise ValueError('the data is bad')"]),
+                notebook("label = 'x'", &["raise ValueError('the data is bad')"]),
             ),
         ],
     )
@@ -126,7 +126,9 @@ async fn a_message_becomes_an_execution_whose_end_the_reap_records() {
         job.ends_with(&format!("/notebookExecutionJobs/notebook-{run}")),
         "{job}"
     );
-    let executed = format!("out/{run}/notebook-{run}/counted.ipynb");
+    // Under the job's id, named as the copy it ran (the emulator's reading of where Google
+    // writes it; see the emulator's `executions::run`).
+    let executed = format!("out/{run}/notebook-{run}/{run}.ipynb");
     assert_eq!(
         succeeded["outputs"],
         serde_json::json!([format!("gs://{BUCKET}/{executed}")]),

@@ -104,7 +104,9 @@ impl RunStore {
         }
     }
 
-    /// Deletes the record in `folder` if it is still at `generation`.
+    /// Deletes the record in `folder` if it is still at `generation`, and before it the
+    /// notebook copy a job of the run ran, if there is one: a failure leaves the record, so
+    /// that a later retention finds the run again.
     ///
     /// # Errors
     /// [`StoreError`] when Cloud Storage refuses otherwise.
@@ -115,6 +117,17 @@ impl RunStore {
     ) -> Result<RecordDeleted, StoreError> {
         let uri = layout::record_uri(folder)?;
         let storage = self.client().await.map_err(StoreError::Credentials)?;
+        let copy = layout::notebook_copy_uri(folder)?;
+        match storage.delete(&copy.bucket, &copy.object, None).await {
+            Ok(()) => {}
+            Err(error) if error.status() == Some(StatusCode::NOT_FOUND) => {}
+            Err(source) => {
+                return Err(StoreError::Storage {
+                    uri: copy.to_string(),
+                    source,
+                });
+            }
+        }
         match storage
             .delete(&uri.bucket, &uri.object, Some(generation))
             .await
