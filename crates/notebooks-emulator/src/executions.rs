@@ -8,8 +8,8 @@
 //! `!=`, `:`; no regular expressions; `orderBy` on `display_name`, `create_time`,
 //! `update_time`; `pageSize`/`pageToken`; `view`, whose BASIC default leaves direct notebook
 //! contents out), `delete` (in any state), and `projects.locations.operations.get` for their
-//! operations, under `v1` and `v1beta1` alike (gcloud's `beta workbench executions` speaks
-//! `v1beta1`), on the same host as the Notebooks API: gcloud reaches it with
+//! operations, under `v1` and `v1beta1` alike (gcloud's `beta workbench executions` and `colab
+//! executions` speak `v1beta1`, Google's v1 clients `v1`), on the same host as the Notebooks API: gcloud reaches it with
 //! `CLOUDSDK_API_ENDPOINT_OVERRIDES_AIPLATFORM=http://HOST:PORT/`. Bodies are checked against
 //! Google's discovery document (`discovery/aiplatform.v1.json`: revision 20261106 cut to the
 //! two resources above and the schemas they reach, otherwise as published; `v1beta1` bodies

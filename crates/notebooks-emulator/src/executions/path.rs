@@ -1,6 +1,6 @@
 //! Vertex AI's resource paths as far as executions go: the jobs collection, one job, and the
-//! location's operations, under `v1` or `v1beta1` (`gcloud beta workbench executions` speaks
-//! the latter, `gcloud colab executions` and Google's v1 clients the former).
+//! location's operations, under `v1` or `v1beta1` (gcloud's `beta workbench executions` and
+//! `colab executions` speak the latter, Google's v1 clients the former).
 
 /// Which version of the Vertex AI API a request names.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
