@@ -97,7 +97,11 @@ pub fn parse(path: &str) -> Option<Parsed> {
                 verb,
             }
         }
-        [first, ..] if level == Level::V1 && !first.starts_with("notebookExecutionJobs") => {
+        _ if level == Level::V1
+            && !rest
+                .first()
+                .is_some_and(|first| first.starts_with("notebookExecutionJobs")) =>
+        {
             return None;
         }
         _ => Target::Unknown,
@@ -146,6 +150,8 @@ mod tests {
             "/v1/projects/p/locations/z/instances",
             "/v2/projects/p/locations/z/notebookExecutionJobs",
             "/v1/projects/p/locations",
+            "/v1/projects/p/locations/z",
+            "/v1/projects/p/locations/z/operations",
             "/v1/projects//locations/r/notebookExecutionJobs",
         ] {
             assert!(parse(other).is_none(), "{other}");
