@@ -91,6 +91,19 @@ impl Filter {
         Ok(Filter(terms))
     }
 
+    /// The same filter with the field each term starts from respelled by `spell`, for an API
+    /// that takes `display_name` for `displayName` (map keys after it, `labels.team_name`, are
+    /// left as they are).
+    pub fn map_fields(self, spell: impl Fn(&str) -> String) -> Filter {
+        let terms = self.0.into_iter().map(|mut term| {
+            if let Some(field) = term.path.first_mut() {
+                *field = spell(field);
+            }
+            term
+        });
+        Filter(terms.collect())
+    }
+
     pub fn matches(&self, instance: &Value) -> bool {
         self.0.iter().all(|term| {
             let found = term

@@ -20,7 +20,7 @@
 //! instance.
 
 mod boot;
-mod processes;
+pub(crate) mod processes;
 
 use std::collections::HashMap;
 use std::net::IpAddr;

@@ -1,4 +1,5 @@
-//! The HTTP surface of the Notebooks API: routing, fault injection, and one handler per kind of
+//! The HTTP surface of the Notebooks API (and, on the same paths' root, Vertex AI's notebook
+//! executions: the `executions` module): routing, fault injection, and one handler per kind of
 //! resource path (locations, the instances and operations collections, one instance, its
 //! custom methods, one operation), each checking the method's parameters before it hands the
 //! request to the store. Handlers are synchronous: the store's lock is never held across an
@@ -26,7 +27,7 @@ use super::schema::{Discovery, discovery};
 use super::status::{ApiError, Code};
 use super::system::{SystemParameters, method_parameters};
 use super::transitions::{started, transition};
-use super::{EmulatorState, faults, iam, locations, update};
+use super::{EmulatorState, executions, faults, iam, locations, update};
 use super::{secrets, storage};
 
 /// The emulator's HTTP routes over `state`, for `axum::serve` or in-process `oneshot` tests.
@@ -102,22 +103,37 @@ async fn dispatch(
         .api_requests
         .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
     let path = decode_colons(uri.path());
-    let response = path
-        .trim_start_matches('/')
-        .split('/')
-        .next()
-        .and_then(|version| version.parse::<ApiVersion>().ok())
-        .map(discovery)
-        .and_then(|api| {
-            Some((
-                api,
-                api.method(method.as_str(), &path)?.response.as_deref()?,
-            ))
-        });
+    let vertex = executions::serves(&state.0.executions, &path);
+    let response = if vertex {
+        executions::response_schema(&method, &path)
+    } else {
+        path.trim_start_matches('/')
+            .split('/')
+            .next()
+            .and_then(|version| version.parse::<ApiVersion>().ok())
+            .map(discovery)
+            .and_then(|api| {
+                Some((
+                    api,
+                    api.method(method.as_str(), &path)?.response.as_deref()?,
+                ))
+            })
+    };
     let system = query_pairs(&uri).and_then(|query| SystemParameters::parse(&query, response));
     let answer = match faults::request_fault(state.0.seed, index, state.0.knobs.fault_rate()) {
         Some(fault) => Err(fault),
         None => match &system {
+            Ok(_) if vertex => query_pairs(&uri).and_then(|query| {
+                let query = method_parameters(query);
+                executions::handle(
+                    &state.0.executions,
+                    state.0.runs.get(),
+                    &method,
+                    &path,
+                    &query,
+                    &body,
+                )
+            }),
             Ok(_) => handle(&state, &method, &uri, &body),
             Err(error) => Err(error.clone()),
         },

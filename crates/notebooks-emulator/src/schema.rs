@@ -13,10 +13,28 @@ use serde_json::{Map, Value};
 use super::ApiVersion;
 use super::status::{ApiError, Code};
 
-static V1: LazyLock<Discovery> =
-    LazyLock::new(|| Discovery::parse(include_str!("../discovery/notebooks.v1.json"), "v1"));
-static V2: LazyLock<Discovery> =
-    LazyLock::new(|| Discovery::parse(include_str!("../discovery/notebooks.v2.json"), "v2"));
+static V1: LazyLock<Discovery> = LazyLock::new(|| {
+    Discovery::parse(
+        include_str!("../discovery/notebooks.v1.json"),
+        "google.cloud.notebooks.v1",
+        "",
+    )
+});
+static V2: LazyLock<Discovery> = LazyLock::new(|| {
+    Discovery::parse(
+        include_str!("../discovery/notebooks.v2.json"),
+        "google.cloud.notebooks.v2",
+        "",
+    )
+});
+/// Vertex AI's document, cut to what the emulator serves (the `executions` module says how).
+static AIPLATFORM: LazyLock<Discovery> = LazyLock::new(|| {
+    Discovery::parse(
+        include_str!("../discovery/aiplatform.v1.json"),
+        "google.cloud.aiplatform.v1",
+        "GoogleCloudAiplatformV1",
+    )
+});
 
 mod enums;
 mod methods;
@@ -27,7 +45,10 @@ pub use methods::MethodSpec;
 pub struct Discovery {
     doc: Value,
     /// `google.cloud.notebooks.v2`, for the type names in error messages.
-    proto_package: String,
+    proto_package: &'static str,
+    /// What discovery puts before a message's proto name in its schema names
+    /// (`GoogleCloudAiplatformV1` in Vertex AI's document, nothing in the Notebooks ones).
+    schema_prefix: &'static str,
     methods: Vec<MethodSpec>,
 }
 
@@ -37,6 +58,11 @@ pub fn discovery(version: ApiVersion) -> &'static Discovery {
         ApiVersion::V1 => &V1,
         ApiVersion::V2 => &V2,
     }
+}
+
+/// Vertex AI's discovery document (`aiplatform.googleapis.com/v1`), as far as it is served.
+pub fn aiplatform() -> &'static Discovery {
+    &AIPLATFORM
 }
 
 /// `gceSetup` → `gce_setup`: Google reports field paths by proto name.
@@ -54,7 +80,7 @@ pub fn snake_case(name: &str) -> String {
 }
 
 /// `gce_setup` → `gceSetup`: Google's JSON parser accepts proto names as well as JSON names.
-fn camel_case(name: &str) -> String {
+pub(crate) fn camel_case(name: &str) -> String {
     let mut out = String::with_capacity(name.len());
     let mut upper = false;
     for c in name.chars() {
@@ -86,17 +112,25 @@ fn invalid_value(path: &str, type_name: &str, value: &Value) -> ApiError {
 }
 
 impl Discovery {
-    fn parse(text: &str, version: &str) -> Self {
+    fn parse(text: &str, proto_package: &'static str, schema_prefix: &'static str) -> Self {
         let mut doc =
             serde_json::from_str(text).expect("the vendored discovery document is valid JSON");
-        enums::annotate(&mut doc, version);
+        enums::annotate(&mut doc, proto_package);
         let mut methods = Vec::new();
         methods::collect(&doc["resources"], "", &mut methods);
         Self {
             doc,
-            proto_package: format!("google.cloud.notebooks.{version}"),
+            proto_package,
+            schema_prefix,
             methods,
         }
+    }
+
+    /// `type.googleapis.com/google.cloud.aiplatform.v1.NotebookExecutionJob` for schema
+    /// `GoogleCloudAiplatformV1NotebookExecutionJob`: the type URL Google names a message by.
+    fn type_url(&self, schema: &str) -> String {
+        let message = schema.strip_prefix(self.schema_prefix).unwrap_or(schema);
+        format!("type.googleapis.com/{}.{message}", self.proto_package)
     }
 
     fn schema(&self, name: &str) -> &Value {
@@ -158,10 +192,14 @@ impl Discovery {
                 return Err(ApiError::new(Code::InvalidArgument, message.clone())
                     .with_field_violation(name, &message));
             };
-            // A query string has no JSON types: `true` and `false` are the booleans.
+            // A query string has no JSON types: `true` and `false` are the booleans, and an
+            // enum may be named by its number (`view=0`, as Google's generated clients send).
             let value = match (spec["type"].as_str(), value.as_str()) {
                 (Some("boolean"), "true") => Value::Bool(true),
                 (Some("boolean"), "false") => Value::Bool(false),
+                (Some("string"), number) if spec["enum"].is_array() => number
+                    .parse::<i64>()
+                    .map_or_else(|_| Value::String(value.clone()), Value::from),
                 _ => Value::String(value.clone()),
             };
             self.check_value(&value, spec, &snake_case(name))?;
@@ -185,8 +223,7 @@ impl Discovery {
             return Ok(None);
         }
         let Some(fields) = value.as_object() else {
-            let type_name = format!("type.googleapis.com/{}.{schema_name}", self.proto_package);
-            return Err(invalid_value(path, &type_name, value));
+            return Err(invalid_value(path, &self.type_url(schema_name), value));
         };
         let properties = &self.schema(schema_name)["properties"];
         let mut out = Map::new();
@@ -293,7 +330,7 @@ impl Discovery {
     /// The type Google names in an invalid-value message for this field spec.
     fn type_name(&self, spec: &Value) -> String {
         if let Some(reference) = spec["$ref"].as_str() {
-            return format!("type.googleapis.com/{}.{reference}", self.proto_package);
+            return self.type_url(reference);
         }
         match (spec["type"].as_str(), spec["format"].as_str()) {
             (Some("string"), _) if spec.get("enum").is_some() => "TYPE_ENUM",

@@ -10,6 +10,7 @@ use tokio_util::sync::CancellationToken;
 
 use super::clock::{Clock, SystemClock};
 use super::config::{EmulatorArgs, EmulatorConfig, EmulatorConfigError};
+use super::executions::{RecordedExecutionCreate, Runs};
 use super::identity::JWKS_PATH;
 use super::machines::Machines;
 use super::routes::router;
@@ -61,6 +62,8 @@ impl Emulator {
                 addr.port(),
                 uuid::Uuid::new_v4().simple()
             ));
+            let runs = Runs::new(storage.clone(), root.clone());
+            let _ = state.0.runs.set(runs);
             let _ = state
                 .0
                 .machines
@@ -138,6 +141,29 @@ impl Emulator {
         self.state.create_requests()
     }
 
+    /// See [`EmulatorState::execution_create_requests`].
+    pub fn execution_create_requests(&self) -> Vec<RecordedExecutionCreate> {
+        self.state.execution_create_requests()
+    }
+
+    /// See [`EmulatorState::executions`].
+    pub fn executions(&self) -> Vec<serde_json::Value> {
+        self.state.executions()
+    }
+
+    /// See [`EmulatorState::set_execution_state`].
+    ///
+    /// # Errors
+    /// The job does not exist, or `job_state` is no `JobState` name.
+    pub fn set_execution_state(
+        &self,
+        name: &str,
+        job_state: &str,
+        status: Option<serde_json::Value>,
+    ) -> Result<(), super::ApiError> {
+        self.state.set_execution_state(name, job_state, status)
+    }
+
     /// See [`EmulatorState::request_count`].
     pub fn request_count(&self) -> u64 {
         self.state.request_count()
@@ -161,6 +187,9 @@ impl Emulator {
     /// Stops accepting, lets in-flight requests finish (at most 5 s, then aborts) and waits.
     /// Running scripts are ended first, as their VMs would be.
     pub async fn shutdown(mut self) {
+        if let Some(runs) = self.state.0.runs.get() {
+            runs.halt_all().await;
+        }
         if let Some(machines) = self.state.0.machines.get() {
             machines.halt_all().await;
         }
@@ -182,6 +211,9 @@ impl Emulator {
 
 impl Drop for Emulator {
     fn drop(&mut self) {
+        if let Some(runs) = self.state.0.runs.get() {
+            runs.kill_all_now();
+        }
         if let Some(machines) = self.state.0.machines.get() {
             machines.kill_all_now();
         }
@@ -222,9 +254,13 @@ pub async fn run(
         "CLOUDSDK_API_ENDPOINT_OVERRIDES_SECRETMANAGER={}",
         emulator.secretmanager_url()
     );
+    println!(
+        "CLOUDSDK_API_ENDPOINT_OVERRIDES_AIPLATFORM={}/",
+        emulator.base_url()
+    );
     if args.config.run_scripts {
         println!(
-            "post-startup scripts run when instances become ACTIVE (Cloud Storage at {}); consoles: {}/compute/v1/projects/PROJECT/zones/ZONE/instances/ID/serialPort",
+            "post-startup scripts run when instances become ACTIVE, and notebook execution jobs with papermill when created (Cloud Storage at {}); consoles: {}/compute/v1/projects/PROJECT/zones/ZONE/instances/ID/serialPort",
             emulator.storage_url(),
             emulator.base_url()
         );

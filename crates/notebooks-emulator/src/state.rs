@@ -10,12 +10,13 @@ use reqwest::Url;
 use super::clock::{Clock, SystemClock};
 use super::config::{EmulatorConfig, EmulatorConfigError};
 use super::console::Consoles;
+use super::executions::{Jobs, RecordedExecutionCreate, Runs};
 use super::identity::Signer;
 use super::machines::Machines;
 use super::request;
 use super::secrets::Secrets;
 use super::settings::Knobs;
-use super::status::Code;
+use super::status::{ApiError, Code};
 use super::storage::{self, Buckets};
 use super::store::{RecordedCreate, Store};
 use super::tokens::AccessTokens;
@@ -44,6 +45,10 @@ pub(crate) struct Shared {
     pub(crate) consoles: Consoles,
     /// Set once the emulator listens, with `--run-scripts`.
     pub(crate) machines: OnceLock<Machines>,
+    /// Vertex AI notebook execution jobs.
+    pub(crate) executions: Arc<Jobs>,
+    /// Set once the emulator listens, with `--run-scripts`: jobs that run their notebook.
+    pub(crate) runs: OnceLock<Runs>,
 }
 
 /// The emulator's state: cheap to clone, shared by the router and the test handle.
@@ -88,6 +93,8 @@ impl EmulatorState {
             .then(|| Arc::new(Buckets::new(clock.clone(), tokens.clone())));
         let secrets = Arc::new(Secrets::new(clock.clone(), tokens.clone()));
         Ok(Self(Arc::new(Shared {
+            executions: Arc::new(Jobs::new(clock.clone())),
+            runs: OnceLock::new(),
             store: Store::new(clock),
             knobs: Knobs::new(
                 config.provision_time,
@@ -150,6 +157,55 @@ impl EmulatorState {
                 create.map_body(|body| request::json_body(&body).unwrap_or(serde_json::Value::Null))
             })
             .collect()
+    }
+
+    /// Every notebook execution create that reached validation (accepted or rejected), in
+    /// arrival order, as [`EmulatorState::create_requests`] lists instance creates.
+    pub fn execution_create_requests(&self) -> Vec<RecordedExecutionCreate> {
+        self.0
+            .executions
+            .create_requests()
+            .into_iter()
+            .map(|create| {
+                create.map_body(|body| request::json_body(&body).unwrap_or(serde_json::Value::Null))
+            })
+            .collect()
+    }
+
+    /// Every notebook execution job, as `notebookExecutionJobs.get` shows it.
+    pub fn executions(&self) -> Vec<serde_json::Value> {
+        self.0.executions.all()
+    }
+
+    /// Moves execution job `name` (`projects/P/locations/R/notebookExecutionJobs/ID`) to
+    /// `job_state` (a `JobState` name such as `JOB_STATE_SUCCEEDED`), with `status` (a
+    /// `google.rpc.Status`, `{"code": 5, "message": …}`) or none, as Vertex AI would when the
+    /// run moves on: what a test does where no notebook runs.
+    ///
+    /// # Errors
+    /// The job does not exist, or `job_state` is no `JobState` name.
+    pub fn set_execution_state(
+        &self,
+        name: &str,
+        job_state: &str,
+        status: Option<serde_json::Value>,
+    ) -> Result<(), ApiError> {
+        let known = super::schema::aiplatform()
+            .property("GoogleCloudAiplatformV1NotebookExecutionJob", "jobState")
+            .is_some_and(|(_, spec)| {
+                spec["enum"]
+                    .as_array()
+                    .is_some_and(|names| names.iter().any(|n| n == job_state))
+            });
+        if !known {
+            return Err(ApiError::new(
+                Code::InvalidArgument,
+                format!(
+                    "\"{job_state}\" is not a JobState name (JOB_STATE_SUCCEEDED, JOB_STATE_FAILED, …)."
+                ),
+            ));
+        }
+        Ok(self.0.executions.set_state(name, job_state, status)?)
     }
 
     /// HTTP requests served, including injected faults, 404s and readiness probes.

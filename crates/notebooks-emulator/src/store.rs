@@ -408,7 +408,7 @@ impl Store {
 }
 
 /// Whether resource `name` lies under `projects/P/locations/L`; `L` may be `-`, every location.
-fn in_parent(parent: &str, name: &str) -> bool {
+pub(crate) fn in_parent(parent: &str, name: &str) -> bool {
     let (project, location) = parent
         .strip_prefix("projects/")
         .and_then(|rest| rest.split_once("/locations/"))

@@ -3,7 +3,8 @@
 //!
 //! Discovery documents list enum values by name only. For most enums the proto numbers follow
 //! that order (index 0 is `*_UNSPECIFIED`); the accelerator types do not, so their numbers are
-//! taken from the published protos (`google/cloud/notebooks/{v1,v2}`), which Google's Python and
+//! taken from the published protos (`google/cloud/notebooks/{v1,v2}`,
+//! `google/cloud/aiplatform/v1/accelerator_type.proto`), which Google's Python and
 //! Rust clients carry too. A value the document lists but those protos predate has no number
 //! the emulator can vouch for: it is answered by name, which every proto3 JSON parser accepts,
 //! and a request cannot name it by number.
@@ -46,17 +47,46 @@ const V1_ACCELERATOR_TYPES: Numbers = &[
     ("TPU_V3", 7),
 ];
 
-/// The enums (schema, property) whose numbers are not their positions, per version.
-fn published(version: &str) -> &'static [(&'static str, &'static str, Numbers)] {
-    match version {
-        "v1" => &[("AcceleratorConfig", "type", V1_ACCELERATOR_TYPES)],
-        _ => &[("AcceleratorConfig", "type", V2_ACCELERATOR_TYPES)],
+/// `google.cloud.aiplatform.v1.AcceleratorType`, which Vertex AI's `MachineSpec` uses.
+const AIPLATFORM_ACCELERATOR_TYPES: Numbers = &[
+    ("ACCELERATOR_TYPE_UNSPECIFIED", 0),
+    ("NVIDIA_TESLA_K80", 1),
+    ("NVIDIA_TESLA_P100", 2),
+    ("NVIDIA_TESLA_V100", 3),
+    ("NVIDIA_TESLA_P4", 4),
+    ("NVIDIA_TESLA_T4", 5),
+    ("TPU_V2", 6),
+    ("TPU_V3", 7),
+    ("NVIDIA_TESLA_A100", 8),
+    ("NVIDIA_A100_80GB", 9),
+    ("TPU_V4_POD", 10),
+    ("NVIDIA_L4", 11),
+    ("TPU_V5_LITEPOD", 12),
+    ("NVIDIA_H100_80GB", 13),
+    ("NVIDIA_H100_MEGA_80GB", 14),
+    ("NVIDIA_H200_141GB", 15),
+    ("NVIDIA_B200", 16),
+    ("NVIDIA_GB200", 17),
+    ("NVIDIA_RTX_PRO_6000", 18),
+];
+
+/// The enums (schema, property) whose numbers are not their positions, per proto package.
+fn published(package: &str) -> &'static [(&'static str, &'static str, Numbers)] {
+    match package {
+        "google.cloud.notebooks.v1" => &[("AcceleratorConfig", "type", V1_ACCELERATOR_TYPES)],
+        "google.cloud.notebooks.v2" => &[("AcceleratorConfig", "type", V2_ACCELERATOR_TYPES)],
+        "google.cloud.aiplatform.v1" => &[(
+            "GoogleCloudAiplatformV1MachineSpec",
+            "acceleratorType",
+            AIPLATFORM_ACCELERATOR_TYPES,
+        )],
+        _ => &[],
     }
 }
 
 /// Writes the published numbers into the field specs that need them, aligned with `enum`.
-pub(super) fn annotate(doc: &mut Value, version: &str) {
-    for (schema, property, numbers) in published(version) {
+pub(super) fn annotate(doc: &mut Value, package: &str) {
+    for (schema, property, numbers) in published(package) {
         let spec = &mut doc["schemas"][*schema]["properties"][*property];
         let aligned: Vec<Value> = spec["enum"]
             .as_array()
@@ -119,8 +149,8 @@ impl Discovery {
                 let message = value["@type"]
                     .as_str()
                     .and_then(|url| url.strip_prefix(&prefix))
-                    .filter(|message| self.doc["schemas"].get(*message).is_some())
-                    .map(str::to_owned);
+                    .map(|message| format!("{}{message}", self.schema_prefix))
+                    .filter(|schema| self.doc["schemas"].get(schema).is_some());
                 if let Some(message) = message {
                     self.encode_enums(&message, value);
                 }
@@ -168,9 +198,13 @@ mod tests {
 
     #[test]
     fn every_published_number_names_a_value_of_the_document() {
-        for version in [ApiVersion::V1, ApiVersion::V2] {
-            let api = discovery(version);
-            for (schema, property, numbers) in published(version.as_str()) {
+        let apis = [
+            discovery(ApiVersion::V1),
+            discovery(ApiVersion::V2),
+            super::super::aiplatform(),
+        ];
+        for api in apis {
+            for (schema, property, numbers) in published(api.proto_package) {
                 let spec = &api.schema(schema)["properties"][*property];
                 for (known, value) in *numbers {
                     assert_eq!(number(spec, known), Some(*value), "{known}");
