@@ -137,7 +137,9 @@ impl Poller {
             let outcome = tokio::select! {
                 biased;
                 () = self.cancel.cancelled() => return Err(PollError::Cancelled),
-                result = tokio::time::timeout_at(self.deadline, step()) => match result {
+                // Boxed: a step's call lives only while it runs, and inline it would size
+                // the state of every wait while it sleeps between steps.
+                result = tokio::time::timeout_at(self.deadline, Box::pin(step())) => match result {
                     Ok(outcome) => outcome,
                     Err(_) => return Err(self.deadline_passed(last_failure)),
                 },

@@ -15,12 +15,14 @@ impl Launcher {
             state: None,
             elapsed: plan.poller.elapsed(),
         });
-        let mut operation = self.create(plan, plan.request.request_id).await?;
+        // Boxed: the call lives only until the API answers, and inline it would size the
+        // state of every launch for as long as it waits on the operation.
+        let mut operation = Box::pin(self.create(plan, plan.request.request_id)).await?;
         if operation.error_code().is_some_and(Code::is_transient) {
             // The request id replayed an earlier attempt that failed transiently (quota, say).
             // The instance id still guards against duplicates, so a fresh request id is safe.
             tracing::info!(operation = %operation.name, "the request id replays a failed attempt; creating again with a new request id");
-            operation = self.create(plan, uuid::Uuid::new_v4()).await?;
+            operation = Box::pin(self.create(plan, uuid::Uuid::new_v4())).await?;
         }
         match self
             .wait_operation(plan, operation, "create", "provisioning")

@@ -12,13 +12,12 @@ use std::process::Child;
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
-use storage_client::StorageClient;
 
+use crate::deployment::Deployment;
 use crate::fake_gcs::FakeGcs;
 use crate::papermill::papermill;
 use crate::pubsub_emulator::PubSubEmulator;
-use crate::runs::{BUCKET, free_port, notebook, run_env, stage};
-use crate::service::Service;
+use crate::runs::{BUCKET, notebook, stage};
 use crate::topology::{Backoff, Topology};
 
 /// Runs in CI's size: two of each kind.
@@ -94,26 +93,20 @@ async fn under_kills_and_racing_reapers_every_run_ends_once_and_nothing_stays_up
         ],
     )
     .await;
-    let profiles = tempfile::NamedTempFile::with_suffix(".toml").unwrap();
-    std::fs::write(
-        profiles.path(),
-        format!(
-            "[profiles.planting]\nnotebook = \"gs://{BUCKET}/nb/planting/planting.ipynb\"\n\
-             [profiles.overrunning]\nnotebook = \"gs://{BUCKET}/nb/overrunning/overrunning.ipynb\"\nmax_run_time = \"4s\"\n\
-             [profiles.crashing]\nnotebook = \"gs://{BUCKET}/nb/crashing/crashing.ipynb\"\nmax_run_time = \"30s\"\n"
-        ),
-    )
-    .unwrap();
-    let port = free_port();
-    let service_url = format!("http://127.0.0.1:{port}");
-    let mut env = run_env(&gcs, &notebooks, &service_url, profiles.path());
+    let profiles = format!(
+        "[profiles.planting]\nnotebook = \"gs://{BUCKET}/nb/planting/planting.ipynb\"\n\
+         [profiles.overrunning]\nnotebook = \"gs://{BUCKET}/nb/overrunning/overrunning.ipynb\"\nmax_run_time = \"4s\"\n\
+         [profiles.crashing]\nnotebook = \"gs://{BUCKET}/nb/crashing/crashing.ipynb\"\nmax_run_time = \"30s\"\n"
+    );
     // The runner ends an overrunning notebook at its limit and reports long before the reaper
     // may judge it; a crashed run is the reaper's after its limit and this grace.
-    env.push(("RUN_GRACE", "15s".to_owned()));
-    env.push(("REPORT_WITHIN", "5m".to_owned()));
-    env.push(("RUN_LOST_AFTER", "10m".to_owned()));
-    let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
-    let mut service = Service::start_on(port, &notebooks, &env);
+    let extra = [
+        ("RUN_GRACE", "15s".to_owned()),
+        ("REPORT_WITHIN", "5m".to_owned()),
+        ("RUN_LOST_AFTER", "10m".to_owned()),
+    ];
+    let mut deployed = Deployment::unsubscribed(&gcs, &notebooks, &profiles, &extra);
+    let service = &mut deployed.service;
     let topology = Topology::create(&pubsub, &service.endpoint(), 20, Backoff::Immediate).await;
 
     let started = Instant::now();
@@ -139,7 +132,7 @@ async fn under_kills_and_racing_reapers_every_run_ends_once_and_nothing_stays_up
             service.spawn();
             next_kill = Instant::now() + Duration::from_secs(7);
         }
-        let records = read_records(&storage).await;
+        let records = crate::deployment::records(&storage).await;
         if records.len() == runs && records.iter().all(finished) {
             break records;
         }
@@ -185,20 +178,7 @@ async fn under_kills_and_racing_reapers_every_run_ends_once_and_nothing_stays_up
         "chaos: {runs} runs in {:.0?}, {kills} service kills, {reaps} reaps; outcomes {counts:?}",
         started.elapsed()
     );
-    drop(service);
-}
-
-/// Every run record written so far.
-async fn read_records(storage: &StorageClient) -> Vec<Value> {
-    let prefix = format!("{}/out/", notebook_trigger::run::RECORDS_PREFIX);
-    let names = storage.list(BUCKET, &prefix).await.unwrap_or_default();
-    let mut records = Vec::new();
-    for name in names {
-        if let Ok(bytes) = storage.download(BUCKET, &name).await {
-            records.push(serde_json::from_slice(&bytes).unwrap());
-        }
-    }
-    records
+    drop(deployed);
 }
 
 /// Ended, with the cleanup it called for done and recorded.

@@ -10,12 +10,12 @@ use notebooks_emulator::Emulator;
 use serde_json::{Value, json};
 use storage_client::StorageClient;
 
+use crate::PROJECT;
+use crate::deployment::{Deployment, publish, records};
 use crate::fake_gcs::FakeGcs;
 use crate::papermill::papermill;
 use crate::pubsub_emulator::PubSubEmulator;
-use crate::runs::{BUCKET, free_port, notebook, run_env, stage};
-use crate::service::Service;
-use crate::{PROJECT, cli};
+use crate::runs::{BUCKET, notebook, stage};
 
 const MESSAGES: usize = 10;
 const CAP: usize = 2;
@@ -81,29 +81,16 @@ async fn ten_messages(when_busy: &str) -> Option<Ran> {
     let pubsub = PubSubEmulator::start(PROJECT)?;
     let nap = notebook("x = 0", &["import time\ntime.sleep(4)"]);
     let (storage, notebooks) = stage(&gcs, vec![("nb/nap/nap.ipynb", nap)]).await;
-    let profiles = tempfile::NamedTempFile::with_suffix(".toml").unwrap();
-    std::fs::write(
-        profiles.path(),
-        format!(
-            "[profiles.capped]\nnotebook = \"gs://{BUCKET}/nb/nap/nap.ipynb\"\n\
-             max_concurrent_runs = {CAP}\nwhen_busy = \"{when_busy}\"\n"
-        ),
-    )
-    .unwrap();
-    let port = free_port();
-    let env = run_env(
-        &gcs,
-        &notebooks,
-        &format!("http://127.0.0.1:{port}"),
-        profiles.path(),
+    let profiles = format!(
+        "[profiles.capped]\nnotebook = \"gs://{BUCKET}/nb/nap/nap.ipynb\"\n\
+         max_concurrent_runs = {CAP}\nwhen_busy = \"{when_busy}\"\n"
     );
-    let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
-    let service = Service::start_on(port, &notebooks, &env);
+    let deployed = Deployment::unsubscribed(&gcs, &notebooks, &profiles, &[]);
+    let service = &deployed.service;
     subscribe(&pubsub, &service.endpoint()).await;
     for n in 0..MESSAGES {
         let data = json!({"profile": "capped", "parameters": {"x": n}}).to_string();
-        let published = cli(&pubsub, &["publish", "--topic", "trigger", &data]).await;
-        assert!(published.status.success(), "{published:?}");
+        publish(&pubsub, &data).await;
     }
     let (records, peak) = watch(&storage, &notebooks, Duration::from_secs(100)).await;
     let busy = service
@@ -169,16 +156,7 @@ async fn watch(
 
 /// The records of the runs that are over: skipped, or ended and cleaned up.
 async fn over(storage: &StorageClient) -> Vec<Value> {
-    let prefix = format!("{}/out/", notebook_trigger::run::RECORDS_PREFIX);
-    let mut records = Vec::new();
-    for name in storage.list(BUCKET, &prefix).await.unwrap_or_default() {
-        let Ok(bytes) = storage.download(BUCKET, &name).await else {
-            continue;
-        };
-        let record: Value = serde_json::from_slice(&bytes).unwrap();
-        if record["state"] == "skipped" || record["cleanup"].is_object() {
-            records.push(record);
-        }
-    }
+    let mut records = records(storage).await;
+    records.retain(|r| r["state"] == "skipped" || r["cleanup"].is_object());
     records
 }

@@ -20,7 +20,9 @@
 //!   that ended long enough ago while one still going is kept.
 //! - `chaos`: many runs of every kind while the service is killed and reapers race the
 //!   reports; afterwards every message has one finished record and no instance is up.
-//! - `service`: the service binary as a process; `topology`: topics and subscriptions.
+//! - `service`: the service binary as a process; `deployment`: it deployed for runs (profiles,
+//!   environment, subscription) and the run records read back; `topology`: topics and
+//!   subscriptions.
 
 #[path = "../support/chromium.rs"]
 mod chromium;
@@ -42,6 +44,7 @@ mod test_log;
 mod chain;
 mod chaos;
 mod concurrency;
+mod deployment;
 mod executions;
 mod history_page;
 mod message_keys;

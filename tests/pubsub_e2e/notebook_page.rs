@@ -11,11 +11,11 @@ use std::time::Duration;
 use serde_json::json;
 
 use crate::chromium::Chromium;
+use crate::deployment::Deployment;
 use crate::fake_gcs::FakeGcs;
 use crate::history_page::screenshot_path;
 use crate::papermill::papermill_with;
-use crate::runs::{BUCKET, finished_record, free_port, notebook, run_env, stage};
-use crate::service::Service;
+use crate::runs::{BUCKET, finished_record, notebook, stage};
 
 /// An HTML output that would run script three ways, and mark the page's `<body>` when it did;
 /// its source splits each word so that the source shown as text holds none of them.
@@ -58,15 +58,9 @@ async fn a_run_page_shows_its_executed_notebook_and_runs_none_of_its_script() {
     };
     let object = "nb/report/report.ipynb";
     let (storage, notebooks) = stage(&gcs, vec![(object, report_notebook())]).await;
-    let profiles = tempfile::NamedTempFile::with_suffix(".toml").unwrap();
-    std::fs::write(profiles.path(), "[profiles.none]\n").unwrap();
-    let port = free_port();
-    let service_url = format!("http://127.0.0.1:{port}");
-    let mut env = run_env(&gcs, &notebooks, &service_url, profiles.path());
-    env.retain(|(k, _)| *k != "NOTEBOOK");
-    env.push(("NOTEBOOK", format!("gs://{BUCKET}/{object}")));
-    let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
-    let service = tokio::task::block_in_place(|| Service::start_on(port, &notebooks, &env));
+    let extra = [("NOTEBOOK", format!("gs://{BUCKET}/{object}"))];
+    let deployed = Deployment::unsubscribed(&gcs, &notebooks, "[profiles.none]\n", &extra);
+    let service = &deployed.service;
     let answer = reqwest::Client::new()
         .post(service.endpoint())
         .json(&json!({"data": "VHdlZXRpTm90ZVN0YXJ0VG9waWM="}))

@@ -12,14 +12,13 @@ use axum::extract::State;
 use axum::routing::post;
 use serde_json::Value;
 
+use crate::PROJECT;
+use crate::deployment::{Deployment, publish, records};
 use crate::fake_gcs::FakeGcs;
 use crate::local_server::LocalServer;
 use crate::papermill::papermill;
 use crate::pubsub_emulator::PubSubEmulator;
-use crate::runs::{BUCKET, finished_record, free_port, notebook, run_env, stage};
-use crate::service::Service;
-use crate::topology::{Backoff, Topology};
-use crate::{PROJECT, cli};
+use crate::runs::{BUCKET, finished_record, notebook, stage};
 
 type Got = Arc<Mutex<Vec<Value>>>;
 
@@ -56,13 +55,10 @@ async fn received(got: &Got, event: &str, limit: Duration) -> Vec<Value> {
 async fn launched_record(storage: &storage_client::StorageClient, profile: &str) -> Value {
     let deadline = Instant::now() + Duration::from_secs(60);
     loop {
-        let prefix = format!("{}/out/", notebook_trigger::run::RECORDS_PREFIX);
-        for name in storage.list(BUCKET, &prefix).await.unwrap_or_default() {
-            let record: Value =
-                serde_json::from_slice(&storage.download(BUCKET, &name).await.unwrap()).unwrap();
-            if record["profile"] == profile && record["state"] == "launched" {
-                return record;
-            }
+        let records = records(storage).await;
+        let launched = |r: &&Value| r["profile"] == profile && r["state"] == "launched";
+        if let Some(record) = records.iter().find(launched) {
+            return record.clone();
         }
         assert!(Instant::now() < deadline, "no launched run of {profile}");
         tokio::time::sleep(Duration::from_millis(200)).await;
@@ -101,39 +97,17 @@ async fn a_failing_run_notifies_its_cell_error_and_an_overdue_run_is_announced_o
         ],
     )
     .await;
-    let profiles = tempfile::NamedTempFile::with_suffix(".toml").unwrap();
-    std::fs::write(
-        profiles.path(),
-        format!(
-            "[profiles.failing]\nnotebook = \"gs://{BUCKET}/nb/failing/failing.ipynb\"\n\
-             notify = [{{ url_env = \"E2E_WEBHOOK\", on = [\"failed\"], format = \"json\" }}]\n\
-             [profiles.slow]\nnotebook = \"gs://{BUCKET}/nb/slow/slow.ipynb\"\n\
-             max_run_time = \"15s\"\nexpected_duration = \"2s\"\n\
-             notify = [{{ url_env = \"E2E_WEBHOOK\", on = [\"overdue\"] }}]\n"
-        ),
-    )
-    .unwrap();
-    let port = free_port();
-    let service_url = format!("http://127.0.0.1:{port}");
-    let mut env = run_env(&gcs, &notebooks, &service_url, profiles.path());
-    env.push(("E2E_WEBHOOK", receiver.url("/hook")));
-    let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
-    let service = Service::start_on(port, &notebooks, &env);
-    let _topology = Topology::create(&pubsub, &service.endpoint(), 5, Backoff::Exponential).await;
-
-    let publish = |profile: &'static str| {
-        let pubsub = &pubsub;
-        async move {
-            let data = format!(r#"{{"profile": "{profile}"}}"#);
-            let published = cli(pubsub, &["publish", "--topic", "trigger", &data]).await;
-            assert!(
-                published.status.success(),
-                "{}",
-                String::from_utf8_lossy(&published.stderr)
-            );
-        }
-    };
-    publish("failing").await;
+    let profiles = format!(
+        "[profiles.failing]\nnotebook = \"gs://{BUCKET}/nb/failing/failing.ipynb\"\n\
+         notify = [{{ url_env = \"E2E_WEBHOOK\", on = [\"failed\"], format = \"json\" }}]\n\
+         [profiles.slow]\nnotebook = \"gs://{BUCKET}/nb/slow/slow.ipynb\"\n\
+         max_run_time = \"15s\"\nexpected_duration = \"2s\"\n\
+         notify = [{{ url_env = \"E2E_WEBHOOK\", on = [\"overdue\"] }}]\n"
+    );
+    let extra = [("E2E_WEBHOOK", receiver.url("/hook"))];
+    let deployed = Deployment::start(&gcs, &notebooks, &pubsub, &profiles, &extra).await;
+    let service = &deployed.service;
+    publish(&pubsub, r#"{"profile": "failing"}"#).await;
     let failed = finished_record(&storage, Duration::from_secs(120), "failing").await;
     assert_eq!(failed["state"], "failed", "{failed:#}");
     let notice = &received(&got, "failed", Duration::from_secs(30)).await[0];
@@ -154,10 +128,14 @@ async fn a_failing_run_notifies_its_cell_error_and_an_overdue_run_is_announced_o
         failed["failure"]["cell_index"].as_u64().unwrap() + 1
     );
     assert!(notice["duration_seconds"].is_u64(), "{notice:#}");
-    let link = format!("{service_url}/runs/{}", failed["run_id"].as_str().unwrap());
+    let link = format!(
+        "{}runs/{}",
+        service.endpoint(),
+        failed["run_id"].as_str().unwrap()
+    );
     assert_eq!(notice["link"], link);
 
-    publish("slow").await;
+    publish(&pubsub, r#"{"profile": "slow"}"#).await;
     let slow = launched_record(&storage, "slow").await;
     let launched: jiff::Timestamp = slow["launched"].as_str().unwrap().parse().unwrap();
     while jiff::Timestamp::now() < launched + jiff::SignedDuration::from_secs(3) {

@@ -11,13 +11,13 @@ use notebooks_emulator::Emulator;
 use serde_json::Value;
 use storage_client::StorageClient;
 
+use crate::deployment::{Deployment, finished, publish};
 use crate::fake_gcs::FakeGcs;
 use crate::papermill::papermill;
 use crate::pubsub_emulator::PubSubEmulator;
-use crate::runs::{BUCKET, free_port, notebook, run_env, stage};
+use crate::runs::{BUCKET, notebook, stage};
 use crate::service::Service;
-use crate::topology::{Backoff, Topology};
-use crate::{BIN, PROJECT, cli};
+use crate::{BIN, PROJECT};
 
 /// A notebook that writes its parameter `rows` to `rows.txt`, and one that sleeps.
 pub fn notebooks() -> Vec<(&'static str, Vec<u8>)> {
@@ -34,17 +34,11 @@ pub fn notebooks() -> Vec<(&'static str, Vec<u8>)> {
 }
 
 /// The profiles of those notebooks.
-pub fn profiles() -> tempfile::NamedTempFile {
-    let file = tempfile::NamedTempFile::with_suffix(".toml").unwrap();
-    std::fs::write(
-        file.path(),
-        format!(
-            "[profiles.param]\nnotebook = \"gs://{BUCKET}/nb/param/param.ipynb\"\n\
-             [profiles.slow]\nnotebook = \"gs://{BUCKET}/nb/slow/slow.ipynb\"\nmax_run_time = \"10m\"\n"
-        ),
+pub fn profiles() -> String {
+    format!(
+        "[profiles.param]\nnotebook = \"gs://{BUCKET}/nb/param/param.ipynb\"\n\
+         [profiles.slow]\nnotebook = \"gs://{BUCKET}/nb/slow/slow.ipynb\"\nmax_run_time = \"10m\"\n"
     )
-    .unwrap();
-    file
 }
 
 /// The record of run `run`, once `done` holds of it.
@@ -73,10 +67,6 @@ pub async fn record_when(
         );
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
-}
-
-pub fn finished(record: &Value) -> bool {
-    record["state"] != "launched" && record["cleanup"].is_object()
 }
 
 /// `notebook-trigger runs ARGS` with the service's configuration, as an operator at a
@@ -125,26 +115,19 @@ async fn a_run_is_rerun_with_new_parameters_and_a_running_notebook_is_cancelled(
         return;
     };
     let (storage, notebooks) = stage(&gcs, notebooks()).await;
-    let profiles = profiles();
-    let port = free_port();
-    let env = run_env(
-        &gcs,
-        &notebooks,
-        &format!("http://127.0.0.1:{port}"),
-        profiles.path(),
-    );
-    let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
-    let service = Service::start_on(port, &notebooks, &env);
-    let _topology = Topology::create(&pubsub, &service.endpoint(), 5, Backoff::Exponential).await;
+    let deployed = Deployment::start(&gcs, &notebooks, &pubsub, &profiles(), &[]).await;
+    let service = &deployed.service;
 
     // A message's run, then its rerun with new parameters from the terminal.
-    let message = r#"{"profile": "param", "parameters": {"rows": 2}}"#;
-    let published = cli(&pubsub, &["publish", "--topic", "trigger", message]).await;
-    assert!(published.status.success());
+    publish(
+        &pubsub,
+        r#"{"profile": "param", "parameters": {"rows": 2}}"#,
+    )
+    .await;
     let first = crate::runs::finished_record(&storage, Duration::from_secs(120), "param").await;
     assert_eq!(first["state"], "succeeded", "{first:#}");
     let old = first["run_id"].as_str().unwrap();
-    let new = runs_here(&service, &["rerun", old, "--parameters", r#"{"rows": 7}"#]).await;
+    let new = runs_here(service, &["rerun", old, "--parameters", r#"{"rows": 7}"#]).await;
     assert_ne!(new, old);
     let rerun = record_when(&storage, &new, Duration::from_secs(120), finished).await;
     assert_eq!(rerun["state"], "succeeded", "{rerun:#}");
@@ -164,7 +147,7 @@ async fn a_run_is_rerun_with_new_parameters_and_a_running_notebook_is_cancelled(
     );
 
     // A notebook that runs for minutes, cancelled while papermill runs it.
-    let slow = runs_here(&service, &["start", "slow"]).await;
+    let slow = runs_here(service, &["start", "slow"]).await;
     let launched = record_when(&storage, &slow, Duration::from_secs(30), |_| true).await;
     let instance = launched["instance"].as_str().unwrap().to_owned();
     let deadline = Instant::now() + Duration::from_secs(60);
@@ -179,7 +162,7 @@ async fn a_run_is_rerun_with_new_parameters_and_a_running_notebook_is_cancelled(
         );
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
-    let said = runs_here(&service, &["cancel", &slow]).await;
+    let said = runs_here(service, &["cancel", &slow]).await;
     assert!(said.contains("asked by cli:tester"), "{said}");
     let cancelled = record_when(&storage, &slow, Duration::from_secs(60), finished).await;
     assert_eq!(cancelled["state"], "cancelled", "{cancelled:#}");

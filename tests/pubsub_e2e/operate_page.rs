@@ -11,13 +11,13 @@ use base64::Engine as _;
 use serde_json::json;
 
 use crate::chromium::Chromium;
+use crate::deployment::{Deployment, finished};
 use crate::devtools::Browser;
 use crate::fake_gcs::FakeGcs;
 use crate::history_page::screenshot_path;
-use crate::operate::{finished, notebooks, profiles, record_when};
+use crate::operate::{notebooks, profiles, record_when};
 use crate::papermill::papermill;
-use crate::runs::{free_port, run_env, stage};
-use crate::service::Service;
+use crate::runs::stage;
 
 const OPERATOR: &str = "ops@example.com";
 
@@ -58,14 +58,13 @@ async fn an_operator_runs_now_cancels_and_reruns_from_the_pages() {
         return;
     };
     let (storage, notebooks) = stage(&gcs, notebooks()).await;
-    let profiles = profiles();
-    let port = free_port();
-    let base = format!("http://127.0.0.1:{port}");
-    let mut env = run_env(&gcs, &notebooks, &base, profiles.path());
-    env.retain(|(k, _)| *k != "RUNS_AUTH");
-    env.push(("RUNS_OPERATORS", OPERATOR.to_owned()));
-    let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
-    let _service = Service::start_on(port, &notebooks, &env);
+    let extra = [
+        ("RUNS_AUTH", String::new()),
+        ("RUNS_OPERATORS", OPERATOR.to_owned()),
+    ];
+    let deployed = Deployment::unsubscribed(&gcs, &notebooks, &profiles(), &extra);
+    let base = deployed.service.endpoint();
+    let base = base.trim_end_matches('/');
     let token = forwarded_token();
     let browser = tokio::task::block_in_place(|| {
         Browser::start(&[("X-Serverless-Authorization", token.as_str())])

@@ -11,52 +11,16 @@ use std::time::{Duration, Instant};
 use serde_json::{Value, json};
 use storage_client::StorageClient;
 
+use crate::PROJECT;
+use crate::deployment::{Deployment, publish, records};
 use crate::fake_gcs::FakeGcs;
 use crate::papermill::papermill;
 use crate::pubsub_emulator::PubSubEmulator;
-use crate::runs::{BUCKET, finished_record, free_port, notebook, run_env, stage};
-use crate::service::Service;
-use crate::topology::{Backoff, Topology};
-use crate::{PROJECT, cli};
+use crate::runs::{BUCKET, finished_record, notebook, stage};
 
 /// What the result notebook leaves: a hostile string among plain values.
 fn result() -> Value {
     json!({"rows": 3, "table": "sales", "note": "<script>alert(1)</script>"})
-}
-
-/// The service with `extra` over the runs' environment, its profiles `profiles`, the default
-/// notebook `notebook`, and its subscription on `pubsub`.
-async fn serve(
-    gcs: &FakeGcs,
-    notebooks: &notebooks_emulator::Emulator,
-    pubsub: &PubSubEmulator,
-    profiles: &str,
-    extra: &[(&'static str, String)],
-) -> (Service, Topology, tempfile::NamedTempFile) {
-    let file = tempfile::NamedTempFile::with_suffix(".toml").unwrap();
-    std::fs::write(file.path(), profiles).unwrap();
-    let port = free_port();
-    let mut env = run_env(
-        gcs,
-        notebooks,
-        &format!("http://127.0.0.1:{port}"),
-        file.path(),
-    );
-    env.retain(|(k, _)| !extra.iter().any(|(e, _)| e == k));
-    env.extend(extra.iter().cloned());
-    let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
-    let service = tokio::task::block_in_place(|| Service::start_on(port, notebooks, &env));
-    let topology = Topology::create(pubsub, &service.endpoint(), 5, Backoff::Exponential).await;
-    (service, topology, file)
-}
-
-async fn publish(pubsub: &PubSubEmulator, data: &str) {
-    let published = cli(pubsub, &["publish", "--topic", "trigger", data]).await;
-    assert!(
-        published.status.success(),
-        "{}",
-        String::from_utf8_lossy(&published.stderr)
-    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -79,14 +43,9 @@ async fn a_result_the_notebook_writes_is_in_its_record_and_on_its_page() {
     let (storage, notebooks) = stage(&gcs, vec![(object, notebook("x = 1", &[&cell]))]).await;
     let notebook_uri = format!("gs://{BUCKET}/{object}");
     let profiles = "[profiles.none]\n";
-    let (service, _topology, _file) = serve(
-        &gcs,
-        &notebooks,
-        &pubsub,
-        profiles,
-        &[("NOTEBOOK", notebook_uri)],
-    )
-    .await;
+    let extra = [("NOTEBOOK", notebook_uri)];
+    let deployed = Deployment::start(&gcs, &notebooks, &pubsub, profiles, &extra).await;
+    let service = &deployed.service;
     publish(&pubsub, r#"{"day": "monday"}"#).await;
     let record = finished_record(&storage, Duration::from_secs(120), "default").await;
     assert_eq!(record["state"], "succeeded", "{record:#}");
@@ -140,14 +99,9 @@ async fn retention_deletes_a_run_that_ended_long_enough_ago_and_keeps_one_still_
         "[profiles.slow]\nnotebook = \"gs://{BUCKET}/nb/slow/slow.ipynb\"\nmax_run_time = \"5m\"\n"
     );
     let keep = Duration::from_secs(4);
-    let (service, _topology, _file) = serve(
-        &gcs,
-        &notebooks,
-        &pubsub,
-        &profiles,
-        &[("KEEP_RUNS", "4s".to_owned())],
-    )
-    .await;
+    let extra = [("KEEP_RUNS", "4s".to_owned())];
+    let deployed = Deployment::start(&gcs, &notebooks, &pubsub, &profiles, &extra).await;
+    let service = &deployed.service;
     publish(&pubsub, r#"{"profile": "slow"}"#).await;
     publish(&pubsub, r#"{"upload": "gs://b/new.csv"}"#).await;
     let ended = finished_record(&storage, Duration::from_secs(120), "default").await;
@@ -185,11 +139,9 @@ async fn retention_deletes_a_run_that_ended_long_enough_ago_and_keeps_one_still_
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
     assert!(storage.list(BUCKET, &folder).await.unwrap().is_empty());
-    let records = format!("{}/out/", notebook_trigger::run::RECORDS_PREFIX);
-    let left = storage.list(BUCKET, &records).await.unwrap();
-    assert_eq!(left.len(), 1, "{left:?}");
-    let going: Value =
-        serde_json::from_slice(&storage.download(BUCKET, &left[0]).await.unwrap()).unwrap();
+    let left = records(&storage).await;
+    assert_eq!(left.len(), 1, "{left:#?}");
+    let going = &left[0];
     assert_eq!(
         (going["profile"].as_str(), going["state"].as_str()),
         (Some("slow"), Some("launched")),

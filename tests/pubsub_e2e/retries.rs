@@ -9,14 +9,13 @@ use std::time::{Duration, Instant};
 use serde_json::{Value, json};
 use storage_client::StorageClient;
 
+use crate::PROJECT;
+use crate::deployment::{Deployment, finished, publish, records};
 use crate::fake_gcs::FakeGcs;
 use crate::papermill::papermill;
 use crate::pubsub_emulator::PubSubEmulator;
 use crate::pubsub_pull::PullSubscription;
-use crate::runs::{BUCKET, free_port, notebook, run_env, stage};
-use crate::service::Service;
-use crate::topology::{Backoff, Topology};
-use crate::{PROJECT, cli};
+use crate::runs::{BUCKET, notebook, stage};
 
 /// A notebook that counts its attempts with files in `counter` (a folder shared by every
 /// emulated VM of this machine) and fails until attempt `succeed_at`.
@@ -39,15 +38,8 @@ async fn attempts_when(
 ) -> Vec<Value> {
     let deadline = Instant::now() + Duration::from_secs(180);
     loop {
-        let prefix = format!("{}/out/", notebook_trigger::run::RECORDS_PREFIX);
-        let mut records = Vec::new();
-        for name in storage.list(BUCKET, &prefix).await.unwrap_or_default() {
-            let bytes = storage.download(BUCKET, &name).await.unwrap();
-            let record: Value = serde_json::from_slice(&bytes).unwrap();
-            if record["profile"] == profile {
-                records.push(record);
-            }
-        }
+        let mut records = records(storage).await;
+        records.retain(|r| r["profile"] == profile);
         records.sort_by_key(|r| r["origin"]["attempt"].as_u64().unwrap_or(1));
         if done(&records) {
             return records;
@@ -63,7 +55,6 @@ async fn attempts_when(
 /// The records of profile `profile`, once there are `count` of them, each finished (its
 /// outcome and cleanup written), in attempt order.
 async fn finished_attempts(storage: &StorageClient, profile: &str, count: usize) -> Vec<Value> {
-    let finished = |r: &Value| r["state"] != "launched" && r["cleanup"].is_object();
     attempts_when(storage, profile, |records| {
         records.len() >= count && records.iter().all(finished)
     })
@@ -83,37 +74,21 @@ async fn a_notebook_failing_twice_succeeds_at_its_third_attempt_and_a_redelivery
     };
     let (storage, notebooks) = stage(&gcs, vec![("nb/flaky/flaky.ipynb", flaky_notebook())]).await;
     let counter = tempfile::tempdir().unwrap();
-    let profiles = tempfile::NamedTempFile::with_suffix(".toml").unwrap();
-    std::fs::write(
-        profiles.path(),
-        format!(
-            "[profiles.flaky]\nnotebook = \"gs://{BUCKET}/nb/flaky/flaky.ipynb\"\n\
-             retries = 2\nretry_delay = \"1s\"\nparameters = {{ counter = \"{}\" }}\n",
-            counter.path().join("attempts").display()
-        ),
-    )
-    .unwrap();
-    let port = free_port();
-    let mut env = run_env(
-        &gcs,
-        &notebooks,
-        &format!("http://127.0.0.1:{port}"),
-        profiles.path(),
+    let profiles = format!(
+        "[profiles.flaky]\nnotebook = \"gs://{BUCKET}/nb/flaky/flaky.ipynb\"\n\
+         retries = 2\nretry_delay = \"1s\"\nparameters = {{ counter = \"{}\" }}\n",
+        counter.path().join("attempts").display()
     );
-    env.push(("RUN_EVENTS_TOPIC", "run-events".to_owned()));
-    env.push(("PUBSUB_EMULATOR_HOST", pubsub.host.clone()));
-    let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
-    let service = Service::start_on(port, &notebooks, &env);
-    let _topology = Topology::create(&pubsub, &service.endpoint(), 5, Backoff::Exponential).await;
+    let extra = [
+        ("RUN_EVENTS_TOPIC", "run-events".to_owned()),
+        ("PUBSUB_EMULATOR_HOST", pubsub.host.clone()),
+    ];
+    let deployed = Deployment::start(&gcs, &notebooks, &pubsub, &profiles, &extra).await;
+    let service = &deployed.service;
     let events = PullSubscription::create(&pubsub, "run-events", "run-events-pull").await;
 
     let message = r#"{"profile": "flaky"}"#;
-    let published = cli(&pubsub, &["publish", "--topic", "trigger", message]).await;
-    assert!(
-        published.status.success(),
-        "{}",
-        String::from_utf8_lossy(&published.stderr)
-    );
+    publish(&pubsub, message).await;
     let attempts = finished_attempts(&storage, "flaky", 3).await;
     let states: Vec<&str> = attempts
         .iter()
@@ -253,33 +228,15 @@ async fn a_retry_whose_service_died_is_launched_by_the_next_reap() {
     };
     let (storage, notebooks) = stage(&gcs, vec![("nb/flaky/flaky.ipynb", flaky_notebook())]).await;
     let counter = tempfile::tempdir().unwrap();
-    let profiles = tempfile::NamedTempFile::with_suffix(".toml").unwrap();
-    std::fs::write(
-        profiles.path(),
-        format!(
-            "[profiles.once]\nnotebook = \"gs://{BUCKET}/nb/flaky/flaky.ipynb\"\n\
-             retries = 1\nretry_delay = \"5s\"\n\
-             parameters = {{ counter = \"{}\", succeed_at = 2 }}\n",
-            counter.path().join("attempts").display()
-        ),
-    )
-    .unwrap();
-    let port = free_port();
-    let env = run_env(
-        &gcs,
-        &notebooks,
-        &format!("http://127.0.0.1:{port}"),
-        profiles.path(),
+    let profiles = format!(
+        "[profiles.once]\nnotebook = \"gs://{BUCKET}/nb/flaky/flaky.ipynb\"\n\
+         retries = 1\nretry_delay = \"5s\"\n\
+         parameters = {{ counter = \"{}\", succeed_at = 2 }}\n",
+        counter.path().join("attempts").display()
     );
-    let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
-    let mut service = Service::start_on(port, &notebooks, &env);
-    let _topology = Topology::create(&pubsub, &service.endpoint(), 5, Backoff::Exponential).await;
-    let published = cli(
-        &pubsub,
-        &["publish", "--topic", "trigger", r#"{"profile": "once"}"#],
-    )
-    .await;
-    assert!(published.status.success());
+    let mut deployed = Deployment::start(&gcs, &notebooks, &pubsub, &profiles, &[]).await;
+    let service = &mut deployed.service;
+    publish(&pubsub, r#"{"profile": "once"}"#).await;
 
     let scheduled = |records: &[Value]| {
         records

@@ -14,12 +14,12 @@ use notebooks_emulator::{Emulator, EmulatorConfig};
 use serde_json::{Value, json};
 use storage_client::StorageClient;
 
+use crate::deployment::Deployment;
 use crate::fake_gcs::FakeGcs;
 use crate::papermill::papermill;
 use crate::pubsub_emulator::PubSubEmulator;
 use crate::pubsub_pull::{PullSubscription, Pulled};
 use crate::service::Service;
-use crate::topology::{Backoff, Topology};
 use crate::{PROJECT, cli, test_log};
 
 pub const BUCKET: &str = "runs";
@@ -62,19 +62,16 @@ fn seed_notebook() -> Vec<u8> {
 pub async fn finished_record(storage: &StorageClient, limit: Duration, what: &str) -> Value {
     let deadline = Instant::now() + limit;
     loop {
-        let records = format!("{}/out/", notebook_trigger::run::RECORDS_PREFIX);
-        let names = storage.list(BUCKET, &records).await.unwrap_or_default();
-        for name in &names {
-            let record: Value =
-                serde_json::from_slice(&storage.download(BUCKET, name).await.unwrap()).unwrap();
-            let finished = record["state"] != "launched" && record["cleanup"].is_object();
-            if finished && record["profile"] == what {
-                return record;
-            }
+        let records = crate::deployment::records(storage).await;
+        if let Some(record) = records
+            .iter()
+            .find(|r| crate::deployment::finished(r) && r["profile"] == what)
+        {
+            return record.clone();
         }
         assert!(
             Instant::now() < deadline,
-            "no finished run ({what}) within {limit:?}: {names:?}"
+            "no finished run ({what}) within {limit:?}: {records:#?}"
         );
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
@@ -128,23 +125,16 @@ async fn a_message_becomes_a_finished_run_and_no_instance_outlives_it() {
         ],
     )
     .await;
-    let profiles = tempfile::NamedTempFile::with_suffix(".toml").unwrap();
-    std::fs::write(
-        profiles.path(),
-        format!(
-            "[profiles.failing]\nnotebook = \"gs://{BUCKET}/nb/failing/failing.ipynb\"\n\
-             [profiles.slow]\nnotebook = \"gs://{BUCKET}/nb/slow/slow.ipynb\"\nmax_run_time = \"3s\"\n"
-        ),
-    )
-    .unwrap();
-    let port = free_port();
-    let service_url = format!("http://127.0.0.1:{port}");
-    let mut env = run_env(&gcs, &notebooks, &service_url, profiles.path());
-    env.push(("RUN_EVENTS_TOPIC", EVENTS_TOPIC.to_owned()));
-    env.push(("PUBSUB_EMULATOR_HOST", pubsub.host.clone()));
-    let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
-    let service = Service::start_on(port, &notebooks, &env);
-    let _topology = Topology::create(&pubsub, &service.endpoint(), 5, Backoff::Exponential).await;
+    let profiles = format!(
+        "[profiles.failing]\nnotebook = \"gs://{BUCKET}/nb/failing/failing.ipynb\"\n\
+         [profiles.slow]\nnotebook = \"gs://{BUCKET}/nb/slow/slow.ipynb\"\nmax_run_time = \"3s\"\n"
+    );
+    let extra = [
+        ("RUN_EVENTS_TOPIC", EVENTS_TOPIC.to_owned()),
+        ("PUBSUB_EMULATOR_HOST", pubsub.host.clone()),
+    ];
+    let deployed = Deployment::start(&gcs, &notebooks, &pubsub, &profiles, &extra).await;
+    let service = &deployed.service;
     let events = PullSubscription::create(&pubsub, EVENTS_TOPIC, "run-events-pull").await;
     let mut ended = Vec::new();
 

@@ -53,8 +53,13 @@ pub struct EmulatorConfig {
     /// Run each instance's post-startup script when it becomes ACTIVE: the `gs://` URI in its
     /// `post-startup-script` metadata is fetched from Cloud Storage and run as `bash SCRIPT`,
     /// with a metadata server of its own (`GCE_METADATA_HOST`). Its output is the instance's
-    /// serial console. `stop` and `delete` end the script's process group. Only on a loopback
-    /// `--host`: scripts come from whoever can write to that Cloud Storage.
+    /// serial console. `stop` and `delete` end the script's process group. Vertex AI notebook
+    /// execution jobs run too: their notebook is read from Cloud Storage and run by `python3 -m
+    /// papermill` here (not in the job's container image, which is never pulled), killed at
+    /// its `executionTimeout`, and the executed notebook is written to
+    /// `{gcsOutputUri}/{jobId}/{file name}` (Google's exact place is unconfirmed). Only on a
+    /// loopback `--host`: scripts and notebooks come from whoever can write to that Cloud
+    /// Storage.
     #[arg(long)]
     pub run_scripts: bool,
 

@@ -8,8 +8,8 @@
 //! `!=`, `:`; no regular expressions; `orderBy` on `display_name`, `create_time`,
 //! `update_time`; `pageSize`/`pageToken`; `view`, whose BASIC default leaves direct notebook
 //! contents out), `delete` (in any state), and `projects.locations.operations.get` for their
-//! operations, under `v1` and `v1beta1` alike (gcloud's `beta workbench executions` speaks
-//! `v1beta1`), on the same host as the Notebooks API: gcloud reaches it with
+//! operations, under `v1` and `v1beta1` alike (gcloud's `beta workbench executions` and `colab
+//! executions` speak `v1beta1`, Google's v1 clients `v1`), on the same host as the Notebooks API: gcloud reaches it with
 //! `CLOUDSDK_API_ENDPOINT_OVERRIDES_AIPLATFORM=http://HOST:PORT/`. Bodies are checked against
 //! Google's discovery document (`discovery/aiplatform.v1.json`: revision 20261106 cut to the
 //! two resources above and the schemas they reach, otherwise as published; `v1beta1` bodies
@@ -43,6 +43,8 @@ mod path;
 mod plan;
 mod run;
 
+use std::sync::Arc;
+
 use axum::http::Method;
 use serde_json::Value;
 
@@ -55,7 +57,6 @@ use self::plan::{Plan, ROOT};
 use crate::list_request::list_query;
 use crate::request::{json_body, query_value};
 use crate::schema::{Discovery, aiplatform};
-use crate::state::EmulatorState;
 use crate::status::{ApiError, Code};
 
 /// The schema of a job in the discovery document.
@@ -65,10 +66,10 @@ const JOB_SCHEMA: &str = "GoogleCloudAiplatformV1NotebookExecutionJob";
 const ORDER_FIELDS: &[&str] = &["displayName", "createTime", "updateTime"];
 
 /// Whether a request for `path` (custom-method colons decoded) is this module's.
-pub fn serves(state: &EmulatorState, path: &str) -> bool {
+pub fn serves(jobs: &Jobs, path: &str) -> bool {
     match path::parse(path) {
         Some(parsed) => match (&parsed.target, parsed.level) {
-            (Target::Operation { name, .. }, Level::V1) => state.0.executions.has_operation(name),
+            (Target::Operation { name, .. }, Level::V1) => jobs.has_operation(name),
             _ => true,
         },
         None => false,
@@ -88,7 +89,8 @@ pub fn response_schema(method: &Method, path: &str) -> Option<(&'static Discover
 
 /// Answers a request [`serves`] accepted.
 pub fn handle(
-    state: &EmulatorState,
+    jobs: &Arc<Jobs>,
+    runs: Option<&Runs>,
     method: &Method,
     path: &str,
     query: &[(String, String)],
@@ -98,21 +100,21 @@ pub fn handle(
     let parsed = path::parse(path).ok_or_else(not_found)?;
     let (api, level, parent) = (aiplatform(), parsed.level, parsed.parent);
     match (parsed.target, method) {
-        (Target::Jobs, &Method::POST) => create(state, level, &parent, query, body),
+        (Target::Jobs, &Method::POST) => create(jobs, runs, level, &parent, query, body),
         (Target::Jobs, &Method::GET) => {
             api.check_query("notebookExecutionJobs", "list", query)?;
-            list(state, &parent, query)
+            list(jobs, &parent, query)
         }
         (Target::Jobs, _) => Err(ApiError::method_not_allowed(method.as_str(), "GET, POST")),
         (Target::Job { name }, &Method::GET) => {
             api.check_query("notebookExecutionJobs", "get", query)?;
             let full = full_view(query);
-            Ok(state.0.executions.get(&name).map(|job| view(job, full))?)
+            Ok(jobs.get(&name).map(|job| view(job, full))?)
         }
         (Target::Job { name }, &Method::DELETE) => {
             api.check_query("notebookExecutionJobs", "delete", query)?;
-            let operation = state.0.executions.delete(level, &parent, &name)?;
-            if let Some(runs) = state.0.runs.get() {
+            let operation = jobs.delete(level, &parent, &name)?;
+            if let Some(runs) = runs {
                 runs.halt_later(&name);
             }
             Ok(operation)
@@ -122,7 +124,7 @@ pub fn handle(
         }
         (Target::Operation { name, verb: None }, &Method::GET) => {
             api.check_query("operations", "get", query)?;
-            Ok(state.0.executions.operation(&name)?)
+            Ok(jobs.operation(&name)?)
         }
         (Target::Operation { verb: None, .. }, _) => {
             Err(ApiError::method_not_allowed(method.as_str(), "GET"))
@@ -143,14 +145,15 @@ pub fn handle(
 /// `notebookExecutionJobs.create`: recorded first (rejected creates included), then checked
 /// as Google checks it, then stored, and run with `--run-scripts`.
 fn create(
-    state: &EmulatorState,
+    jobs: &Arc<Jobs>,
+    runs: Option<&Runs>,
     level: Level,
     parent: &str,
     query: &[(String, String)],
     body: &[u8],
 ) -> Result<Value, ApiError> {
     let job_id = query_value(query, "notebookExecutionJobId").map(str::to_owned);
-    state.0.executions.record_create(RecordedExecutionCreate {
+    jobs.record_create(RecordedExecutionCreate {
         api_version: level.as_str(),
         parent: parent.to_owned(),
         job_id: job_id.clone(),
@@ -165,9 +168,9 @@ fn create(
         None => jobs::numeric_id(),
     };
     let name = format!("{parent}/notebookExecutionJobs/{job_id}");
-    let operation = state.0.executions.create(level, parent, &name, body)?;
-    if let Some(runs) = state.0.runs.get() {
-        runs.start(state, &name, &job_id, plan);
+    let operation = jobs.create(level, parent, &name, body)?;
+    if let Some(runs) = runs {
+        runs.start(jobs.clone(), &name, &job_id, plan);
     }
     Ok(operation)
 }
@@ -215,11 +218,7 @@ fn view(mut job: Value, full: bool) -> Value {
 }
 
 /// `notebookExecutionJobs.list`; filter fields may be spelled as in the API or in snake_case.
-fn list(
-    state: &EmulatorState,
-    parent: &str,
-    query: &[(String, String)],
-) -> Result<Value, ApiError> {
+fn list(jobs: &Jobs, parent: &str, query: &[(String, String)]) -> Result<Value, ApiError> {
     let mut list = list_query(query, ORDER_FIELDS)?;
     if query_value(query, "filter").is_some_and(|filter| filter.contains("=~")) {
         return Err(ApiError::new(
@@ -229,8 +228,5 @@ fn list(
     }
     list.filter = std::mem::take(&mut list.filter).map_fields(crate::schema::camel_case);
     let full = full_view(query);
-    Ok(state
-        .0
-        .executions
-        .list(parent, &list, |job| view(job, full))?)
+    Ok(jobs.list(parent, &list, |job| view(job, full))?)
 }

@@ -1,5 +1,5 @@
 //! A local emulator of the Notebooks REST API (v1 user-managed notebooks, v2 Workbench
-//! instances).
+//! instances), and of Vertex AI's notebook execution jobs on the same host.
 //!
 //! # Why it exists
 //! Creating a real Workbench instance takes minutes, costs money, needs credentials and cannot
@@ -44,6 +44,9 @@
 //!   signs identity tokens, and its JWKS; `tokens`: access tokens; `console`: serial consoles;
 //!   `storage`: the Cloud Storage client and the in-process store; `secrets`: the part of
 //!   Secret Manager that scripts read their secrets from.
+//! - `executions`: Vertex AI's `notebookExecutionJobs` and their operations, and, with
+//!   `--run-scripts`, their notebooks run by papermill; what of it is not verified against
+//!   Google is said there.
 //! - `faults`: deterministic failures; `settings`: the knobs tests turn at runtime; `status`:
 //!   `google.rpc.Status` in both of Google's shapes; `clock`: injectable time.
 

@@ -103,7 +103,7 @@ async fn dispatch(
         .api_requests
         .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
     let path = decode_colons(uri.path());
-    let vertex = executions::serves(&state, &path);
+    let vertex = executions::serves(&state.0.executions, &path);
     let response = if vertex {
         executions::response_schema(&method, &path)
     } else {
@@ -125,7 +125,14 @@ async fn dispatch(
         None => match &system {
             Ok(_) if vertex => query_pairs(&uri).and_then(|query| {
                 let query = method_parameters(query);
-                executions::handle(&state, &method, &path, &query, &body)
+                executions::handle(
+                    &state.0.executions,
+                    state.0.runs.get(),
+                    &method,
+                    &path,
+                    &query,
+                    &body,
+                )
             }),
             Ok(_) => handle(&state, &method, &uri, &body),
             Err(error) => Err(error.clone()),

@@ -192,10 +192,14 @@ impl Discovery {
                 return Err(ApiError::new(Code::InvalidArgument, message.clone())
                     .with_field_violation(name, &message));
             };
-            // A query string has no JSON types: `true` and `false` are the booleans.
+            // A query string has no JSON types: `true` and `false` are the booleans, and an
+            // enum may be named by its number (`view=0`, as Google's generated clients send).
             let value = match (spec["type"].as_str(), value.as_str()) {
                 (Some("boolean"), "true") => Value::Bool(true),
                 (Some("boolean"), "false") => Value::Bool(false),
+                (Some("string"), number) if spec["enum"].is_array() => number
+                    .parse::<i64>()
+                    .map_or_else(|_| Value::String(value.clone()), Value::from),
                 _ => Value::String(value.clone()),
             };
             self.check_value(&value, spec, &snake_case(name))?;

@@ -254,9 +254,13 @@ pub async fn run(
         "CLOUDSDK_API_ENDPOINT_OVERRIDES_SECRETMANAGER={}",
         emulator.secretmanager_url()
     );
+    println!(
+        "CLOUDSDK_API_ENDPOINT_OVERRIDES_AIPLATFORM={}/",
+        emulator.base_url()
+    );
     if args.config.run_scripts {
         println!(
-            "post-startup scripts run when instances become ACTIVE (Cloud Storage at {}); consoles: {}/compute/v1/projects/PROJECT/zones/ZONE/instances/ID/serialPort",
+            "post-startup scripts run when instances become ACTIVE, and notebook execution jobs with papermill when created (Cloud Storage at {}); consoles: {}/compute/v1/projects/PROJECT/zones/ZONE/instances/ID/serialPort",
             emulator.storage_url(),
             emulator.base_url()
         );

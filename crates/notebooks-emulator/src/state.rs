@@ -46,7 +46,7 @@ pub(crate) struct Shared {
     /// Set once the emulator listens, with `--run-scripts`.
     pub(crate) machines: OnceLock<Machines>,
     /// Vertex AI notebook execution jobs.
-    pub(crate) executions: Jobs,
+    pub(crate) executions: Arc<Jobs>,
     /// Set once the emulator listens, with `--run-scripts`: jobs that run their notebook.
     pub(crate) runs: OnceLock<Runs>,
 }
@@ -93,7 +93,7 @@ impl EmulatorState {
             .then(|| Arc::new(Buckets::new(clock.clone(), tokens.clone())));
         let secrets = Arc::new(Secrets::new(clock.clone(), tokens.clone()));
         Ok(Self(Arc::new(Shared {
-            executions: Jobs::new(clock.clone()),
+            executions: Arc::new(Jobs::new(clock.clone())),
             runs: OnceLock::new(),
             store: Store::new(clock),
             knobs: Knobs::new(

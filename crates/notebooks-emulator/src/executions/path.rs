@@ -1,6 +1,6 @@
 //! Vertex AI's resource paths as far as executions go: the jobs collection, one job, and the
-//! location's operations, under `v1` or `v1beta1` (`gcloud beta workbench executions` speaks
-//! the latter, `gcloud colab executions` and Google's v1 clients the former).
+//! location's operations, under `v1` or `v1beta1` (gcloud's `beta workbench executions` and
+//! `colab executions` speak the latter, Google's v1 clients the former).
 
 /// Which version of the Vertex AI API a request names.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -97,7 +97,11 @@ pub fn parse(path: &str) -> Option<Parsed> {
                 verb,
             }
         }
-        [first, ..] if level == Level::V1 && !first.starts_with("notebookExecutionJobs") => {
+        _ if level == Level::V1
+            && !rest
+                .first()
+                .is_some_and(|first| first.starts_with("notebookExecutionJobs")) =>
+        {
             return None;
         }
         _ => Target::Unknown,
@@ -146,6 +150,8 @@ mod tests {
             "/v1/projects/p/locations/z/instances",
             "/v2/projects/p/locations/z/notebookExecutionJobs",
             "/v1/projects/p/locations",
+            "/v1/projects/p/locations/z",
+            "/v1/projects/p/locations/z/operations",
             "/v1/projects//locations/r/notebookExecutionJobs",
         ] {
             assert!(parse(other).is_none(), "{other}");

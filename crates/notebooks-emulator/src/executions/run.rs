@@ -20,9 +20,9 @@ use tokio::io::{AsyncRead, AsyncReadExt as _};
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
+use super::jobs::Jobs;
 use super::plan::{Plan, Source};
 use crate::machines::processes::{MARKER_VARIABLE, Reach};
-use crate::state::EmulatorState;
 use crate::status::{ApiError, Code};
 use crate::storage::{GsUri, StorageClient};
 
@@ -79,7 +79,7 @@ impl Runs {
     }
 
     /// Runs job `name` now, in the background.
-    pub fn start(&self, state: &EmulatorState, name: &str, job_id: &str, plan: Plan) {
+    pub fn start(&self, jobs: Arc<Jobs>, name: &str, job_id: &str, plan: Plan) {
         let marker = uuid::Uuid::new_v4().simple().to_string();
         let reach = Arc::new(Mutex::new(Reach {
             leader: None,
@@ -88,7 +88,7 @@ impl Runs {
         }));
         let cancel = CancellationToken::new();
         let run = Run {
-            state: state.clone(),
+            jobs,
             name: name.to_owned(),
             job_id: job_id.to_owned(),
             plan,
@@ -155,7 +155,7 @@ impl Runs {
 
 /// One job's run.
 struct Run {
-    state: EmulatorState,
+    jobs: Arc<Jobs>,
     name: String,
     job_id: String,
     plan: Plan,
@@ -190,7 +190,7 @@ impl Run {
 
     /// NOT_FOUND once the job is deleted, which ends the run.
     fn set(&self, state: &str, status: Option<Value>) -> Result<(), crate::store::StoreError> {
-        self.state.0.executions.set_state(&self.name, state, status)
+        self.jobs.set_state(&self.name, state, status)
     }
 
     async fn execute(&self) -> Result<Outcome, ApiError> {

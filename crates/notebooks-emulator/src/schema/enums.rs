@@ -3,7 +3,8 @@
 //!
 //! Discovery documents list enum values by name only. For most enums the proto numbers follow
 //! that order (index 0 is `*_UNSPECIFIED`); the accelerator types do not, so their numbers are
-//! taken from the published protos (`google/cloud/notebooks/{v1,v2}`), which Google's Python and
+//! taken from the published protos (`google/cloud/notebooks/{v1,v2}`,
+//! `google/cloud/aiplatform/v1/accelerator_type.proto`), which Google's Python and
 //! Rust clients carry too. A value the document lists but those protos predate has no number
 //! the emulator can vouch for: it is answered by name, which every proto3 JSON parser accepts,
 //! and a request cannot name it by number.

@@ -1,9 +1,13 @@
 //! Vertex AI notebook executions on the emulator, over real sockets: the REST surface and its
-//! errors; and, with `--run-scripts`, notebooks that really run with papermill.
+//! errors, hostile input and racing creates; Google's own Rust client and gcloud against it;
+//! and, with `--run-scripts`, notebooks that really run with papermill.
 
+mod gcloud;
+mod hostile;
 #[path = "../../../../tests/support/papermill.rs"]
 mod papermill;
 mod runs;
+mod rust_client;
 mod surface;
 
 use std::time::Duration;

@@ -189,3 +189,46 @@ async fn a_missing_notebook_or_generation_ends_not_found() {
     }
     api.emulator.shutdown().await;
 }
+
+/// A job deleted while its notebook runs: the run ends with every process it started, and
+/// nothing writes the deleted job back.
+#[tokio::test]
+async fn deleting_a_running_job_ends_its_notebook() {
+    if !papermill() {
+        return;
+    }
+    let api = running().await;
+    let pid_file = std::env::temp_dir().join(format!("deleted-{}.pid", std::process::id()));
+    let _ = std::fs::remove_file(&pid_file);
+    let code = format!(
+        "import os, time\nopen({:?}, 'w').write(str(os.getpid()))\ntime.sleep(600)",
+        pid_file.display().to_string()
+    );
+    run(&api, "doomed", "doomed.ipynb", notebook(&code), "600s").await;
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let kernel = loop {
+        if let Ok(pid) = std::fs::read_to_string(&pid_file) {
+            break pid;
+        }
+        assert!(Instant::now() < deadline, "the kernel never started");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    let _ = std::fs::remove_file(&pid_file);
+    let name = format!("/v1/{REGION}/notebookExecutionJobs/doomed");
+    assert_eq!(api.call("DELETE", &name, None).await.0, 200);
+    let alive = || {
+        std::fs::read_to_string(format!("/proc/{kernel}/stat"))
+            .is_ok_and(|stat| !stat.contains(") Z "))
+    };
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while alive() {
+        assert!(
+            Instant::now() < deadline,
+            "the kernel {kernel} outlived its job"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(api.call("GET", &name, None).await.0, 404);
+    assert!(api.emulator.executions().is_empty());
+    api.emulator.shutdown().await;
+}
