@@ -16,6 +16,8 @@ here=$(cd "$(dirname "$0")" && pwd)
 root=$(dirname "$here")
 # shellcheck source=deploy/lib.sh
 source "$here/lib.sh"
+# shellcheck source=deploy/executions.sh
+source "$here/executions.sh"
 
 ALL_STEPS="apis,registry,image,accounts,service,runs,pubsub,pubsub-iam,scheduler"
 config="$here/config.env"
@@ -238,7 +240,7 @@ ship_profiles() {
       die "PROFILES_FILE=$PROFILES_FILE: the service reads .toml, .yaml or .yml files"
     bucket=$RUNS_BUCKET
     object="$folder/profiles-$(content_hash "$source").$extension"
-    # What profile_secrets reads: this file, even in a dry run that uploads nothing.
+    # What profile_plan reads: this file, even in a dry run that uploads nothing.
     PROFILES_SOURCE=$source
     ensure_runs_bucket
     run gcloud storage cp "$source" "gs://$bucket/$object" "${gc[@]}"
@@ -312,7 +314,7 @@ step_runs() {
     --member="serviceAccount:$VM_EMAIL" --role=roles/run.invoker "${gc[@]}"
   # VMs: read the secrets their profiles name, each on its own, and no other.
   local grants secret account default_vm=''
-  grants=$(profile_secrets) || die "the profiles cannot be deployed (see the error above)"
+  grants=$(profile_plan secrets) || die "the profiles cannot be deployed (see the error above)"
   while read -r secret account; do
     [ -n "$secret" ] || continue
     if [ "$account" = - ]; then
@@ -327,6 +329,7 @@ step_runs() {
     --member="serviceAccount:$RUNTIME_EMAIL" --role=roles/storage.objectUser "${gc[@]}"
   run gcloud projects add-iam-policy-binding "$PROJECT" --member="serviceAccount:$RUNTIME_EMAIL" \
     --role=roles/notebooks.admin --condition=None --quiet
+  grant_executions
 }
 step_pubsub() {
   say "Pub/Sub topic $TOPIC, subscription $SUBSCRIPTION, dead letters in $DEAD_LETTER_TOPIC"
@@ -383,20 +386,20 @@ step_pubsub_iam() {
   fi
 }
 
-# "SECRET ACCOUNT" per secret the profiles' runs read: the binary checks the profiles with the
-# service's own variables, as the service will at start-up.
-# The profiles as deployed: the local file step service ships (or would ship), else
-# PROFILES_FILE as configured, a path from the repository's root or a gs:// object.
-profile_secrets() {
+# What planner command $1 prints of the profiles as deployed: the binary checks the profiles
+# with the service's own variables, as the service will at start-up. The profiles are the
+# local file step service ships (or would ship), else PROFILES_FILE as configured, a path from
+# the repository's root or a gs:// object.
+profile_plan() {
   local name profiles=${PROFILES_SOURCE:-${PROFILES_FILE:-}}
   [[ -z $profiles || $profiles == gs://* || $profiles == /* ]] || profiles="$root/$profiles"
   for name in "${SERVICE_VARIABLES[@]}"; do
     [ -z "${!name:-}" ] || export "${name?}"
   done
   if [ -n "$profiles" ]; then
-    PROFILES_FILE=$profiles planner secrets --project="$PROJECT"
+    PROFILES_FILE=$profiles planner "$1" --project="$PROJECT"
   else
-    planner secrets --project="$PROJECT"
+    planner "$1" --project="$PROJECT"
   fi
 }
 

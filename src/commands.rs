@@ -8,7 +8,7 @@ use std::io::Write as _;
 
 use anyhow::Context as _;
 
-use crate::cli::{Command, RunsArgs, RunsCommand, SchedulerCommand};
+use crate::cli::{Command, DeployedProfiles, RunsArgs, RunsCommand, SchedulerCommand};
 use crate::cloud_storage::CloudStorage;
 use crate::config::{self, Backend, Settings};
 use crate::history::{Listing, RunDetail, RunFilter, remote, table};
@@ -81,11 +81,23 @@ pub async fn run(command: Option<Command>) -> anyhow::Result<()> {
         }
         // Plain file work: no logging set-up, so stdout holds only the plan or the list.
         Command::Scheduler { command } => scheduler_command(command),
-        Command::Secrets {
-            project,
-            profiles_file,
-            storage_emulator,
-        } => secrets(&project, profiles_file, storage_emulator).await,
+        Command::Secrets(deployed) => {
+            let profiles = deployed_profiles(deployed).await?;
+            let mut stdout = std::io::stdout().lock();
+            for grant in profiles.secret_grants() {
+                let account = grant.service_account.as_deref().unwrap_or("-");
+                writeln!(stdout, "{} {account}", grant.secret)?;
+            }
+            Ok(())
+        }
+        Command::ExecutionAccounts(deployed) => {
+            let profiles = deployed_profiles(deployed).await?;
+            let mut stdout = std::io::stdout().lock();
+            for account in profiles.execution_accounts() {
+                writeln!(stdout, "{}", account.as_deref().unwrap_or("-"))?;
+            }
+            Ok(())
+        }
     }
 }
 
@@ -131,11 +143,14 @@ fn scheduler_command(command: SchedulerCommand) -> anyhow::Result<()> {
 
 /// The secrets the profiles' runs read, each with the account that reads it, once each: the
 /// profiles read and checked as start-up reads them, from a file or from Cloud Storage.
-async fn secrets(
-    project: &str,
-    profiles_file: Option<config::ProfilesFile>,
-    storage_emulator: Option<reqwest::Url>,
-) -> anyhow::Result<()> {
+/// The profiles a deployment's service would run with, checked as it checks them at start-up.
+async fn deployed_profiles(deployed: DeployedProfiles) -> anyhow::Result<Profiles> {
+    let DeployedProfiles {
+        project,
+        profiles_file,
+        storage_emulator,
+    } = deployed;
+    let project = project.as_str();
     let default = Fields::from_env(&|name| std::env::var(name).ok()).map_err(|errors| {
         errors
             .into_iter()
@@ -150,12 +165,7 @@ async fn secrets(
         }
         None => Profiles::new(default),
     };
-    let mut stdout = std::io::stdout().lock();
-    for grant in profiles.secret_grants() {
-        let account = grant.service_account.as_deref().unwrap_or("-");
-        writeln!(stdout, "{} {account}", grant.secret)?;
-    }
-    Ok(())
+    Ok(profiles)
 }
 
 /// The settings, with logging set up as they say; a variable that looks like a typo of one of

@@ -1,5 +1,5 @@
 //! The command line: `serve` (default), `launch`, `reap`, `runs`, `publish`, `replay`,
-//! `runner`, `secrets`, `emulator` and `scheduler plan`; `runs` (the history, and an
+//! `runner`, `secrets`, `execution-accounts`, `emulator` and `scheduler plan`; `runs` (the history, and an
 //! operator's rerun, cancel and start) has its arguments in `runs`.
 
 use std::path::PathBuf;
@@ -103,18 +103,13 @@ pub enum Command {
     /// projects/P/secrets/S; `-` for the Compute Engine default account), the grants of
     /// roles/secretmanager.secretAccessor that deploy.sh makes.
     #[command(after_long_help = crate::config::variables_help())]
-    Secrets {
-        /// Project that short network names are expanded under, as for `serve`.
-        #[arg(long, env = "GOOGLE_CLOUD_PROJECT")]
-        project: String,
-        /// The named profiles, TOML or YAML: a path, or gs://BUCKET/OBJECT read as `serve`
-        /// reads it.
-        #[arg(long, env = "PROFILES_FILE", value_parser = crate::config::ProfilesFile::parse)]
-        profiles_file: Option<crate::config::ProfilesFile>,
-        /// Cloud Storage emulator that a gs:// PROFILES_FILE is read from, as for `serve`.
-        #[arg(long, env = "STORAGE_EMULATOR_HOST", value_parser = storage_client::emulator_base_url)]
-        storage_emulator: Option<reqwest::Url>,
-    },
+    Secrets(DeployedProfiles),
+    /// Check the profiles' fields as `serve` does at start-up and print the service account
+    /// each profile with `backend = "execution"` runs its jobs as, once each (`-` for the
+    /// Compute Engine default account): the accounts deploy.sh lets the service act as and
+    /// lets read the runs' parameterized notebooks.
+    #[command(after_long_help = crate::config::variables_help())]
+    ExecutionAccounts(DeployedProfiles),
     /// Stop or delete managed instances whose run ended without cleanup: past max_run_time
     /// and RUN_GRACE with no report, a cleanup that failed, stopped longer than KEEP_STOPPED.
     /// Prints one line per verdict: ACTION INSTANCE: REASON (RESULT). Same configuration as
@@ -159,6 +154,21 @@ impl PubSubArgs {
             emulator: self.emulator_host.filter(|h| !h.is_empty()),
         }
     }
+}
+
+/// The profiles as a deployment's service reads them, for the commands that plan its grants.
+#[derive(Debug, Args)]
+pub struct DeployedProfiles {
+    /// Project that short network names are expanded under, as for `serve`.
+    #[arg(long, env = "GOOGLE_CLOUD_PROJECT")]
+    pub project: String,
+    /// The named profiles, TOML or YAML: a path, or gs://BUCKET/OBJECT read as `serve`
+    /// reads it.
+    #[arg(long, env = "PROFILES_FILE", value_parser = crate::config::ProfilesFile::parse)]
+    pub profiles_file: Option<crate::config::ProfilesFile>,
+    /// Cloud Storage emulator that a gs:// PROFILES_FILE is read from, as for `serve`.
+    #[arg(long, env = "STORAGE_EMULATOR_HOST", value_parser = storage_client::emulator_base_url)]
+    pub storage_emulator: Option<reqwest::Url>,
 }
 
 #[derive(Debug, Subcommand)]

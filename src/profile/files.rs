@@ -6,6 +6,7 @@ use std::path::Path;
 
 use serde::Deserialize;
 
+use super::backend::{Backend, parse_backend};
 use super::fields::{Field, Fields};
 use super::secrets::secret_of;
 use super::spec::LaunchSpec;
@@ -166,6 +167,15 @@ impl Profiles {
                     service_account: fields.service_account.clone(),
                 })
             })
+            .collect()
+    }
+
+    /// The accounts the profiles' executions run as (`None`: the Compute Engine default), once
+    /// each: the accounts whose jobs the service creates.
+    pub fn execution_accounts(&self) -> BTreeSet<Option<String>> {
+        self.all()
+            .filter(|fields| matches!(parse_backend(fields), Ok(Backend::Execution(_))))
+            .map(|fields| fields.service_account.clone())
             .collect()
     }
 

@@ -175,3 +175,79 @@ fn vm_accounts_get_exactly_the_secrets_their_profiles_name() {
         outcome.stdout
     );
 }
+
+/// A profile whose runs execute as jobs: the deploy enables Vertex AI, lets the service act as
+/// the job's account, and lets that account read the runs' parameterized notebooks (and no
+/// record), write into the runs' folders and pull the image. Without such a profile, none of
+/// it.
+#[test]
+fn execution_accounts_get_what_a_job_needs_and_only_with_an_execution_profile() {
+    let sandbox = Sandbox::new("RUNS_BUCKET=\"runs-bucket\"\n");
+    let profiles = sandbox.path("profiles.toml");
+    std::fs::write(
+        &profiles,
+        "[profiles.managed]\nbackend = \"execution\"\nnotebook = \"gs://notebooks/n.ipynb\"\n\
+         output = \"gs://runs-bucket/m\"\nservice_account = \"job@deploy-test.iam.gserviceaccount.com\"\n\
+         [profiles.vm]\nnotebook = \"gs://notebooks/v.ipynb\"\noutput = \"gs://runs-bucket/v\"\n",
+    )
+    .expect("profiles written");
+    let env = [
+        ("POST_STARTUP_SCRIPT", String::new()),
+        ("PROFILES_FILE", profiles.display().to_string()),
+    ];
+    let outcome = sandbox.run("deploy.sh", &["--dry-run", "--only", "runs"], &env);
+    assert!(
+        outcome.status.success(),
+        "{}\n{}",
+        outcome.stdout,
+        outcome.stderr
+    );
+    let out = &outcome.stdout;
+    line_with(out, &["gcloud services enable aiplatform.googleapis.com"]);
+    let job = "serviceAccount:job@deploy-test.iam.gserviceaccount.com";
+    let runtime = format!("serviceAccount:notebook-trigger-run@{PROJECT}.iam.gserviceaccount.com");
+    line_with(
+        out,
+        &[
+            "gcloud iam service-accounts add-iam-policy-binding job@deploy-test.iam.gserviceaccount.com",
+            &runtime,
+            "roles/iam.serviceAccountUser",
+        ],
+    );
+    let to_job: Vec<&str> = out.lines().filter(|l| l.contains(job)).collect();
+    assert_eq!(to_job.len(), 3, "{out}");
+    // The copies beside the records, and nothing else there (gcloud's condition, shell-quoted).
+    let records = "buckets/runs-bucket/objects/notebook-trigger-records/";
+    line_with(
+        out,
+        &[
+            "storage buckets add-iam-policy-binding gs://runs-bucket",
+            job,
+            "roles/storage.objectViewer",
+            &format!("=resource.name.startsWith\\(\\\"projects/_/{records}"),
+            "resource.name.endsWith\\(\\\".ipynb\\\"\\)",
+        ],
+    );
+    line_with(
+        out,
+        &[
+            job,
+            "roles/storage.objectCreator",
+            &format!("=\\!resource.name.startsWith\\(\\\"projects/_/{records}"),
+        ],
+    );
+    line_with(out, &[job, "roles/artifactregistry.reader"]);
+
+    std::fs::write(
+        &profiles,
+        "[profiles.vm]\nnotebook = \"gs://notebooks/v.ipynb\"\noutput = \"gs://runs-bucket/v\"\n",
+    )
+    .expect("profiles written");
+    let without = sandbox.run("deploy.sh", &["--dry-run", "--only", "runs"], &env);
+    assert!(without.status.success(), "{}", without.stderr);
+    assert!(
+        !without.stdout.contains("aiplatform"),
+        "no execution profile, no Vertex AI: {}",
+        without.stdout
+    );
+}
