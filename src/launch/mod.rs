@@ -44,7 +44,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::executions::ExecutionsClient;
 use crate::naming::IdPrefix;
-use crate::notebooks::NotebooksClient;
+use crate::notebooks::{Instance, NotebooksClient};
 use crate::poll::{Backoff, Poller};
 use crate::profile::Profiles;
 use crate::push::Trigger;
@@ -178,6 +178,14 @@ pub struct Launcher {
     pub cancel: CancellationToken,
 }
 
+/// What a launch does once it is prepared.
+enum Prepared {
+    /// Nothing is to be created: a dry run, a run skipped or ended already.
+    Answered(Launched),
+    /// The create, derived and, for a run, its slot taken and its record written.
+    Create(Box<CreateRequest>),
+}
+
 /// A launch in progress.
 struct Plan<'a> {
     request: Box<CreateRequest>,
@@ -198,35 +206,17 @@ impl Launcher {
     pub async fn launch(
         &self,
         trigger: &Trigger,
-        mut request: Box<CreateRequest>,
+        request: Box<CreateRequest>,
         progress: &(dyn Fn(Progress<'_>) + Sync),
     ) -> Result<Launched, Failure> {
         let poller = Poller::new(self.poll.backoff, self.poll.timeout, self.cancel.clone());
-        // Boxed: Cloud Storage futures would otherwise size the state of every waiting launch.
-        if request.dry_run {
-            let notebook = Box::pin(self.preflight(&request)).await?;
-            return self.dry_run_answer(*request, notebook, trigger, poller.elapsed());
-        }
-        // What was found is for a dry run to show; a launch keeps none of it while it waits.
-        if let Err(refused) = Box::pin(self.preflight(&request)).await {
-            // A redelivery of a run already started follows it, though its notebook may have
-            // changed since the check that let it start.
-            match &request.folder {
-                Some(folder) if Box::pin(self.transitions.recorded(folder)).await => {
-                    tracing::info!(error = %crate::cause::chain(&refused), "the notebook check fails now, but this message's run has started already; following it");
-                }
-                _ => return Err(refused),
-            }
-        }
-        // Boxed: Cloud Storage and credential futures would otherwise size the state of
-        // every waiting launch, runs or not.
-        if let Some(answer) = Box::pin(self.start_run(trigger, &mut request, &poller)).await? {
-            return Ok(answer);
-        }
-        if !self.transitions.announces() {
-            // Nothing announces the launch: the record need not wait with it.
-            request.record = None;
-        }
+        // Boxed: what comes before the create is over before the launch waits, and inline its
+        // state (Cloud Storage and credential futures among it) would size every waiting
+        // launch.
+        let request = match Box::pin(self.prepare(trigger, request, &poller)).await? {
+            Prepared::Answered(answer) => return Ok(answer),
+            Prepared::Create(request) => request,
+        };
         let plan = Plan {
             request,
             progress,
@@ -237,10 +227,23 @@ impl Launcher {
             let executed = Box::pin(self.execute(&plan, execution)).await;
             return Box::pin(self.executed(trigger, &plan, executed)).await;
         }
-        let created = match self.create_and_wait(&plan).await {
-            // Boxed: the rare path (it may delete and create again) would otherwise size the
-            // state of every waiting launch.
-            Err(CreateError::Exists) => Box::pin(self.existing(&plan)).await,
+        let created = self.create_and_wait(&plan).await;
+        // Boxed: what follows the wait (a replace, a record of a failure, the announcement)
+        // would otherwise be held, with what it keeps, through every launch's wait.
+        Box::pin(self.created(trigger, &plan, created)).await
+    }
+
+    /// The answer to a launch whose create has ended with `created`: an instance that
+    /// existed already is followed (or replaced), a failure that no retry can mend ends the
+    /// run, and a new instance is announced.
+    async fn created(
+        &self,
+        trigger: &Trigger,
+        plan: &Plan<'_>,
+        created: Result<Instance, CreateError>,
+    ) -> Result<Launched, Failure> {
+        let created = match created {
+            Err(CreateError::Exists) => self.existing(plan).await,
             Err(CreateError::Launch(error)) => Err(error),
             Ok(instance) => Ok((Outcome::Created, instance)),
         };
@@ -248,7 +251,7 @@ impl Launcher {
             Ok(created) => created,
             Err(error) => {
                 if let (true, Some(folder)) = (error.is_permanent(), &plan.request.folder) {
-                    Box::pin(self.not_launched(folder, &error)).await;
+                    self.not_launched(folder, &error).await;
                 }
                 return Err(error.into());
             }
@@ -256,9 +259,7 @@ impl Launcher {
         if let (Some(record), Outcome::Created | Outcome::Replaced) =
             (&plan.request.record, outcome)
         {
-            // Boxed: the Pub/Sub client's futures would otherwise size the state of every
-            // waiting launch.
-            Box::pin(self.transitions.announce_launched(record)).await;
+            self.transitions.announce_launched(record).await;
         }
         Ok(Launched {
             outcome,
@@ -271,6 +272,39 @@ impl Launcher {
             request: None,
             notebook: None,
         })
+    }
+
+    /// Everything before the create: a dry run's answer; otherwise the notebook's check (a
+    /// redelivery of a run already started follows it, though its notebook may have changed
+    /// since the check that let it start), then the run's slot and record.
+    async fn prepare(
+        &self,
+        trigger: &Trigger,
+        mut request: Box<CreateRequest>,
+        poller: &Poller,
+    ) -> Result<Prepared, Failure> {
+        if request.dry_run {
+            let notebook = self.preflight(&request).await?;
+            let answer = self.dry_run_answer(*request, notebook, trigger, poller.elapsed())?;
+            return Ok(Prepared::Answered(answer));
+        }
+        // What was found is for a dry run to show; a launch keeps none of it while it waits.
+        if let Err(refused) = self.preflight(&request).await {
+            match &request.folder {
+                Some(folder) if self.transitions.recorded(folder).await => {
+                    tracing::info!(error = %crate::cause::chain(&refused), "the notebook check fails now, but this message's run has started already; following it");
+                }
+                _ => return Err(refused),
+            }
+        }
+        if let Some(answer) = self.start_run(trigger, &mut request, poller).await? {
+            return Ok(Prepared::Answered(answer));
+        }
+        if !self.transitions.announces() {
+            // Nothing announces the launch: the record need not wait with it.
+            request.record = None;
+        }
+        Ok(Prepared::Create(request))
     }
 
     /// Takes the run's slot when its profile has a cap, then writes its record where it has
