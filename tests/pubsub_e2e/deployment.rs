@@ -5,12 +5,25 @@
 use serde_json::Value;
 use storage_client::StorageClient;
 
-use crate::cli;
 use crate::fake_gcs::FakeGcs;
+use crate::papermill::papermill;
 use crate::pubsub_emulator::PubSubEmulator;
 use crate::runs::{BUCKET, free_port, run_env};
 use crate::service::Service;
 use crate::topology::{Backoff, Topology};
+use crate::{PROJECT, cli};
+
+/// fake-gcs-server and Google's Pub/Sub emulator, started where papermill is here too, for a
+/// test of runs through Pub/Sub; `None` where one is missing and not required (the reason is
+/// printed, and the test passes by).
+pub async fn emulators() -> Option<(FakeGcs, PubSubEmulator)> {
+    if !papermill() {
+        return None;
+    }
+    let gcs = FakeGcs::start().await?;
+    let pubsub = PubSubEmulator::start(PROJECT)?;
+    Some((gcs, pubsub))
+}
 
 /// The service, its profiles file and, unless the test makes its own, its subscription; each
 /// lives as long as the deployment.
@@ -78,12 +91,13 @@ pub fn finished(record: &Value) -> bool {
 }
 
 /// Every run record under the runs' output (`gs://BUCKET/out`), skipping one deleted while
-/// it was listed.
+/// it was listed (and the parameterized notebooks of executions kept beside them).
 pub async fn records(storage: &StorageClient) -> Vec<Value> {
     let prefix = format!("{}/out/", notebook_trigger::run::RECORDS_PREFIX);
     let mut records = Vec::new();
-    for name in storage.list(BUCKET, &prefix).await.unwrap_or_default() {
-        if let Ok(bytes) = storage.download(BUCKET, &name).await {
+    let names = storage.list(BUCKET, &prefix).await.unwrap_or_default();
+    for name in names.iter().filter(|name| name.ends_with(".json")) {
+        if let Ok(bytes) = storage.download(BUCKET, name).await {
             records.push(serde_json::from_slice(&bytes).unwrap());
         }
     }

@@ -9,23 +9,10 @@ use std::time::{Duration, Instant};
 use serde_json::Value;
 use storage_client::StorageClient;
 
-use crate::fake_gcs::FakeGcs;
-use crate::papermill::papermill;
+use crate::deployment::{Deployment, emulators, publish, records};
 use crate::pubsub_emulator::PubSubEmulator;
 use crate::runs::{BUCKET, notebook, stage};
 use crate::service::Service;
-use crate::topology::{Backoff, Topology};
-use crate::{PROJECT, cli};
-
-/// Publishes `data` on the trigger topic.
-async fn publish(pubsub: &PubSubEmulator, data: &str) {
-    let published = cli(pubsub, &["publish", "--topic", "trigger", data]).await;
-    assert!(
-        published.status.success(),
-        "{}",
-        String::from_utf8_lossy(&published.stderr)
-    );
-}
 
 /// The record of the run of profile `what` once it has ended, publishing a reap every second
 /// until then, as Cloud Scheduler would at its cadence.
@@ -37,19 +24,15 @@ async fn ended_record(
     limit: Duration,
 ) -> Value {
     let deadline = Instant::now() + limit;
-    let records = format!("{}/out/", notebook_trigger::run::RECORDS_PREFIX);
     loop {
-        let names = storage.list(BUCKET, &records).await.unwrap_or_default();
-        for name in names.iter().filter(|name| name.ends_with(".json")) {
-            let record: Value =
-                serde_json::from_slice(&storage.download(BUCKET, name).await.unwrap()).unwrap();
-            if record["state"] != "launched" && record["profile"] == what {
-                return record;
-            }
+        let records = records(storage).await;
+        let ended = |r: &&Value| r["state"] != "launched" && r["profile"] == what;
+        if let Some(record) = records.iter().find(ended) {
+            return record.clone();
         }
         assert!(
             Instant::now() < deadline,
-            "no ended run ({what}) within {limit:?}: {names:?}; the service said:\n{:#?}",
+            "no ended run ({what}) within {limit:?}: {records:#?}; the service said:\n{:#?}",
             service.log_lines()
         );
         publish(pubsub, r#"{"action": "reap"}"#).await;
@@ -59,13 +42,7 @@ async fn ended_record(
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_message_becomes_an_execution_whose_end_the_reap_records() {
-    if !papermill() {
-        return;
-    }
-    let Some(gcs) = FakeGcs::start().await else {
-        return;
-    };
-    let Some(pubsub) = PubSubEmulator::start(PROJECT) else {
+    let Some((gcs, pubsub)) = emulators().await else {
         return;
     };
     let (storage, notebooks) = stage(
@@ -85,36 +62,30 @@ async fn a_message_becomes_an_execution_whose_end_the_reap_records() {
         ],
     )
     .await;
-    let profiles = tempfile::NamedTempFile::with_suffix(".toml").unwrap();
-    std::fs::write(
-        profiles.path(),
-        format!("[profiles.failing]\nnotebook = \"gs://{BUCKET}/nb/failing/failing.ipynb\"\n"),
-    )
-    .unwrap();
-    let env = [
+    let profiles =
+        format!("[profiles.failing]\nnotebook = \"gs://{BUCKET}/nb/failing/failing.ipynb\"\n");
+    let extra = [
         ("BACKEND", "execution".to_owned()),
-        ("POST_STARTUP_SCRIPT", String::new()),
         (
             "NOTEBOOK",
             format!("gs://{BUCKET}/nb/counted/counted.ipynb"),
         ),
         ("NOTEBOOK_PARAMETERS", r#"{"label": "ab"}"#.to_owned()),
-        ("NOTEBOOK_OUTPUT", format!("gs://{BUCKET}/out")),
-        ("STORAGE_EMULATOR_HOST", gcs.url.clone()),
-        ("PROFILES_FILE", profiles.path().display().to_string()),
         ("ALLOWED_OVERRIDES", "parameters".to_owned()),
         ("MAX_RUN_TIME", "2m".to_owned()),
         ("POLL_TIMEOUT", "60s".to_owned()),
+        // No runner reports on an execution.
+        ("RUNNER_SCRIPT", String::new()),
+        ("SERVICE_URL", String::new()),
     ];
-    let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
-    let service = Service::start(&notebooks, &env);
-    let _topology = Topology::create(&pubsub, &service.endpoint(), 5, Backoff::Exponential).await;
+    let deployed = Deployment::start(&gcs, &notebooks, &pubsub, &profiles, &extra).await;
+    let service = &deployed.service;
 
     publish(&pubsub, r#"{"parameters": {"rows": 4}}"#).await;
     let succeeded = ended_record(
         &pubsub,
         &storage,
-        &service,
+        service,
         "default",
         Duration::from_secs(40),
     )
@@ -145,7 +116,7 @@ async fn a_message_becomes_an_execution_whose_end_the_reap_records() {
     let failed = ended_record(
         &pubsub,
         &storage,
-        &service,
+        service,
         "failing",
         Duration::from_secs(40),
     )
@@ -157,6 +128,6 @@ async fn a_message_becomes_an_execution_whose_end_the_reap_records() {
         notebooks.instances().is_empty(),
         "no instance for an execution"
     );
-    drop(service);
+    drop(deployed);
     notebooks.shutdown().await;
 }

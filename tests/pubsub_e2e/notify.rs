@@ -12,12 +12,8 @@ use axum::extract::State;
 use axum::routing::post;
 use serde_json::Value;
 
-use crate::PROJECT;
-use crate::deployment::{Deployment, publish, records};
-use crate::fake_gcs::FakeGcs;
+use crate::deployment::{Deployment, emulators, publish, records};
 use crate::local_server::LocalServer;
-use crate::papermill::papermill;
-use crate::pubsub_emulator::PubSubEmulator;
 use crate::runs::{BUCKET, finished_record, notebook, stage};
 
 type Got = Arc<Mutex<Vec<Value>>>;
@@ -67,13 +63,7 @@ async fn launched_record(storage: &storage_client::StorageClient, profile: &str)
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_failing_run_notifies_its_cell_error_and_an_overdue_run_is_announced_once() {
-    if !papermill() {
-        return;
-    }
-    let Some(gcs) = FakeGcs::start().await else {
-        return;
-    };
-    let Some(pubsub) = PubSubEmulator::start(PROJECT) else {
+    let Some((gcs, pubsub)) = emulators().await else {
         return;
     };
     let got = Got::default();

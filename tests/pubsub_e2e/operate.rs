@@ -11,13 +11,10 @@ use notebooks_emulator::Emulator;
 use serde_json::Value;
 use storage_client::StorageClient;
 
-use crate::deployment::{Deployment, finished, publish};
-use crate::fake_gcs::FakeGcs;
-use crate::papermill::papermill;
-use crate::pubsub_emulator::PubSubEmulator;
+use crate::BIN;
+use crate::deployment::{Deployment, emulators, finished, publish};
 use crate::runs::{BUCKET, notebook, stage};
 use crate::service::Service;
-use crate::{BIN, PROJECT};
 
 /// A notebook that writes its parameter `rows` to `rows.txt`, and one that sleeps.
 pub fn notebooks() -> Vec<(&'static str, Vec<u8>)> {
@@ -105,13 +102,7 @@ async fn state_of(notebooks: &Emulator, instance: &str) -> String {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_run_is_rerun_with_new_parameters_and_a_running_notebook_is_cancelled() {
-    if !papermill() {
-        return;
-    }
-    let Some(gcs) = FakeGcs::start().await else {
-        return;
-    };
-    let Some(pubsub) = PubSubEmulator::start(PROJECT) else {
+    let Some((gcs, pubsub)) = emulators().await else {
         return;
     };
     let (storage, notebooks) = stage(&gcs, notebooks()).await;

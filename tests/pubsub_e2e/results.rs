@@ -11,11 +11,7 @@ use std::time::{Duration, Instant};
 use serde_json::{Value, json};
 use storage_client::StorageClient;
 
-use crate::PROJECT;
-use crate::deployment::{Deployment, publish, records};
-use crate::fake_gcs::FakeGcs;
-use crate::papermill::papermill;
-use crate::pubsub_emulator::PubSubEmulator;
+use crate::deployment::{Deployment, emulators, publish, records};
 use crate::runs::{BUCKET, finished_record, notebook, stage};
 
 /// What the result notebook leaves: a hostile string among plain values.
@@ -25,13 +21,7 @@ fn result() -> Value {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_result_the_notebook_writes_is_in_its_record_and_on_its_page() {
-    if !papermill() {
-        return;
-    }
-    let Some(gcs) = FakeGcs::start().await else {
-        return;
-    };
-    let Some(pubsub) = PubSubEmulator::start(PROJECT) else {
+    let Some((gcs, pubsub)) = emulators().await else {
         return;
     };
     let object = "nb/result/result.ipynb";
@@ -81,13 +71,7 @@ async fn has_record(storage: &StorageClient, run: &str) -> bool {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn retention_deletes_a_run_that_ended_long_enough_ago_and_keeps_one_still_going() {
-    if !papermill() {
-        return;
-    }
-    let Some(gcs) = FakeGcs::start().await else {
-        return;
-    };
-    let Some(pubsub) = PubSubEmulator::start(PROJECT) else {
+    let Some((gcs, pubsub)) = emulators().await else {
         return;
     };
     let slow = (

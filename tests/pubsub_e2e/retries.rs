@@ -10,10 +10,7 @@ use serde_json::{Value, json};
 use storage_client::StorageClient;
 
 use crate::PROJECT;
-use crate::deployment::{Deployment, finished, publish, records};
-use crate::fake_gcs::FakeGcs;
-use crate::papermill::papermill;
-use crate::pubsub_emulator::PubSubEmulator;
+use crate::deployment::{Deployment, emulators, finished, publish, records};
 use crate::pubsub_pull::PullSubscription;
 use crate::runs::{BUCKET, notebook, stage};
 
@@ -63,13 +60,7 @@ async fn finished_attempts(storage: &StorageClient, profile: &str, count: usize)
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_notebook_failing_twice_succeeds_at_its_third_attempt_and_a_redelivery_starts_nothing() {
-    if !papermill() {
-        return;
-    }
-    let Some(gcs) = FakeGcs::start().await else {
-        return;
-    };
-    let Some(pubsub) = PubSubEmulator::start(PROJECT) else {
+    let Some((gcs, pubsub)) = emulators().await else {
         return;
     };
     let (storage, notebooks) = stage(&gcs, vec![("nb/flaky/flaky.ipynb", flaky_notebook())]).await;
@@ -217,13 +208,7 @@ async fn show_attempts(service: &str, first: &str) {
 /// another process (`notebook-trigger reap`), and reports to the restarted service.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_retry_whose_service_died_is_launched_by_the_next_reap() {
-    if !papermill() {
-        return;
-    }
-    let Some(gcs) = FakeGcs::start().await else {
-        return;
-    };
-    let Some(pubsub) = PubSubEmulator::start(PROJECT) else {
+    let Some((gcs, pubsub)) = emulators().await else {
         return;
     };
     let (storage, notebooks) = stage(&gcs, vec![("nb/flaky/flaky.ipynb", flaky_notebook())]).await;

@@ -14,10 +14,9 @@ use notebooks_emulator::{Emulator, EmulatorConfig};
 use serde_json::{Value, json};
 use storage_client::StorageClient;
 
-use crate::deployment::Deployment;
+use crate::deployment::{Deployment, emulators};
 use crate::fake_gcs::FakeGcs;
 use crate::papermill::papermill;
-use crate::pubsub_emulator::PubSubEmulator;
 use crate::pubsub_pull::{PullSubscription, Pulled};
 use crate::service::Service;
 use crate::{PROJECT, cli, test_log};
@@ -102,13 +101,7 @@ async fn until_state(notebooks: &Emulator, instance: &str, state: &str, limit: D
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_message_becomes_a_finished_run_and_no_instance_outlives_it() {
-    if !papermill() {
-        return;
-    }
-    let Some(gcs) = FakeGcs::start().await else {
-        return;
-    };
-    let Some(pubsub) = PubSubEmulator::start(PROJECT) else {
+    let Some((gcs, pubsub)) = emulators().await else {
         return;
     };
     let (storage, notebooks) = stage(
