@@ -82,9 +82,15 @@ impl RunEvent {
             ("state".to_owned(), record.state.as_str().to_owned()),
             ("profile".to_owned(), record.profile.clone()),
             ("trigger".to_owned(), record.trigger.clone()),
-            ("instance".to_owned(), record.instance.clone()),
             ("attempt".to_owned(), record.attempt().to_string()),
         ]);
+        // What the run executes on: its instance, or its job.
+        if !record.instance.is_empty() {
+            attributes.insert("instance".to_owned(), record.instance.clone());
+        }
+        if let Some(job) = &record.execution {
+            attributes.insert("execution".to_owned(), job.clone());
+        }
         if record.attempt() > 1 {
             let first = record.first_attempt().to_string();
             attributes.insert("first_attempt".to_owned(), first);
@@ -243,12 +249,35 @@ mod tests {
         assert_eq!(attribute("trigger"), Some("pubsub"));
         assert_eq!(attribute("instance"), Some(record.instance.as_str()));
         assert_eq!(attribute("attempt"), Some("1"));
-        for absent in ["action", "by", "error", "first_attempt", "next_attempt"] {
+        for absent in [
+            "action",
+            "by",
+            "error",
+            "first_attempt",
+            "next_attempt",
+            "execution",
+        ] {
             assert_eq!(attribute(absent), None, "{absent}");
         }
         let data: RunRecord = serde_json::from_slice(&message.data).unwrap();
         assert_eq!(data, record);
         assert_eq!(message.ordering_key, None);
+    }
+
+    #[test]
+    fn a_run_that_executes_as_a_job_names_its_job_and_no_instance() {
+        let job = "projects/p/locations/us-central1/notebookExecutionJobs/notebook-r1";
+        let record = RunRecord {
+            instance: String::new(),
+            execution: Some(job.to_owned()),
+            ..record(RunState::Succeeded, None)
+        };
+        let message = RunEvent::Reached(RunState::Succeeded).message(&record);
+        assert_eq!(
+            message.attributes.get("execution").map(String::as_str),
+            Some(job)
+        );
+        assert!(!message.attributes.contains_key("instance"), "{message:?}");
     }
 
     #[test]
