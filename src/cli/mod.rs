@@ -111,9 +111,10 @@ pub enum Command {
     #[command(after_long_help = crate::config::variables_help())]
     ExecutionAccounts(DeployedProfiles),
     /// Stop or delete managed instances whose run ended without cleanup: past max_run_time
-    /// and RUN_GRACE with no report, a cleanup that failed, stopped longer than KEEP_STOPPED.
-    /// Prints one line per verdict: ACTION INSTANCE: REASON (RESULT). Same configuration as
-    /// `serve`; instances without the managed-by label are never touched.
+    /// and RUN_GRACE with no report, a cleanup that failed, stopped longer than KEEP_STOPPED;
+    /// and record the end of each run that executes as a job whose job has ended. Prints one
+    /// line per verdict: ACTION INSTANCE: REASON (RESULT). Same configuration as `serve`;
+    /// instances without the managed-by label are never touched.
     #[command(after_long_help = crate::config::variables_help())]
     Reap {
         /// Judge and print, but stop and delete nothing.
