@@ -3,74 +3,24 @@
 //! speak Vertex AI `v1beta1` (gcloud 528 picks `v1` for neither track). Skipped with the reason printed when gcloud is missing, unless CI=true
 //! or REQUIRE_GCLOUD=1.
 
-use std::path::{Path, PathBuf};
-use std::process::Stdio;
+use std::path::Path;
 
 use super::*;
+use crate::gcloud_support;
 
-fn gcloud_here() -> bool {
-    let required = std::env::var("CI").is_ok_and(|v| v == "true")
-        || std::env::var("REQUIRE_GCLOUD").is_ok_and(|v| v == "1");
-    let found = std::env::var_os("PATH")
-        .is_some_and(|path| std::env::split_paths(&path).any(|dir| dir.join("gcloud").is_file()));
-    assert!(found || !required, "gcloud is required but not on PATH");
-    if !found {
-        eprintln!("skipped: gcloud is not on PATH");
-    }
-    found
-}
-
-/// A throwaway gcloud configuration directory, removed when dropped.
-struct Config(PathBuf);
-
-impl Config {
-    fn new() -> Config {
-        let nanos = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map(|d| d.as_nanos())
-            .unwrap_or_default();
-        Config(std::env::temp_dir().join(format!("gcloud-exec-{}-{nanos}", std::process::id())))
-    }
-}
-
-impl Drop for Config {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
-
-/// Runs gcloud with no credentials and the Vertex AI endpoint overridden; its stdout.
+/// gcloud with the Vertex AI endpoint overridden; its stdout.
 async fn gcloud(api: &Api, config: &Path, args: &[&str]) -> String {
-    let run = tokio::process::Command::new("gcloud")
-        .args(args)
-        .env("CLOUDSDK_CONFIG", config)
-        .env("CLOUDSDK_AUTH_DISABLE_CREDENTIALS", "true")
-        .env("CLOUDSDK_CORE_PROJECT", "p")
-        .env("CLOUDSDK_CORE_DISABLE_PROMPTS", "1")
-        .env("CLOUDSDK_COMPONENT_MANAGER_DISABLE_UPDATE_CHECK", "true")
-        .env(
-            "CLOUDSDK_API_ENDPOINT_OVERRIDES_AIPLATFORM",
-            format!("{}/", api.emulator.base_url()),
-        )
-        .stdin(Stdio::null())
-        .kill_on_drop(true)
-        .output();
-    let output = tokio::time::timeout(Duration::from_secs(120), run)
-        .await
-        .unwrap_or_else(|_| panic!("gcloud {args:?} did not finish within 120 s"))
-        .expect("gcloud runs");
-    let stderr = String::from_utf8_lossy(&output.stderr);
-    assert!(output.status.success(), "gcloud {args:?}: {stderr}");
-    String::from_utf8(output.stdout).unwrap()
+    let aiplatform = ("AIPLATFORM", format!("{}/", api.emulator.base_url()));
+    gcloud_support::run(config, &[aiplatform], args).await
 }
 
 #[tokio::test]
 async fn gcloud_beta_workbench_executions_create_describe_list_and_delete() {
-    if !gcloud_here() {
+    if !gcloud_support::here() {
         return;
     }
     let api = Api::plain().await;
-    let config = Config::new();
+    let config = gcloud_support::Config::new();
     let region = "--region=us-central1";
     gcloud(
         &api,
@@ -147,11 +97,11 @@ async fn gcloud_beta_workbench_executions_create_describe_list_and_delete() {
 
 #[tokio::test]
 async fn gcloud_colab_executions_create_describe_list_and_delete() {
-    if !gcloud_here() {
+    if !gcloud_support::here() {
         return;
     }
     let api = Api::plain().await;
-    let config = Config::new();
+    let config = gcloud_support::Config::new();
     let region = "--region=us-central1";
     gcloud(
         &api,

@@ -3,6 +3,8 @@
 //! and, with `--run-scripts`, notebooks that really run with papermill.
 
 mod gcloud;
+#[path = "../support/gcloud.rs"]
+mod gcloud_support;
 mod hostile;
 #[path = "../../../../tests/support/papermill.rs"]
 mod papermill;

@@ -6,6 +6,8 @@ mod escapes;
 #[path = "../../../../tests/support/fake_gcs.rs"]
 mod fake_gcs;
 mod gcloud;
+#[path = "../support/gcloud.rs"]
+mod gcloud_support;
 mod google_libraries;
 mod metadata;
 mod scripts;
