@@ -193,6 +193,30 @@ struct Plan<'a> {
     poller: Poller,
 }
 
+impl Plan<'_> {
+    /// The answer of this launch, ended with `outcome` on `name` (an instance or a job) in
+    /// `state`.
+    fn launched(
+        &self,
+        trigger: &Trigger,
+        outcome: Outcome,
+        name: String,
+        state: String,
+    ) -> Launched {
+        Launched {
+            outcome,
+            instance: name,
+            state,
+            profile: self.request.profile.clone(),
+            trigger: trigger.data.display(),
+            run_id: self.request.run_id.clone(),
+            elapsed_ms: self.poller.elapsed().as_millis(),
+            request: None,
+            notebook: None,
+        }
+    }
+}
+
 impl Launcher {
     /// Launches the instance `request` (derived from `trigger` by
     /// [`create_request`](Self::create_request)) asks for and waits until it is up; a dry run
@@ -261,17 +285,8 @@ impl Launcher {
         {
             self.transitions.announce_launched(record).await;
         }
-        Ok(Launched {
-            outcome,
-            state: instance.state.unwrap_or_else(|| "UNKNOWN".to_owned()),
-            instance: instance.name,
-            profile: plan.request.profile.clone(),
-            trigger: trigger.data.display(),
-            run_id: plan.request.run_id.clone(),
-            elapsed_ms: plan.poller.elapsed().as_millis(),
-            request: None,
-            notebook: None,
-        })
+        let state = instance.state.unwrap_or_else(|| "UNKNOWN".to_owned());
+        Ok(plan.launched(trigger, outcome, instance.name, state))
     }
 
     /// Everything before the create: a dry run's answer; otherwise the notebook's check (a

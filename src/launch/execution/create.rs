@@ -131,19 +131,10 @@ impl Launcher {
         if let (Some(record), Outcome::Created) = (&request.record, outcome) {
             self.transitions.announce_launched(record).await;
         }
-        Ok(Launched {
-            outcome,
-            instance: request.name.clone(),
-            state: job
-                .job_state
-                .unwrap_or_else(|| "JOB_STATE_UNSPECIFIED".to_owned()),
-            profile: request.profile.clone(),
-            trigger: trigger.data.display(),
-            run_id: request.run_id.clone(),
-            elapsed_ms: plan.poller.elapsed().as_millis(),
-            request: None,
-            notebook: None,
-        })
+        let state = job
+            .job_state
+            .unwrap_or_else(|| "JOB_STATE_UNSPECIFIED".to_owned());
+        Ok(plan.launched(trigger, outcome, request.name.clone(), state))
     }
 
     /// The job id is taken: follow this run's job, refuse another's.
