@@ -23,7 +23,8 @@ use serde_json::{Map, Value};
 
 use crate::executions::ExecutionsError;
 use crate::launch::{Failure, Launched, Launcher, Progress, Relaunch};
-use crate::notebooks::ClientError;
+use crate::notebooks::{ClientError, Code};
+use crate::profile::MAX_RETRIES;
 use crate::run::execution::JobEnd;
 use crate::run::{
     CancelRequest, RunId, RunRecord, RunState, RunStore, StoreError, Transitions, Updated,
@@ -66,15 +67,36 @@ pub enum OperateError {
         #[source]
         source: ExecutionsError,
     },
+    #[error(
+        "run {0} is linked to more attempts than a profile may retry: its records are not the \
+         service's; nothing more was cancelled"
+    )]
+    TooManyAttempts(RunId),
     #[error(transparent)]
     Launch(#[from] Failure),
 }
 
-/// A cancel that is recorded and whose instance is stopping.
+/// Where one attempt's cancel ended.
+enum Step {
+    Done(Cancelled),
+    /// The attempt was retried: the cancel is asked of this one, launched after it.
+    Retried(RunId),
+}
+
+/// A cancel that is recorded: of a run whose instance is stopping (or whose job is deleted),
+/// or of the retry an ended run still had to come.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Cancelled {
     pub run_id: RunId,
+    /// The instance stopping, or the job deleted; empty when a retry was cancelled.
     pub instance: String,
+    /// The instance was still being created, which the API lets nobody stop: its launch
+    /// stops it once it is made (or the reaper, after RUN_GRACE).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub being_created: bool,
+    /// The attempt that is not launched, when the run had ended with its retry to come.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub retry: Option<RunId>,
     /// Who asked and when: the first to ask, when this one came after it.
     pub cancel: CancelRequest,
     /// `true` when a cancel had been asked already: nothing changed but another stop.
@@ -149,12 +171,27 @@ impl Operations {
         Ok(self.launcher.relaunch(relaunch, progress).await?)
     }
 
-    /// Records that `by` cancels `run`, then stops its instance.
+    /// Records that `by` cancels `run`, then stops its instance; of a run that ended with its
+    /// retry still to come, cancels that retry; of a run retried already, cancels its latest
+    /// attempt.
     ///
     /// # Errors
-    /// [`OperateError::Ended`] for a run that has an outcome already (nothing is changed);
-    /// no such run; the record or the stop failed.
+    /// [`OperateError::Ended`] for a run that has an outcome and no retry to come (nothing is
+    /// changed); no such run; the record or the stop failed.
     pub async fn cancel(&self, run: &RunId, by: &str) -> Result<Cancelled, OperateError> {
+        let mut run = run.clone();
+        // Attempts are at most MAX_RETRIES + 1, each linked to the next by its record.
+        for _ in 0..=MAX_RETRIES {
+            match self.cancel_attempt(&run, by).await? {
+                Step::Done(cancelled) => return Ok(cancelled),
+                Step::Retried(next) => run = next,
+            }
+        }
+        Err(OperateError::TooManyAttempts(run))
+    }
+
+    /// The cancel of one attempt: done here, or to be asked of the attempt launched after it.
+    async fn cancel_attempt(&self, run: &RunId, by: &str) -> Result<Step, OperateError> {
         let record = self.record(run).await?;
         let store = |source| OperateError::Store {
             run: run.clone(),
@@ -168,36 +205,80 @@ impl Operations {
             .map_err(store)?
         {
             Some(Updated::Written { now, .. }) => (now, false),
-            Some(Updated::Unchanged(now)) if now.has_outcome() => {
-                return Err(OperateError::Ended {
-                    run: run.clone(),
-                    state: now.state,
-                });
-            }
             Some(Updated::Unchanged(now)) => (now, true),
             None => return Err(OperateError::NotFound(run.clone())),
         };
+        if let Some(next) = record
+            .next_attempt
+            .as_ref()
+            .filter(|n| n.launched.is_some())
+        {
+            return Ok(Step::Retried(next.run_id.clone()));
+        }
+        if record.retry_cancelled() {
+            return self.cancel_retry(record, repeated).await;
+        }
+        if record.has_outcome() {
+            return Err(OperateError::Ended {
+                run: run.clone(),
+                state: record.state,
+            });
+        }
         let cancel = record.cancel.clone().expect("a cancel was asked");
         if let Some(job) = &record.execution {
             return self
                 .cancel_execution(record.clone(), job, cancel, repeated)
-                .await;
+                .await
+                .map(Step::Done);
         }
         tracing::info!(run = %run, by = %cancel.by, repeated, instance = %record.instance, "cancel: stopping the run's instance");
-        self.transitions
-            .stop(&record.instance)
-            .await
-            .map_err(|source| OperateError::Stop {
-                run: run.clone(),
-                instance: record.instance.clone(),
-                source,
-            })?;
-        Ok(Cancelled {
+        let being_created = match self.transitions.stop(&record.instance).await {
+            Ok(()) => false,
+            // The API stops no instance whose create is under way; the launch that creates
+            // it reads the cancel once it is made, and stops it (see `launch`).
+            Err(source) if source.code() == Some(Code::FailedPrecondition) => true,
+            Err(source) => {
+                return Err(OperateError::Stop {
+                    run: run.clone(),
+                    instance: record.instance.clone(),
+                    source,
+                });
+            }
+        };
+        Ok(Step::Done(Cancelled {
             run_id: run.clone(),
             instance: record.instance,
+            being_created,
+            retry: None,
             cancel,
             repeated,
-        })
+        }))
+    }
+
+    /// The cancel of an ended attempt's retry, recorded on it: no attempt is launched after
+    /// it. A launch made while the cancel was written has a record by now, or its launcher
+    /// (or the next reap) finds the cancel and cancels it; when it has one, the cancel goes
+    /// to it.
+    async fn cancel_retry(&self, record: RunRecord, repeated: bool) -> Result<Step, OperateError> {
+        let next = match &record.next_attempt {
+            Some(next) => next.run_id.clone(),
+            None => Relaunch::retry(&record).run_id(),
+        };
+        match self.record(&next).await {
+            Ok(_) => return Ok(Step::Retried(next)),
+            Err(OperateError::NotFound(_)) => {}
+            Err(error) => return Err(error),
+        }
+        let cancel = record.cancel.clone().expect("a cancel was asked");
+        tracing::info!(run = %record.run_id, by = %cancel.by, repeated, next_run = %next, "cancel: the run's retry is not launched");
+        Ok(Step::Done(Cancelled {
+            run_id: record.run_id,
+            instance: String::new(),
+            being_created: false,
+            retry: Some(next),
+            cancel,
+            repeated,
+        }))
     }
 
     /// Deletes the job of a cancelled run (v1 has no cancel for notebook execution jobs), then
@@ -239,6 +320,8 @@ impl Operations {
         Ok(Cancelled {
             run_id: run.clone(),
             instance: job.to_owned(),
+            being_created: false,
+            retry: None,
             cancel,
             repeated,
         })

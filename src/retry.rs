@@ -15,6 +15,13 @@
 //! done marks it launched on the ended attempt's record. A retry whose profile refuses it now
 //! (gone, changed, its notebook removed) is marked refused and not tried again; one that
 //! failed to launch for a passing reason is launched by the next reap.
+//!
+//! An operator's cancel of the ended attempt stops its retry (`run::attempt`). A launch and a
+//! cancel can cross: the launcher read the record before the cancel was written. So whoever
+//! sees both cancels the attempt that was launched: the launcher, when marking its launch
+//! finds the cancel; the cancel, when it finds the attempt's record; and a sweep, when a
+//! cancelled run's retry is not marked launched (its launcher died between the launch and the
+//! mark), looks for that attempt and cancels it, or marks the retry refused when there is none.
 
 use std::collections::BTreeSet;
 use std::sync::Arc;
@@ -26,6 +33,7 @@ use tokio::task::JoinSet;
 
 use crate::cause;
 use crate::launch::{Failure, Launcher, Progress, Relaunch};
+use crate::operate::{OperateError, Operations};
 use crate::profile::MAX_RETRY_DELAY;
 use crate::run::{NextAttempt, RunEvent, RunRecord, RunStore, StoreError, Updated};
 
@@ -40,6 +48,8 @@ const LAUNCHES_AT_ONCE: usize = 8;
 #[derive(Debug)]
 pub struct Retrier {
     launcher: Arc<Launcher>,
+    /// Cancels an attempt launched while its run's cancel was being written.
+    operations: Operations,
     records: RunStore,
     /// The output prefixes whose records a sweep reads.
     outputs: BTreeSet<String>,
@@ -77,9 +87,15 @@ impl Retried {
 }
 
 impl Retrier {
-    pub fn new(launcher: Arc<Launcher>, records: RunStore, outputs: BTreeSet<String>) -> Self {
+    pub fn new(
+        launcher: Arc<Launcher>,
+        operations: Operations,
+        records: RunStore,
+        outputs: BTreeSet<String>,
+    ) -> Self {
         Self {
             launcher,
+            operations,
             records,
             outputs,
         }
@@ -177,11 +193,72 @@ impl Retrier {
                 Some(reason) => now.retry_refused(reason),
             })
             .await;
-        if let Err(error) = marked {
-            tracing::warn!(run = %record.run_id, error = %cause::chain(&error), "the retry's launch is not marked; the next reap follows it again");
+        match marked {
+            Ok(Some(Updated::Written { now, .. } | Updated::Unchanged(now)))
+                if refused.is_none() =>
+            {
+                self.cancel_if_asked(&now, &next).await;
+            }
+            Ok(_) => {}
+            Err(error) => {
+                tracing::warn!(run = %record.run_id, error = %cause::chain(&error), "the retry's launch is not marked; the next reap follows it again");
+            }
         }
         tracing::info!(run = %record.run_id, next_run = %next.run_id, attempt = next.attempt, %result, "retry");
         Some(Retried::of(&record, &next, result))
+    }
+
+    /// Cancels `next`, launched after `record`, when `record`'s run was cancelled meanwhile.
+    async fn cancel_if_asked(&self, record: &RunRecord, next: &NextAttempt) {
+        let Some(cancel) = &record.cancel else {
+            return;
+        };
+        match self.operations.cancel(&next.run_id, &cancel.by).await {
+            Ok(_) | Err(OperateError::Ended { .. }) => {
+                tracing::info!(run = %record.run_id, next_run = %next.run_id, by = %cancel.by, "the retry launched as its run was cancelled is cancelled");
+            }
+            Err(error) => {
+                tracing::warn!(run = %record.run_id, next_run = %next.run_id, error = %cause::chain(&error), "the retry launched as its run was cancelled is not cancelled; the next reap tries again");
+            }
+        }
+    }
+
+    /// The retry of a cancelled run that was not marked launched: the attempt launched (its
+    /// launcher died before the mark) is cancelled and the launch marked; when there is none,
+    /// the retry is marked refused, so that no reap looks again.
+    async fn follow_cancelled(&self, record: RunRecord) -> Option<Retried> {
+        let next = record.retry_launched_despite_cancel()?.clone();
+        let cancel = record.cancel.clone()?;
+        let launched = match self.operations.cancel(&next.run_id, &cancel.by).await {
+            Ok(_) | Err(OperateError::Ended { .. }) => true,
+            Err(OperateError::NotFound(_)) => false,
+            Err(error) => {
+                let result = format!("failed: {}", cause::chain(&error));
+                tracing::warn!(run = %record.run_id, next_run = %next.run_id, %result, "the cancelled run's retry is not followed; the next reap tries again");
+                return Some(Retried::of(&record, &next, result));
+            }
+        };
+        let at = Timestamp::now();
+        let refusal = format!("cancelled by {} at {}", cancel.by, cancel.at);
+        let marked = self
+            .records
+            .update(&record.output, |now| {
+                if launched {
+                    now.retry_launched(at)
+                } else {
+                    now.retry_refused(&refusal)
+                }
+            })
+            .await;
+        if let Err(error) = marked {
+            tracing::warn!(run = %record.run_id, error = %cause::chain(&error), "the cancelled run's retry is not marked; the next reap follows it again");
+        }
+        let result = if launched {
+            "cancelled: it was launched as its run was cancelled"
+        } else {
+            "not launched: its run was cancelled"
+        };
+        Some(Retried::of(&record, &next, result.to_owned()))
     }
 
     /// Reads the records written in the last [`MAX_RETRY_DELAY`] and [`SWEEP_WINDOW`], and,
@@ -209,7 +286,12 @@ impl Retrier {
                 done.extend(launches.join_next().await.and_then(Result::ok).flatten());
             }
             let retrier = Arc::clone(self);
-            launches.spawn(async move { retrier.launch_due(due, now).await });
+            launches.spawn(async move {
+                match due {
+                    Due::Launch(record) => retrier.launch_due(record, now).await,
+                    Due::FollowCancel(record) => retrier.follow_cancelled(record).await,
+                }
+            });
         }
         while let Some(finished) = launches.join_next().await {
             done.extend(finished.ok().flatten());
@@ -225,7 +307,18 @@ impl Retrier {
         now: Timestamp,
         dry_run: bool,
         done: &mut Vec<Retried>,
-    ) -> Option<RunRecord> {
+    ) -> Option<Due> {
+        if let Some(next) = record.retry_launched_despite_cancel() {
+            if dry_run {
+                done.push(Retried::of(
+                    &record,
+                    next,
+                    "dry-run: to follow its run's cancel".to_owned(),
+                ));
+                return None;
+            }
+            return Some(Due::FollowCancel(record));
+        }
         if record.owes_retry() {
             if dry_run {
                 let next = record.next_attempt_at(Relaunch::retry(&record).run_id(), now)?;
@@ -256,15 +349,23 @@ impl Retrier {
             }
             let mut scheduled = record;
             scheduled.next_attempt = Some(next);
-            return Some(scheduled);
+            return Some(Due::Launch(scheduled));
         }
         let next = record.retry_due(now)?;
         if dry_run {
             done.push(Retried::of(&record, next, "dry-run".to_owned()));
             return None;
         }
-        Some(record)
+        Some(Due::Launch(record))
     }
+}
+
+/// What a sweep does next about an ended attempt's retry.
+enum Due {
+    /// Launch it: it is due.
+    Launch(RunRecord),
+    /// Its run was cancelled and its launch is not marked: cancel what was launched.
+    FollowCancel(RunRecord),
 }
 
 /// A retry's launch reports no progress: it is logged where it ends.

@@ -47,13 +47,29 @@ fn cancelled_line(cancelled: &Cancelled) -> String {
         cancelled.cancel.by,
         cancelled.cancel.at.strftime("%Y-%m-%d %H:%M:%S UTC")
     );
+    if let Some(retry) = &cancelled.retry {
+        let again = if cancelled.repeated {
+            " (asked before)"
+        } else {
+            ""
+        };
+        return format!(
+            "cancel of {} {asked}{again}: the run has ended, and its retry {retry} is not launched",
+            cancelled.run_id
+        );
+    }
     let again = if cancelled.repeated {
         " (asked before; stopped again)"
     } else {
         ""
     };
+    let stopping = if cancelled.being_created {
+        "is being created and is stopped once it is up"
+    } else {
+        "is stopping"
+    };
     format!(
-        "cancel of {} {asked}{again}: its instance {} is stopping, and the run ends cancelled",
+        "cancel of {} {asked}{again}: its instance {} {stopping}, and the run ends cancelled",
         cancelled.run_id, cancelled.instance
     )
 }
@@ -144,6 +160,8 @@ mod tests {
         let cancelled = Cancelled {
             run_id: RunId::derive("pubsub:1"),
             instance: "projects/p/locations/z/instances/i".into(),
+            being_created: false,
+            retry: None,
             cancel: crate::run::CancelRequest {
                 by: "ana@example.com".into(),
                 at: "2026-12-01T10:00:00Z".parse().unwrap(),
@@ -156,5 +174,19 @@ mod tests {
             "{line}"
         );
         assert!(line.ends_with("the run ends cancelled"), "{line}");
+        let retry = Cancelled {
+            instance: String::new(),
+            retry: Some(RunId::derive("retry:x#2")),
+            repeated: false,
+            ..cancelled
+        };
+        let line = cancelled_line(&retry);
+        assert!(
+            line.ends_with(&format!(
+                "the run has ended, and its retry {} is not launched",
+                RunId::derive("retry:x#2")
+            )),
+            "{line}"
+        );
     }
 }

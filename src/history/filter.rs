@@ -8,7 +8,7 @@ use jiff::Timestamp;
 use serde::Deserialize;
 
 use super::RunRow;
-use super::row::RUNNING;
+use super::row::{CANCELLING, RUNNING};
 use crate::run::RunState;
 
 /// What `since` takes, for help texts and the error that refuses anything else.
@@ -105,12 +105,13 @@ pub fn state_names() -> String {
     statuses().collect::<Vec<_>>().join(", ")
 }
 
-/// Every state a filter may name and a row may show: the record's, and `running`.
+/// Every state a filter may name and a row may show: the record's, `running` and
+/// `cancelling`.
 pub fn statuses() -> impl Iterator<Item = &'static str> {
     RunState::ALL
         .iter()
         .map(|state| state.as_str())
-        .chain(std::iter::once(RUNNING))
+        .chain([RUNNING, CANCELLING])
 }
 
 /// `7d`, `12h`, `30m` back from `now`, or a date (midnight UTC) or an RFC 3339 time.
@@ -218,7 +219,7 @@ mod tests {
         .unwrap_err();
         assert_eq!(
             error.to_string(),
-            "state: `done` is not a run state (one of launched, succeeded, failed, timed_out, cancelled, unreported, lost, skipped, running)"
+            "state: `done` is not a run state (one of launched, succeeded, failed, timed_out, cancelled, unreported, lost, skipped, running, cancelling)"
         );
     }
 }

@@ -9,13 +9,18 @@ use crate::run::{RunRecord, RunState};
 /// What a run that has not reported is shown as while its instance exists.
 pub const RUNNING: &str = "running";
 
+/// What a run whose cancel was asked is shown as until its end is recorded: its runner is
+/// being stopped and reports `cancelled` (or the reaper records it so).
+pub const CANCELLING: &str = "cancelling";
+
 /// A run's record with what only the present can add: its instance, and how long so far.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct RunRow {
     #[serde(flatten)]
     pub record: RunRecord,
-    /// The record's state, or `running` for a run that has not reported while its instance
-    /// is up: `launched` then means its instance is stopped, gone or could not be looked at.
+    /// The record's state; `cancelling` for a run with no outcome whose cancel was asked;
+    /// `running` for a run that has not reported while its instance is up (`launched` then
+    /// means its instance is stopped, gone or could not be looked at).
     pub status: String,
     /// The instance's own state (`PROVISIONING`, `ACTIVE`, `STOPPED`, …) while it exists.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -29,7 +34,10 @@ impl RunRow {
     pub fn new(record: RunRecord, instance_state: Option<String>, now: Timestamp) -> Self {
         let running = record.state == RunState::Launched
             && instance_state.as_deref().is_some_and(Instance::is_up);
-        let status = if running {
+        let cancelling = record.state == RunState::Launched && record.cancel.is_some();
+        let status = if cancelling {
+            CANCELLING.to_owned()
+        } else if running {
             RUNNING.to_owned()
         } else {
             record.state.as_str().to_owned()
@@ -109,6 +117,12 @@ pub(crate) mod tests {
             stopped.status, "launched",
             "a stopped instance runs nothing"
         );
+        let asked = launched.cancel_requested("ana@example.com", now).unwrap();
+        let cancelling = RunRow::new(asked.clone(), Some("STOPPING".into()), now);
+        assert_eq!(cancelling.status, CANCELLING, "until its end is recorded");
+        let mut cancelled = asked;
+        cancelled.state = RunState::Cancelled;
+        assert_eq!(RunRow::new(cancelled, None, now).status, "cancelled");
 
         let mut failed = launched;
         failed.state = RunState::Failed;

@@ -8,7 +8,7 @@ use std::fmt::Write as _;
 use jiff::Timestamp;
 
 use super::{Listing, RunDetail, RunRow};
-use crate::run::NextAttempt;
+use crate::run::RunRecord;
 
 const HEADER: [&str; 10] = [
     "RUN", "ATTEMPT", "PROFILE", "TRIGGER", "STATE", "STARTED", "DURATION", "EXIT", "ERROR",
@@ -67,10 +67,7 @@ pub fn detail(detail: &RunDetail) -> String {
     ];
     let optional = [
         ("attempt", attempt(row)),
-        (
-            "next attempt",
-            record.next_attempt.as_ref().map(next_attempt),
-        ),
+        ("next attempt", next_attempt(record)),
         ("started", record.started.map(time)),
         ("finished", record.finished.map(time)),
         (
@@ -146,14 +143,26 @@ fn attempt(row: &RunRow) -> Option<String> {
     })
 }
 
-/// The attempt after this one: its run, and whether it was launched, is due or was refused.
-fn next_attempt(next: &NextAttempt) -> String {
-    let status = match (&next.launched, &next.refused) {
-        (Some(at), _) => format!("launched at {}", time(*at)),
-        (None, Some(reason)) => format!("refused: {reason}"),
-        (None, None) => format!("due at {}", time(next.at)),
+/// The attempt after this one: its run, and whether it was launched, is due, was refused or
+/// was cancelled before its launch.
+fn next_attempt(record: &RunRecord) -> Option<String> {
+    let cancelled = record
+        .retry_cancelled()
+        .then_some(record.cancel.as_ref())
+        .flatten();
+    let Some(next) = &record.next_attempt else {
+        return cancelled.map(|cancel| format!("none: cancelled by {}", cancel.by));
     };
-    format!("{} (attempt {}), {status}", next.run_id, next.attempt)
+    let status = match (&next.launched, &next.refused, cancelled) {
+        (Some(at), _, _) => format!("launched at {}", time(*at)),
+        (None, Some(reason), _) => format!("refused: {reason}"),
+        (None, None, Some(cancel)) => format!("cancelled by {} at {}", cancel.by, time(cancel.at)),
+        (None, None, None) => format!("due at {}", time(next.at)),
+    };
+    Some(format!(
+        "{} (attempt {}), {status}",
+        next.run_id, next.attempt
+    ))
 }
 
 /// Each line of `text`, indented by two spaces.
@@ -357,6 +366,22 @@ mod tests {
             "{text}"
         );
         assert_eq!(cells(&row)[1], "1/3");
+        row.record.state = crate::run::RunState::Failed;
+        let cancelled = row
+            .record
+            .cancel_requested("ana@example.com", now())
+            .unwrap();
+        let text = shown(&RunRow {
+            record: cancelled,
+            ..row.clone()
+        });
+        assert!(
+            text.contains(&format!(
+                "\nnext attempt  {} (attempt 2), cancelled by ana@example.com at 2026-12-01T10:05:00Z\n",
+                scheduled.run_id
+            )),
+            "{text}"
+        );
         row.record.origin = Some(crate::run::Origin::Retry {
             of: first.clone(),
             attempt: 3,

@@ -253,7 +253,8 @@ async fn controls<T>(
     }
 }
 
-/// A run's page's "Rerun", and "Cancel" while it has no outcome.
+/// A run's page's "Rerun", and "Cancel" while there is something to cancel: the run has no
+/// outcome, or its retry is still to come.
 async fn run_actions(
     routes: &HistoryRoutes,
     reader: Option<axum::Extension<Reader>>,
@@ -267,7 +268,7 @@ async fn run_actions(
             _ => Controls::None,
         };
     };
-    let cancel = if record.has_outcome() {
+    let cancel = if !record.cancellable() {
         None
     } else {
         match controls(routes, reader, &format!("cancel:{run}"), |t| t).await {

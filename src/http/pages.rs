@@ -89,7 +89,7 @@ th,td{text-align:left;padding:.35rem .6rem;border-bottom:1px solid #d0d7de;verti
 th{background:#f6f8fa}td.num{text-align:right;font-variant-numeric:tabular-nums}\
 .state{display:inline-block;padding:.1rem .5rem;border-radius:1rem;font-weight:600;color:#fff}\
 .succeeded{background:#1a7f37}.failed{background:#cf222e}.timed_out{background:#bc4c00}\
-.cancelled{background:#6e7781}.running{background:#0969da}.launched{background:#8250df}\
+.cancelled,.cancelling{background:#6e7781}.running{background:#0969da}.launched{background:#8250df}\
 .unreported{background:#953800}.skipped{background:#6e7781}\
 pre{background:#f6f8fa;padding:.8rem;overflow:auto;max-height:32rem}\
 .warning{background:#fff8c5;padding:.5rem;border:1px solid #d4a72c}\

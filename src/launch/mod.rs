@@ -280,10 +280,15 @@ impl Launcher {
                 return Err(error.into());
             }
         };
-        if let (Some(record), Outcome::Created | Outcome::Replaced) =
-            (&plan.request.record, outcome)
-        {
-            self.transitions.announce_launched(record).await;
+        if matches!(outcome, Outcome::Created | Outcome::Replaced) {
+            if let Some(record) = &plan.request.record {
+                self.transitions.announce_launched(record).await;
+            }
+            if let Some(folder) = &plan.request.folder {
+                self.transitions
+                    .stop_if_cancelled(folder, &instance.name)
+                    .await;
+            }
         }
         let state = instance.state.unwrap_or_else(|| "UNKNOWN".to_owned());
         Ok(plan.launched(trigger, outcome, instance.name, state))

@@ -8,6 +8,11 @@
 //! and not made, which the next reap finds and launches; the launch is idempotent by the next
 //! attempt's key, so two services launching it at once start one attempt. Once marked, reaps
 //! pass the record by, and the history links the attempt to the one after it.
+//!
+//! A run that is cancelled is never tried again: a cancel asked while an attempt runs, or
+//! after it ended while its retry is owed or scheduled and not launched, ends the run's
+//! attempts there. A retry launched while the cancel was being written is cancelled in turn by
+//! whoever sees both (see [`RunRecord::retry_launched_despite_cancel`]).
 
 use jiff::{SignedDuration, Timestamp};
 use serde::{Deserialize, Serialize};
@@ -47,12 +52,23 @@ impl RunRecord {
     /// Whether this attempt ended in an outcome its policy retries, with retries left, and
     /// no next attempt is scheduled yet.
     pub fn owes_retry(&self) -> bool {
-        self.next_attempt.is_none()
-            && self
-                .retry
-                .as_ref()
-                .zip(retryable(self.state))
-                .is_some_and(|(policy, outcome)| policy.retries_after(self.attempt(), outcome))
+        self.next_attempt.is_none() && self.cancel.is_none() && self.retried_by_policy()
+    }
+
+    /// Whether its policy retries this attempt's outcome, with retries left.
+    fn retried_by_policy(&self) -> bool {
+        self.retry
+            .as_ref()
+            .zip(retryable(self.state))
+            .is_some_and(|(policy, outcome)| policy.retries_after(self.attempt(), outcome))
+    }
+
+    /// Whether this ended attempt would have been retried but for a cancel (asked while it
+    /// ran, or after it ended): no attempt follows it.
+    pub fn retry_cancelled(&self) -> bool {
+        self.cancel.is_some()
+            && self.retried_by_policy()
+            && (self.next_attempt.is_none() || self.unlaunched_retry().is_some())
     }
 
     /// The next attempt, named `run_id`, when a retry is owed and judged so at `now`.
@@ -78,11 +94,30 @@ impl RunRecord {
         })
     }
 
-    /// The next attempt, when it is due at `now` and neither launched nor refused.
+    /// The next attempt, when it is due at `now`, neither launched nor refused, and the run
+    /// was not cancelled.
     pub fn retry_due(&self, now: Timestamp) -> Option<&NextAttempt> {
+        self.unlaunched_retry()
+            .filter(|next| self.cancel.is_none() && next.at <= now)
+    }
+
+    /// Whether an ended attempt still has a retry to come: owed, or scheduled and neither
+    /// launched nor refused, and not cancelled. A cancel asked now stops it.
+    pub fn retry_pending(&self) -> bool {
+        self.owes_retry() || (self.cancel.is_none() && self.unlaunched_retry().is_some())
+    }
+
+    /// The next attempt of a cancelled run that is scheduled and not marked launched: its
+    /// launch may have been made while the cancel was written (the launcher marks it after),
+    /// so whoever finds it looks for that attempt and cancels it.
+    pub fn retry_launched_despite_cancel(&self) -> Option<&NextAttempt> {
+        self.unlaunched_retry().filter(|_| self.cancel.is_some())
+    }
+
+    fn unlaunched_retry(&self) -> Option<&NextAttempt> {
         self.next_attempt
             .as_ref()
-            .filter(|next| next.launched.is_none() && next.refused.is_none() && next.at <= now)
+            .filter(|next| next.launched.is_none() && next.refused.is_none())
     }
 
     /// The record with its next attempt's launch marked made at `at`; `None` when it was
@@ -182,6 +217,46 @@ mod tests {
         let refused = scheduled.retry_refused("the profile is gone").unwrap();
         assert_eq!(refused.retry_due(at("2026-12-02T00:00:00Z")), None);
         assert_eq!(ended(1, RunState::Failed).retry_launched(now), None);
+    }
+
+    #[test]
+    fn a_cancelled_run_is_never_tried_again() {
+        let now = at("2026-12-01T10:10:00Z");
+        let by = |record: &RunRecord| record.cancel_requested("ops@example.com", now);
+        let mut running = ended(1, RunState::Launched);
+        running = by(&running).unwrap();
+        running.state = RunState::Failed;
+        assert!(
+            !running.owes_retry(),
+            "cancelled, then its report said failed"
+        );
+        assert!(running.retry_cancelled());
+
+        let owed = ended(1, RunState::Failed);
+        assert!(owed.retry_pending());
+        assert!(!owed.retry_cancelled());
+        let cancelled = by(&owed).unwrap();
+        assert!(!cancelled.owes_retry() && !cancelled.retry_pending());
+        assert!(cancelled.retry_cancelled());
+        assert_eq!(by(&cancelled), None, "the first cancel stays");
+
+        let next = owed
+            .next_attempt_at(RunId::derive("retry:x#2"), now)
+            .unwrap();
+        let scheduled = owed.retry_scheduled(&next).unwrap();
+        assert!(scheduled.retry_pending());
+        assert_eq!(scheduled.retry_launched_despite_cancel(), None);
+        let cancelled = by(&scheduled).unwrap();
+        assert_eq!(cancelled.retry_due(at("2026-12-02T00:00:00Z")), None);
+        assert_eq!(cancelled.retry_launched_despite_cancel(), Some(&next));
+        let marked = cancelled.retry_launched(now).unwrap();
+        assert_eq!(marked.retry_launched_despite_cancel(), None);
+
+        let launched = scheduled.retry_launched(now).unwrap();
+        assert!(!launched.retry_pending() && !launched.retry_cancelled());
+        assert_eq!(by(&launched), None, "its retry runs: the cancel goes to it");
+        assert_eq!(by(&ended(3, RunState::Failed)), None, "no retry left");
+        assert_eq!(by(&ended(1, RunState::Succeeded)), None);
     }
 
     #[test]

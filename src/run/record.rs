@@ -155,7 +155,8 @@ pub struct RunRecord {
     pub next_attempt: Option<NextAttempt>,
     /// Who asked for the run to be cancelled, and when: its instance was stopped then, and its
     /// runner reports `cancelled` (or the reaper records it so). A report that came first, or
-    /// one the runner sent before the stop reached it, stands.
+    /// one the runner sent before the stop reached it, stands. Asked of an ended attempt whose
+    /// retry was still to come, it is that retry that is cancelled: no attempt follows.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cancel: Option<CancelRequest>,
     /// The slot of its profile's `max_concurrent_runs` the run holds (`gs://…` of the lease),
@@ -320,10 +321,11 @@ impl RunRecord {
         Some(next)
     }
 
-    /// The record with a cancel asked by `by` at `at`; `None` when the run has an outcome
-    /// already (nothing is left to cancel) or a cancel was asked before (the first one stays).
+    /// The record with a cancel asked by `by` at `at`: of the attempt still going, or of the
+    /// retry an ended attempt still has to come. `None` when nothing is left to cancel (an
+    /// outcome and no retry pending) or a cancel was asked before (the first one stays).
     pub fn cancel_requested(&self, by: &str, at: Timestamp) -> Option<Self> {
-        (!self.has_outcome() && self.cancel.is_none()).then(|| {
+        (self.cancellable() && self.cancel.is_none()).then(|| {
             let mut next = self.clone();
             next.cancel = Some(CancelRequest {
                 by: by.to_owned(),
@@ -331,6 +333,13 @@ impl RunRecord {
             });
             next
         })
+    }
+
+    /// Whether a cancel has something to stop: the attempt is going, or its retry is still to
+    /// come. A cancel asked already of a run still going may be asked again (its stop is
+    /// repeated).
+    pub fn cancellable(&self) -> bool {
+        !self.has_outcome() || self.retry_pending()
     }
 
     /// The record of a run found still going at `at`, past what it should take; `None` once

@@ -282,6 +282,29 @@ impl Transitions {
     pub async fn stop(&self, instance: &str) -> Result<(), ClientError> {
         apply(&self.client, instance, Cleanup::Stop).await
     }
+
+    /// Stops `instance`, just created for the run in `folder`, when a cancel of the run was
+    /// recorded while it was being created: the API refuses to stop an instance whose create
+    /// is under way, so the cancel leaves the stop to the launch. Never fails: what cannot
+    /// be done is logged, and the reaper stops the instance of a cancelled run after
+    /// RUN_GRACE.
+    pub async fn stop_if_cancelled(&self, folder: &str, instance: &str) {
+        let cancel = match self.records.read(folder).await {
+            Ok(Some(record)) if !record.has_outcome() => record.cancel,
+            Ok(_) => None,
+            Err(error) => {
+                tracing::warn!(folder, error = %cause::chain(&error), "the run's record cannot be read after its create: a cancel asked meanwhile is not looked for");
+                None
+            }
+        };
+        let Some(cancel) = cancel else {
+            return;
+        };
+        tracing::info!(folder, instance, by = %cancel.by, "cancelled while its instance was created: stopping it");
+        if let Err(error) = self.stop(instance).await {
+            tracing::warn!(folder, instance, error = %cause::chain(&error), "the cancelled run's new instance could not be stopped");
+        }
+    }
 }
 
 /// Does `action` to `instance`; `Ok` once the API accepted it or it was already done, by

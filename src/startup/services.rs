@@ -152,6 +152,7 @@ impl Services {
         );
         let retrier = Arc::new(Retrier::new(
             launcher.clone(),
+            operations.clone(),
             store.clone(),
             outputs.clone(),
         ));

@@ -31,6 +31,7 @@ mod pubsub_pull;
 mod reap;
 mod retention;
 mod retries;
+mod retry_cancel;
 mod run_launch;
 mod runs;
 mod surface;

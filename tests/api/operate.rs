@@ -83,7 +83,7 @@ async fn post_form(app: &TestApp, path: &str, who: &str, form: &[(&str, &str)]) 
 }
 
 /// The page at `path` as `who`'s browser gets it.
-async fn page(app: &TestApp, path: &str, who: &str) -> String {
+pub async fn page(app: &TestApp, path: &str, who: &str) -> String {
     let response = app
         .http
         .get(format!("{}{path}", app.address))
@@ -355,5 +355,56 @@ async fn a_cancel_whose_stop_never_happened_is_finished_by_the_reaper_as_cancell
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     assert_eq!(state_of(&app, "nb-half").as_deref(), Some("STOPPED"));
+    app.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_cancel_while_the_instance_is_created_stops_it_once_it_is_up() {
+    let issuer = Issuer::start().await;
+    let app = with_operators(&issuer).await;
+    let push = app.push("8102", "TweetiNoteStartTopic");
+    let cancel_when_recorded = async {
+        // The record is written before the create: cancel as soon as it is there.
+        let storage = runs::storage(&app);
+        let run = loop {
+            let listed = storage
+                .list("runs-bucket", notebook_trigger::run::RECORDS_PREFIX)
+                .await
+                .unwrap();
+            if let Some(object) = listed.first() {
+                let name = object.rsplit('/').next().unwrap();
+                break name.trim_end_matches(".json").to_owned();
+            }
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        };
+        act(
+            &app,
+            &format!("/runs/{run}/cancel"),
+            OPERATOR,
+            json!({}),
+            &[],
+        )
+        .await
+    };
+    let ((status, pushed), (cancel_status, cancelled)) = tokio::join!(push, cancel_when_recorded);
+    assert_eq!(status, 200, "{pushed}");
+    assert_eq!(cancel_status, 202, "{cancelled}");
+    assert_eq!(
+        cancelled["being_created"], true,
+        "the API stops no instance it creates: {cancelled}"
+    );
+    let instance = pushed["instance"].as_str().unwrap();
+    let state = app
+        .instances()
+        .into_iter()
+        .find(|i| i["name"] == instance)
+        .map(|i| i["state"].clone());
+    assert!(
+        matches!(
+            state.as_ref().and_then(Value::as_str),
+            Some("STOPPING" | "STOPPED")
+        ),
+        "the launch stopped it once it was up: {state:?}"
+    );
     app.stop().await;
 }

@@ -27,6 +27,7 @@ fn operate_status(error: &OperateError) -> StatusCode {
     match error {
         OperateError::NotFound(_) | OperateError::NoOutputs => StatusCode::NOT_FOUND,
         OperateError::Ended { .. } => StatusCode::CONFLICT,
+        OperateError::TooManyAttempts(_) => StatusCode::BAD_GATEWAY,
         OperateError::Store { source, .. } => store_status(source),
         OperateError::Stop { source, .. } if source.is_transient() => {
             StatusCode::SERVICE_UNAVAILABLE
@@ -74,7 +75,7 @@ mod tests {
     fn every_undone_operator_request_has_its_status() {
         let run = || RunId::parse("r0123456789abcdef").unwrap();
         let anonymous = || StoreError::Credentials(CredentialsError::Anonymous);
-        let cases: [(ActError, u16); 18] = [
+        let cases: [(ActError, u16); 19] = [
             (ReadError::Token(TokenError::Missing).into(), 401),
             (ReadError::NotAReader("a@b.c".into()).into(), 403),
             (NotOperator::NotConfigured.into(), 403),
@@ -93,6 +94,7 @@ mod tests {
             (ActError::Body("parameters: not JSON".into()), 400),
             (InvalidRunId("x".into()).into(), 400),
             (OperateError::NotFound(run()).into(), 404),
+            (OperateError::TooManyAttempts(run()).into(), 502),
             (
                 OperateError::Ended {
                     run: run(),

@@ -14,7 +14,8 @@ pub struct RunNow {
     pub token: String,
 }
 
-/// A run's page's forms: "Rerun" always, "Cancel" while the run has no outcome.
+/// A run's page's forms: "Rerun" always, "Cancel" while the run has no outcome or its retry
+/// is still to come.
 #[derive(Debug, Clone)]
 pub struct RunActions {
     pub rerun: String,
@@ -86,8 +87,8 @@ pub fn run_actions(run: &RunId, controls: &Controls<RunActions>) -> String {
         let _ = write!(
             out,
             "<form method=\"post\" action=\"/runs/{run}/cancel\" id=\"cancel\">{}\
-             <button type=\"submit\">Cancel</button> <small>stops its instance; the run ends \
-             cancelled</small></form>",
+             <button type=\"submit\">Cancel</button> <small>stops the run: its instance, or \
+             the retry still to come</small></form>",
             token(cancel)
         );
     }
