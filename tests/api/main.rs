@@ -33,6 +33,8 @@ mod retention;
 mod retries;
 mod run_launch;
 mod runs;
+#[path = "../support/secrets.rs"]
+mod secrets;
 mod surface;
 #[path = "../support/test_log.rs"]
 mod test_log;

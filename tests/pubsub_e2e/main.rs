@@ -8,7 +8,8 @@
 //!   files in Cloud Storage, the report, the cleanup; `history_page`: those runs in a real
 //!   browser (headless chromium) on the service's `/runs` page; `notebook_page`: a run's
 //!   executed notebook (markdown, a plot, a DataFrame, a hostile HTML output) on its page;
-//!   `notify`: a failing run's webhook notification, and an overdue run announced once.
+//!   `notify`: a failing run's webhook notification, and an overdue run announced once
+//!   (`receiver` takes them).
 //! - `executions`: a message to a notebook execution job that runs its notebook with
 //!   parameters, and a failing one, each ended by a reap message.
 //! - `retries`: a notebook failing twice, then succeeding at its third attempt.
@@ -52,6 +53,7 @@ mod notebook_page;
 mod notify;
 mod operate;
 mod operate_page;
+mod receiver;
 mod results;
 mod retries;
 mod runs;
