@@ -34,6 +34,8 @@ mod retries;
 mod retry_cancel;
 mod run_launch;
 mod runs;
+#[path = "../support/secrets.rs"]
+mod secrets;
 mod surface;
 #[path = "../support/test_log.rs"]
 mod test_log;

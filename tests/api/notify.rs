@@ -28,6 +28,7 @@ use crate::reap::reaper_of;
 use crate::runs::{
     SERVICE, create_instance, record, report, run_id, runs_app, send, token, write_record,
 };
+use crate::secrets::seed_secret;
 
 /// What a receiver was sent: the path and the body of each request, in order.
 type Got = Arc<Mutex<Vec<(String, Value)>>>;
@@ -106,31 +107,6 @@ impl Receiver {
     }
 }
 
-/// Seeds secret `id` of the emulator's Secret Manager with `value`, as `gcloud secrets
-/// create --data-file` does.
-async fn seed_secret(app: &TestApp, id: &str, value: &str) {
-    use base64::Engine as _;
-    let root = app.emulator.secretmanager_url();
-    let http = &app.http;
-    let created = http
-        .post(format!("{root}v1/projects/{PROJECT}/secrets?secretId={id}"))
-        .json(&json!({"replication": {"automatic": {}}}))
-        .send()
-        .await
-        .unwrap();
-    assert!(created.status().is_success(), "{}", created.status());
-    let data = base64::engine::general_purpose::STANDARD.encode(value);
-    let added = http
-        .post(format!(
-            "{root}v1/projects/{PROJECT}/secrets/{id}:addVersion"
-        ))
-        .json(&json!({"payload": {"data": data}}))
-        .send()
-        .await
-        .unwrap();
-    assert!(added.status().is_success(), "{}", added.status());
-}
-
 /// A notifier of the default profile's `rules`, as start-up builds one for the service.
 fn notifier(app: &TestApp, rules: &Value) -> Arc<Notifier> {
     let fields = Fields {
@@ -165,7 +141,14 @@ async fn each_outcome_is_notified_with_its_error_duration_attempt_and_link() {
     ])
     .to_string();
     let app = runs_app(&[("NOTIFY", &notify), ("RUN_GRACE", "1s")]).await;
-    seed_secret(&app, "chat-hook", &receiver.url("/slack")).await;
+    let secret_manager = app.emulator.secretmanager_url();
+    seed_secret(
+        &secret_manager,
+        PROJECT,
+        "chat-hook",
+        &receiver.url("/slack"),
+    )
+    .await;
     let outcomes = ["succeeded", "failed", "timed_out", "cancelled"];
     let runs: Vec<String> = (0..4).map(|n| run_id(0x60 + n)).collect();
     for (n, run) in runs.iter().enumerate() {

@@ -2,6 +2,8 @@
 //! a port chosen beforehand (the service knows its own URL, where runners report), and the
 //! push subscription to it; and what those tests read back, the run records of the bucket.
 
+use std::time::{Duration, Instant};
+
 use serde_json::Value;
 use storage_client::StorageClient;
 
@@ -102,4 +104,18 @@ pub async fn records(storage: &StorageClient) -> Vec<Value> {
         }
     }
     records
+}
+
+/// The record of the run of `profile` still `launched`, once there is one.
+pub async fn launched_record(storage: &StorageClient, profile: &str) -> Value {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let records = records(storage).await;
+        let launched = |r: &&Value| r["profile"] == profile && r["state"] == "launched";
+        if let Some(record) = records.iter().find(launched) {
+            return record.clone();
+        }
+        assert!(Instant::now() < deadline, "no launched run of {profile}");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
 }

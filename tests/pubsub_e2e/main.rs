@@ -8,7 +8,9 @@
 //!   files in Cloud Storage, the report, the cleanup; `history_page`: those runs in a real
 //!   browser (headless chromium) on the service's `/runs` page; `notebook_page`: a run's
 //!   executed notebook (markdown, a plot, a DataFrame, a hostile HTML output) on its page;
-//!   `notify`: a failing run's webhook notification, and an overdue run announced once.
+//!   `notify`: a failing run's webhook notification, and an overdue run announced once;
+//!   `notify_outcomes`: every other outcome notified once per rule, in each format, from a
+//!   URL in the profile, the environment or Secret Manager (`receiver` takes them).
 //! - `executions`: a message to a notebook execution job that runs its notebook with
 //!   parameters, and a failing one, each ended by a reap message.
 //! - `retries`: a notebook failing twice, then succeeding at its third attempt.
@@ -38,6 +40,8 @@ mod papermill;
 mod pubsub_emulator;
 #[path = "../support/pubsub_pull.rs"]
 mod pubsub_pull;
+#[path = "../support/secrets.rs"]
+mod secrets;
 #[path = "../support/test_log.rs"]
 mod test_log;
 
@@ -50,8 +54,10 @@ mod history_page;
 mod message_keys;
 mod notebook_page;
 mod notify;
+mod notify_outcomes;
 mod operate;
 mod operate_page;
+mod receiver;
 mod results;
 mod retries;
 mod runs;

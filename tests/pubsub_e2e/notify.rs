@@ -3,76 +3,18 @@
 //! error (the URL from the service's environment, as `url_env` names it); a run still going
 //! past its `expected_duration` is announced overdue once, though two `reap` processes race.
 
-use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use axum::Router;
-use axum::body::Bytes;
-use axum::extract::State;
-use axum::routing::post;
-use serde_json::Value;
-
-use crate::deployment::{Deployment, emulators, publish, records};
-use crate::local_server::LocalServer;
+use crate::deployment::{Deployment, emulators, launched_record, publish};
+use crate::receiver::Receiver;
 use crate::runs::{BUCKET, finished_record, notebook, stage};
-
-type Got = Arc<Mutex<Vec<Value>>>;
-
-async fn take(State(got): State<Got>, body: Bytes) -> &'static str {
-    let body = serde_json::from_slice(&body).unwrap_or(Value::Null);
-    got.lock().unwrap().push(body);
-    "ok"
-}
-
-/// The notifications received so far of `event`, once there is one, within `limit`.
-async fn received(got: &Got, event: &str, limit: Duration) -> Vec<Value> {
-    let deadline = Instant::now() + limit;
-    loop {
-        let of: Vec<Value> = got
-            .lock()
-            .unwrap()
-            .iter()
-            .filter(|b| b["event"] == event)
-            .cloned()
-            .collect();
-        if !of.is_empty() {
-            return of;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "no {event} notification: {:?}",
-            got.lock().unwrap()
-        );
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
-}
-
-/// The record of the run of `profile` still `launched`, once there is one.
-async fn launched_record(storage: &storage_client::StorageClient, profile: &str) -> Value {
-    let deadline = Instant::now() + Duration::from_secs(60);
-    loop {
-        let records = records(storage).await;
-        let launched = |r: &&Value| r["profile"] == profile && r["state"] == "launched";
-        if let Some(record) = records.iter().find(launched) {
-            return record.clone();
-        }
-        assert!(Instant::now() < deadline, "no launched run of {profile}");
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
-}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_failing_run_notifies_its_cell_error_and_an_overdue_run_is_announced_once() {
     let Some((gcs, pubsub)) = emulators().await else {
         return;
     };
-    let got = Got::default();
-    let receiver = LocalServer::start(
-        Router::new()
-            .route("/hook", post(take))
-            .with_state(got.clone()),
-    )
-    .await;
+    let receiver = Receiver::start().await;
     let (storage, notebooks) = stage(
         &gcs,
         vec![
@@ -100,7 +42,7 @@ async fn a_failing_run_notifies_its_cell_error_and_an_overdue_run_is_announced_o
     publish(&pubsub, r#"{"profile": "failing"}"#).await;
     let failed = finished_record(&storage, Duration::from_secs(120), "failing").await;
     assert_eq!(failed["state"], "failed", "{failed:#}");
-    let notice = &received(&got, "failed", Duration::from_secs(30)).await[0];
+    let notice = &receiver.of_event("failed", Duration::from_secs(30)).await[0];
     assert_eq!(notice["run_id"], failed["run_id"]);
     assert_eq!(notice["profile"], "failing");
     assert_eq!(notice["attempt"], 1);
@@ -161,7 +103,7 @@ async fn a_failing_run_notifies_its_cell_error_and_an_overdue_run_is_announced_o
         "{said}"
     );
     // Each reap process lets its notifications finish before it exits.
-    let notices = received(&got, "overdue", Duration::from_secs(5)).await;
+    let notices = receiver.of_event("overdue", Duration::from_secs(5)).await;
     assert_eq!(notices.len(), 1, "announced once: {notices:?}");
     assert_eq!(notices[0]["run_id"], slow["run_id"]);
     assert!(
@@ -175,5 +117,5 @@ async fn a_failing_run_notifies_its_cell_error_and_an_overdue_run_is_announced_o
     let ended = finished_record(&storage, Duration::from_secs(90), "slow").await;
     assert_eq!(ended["state"], "timed_out", "{ended:#}");
     assert_eq!(ended["overdue_at"], notices[0]["overdue_at"]);
-    assert_eq!(got.lock().unwrap().len(), 2, "nothing else was asked for");
+    assert_eq!(receiver.all().len(), 2, "nothing else was asked for");
 }

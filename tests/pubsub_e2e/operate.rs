@@ -68,7 +68,7 @@ pub async fn record_when(
 
 /// `notebook-trigger runs ARGS` with the service's configuration, as an operator at a
 /// terminal (`USER=tester`): its stdout, which must say it succeeded.
-async fn runs_here(service: &Service, args: &[&str]) -> String {
+pub async fn runs_here(service: &Service, args: &[&str]) -> String {
     let child = tokio::process::Command::new(BIN)
         .arg("runs")
         .args(args)

@@ -1,13 +1,15 @@
 //! What a notification says, and how each format says it.
 //!
 //! A notice carries the run's outcome, its error (the failing cell's, when a cell raised),
-//! duration, attempt, profile and a link to its page. Its text is partly written by the
+//! duration, attempt, profile, result, who cancelled it (when an operator did) and a link to
+//! its page. Its text is partly written by the
 //! notebook (an exception's message can be anything), so what a notebook wrote is bounded and
 //! made inert before it is put in a chat: Slack's control characters `&`, `<` and `>` become
 //! the entities Slack documents for them (so no `<!channel>` or `<https://…|link>` of the
 //! notebook's making); Google Chat documents no escape, so there `<` and `>` become `‹` and `›`;
-//! and no error can close the code block it is shown in. The JSON format carries each field
-//! as a JSON value of its own.
+//! and no error or result can close the code block it is shown in. The JSON format carries
+//! each field as a JSON value of its own, the result whole (the runner and the service bound
+//! it already); a chat quotes its start.
 
 use std::time::Duration;
 
@@ -20,6 +22,8 @@ use crate::run::{RunEvent, RunRecord, RunState};
 const MAX_ERROR_CHARS: usize = 1000;
 /// The longest traceback the JSON format carries, in characters (its end is kept).
 const MAX_TRACEBACK_CHARS: usize = 4000;
+/// The longest result a chat quotes, in characters of its compact JSON.
+const MAX_RESULT_CHARS: usize = 1000;
 
 /// One event of one run, as a notification tells it.
 #[derive(Debug, Clone, PartialEq)]
@@ -54,6 +58,21 @@ impl Notice {
         bounded(&self.record.error, MAX_ERROR_CHARS)
     }
 
+    /// The result as compact JSON, bounded; empty when the run has none.
+    fn result(&self) -> String {
+        self.record
+            .result
+            .as_ref()
+            .map_or_else(String::new, |result| {
+                bounded(&result.to_string(), MAX_RESULT_CHARS)
+            })
+    }
+
+    /// The operator who cancelled the run, when one did.
+    fn cancelled_by(&self) -> Option<&str> {
+        self.record.cancel.as_ref().map(|cancel| cancel.by.as_str())
+    }
+
     /// One line: what happened to which run.
     fn headline(&self) -> String {
         let record = &self.record;
@@ -77,6 +96,15 @@ impl Notice {
                 ),
                 None => format!("ended {} and is retried", record.state.as_str()),
             },
+            (RunEvent::Reached(RunState::Cancelled), d) => {
+                let by = self.cancelled_by().map(|by| format!(" by {by}"));
+                let after = d.map(|d| format!(" after {d}"));
+                format!(
+                    "cancelled{}{}",
+                    by.unwrap_or_default(),
+                    after.unwrap_or_default()
+                )
+            }
             (_, Some(d)) => format!("{} after {d}", self.event.as_str()),
             (_, None) => self.event.as_str().to_owned(),
         };
@@ -103,6 +131,10 @@ impl Notice {
         if !error.is_empty() {
             text.push_str(&format!("\n```{}```", code(&slack_escape(&error))));
         }
+        let result = self.result();
+        if !result.is_empty() {
+            text.push_str(&format!("\nResult: ```{}```", code(&slack_escape(&result))));
+        }
         if let Some(link) = &self.link {
             text.push_str(&format!("\n<{}|Open the run>", slack_escape(link)));
         }
@@ -118,6 +150,10 @@ impl Notice {
         let error = self.error();
         if !error.is_empty() {
             text.push_str(&format!("\n```{}```", code(&chat_escape(&error))));
+        }
+        let result = self.result();
+        if !result.is_empty() {
+            text.push_str(&format!("\nResult: ```{}```", code(&chat_escape(&result))));
         }
         if let Some(link) = &self.link {
             text.push_str(&format!("\n<{link}|Open the run>"));
@@ -148,6 +184,8 @@ impl Notice {
             "output": record.output,
             "error": self.error(),
             "failure": failure,
+            "result": record.result,
+            "cancelled_by": self.cancelled_by(),
             "duration_seconds": self.duration().map(|d| d.as_secs()),
             "launched": record.launched,
             "started": record.started,

@@ -171,3 +171,78 @@ fn a_retry_and_a_skip_say_what_comes_next() {
         "{body}"
     );
 }
+
+#[test]
+fn a_result_is_carried_whole_in_json_and_quoted_inert_in_chats() {
+    let mut record = RunRecord::example("10", "2026-12-01T10:00:00Z");
+    record.state = RunState::Succeeded;
+    record.result = Some(json!({"rows": 3, "note": "<!channel> ``` &"}));
+    let notice = Notice::new(RunEvent::Reached(RunState::Succeeded), &record, None);
+    assert_eq!(
+        notice.body(Format::Json)["result"],
+        record.result.clone().unwrap()
+    );
+    let slack = notice.body(Format::Slack)["blocks"][0]["text"]["text"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert!(
+        slack.ends_with("\nResult: ```{\"note\":\"&lt;!channel&gt; ''' &amp;\",\"rows\":3}```"),
+        "{slack}"
+    );
+    let chat = notice.body(Format::GoogleChat)["text"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert!(
+        chat.ends_with("\nResult: ```{\"note\":\"‹!channel› ''' &\",\"rows\":3}```"),
+        "{chat}"
+    );
+    record.result = Some(json!("x".repeat(70_000)));
+    let notice = Notice::new(RunEvent::Reached(RunState::Succeeded), &record, None);
+    let chat = notice.body(Format::GoogleChat)["text"].to_string();
+    assert!(
+        chat.len() < MAX_RESULT_CHARS + 200,
+        "a chat quotes its start"
+    );
+    let none = Notice::new(
+        RunEvent::Reached(RunState::Failed),
+        &failed(),
+        Some(SERVICE),
+    );
+    assert!(none.body(Format::Json)["result"].is_null());
+    assert!(!none.body(Format::Slack).to_string().contains("Result:"));
+}
+
+#[test]
+fn a_cancelled_run_names_who_cancelled_it() {
+    let mut record = failed();
+    record.state = RunState::Cancelled;
+    record.error = String::new();
+    record.failure = None;
+    record.cancel = Some(crate::run::CancelRequest {
+        by: "cli:ops".into(),
+        at: "2026-12-01T10:04:00Z".parse().unwrap(),
+    });
+    let notice = Notice::new(RunEvent::Reached(RunState::Cancelled), &record, None);
+    let body = notice.body(Format::Json);
+    assert_eq!(
+        body["text"],
+        format!(
+            "Run {} (profile nightly) cancelled by cli:ops after 3m 7s",
+            record.run_id
+        )
+    );
+    assert_eq!(body["cancelled_by"], "cli:ops");
+    // Stopped from outside (the console, a shutdown): the runner reports cancelled, by nobody.
+    record.cancel = None;
+    let body =
+        Notice::new(RunEvent::Reached(RunState::Cancelled), &record, None).body(Format::Json);
+    assert!(body["cancelled_by"].is_null());
+    assert!(
+        body["text"]
+            .as_str()
+            .unwrap()
+            .ends_with(") cancelled after 3m 7s")
+    );
+}
