@@ -308,14 +308,20 @@ impl Launcher {
             let answer = self.dry_run_answer(*request, notebook, trigger, poller.elapsed())?;
             return Ok(Prepared::Answered(answer));
         }
-        // What was found is for a dry run to show; a launch keeps none of it while it waits.
-        if let Err(refused) = self.preflight(&request).await {
-            match &request.folder {
+        // What was found is for a dry run to show; a launch keeps none of it while it waits
+        // but the generation an execution's copy is written from.
+        match self.preflight(&request).await {
+            Ok(checked) => {
+                if let Some(execution) = request.execution.as_mut() {
+                    execution.generation = checked.and_then(|c| c.generation);
+                }
+            }
+            Err(refused) => match &request.folder {
                 Some(folder) if self.transitions.recorded(folder).await => {
                     tracing::info!(error = %crate::cause::chain(&refused), "the notebook check fails now, but this message's run has started already; following it");
                 }
                 _ => return Err(refused),
-            }
+            },
         }
         if let Some(answer) = self.start_run(trigger, &mut request, poller).await? {
             return Ok(Prepared::Answered(answer));

@@ -39,6 +39,11 @@ pub enum Unreadable {
     Storage(StorageError),
     #[error("it is not a gs:// object")]
     Path,
+    #[error(
+        "it was replaced after generation {checked} was checked: the next delivery checks the \
+         new one"
+    )]
+    Replaced { checked: u64 },
 }
 
 /// What a dry run shows of its run's notebook.
@@ -135,15 +140,18 @@ impl Preflight {
         Ok(checked(uri, generation, &notebook, &run.parameters))
     }
 
-    /// The bytes of `notebook` (`gs://…`) and their generation, for an execution's copy;
-    /// `None` when it holds more than [`MAX_NOTEBOOK_BYTES`].
+    /// The bytes of `notebook` (`gs://…`) for an execution's copy: of `generation`, the one
+    /// the check read, when there is one (so the copy is of what was checked), else the live
+    /// one; `None` when it holds more than [`MAX_NOTEBOOK_BYTES`].
     ///
     /// # Errors
-    /// [`LaunchError::Notebook`] when it cannot be read now.
+    /// [`LaunchError::Notebook`] when it cannot be read now, or was replaced since its check
+    /// ([`Unreadable::Replaced`]: the next delivery checks the new one).
     pub(super) async fn download(
         &self,
         notebook: &str,
-    ) -> Result<Option<(Vec<u8>, u64)>, LaunchError> {
+        generation: Option<u64>,
+    ) -> Result<Option<Vec<u8>>, LaunchError> {
         let unreadable = |source| LaunchError::Notebook {
             notebook: notebook.to_owned(),
             source,
@@ -154,10 +162,21 @@ impl Preflight {
             .client()
             .await
             .map_err(|error| unreadable(Unreadable::Credentials(error)))?;
-        storage
-            .download_versioned_at_most(&object.bucket, &object.object, MAX_NOTEBOOK_BYTES)
-            .await
-            .map_err(|error| unreadable(Unreadable::Storage(error)))
+        let downloaded = storage
+            .download_versioned_at_most(
+                &object.bucket,
+                &object.object,
+                generation,
+                MAX_NOTEBOOK_BYTES,
+            )
+            .await;
+        match (downloaded, generation) {
+            (Ok(read), _) => Ok(read.map(|(bytes, _)| bytes)),
+            (Err(error), Some(checked)) if error.status().is_some_and(|s| s.as_u16() == 404) => {
+                Err(unreadable(Unreadable::Replaced { checked }))
+            }
+            (Err(error), _) => Err(unreadable(Unreadable::Storage(error))),
+        }
     }
 
     /// The notebook's generation and what papermill reads of it: from the cache when that
@@ -185,7 +204,7 @@ impl Preflight {
         // Bounded: the object may have been replaced by a larger one since its metadata was
         // read. The generation is the one downloaded.
         let downloaded = storage
-            .download_versioned_at_most(&object.bucket, &object.object, MAX_NOTEBOOK_BYTES)
+            .download_versioned_at_most(&object.bucket, &object.object, None, MAX_NOTEBOOK_BYTES)
             .await;
         let Some((bytes, generation)) = downloaded.map_err(|error| storage_failure(error, run))?
         else {

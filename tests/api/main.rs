@@ -5,6 +5,7 @@ mod concurrency;
 mod dry_run;
 mod ending;
 mod events;
+mod execution_copy;
 mod executions;
 #[path = "../support/fake_gcs.rs"]
 mod fake_gcs;

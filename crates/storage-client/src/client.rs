@@ -310,22 +310,26 @@ impl StorageClient {
         name: &str,
         max: usize,
     ) -> Result<Option<Vec<u8>>, StorageError> {
-        let bounded = self.bounded_download(bucket, name, max).await?;
+        let bounded = self.bounded_download(bucket, name, None, max).await?;
         Ok(bounded.map(|(bytes, _)| bytes))
     }
 
     /// [`download_at_most`](Self::download_at_most) with the generation the bytes are, as
-    /// [`download_versioned`](Self::download_versioned) gives it.
+    /// [`download_versioned`](Self::download_versioned) gives it: of `generation` when one is
+    /// named, else the live one.
     ///
     /// # Errors
-    /// The object cannot be read (404 if it does not exist), or the answer names no generation.
+    /// The object cannot be read (404 if it does not exist, or has no such generation: a
+    /// bucket without versioning keeps none but the live one), or the answer names no
+    /// generation.
     pub async fn download_versioned_at_most(
         &self,
         bucket: &str,
         name: &str,
+        generation: Option<u64>,
         max: usize,
     ) -> Result<Option<(Vec<u8>, u64)>, StorageError> {
-        match self.bounded_download(bucket, name, max).await? {
+        match self.bounded_download(bucket, name, generation, max).await? {
             None => Ok(None),
             Some((bytes, Some(generation))) => Ok(Some((bytes, generation))),
             Some((_, None)) => Err(StorageError::Refused {
@@ -336,15 +340,21 @@ impl StorageClient {
         }
     }
 
-    /// The bytes, when at most `max`, and the generation the answer names.
+    /// The bytes of `generation` (or the live ones), when at most `max`, and the generation
+    /// the answer names.
     async fn bounded_download(
         &self,
         bucket: &str,
         name: &str,
+        generation: Option<u64>,
         max: usize,
     ) -> Result<Option<(Vec<u8>, Option<u64>)>, StorageError> {
         let mut url = self.url(&["storage", "v1", "b", bucket, "o", name]);
         url.query_pairs_mut().append_pair("alt", "media");
+        if let Some(generation) = generation {
+            url.query_pairs_mut()
+                .append_pair("generation", &generation.to_string());
+        }
         let what = format!("gs://{bucket}/{name}");
         let mut response = self.send(what.clone(), self.http.get(url)).await?;
         if response

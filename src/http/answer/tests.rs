@@ -66,7 +66,7 @@ fn unreadable(source: Unreadable) -> Failure {
 
 #[test]
 fn every_failure_has_its_status() {
-    let cases: [(Failure, u16); 54] = [
+    let cases: [(Failure, u16); 55] = [
         (rejected(DecodeError::UnknownShape), 400),
         (rejected(DecodeError::TooDeep), 400),
         (
@@ -302,6 +302,7 @@ fn every_failure_has_its_status() {
         ),
         (unreadable(Unreadable::Denied(storage(403))), 503),
         (unreadable(Unreadable::Storage(storage(500))), 503),
+        (unreadable(Unreadable::Replaced { checked: 7 }), 503),
         (
             unreadable(Unreadable::Credentials(CredentialsError::Anonymous)),
             503,

@@ -79,7 +79,11 @@ impl Launcher {
     /// earlier delivery), named by its generation, and run in the notebook's own kernel.
     async fn with_copy(&self, execution: &ExecutionPlan) -> Result<Job, LaunchError> {
         let notebook = &execution.notebook;
-        let Some((bytes, _)) = self.preflight.download(notebook).await? else {
+        let downloaded = self
+            .preflight
+            .download(notebook, execution.generation)
+            .await?;
+        let Some(bytes) = downloaded else {
             return Err(LaunchError::NotebookTooLarge {
                 notebook: notebook.clone(),
                 max: MAX_NOTEBOOK_BYTES,

@@ -22,6 +22,9 @@ use crate::run::{RunId, RunStore};
 pub struct ExecutionPlan {
     /// `gs://…` of the profile's notebook.
     pub notebook: String,
+    /// The notebook's generation that pre-flight checked, which the copy is written from;
+    /// `None` until then, or when it was not checked (a redelivery of a started run).
+    pub generation: Option<u64>,
     /// The run's parameters, the event's included.
     pub parameters: Map<String, Value>,
     /// The run's folder, which names where its copy goes.
@@ -80,6 +83,7 @@ impl Launcher {
             folder: Some(record.output.clone()),
             execution: Some(Box::new(ExecutionPlan {
                 notebook: target.notebook.clone(),
+                generation: None,
                 parameters,
                 folder: record.output.clone(),
                 job,

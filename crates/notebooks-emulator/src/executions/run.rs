@@ -219,7 +219,7 @@ impl Run {
             Source::Gcs { uri, generation } => {
                 let read = self
                     .storage
-                    .download_versioned_at_most(&uri.bucket, &uri.object, MAX_NOTEBOOK)
+                    .download_versioned_at_most(&uri.bucket, &uri.object, None, MAX_NOTEBOOK)
                     .await;
                 let (bytes, live) = match read {
                     Ok(Some(read)) => read,

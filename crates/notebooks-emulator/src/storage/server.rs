@@ -365,7 +365,7 @@ async fn get_object(
     headers: HeaderMap,
 ) -> Result<Response, GcsError> {
     if params.get("alt").map(String::as_str) == Some("media") {
-        return media(&buckets, &bucket, &name);
+        return media(&buckets, &bucket, &name, &params);
     }
     let all = buckets.lock();
     let objects = &all.get(&bucket).ok_or_else(|| no_bucket(&bucket))?.objects;
@@ -378,11 +378,19 @@ async fn get_object(
 async fn download(
     State(buckets): State<Arc<Buckets>>,
     Path((bucket, name)): Path<(String, String)>,
+    Query(params): Params,
 ) -> Result<Response, GcsError> {
-    media(&buckets, &bucket, &name)
+    media(&buckets, &bucket, &name, &params)
 }
 
-fn media(buckets: &Buckets, bucket: &str, name: &str) -> Result<Response, GcsError> {
+/// The object's bytes; of the generation `generation` names, when it does: a bucket without
+/// versioning (the emulator's) keeps only the live one, so any other is 404, as on Google.
+fn media(
+    buckets: &Buckets,
+    bucket: &str,
+    name: &str,
+    params: &BTreeMap<String, String>,
+) -> Result<Response, GcsError> {
     let mut all = buckets.lock();
     let objects = &mut all
         .get_mut(bucket)
@@ -390,6 +398,11 @@ fn media(buckets: &Buckets, bucket: &str, name: &str) -> Result<Response, GcsErr
         .objects;
     let object = objects
         .get_mut(name)
+        .filter(|object| {
+            params
+                .get("generation")
+                .is_none_or(|wanted| *wanted == object.generation.to_string())
+        })
         .ok_or_else(|| no_object(bucket, name))?;
     object.downloads += 1;
     Ok((
