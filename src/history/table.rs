@@ -10,13 +10,17 @@ use jiff::Timestamp;
 use super::{Listing, RunDetail, RunRow};
 use crate::run::RunRecord;
 
-const HEADER: [&str; 10] = [
+const HEADER: [&str; 11] = [
     "RUN", "ATTEMPT", "PROFILE", "TRIGGER", "STATE", "STARTED", "DURATION", "EXIT", "ERROR",
-    "OUTPUT",
+    "RESULT", "OUTPUT",
 ];
 
 /// The most characters of an error the table shows: its first line, cut; `runs show` has all.
 const ERROR_WIDTH: usize = 60;
+
+/// The most characters of a result the table shows, as compact JSON, cut; `runs show` (and
+/// `--json`) has all.
+const RESULT_WIDTH: usize = 40;
 
 /// The table, newest first as listed, and how many of the matching runs it shows; `limit` is
 /// the limit the listing was cut at, named in the count when it cut.
@@ -24,7 +28,7 @@ pub fn listing(listing: &Listing, limit: Option<usize>) -> String {
     if listing.runs.is_empty() {
         return "no runs\n".to_owned();
     }
-    let rows: Vec<[String; 10]> = listing.runs.iter().map(cells).collect();
+    let rows: Vec<[String; 11]> = listing.runs.iter().map(cells).collect();
     let mut widths = HEADER.map(|title| title.chars().count());
     for row in &rows {
         for (width, cell) in widths.iter_mut().zip(row) {
@@ -173,7 +177,7 @@ fn indented(out: &mut String, text: &str) {
 }
 
 /// The row's cells, in [`HEADER`]'s order.
-fn cells(row: &RunRow) -> [String; 10] {
+fn cells(row: &RunRow) -> [String; 11] {
     let record = &row.record;
     [
         record.run_id.to_string(),
@@ -187,6 +191,10 @@ fn cells(row: &RunRow) -> [String; 10] {
             .exit_code
             .map_or_else(|| "-".to_owned(), |code| code.to_string()),
         error_cell(&record.error),
+        record.result.as_ref().map_or_else(
+            || "-".to_owned(),
+            |result| cut(&result.to_string(), RESULT_WIDTH, false),
+        ),
         record.output.clone(),
     ]
 }
@@ -197,8 +205,13 @@ fn error_cell(error: &str) -> String {
     if line.is_empty() {
         return "-".to_owned();
     }
-    let cut = error.lines().nth(1).is_some() || line.chars().count() > ERROR_WIDTH;
-    let mut cell: String = line.chars().take(ERROR_WIDTH - usize::from(cut)).collect();
+    cut(line, ERROR_WIDTH, error.lines().nth(1).is_some())
+}
+
+/// `text` in at most `width` characters, ending in `…` where cut, or where `more` follows.
+fn cut(text: &str, width: usize, more: bool) -> String {
+    let cut = more || text.chars().count() > width;
+    let mut cell: String = text.chars().take(width - usize::from(cut)).collect();
     if cut {
         cell.push('…');
     }
@@ -219,7 +232,7 @@ fn time(at: Timestamp) -> String {
 }
 
 /// One line of cells padded to their columns; the last one is not padded.
-fn line(out: &mut String, cells: &[String; 10], widths: &[usize; 10]) {
+fn line(out: &mut String, cells: &[String; 11], widths: &[usize; 11]) {
     let last = cells.len() - 1;
     for (i, (cell, width)) in cells.iter().zip(widths).enumerate() {
         if i == last {
@@ -248,6 +261,7 @@ mod tests {
         failed.finished = Some("2026-11-30T08:04:07Z".parse().unwrap());
         failed.exit_code = Some(1);
         failed.error = format!("cell 3 raised ValueError: {}\nsecond line", "x".repeat(80));
+        failed.result = Some(serde_json::json!({"rows": 3, "labels": ["a".repeat(60)]}));
         vec![
             RunRow::new(running, Some("ACTIVE".into()), now()),
             RunRow::new(failed, None, now()),
@@ -276,7 +290,7 @@ mod tests {
         // Every column starts where its title does, counted in characters (an error cut
         // ends in `…`).
         for title in [
-            "ATTEMPT", "STATE", "STARTED", "DURATION", "EXIT", "ERROR", "OUTPUT",
+            "ATTEMPT", "STATE", "STARTED", "DURATION", "EXIT", "ERROR", "RESULT", "OUTPUT",
         ] {
             let at = lines[0].find(title).unwrap();
             for (line, row) in lines[1..=runs.len()].iter().zip(&runs) {
@@ -300,6 +314,10 @@ mod tests {
         assert!(error.starts_with("cell 3 raised ValueError: xxx") && error.ends_with('…'));
         assert!(lines[1].contains("  -  "), "no error, a dash: {text}");
         assert_eq!(error_cell("bad\nmore"), "bad…");
+        let result = cells(&runs[1])[9].clone();
+        assert_eq!(result.chars().count(), RESULT_WIDTH, "{result}");
+        assert!(result.starts_with(r#"{"labels":["aaa"#) && result.ends_with('…'));
+        assert_eq!(cells(&runs[0])[9], "-", "no result, a dash");
         assert_eq!(error_cell("  "), "-");
         assert!(lines.iter().all(|line| !line.ends_with(' ')), "{text:?}");
         assert_eq!(lines[3], "2 runs");

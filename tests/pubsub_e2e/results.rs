@@ -61,6 +61,15 @@ async fn a_result_the_notebook_writes_is_in_its_record_and_on_its_page() {
     let shown = "<h2>Result</h2><pre id=\"result\">{\n  &quot;note&quot;: &quot;&lt;script&gt;alert(1)&lt;/script&gt;&quot;,\n  &quot;rows&quot;: 3,\n  &quot;table&quot;: &quot;sales&quot;\n}</pre>";
     assert!(html.contains(shown), "{html}");
     assert!(!html.contains("<script>"), "{html}");
+
+    // The history table shows it as compact JSON, cut to its column.
+    let table = crate::operate::runs_here(service, &["--limit", "1"]).await;
+    let header = table.lines().next().unwrap_or_default();
+    assert!(header.contains(" RESULT "), "{table}");
+    assert!(
+        table.contains(r#"{"note":"<script>alert(1)</script>","ro…"#),
+        "{table}"
+    );
 }
 
 /// Whether run `run`'s record is still in the bucket.
