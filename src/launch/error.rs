@@ -60,12 +60,13 @@ pub enum LaunchError {
     V1Deprecated(#[source] ClientError),
     #[error(transparent)]
     Malformed(#[from] MalformedOperation),
-    /// The id was taken at the create and free at the get: someone deleted it in between.
+    /// The id was taken at the create and free at the get: someone deleted the instance (or
+    /// the job) in between. The next delivery creates it again, or finds its run ended.
     #[error("{instance} vanished between create and get")]
     Vanished {
         instance: String,
         #[source]
-        source: ClientError,
+        source: Box<dyn std::error::Error + Send + Sync>,
     },
     #[error("{instance} was created again by someone else while it was being replaced")]
     Recreated { instance: String },

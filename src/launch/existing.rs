@@ -21,7 +21,7 @@ impl Launcher {
             .map_err(|source| match source.code() {
                 Some(Code::NotFound) => LaunchError::Vanished {
                     instance: plan.request.name.clone(),
-                    source,
+                    source: Box::new(source),
                 },
                 _ => call_error("get", &plan.request.name, source),
             })?;

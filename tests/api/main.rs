@@ -5,13 +5,14 @@ mod concurrency;
 mod dry_run;
 mod ending;
 mod events;
-mod execution_copy;
+mod execution_races;
 mod executions;
 #[path = "../support/fake_gcs.rs"]
 mod fake_gcs;
 mod helpers;
 mod history;
 mod hostile;
+mod interposer;
 mod launch;
 #[path = "../support/local_server.rs"]
 mod local_server;

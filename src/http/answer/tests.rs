@@ -178,7 +178,7 @@ fn every_failure_has_its_status() {
         (
             LaunchError::Vanished {
                 instance: "i".into(),
-                source: api(Code::NotFound),
+                source: Box::new(api(Code::NotFound)),
             }
             .into(),
             503,

@@ -141,14 +141,25 @@ impl Launcher {
         Ok(plan.launched(trigger, outcome, request.name.clone(), state))
     }
 
-    /// The job id is taken: follow this run's job, refuse another's.
+    /// The job id is taken: follow this run's job, refuse another's. A job gone by the time
+    /// it is read (deleted in between) is [`LaunchError::Vanished`]: the message comes back
+    /// and creates it again, or finds its run ended.
     async fn existing_job(&self, plan: &Plan<'_>) -> Result<(Outcome, Job), LaunchError> {
         let request = &plan.request;
         let job = self
             .executions
             .get_job(&request.name)
             .await
-            .map_err(|source| execution_error("get", &request.name, source))?;
+            .map_err(|source| {
+                if source.is_not_found() {
+                    LaunchError::Vanished {
+                        instance: request.name.clone(),
+                        source: Box::new(source),
+                    }
+                } else {
+                    execution_error("get", &request.name, source)
+                }
+            })?;
         let run = request.run_id.as_ref().map(|run| run.as_str());
         let ours = job.labels.get(LABEL_KEY) == Some(&request.key_hash)
             && job.labels.get(LABEL_RUN_ID).map(String::as_str) == run;
