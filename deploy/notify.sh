@@ -49,7 +49,7 @@ webhook_secrets() {
 # neither, the deploy stops. Sets WEBHOOK_ENV (NAME=VALUE) and WEBHOOK_REFS
 # (NAME=SECRET:VERSION).
 webhook_variables() {
-  local sources entries entry field name reference secret value named=' '
+  local sources entries field name reference secret value named=''
   sources=$(notify_sources) || die "the profiles cannot be deployed (see the error above)"
   entries=$(webhook_secrets) || exit 1
   WEBHOOK_ENV=()
@@ -74,11 +74,19 @@ webhook_variables() {
       die "notify: url_env $name is not set for the service: export $name=https://… before deploying (the service gets your value, never printed), or have Cloud Run read it from Secret Manager with WEBHOOK_SECRETS=\"$name=SECRET\" in the config"
     fi
   done <<<"$sources"
+  unnamed_webhook_secrets "$entries" "$named"
+}
+
+# Says which of WEBHOOK_SECRETS' entries ($1, one a line) name no variable of the rules' ($2,
+# space-separated): those are left out, so that nothing the rules do not name reaches the
+# service.
+unnamed_webhook_secrets() {
+  local entry name
   while IFS= read -r entry; do
     name=${entry%%=*}
-    [ -z "$name" ] || [[ $named == *" $name "* ]] ||
+    [ -z "$name" ] || [[ " $2 " == *" $name "* ]] ||
       say "WEBHOOK_SECRETS names $name, which no notify rule's url_env names: not given to the service"
-  done <<<"$entries"
+  done <<<"$1"
 }
 
 # The service's secrets as one gcloud flag: exactly WEBHOOK_REFS, so that a variable moved

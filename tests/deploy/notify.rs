@@ -332,7 +332,8 @@ fn a_url_secret_gets_exactly_its_grant_for_the_service_and_none_without_one() {
 }
 
 /// A rule the service would refuse stops the deploy before anything is granted or deployed,
-/// naming the profile, the field and the rule.
+/// naming the profile, the field and the rule; so does a `url_env` that names one of the
+/// service's own variables.
 #[test]
 fn a_notify_rule_the_service_would_refuse_stops_the_deploy() {
     let sandbox = Sandbox::new("RUNS_BUCKET=\"runs-bucket\"\n");
@@ -347,8 +348,9 @@ fn a_notify_rule_the_service_would_refuse_stops_the_deploy() {
         ("POST_STARTUP_SCRIPT", String::new()),
         ("PROFILES_FILE", profiles.display().to_string()),
     ];
+    let refused = |step: &str| deploy(&sandbox, &["--dry-run", "--only", step], &env);
     for step in ["service", "runs"] {
-        let outcome = deploy(&sandbox, &["--dry-run", "--only", step], &env);
+        let outcome = refused(step);
         assert!(!outcome.status.success(), "{step}: {}", outcome.stdout);
         line_with(
             &outcome.stderr,
@@ -361,4 +363,23 @@ fn a_notify_rule_the_service_would_refuse_stops_the_deploy() {
             outcome.stdout
         );
     }
+
+    // A variable of the service's own would be set twice, and mean two things.
+    std::fs::write(
+        &profiles,
+        "[profiles.nightly]\nnotebook = \"gs://notebooks/n.ipynb\"\noutput = \"gs://runs-bucket/n\"\n\
+         notify = [{ url_env = \"RUN_EVENTS_TOPIC\" }]\n",
+    )
+    .expect("profiles written");
+    let outcome = refused("service");
+    assert!(!outcome.status.success(), "{}", outcome.stdout);
+    line_with(
+        &outcome.stderr,
+        &["url_env RUN_EVENTS_TOPIC is one of the service's own settings"],
+    );
+    assert!(
+        !outcome.stdout.contains("gcloud run deploy"),
+        "{}",
+        outcome.stdout
+    );
 }
