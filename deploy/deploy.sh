@@ -18,6 +18,8 @@ root=$(dirname "$here")
 source "$here/lib.sh"
 # shellcheck source=deploy/executions.sh
 source "$here/executions.sh"
+# shellcheck source=deploy/notify.sh
+source "$here/notify.sh"
 
 ALL_STEPS="apis,registry,image,accounts,service,runs,pubsub,pubsub-iam,scheduler"
 config="$here/config.env"
@@ -34,7 +36,7 @@ while [ $# -gt 0 ]; do
     --only) only=$2; shift 2 ;;
     --service-url) SERVICE_URL=$2; shift 2 ;;
     --dry-run) DRY_RUN=1; shift ;;
-    -h | --help) sed -n '2,14p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -h | --help) sed -n '2,/^[^#]/{/^#/p;}' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) die "unknown argument: $1 (see --help)" ;;
   esac
 done
@@ -156,6 +158,12 @@ env_vars() {
     [[ $value != *"$delimiter"* ]] || die "$name holds '$delimiter', which deploy.sh uses as a separator"
     items+=("$name=$value")
   done
+  # The webhook URLs that url_env rules name (notify.sh): checked by name, never shown.
+  local item
+  for item in ${WEBHOOK_ENV[@]+"${WEBHOOK_ENV[@]}"}; do
+    [[ $item != *"$delimiter"* ]] || die "${item%%=*} holds '$delimiter', which deploy.sh uses as a separator"
+    items+=("$item")
+  done
   local joined
   joined=$(printf "$delimiter%s" "${items[@]}")
   echo "^$delimiter^${joined#"$delimiter"}"
@@ -176,6 +184,7 @@ step_service() {
   # shellcheck disable=SC2034
   SERVICE_URL=$known_url
   ship_profiles
+  webhook_variables
   envs=$(env_vars)
   # Polling happens inside the push request, so request-based billing is enough; the
   # request may last as long as Pub/Sub's 600 s ack deadline. --use-http2: pushes waiting for
@@ -184,7 +193,7 @@ step_service() {
   # service takes h2c and HTTP/1.1 on the same port, so the HTTP/1.1 startup probe still works.
   run gcloud run deploy "$SERVICE" --image="$IMAGE" --region="$REGION" \
     --service-account="$RUNTIME_EMAIL" --no-allow-unauthenticated \
-    --set-env-vars="$envs" --timeout=600 --concurrency="$CONCURRENCY" --use-http2 \
+    --set-env-vars="$envs" "$(secrets_flag)" --timeout=600 --concurrency="$CONCURRENCY" --use-http2 \
     --max-instances="$MAX_INSTANCES" --cpu-boost \
     --startup-probe=httpGet.path=/healthz,httpGet.port=8080,periodSeconds=2,timeoutSeconds=1,failureThreshold=15 \
     "${gc[@]}"
@@ -324,6 +333,8 @@ step_runs() {
     run gcloud secrets add-iam-policy-binding "$secret" --member="serviceAccount:$account" \
       --role=roles/secretmanager.secretAccessor "${gc[@]}"
   done <<<"$grants"
+  # Service: read the secrets the profiles' url_secret webhooks name, each on its own.
+  grant_notify_secrets
   # Service: write and update run records; cleanup (stop, delete) needs notebooks.admin.
   run gcloud storage buckets add-iam-policy-binding "gs://$RUNS_BUCKET" \
     --member="serviceAccount:$RUNTIME_EMAIL" --role=roles/storage.objectUser "${gc[@]}"

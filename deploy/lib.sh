@@ -3,6 +3,8 @@
 # shellcheck shell=bash
 
 DRY_RUN=0
+# Values no printed command shows (a webhook URL is a credential): `run` prints <redacted>.
+HIDDEN=()
 
 die() {
   echo "error: $*" >&2
@@ -13,9 +15,16 @@ say() {
   echo "== $*" >&2
 }
 
-# Prints a command, shell-quoted, then runs it unless --dry-run.
+# Prints a command, shell-quoted and with the HIDDEN values redacted, then runs it unless
+# --dry-run.
 run() {
-  echo "+ $(printf '%q ' "$@")"
+  local shown=("$@") value i
+  for value in ${HIDDEN[@]+"${HIDDEN[@]}"}; do
+    for i in "${!shown[@]}"; do
+      shown[i]=${shown[i]//"$value"/<redacted>}
+    done
+  done
+  echo "+ $(printf '%q ' "${shown[@]}")"
   if [ "$DRY_RUN" -eq 0 ]; then
     "$@"
   fi
@@ -95,6 +104,7 @@ derive_names() {
   RUNS_BUCKET=${RUNS_BUCKET:-}
   RUN_EVENTS_TOPIC=${RUN_EVENTS_TOPIC:-}
   RUNNER_ROLE=${RUNNER_ROLE:-notebookTriggerRunner}
+  WEBHOOK_SECRETS=${WEBHOOK_SECRETS:-}
   if [ -n "$RUNS_BUCKET" ]; then
     RUNNER_SCRIPT=${RUNNER_SCRIPT:-gs://$RUNS_BUCKET/notebook-trigger/runner.sh}
     # Only with a notebook: the service refuses a default profile with an output and none.

@@ -4,6 +4,7 @@
 //! what it prints on stdout, how it reports failure) is readable here in one place, and tests
 //! of the binary exercise exactly these functions.
 
+use std::collections::BTreeSet;
 use std::io::Write as _;
 
 use anyhow::Context as _;
@@ -16,7 +17,7 @@ use crate::launch::Progress;
 use crate::profile::{Fields, LaunchSpec, Profiles};
 use crate::pubsub::{self, Outgoing};
 use crate::push::Trigger;
-use crate::run::RunId;
+use crate::run::{RunId, notify};
 use crate::startup::Services;
 use crate::telemetry::LogFormat;
 use crate::{runner, scheduler, shutdown, startup, telemetry};
@@ -90,6 +91,7 @@ pub async fn run(command: Option<Command>) -> anyhow::Result<()> {
             }
             Ok(())
         }
+        Command::NotifySources(deployed) => notify_sources(deployed).await,
         Command::ExecutionAccounts(deployed) => {
             let profiles = deployed_profiles(deployed).await?;
             let mut stdout = std::io::stdout().lock();
@@ -141,8 +143,25 @@ fn scheduler_command(command: SchedulerCommand) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// The secrets the profiles' runs read, each with the account that reads it, once each: the
-/// profiles read and checked as start-up reads them, from a file or from Cloud Storage.
+/// Where the profiles' webhook URLs are kept outside them, once each: the `notify` rules
+/// checked as start-up checks them, but for the values of the variables they name, which the
+/// deploy is yet to hand the service.
+async fn notify_sources(deployed: DeployedProfiles) -> anyhow::Result<()> {
+    let profiles = deployed_profiles(deployed).await?;
+    let mut sources = BTreeSet::new();
+    for name in profiles.names() {
+        let fields = profiles.get(Some(name)).expect("a listed profile exists");
+        let named =
+            notify::webhook_sources(fields).map_err(|e| config::profile_field_error(name, e))?;
+        sources.extend(named);
+    }
+    let mut stdout = std::io::stdout().lock();
+    for source in sources {
+        writeln!(stdout, "{source}")?;
+    }
+    Ok(())
+}
+
 /// The profiles a deployment's service would run with, checked as it checks them at start-up.
 async fn deployed_profiles(deployed: DeployedProfiles) -> anyhow::Result<Profiles> {
     let DeployedProfiles {

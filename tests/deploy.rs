@@ -1,17 +1,23 @@
 //! `deploy/deploy.sh` without a cloud: `--dry-run` prints the whole chain; the Pub/Sub part runs
 //! for real against Google's Pub/Sub emulator (twice: idempotent); the Scheduler part runs real
 //! gcloud against a local server that records the Job bodies it sends (`deploy/scheduler.rs`);
-//! the image build context is checked against the manifests (`deploy/image.rs`).
+//! the image build context is checked against the manifests (`deploy/image.rs`); what the
+//! profiles' notifications need is deployed with a gcloud that records its calls
+//! (`deploy/notify.rs`).
 //!
 //! Tests that need gcloud are skipped with the reason printed unless `REQUIRE_GCLOUD=1`; the
 //! Pub/Sub emulator helper honours `REQUIRE_PUBSUB_EMULATOR=1` the same way.
 
 #[path = "support/child.rs"]
 mod child;
+#[path = "support/fake_gcs.rs"]
+mod fake_gcs;
 #[path = "deploy/grants.rs"]
 mod grants;
 #[path = "deploy/image.rs"]
 mod image;
+#[path = "deploy/notify.rs"]
+mod notify;
 #[path = "deploy/profiles.rs"]
 mod profiles;
 #[path = "support/pubsub_emulator.rs"]

@@ -1,6 +1,7 @@
 //! The command line: `serve` (default), `launch`, `reap`, `runs`, `publish`, `replay`,
-//! `runner`, `secrets`, `execution-accounts`, `emulator` and `scheduler plan`; `runs` (the history, and an
-//! operator's rerun, cancel and start) has its arguments in `runs`.
+//! `runner`, `secrets`, `notify-sources`, `execution-accounts`, `emulator` and `scheduler
+//! plan`; `runs` (the history, and an operator's rerun, cancel and start) has its arguments in
+//! `runs`.
 
 use std::path::PathBuf;
 
@@ -101,9 +102,20 @@ pub enum Command {
     /// environment, PROFILES_FILE's named ones over it) and print the Secret Manager secrets
     /// their runs read: one `SECRET SERVICE_ACCOUNT` line each (SECRET as
     /// projects/P/secrets/S; `-` for the Compute Engine default account), the grants of
-    /// roles/secretmanager.secretAccessor that deploy.sh makes.
+    /// roles/secretmanager.secretAccessor that deploy.sh makes. `notify-sources` prints those
+    /// the service itself reads to notify.
     #[command(after_long_help = crate::config::variables_help())]
     Secrets(DeployedProfiles),
+    /// Check the profiles' fields as `serve` does at start-up, their `notify` rules included
+    /// (all but the values of the variables the rules name), and print where the rules' webhook
+    /// URLs are kept outside the profiles, once each: `url_secret SECRET` for each secret a
+    /// rule's url_secret names (SECRET as projects/P/secrets/S), which deploy.sh lets the
+    /// service's own account read (roles/secretmanager.secretAccessor on that secret alone);
+    /// `url_env NAME` for each variable a rule's url_env names, which deploy.sh hands to the
+    /// service (from Secret Manager when WEBHOOK_SECRETS says where, else the deployer's own
+    /// value of NAME). A `url` written in the profile needs neither.
+    #[command(after_long_help = crate::config::variables_help())]
+    NotifySources(DeployedProfiles),
     /// Check the profiles' fields as `serve` does at start-up and print the service account
     /// each profile with `backend = "execution"` runs its jobs as, once each (`-` for the
     /// Compute Engine default account): the accounts deploy.sh lets the service act as and
@@ -253,6 +265,29 @@ mod tests {
             )
             .unwrap();
             assert!(matches!(cli.command, Some(Command::Launch { dry_run, .. }) if dry_run == dry));
+        }
+    }
+
+    #[test]
+    fn the_deploy_planners_take_the_profiles() {
+        for command in ["secrets", "notify-sources", "execution-accounts"] {
+            let cli = Cli::try_parse_from([
+                "notebook-trigger",
+                command,
+                "--project=p",
+                "--profiles-file=deploy/profiles.toml",
+            ])
+            .unwrap();
+            let deployed = match cli.command {
+                Some(
+                    Command::Secrets(deployed)
+                    | Command::NotifySources(deployed)
+                    | Command::ExecutionAccounts(deployed),
+                ) => deployed,
+                other => panic!("{command}: {other:?}"),
+            };
+            assert_eq!(deployed.project, "p", "{command}");
+            assert!(deployed.profiles_file.is_some(), "{command}");
         }
     }
 

@@ -156,3 +156,18 @@ pub(super) fn jwks_url(vars: &Env<'_>) -> Result<String, SettingError> {
 pub fn field_error(error: profile::FieldError) -> SettingError {
     SettingError::new(error.field.env_var(), error.reason)
 }
+
+/// Maps a field error of the profile `name` to where it was set: the default profile's
+/// variable, or the profile in `PROFILES_FILE`.
+pub fn profile_field_error(name: &str, error: profile::FieldError) -> SettingError {
+    match name {
+        "default" => field_error(error),
+        _ => SettingError::new(
+            "PROFILES_FILE",
+            format!(
+                "profile `{name}`: field `{}`: {}",
+                error.field, error.reason
+            ),
+        ),
+    }
+}

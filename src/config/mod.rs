@@ -24,7 +24,7 @@ mod spelling;
 mod tests;
 mod variables;
 
-pub use env::{SettingError, SettingErrors, field_error};
+pub use env::{SettingError, SettingErrors, field_error, profile_field_error};
 pub use runs::RunSettings;
 pub use settings::{Backend, ProfilesFile, Settings};
 pub use spelling::{Misspelt, misspelt};

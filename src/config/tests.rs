@@ -254,3 +254,18 @@ fn push_auth_modes() {
     assert_eq!(verify.service_accounts.len(), 2);
     assert_eq!(verify.jwks_url, push_token::GOOGLE_JWKS_URL);
 }
+
+/// A profile's field error names where the field was set: the default profile's variable, or
+/// the profile in `PROFILES_FILE`.
+#[test]
+fn a_profile_field_error_names_where_the_field_was_set() {
+    let error = || crate::profile::FieldError::new(Field::Notify, "rule 1: bad");
+    assert_eq!(
+        profile_field_error("default", error()).to_string(),
+        "NOTIFY: rule 1: bad"
+    );
+    assert_eq!(
+        profile_field_error("nightly", error()).to_string(),
+        "PROFILES_FILE: profile `nightly`: field `notify`: rule 1: bad"
+    );
+}

@@ -42,5 +42,5 @@ pub use notify::{MAX_RULES, NotifyRule, expected_duration};
 pub use retention::{Retention, RetentionError, keep_runs, shown_keep};
 pub use retry::{MAX_RETRIES, MAX_RETRY_DELAY, RetryOn, RetryPolicy};
 pub use run::{MAX_PARAMETERS_BYTES, MAX_RUN_TIME_LIMIT, RunTarget, check_parameter_name};
-pub use secrets::check_version as check_secret_version;
+pub use secrets::{check_version as check_secret_version, secret_of};
 pub use spec::{Accelerator, BootDisk, LaunchSpec, ScriptBehavior};

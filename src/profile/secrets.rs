@@ -179,7 +179,7 @@ pub fn check_version(text: &str) -> Result<(), String> {
 }
 
 /// The secret a version belongs to (`projects/P/secrets/S`): IAM grants access per secret.
-pub(super) fn secret_of(version: &str) -> &str {
+pub fn secret_of(version: &str) -> &str {
     version
         .rsplit_once("/versions/")
         .map_or(version, |(secret, _)| secret)

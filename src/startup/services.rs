@@ -284,12 +284,7 @@ async fn profiles(
         let fields = profiles.get(Some(name)).expect("a listed profile exists");
         LaunchSpec::parse(fields, project)
             .and_then(|spec| runs.check(&spec))
-            .map_err(|e| {
-                SettingError::new(
-                    "PROFILES_FILE",
-                    format!("profile `{name}`: field `{}`: {}", e.field, e.reason),
-                )
-            })?;
+            .map_err(|e| config::profile_field_error(name, e))?;
     }
     Ok(profiles)
 }
@@ -307,13 +302,7 @@ fn notifier(
     let mut rules = BTreeMap::new();
     for name in profiles.names() {
         let fields = profiles.get(Some(name)).expect("a listed profile exists");
-        let parsed = parse_rules(fields, &env).map_err(|e| match name {
-            "default" => config::field_error(e),
-            _ => SettingError::new(
-                "PROFILES_FILE",
-                format!("profile `{name}`: field `{}`: {}", e.field, e.reason),
-            ),
-        })?;
+        let parsed = parse_rules(fields, &env).map_err(|e| config::profile_field_error(name, e))?;
         rules.insert(name.to_owned(), parsed);
     }
     if rules.values().all(Vec::is_empty) {

@@ -1,8 +1,10 @@
 //! `PROFILES_FILE` in the deploy's config: a local file is shipped to the runs bucket under a
 //! name that carries its content's hash, the service's account may read that folder alone, and
 //! the service is given the object; a `gs://` object is passed on as it is, with a read grant
-//! on that object alone. All of it before the service is deployed, which reads it at start-up.
+//! on that object alone, and read by the deploy for what its profiles need of the service. All
+//! of it before the service is deployed, which reads it at start-up.
 
+use crate::fake_gcs::FakeGcs;
 use crate::{PROJECT, Sandbox, line_with};
 
 /// The service's account, as a member of a binding.
@@ -89,14 +91,55 @@ fn a_local_profiles_file_is_shipped_granted_and_named_before_the_service_starts(
     assert_ne!(shipped_to(&service_step(&sandbox)), object);
 }
 
-#[test]
-fn a_profiles_object_is_passed_on_with_a_grant_on_it_alone() {
+/// The object is read where the service will read it (here fake-gcs-server, as
+/// `STORAGE_EMULATOR_HOST`; on Google Cloud with the deployer's Application Default
+/// Credentials): the service step hands the service what its profiles' rules name.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_profiles_object_is_passed_on_with_a_grant_on_it_alone() {
+    let Some(gcs) = FakeGcs::start().await else {
+        return;
+    };
+    let http = reqwest::Client::new();
+    let created = http
+        .post(format!("{}/storage/v1/b?project={PROJECT}", gcs.url))
+        .json(&serde_json::json!({"name": "team-config"}))
+        .send()
+        .await
+        .expect("fake-gcs-server answers");
+    assert!(created.status().is_success(), "{}", created.status());
+    let uploaded = http
+        .post(format!(
+            "{}/upload/storage/v1/b/team-config/o?uploadType=media&name=trigger%2Fprofiles.yaml",
+            gcs.url
+        ))
+        .body("profiles:\n  nightly:\n    notify:\n      - url_env: TEAM_HOOK\n")
+        .send()
+        .await
+        .expect("fake-gcs-server answers");
+    assert!(uploaded.status().is_success(), "{}", uploaded.status());
+
     let object = "gs://team-config/trigger/profiles.yaml";
     let sandbox = Sandbox::new(&format!("PROFILES_FILE=\"{object}\"\n"));
-    let out = service_step(&sandbox);
+    let env = [
+        ("STORAGE_EMULATOR_HOST", gcs.url.clone()),
+        (
+            "TEAM_HOOK",
+            "https://chat.example.test/v1/spaces/AAA/messages?key=k".to_owned(),
+        ),
+    ];
+    let outcome = tokio::task::block_in_place(|| {
+        sandbox.run("deploy.sh", &["--dry-run", "--only", "service"], &env)
+    });
+    assert!(
+        outcome.status.success(),
+        "{}\n{}",
+        outcome.stdout,
+        outcome.stderr
+    );
+    let out = &outcome.stdout;
     assert!(!out.contains("gcloud storage cp"), "{out}");
     let grant = line_with(
-        &out,
+        out,
         &[
             "+ gcloud storage buckets add-iam-policy-binding gs://team-config ",
             &runtime(),
@@ -110,8 +153,12 @@ fn a_profiles_object_is_passed_on_with_a_grant_on_it_alone() {
         "{grant}"
     );
     line_with(
-        &out,
-        &["+ gcloud run deploy ", &format!("PROFILES_FILE={object}")],
+        out,
+        &[
+            "+ gcloud run deploy ",
+            &format!("PROFILES_FILE={object}"),
+            r"##TEAM_HOOK=\<redacted\>",
+        ],
     );
 }
 

@@ -8,7 +8,8 @@
 //! when the service stops: [`Notifier::shutdown`] lets deliveries under way finish for a
 //! while, then stops the rest. A URL from Secret Manager is read when sending.
 //!
-//! `rules` parses a profile's rules at start-up; `message` is what each format says.
+//! `rules` parses a profile's rules at start-up, and tells a deployment which variables and
+//! secrets their URLs come from; `message` is what each format says.
 
 mod message;
 mod rules;
@@ -22,7 +23,10 @@ use tokio_util::task::TaskTracker;
 use tracing::Instrument as _;
 
 pub use message::Notice;
-pub use rules::{DEFAULT_ON, Destination, Format, Rule, check_url, notifiable, parse_rules};
+pub use rules::{
+    DEFAULT_ON, Destination, Format, Rule, WebhookSource, check_url, notifiable, parse_rules,
+    webhook_sources,
+};
 
 use super::{RunEvent, RunRecord};
 use crate::cause;

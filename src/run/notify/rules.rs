@@ -1,12 +1,20 @@
 //! A profile's `notify` rules, parsed once at start-up into where, when and how to send: each
 //! error names the field and the rule (counted from 1) and says how to fix it, and none ever
 //! shows a URL, which is a credential.
+//!
+//! The deploy checks the same rules before the service exists, to learn what it must provide
+//! for them ([`webhook_sources`]): the variables `url_env` names, which only the service's
+//! environment will hold, and the secrets `url_secret` names, which the service's account
+//! must be let read.
 
+use std::collections::BTreeSet;
 use std::fmt;
 
 use reqwest::Url;
 
-use crate::profile::{Field, FieldError, Fields, MAX_RULES, NotifyRule, check_secret_version};
+use crate::profile::{
+    Field, FieldError, Fields, MAX_RULES, NotifyRule, check_secret_version, secret_of,
+};
 use crate::run::{RunEvent, RunState};
 
 /// What a webhook's body looks like.
@@ -91,6 +99,27 @@ pub fn notifiable() -> impl Iterator<Item = RunEvent> {
         .filter(|e| *e != RunEvent::CleanedUp)
 }
 
+/// Where a webhook's URL is kept outside the profiles: what a deployment provides before the
+/// service can send to it.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub enum WebhookSource {
+    /// `url_env`: a variable the service's environment must hold.
+    Variable(String),
+    /// `url_secret`'s secret, `projects/P/secrets/S` (IAM grants a secret's versions together):
+    /// the service's own account must read it.
+    Secret(String),
+}
+
+/// `url_env NAME` or `url_secret SECRET`: the field that names it, and what it names.
+impl fmt::Display for WebhookSource {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            WebhookSource::Variable(name) => write!(f, "url_env {name}"),
+            WebhookSource::Secret(secret) => write!(f, "url_secret {secret}"),
+        }
+    }
+}
+
 /// The profile's rules, checked; `env` is the service's environment, which `url_env` names.
 ///
 /// # Errors
@@ -99,6 +128,33 @@ pub fn parse_rules(
     fields: &Fields,
     env: &dyn Fn(&str) -> Option<String>,
 ) -> Result<Vec<Rule>, FieldError> {
+    each_rule(fields, |rule| check_rule(rule)?.resolve(env))
+}
+
+/// The variables and secrets the profile's rules take their URLs from, each once: the rules
+/// checked as [`parse_rules`] checks them, but for the value of each variable, which the
+/// deployment is yet to provide.
+///
+/// # Errors
+/// A [`FieldError`] on `notify` naming the rule and what to change.
+pub fn webhook_sources(fields: &Fields) -> Result<BTreeSet<WebhookSource>, FieldError> {
+    let checked = each_rule(fields, check_rule)?;
+    Ok(checked
+        .into_iter()
+        .filter_map(|rule| match rule.place {
+            Place::Url(_) => None,
+            Place::Env(name) => Some(WebhookSource::Variable(name.to_owned())),
+            Place::Secret(version) => Some(WebhookSource::Secret(secret_of(version).to_owned())),
+        })
+        .collect())
+}
+
+/// `read` applied to each of the profile's rules, at most [`MAX_RULES`]; an error names the
+/// rule, counted from 1.
+fn each_rule<'a, T>(
+    fields: &'a Fields,
+    read: impl Fn(&'a NotifyRule) -> Result<T, String>,
+) -> Result<Vec<T>, FieldError> {
     let rules = fields.notify.as_deref().unwrap_or_default();
     let error = |reason: String| FieldError::new(Field::Notify, reason);
     if rules.len() > MAX_RULES {
@@ -110,26 +166,54 @@ pub fn parse_rules(
     rules
         .iter()
         .enumerate()
-        .map(|(i, rule)| parse_rule(rule, env).map_err(|e| error(format!("rule {}: {e}", i + 1))))
+        .map(|(i, rule)| read(rule).map_err(|e| error(format!("rule {}: {e}", i + 1))))
         .collect()
 }
 
-fn parse_rule(rule: &NotifyRule, env: &dyn Fn(&str) -> Option<String>) -> Result<Rule, String> {
-    let (destination, source) = match (&rule.url, &rule.url_env, &rule.url_secret) {
-        (Some(url), None, None) => (
-            Destination::Url(check_url(url).map_err(|e| format!("url {e}"))?),
-            "url".to_owned(),
-        ),
-        (None, Some(name), None) => (
-            Destination::Url(from_env(name, env)?),
-            format!("url_env {name}"),
-        ),
+/// Where a checked rule's URL is, as the rule names it.
+enum Place<'a> {
+    Url(Url),
+    Env(&'a str),
+    Secret(&'a str),
+}
+
+/// A rule checked in everything but the value of the variable its `url_env` names.
+struct Checked<'a> {
+    place: Place<'a>,
+    on: Vec<RunEvent>,
+    format: Format,
+}
+
+impl Checked<'_> {
+    /// The rule, with the URL a `url_env` names read from `env`.
+    fn resolve(self, env: &dyn Fn(&str) -> Option<String>) -> Result<Rule, String> {
+        let (destination, source) = match self.place {
+            Place::Url(url) => (Destination::Url(url), "url".to_owned()),
+            Place::Env(name) => (
+                Destination::Url(from_env(name, env)?),
+                format!("url_env {name}"),
+            ),
+            Place::Secret(version) => (
+                Destination::Secret(version.to_owned()),
+                format!("url_secret {version}"),
+            ),
+        };
+        Ok(Rule {
+            destination,
+            source,
+            on: self.on,
+            format: self.format,
+        })
+    }
+}
+
+fn check_rule(rule: &NotifyRule) -> Result<Checked<'_>, String> {
+    let place = match (&rule.url, &rule.url_env, &rule.url_secret) {
+        (Some(url), None, None) => Place::Url(check_url(url).map_err(|e| format!("url {e}"))?),
+        (None, Some(name), None) => Place::Env(check_variable(name)?),
         (None, None, Some(version)) => {
             check_secret_version(version).map_err(|e| format!("url_secret: {e}"))?;
-            (
-                Destination::Secret(version.clone()),
-                format!("url_secret {version}"),
-            )
+            Place::Secret(version)
         }
         _ => {
             return Err(
@@ -149,12 +233,7 @@ fn parse_rule(rule: &NotifyRule, env: &dyn Fn(&str) -> Option<String>) -> Result
         .format
         .as_deref()
         .map_or(Ok(Format::Json), Format::parse)?;
-    Ok(Rule {
-        destination,
-        source,
-        on,
-        format,
-    })
+    Ok(Checked { place, on, format })
 }
 
 fn event(name: &str) -> Result<RunEvent, String> {
@@ -172,18 +251,24 @@ fn event(name: &str) -> Result<RunEvent, String> {
         })
 }
 
-/// The URL in the service's variable `name`.
-fn from_env(name: &str, env: &dyn Fn(&str) -> Option<String>) -> Result<Url, String> {
+/// `url_env`'s name, if it can name a variable.
+fn check_variable(name: &str) -> Result<&str, String> {
     let valid = !name.is_empty()
         && name
             .chars()
             .all(|c| c.is_ascii_uppercase() || c.is_ascii_digit() || c == '_');
-    if !valid {
-        return Err(format!(
+    if valid {
+        Ok(name)
+    } else {
+        Err(format!(
             "url_env `{}` is not a variable name (upper case letters, digits and _)",
             name.escape_debug()
-        ));
+        ))
     }
+}
+
+/// The URL in the service's variable `name`.
+fn from_env(name: &str, env: &dyn Fn(&str) -> Option<String>) -> Result<Url, String> {
     let value = env(name).filter(|v| !v.trim().is_empty()).ok_or_else(|| {
         format!(
             "url_env {name} is not set in the service's environment: set it (Cloud Run: --set-env-vars, or --set-secrets from Secret Manager), or name the webhook with url_secret"

@@ -1,3 +1,5 @@
+use std::collections::BTreeSet;
+
 use super::*;
 
 const SECRET_URL: &str = "https://hooks.slack.com/services/T0/B0/very-secret";
@@ -157,4 +159,89 @@ fn help_names_every_event_a_rule_may_name_and_the_defaults() {
     );
     let formats = Format::ALL.map(Format::as_str).join(" | ");
     assert!(help.contains(&formats), "{help}");
+}
+
+fn sources(json: &str) -> Result<BTreeSet<WebhookSource>, FieldError> {
+    let fields = Fields {
+        notify: Some(serde_json::from_str(json).unwrap()),
+        ..Fields::default()
+    };
+    webhook_sources(&fields)
+}
+
+#[test]
+fn a_deployment_provides_the_variables_and_secrets_the_rules_name_once_each() {
+    let found = sources(
+        r#"[{"url_env": "TEAMS_HOOK", "on": ["failed"]},
+            {"url_env": "TEAMS_HOOK", "on": ["succeeded"], "format": "json"},
+            {"url_secret": "projects/p/secrets/chat-hook/versions/latest", "format": "google_chat"},
+            {"url_secret": "projects/p/secrets/chat-hook/versions/3"},
+            {"url_secret": "projects/other/secrets/hook/versions/1"},
+            {"url": "https://x.test/h"}]"#,
+    )
+    .unwrap();
+    assert_eq!(
+        found,
+        BTreeSet::from([
+            WebhookSource::Variable("TEAMS_HOOK".into()),
+            WebhookSource::Secret("projects/other/secrets/hook".into()),
+            WebhookSource::Secret("projects/p/secrets/chat-hook".into()),
+        ]),
+        "a variable needs no value yet; a secret is granted whole, whichever version"
+    );
+    let shown: Vec<String> = found.iter().map(ToString::to_string).collect();
+    assert_eq!(
+        shown,
+        [
+            "url_env TEAMS_HOOK",
+            "url_secret projects/other/secrets/hook",
+            "url_secret projects/p/secrets/chat-hook",
+        ]
+    );
+    assert_eq!(
+        sources(r#"[{"url": "https://x.test/h"}]"#).unwrap(),
+        BTreeSet::new()
+    );
+    assert_eq!(
+        webhook_sources(&Fields::default()).unwrap(),
+        BTreeSet::new()
+    );
+}
+
+#[test]
+fn a_deployment_is_refused_what_start_up_would_refuse_but_a_variable_not_set_yet() {
+    for (rules, said) in [
+        (
+            r#"[{"url_env": "slack hook"}]"#,
+            "rule 1: url_env `slack hook` is not a variable name",
+        ),
+        (r#"[{"url_secret": "slack-hook"}]"#, "rule 1: url_secret:"),
+        (
+            r#"[{"url": "http://hooks.example.com/x"}]"#,
+            "rule 1: url is http:// to another machine",
+        ),
+        (
+            r#"[{"url_env": "SLACK_WEBHOOK", "url_secret": "projects/p/secrets/s/versions/1"}]"#,
+            "name the webhook once",
+        ),
+        (
+            r#"[{"url_env": "SLACK_WEBHOOK"}, {"url_env": "SLACK_WEBHOOK", "format": "teams"}]"#,
+            "rule 2: format `teams`",
+        ),
+        (
+            r#"[{"url_env": "SLACK_WEBHOOK", "on": ["faild"]}]"#,
+            "`faild` in on is not an event",
+        ),
+    ] {
+        let error = sources(rules).unwrap_err();
+        assert_eq!(error.field, Field::Notify);
+        assert!(error.reason.contains(said), "{rules}: {error}");
+        let start_up = parse(rules).unwrap_err();
+        assert_eq!(
+            start_up.reason, error.reason,
+            "{rules}: refused alike at start-up"
+        );
+    }
+    let many = format!("[{}]", [r#"{"url_env": "A"}"#; MAX_RULES + 1].join(","));
+    assert!(sources(&many).unwrap_err().reason.contains("more than 10"));
 }
