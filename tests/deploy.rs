@@ -86,6 +86,16 @@ impl Sandbox {
     }
 }
 
+/// Fails the test, with what the script printed, unless it exited 0.
+fn succeeded(outcome: &Finished) {
+    assert!(
+        outcome.status.success(),
+        "{}\n{}",
+        outcome.stdout,
+        outcome.stderr
+    );
+}
+
 /// gcloud on PATH, or `false` after explaining why the test is skipped.
 fn have_gcloud() -> bool {
     let found = std::env::var_os("PATH")
@@ -114,12 +124,7 @@ fn line_with<'a>(stdout: &'a str, needles: &[&str]) -> &'a str {
 fn dry_run_prints_the_whole_chain_in_order() {
     let sandbox = Sandbox::new("");
     let outcome = sandbox.run("deploy.sh", &["--dry-run"], &[]);
-    assert!(
-        outcome.status.success(),
-        "{}\n{}",
-        outcome.stdout,
-        outcome.stderr
-    );
+    succeeded(&outcome);
     let out = &outcome.stdout;
     let sa = |name: &str| format!("{name}@{PROJECT}.iam.gserviceaccount.com");
     let chain: Vec<Vec<String>> = vec![
@@ -204,7 +209,7 @@ fn dry_run_prints_the_whole_chain_in_order() {
 fn replace_gets_notebooks_admin_and_unknown_steps_are_refused() {
     let sandbox = Sandbox::new("ON_EXISTING=\"replace\"\n");
     let outcome = sandbox.run("deploy.sh", &["--dry-run", "--only", "accounts"], &[]);
-    assert!(outcome.status.success(), "{}", outcome.stderr);
+    succeeded(&outcome);
     line_with(&outcome.stdout, &["--role=roles/notebooks.admin"]);
     assert!(!outcome.stdout.contains("notebooks.runner"));
     assert!(!outcome.stdout.contains("run deploy"));
@@ -229,12 +234,7 @@ fn runs_get_their_bucket_the_runner_and_least_privilege() {
 
     let sandbox = Sandbox::new("RUNS_BUCKET=\"runs-bucket\"\n");
     let outcome = sandbox.run("deploy.sh", &["--dry-run", "--only", "runs,service"], &[]);
-    assert!(
-        outcome.status.success(),
-        "{}\n{}",
-        outcome.stdout,
-        outcome.stderr
-    );
+    succeeded(&outcome);
     let out = &outcome.stdout;
     line_with(
         out,
@@ -320,7 +320,7 @@ fn the_service_gets_every_variable_it_reads() {
 fn teardown_dry_run_deletes_what_deploy_creates() {
     let sandbox = Sandbox::new("");
     let outcome = sandbox.run("teardown.sh", &["--dry-run"], &[]);
-    assert!(outcome.status.success(), "{}", outcome.stderr);
+    succeeded(&outcome);
     // Checks whose answer a later command needs are shown on stderr.
     let shown = format!("{}{}", outcome.stdout, outcome.stderr);
     for needles in [

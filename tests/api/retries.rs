@@ -26,7 +26,7 @@ fn storage(app: &TestApp) -> StorageClient {
 }
 
 /// Replaces run `run`'s record by `change` of it, as another process's write would.
-async fn rewrite(app: &TestApp, run: &str, change: impl FnOnce(RunRecord) -> RunRecord) {
+pub async fn rewrite(app: &TestApp, run: &str, change: impl FnOnce(RunRecord) -> RunRecord) {
     let record: RunRecord = serde_json::from_value(record(app, run).await).unwrap();
     let object = format!("{RECORDS_PREFIX}/runs/{run}.json");
     let bytes = serde_json::to_vec(&change(record)).unwrap();
@@ -43,6 +43,23 @@ fn failed(mut record: RunRecord) -> RunRecord {
     record.exit_code = Some(1);
     record.error = "cell 2 raised ValueError: the data is bad".into();
     record
+}
+
+/// Message `id`'s first attempt, failed, with its retry scheduled and due now but not
+/// launched (the process died between the two steps): its run id and its retry's.
+pub async fn failed_with_retry_due(app: &TestApp, id: &str) -> (String, String) {
+    let first = first_attempt(app, id).await;
+    let mut next_run = String::new();
+    rewrite(app, &first, |record| {
+        let record = failed(record);
+        let next = record
+            .next_attempt_at(Relaunch::retry(&record).run_id(), jiff::Timestamp::now())
+            .unwrap();
+        next_run = next.run_id.to_string();
+        record.retry_scheduled(&next).unwrap()
+    })
+    .await;
+    (first, next_run)
 }
 
 /// The instances whose run-id label is `run`.
@@ -126,18 +143,7 @@ async fn a_reap_launches_a_retry_its_dead_scheduler_owed_and_a_redelivery_starts
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn two_reapers_racing_over_a_due_retry_start_one_attempt() {
     let app = spawn_runs(&RETRIED).await;
-    let first = first_attempt(&app, "8002").await;
-    let mut next_run = String::new();
-    rewrite(&app, &first, |record| {
-        // Scheduled, due, and not launched: the process died between the two steps.
-        let record = failed(record);
-        let next = record
-            .next_attempt_at(Relaunch::retry(&record).run_id(), jiff::Timestamp::now())
-            .unwrap();
-        next_run = next.run_id.to_string();
-        record.retry_scheduled(&next).unwrap()
-    })
-    .await;
+    let (first, next_run) = failed_with_retry_due(&app, "8002").await;
 
     // Two reaps in the service at once, and one in another process.
     let binary = reap_binary(&app);

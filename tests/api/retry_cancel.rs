@@ -8,11 +8,11 @@ use std::time::Duration;
 
 use serde_json::{Value, json};
 
-use notebook_trigger::launch::Relaunch;
-use notebook_trigger::run::{RECORDS_PREFIX, RunRecord, RunState};
+use notebook_trigger::run::RunState;
 
 use crate::helpers::TestApp;
 use crate::operate::{OPERATOR, act, operators, page};
+use crate::retries::{failed_with_retry_due, rewrite};
 use crate::run_launch::{record, spawn_runs};
 use crate::tokens::Issuer;
 
@@ -26,37 +26,6 @@ async fn retried_with_operators(issuer: &Issuer, delay: &str) -> TestApp {
     ]);
     let vars: Vec<(&str, &str)> = vars.iter().map(|(k, v)| (*k, v.as_str())).collect();
     spawn_runs(&vars).await
-}
-
-/// Replaces run `run`'s record by `change` of it, as another process's write would.
-async fn rewrite(app: &TestApp, run: &str, change: impl FnOnce(RunRecord) -> RunRecord) {
-    let record: RunRecord = serde_json::from_value(record(app, run).await).unwrap();
-    let object = format!("{RECORDS_PREFIX}/runs/{run}.json");
-    let bytes = serde_json::to_vec(&change(record)).unwrap();
-    crate::runs::storage(app)
-        .upload("runs-bucket", &object, "application/json", bytes)
-        .await
-        .unwrap();
-}
-
-/// Message `id`'s first attempt, failed, with its retry scheduled and due now: the id of
-/// the attempt to come.
-async fn failed_with_retry_due(app: &TestApp, id: &str) -> (String, String) {
-    let (status, pushed) = app.push(id, "go").await;
-    assert_eq!(status, 200, "{pushed}");
-    let first = pushed["run_id"].as_str().unwrap().to_owned();
-    let mut next_run = String::new();
-    rewrite(app, &first, |mut record| {
-        record.state = RunState::Failed;
-        record.error = "cell 2 raised ValueError: the data is bad".into();
-        let next = record
-            .next_attempt_at(Relaunch::retry(&record).run_id(), jiff::Timestamp::now())
-            .unwrap();
-        next_run = next.run_id.to_string();
-        record.retry_scheduled(&next).unwrap()
-    })
-    .await;
-    (first, next_run)
 }
 
 /// The instances whose run-id label is `run`, as the emulator has them.

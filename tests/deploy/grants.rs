@@ -2,7 +2,7 @@
 //! readers on the service. Each is given to exactly who needs it, and nothing without the
 //! setting.
 
-use crate::{PROJECT, Sandbox, line_with};
+use crate::{PROJECT, Sandbox, line_with, succeeded};
 
 /// With `RUN_EVENTS_TOPIC` the deploy makes the topic, hands the variable to the service and
 /// lets the service's account publish to that topic, not to the project's topics at large.
@@ -11,7 +11,7 @@ fn run_events_get_their_topic_and_a_grant_on_it_alone() {
     let sandbox = Sandbox::new("RUN_EVENTS_TOPIC=\"run-events\"\n");
     let only = "service,pubsub,pubsub-iam";
     let outcome = sandbox.run("deploy.sh", &["--dry-run", "--only", only], &[]);
-    assert!(outcome.status.success(), "{}", outcome.stderr);
+    succeeded(&outcome);
     let out = &outcome.stdout;
     line_with(out, &["gcloud run deploy", "RUN_EVENTS_TOPIC=run-events"]);
     line_with(out, &["? gcloud pubsub topics describe run-events "]);
@@ -49,7 +49,7 @@ fn history_readers_are_let_through_cloud_run_and_no_one_else() {
     let readers = "ana@example.com, ops@p.iam.gserviceaccount.com";
     let sandbox = Sandbox::new(&format!("RUNS_READERS=\"{readers}\"\n"));
     let outcome = sandbox.run("deploy.sh", &["--dry-run", "--only", "service"], &[]);
-    assert!(outcome.status.success(), "{}", outcome.stderr);
+    succeeded(&outcome);
     let out = &outcome.stdout;
     line_with(out, &["gcloud run deploy", "RUNS_READERS=ana@example.com"]);
     let invokers: Vec<&str> = out
@@ -68,7 +68,7 @@ fn history_readers_are_let_through_cloud_run_and_no_one_else() {
     );
     let operators = Sandbox::new("RUNS_OPERATORS=\"oli@example.com\"\n");
     let outcome = operators.run("deploy.sh", &["--dry-run", "--only", "service"], &[]);
-    assert!(outcome.status.success(), "{}", outcome.stderr);
+    succeeded(&outcome);
     line_with(
         &outcome.stdout,
         &[
@@ -108,12 +108,7 @@ fn vm_accounts_get_exactly_the_secrets_their_profiles_name() {
         ("PROFILES_FILE", profiles.display().to_string()),
     ];
     let outcome = sandbox.run("deploy.sh", &["--dry-run", "--only", "runs"], &env);
-    assert!(
-        outcome.status.success(),
-        "{}\n{}",
-        outcome.stdout,
-        outcome.stderr
-    );
+    succeeded(&outcome);
     let grants: Vec<&str> = outcome
         .stdout
         .lines()
@@ -168,7 +163,7 @@ fn vm_accounts_get_exactly_the_secrets_their_profiles_name() {
 
     let without = Sandbox::new("RUNS_BUCKET=\"runs-bucket\"\n");
     let outcome = without.run("deploy.sh", &["--dry-run", "--only", "runs"], &[]);
-    assert!(outcome.status.success(), "{}", outcome.stderr);
+    succeeded(&outcome);
     assert!(
         !outcome.stdout.contains("secretmanager"),
         "{}",
@@ -196,12 +191,7 @@ fn execution_accounts_get_what_a_job_needs_and_only_with_an_execution_profile() 
         ("PROFILES_FILE", profiles.display().to_string()),
     ];
     let outcome = sandbox.run("deploy.sh", &["--dry-run", "--only", "runs"], &env);
-    assert!(
-        outcome.status.success(),
-        "{}\n{}",
-        outcome.stdout,
-        outcome.stderr
-    );
+    succeeded(&outcome);
     let out = &outcome.stdout;
     line_with(out, &["gcloud services enable aiplatform.googleapis.com"]);
     let job = "serviceAccount:job@deploy-test.iam.gserviceaccount.com";

@@ -9,7 +9,7 @@ use std::os::unix::fs::PermissionsExt as _;
 use std::path::PathBuf;
 
 use crate::child::Finished;
-use crate::{PROJECT, Sandbox, line_with};
+use crate::{PROJECT, Sandbox, line_with, succeeded};
 
 /// The value of the webhook variable: a credential the deploy must pass and never print.
 const WEBHOOK: &str = "https://hooks.slack.com/services/T0/B0/deploy-secret-part";
@@ -75,15 +75,6 @@ impl FakeGcloud {
 /// Runs deploy.sh with `args` and `env`; a failure shows everything printed.
 fn deploy(sandbox: &Sandbox, args: &[&str], env: &[(&str, String)]) -> Finished {
     sandbox.run("deploy.sh", args, env)
-}
-
-fn succeeded(outcome: &Finished) {
-    assert!(
-        outcome.status.success(),
-        "{}\n{}",
-        outcome.stdout,
-        outcome.stderr
-    );
 }
 
 /// The argument of `call` that starts with `flag`, without it.

@@ -5,7 +5,7 @@
 //! of it before the service is deployed, which reads it at start-up.
 
 use crate::fake_gcs::FakeGcs;
-use crate::{PROJECT, Sandbox, line_with};
+use crate::{PROJECT, Sandbox, line_with, succeeded};
 
 /// The service's account, as a member of a binding.
 fn runtime() -> String {
@@ -15,12 +15,7 @@ fn runtime() -> String {
 /// The dry run of the service step, which must succeed: its stdout.
 fn service_step(sandbox: &Sandbox) -> String {
     let outcome = sandbox.run("deploy.sh", &["--dry-run", "--only", "service"], &[]);
-    assert!(
-        outcome.status.success(),
-        "{}\n{}",
-        outcome.stdout,
-        outcome.stderr
-    );
+    succeeded(&outcome);
     outcome.stdout
 }
 
@@ -130,12 +125,7 @@ async fn a_profiles_object_is_passed_on_with_a_grant_on_it_alone() {
     let outcome = tokio::task::block_in_place(|| {
         sandbox.run("deploy.sh", &["--dry-run", "--only", "service"], &env)
     });
-    assert!(
-        outcome.status.success(),
-        "{}\n{}",
-        outcome.stdout,
-        outcome.stderr
-    );
+    succeeded(&outcome);
     let out = &outcome.stdout;
     assert!(!out.contains("gcloud storage cp"), "{out}");
     let grant = line_with(

@@ -14,7 +14,7 @@ use axum::response::{IntoResponse, Response};
 use base64::Engine as _;
 use serde_json::{Value, json};
 
-use super::{PROJECT, Sandbox, have_gcloud};
+use super::{PROJECT, Sandbox, have_gcloud, succeeded};
 
 /// What gcloud sent, and the jobs as the fake API holds them.
 #[derive(Default)]
@@ -113,12 +113,7 @@ async fn scheduler_part_sends_the_planned_jobs() {
     // 1. Nothing exists: two creates and a pause.
     std::fs::write(&jobs_file, file("0 6 * * *")).expect("jobs file");
     let outcome = run(env.clone()).await.expect("joined");
-    assert!(
-        outcome.status.success(),
-        "{}\n{}",
-        outcome.stdout,
-        outcome.stderr
-    );
+    succeeded(&outcome);
     let sent = take(&recorder);
     let base = format!("/v1/projects/{PROJECT}/locations/europe-west3/jobs");
     let creates: Vec<&Value> = sent
@@ -158,12 +153,7 @@ async fn scheduler_part_sends_the_planned_jobs() {
 
     // 2. Unchanged file: only the list.
     let outcome = run(env.clone()).await.expect("joined");
-    assert!(
-        outcome.status.success(),
-        "{}\n{}",
-        outcome.stdout,
-        outcome.stderr
-    );
+    succeeded(&outcome);
     let sent = take(&recorder);
     assert!(sent.iter().all(|(m, _, _)| *m == Method::GET), "{sent:?}");
     assert!(
@@ -175,12 +165,7 @@ async fn scheduler_part_sends_the_planned_jobs() {
     // 3. A changed schedule: one PATCH of just that field.
     std::fs::write(&jobs_file, file("30 5 * * MON-FRI")).expect("jobs file");
     let outcome = run(env.clone()).await.expect("joined");
-    assert!(
-        outcome.status.success(),
-        "{}\n{}",
-        outcome.stdout,
-        outcome.stderr
-    );
+    succeeded(&outcome);
     let sent = take(&recorder);
     let patches: Vec<&(Method, String, Value)> = sent
         .iter()
