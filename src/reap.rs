@@ -28,6 +28,7 @@
 mod executions;
 mod lost;
 mod overdue;
+mod recent;
 mod retention;
 
 use std::collections::BTreeSet;
@@ -53,6 +54,7 @@ use crate::runner::KEY_PREFIX;
 pub use executions::ExecutedRun;
 pub use lost::LostRun;
 pub use overdue::OverdueRun;
+use recent::Recent;
 
 /// What a reaper looks at and how it judges.
 #[derive(Debug, Clone)]
@@ -194,7 +196,11 @@ impl Reaper {
             .filter_map(|instance| instance.labels.get(LABEL_RUN_ID).cloned())
             .collect();
         let (verdicts, mut going) = self.reap_instances(found, now, dry_run).await;
-        let (executions, executing) = self.reap_executions(now, dry_run).await;
+        let recent = match self.recent_window() {
+            Some(window) => self.recent(window, now).await,
+            None => Recent::default(),
+        };
+        let (executions, executing) = self.reap_executions(&recent, now, dry_run).await;
         going.extend(executing);
         let overdue = self.reap_overdue(going, now, dry_run).await;
         let lost = if complete {
@@ -205,7 +211,10 @@ impl Reaper {
         // Slots first: a retry launched next may need one of them.
         let freed = self.free_slots(now, dry_run).await;
         let retries = match &self.retries {
-            Some(retrier) => retrier.sweep(now, dry_run).await,
+            Some(retrier) => {
+                let written = recent.within(Retrier::SWEEP_SINCE, now).cloned();
+                retrier.sweep(written, now, dry_run).await
+            }
             None => Vec::new(),
         };
         let expired = self.expire(now, dry_run).await;
@@ -219,6 +228,14 @@ impl Reaper {
             overdue,
             expired,
         }
+    }
+
+    /// How far back the records the executions' sync and the retries' sweep judge were
+    /// written; `None` when neither has anything to do here.
+    fn recent_window(&self) -> Option<Duration> {
+        let executions = self.executions.as_ref().map(|_| self.sync_window());
+        let retries = self.retries.as_ref().map(|_| Retrier::SWEEP_SINCE);
+        executions.into_iter().chain(retries).max()
     }
 
     /// Schedules the retry of a run this reaper just ended, when its profile retries it.

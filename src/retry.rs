@@ -6,8 +6,9 @@
 //!   schedules the retry and starts a timer in this process that launches it when due; the
 //!   timer ends with the service (on Cloud Run, a service idle between requests may not get
 //!   the CPU to fire it);
-//! - every reap runs [`Retrier::sweep`], which reads the records written lately and launches
-//!   each retry that is due and not launched, and schedules any whose end was recorded by a
+//! - every reap runs [`Retrier::sweep`] over the records written lately (those of the last
+//!   [`Retrier::SWEEP_SINCE`], which the reap reads once for all its parts), launches each
+//!   retry that is due and not launched, and schedules any whose end was recorded by a
 //!   process that died before it scheduled it.
 //!
 //! Both launch through [`Launcher::relaunch`], idempotent by the next attempt's key, so a timer
@@ -23,11 +24,10 @@
 //! cancelled run's retry is not marked launched (its launcher died between the launch and the
 //! mark), looks for that attempt and cancels it, or marks the retry refused when there is none.
 
-use std::collections::BTreeSet;
 use std::sync::Arc;
 use std::time::Duration;
 
-use jiff::{SignedDuration, Timestamp};
+use jiff::Timestamp;
 use serde::Serialize;
 use tokio::task::JoinSet;
 
@@ -37,9 +37,9 @@ use crate::operate::{OperateError, Operations};
 use crate::profile::MAX_RETRY_DELAY;
 use crate::run::{NextAttempt, RunEvent, RunRecord, RunStore, StoreError, Updated};
 
-/// How far back a sweep reads records beyond the longest retry delay: a retry due longer ago
-/// than this (the service was down a day) is not launched any more.
-pub const SWEEP_WINDOW: Duration = Duration::from_secs(24 * 3600);
+/// How far back a sweep looks beyond the longest retry delay: a retry due longer ago than
+/// this (the service was down a day) is not launched any more.
+const SWEEP_WINDOW: Duration = Duration::from_secs(24 * 3600);
 
 /// How many retries one sweep launches at once.
 const LAUNCHES_AT_ONCE: usize = 8;
@@ -51,8 +51,6 @@ pub struct Retrier {
     /// Cancels an attempt launched while its run's cancel was being written.
     operations: Operations,
     records: RunStore,
-    /// The output prefixes whose records a sweep reads.
-    outputs: BTreeSet<String>,
 }
 
 /// What a sweep did about one ended attempt's retry.
@@ -87,17 +85,16 @@ impl Retried {
 }
 
 impl Retrier {
-    pub fn new(
-        launcher: Arc<Launcher>,
-        operations: Operations,
-        records: RunStore,
-        outputs: BTreeSet<String>,
-    ) -> Self {
+    /// How far back the records a sweep judges were written: the longest retry delay and a
+    /// day beyond it.
+    pub const SWEEP_SINCE: Duration =
+        Duration::from_secs(MAX_RETRY_DELAY.as_secs() + SWEEP_WINDOW.as_secs());
+
+    pub fn new(launcher: Arc<Launcher>, operations: Operations, records: RunStore) -> Self {
         Self {
             launcher,
             operations,
             records,
-            outputs,
         }
     }
 
@@ -261,24 +258,17 @@ impl Retrier {
         Some(Retried::of(&record, &next, result.to_owned()))
     }
 
-    /// Reads the records written in the last [`MAX_RETRY_DELAY`] and [`SWEEP_WINDOW`], and,
-    /// unless `dry_run`, schedules each retry owed and launches each one due at `now`.
-    pub async fn sweep(self: &Arc<Self>, now: Timestamp, dry_run: bool) -> Vec<Retried> {
-        let window = SignedDuration::try_from(MAX_RETRY_DELAY + SWEEP_WINDOW).unwrap_or_default();
-        let since = now - window;
-        let mut folders = Vec::new();
-        for output in &self.outputs {
-            match self.records.listed(output, Some(since)).await {
-                Ok(listed) => folders.extend(listed.into_iter().map(|l| l.folder)),
-                Err(error) => {
-                    tracing::warn!(output = %output, error = %cause::chain(&error), "cannot list the run records for retries; the next reap tries again");
-                }
-            }
-        }
-        let records = self.records.read_all(folders).await;
+    /// Of `records` (those written in the last [`Self::SWEEP_SINCE`]), schedules each retry
+    /// owed and launches each one due at `now`, unless `dry_run`.
+    pub async fn sweep(
+        self: &Arc<Self>,
+        records: impl IntoIterator<Item = RunRecord>,
+        now: Timestamp,
+        dry_run: bool,
+    ) -> Vec<Retried> {
         let mut done = Vec::new();
         let mut launches = JoinSet::new();
-        for record in records.found {
+        for record in records {
             let Some(due) = self.judge(record, now, dry_run, &mut done).await else {
                 continue;
             };

@@ -18,6 +18,7 @@ use jiff::Timestamp;
 use serde::Serialize;
 
 use super::Reaper;
+use super::recent::Recent;
 use crate::cause;
 use crate::executions::Job;
 use crate::profile::MAX_RUN_TIME_LIMIT;
@@ -55,34 +56,31 @@ enum Found {
 }
 
 impl Reaper {
-    /// Reads the job of every run recorded `launched` that executes as one, and ends each run
-    /// whose job has ended. The records of the runs still going, for the overdue check.
+    /// How far back the records of runs whose jobs are read were written: the longest a job
+    /// runs, then RUN_GRACE and RUN_LOST_AFTER (for one that ended since the last reap).
+    pub(super) fn sync_window(&self) -> Duration {
+        MAX_RUN_TIME_LIMIT + self.policy.grace + self.policy.lost_after
+    }
+
+    /// Reads the job of every run recorded `launched` that executes as one (of the records
+    /// written within [`Self::sync_window`]), and ends each run whose job has ended. The
+    /// records of the runs still going, for the overdue check.
     pub(super) async fn reap_executions(
         &self,
+        recent: &Recent,
         now: Timestamp,
         dry_run: bool,
     ) -> (Vec<ExecutedRun>, Vec<RunRecord>) {
-        let window = MAX_RUN_TIME_LIMIT + self.policy.grace + self.policy.lost_after;
-        let since = now - jiff::SignedDuration::try_from(window).unwrap_or_default();
-        let mut folders = Vec::new();
-        for output in &self.outputs {
-            match self.records.listed(output, Some(since)).await {
-                Ok(listed) => folders.extend(listed.into_iter().map(|l| l.folder)),
-                Err(error) => {
-                    tracing::warn!(output = %output, error = %cause::chain(&error), "cannot list the run records; the next reap tries again");
-                }
-            }
-        }
-        let records = self.records.read_all(folders).await;
+        let window = self.sync_window();
         let mut ended = Vec::new();
         let mut going = Vec::new();
-        for record in records.found {
+        for record in recent.within(window, now) {
             if record.state != RunState::Launched || record.execution.is_none() {
                 continue;
             }
-            match self.sync_execution(&record, now, dry_run).await {
+            match self.sync_execution(record, now, dry_run).await {
                 Some(done) => ended.push(done),
-                None => going.push(record),
+                None => going.push(record.clone()),
             }
         }
         (ended, going)

@@ -154,7 +154,6 @@ impl Services {
             launcher.clone(),
             operations.clone(),
             store.clone(),
-            outputs.clone(),
         ));
         let reaper = Arc::new(
             Reaper::new(instances, store.clone(), transitions, outputs, policy)

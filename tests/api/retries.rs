@@ -277,3 +277,46 @@ async fn a_retry_policy_that_cannot_be_kept_stops_start_up_naming_its_variable()
         assert!(said.contains(named) && said.contains(says), "{said}");
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_reap_reads_each_record_once_for_its_instance_and_once_for_all_else() {
+    let app = spawn_runs(&RETRIED).await;
+    let run = first_attempt(&app, "8004").await;
+    rewrite(&app, &run, failed).await;
+    let object = format!("{RECORDS_PREFIX}/runs/{run}.json");
+    let downloads = || {
+        app.emulator
+            .state()
+            .local_storage()
+            .unwrap()
+            .downloads("runs-bucket", &object)
+            .expect("the record exists")
+    };
+    // This reap schedules and launches its retry, writing the record (each write reads it
+    // first); the next, with nothing to do, is the one to count.
+    app.push("reap-6", REAP).await;
+    // ...and stops its instance: once stopped, nothing is left to do about it.
+    for _ in 0..100 {
+        let stopped = app
+            .instances()
+            .iter()
+            .any(|i| i["labels"]["run-id"] == run.as_str() && i["state"] == "STOPPED");
+        if stopped {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    // ...and a timer it started may still read the record after it answered: after one
+    // more reap, nothing is left to do.
+    app.push("reap-7", REAP).await;
+    let written = downloads();
+    let (status, answer) = app.push("reap-8", REAP).await;
+    assert_eq!(status, 200, "{answer}");
+    assert_eq!(answer["retries"], serde_json::json!([]), "{answer}");
+    assert_eq!(
+        downloads() - written,
+        2,
+        "once to judge its instance, once for the jobs' sync and the retries' sweep together: {answer}"
+    );
+    app.stop().await;
+}
