@@ -5,17 +5,14 @@
 //! runs, so it is read here and only here, under the deployment's override policy, and the
 //! launcher and the reaper are handed what it said instead of reading it again.
 //!
-//! Launches hold a permit of a semaphore for as long as they run: one beyond
-//! `MAX_CONCURRENT_LAUNCHES` is refused at once ([`LaunchError::Busy`], 429), so Pub/Sub backs
-//! off instead of the service queueing work until it falls over. A reap holds none: it is
-//! one listing, scheduled, and refusing it would only delay the cleanup it exists for.
+//! A launch is bounded by the launcher's `MAX_CONCURRENT_LAUNCHES`, as every launch is; a reap
+//! is not.
 
 use std::sync::Arc;
 
 use jiff::Timestamp;
-use tokio::sync::Semaphore;
 
-use crate::launch::{CreateRequest, Failure, LaunchError, Launched, Launcher, Progress};
+use crate::launch::{CreateRequest, Failure, Launched, Launcher, Progress};
 use crate::payload::{self, Action, LaunchRequest, OverridePolicy};
 use crate::push::Trigger;
 use crate::reap::{Reap, Reaper};
@@ -28,8 +25,6 @@ pub struct Dispatcher {
     /// Carries out `{"action": "reap"}`; `None`: such a message is refused as not a launch.
     reaper: Option<Arc<Reaper>>,
     policy: OverridePolicy,
-    launches: Semaphore,
-    max_launches: usize,
 }
 
 /// The use case a message asks for.
@@ -55,14 +50,11 @@ impl Dispatcher {
         launcher: Arc<Launcher>,
         reaper: Option<Arc<Reaper>>,
         policy: OverridePolicy,
-        max_concurrent_launches: usize,
     ) -> Self {
         Self {
             launcher,
             reaper,
             policy,
-            launches: Semaphore::new(max_concurrent_launches),
-            max_launches: max_concurrent_launches,
         }
     }
 
@@ -83,19 +75,11 @@ impl Dispatcher {
                 let reaped = Box::pin(reaper.reap(Timestamp::now(), dry_run)).await;
                 Ok(Dispatched::Reaped(reaped))
             }
-            Route::Launch(create) => {
-                // Held until the launch ends, whichever way it ends.
-                let Ok(_permit) = self.launches.try_acquire() else {
-                    return Err(LaunchError::Busy {
-                        limit: self.max_launches,
-                    }
-                    .into());
-                };
-                self.launcher
-                    .launch(trigger, create, progress)
-                    .await
-                    .map(Dispatched::Launched)
-            }
+            Route::Launch(create) => self
+                .launcher
+                .launch(trigger, create, progress)
+                .await
+                .map(Dispatched::Launched),
         }
     }
 

@@ -112,7 +112,7 @@ service_variables! {
     MAX_PAYLOAD_BYTES, Value("65536"),
         "largest message payload once base64 is decoded (larger: 413)";
     MAX_CONCURRENT_LAUNCHES, Value("64"),
-        "launches in progress at once; beyond it 429 with Retry-After";
+        "launches in progress at once, a message's, an operator's or a retry's; beyond it 429 with Retry-After";
     LOG_FORMAT, Decided("json on Cloud Run, else text"), "text | json";
     RUST_LOG, Value("info"), "log filter, e.g. notebook_trigger=debug";
 }

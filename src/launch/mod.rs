@@ -28,6 +28,7 @@ mod dry_run;
 mod error;
 pub mod execution;
 mod existing;
+mod limit;
 mod preflight;
 mod relaunch;
 mod request;
@@ -54,6 +55,7 @@ use create::CreateError;
 pub use dry_run::DryRunRequest;
 pub use error::{Failure, LaunchError};
 pub use execution::ExecutionPlan;
+pub use limit::LaunchLimit;
 pub use preflight::{NotebookCheck, Preflight, Unreadable};
 pub use relaunch::Relaunch;
 pub use request::CreateRequest;
@@ -176,6 +178,8 @@ pub struct Launcher {
     /// Checks a run's notebook before its record and its instance.
     pub preflight: Preflight,
     pub cancel: CancellationToken,
+    /// Bounds the launches in progress, whoever asked for them.
+    pub limit: LaunchLimit,
 }
 
 /// What a launch does once it is prepared.
@@ -233,6 +237,8 @@ impl Launcher {
         request: Box<CreateRequest>,
         progress: &(dyn Fn(Progress<'_>) + Sync),
     ) -> Result<Launched, Failure> {
+        // Held until the launch ends, whichever way it ends.
+        let _permit = self.limit.hold()?;
         let poller = Poller::new(self.poll.backoff, self.poll.timeout, self.cancel.clone());
         // Boxed: what comes before the create is over before the launch waits, and inline its
         // state (Cloud Storage and credential futures among it) would size every waiting

@@ -24,7 +24,7 @@ use crate::dispatch::Dispatcher;
 use crate::executions::{ExecutionsClient, ExecutionsEndpoint};
 use crate::history::{self, History};
 use crate::http::ObjectLinks;
-use crate::launch::{Launcher, Preflight, RunConfig};
+use crate::launch::{LaunchLimit, Launcher, Preflight, RunConfig};
 use crate::notebooks::client::Endpoint;
 use crate::notebooks::protocol::EmulatorProtocol;
 use crate::notebooks::{ApiVersion, NotebooksClient};
@@ -143,6 +143,7 @@ impl Services {
             transitions: transitions.clone(),
             preflight: Preflight::new(storage),
             cancel,
+            limit: LaunchLimit::new(settings.max_concurrent_launches),
         });
         let operations = Operations::new(
             launcher.clone(),
@@ -163,12 +164,7 @@ impl Services {
                 .with_retention(retention),
         );
         let completer = completer.map(|completer| Arc::new(completer.with_retries(retrier)));
-        let dispatcher = Dispatcher::new(
-            launcher,
-            Some(reaper.clone()),
-            settings.policy.clone(),
-            settings.max_concurrent_launches,
-        );
+        let dispatcher = Dispatcher::new(launcher, Some(reaper.clone()), settings.policy.clone());
         Ok(Self {
             project,
             api_version: settings.api_version,

@@ -408,3 +408,39 @@ async fn a_cancel_while_the_instance_is_created_stops_it_once_it_is_up() {
     );
     app.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_run_now_counts_against_the_launches_in_progress() {
+    let issuer = Issuer::start().await;
+    let mut vars = operators(&issuer);
+    vars.push(("MAX_CONCURRENT_LAUNCHES", "1".to_owned()));
+    let vars: Vec<(&str, &str)> = vars.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let app = spawn_runs(&vars).await;
+    app.emulator.set_provision_time(Duration::from_millis(1500));
+    let message = app.push("8103", "TweetiNoteStartTopic");
+    let operator = async {
+        while app.emulator.request_count() == 0 {
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        let body = json!({"profile": "default", "request": "busy-1"});
+        act(&app, "/runs/start", OPERATOR, body, &[]).await
+    };
+    let ((status, pushed), (busy, answer)) = tokio::join!(message, operator);
+    assert_eq!(status, 200, "{pushed}");
+    assert_eq!(
+        busy, 429,
+        "the one launch allowed is the message's: {answer}"
+    );
+    assert!(
+        answer["error"]
+            .as_str()
+            .unwrap()
+            .contains("MAX_CONCURRENT_LAUNCHES"),
+        "{answer}"
+    );
+    app.emulator.set_provision_time(Duration::from_millis(50));
+    let body = json!({"profile": "default", "request": "busy-1"});
+    let (status, answer) = act(&app, "/runs/start", OPERATOR, body, &[]).await;
+    assert_eq!(status, 200, "once the message's launch ended: {answer}");
+    app.stop().await;
+}
