@@ -132,11 +132,7 @@ impl RunEvent {
 
 /// `text` cut to what an attribute value holds, on a character boundary.
 fn truncated(text: &str) -> &str {
-    let mut end = text.len().min(MAX_ATTRIBUTE_BYTES);
-    while !text.is_char_boundary(end) {
-        end -= 1;
-    }
-    &text[..end]
+    super::text::head(text, MAX_ATTRIBUTE_BYTES)
 }
 
 /// Publishes run events to `RUN_EVENTS_TOPIC`; built once at start-up and shared.

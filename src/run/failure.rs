@@ -136,11 +136,10 @@ pub fn head(text: String, max: usize) -> String {
     if text.len() <= max {
         return text;
     }
-    let mut end = max.saturating_sub('…'.len_utf8());
-    while !text.is_char_boundary(end) {
-        end -= 1;
-    }
-    format!("{}…", &text[..end])
+    format!(
+        "{}…",
+        super::text::head(&text, max.saturating_sub('…'.len_utf8()))
+    )
 }
 
 /// The last `max` bytes of `text`, cut at a character boundary, with `…` where it was cut.
@@ -148,11 +147,10 @@ fn tail(text: String, max: usize) -> String {
     if text.len() <= max {
         return text;
     }
-    let mut start = text.len() - max + '…'.len_utf8();
-    while !text.is_char_boundary(start) {
-        start += 1;
-    }
-    format!("…{}", &text[start..])
+    format!(
+        "…{}",
+        super::text::tail(&text, max.saturating_sub('…'.len_utf8()))
+    )
 }
 
 #[cfg(test)]

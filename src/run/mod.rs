@@ -34,6 +34,7 @@ mod result;
 pub mod retention;
 mod slots;
 mod store;
+pub mod text;
 mod transition;
 
 pub use attempt::NextAttempt;

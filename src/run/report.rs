@@ -157,13 +157,8 @@ impl CompletionReport {
 }
 
 fn truncate(mut text: String, max: usize) -> String {
-    if text.len() > max {
-        let mut cut = max;
-        while !text.is_char_boundary(cut) {
-            cut -= 1;
-        }
-        text.truncate(cut);
-    }
+    let kept = super::text::head(&text, max).len();
+    text.truncate(kept);
     text
 }
 
@@ -172,11 +167,7 @@ fn tail(text: String, max: usize) -> String {
     if text.len() <= max {
         return text;
     }
-    let mut start = text.len() - max;
-    while !text.is_char_boundary(start) {
-        start += 1;
-    }
-    text[start..].to_owned()
+    super::text::tail(&text, max).to_owned()
 }
 
 #[cfg(test)]

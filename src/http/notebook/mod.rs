@@ -158,13 +158,9 @@ fn shown(text: &str) -> String {
     if text.len() <= MAX_TEXT {
         return text.to_owned();
     }
-    let mut end = MAX_TEXT;
-    while !text.is_char_boundary(end) {
-        end -= 1;
-    }
+    let kept = crate::run::text::head(text, MAX_TEXT);
     format!(
-        "{}\n… ({} more bytes not shown)",
-        &text[..end],
-        text.len() - end
+        "{kept}\n… ({} more bytes not shown)",
+        text.len() - kept.len()
     )
 }
