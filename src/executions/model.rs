@@ -49,6 +49,16 @@ pub struct Job {
     pub update_time: Option<jiff::Timestamp>,
 }
 
+impl Job {
+    /// Whether a job in `state` is running or about to: queued, pending or running.
+    pub fn is_up(state: &str) -> bool {
+        matches!(
+            state,
+            "JOB_STATE_QUEUED" | "JOB_STATE_PENDING" | "JOB_STATE_RUNNING"
+        )
+    }
+}
+
 /// `GoogleCloudAiplatformV1NotebookExecutionJobGcsNotebookSource`.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]

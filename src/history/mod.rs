@@ -11,12 +11,14 @@
 //! [`Listing`]; `filter` reads what a person types to choose runs.
 //!
 //! - `filter`: which runs to show (`--since 7d`, `--profile`, `--state`, `--limit`).
+//! - `jobs`: the live state of runs that execute as jobs, asked of each job.
 //! - `row`: one run as shown, with its live state and duration.
 //! - `notebook`: a run's executed notebook, read for its page.
 //! - `remote`: the same history from a running service's `GET /runs`.
 //! - `table`: what the `runs` command prints for a person.
 
 mod filter;
+mod jobs;
 mod notebook;
 pub mod remote;
 mod row;
@@ -29,6 +31,7 @@ use jiff::Timestamp;
 use serde::{Deserialize, Serialize};
 
 use crate::cause;
+use crate::executions::ExecutionsClient;
 use crate::naming::LABEL_RUN_ID;
 use crate::notebooks::{Code, NotebooksClient};
 use crate::reap::Reaper;
@@ -69,6 +72,8 @@ pub struct History {
     /// Reads the job of a run shown that executes as one, and ends the run when its job has,
     /// so that a run shown is as current as its job; `None`: shown as recorded.
     sync: Option<Arc<Reaper>>,
+    /// Asks the job of a run that executes as one for its state; `None`: not shown.
+    jobs: Option<ExecutionsClient>,
 }
 
 /// How a configured service gets run records.
@@ -145,6 +150,7 @@ impl History {
             outputs,
             no_outputs,
             sync: None,
+            jobs: None,
         }
     }
 
@@ -152,6 +158,13 @@ impl History {
     #[must_use]
     pub fn with_sync(mut self, reaper: Arc<Reaper>) -> Self {
         self.sync = Some(reaper);
+        self
+    }
+
+    /// The history that shows the live state of runs that execute as jobs, asked of `jobs`.
+    #[must_use]
+    pub fn with_jobs(mut self, jobs: ExecutionsClient) -> Self {
+        self.jobs = Some(jobs);
         self
     }
 
@@ -204,12 +217,15 @@ impl History {
             let folders: Vec<String> = next.iter().map(|l| l.folder.clone()).collect();
             let read = self.store.read_all(folders).await;
             warnings.extend(read.unreadable);
+            let (jobs, unasked) = self.job_states(&read.found).await;
+            warnings.extend(unasked);
             rows.extend(
                 read.found
                     .into_iter()
                     .map(|record| {
-                        let instance = live.get(record.run_id.as_str()).cloned();
-                        RunRow::new(record, instance, now)
+                        let run = record.run_id.as_str();
+                        let state = live.get(run).or_else(|| jobs.get(run)).cloned();
+                        RunRow::new(record, state, now)
                     })
                     .filter(|row| filter.matches(row)),
             );
@@ -282,7 +298,8 @@ impl History {
     /// run's instance (a fixed `INSTANCE_ID`).
     async fn instance_of(&self, record: &RunRecord) -> (Option<String>, Vec<String>) {
         if record.execution.is_some() {
-            return (None, Vec::new());
+            let (mut states, warnings) = self.job_states(std::slice::from_ref(record)).await;
+            return (states.remove(record.run_id.as_str()), warnings);
         }
         match self.client.get_instance(&record.instance).await {
             Ok(instance) => {

@@ -3,6 +3,7 @@
 use jiff::Timestamp;
 use serde::{Deserialize, Serialize};
 
+use crate::executions::Job;
 use crate::notebooks::Instance;
 use crate::run::{RunRecord, RunState};
 
@@ -22,7 +23,9 @@ pub struct RunRow {
     /// `running` for a run that has not reported while its instance is up (`launched` then
     /// means its instance is stopped, gone or could not be looked at).
     pub status: String,
-    /// The instance's own state (`PROVISIONING`, `ACTIVE`, `STOPPED`, …) while it exists.
+    /// The instance's own state (`PROVISIONING`, `ACTIVE`, `STOPPED`, …) while it exists, or
+    /// the job's (`JOB_STATE_RUNNING`, …) of a run that executes as one and is recorded
+    /// `launched`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub instance_state: Option<String>,
     /// From start to end; for a run still going, from launch to now.
@@ -33,7 +36,9 @@ pub struct RunRow {
 impl RunRow {
     pub fn new(record: RunRecord, instance_state: Option<String>, now: Timestamp) -> Self {
         let running = record.state == RunState::Launched
-            && instance_state.as_deref().is_some_and(Instance::is_up);
+            && instance_state
+                .as_deref()
+                .is_some_and(|state| Instance::is_up(state) || Job::is_up(state));
         let cancelling = record.state == RunState::Launched && record.cancel.is_some();
         let status = if cancelling {
             CANCELLING.to_owned()

@@ -159,7 +159,7 @@ impl Services {
         let reaper = Arc::new(
             Reaper::new(instances, store.clone(), transitions, outputs, policy)
                 .with_retries(retrier.clone())
-                .with_executions(executions)
+                .with_executions(executions.clone())
                 .with_overdue(expected)
                 .with_retention(retention),
         );
@@ -169,7 +169,7 @@ impl Services {
             project,
             api_version: settings.api_version,
             dispatcher: Arc::new(dispatcher),
-            history: history.with_sync(reaper.clone()),
+            history: history.with_sync(reaper.clone()).with_jobs(executions),
             reaper,
             completer,
             operations,

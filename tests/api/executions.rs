@@ -352,3 +352,52 @@ async fn a_cancel_deletes_the_job_and_records_the_run_cancelled() {
     assert_eq!(status, 409, "an ended run is left as it is: {again}");
     app.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_runs_listing_shows_the_state_of_each_job_still_going() {
+    let app = spawn_executions(&[("RUNS_AUTH", "off")]).await;
+    let going = launch(&app, "7030", "created").await;
+    let done = launch(&app, "7031", "created").await;
+    app.emulator
+        .set_execution_state(&job_name(&going), "JOB_STATE_RUNNING", None)
+        .unwrap();
+    end_job(&app, &done, "JOB_STATE_SUCCEEDED", 0, "");
+    let listing: Value = app
+        .http
+        .get(format!("{}/runs", app.address))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let row = |run: &str| {
+        listing["runs"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|row| row["run_id"] == run)
+            .cloned()
+            .unwrap_or_else(|| panic!("no {run} in {listing}"))
+    };
+    let running = row(&going);
+    assert_eq!(running["status"], "running", "{running}");
+    assert_eq!(running["instance_state"], "JOB_STATE_RUNNING", "{running}");
+    // Ended on Google's side, not yet recorded: shown as it is until a reap records it.
+    let ended = row(&done);
+    assert_eq!(ended["status"], "launched", "{ended}");
+    assert_eq!(ended["instance_state"], "JOB_STATE_SUCCEEDED", "{ended}");
+    reap(&app, "reap-7030", false).await;
+    let shown = app
+        .http
+        .get(format!("{}/runs/{done}", app.address))
+        .send()
+        .await
+        .unwrap()
+        .json::<Value>()
+        .await
+        .unwrap();
+    assert_eq!(shown["status"], "succeeded", "{shown}");
+    assert!(shown.get("instance_state").is_none(), "{shown}");
+    app.stop().await;
+}
