@@ -1,5 +1,5 @@
 //! A run's executed notebook, read for its page: the one the runner saved as
-//! `{run folder}{notebook's file name}` and listed first among its outputs. A notebook is read
+//! `{run folder}{notebook's file name}`, or the one a job wrote in the run's folder. A notebook is read
 //! only up to [`MAX_NOTEBOOK_BYTES`](crate::papermill::MAX_NOTEBOOK_BYTES): a larger one is linked, not loaded into memory.
 
 use super::History;
@@ -28,8 +28,19 @@ pub enum ExecutedNotebook {
     },
 }
 
-/// The executed notebook's `gs://` URI, when the run's outputs list it.
+/// The executed notebook's `gs://` URI, when the run's outputs list it: for a run on an
+/// instance, the one the runner saved at the folder's top under the notebook's name; for a
+/// run that executed as a job, the shallowest notebook in its folder (the job writes only the
+/// notebook it ran, where Google's documents do not say, so no path is assumed).
 fn executed_notebook_uri(record: &RunRecord) -> Option<&str> {
+    if record.execution.is_some() {
+        return record
+            .outputs
+            .iter()
+            .filter(|output| output.starts_with(&record.output) && output.ends_with(".ipynb"))
+            .min_by_key(|output| output.matches('/').count())
+            .map(String::as_str);
+    }
     let name = record
         .notebook
         .rsplit('/')
@@ -80,6 +91,22 @@ mod tests {
         record.notebook = "gs://b/nb/other.ipynb".into();
         assert_eq!(executed_notebook_uri(&record), None);
         record.notebook = "gs://b/nb/".into();
+        assert_eq!(executed_notebook_uri(&record), None);
+    }
+
+    #[test]
+    fn a_jobs_executed_notebook_is_the_shallowest_notebook_in_its_folder() {
+        let mut record = RunRecord::example("1", "2026-12-01T10:00:00Z");
+        record.execution = Some("projects/p/locations/r/notebookExecutionJobs/j".into());
+        let ran = format!("{}j/r1.ipynb", record.output);
+        record.outputs = vec![
+            format!("{}j/deeper/other.ipynb", record.output),
+            ran.clone(),
+            format!("{}j/log.txt", record.output),
+            "gs://elsewhere/x.ipynb".into(),
+        ];
+        assert_eq!(executed_notebook_uri(&record), Some(ran.as_str()));
+        record.outputs.retain(|output| !output.ends_with(".ipynb"));
         assert_eq!(executed_notebook_uri(&record), None);
     }
 }

@@ -99,7 +99,7 @@ impl Reaper {
         let executions = self.executions.as_ref()?;
         let found = match executions.get_job(job).await {
             Ok(read) => self.judge_job(record, &read, now),
-            Err(error) if error.is_not_found() => Found::Gone,
+            Err(error) if error.is_not_found() => self.missing(record, now),
             Err(error) => {
                 tracing::warn!(run = %record.run_id, job, error = %cause::chain(&error), "cannot read the run's job; the next reap tries again");
                 return None;
@@ -124,6 +124,19 @@ impl Reaper {
             reason,
             result,
         })
+    }
+
+    /// A run whose job is not there: gone once the run was launched longer than
+    /// RUN_LOST_AFTER ago, as a run whose instance is not there is lost; before, its launch
+    /// may still be making it (the record is written first, then the notebook's copy, then
+    /// the create), and a reap under way must not end a run that is about to start.
+    fn missing(&self, record: &RunRecord, now: Timestamp) -> Found {
+        let since = Duration::try_from(now.duration_since(record.launched)).unwrap_or_default();
+        if since > self.policy.lost_after {
+            Found::Gone
+        } else {
+            Found::Going
+        }
     }
 
     fn judge_job(&self, record: &RunRecord, job: &Job, now: Timestamp) -> Found {

@@ -314,11 +314,17 @@ async fn a_reap_that_read_the_job_and_wrote_nothing_is_repaired_by_the_next() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_job_deleted_from_outside_makes_its_run_lost() {
-    let app = spawn_executions(&[]).await;
+    let app = spawn_executions(&[("RUN_LOST_AFTER", "2s"), ("POLL_TIMEOUT", "1500ms")]).await;
     let run = launch(&app, "7050", "created").await;
     let url = format!("{}/v1/{}", app.emulator.base_url(), job_name(&run));
     let deleted = reqwest::Client::new().delete(url).send().await.unwrap();
     assert!(deleted.status().is_success(), "{deleted:?}");
+    // Within RUN_LOST_AFTER of its launch a job not there may still be in the making (a
+    // launch writes the record, then the copy, then creates): the run goes on.
+    let early = reap(&app, "reap-7049", false).await;
+    assert_eq!(early["executions"], json!([]), "{early}");
+    assert_eq!(record(&app, &run).await["state"], "launched");
+    tokio::time::sleep(std::time::Duration::from_millis(2500)).await;
     let reaped = reap(&app, "reap-7050", false).await;
     assert_eq!(reaped["executions"][0]["state"], "lost", "{reaped}");
     assert_eq!(record(&app, &run).await["state"], "lost");

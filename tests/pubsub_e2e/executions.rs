@@ -111,6 +111,19 @@ async fn a_message_becomes_an_execution_whose_end_the_reap_records() {
         "the notebook ran with its parameters: {executed}"
     );
     assert!(executed.contains("injected-parameters"), "{executed}");
+    let page = reqwest::Client::new()
+        .get(format!("{}runs/{run}", service.endpoint()))
+        .header("accept", "text/html")
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        page.contains("id=\"notebook\"") && page.contains("abababab"),
+        "the run's page shows the notebook the job ran: {page}"
+    );
 
     publish(&pubsub, r#"{"profile": "failing"}"#).await;
     let failed = ended_record(
