@@ -8,7 +8,7 @@ use serde_json::{Value, json};
 
 use notebooks_emulator::storage::StorageClient;
 
-use crate::helpers::{EMULATOR_STORAGE, PROJECT, TestApp, spawn_app};
+use crate::helpers::{EMULATOR_STORAGE, PROJECT, TestApp, json, spawn_app};
 use crate::operate::{OPERATOR, act, operators};
 use crate::run_launch::{notebook, record, upload};
 use crate::tokens::Issuer;
@@ -359,6 +359,12 @@ async fn a_cancel_deletes_the_job_and_records_the_run_cancelled() {
     app.stop().await;
 }
 
+/// `GET path` as JSON.
+async fn read(app: &TestApp, path: &str) -> Value {
+    let response = app.http.get(format!("{}{path}", app.address)).send();
+    json(response.await.unwrap()).await.1
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_runs_listing_shows_the_state_of_each_job_still_going() {
     let app = spawn_executions(&[("RUNS_AUTH", "off")]).await;
@@ -368,15 +374,7 @@ async fn the_runs_listing_shows_the_state_of_each_job_still_going() {
         .set_execution_state(&job_name(&going), "JOB_STATE_RUNNING", None)
         .unwrap();
     end_job(&app, &done, "JOB_STATE_SUCCEEDED", 0, "");
-    let listing: Value = app
-        .http
-        .get(format!("{}/runs", app.address))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let listing = read(&app, "/runs").await;
     let row = |run: &str| {
         listing["runs"]
             .as_array()
@@ -394,15 +392,7 @@ async fn the_runs_listing_shows_the_state_of_each_job_still_going() {
     assert_eq!(ended["status"], "launched", "{ended}");
     assert_eq!(ended["instance_state"], "JOB_STATE_SUCCEEDED", "{ended}");
     reap(&app, "reap-7030", false).await;
-    let shown = app
-        .http
-        .get(format!("{}/runs/{done}", app.address))
-        .send()
-        .await
-        .unwrap()
-        .json::<Value>()
-        .await
-        .unwrap();
+    let shown = read(&app, &format!("/runs/{done}")).await;
     assert_eq!(shown["status"], "succeeded", "{shown}");
     assert!(shown.get("instance_state").is_none(), "{shown}");
     app.stop().await;
