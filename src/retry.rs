@@ -215,7 +215,9 @@ impl Retrier {
                 tracing::info!(run = %record.run_id, next_run = %next.run_id, by = %cancel.by, "the retry launched as its run was cancelled is cancelled");
             }
             Err(error) => {
-                tracing::warn!(run = %record.run_id, next_run = %next.run_id, error = %cause::chain(&error), "the retry launched as its run was cancelled is not cancelled; the next reap tries again");
+                // Its launch is marked: no reap looks at it again. A cancel recorded on it is
+                // finished by the reaper after RUN_GRACE; one not recorded is the operator's.
+                tracing::warn!(run = %record.run_id, next_run = %next.run_id, error = %cause::chain(&error), "the retry launched as its run was cancelled could not be cancelled: cancel it with `runs cancel {}`", next.run_id);
             }
         }
     }
