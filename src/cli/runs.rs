@@ -87,8 +87,10 @@ pub enum ActCommand {
     /// Cancel RUN: record who cancelled it and when, then stop its instance; its runner
     /// reports `cancelled` (or the reaper records it so after RUN_GRACE).
     ///
-    /// A run that has ended already is left as it is, and the command says how it ended (and
-    /// fails). With --service, as for rerun.
+    /// A run that ended with a retry still to come (its profile's `retries`) keeps its
+    /// outcome, and the retry is not launched; a run retried already is cancelled in its
+    /// latest attempt. A run that has ended with nothing to come is left as it is, and the
+    /// command says how it ended (and fails). With --service, as for rerun.
     Cancel {
         /// The run to cancel.
         #[arg(value_parser = RunId::parse)]
