@@ -5,6 +5,9 @@ use reqwest::StatusCode;
 
 use super::{StorageClient, StorageError};
 
+/// Why a download bounded by `usize::MAX` always has its bytes: nothing is longer.
+const UNBOUNDED: &str = "no object holds more than usize::MAX bytes";
+
 impl StorageClient {
     /// The bytes of `gs://bucket/name` and the generation they are (from `x-goog-generation`,
     /// which Google and the emulators send with every media download).
@@ -16,29 +19,10 @@ impl StorageClient {
         bucket: &str,
         name: &str,
     ) -> Result<(Vec<u8>, u64), StorageError> {
-        let mut url = self.url(&["storage", "v1", "b", bucket, "o", name]);
-        url.query_pairs_mut().append_pair("alt", "media");
-        let what = format!("gs://{bucket}/{name}");
-        let response = self.send(what.clone(), self.http.get(url)).await?;
-        let generation = response
-            .headers()
-            .get("x-goog-generation")
-            .and_then(|value| value.to_str().ok()?.parse::<u64>().ok());
-        let bytes = response
-            .bytes()
-            .await
-            .map_err(|source| StorageError::Unreadable {
-                what: what.clone(),
-                source,
-            })?;
-        match generation {
-            Some(generation) => Ok((bytes.to_vec(), generation)),
-            None => Err(StorageError::Refused {
-                what,
-                status: StatusCode::BAD_GATEWAY,
-                message: "the download names no generation (x-goog-generation)".to_owned(),
-            }),
-        }
+        let read = self
+            .download_versioned_at_most(bucket, name, None, usize::MAX)
+            .await?;
+        Ok(read.expect(UNBOUNDED))
     }
 
     /// The bytes of `gs://bucket/name`.
@@ -46,15 +30,8 @@ impl StorageClient {
     /// # Errors
     /// The object cannot be read (404 if it does not exist).
     pub async fn download(&self, bucket: &str, name: &str) -> Result<Vec<u8>, StorageError> {
-        let mut url = self.url(&["storage", "v1", "b", bucket, "o", name]);
-        url.query_pairs_mut().append_pair("alt", "media");
-        let what = format!("gs://{bucket}/{name}");
-        let response = self.send(what.clone(), self.http.get(url)).await?;
-        let bytes = response
-            .bytes()
-            .await
-            .map_err(|source| StorageError::Unreadable { what, source })?;
-        Ok(bytes.to_vec())
+        let read = self.download_at_most(bucket, name, usize::MAX).await?;
+        Ok(read.expect(UNBOUNDED))
     }
 
     /// The bytes of `gs://bucket/name` when there are at most `max` of them; `None` when there
