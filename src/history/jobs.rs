@@ -10,6 +10,7 @@ use tokio::task::JoinSet;
 
 use super::History;
 use crate::cause;
+use crate::executions::{ExecutionsError, Job};
 use crate::run::{RunRecord, RunState};
 
 /// How many jobs are asked at once.
@@ -49,11 +50,8 @@ impl History {
     }
 }
 
-type Asked = (
-    String,
-    String,
-    Result<crate::executions::Job, crate::executions::ExecutionsError>,
-);
+/// The run, its job, and what the job said.
+type Asked = (String, String, Result<Job, ExecutionsError>);
 
 fn collect(
     done: Option<Result<Asked, tokio::task::JoinError>>,
@@ -73,6 +71,11 @@ fn collect(
             tracing::warn!("{warning}");
             warnings.push(warning);
         }
-        Some(Err(_)) | None => {}
+        Some(Err(error)) => {
+            let warning = format!("a job's state could not be asked: {error}");
+            tracing::warn!("{warning}");
+            warnings.push(warning);
+        }
+        None => {}
     }
 }
